@@ -1,0 +1,118 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Role says which end of the tunnels a site is.
+type Role string
+
+// The two roles a site can have.
+const (
+	RoleEdge Role = "edge" // the home router: uplinks, breakout
+	RoleHub  Role = "hub"  // the VPS: one tunnel per edge uplink, NAT
+)
+
+// Impl selects the WireGuard implementation.
+type Impl string
+
+// WireGuard implementations.
+const (
+	ImplAuto      Impl = "auto"      // kernel when the module is there, else userspace
+	ImplKernel    Impl = "kernel"    // refuse to run without the kernel module
+	ImplUserspace Impl = "userspace" // embedded wireguard-go on a TUN device
+)
+
+// Kernel marks uplinkd owns. They are fixed so that a restarted daemon, or a
+// second look with `ip rule`/`ip route`, can tell its own objects apart.
+const (
+	RouteProtocol = 211  // rtm_protocol of every route uplinkd installs
+	RulePriority  = 6000 // first policy-rule priority of uplinkd's block
+	RuleBlockSize = 100  // priorities RulePriority..RulePriority+99 are uplinkd's
+	TableBase     = 6000 // uplink i (0-based) gets table TableBase+1+i unless set
+	FwMarkBase    = 0x6000
+	// LinkAlias is written into IFLA_IFALIAS of every interface uplinkd
+	// creates, followed by the site name.
+	LinkAlias = "uplinkd:"
+)
+
+// Config is one site's validated configuration. Every field is set: the
+// loader fills defaults, resolves derived values and checks consistency.
+type Config struct {
+	File     string // path it was loaded from, for messages
+	Role     Role
+	Site     string
+	ASN      uint32
+	RouterID netip.Addr
+	StateDir string
+	LogLevel string
+
+	WireGuard WireGuard
+	API       API
+	Uplinks   []Uplink // edge only
+	Tunnels   []Tunnel // hub only
+	Hub       Hub      // hub only
+}
+
+// WireGuard holds settings shared by all of a site's tunnels.
+type WireGuard struct {
+	PrivateKeyFile string
+	PrivateKey     [32]byte // read from PrivateKeyFile by the loader
+	MTU            int
+	Impl           Impl
+}
+
+// API is the local control socket.
+type API struct {
+	Socket string // unix socket path
+	Group  string // group allowed to read status; empty: root only
+}
+
+// Uplink is one carrier on the edge and the tunnel pinned to it.
+type Uplink struct {
+	Name      string     // carrier name: docomo, softbank, rakuten
+	Interface string     // underlay interface towards the carrier
+	Gateway   netip.Addr // invalid: learned from the interface
+	Weight    int        // ECMP weight, > 0
+
+	Tunnel    string         // WireGuard interface name
+	Addresses []netip.Prefix // tunnel inner addresses (v4 /31, v6), local side
+	Endpoint  string         // hub host:port as written
+	PublicKey [32]byte       // hub's public key for this tunnel
+	Keepalive time.Duration  // persistent keepalive
+
+	FwMark   uint32 // outer packets carry it; derived from position unless set
+	Table    int    // per-uplink routing table; derived unless set
+	Priority int    // policy-rule priority; derived from position
+}
+
+// Tunnel is one hub interface facing one edge uplink.
+type Tunnel struct {
+	Name       string // the edge uplink it serves (carrier name)
+	Interface  string // WireGuard interface name
+	ListenPort int
+	Addresses  []netip.Prefix // local side
+	PublicKey  [32]byte       // the edge's public key
+}
+
+// Hub holds hub-only settings.
+type Hub struct {
+	PublicInterface string
+}
+
+// PeerAddress returns the far side of a point-to-point tunnel prefix: the
+// other address of a /31 or /127, or the next address for longer subnets.
+func PeerAddress(p netip.Prefix) netip.Addr {
+	a := p.Addr()
+	bits := a.BitLen()
+	if p.Bits() == bits-1 {
+		b := a.As16()
+		b[15] ^= 1
+		if a.Is4() {
+			return netip.AddrFrom16(b).Unmap()
+		}
+		return netip.AddrFrom16(b)
+	}
+	return a.Next()
+}
