@@ -1,0 +1,203 @@
+package fib
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+// cgn is the carriers' space in the lab: keep test prefixes out of it.
+var cgn = netip.MustParsePrefix("100.64.0.0/10")
+
+const (
+	testProto = 211
+	testTable = 100
+)
+
+// realLooking returns n distinct public-looking IPv4 /24../16 prefixes and
+// m IPv6 /32../48 prefixes under 2a00::/8, the same every run.
+func realLooking(n, m int) []netip.Prefix {
+	r := rand.New(rand.NewPCG(211, 7))
+	seen := make(map[netip.Prefix]bool, n+m)
+	out := make([]netip.Prefix, 0, n+m)
+	for len(out) < n {
+		a := netip.AddrFrom4([4]byte{byte(1 + r.IntN(222)), byte(r.IntN(256)), byte(r.IntN(256)), 0})
+		if a.IsPrivate() || a.IsLoopback() || cgn.Contains(a) {
+			continue
+		}
+		p := netip.PrefixFrom(a, 16+r.IntN(9)).Masked()
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for len(out) < n+m {
+		var b [16]byte
+		b[0], b[1], b[2], b[3], b[4], b[5] = 0x2a, byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))
+		p := netip.PrefixFrom(netip.AddrFrom16(b), 32+r.IntN(17)).Masked()
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// viaFamily routes IPv4 prefixes via gw4(0) and IPv6 ones via gw6(0).
+func viaFamily(ps []netip.Prefix, link int) []Route {
+	rs := make([]Route, len(ps))
+	for i, p := range ps {
+		gw := gw4(0)
+		if p.Addr().Is6() {
+			gw = gw6(0)
+		}
+		rs[i] = Route{Prefix: p, Nexthop: Nexthop{Gateway: gw, LinkIndex: link}}
+	}
+	return rs
+}
+
+func sortedPrefixes(rs []Route) []netip.Prefix {
+	ps := make([]netip.Prefix, len(rs))
+	for i, r := range rs {
+		ps[i] = r.Prefix
+	}
+	slices.SortFunc(ps, comparePrefix)
+	return ps
+}
+
+func TestAddDumpDelete(t *testing.T) {
+	ns := newNS(t, 1)
+	for _, table := range []uint32{testTable, 1000} { // 1000: only in RTA_TABLE
+		t.Run(fmt.Sprint("table", table), func(t *testing.T) {
+			ps := realLooking(2000, 1000)
+			routes := viaFamily(ps[:2500], ns.links[0])
+			for _, p := range ps[2500:] {
+				routes = append(routes, Route{Prefix: p, Nexthop: Nexthop{Blackhole: true}})
+			}
+			if err := ns.h.AddRoutes(table, testProto, routes); err != nil {
+				t.Fatalf("AddRoutes: %v", err)
+			}
+			got, err := ns.h.Dump(table, testProto)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(sortedPrefixes(routes), sortedPrefixes(got), netipEq); diff != "" {
+				t.Errorf("dumped prefixes (-want +got):\n%s", diff)
+			}
+			tbl := fmt.Sprint(table)
+			if n := lines(ns.ip(t, "-4", "route", "show", "table", tbl, "proto", "211")) + lines(ns.ip(t, "-6", "route", "show", "table", tbl, "proto", "211")); n != len(routes) {
+				t.Errorf("ip route show table %s proto 211: %d routes, want %d", tbl, n, len(routes))
+			}
+			if err := ns.h.DeleteRoutes(table, testProto, routes); err != nil {
+				t.Fatalf("DeleteRoutes: %v", err)
+			}
+			if err := ns.h.DeleteRoutes(table, testProto, routes); err != nil {
+				t.Errorf("DeleteRoutes again (must be idempotent): %v", err)
+			}
+			if out := ns.ip(t, "route", "show", "table", tbl); strings.TrimSpace(out) != "" {
+				t.Errorf("after delete, table %s still has:\n%s", tbl, out)
+			}
+		})
+	}
+}
+
+// TestAddRoutesReportsFailures: a gateway that is not on-link fails those
+// routes with ENETUNREACH, named by prefix; the good ones still land.
+func TestAddRoutesReportsFailures(t *testing.T) {
+	ns := newNS(t, 1)
+	ps := realLooking(1000, 0)
+	routes := viaFamily(ps, 0)
+	for i := 100; i < 110; i++ {
+		routes[i].Nexthop = Nexthop{Gateway: netip.MustParseAddr("10.99.0.1")}
+	}
+	err := ns.h.AddRoutes(testTable, testProto, routes)
+	var be *BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("AddRoutes with 10 unreachable gateways: got %v, want a *BatchError", err)
+	}
+	if be.Failed != 10 || be.Total != 1000 || len(be.First) != maxReported {
+		t.Errorf("BatchError: failed %d of %d, %d listed; want 10 of 1000, %d listed", be.Failed, be.Total, len(be.First), maxReported)
+	}
+	if !errors.Is(err, unix.ENETUNREACH) {
+		t.Errorf("error %v: want ENETUNREACH", err)
+	}
+	if !strings.Contains(err.Error(), routes[100].Prefix.String()) {
+		t.Errorf("error %q does not name the first failed prefix %s", err, routes[100].Prefix)
+	}
+	t.Logf("error as users see it: %v", err)
+	got, _ := ns.h.Dump(testTable, testProto)
+	if len(got) != 990 {
+		t.Errorf("after partial failure: %d routes installed, want 990", len(got))
+	}
+}
+
+func TestSyncIdempotent(t *testing.T) {
+	ns := newNS(t, 2)
+	ps := realLooking(100_000, 10_000)
+	desired := viaFamily(ps, ns.links[0])
+	st, err := ns.h.Sync(testTable, testProto, desired)
+	if err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if diff := cmp.Diff(SyncStats{Added: len(desired)}, st, netipEq); diff != "" {
+		t.Errorf("first Sync stats (-want +got):\n%s", diff)
+	}
+	n4 := lines(ns.ip(t, "-4", "route", "show", "table", "100", "proto", "211"))
+	n6 := lines(ns.ip(t, "-6", "route", "show", "table", "100", "proto", "211"))
+	if n4 != 100_000 || n6 != 10_000 {
+		t.Errorf("ip route show table 100 proto 211: %d IPv4 + %d IPv6, want 100000 + 10000", n4, n6)
+	}
+
+	st, err = ns.h.Sync(testTable, testProto, desired)
+	if err != nil {
+		t.Fatalf("second Sync: %v", err)
+	}
+	if diff := cmp.Diff(SyncStats{Unchanged: len(desired)}, st, netipEq); diff != "" {
+		t.Errorf("second Sync must change nothing (-want +got):\n%s", diff)
+	}
+
+	// Churn: drop 1000, move 1000 to the second uplink, add 1000 new.
+	extra := realLooking(111_000, 0)[100_000:]
+	next := slices.Clone(desired[1000:])
+	for i := range 1000 {
+		next[i].Nexthop = Nexthop{Gateway: gw4(1), LinkIndex: ns.links[1]}
+		if next[i].Prefix.Addr().Is6() {
+			t.Fatal("test setup: expected IPv4 prefixes first")
+		}
+	}
+	next = append(next, viaFamily(filterNew(extra, ps, 1000), ns.links[0])...)
+	st, err = ns.h.Sync(testTable, testProto, next)
+	if err != nil {
+		t.Fatalf("churn Sync: %v", err)
+	}
+	want := SyncStats{Added: 1000, Replaced: 1000, Deleted: 1000, Unchanged: len(desired) - 2000}
+	if diff := cmp.Diff(want, st, netipEq); diff != "" {
+		t.Errorf("churn Sync stats (-want +got):\n%s", diff)
+	}
+	got, _ := ns.h.Dump(testTable, testProto)
+	if diff := cmp.Diff(sortedPrefixes(next), sortedPrefixes(got), netipEq); diff != "" {
+		t.Errorf("after churn (-want +got):\n%s", diff)
+	}
+}
+
+// filterNew returns the first n prefixes of cand not in have.
+func filterNew(cand, have []netip.Prefix, n int) []netip.Prefix {
+	set := make(map[netip.Prefix]bool, len(have))
+	for _, p := range have {
+		set[p] = true
+	}
+	var out []netip.Prefix
+	for _, p := range cand {
+		if !set[p] && len(out) < n {
+			out = append(out, p)
+		}
+	}
+	return out
+}

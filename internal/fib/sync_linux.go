@@ -1,0 +1,52 @@
+package fib
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Sync makes the single-nexthop routes of proto in table exactly desired:
+// it adds the missing, replaces those with another nexthop and deletes the
+// rest, adds before deletes. Multipath routes of proto are left alone. It
+// returns what it did, counting only changes that landed, and joins the
+// errors of whatever failed.
+func (h *Handle) Sync(table uint32, proto uint8, desired []Route) (SyncStats, error) {
+	want, err := normalize(desired)
+	if err != nil {
+		return SyncStats{}, fmt.Errorf("sync table %d: %w", table, err)
+	}
+	actual, err := h.Dump(table, proto)
+	if err != nil {
+		return SyncStats{}, fmt.Errorf("sync table %d: %w", table, err)
+	}
+	slices.SortFunc(actual, func(a, b Route) int { return comparePrefix(a.Prefix, b.Prefix) })
+	return h.apply(table, proto, diffRoutes(want, actual))
+}
+
+// apply carries out a diff, upserts first so a prefix is never left without
+// a route while it moves.
+func (h *Handle) apply(table uint32, proto uint8, d routeDiff) (SyncStats, error) {
+	st := SyncStats{Unchanged: d.unchanged}
+	errAdd := h.AddRoutes(table, proto, d.add)
+	st.Added = landed(len(d.add), errAdd)
+	errRep := h.AddRoutes(table, proto, d.replace)
+	st.Replaced = landed(len(d.replace), errRep)
+	errDel := h.DeleteRoutes(table, proto, d.del)
+	st.Deleted = landed(len(d.del), errDel)
+	return st, errors.Join(errAdd, errRep, errDel)
+}
+
+// landed counts the items of an n-item batch that took effect. A batch
+// error names its failures; any other error (the socket broke) leaves the
+// count unknown, so none is claimed.
+func landed(n int, err error) int {
+	var be *BatchError
+	switch {
+	case err == nil:
+		return n
+	case errors.As(err, &be):
+		return n - be.Failed
+	}
+	return 0
+}

@@ -1,0 +1,151 @@
+package fib
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// ErrUnsupported is returned on platforms without rtnetlink.
+var ErrUnsupported = errors.New("fib: not supported on this platform")
+
+// Nexthop is where a single-path route sends packets.
+type Nexthop struct {
+	// Gateway is invalid (the zero Addr) for a device route or a blackhole.
+	Gateway netip.Addr
+	// LinkIndex is the output interface; 0 lets the kernel pick it from Gateway.
+	LinkIndex int
+	// Blackhole drops matching packets; Gateway and LinkIndex are then ignored.
+	Blackhole bool
+}
+
+// String formats a nexthop the way `ip route` does.
+func (nh Nexthop) String() string {
+	switch {
+	case nh.Blackhole:
+		return "blackhole"
+	case nh.Gateway.IsValid() && nh.LinkIndex != 0:
+		return fmt.Sprintf("via %s dev #%d", nh.Gateway, nh.LinkIndex)
+	case nh.Gateway.IsValid():
+		return "via " + nh.Gateway.String()
+	default:
+		return fmt.Sprintf("dev #%d", nh.LinkIndex)
+	}
+}
+
+// matches reports whether an installed nexthop satisfies the desired one; a
+// desired LinkIndex of 0 accepts whatever device the kernel resolved.
+func (nh Nexthop) matches(actual Nexthop) bool {
+	if nh.Blackhole || actual.Blackhole {
+		return nh.Blackhole == actual.Blackhole
+	}
+	if nh.Gateway != actual.Gateway {
+		return false
+	}
+	return nh.LinkIndex == 0 || nh.LinkIndex == actual.LinkIndex
+}
+
+// Route is one prefix with one nexthop.
+type Route struct {
+	Prefix  netip.Prefix
+	Nexthop Nexthop
+}
+
+func (r Route) String() string { return r.Prefix.String() + " " + r.Nexthop.String() }
+
+// Via pairs every prefix with nh, the common case of a breakout set.
+func Via(prefixes []netip.Prefix, nh Nexthop) []Route {
+	rs := make([]Route, len(prefixes))
+	for i, p := range prefixes {
+		rs[i] = Route{Prefix: p, Nexthop: nh}
+	}
+	return rs
+}
+
+// SyncStats counts what Sync did.
+type SyncStats struct {
+	Added, Replaced, Deleted, Unchanged int
+}
+
+// WeightedNexthop is one member of a multipath route.
+type WeightedNexthop struct {
+	Gateway netip.Addr
+	// LinkIndex is required for resilient groups (nexthop objects need a device).
+	LinkIndex int
+	// Weight is 1..256.
+	Weight int
+}
+
+func (w WeightedNexthop) String() string {
+	return fmt.Sprintf("via %s dev #%d weight %d", w.Gateway, w.LinkIndex, w.Weight)
+}
+
+// Multipath is one route with several weighted nexthops.
+type Multipath struct {
+	Table    uint32
+	Protocol uint8
+	Prefix   netip.Prefix
+	Nexthops []WeightedNexthop
+}
+
+// MultipathState is a multipath route as read back from the kernel.
+type MultipathState struct {
+	Prefix netip.Prefix
+	// GroupID is the nexthop group the route uses, 0 for a plain RTA_MULTIPATH route.
+	GroupID  uint32
+	Nexthops []WeightedNexthop
+}
+
+// IDRange is a block of nexthop object IDs that uplinkd owns.
+type IDRange struct {
+	First, Last uint32
+}
+
+// Contains reports whether id lies in the range.
+func (r IDRange) Contains(id uint32) bool { return id >= r.First && id <= r.Last }
+
+// Resilient configures a resilient nexthop group.
+type Resilient struct {
+	// GroupID must lie in the owned range. Member objects are allocated from
+	// the top of the range down, so pick group IDs from the bottom.
+	GroupID uint32
+	// Buckets is fixed for a group's life; 0 means 128 (the kernel default).
+	Buckets uint16
+	// IdleTimer: a bucket idle this long may move to an underweight member.
+	IdleTimer time.Duration
+	// UnbalancedTimer: after this long unbalanced, buckets move even if busy (0: never).
+	UnbalancedTimer time.Duration
+}
+
+// NexthopObject is a kernel nexthop object (RTM_NEWNEXTHOP) as read back.
+type NexthopObject struct {
+	ID        uint32
+	Protocol  uint8
+	Family    int
+	Gateway   netip.Addr
+	LinkIndex int
+	Blackhole bool
+	// Group is non-nil for a group; each member's ID and weight.
+	Group []GroupMember
+	// Resilient is set for a resilient group (Buckets, timers).
+	Resilient *Resilient
+}
+
+// GroupMember is one entry of a nexthop group.
+type GroupMember struct {
+	ID     uint32
+	Weight int
+}
+
+// Bucket is one bucket of a resilient group and the member it maps to.
+type Bucket struct {
+	Index     uint16
+	NexthopID uint32
+	IdleTime  time.Duration
+}
+
+// SweepStats counts what Sweep removed.
+type SweepStats struct {
+	Routes, Nexthops int
+}
