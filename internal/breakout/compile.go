@@ -1,0 +1,105 @@
+package breakout
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// ErrTooMany means the compiled set is larger than Guards.MaxCount. The whole
+// update is refused rather than cut: a cut set would drop arbitrary routes.
+var ErrTooMany = errors.New("breakout: too many prefixes")
+
+// ErrChurn is matched (errors.Is) by a *ChurnError.
+var ErrChurn = errors.New("breakout: update removes too many prefixes")
+
+// ChurnError refuses an update that would remove more than the allowed share
+// of the previous set. The caller may retry with Options.Force.
+type ChurnError struct {
+	Removed  int     // prefixes the update would delete
+	Previous int     // size of the previous set
+	Limit    float64 // Guards.MaxChurn
+}
+
+func (e *ChurnError) Error() string {
+	return fmt.Sprintf("breakout: update removes %d of %d prefixes (%.1f%%, limit %.1f%%); use force to apply",
+		e.Removed, e.Previous, 100*float64(e.Removed)/float64(e.Previous), 100*e.Limit)
+}
+
+// Is makes errors.Is(err, ErrChurn) true.
+func (e *ChurnError) Is(target error) bool { return target == ErrChurn }
+
+// Options tune one compilation.
+type Options struct {
+	Guards   Guards
+	Previous []netip.Prefix // the set now installed, for the churn limit
+	Force    bool           // apply even past the churn limit
+	// MaxRejections caps Result.Rejected (counts stay exact); 0 means 1000.
+	MaxRejections int
+}
+
+// RejectKey counts rejections per source and reason.
+type RejectKey struct {
+	Source string
+	Reason Reason
+}
+
+// Result is the desired set and how it was reached.
+type Result struct {
+	Prefixes []netip.Prefix // aggregated, sorted: what to install
+	Accepted int            // entries that passed the guards
+	Rejected []Rejection    // the first MaxRejections refused entries
+	Counts   map[RejectKey]int
+	Add, Del []netip.Prefix // Diff(Previous, Prefixes)
+	Index    *Index         // accepted entries, to explain a route
+}
+
+// Compile turns the union of all sources' entries into the desired set:
+// guards per entry, then aggregation, then the count and churn limits on the
+// whole set. On ErrTooMany or a *ChurnError the Result is still filled so the
+// caller can show what would have changed.
+func Compile(entries []Entry, opt Options) (Result, error) {
+	res := Result{Counts: map[RejectKey]int{}}
+	accepted := filter(entries, opt, &res)
+	res.Accepted = len(accepted)
+	res.Index = NewIndex(accepted)
+	res.Prefixes = Aggregate(res.Index.prefixes())
+	res.Add, res.Del = Diff(opt.Previous, res.Prefixes)
+	return res, checkSet(res, opt)
+}
+
+func filter(entries []Entry, opt Options, res *Result) []Entry {
+	limit := opt.MaxRejections
+	if limit == 0 {
+		limit = 1000
+	}
+	g := newGuard(opt.Guards)
+	out := make([]Entry, 0, len(entries))
+	for _, e := range entries {
+		r, ok := g.check(e)
+		if ok {
+			out = append(out, e)
+			continue
+		}
+		res.Counts[RejectKey{e.Source, r.Reason}]++
+		if len(res.Rejected) < limit {
+			res.Rejected = append(res.Rejected, r)
+		}
+	}
+	return out
+}
+
+func checkSet(res Result, opt Options) error {
+	g := opt.Guards
+	if g.MaxCount > 0 && len(res.Prefixes) > g.MaxCount {
+		return fmt.Errorf("%w: %d after aggregation, limit %d", ErrTooMany, len(res.Prefixes), g.MaxCount)
+	}
+	if opt.Force || g.MaxChurn <= 0 || len(opt.Previous) == 0 {
+		return nil
+	}
+	prev := len(sortedCopy(opt.Previous))
+	if float64(len(res.Del)) > g.MaxChurn*float64(prev) {
+		return &ChurnError{Removed: len(res.Del), Previous: prev, Limit: g.MaxChurn}
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package feed
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/uplinkd/uplinkd/internal/breakout"
+)
+
+// ParsePrefixList parses a plain list: one prefix or bare address per line
+// (an address becomes a /32 or /128), "#" comments (whole-line or trailing),
+// blank lines, with or without a final newline. It reads Cloudflare's
+// ips-v4/ips-v6, ipverse per-ASN lists and user "url" lists. Each entry is a
+// copy of tmpl with the prefix set. A gzip'd body is unpacked first.
+func ParsePrefixList(body []byte, tmpl breakout.Entry) ([]breakout.Entry, error) {
+	const format = "prefixlist"
+	body, err := maybeGunzip(format, body, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, perr(format, "", ErrEmpty)
+	}
+	var out []breakout.Entry
+	err = eachLine(body, "#", func(n int, line []byte) error {
+		if i := bytes.IndexByte(line, '#'); i >= 0 {
+			line = bytes.TrimSpace(line[:i])
+		}
+		p, err := parsePrefix(string(line), true)
+		if err != nil {
+			return perr(format, lineWhere(n), fmt.Errorf("%w: %v", ErrMalformed, err))
+		}
+		e := tmpl
+		e.Prefix = p
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, perr(format, "", fmt.Errorf("%w: only comments", ErrEmpty))
+	}
+	return out, nil
+}

@@ -1,0 +1,44 @@
+package feed
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/uplinkd/uplinkd/internal/breakout"
+)
+
+// ParsePrefixOrigin parses "prefix<TAB>origin" tables: pyasn's IPASN .dat
+// files (";" comment header) and per-ASN extracts of prefix2as ("#"
+// comments). The origin may be MOAS or an AS-set as in ParsePfx2as. It
+// returns the prefixes originated by any of asns, or all when asns is empty.
+func ParsePrefixOrigin(body []byte, asns []uint32) ([]breakout.Entry, error) {
+	const format = "prefix-origin"
+	body, err := maybeGunzip(format, body, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, perr(format, "", ErrEmpty)
+	}
+	want := newASNSet(asns)
+	var out []breakout.Entry
+	var f [][]byte
+	err = eachLine(body, ";#", func(n int, line []byte) error {
+		f = fields(line, f)
+		if len(f) != 2 {
+			return perr(format, lineWhere(n), fmt.Errorf("%w: want 2 fields (prefix, origin), got %d", ErrMalformed, len(f)))
+		}
+		asn, ok, err := want.pick(f[1])
+		if err == nil && ok {
+			e := breakout.Entry{ASN: asn}
+			if e.Prefix, err = parsePrefix(string(f[0]), false); err == nil {
+				out = append(out, e)
+			}
+		}
+		if err != nil {
+			return perr(format, lineWhere(n), fmt.Errorf("%w: %v", ErrMalformed, err))
+		}
+		return nil
+	})
+	return finishASN(format, out, asns, err)
+}

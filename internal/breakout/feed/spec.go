@@ -1,0 +1,130 @@
+package feed
+
+import (
+	"fmt"
+
+	"github.com/uplinkd/uplinkd/internal/breakout"
+)
+
+// Kind names a feed format: the `type` of a [[breakout.source]].
+type Kind string
+
+// Feed kinds. KindURL is a plain prefix list; KindASN accepts a prefix2as
+// table, a prefix<TAB>origin table (pyasn) or a per-ASN plain list, told
+// apart by the shape of the first data line.
+const (
+	KindAWS        Kind = "aws"
+	KindGoogle     Kind = "google"
+	KindCloudflare Kind = "cloudflare"
+	KindGitHub     Kind = "github"
+	KindM365       Kind = "m365"
+	KindURL        Kind = "url"
+	KindASN        Kind = "asn"
+)
+
+// Spec is what a configured source asks of its feed. Fields that do not
+// apply to Kind are ignored.
+type Spec struct {
+	Name                string // the source name, copied into every Entry
+	Kind                Kind
+	Services            []string // aws
+	Regions             []string // aws
+	NetworkBorderGroups []string // aws
+	Keys                []string // github
+	Categories          []string // m365
+	ServiceAreas        []string // m365
+	ASNs                []uint32 // asn
+	// Meta fills route-file header fields (ASN, ASNName, Category, Name)
+	// of entries the feed left empty, e.g. AS16509 AMAZON-02 for aws.
+	Meta breakout.Entry
+}
+
+// Parse parses one fetched body. For KindGoogle a second body, when given,
+// is cloud.json and is subtracted from the first (goog.json).
+func (s Spec) Parse(bodies ...[]byte) ([]breakout.Entry, error) {
+	if len(bodies) == 0 {
+		return nil, fmt.Errorf("source %s: no body", s.Name)
+	}
+	es, err := s.parse(bodies)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", s.Name, err)
+	}
+	for i := range es {
+		es[i] = s.fill(es[i])
+	}
+	return es, nil
+}
+
+func (s Spec) parse(b [][]byte) ([]breakout.Entry, error) {
+	switch s.Kind {
+	case KindAWS:
+		return ParseAWS(b[0], AWSFilter{s.Services, s.Regions, s.NetworkBorderGroups})
+	case KindGoogle:
+		if len(b) > 1 {
+			return ParseGoogleMinusCloud(b[0], b[1])
+		}
+		return ParseGoogle(b[0])
+	case KindCloudflare, KindURL:
+		return ParsePrefixList(b[0], breakout.Entry{})
+	case KindGitHub:
+		return ParseGitHub(b[0], s.Keys)
+	case KindM365:
+		return ParseM365(b[0], M365Filter{s.Categories, s.ServiceAreas})
+	case KindASN:
+		return ParseASN(b[0], s.ASNs)
+	}
+	return nil, fmt.Errorf("unknown feed type %q", s.Kind)
+}
+
+func (s Spec) fill(e breakout.Entry) breakout.Entry {
+	e.Source = s.Name
+	if e.ASN == 0 {
+		e.ASN = s.Meta.ASN
+	}
+	e.ASNName = or(e.ASNName, s.Meta.ASNName)
+	e.Category = or(e.Category, s.Meta.Category)
+	e.Name = or(e.Name, s.Meta.Name)
+	return e
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// ParseASN reads any of the BGP-derived formats: prefix2as (3 fields),
+// prefix<TAB>origin (2 fields) or a plain per-ASN list (1 field). A plain
+// list names no origin, so it is taken as belonging to asns[0] when exactly
+// one ASN is configured.
+func ParseASN(body []byte, asns []uint32) ([]breakout.Entry, error) {
+	unpacked, err := maybeGunzip("asn", body, 0)
+	if err != nil {
+		return nil, err
+	}
+	switch firstFieldCount(unpacked) {
+	case 3:
+		return ParsePfx2as(unpacked, asns)
+	case 2:
+		return ParsePrefixOrigin(unpacked, asns)
+	}
+	var tmpl breakout.Entry
+	if len(asns) == 1 {
+		tmpl.ASN = asns[0]
+	}
+	return ParsePrefixList(unpacked, tmpl)
+}
+
+// firstFieldCount counts the fields of the first line that is not blank or
+// a comment.
+func firstFieldCount(body []byte) int {
+	n := 0
+	_ = eachLine(body, "#;", func(_ int, line []byte) error {
+		n = len(fields(line, nil))
+		return errStop
+	})
+	return n
+}
+
+var errStop = fmt.Errorf("stop")

@@ -1,0 +1,98 @@
+package breakout
+
+import (
+	"fmt"
+	"net/netip"
+
+	"go4.org/netipx"
+)
+
+// Protected is an address or prefix breakout must never take over: a hub
+// endpoint, an uplink gateway, the breakout gateway itself, a LAN prefix, a
+// tunnel address. Label says which, for the rejection message.
+type Protected struct {
+	Prefix netip.Prefix // an address is a /32 or /128
+	Label  string       // e.g. "hub endpoint", "lan"
+}
+
+// Guards are the limits every compiled set must respect.
+type Guards struct {
+	Protected []Protected
+	MinBits4  int     // shortest IPv4 prefix accepted, e.g. 8; 0: no limit
+	MinBits6  int     // shortest IPv6 prefix accepted, e.g. 16; 0: no limit
+	MaxCount  int     // most prefixes after aggregation; 0: no limit
+	MaxChurn  float64 // largest share (0..1) of the previous set one update may remove; 0: no limit
+}
+
+// Reason is why the guards turned an entry away.
+type Reason string
+
+// Rejection reasons.
+const (
+	ReasonDefault   Reason = "default route"
+	ReasonProtected Reason = "overlaps protected"
+	ReasonTooShort  Reason = "shorter than minimum length"
+	ReasonInvalid   Reason = "invalid prefix"
+)
+
+// Rejection is one entry the guards refused, with the reason and, for a
+// protected overlap, what it would have taken over.
+type Rejection struct {
+	Entry  Entry
+	Reason Reason
+	Detail string // e.g. "hub endpoint 203.0.113.1/32"
+}
+
+func (r Rejection) String() string {
+	s := fmt.Sprintf("%s: %s %s", r.Entry.Source, r.Entry.Prefix, r.Reason)
+	if r.Detail != "" {
+		s += " " + r.Detail
+	}
+	return s
+}
+
+// guard checks single entries. Protected prefixes are also held in an IPSet
+// so that the common case (no overlap) is one lookup, not a scan.
+type guard struct {
+	g    Guards
+	prot *netipx.IPSet
+}
+
+func newGuard(g Guards) guard {
+	var b netipx.IPSetBuilder
+	for _, p := range g.Protected {
+		b.AddPrefix(p.Prefix.Masked())
+	}
+	s, _ := b.IPSet()
+	return guard{g: g, prot: s}
+}
+
+// check returns the rejection for e, or ok when e passes. An entry that
+// overlaps a protected prefix in either direction is refused: one that
+// contains it would steal the address, and one inside it (a more specific
+// route into the LAN) would win longest-prefix match over the real route.
+func (g guard) check(e Entry) (Rejection, bool) {
+	p := e.Prefix
+	switch {
+	case !p.IsValid() || p != p.Masked():
+		return Rejection{Entry: e, Reason: ReasonInvalid}, false
+	case p.Bits() == 0:
+		return Rejection{Entry: e, Reason: ReasonDefault}, false
+	case p.Addr().Is4() && p.Bits() < g.g.MinBits4:
+		return Rejection{Entry: e, Reason: ReasonTooShort, Detail: fmt.Sprintf("/%d", g.g.MinBits4)}, false
+	case p.Addr().Is6() && p.Bits() < g.g.MinBits6:
+		return Rejection{Entry: e, Reason: ReasonTooShort, Detail: fmt.Sprintf("/%d", g.g.MinBits6)}, false
+	case g.prot.OverlapsPrefix(p):
+		return Rejection{Entry: e, Reason: ReasonProtected, Detail: g.protectedLabel(p)}, false
+	}
+	return Rejection{}, true
+}
+
+func (g guard) protectedLabel(p netip.Prefix) string {
+	for _, q := range g.g.Protected {
+		if q.Prefix.Masked().Overlaps(p) {
+			return q.Label + " " + q.Prefix.String()
+		}
+	}
+	return ""
+}
