@@ -1,0 +1,202 @@
+package bfd
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// SessionConfig describes one single-hop session on one tunnel.
+type SessionConfig struct {
+	// Interface is the tunnel; the session's sockets are bound to it so a
+	// packet that arrives over another path never keeps the session up.
+	Interface string
+	Local     netip.Addr
+	Peer      netip.Addr
+	// DesiredMinTx and RequiredMinRx apply once the session is Up; before
+	// that the session transmits once a second (RFC 5880 §6.8.3).
+	// Zero means DefaultInterval.
+	DesiredMinTx  time.Duration
+	RequiredMinRx time.Duration
+	// DetectMult is the local detect multiplier; zero means DefaultDetectMult.
+	DetectMult uint8
+}
+
+// Key names a session: a peer reached over one interface.
+type Key struct {
+	Interface string
+	Peer      netip.Addr
+}
+
+func (k Key) String() string { return k.Peer.String() + "%" + k.Interface }
+
+// Key returns the session's key.
+func (c SessionConfig) Key() Key { return Key{Interface: c.Interface, Peer: c.Peer} }
+
+func (c SessionConfig) withDefaults() (SessionConfig, error) {
+	c.Local, c.Peer = c.Local.Unmap(), c.Peer.Unmap()
+	if !c.Local.IsValid() || !c.Peer.IsValid() || c.Local.Is4() != c.Peer.Is4() {
+		return c, fmt.Errorf("bfd session %s: local %s and peer must be addresses of one family", c.Key(), c.Local)
+	}
+	c.DesiredMinTx = cmpOr(c.DesiredMinTx, DefaultInterval)
+	c.RequiredMinRx = cmpOr(c.RequiredMinRx, DefaultInterval)
+	if c.DetectMult == 0 {
+		c.DetectMult = DefaultDetectMult
+	}
+	if c.DesiredMinTx < time.Microsecond || c.RequiredMinRx < time.Microsecond {
+		return c, fmt.Errorf("bfd session %s: intervals must be at least 1µs", c.Key())
+	}
+	return c, nil
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// Change reports one state change of a session.
+type Change struct {
+	Peer        netip.Addr
+	Local       netip.Addr
+	Interface   string
+	Old, New    State
+	Diag        Diag  // why, from the local side
+	RemoteState State // lets a consumer tell a peer's AdminDown from a failure (RFC 5882 §3.2)
+	At          time.Time
+}
+
+// Status is a session's state for `uplinkd status`.
+type Status struct {
+	Interface   string
+	Local, Peer netip.Addr
+	State       State
+	RemoteState State
+	Diag        Diag // local diagnostic
+	RemoteDiag  Diag
+	LocalDiscr  uint32
+	RemoteDiscr uint32
+	// TxInterval is the agreed transmit interval, RxInterval the agreed
+	// remote one; DetectTime is RemoteDetectMult × RxInterval.
+	TxInterval       time.Duration
+	RxInterval       time.Duration
+	DetectTime       time.Duration
+	RemoteDetectMult uint8
+	PollActive       bool
+	LastRx           time.Time
+	UpSince          time.Time // zero unless Up
+	TxPackets        uint64
+	TxErrors         uint64
+	RxPackets        uint64
+	RxDropped        uint64 // queue full
+	StateChanges     uint64
+}
+
+// sessionState is the RFC 5880 §6.8.1 state that changes; guarded by Session.mu.
+type sessionState struct {
+	state, remoteState State
+	diag, remoteDiag   Diag
+	remoteDiscr        uint32
+	desiredTx          time.Duration // bfd.DesiredMinTxInterval as advertised now
+	remoteDesiredTx    uint32
+	remoteMinRx        uint32
+	remoteMult         uint8
+	poll               bool
+	lastRx, upSince    time.Time
+	txPackets, txErr   uint64
+	rxPackets, changes uint64
+}
+
+// rxPacket is a validated packet handed from a listener to its session.
+type rxPacket struct {
+	p  Packet
+	at time.Time
+}
+
+// txConn sends to the peer from the session's fixed source port.
+type txConn interface {
+	Write(b []byte) (int, error)
+	Close() error
+}
+
+// Session is one BFD session; its goroutine owns timers and transitions.
+type Session struct {
+	cfg        SessionConfig
+	localDiscr uint32
+	log        *slog.Logger
+	notify     func(Change)
+	conn       txConn
+	rnd        *rand.Rand
+
+	rx      chan rxPacket
+	admin   chan bool
+	done    chan struct{}
+	exited  chan struct{}
+	rxDrops atomic.Uint64
+
+	mu sync.Mutex
+	st sessionState
+}
+
+func newSession(cfg SessionConfig, discr uint32, conn txConn, log *slog.Logger, notify func(Change)) *Session {
+	return &Session{
+		cfg:        cfg,
+		localDiscr: discr,
+		log:        log.With("peer", cfg.Peer, "interface", cfg.Interface),
+		notify:     notify,
+		conn:       conn,
+		rnd:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		rx:         make(chan rxPacket, 16),
+		admin:      make(chan bool, 1),
+		done:       make(chan struct{}),
+		exited:     make(chan struct{}),
+		st: sessionState{
+			state:       StateDown,
+			remoteState: StateDown,
+			desiredTx:   max(cfg.DesiredMinTx, slowTx),
+			// §6.8.1: 1 µs until the peer says otherwise, so we transmit.
+			remoteMinRx: 1,
+		},
+	}
+}
+
+// Key returns the session's key.
+func (s *Session) Key() Key { return s.cfg.Key() }
+
+// deliver queues a packet without blocking the listener; a full queue means
+// the peer floods us and dropping is the right answer.
+func (s *Session) deliver(p rxPacket) {
+	select {
+	case s.rx <- p:
+	default:
+		s.rxDrops.Add(1)
+	}
+}
+
+// setAdmin asks the session goroutine to enter or leave AdminDown; only the
+// latest request matters, so an unread older one is replaced.
+func (s *Session) setAdmin(down bool) {
+	for {
+		select {
+		case s.admin <- down:
+			return
+		default:
+			select {
+			case <-s.admin:
+			default:
+			}
+		}
+	}
+}
+
+// stop ends the session after telling the peer it is going AdminDown, so
+// the peer drops us at once instead of after its detection time.
+func (s *Session) stop() {
+	close(s.done)
+	<-s.exited
+}
