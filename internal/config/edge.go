@@ -53,8 +53,9 @@ func (v *validator) uplink(i int, u rawUplink, underlay map[string]string, seen 
 	p := fmt.Sprintf("uplink[%d]", i)
 	up := Uplink{Priority: RulePriority + 1 + i}
 	if v.required(p, "name", `name the carrier, e.g. name = "docomo"`) && v.checkName(p+".name", u.Name) {
-		up.Name = u.Name
-		v.unique("uplink.name", strconv.Quote(u.Name), claim{p + ".name", true}, "name", "give each uplink its own name")
+		if v.unique("uplink.name", strconv.Quote(u.Name), claim{p + ".name", true}, "name", "give each uplink its own name") {
+			up.Name = u.Name // left empty on a clash, so the derived interface name does not clash too
+		}
 	}
 	if v.required(p, "interface", `name the interface towards the carrier, e.g. interface = "wwan0"`) &&
 		v.checkIfName(p+".interface", u.Interface) {

@@ -40,8 +40,9 @@ func (v *validator) tunnel(i int, t rawTunnel, public string, seen *[]tunnelPref
 	p := fmt.Sprintf("tunnel[%d]", i)
 	var tu Tunnel
 	if v.required(p, "name", `name the edge uplink this tunnel serves, e.g. name = "docomo"`) && v.checkName(p+".name", t.Name) {
-		tu.Name = t.Name
-		v.unique("tunnel.name", strconv.Quote(t.Name), claim{p + ".name", true}, "name", "each edge uplink gets one [[tunnel]]")
+		if v.unique("tunnel.name", strconv.Quote(t.Name), claim{p + ".name", true}, "name", "each edge uplink gets one [[tunnel]]") {
+			tu.Name = t.Name // left empty on a clash, so the derived interface name does not clash too
+		}
 	}
 	tu.Interface = v.tunnelName(p, "wgh-", tu.Name, t.TunnelInterface)
 	if tu.Interface != "" && tu.Interface == public {

@@ -12,10 +12,13 @@ import (
 type index struct {
 	pos map[string]pos  // by path; tables also under their unindexed name
 	bad map[string]bool // unknown or of the wrong kind
+	// meant holds paths a misspelt key was taken to mean: a missing
+	// required key there is the same mistake, reported once.
+	meant map[string]bool
 }
 
 func newIndex(entries []entry) *index {
-	ix := &index{pos: map[string]pos{}, bad: map[string]bool{}}
+	ix := &index{pos: map[string]pos{}, bad: map[string]bool{}, meant: map[string]bool{}}
 	for _, e := range entries {
 		for i := range e.segs {
 			ix.first(renderPath(e.segs[:i+1]), e.pos)
@@ -169,6 +172,9 @@ func lastName(path string) string {
 func (c *checker) unknown(e entry, i int, t reflect.Type) {
 	name := e.segs[i].name
 	names := tagNames(t)
+	if best, ok := closest(name, names); ok {
+		c.ix.meant[join(renderPath(e.segs[:i]), best)] = true
+	}
 	if e.header && i == len(e.segs)-1 {
 		l, r := "[", "]"
 		if e.kind == kindArrayTable {
@@ -208,16 +214,21 @@ func plainNames(segs []seg) []string {
 
 // suggest offers the closest known name, or lists them all.
 func suggest(name string, names []string, quote func(string) string) string {
+	if best, ok := closest(name, names); ok {
+		return "did you mean " + quote(best) + "?"
+	}
+	return "known keys here: " + strings.Join(names, ", ")
+}
+
+// closest finds a known name within two edits of name.
+func closest(name string, names []string) (string, bool) {
 	best, bestDist := "", 3
 	for _, n := range names {
 		if d := editDistance(name, n); d < bestDist {
 			best, bestDist = n, d
 		}
 	}
-	if best != "" && bestDist < len(name) {
-		return "did you mean " + quote(best) + "?"
-	}
-	return "known keys here: " + strings.Join(names, ", ")
+	return best, best != "" && bestDist < len(name)
 }
 
 // editDistance is the Levenshtein distance between a and b.

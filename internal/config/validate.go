@@ -85,7 +85,7 @@ func (v *validator) required(table, key, hint string) bool {
 	if v.ix.has(path) {
 		return true
 	}
-	if v.ix.bad[path] {
+	if v.ix.bad[path] || v.ix.meant[path] || v.ix.meant[table] {
 		return false
 	}
 	msg := fmt.Sprintf("missing required key %q (%s)", key, hint)
@@ -98,12 +98,12 @@ func (v *validator) required(table, key, hint string) bool {
 
 // unique claims value in a namespace and reports a clash. The error goes
 // to the key written in the file when the other one is a default.
-func (v *validator) unique(space, value string, c claim, what, fix string) {
+func (v *validator) unique(space, value string, c claim, what, fix string) bool {
 	key := space + "\x00" + value
 	prev, ok := v.claims[key]
 	if !ok {
 		v.claims[key] = c
-		return
+		return true
 	}
 	if !c.explicit && prev.explicit {
 		c, prev = prev, c
@@ -113,6 +113,7 @@ func (v *validator) unique(space, value string, c claim, what, fix string) {
 		owner += " (its default)"
 	}
 	v.errorf(c.path, "%s is also the %s of %s; %s", value, what, owner, fix)
+	return false
 }
 
 var (
