@@ -112,9 +112,11 @@ type Resilient struct {
 	GroupID uint32
 	// Buckets is fixed for a group's life; 0 means 128 (the kernel default).
 	Buckets uint16
-	// IdleTimer: a bucket idle this long may move to an underweight member.
+	// IdleTimer: a bucket idle this long may move to an underweight member;
+	// 0 means 120 s (the kernel default). Resolution 10 ms.
 	IdleTimer time.Duration
-	// UnbalancedTimer: after this long unbalanced, buckets move even if busy (0: never).
+	// UnbalancedTimer: after this long unbalanced, buckets move even if busy;
+	// 0 means never (the kernel default).
 	UnbalancedTimer time.Duration
 }
 

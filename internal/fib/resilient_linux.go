@@ -1,0 +1,197 @@
+package fib
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// SetResilient makes mp's route use resilient nexthop group res.GroupID with
+// mp.Nexthops as members: member objects are created or reused (IDs from ids,
+// protocol mp.Protocol), the group is created or updated in place, and the
+// route is pointed at it only if it is not already. Updating the members of
+// an existing group leaves the group ID and the route untouched, so the
+// kernel moves only the flows of members that left. No nexthops removes the
+// route and the group. Unreferenced member objects are deleted last.
+func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
+	if err := validateResilient(mp, ids, res); err != nil {
+		return err
+	}
+	mp.Prefix = mp.Prefix.Masked()
+	if len(mp.Nexthops) == 0 {
+		return h.removeResilient(mp, ids, res.GroupID)
+	}
+	all, err := h.allNexthops()
+	if err != nil {
+		return err
+	}
+	members, err := h.ensureMembers(mp, ids, res.GroupID, all)
+	if err != nil {
+		return err
+	}
+	recreated, err := h.ensureGroup(mp.Protocol, res, members, all)
+	if err != nil {
+		return err
+	}
+	if err := h.ensureRoute(mp, res.GroupID, recreated); err != nil {
+		return err
+	}
+	return h.collectGarbage(mp.Protocol, ids)
+}
+
+func validateResilient(mp Multipath, ids IDRange, res Resilient) error {
+	if !ids.Contains(res.GroupID) || res.GroupID == 0 {
+		return fmt.Errorf("resilient route %s: group id %d outside the owned range %d-%d", mp.Prefix, res.GroupID, ids.First, ids.Last)
+	}
+	return validateMultipath(mp, true)
+}
+
+// ensureMembers returns the group entries for mp's nexthops, reusing owned
+// objects with the same gateway and device (an unchanged member must keep
+// its ID, or its buckets would move) and creating the missing ones.
+func (h *Handle) ensureMembers(mp Multipath, ids IDRange, groupID uint32, all []NexthopObject) ([]GroupMember, error) {
+	mine := owned(all, mp.Protocol, ids)
+	free := freeIDs(append(all, NexthopObject{ID: groupID}), ids, len(mp.Nexthops))
+	members := make([]GroupMember, len(mp.Nexthops))
+	var create []int
+	for i, nh := range mp.Nexthops {
+		if id, ok := findMember(mine, nh); ok {
+			members[i] = GroupMember{ID: id, Weight: nh.Weight}
+			continue
+		}
+		if len(free) == 0 {
+			return nil, fmt.Errorf("resilient route %s: no free nexthop id in %d-%d", mp.Prefix, ids.First, ids.Last)
+		}
+		members[i] = GroupMember{ID: free[0], Weight: nh.Weight}
+		free = free[1:]
+		create = append(create, i)
+	}
+	err := h.run(batchOp{
+		name: fmt.Sprintf("create nexthops for %s", mp.Prefix),
+		n:    len(create),
+		build: func(m *msgBuf, i int, seq uint32) int {
+			nh := mp.Nexthops[create[i]]
+			return buildNexthop(m, unix.NLM_F_CREATE|unix.NLM_F_EXCL, seq, mp.Protocol, members[create[i]].ID, nh.Gateway, nh.LinkIndex)
+		},
+		object: func(i int) string { return mp.Nexthops[create[i]].String() },
+	})
+	return members, err
+}
+
+// findMember finds an owned single nexthop object for nh.
+func findMember(mine []NexthopObject, nh WeightedNexthop) (uint32, bool) {
+	for _, o := range mine {
+		if o.Group == nil && !o.Blackhole && o.Gateway == nh.Gateway && o.LinkIndex == nh.LinkIndex {
+			return o.ID, true
+		}
+	}
+	return 0, false
+}
+
+// ensureGroup creates the group, updates its members in place, or leaves it
+// alone when it already matches. Only a change of bucket count or of group
+// type forces a new group (the kernel cannot change those in place); that
+// also deletes the routes using it, so it reports recreated.
+func (h *Handle) ensureGroup(proto uint8, res Resilient, members []GroupMember, all []NexthopObject) (recreated bool, err error) {
+	cur, exists := findID(all, res.GroupID)
+	if exists && cur.Protocol != proto {
+		return false, fmt.Errorf("nexthop group %d: id in use by protocol %d", res.GroupID, cur.Protocol)
+	}
+	name := fmt.Sprintf("nexthop group %d", res.GroupID)
+	flags := uint16(unix.NLM_F_CREATE | unix.NLM_F_EXCL)
+	switch {
+	case exists && groupMatches(cur, res, members):
+		return false, nil
+	case exists && cur.Resilient != nil && (res.Buckets == 0 || cur.Resilient.Buckets == res.Buckets):
+		flags = unix.NLM_F_REPLACE
+		res.Buckets = cur.Resilient.Buckets
+	case exists:
+		if err := h.deleteNexthops([]uint32{res.GroupID}); err != nil {
+			return false, err
+		}
+		recreated = true
+	}
+	return recreated, h.request(name, func(m *msgBuf, seq uint32) int {
+		return buildGroup(m, flags, seq, proto, res.GroupID, members, &res)
+	})
+}
+
+// groupMatches reports whether an existing group already is what res and
+// members describe; zero timers and buckets mean "the kernel's default".
+func groupMatches(cur NexthopObject, res Resilient, members []GroupMember) bool {
+	r := cur.Resilient
+	return r != nil && sameMembers(cur.Group, members) &&
+		(res.Buckets == 0 || res.Buckets == r.Buckets) &&
+		(res.IdleTimer == 0 || res.IdleTimer == r.IdleTimer) &&
+		(res.UnbalancedTimer == 0 || res.UnbalancedTimer == r.UnbalancedTimer)
+}
+
+func findID(all []NexthopObject, id uint32) (NexthopObject, bool) {
+	for _, o := range all {
+		if o.ID == id {
+			return o, true
+		}
+	}
+	return NexthopObject{}, false
+}
+
+// ensureRoute points mp's route at the group unless it already does.
+func (h *Handle) ensureRoute(mp Multipath, groupID uint32, recreated bool) error {
+	if !recreated {
+		cur, found, err := h.Multipath(mp.Table, mp.Protocol, mp.Prefix)
+		if err != nil {
+			return err
+		}
+		if found && cur.GroupID == groupID {
+			return nil
+		}
+	}
+	return h.request(fmt.Sprintf("route %s table %d via nexthop group %d", mp.Prefix, mp.Table, groupID), func(m *msgBuf, seq uint32) int {
+		off := routeHeader(m, seq, mp.Table, mp.Protocol, mp.Prefix)
+		m.u32(rtaNHID, groupID)
+		m.end(off)
+		return off
+	})
+}
+
+// removeResilient deletes the route, then its group, then orphaned members.
+func (h *Handle) removeResilient(mp Multipath, ids IDRange, groupID uint32) error {
+	errRoute := h.DeleteRoutes(mp.Table, mp.Protocol, []Route{{Prefix: mp.Prefix}})
+	errGroup := h.deleteOwned(mp.Protocol, ids, groupID)
+	return errors.Join(errRoute, errGroup, h.collectGarbage(mp.Protocol, ids))
+}
+
+// deleteOwned deletes nexthop object id if it is ours.
+func (h *Handle) deleteOwned(proto uint8, ids IDRange, id uint32) error {
+	mine, err := h.Nexthops(proto, ids)
+	if err != nil {
+		return err
+	}
+	if _, ok := findID(mine, id); !ok {
+		return nil
+	}
+	return h.deleteNexthops([]uint32{id})
+}
+
+// collectGarbage deletes owned single nexthop objects that no group uses.
+// Deleting one still in a group would silently shrink that group.
+func (h *Handle) collectGarbage(proto uint8, ids IDRange) error {
+	all, err := h.allNexthops()
+	if err != nil {
+		return err
+	}
+	used := map[uint32]bool{}
+	for _, o := range all {
+		for _, gm := range o.Group {
+			used[gm.ID] = true
+		}
+	}
+	var orphans []uint32
+	for _, o := range owned(all, proto, ids) {
+		if o.Group == nil && !used[o.ID] {
+			orphans = append(orphans, o.ID)
+		}
+	}
+	return h.deleteNexthops(orphans)
+}
