@@ -75,42 +75,42 @@ func TestBadFiles(t *testing.T) {
 			want: []string{
 				`3:7: toml syntax: expected value but found '=' instead (see https://toml.io)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, `asn = 64512`, `asn = = 64512`) },
+			src: func(t *testing.T) string { return edit(t, goodEdge, `asn = 64512`, `asn = = 64512`) },
 		},
 		{
 			name: "unknown top-level key",
 			want: []string{
 				`2:1: unknown key "sitee" at top level (did you mean "site"?)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, `site = "home"`, `sitee = "home"`) },
+			src: func(t *testing.T) string { return edit(t, goodEdge, `site = "home"`, `sitee = "home"`) },
 		},
 		{
 			name: "unknown key in uplink",
 			want: []string{
 				`17:1: unknown key "nmae" in [[uplink]] (did you mean "name"?)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, `name = "softbank"`, `nmae = "softbank"`) },
+			src: func(t *testing.T) string { return edit(t, goodEdge, `name = "softbank"`, `nmae = "softbank"`) },
 		},
 		{
 			name: "unknown key in wireguard",
 			want: []string{
 				`7:1: unknown key "mut" in [wireguard] (did you mean "mtu"?)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, "[wireguard]\n", "[wireguard]\nmut = 1400\n") },
+			src: func(t *testing.T) string { return edit(t, goodEdge, "[wireguard]\n", "[wireguard]\nmut = 1400\n") },
 		},
 		{
 			name: "unknown key without suggestion",
 			want: []string{
 				`7:1: unknown key "colour" in [wireguard] (known keys here: private_key_file, mtu, implementation)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, "[wireguard]\n", "[wireguard]\ncolour = 1\n") },
+			src: func(t *testing.T) string { return edit(t, goodEdge, "[wireguard]\n", "[wireguard]\ncolour = 1\n") },
 		},
 		{
 			name: "unknown table",
 			want: []string{
 				`6:1: unknown table [wirguard] (did you mean [wireguard]?)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, "[wireguard]", "[wirguard]") },
+			src: func(t *testing.T) string { return edit(t, goodEdge, "[wireguard]", "[wirguard]") },
 		},
 		{
 			name: "wrong kind integer as string",
@@ -135,21 +135,21 @@ func TestBadFiles(t *testing.T) {
 			want: []string{
 				`1:1: missing required key "role" (add role = "edge" on the home router or role = "hub" on the VPS)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, "role = \"edge\"\n", "\n") },
+			src: func(t *testing.T) string { return edit(t, goodEdge, "role = \"edge\"\n", "\n") },
 		},
 		{
 			name: "bad role",
 			want: []string{
 				`1:1: role: "home" is not a role (use "edge" on the home router or "hub" on the VPS)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, `role = "edge"`, `role = "home"`) },
+			src: func(t *testing.T) string { return edit(t, goodEdge, `role = "edge"`, `role = "home"`) },
 		},
 		{
 			name: "duplicate uplink names",
 			want: []string{
 				`17:1: uplink[1].name: "docomo" is also the name of uplink[0]; give each uplink its own name`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, `name = "softbank"`, `name = "docomo"`) },
+			src: func(t *testing.T) string { return edit(t, goodEdge, `name = "softbank"`, `name = "docomo"`) },
 		},
 		{
 			name: "duplicate tunnel interface",
@@ -174,7 +174,7 @@ func TestBadFiles(t *testing.T) {
 			want: []string{
 				`20:1: tunnel[1].listen_port: 51821 is also the listen_port of tunnel[0]; each tunnel needs its own UDP port`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodHub, `listen_port = 51822`, `listen_port = 51821`) },
+			src: func(t *testing.T) string { return edit(t, goodHub, `listen_port = 51822`, `listen_port = 51821`) },
 		},
 		{
 			name: "overlapping tunnel addresses",
@@ -227,21 +227,21 @@ func TestBadFiles(t *testing.T) {
 			want: []string{
 				`7:1: wireguard.private_key_file: /k/open is open to group or others (mode 0644); a private key must be private: chmod 600 /k/open`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, `"/etc/uplinkd/private.key"`, `"/k/open"`) },
+			src: func(t *testing.T) string { return edit(t, goodEdge, `"/etc/uplinkd/private.key"`, `"/k/open"`) },
 		},
 		{
 			name: "key file garbage",
 			want: []string{
 				`7:1: wireguard.private_key_file: /k/garbage does not hold a WireGuard private key (it must contain one base64 key of 32 bytes; make one with uplinkd genkey > /k/garbage)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, `"/etc/uplinkd/private.key"`, `"/k/garbage"`) },
+			src: func(t *testing.T) string { return edit(t, goodEdge, `"/etc/uplinkd/private.key"`, `"/k/garbage"`) },
 		},
 		{
 			name: "key file is a directory",
 			want: []string{
 				`7:1: wireguard.private_key_file: /k/dir is not a regular file (point it at the file written by uplinkd genkey)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, `"/etc/uplinkd/private.key"`, `"/k/dir"`) },
+			src: func(t *testing.T) string { return edit(t, goodEdge, `"/etc/uplinkd/private.key"`, `"/k/dir"`) },
 		},
 		{
 			name: "endpoint without port",
@@ -410,7 +410,7 @@ func TestBadFiles(t *testing.T) {
 			want: []string{
 				`7:1: wireguard.mtu: 100 is out of range (use 1280 to 9000; IPv6 needs at least 1280, and 1380 fits inside mobile carriers' paths)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, "[wireguard]\n", "[wireguard]\nmtu = 100\n") },
+			src: func(t *testing.T) string { return edit(t, goodEdge, "[wireguard]\n", "[wireguard]\nmtu = 100\n") },
 		},
 		{
 			name: "router_id not IPv4",
@@ -426,7 +426,7 @@ func TestBadFiles(t *testing.T) {
 			want: []string{
 				`3:1: asn: 0 is not a usable AS number (use 1 to 4294967294; private ones are 64512-65534 and 4200000000-4294967294)`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodEdge, `asn = 64512`, `asn = 0`) },
+			src: func(t *testing.T) string { return edit(t, goodEdge, `asn = 64512`, `asn = 0`) },
 		},
 		{
 			name: "error in second uplink at its own line",
@@ -467,7 +467,7 @@ func TestBadFiles(t *testing.T) {
 			want: []string{
 				`9:1: hub: missing required key "public_interface" (name the VPS's public interface under [hub], e.g. public_interface = "eth0")`,
 			},
-			src:  func(t *testing.T) string { return edit(t, goodHub, "public_interface = \"eth0\"\n", "") },
+			src: func(t *testing.T) string { return edit(t, goodHub, "public_interface = \"eth0\"\n", "") },
 		},
 		{
 			name: "edge without uplinks",
@@ -487,7 +487,7 @@ func TestBadFiles(t *testing.T) {
 				`1:1: missing required key "router_id" (add the BGP router ID, an IPv4 address, e.g. router_id = "198.18.0.1")`,
 				`1:1: wireguard: missing required key "private_key_file" (add private_key_file = "/etc/uplinkd/private.key" under [wireguard])`,
 			},
-			src:  func(t *testing.T) string { return "" },
+			src: func(t *testing.T) string { return "" },
 		},
 	}
 	for _, tt := range tests {
