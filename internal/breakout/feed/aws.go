@@ -64,11 +64,11 @@ func ParseAWS(body []byte, f AWSFilter) ([]breakout.Entry, error) {
 func (f awsFile) check() error {
 	switch {
 	case f.SyncToken == "":
-		return fmt.Errorf("%w: no syncToken", ErrMalformed)
+		return malformedf("no syncToken")
 	case f.Prefixes == nil:
-		return fmt.Errorf("%w: no prefixes key", ErrMalformed)
+		return malformedf("no prefixes key")
 	case f.IPv6Prefixes == nil:
-		return fmt.Errorf("%w: no ipv6_prefixes key", ErrMalformed)
+		return malformedf("no ipv6_prefixes key")
 	case len(*f.Prefixes)+len(*f.IPv6Prefixes) == 0:
 		return ErrEmpty
 	}

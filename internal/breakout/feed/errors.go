@@ -35,3 +35,17 @@ func perr(format, where string, err error) error {
 }
 
 func lineWhere(n int) string { return fmt.Sprintf("line %d", n) }
+
+// malformedError carries a message for a malformed feed; it matches
+// ErrMalformed without repeating "malformed feed" in every message.
+type malformedError struct{ err error }
+
+func (e malformedError) Error() string        { return e.err.Error() }
+func (e malformedError) Unwrap() error        { return e.err }
+func (e malformedError) Is(target error) bool { return target == ErrMalformed }
+
+func malformed(err error) error { return malformedError{err} }
+
+func malformedf(format string, args ...any) error {
+	return malformedError{fmt.Errorf(format, args...)}
+}

@@ -22,7 +22,7 @@ func ParseGitHub(body []byte, keys []string) ([]breakout.Entry, error) {
 		return nil, err
 	}
 	if _, ok := doc["verifiable_password_authentication"]; !ok {
-		return nil, perr(format, "", fmt.Errorf("%w: not a GitHub meta document (no verifiable_password_authentication)", ErrMalformed))
+		return nil, perr(format, "", malformedf("not a GitHub meta document (no verifiable_password_authentication)"))
 	}
 	var out []breakout.Entry
 	for _, k := range slices.Sorted(slices.Values(keys)) {
@@ -42,7 +42,7 @@ func githubKey(doc map[string]json.RawMessage, key string) ([]breakout.Entry, er
 	}
 	var list []string
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, perr("github", "$."+key, fmt.Errorf("%w: not a list of prefixes", ErrMalformed))
+		return nil, perr("github", "$."+key, malformedf("not a list of prefixes"))
 	}
 	if len(list) == 0 {
 		return nil, perr("github", "$."+key, ErrEmpty)
@@ -51,7 +51,7 @@ func githubKey(doc map[string]json.RawMessage, key string) ([]breakout.Entry, er
 	for i, s := range list {
 		p, err := parsePrefix(s, false)
 		if err != nil {
-			return nil, perr("github", fmt.Sprintf("$.%s[%d]", key, i), fmt.Errorf("%w: %v", ErrMalformed, err))
+			return nil, perr("github", fmt.Sprintf("$.%s[%d]", key, i), malformedf("%v", err))
 		}
 		out = append(out, breakout.Entry{Prefix: p, Service: key})
 	}

@@ -32,9 +32,9 @@ func ParseGoogle(body []byte) ([]breakout.Entry, error) {
 	}
 	switch {
 	case f.SyncToken == "":
-		return nil, perr(format, "", fmt.Errorf("%w: no syncToken", ErrMalformed))
+		return nil, perr(format, "", malformedf("no syncToken"))
 	case f.Prefixes == nil:
-		return nil, perr(format, "", fmt.Errorf("%w: no prefixes key", ErrMalformed))
+		return nil, perr(format, "", malformedf("no prefixes key"))
 	case len(*f.Prefixes) == 0:
 		return nil, perr(format, "$.prefixes", ErrEmpty)
 	}

@@ -19,13 +19,13 @@ func decodeJSON(format string, body []byte, v any) error {
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return perr(format, offsetWhere(body, se.Offset), fmt.Errorf("%w: %v", ErrMalformed, err))
+		return perr(format, offsetWhere(body, max(se.Offset-1, 0)), malformed(err))
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return perr(format, "$."+te.Field+" at "+offsetWhere(body, te.Offset), fmt.Errorf("%w: %v", ErrMalformed, err))
+		return perr(format, "$."+te.Field+" at "+offsetWhere(body, te.Offset), malformed(err))
 	}
-	return perr(format, "", fmt.Errorf("%w: %v", ErrMalformed, err))
+	return perr(format, "", malformed(err))
 }
 
 // offsetWhere renders a byte offset as "line L col C" (1-based).

@@ -37,7 +37,7 @@ func ParseM365(body []byte, f M365Filter) ([]breakout.Entry, error) {
 	var out []breakout.Entry
 	for i, s := range *sets {
 		if s.ID <= 0 || s.ServiceArea == "" || s.Category == "" {
-			return nil, perr(format, fmt.Sprintf("$[%d]", i), fmt.Errorf("%w: endpoint set without id, serviceArea or category", ErrMalformed))
+			return nil, perr(format, fmt.Sprintf("$[%d]", i), malformedf("endpoint set without id, serviceArea or category"))
 		}
 		a, b := cat.ok(s.Category), area.ok(s.ServiceArea)
 		if !a || !b {
@@ -63,7 +63,7 @@ func (s m365Set) entries(i int) ([]breakout.Entry, error) {
 	for j, ip := range s.IPs {
 		p, err := parsePrefix(ip, false)
 		if err != nil {
-			return nil, perr("m365", fmt.Sprintf("$[%d].ips[%d]", i, j), fmt.Errorf("%w: %v", ErrMalformed, err))
+			return nil, perr("m365", fmt.Sprintf("$[%d].ips[%d]", i, j), malformedf("%v", err))
 		}
 		out = append(out, breakout.Entry{Prefix: p, Service: s.ServiceArea, Category: s.Category})
 	}

@@ -30,7 +30,7 @@ func ParsePfx2as(body []byte, asns []uint32) ([]breakout.Entry, error) {
 	err = eachLine(body, "#", func(n int, line []byte) error {
 		f = fields(line, f)
 		if len(f) != 3 {
-			return perr(format, lineWhere(n), fmt.Errorf("%w: want 3 fields (network, length, origin), got %d", ErrMalformed, len(f)))
+			return perr(format, lineWhere(n), malformedf("want 3 fields (network, length, origin), got %d", len(f)))
 		}
 		asn, ok, err := want.pick(f[2])
 		if err == nil && ok {
@@ -40,7 +40,7 @@ func ParsePfx2as(body []byte, asns []uint32) ([]breakout.Entry, error) {
 			}
 		}
 		if err != nil {
-			return perr(format, lineWhere(n), fmt.Errorf("%w: %v", ErrMalformed, err))
+			return perr(format, lineWhere(n), malformedf("%v", err))
 		}
 		return nil
 	})

@@ -28,7 +28,7 @@ func ParsePrefixList(body []byte, tmpl breakout.Entry) ([]breakout.Entry, error)
 		}
 		p, err := parsePrefix(string(line), true)
 		if err != nil {
-			return perr(format, lineWhere(n), fmt.Errorf("%w: %v", ErrMalformed, err))
+			return perr(format, lineWhere(n), malformedf("%v", err))
 		}
 		e := tmpl
 		e.Prefix = p

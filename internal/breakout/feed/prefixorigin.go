@@ -2,7 +2,6 @@ package feed
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/uplinkd/uplinkd/internal/breakout"
 )
@@ -26,7 +25,7 @@ func ParsePrefixOrigin(body []byte, asns []uint32) ([]breakout.Entry, error) {
 	err = eachLine(body, ";#", func(n int, line []byte) error {
 		f = fields(line, f)
 		if len(f) != 2 {
-			return perr(format, lineWhere(n), fmt.Errorf("%w: want 2 fields (prefix, origin), got %d", ErrMalformed, len(f)))
+			return perr(format, lineWhere(n), malformedf("want 2 fields (prefix, origin), got %d", len(f)))
 		}
 		asn, ok, err := want.pick(f[1])
 		if err == nil && ok {
@@ -36,7 +35,7 @@ func ParsePrefixOrigin(body []byte, asns []uint32) ([]breakout.Entry, error) {
 			}
 		}
 		if err != nil {
-			return perr(format, lineWhere(n), fmt.Errorf("%w: %v", ErrMalformed, err))
+			return perr(format, lineWhere(n), malformedf("%v", err))
 		}
 		return nil
 	})
