@@ -27,9 +27,9 @@ const (
 const tosCS6 = 0xc0
 
 // listenUDP opens the port-3784 socket for one local address, bound to the
-// tunnel interface. IP_MINTTL makes the kernel enforce GTSM too; the TTL is
-// still read per packet so drops are counted and the check holds where the
-// option is missing.
+// tunnel interface, reporting each packet's TTL for the GTSM check.
+// IP_MINTTL is set too, but Linux enforces it for TCP only, so the check
+// in dispatch is what protects the session.
 func listenUDP(local netip.Addr, iface string) (rxConn, error) {
 	lc := net.ListenConfig{Control: sockopts(iface, local.Is6(), setMinTTL)}
 	pc, err := lc.ListenPacket(context.Background(), network(local), addrPort(local, Port, iface).String())
@@ -67,13 +67,27 @@ func dialUDP(local, peer netip.Addr, iface string) (txConn, error) {
 		var c net.Conn
 		c, err = d.Dial(network(local), addrPort(peer, Port, iface).String())
 		if err == nil {
-			return c, nil
+			return retryRefused{c}, nil
 		}
 		if !errors.Is(err, unix.EADDRINUSE) {
 			break
 		}
 	}
 	return nil, fmt.Errorf("open bfd socket %s to %s: %w", local, peer, err)
+}
+
+// retryRefused resends once when a write reports ECONNREFUSED: on a
+// connected UDP socket that error belongs to an earlier packet (an ICMP
+// port unreachable from a peer not yet listening), and the kernel drops the
+// current one. Losing it would delay bring-up by a whole slow interval.
+type retryRefused struct{ net.Conn }
+
+func (c retryRefused) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if errors.Is(err, unix.ECONNREFUSED) {
+		return c.Conn.Write(b)
+	}
+	return n, err
 }
 
 func network(a netip.Addr) string {
