@@ -1,0 +1,323 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+// writeKey writes a key file into a fresh directory and returns its path.
+func writeKey(t *testing.T, data string, mode fs.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "private.key")
+	if err := os.WriteFile(path, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // WriteFile's mode passes through the umask
+		t.Fatal(err)
+	}
+	return path
+}
+
+// example reads a file from configs/ with its key path replaced.
+func example(t *testing.T, name, keyPath string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "configs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `private_key_file = "/etc/uplinkd/private.key"`
+	if strings.Count(string(data), want) != 1 {
+		t.Fatalf("%s: no single %s line to substitute", name, want)
+	}
+	return []byte(strings.Replace(string(data), want, `private_key_file = "`+keyPath+`"`, 1))
+}
+
+func mustKey(t *testing.T, s string) [32]byte {
+	t.Helper()
+	k, err := wgtypes.ParseKey(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func pfx(s ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, x := range s {
+		out = append(out, netip.MustParsePrefix(x))
+	}
+	return out
+}
+
+func TestExamples(t *testing.T) {
+	key := writeKey(t, testKey+"\n", 0o600)
+	hubKey := mustKey(t, "VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI=")
+	edgeKey := mustKey(t, "bcaJJukyMFo703fJpal5Exl32f/2TQSFiJNXcQFIRns=")
+	wg := WireGuard{PrivateKeyFile: key, PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto}
+	api := API{Socket: "/run/uplinkd/uplinkd.sock"}
+	tests := []struct {
+		file string
+		want *Config
+	}{
+		{
+			file: "edge.toml",
+			want: &Config{
+				File: "edge.toml", Role: RoleEdge, Site: "home", ASN: 64512,
+				RouterID: netip.MustParseAddr("198.18.1.1"), StateDir: "/var/lib/uplinkd", LogLevel: "info",
+				WireGuard: wg, API: api,
+				Uplinks: []Uplink{
+					{
+						Name: "docomo", Interface: "wwan0", Weight: 3, Tunnel: "wg-docomo",
+						Addresses: pfx("198.18.100.0/31", "2001:db8:100:1::/127"),
+						Endpoint:  "hub.example.net:51821", PublicKey: hubKey, Keepalive: 25 * time.Second,
+						FwMark: 0x6001, Table: 6001, Priority: 6001,
+					},
+					{
+						Name: "softbank", Interface: "wwan1", Weight: 2, Tunnel: "wg-softbank",
+						Addresses: pfx("198.18.100.2/31", "2001:db8:100:2::/127"),
+						Endpoint:  "hub.example.net:51822", PublicKey: hubKey, Keepalive: 25 * time.Second,
+						FwMark: 0x6002, Table: 6002, Priority: 6002,
+					},
+					{
+						Name: "rakuten", Interface: "usb0", Weight: 1, Tunnel: "wg-rakuten",
+						Addresses: pfx("198.18.100.4/31", "2001:db8:100:3::/127"),
+						Endpoint:  "hub.example.net:51823", PublicKey: hubKey, Keepalive: 25 * time.Second,
+						FwMark: 0x6003, Table: 6003, Priority: 6003,
+					},
+				},
+			},
+		},
+		{
+			file: "hub.toml",
+			want: &Config{
+				File: "hub.toml", Role: RoleHub, Site: "vps", ASN: 64513,
+				RouterID: netip.MustParseAddr("198.18.1.2"), StateDir: "/var/lib/uplinkd", LogLevel: "info",
+				WireGuard: wg, API: api,
+				Hub:       Hub{PublicInterface: "eth0"},
+				Tunnels: []Tunnel{
+					{Name: "docomo", Interface: "wgh-docomo", ListenPort: 51821, Addresses: pfx("198.18.100.1/31", "2001:db8:100:1::1/127"), PublicKey: edgeKey},
+					{Name: "softbank", Interface: "wgh-softbank", ListenPort: 51822, Addresses: pfx("198.18.100.3/31", "2001:db8:100:2::1/127"), PublicKey: edgeKey},
+					{Name: "rakuten", Interface: "wgh-rakuten", ListenPort: 51823, Addresses: pfx("198.18.100.5/31", "2001:db8:100:3::1/127"), PublicKey: edgeKey},
+				},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := Parse(tt.file, example(t, tt.file, key))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})); diff != "" {
+				t.Errorf("Config mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDefaults checks every default against a file that sets only what is
+// required, and that settings which replace a default are taken.
+func TestDefaults(t *testing.T) {
+	const minimal = `role = "edge"
+site = "s"
+asn = 4200000000
+router_id = "198.18.1.1"
+[wireguard]
+private_key_file = "/etc/uplinkd/private.key"
+[[uplink]]
+name = "a"
+interface = "eth1"
+tunnel_address = ["198.18.100.1/30"]
+endpoint = "[2001:db8::1]:51821"
+public_key = "VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI="
+[[uplink]]
+name = "b"
+interface = "eth2"
+gateway = "100.64.0.1"
+weight = 255
+tunnel_interface = "tun-b"
+tunnel_address = ["2001:db8:100::1/64", "198.18.100.4/31"]
+endpoint = "198.51.100.7:1"
+public_key = "VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI="
+persistent_keepalive = 0
+fwmark = 0x10
+table = 4294967295
+`
+	got, err := parse("m.toml", []byte(minimal), testKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubKey := mustKey(t, "VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI=")
+	want := &Config{
+		File: "m.toml", Role: RoleEdge, Site: "s", ASN: 4200000000,
+		RouterID: netip.MustParseAddr("198.18.1.1"), StateDir: "/var/lib/uplinkd", LogLevel: "info",
+		WireGuard: WireGuard{PrivateKeyFile: "/etc/uplinkd/private.key", PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto},
+		API:       API{Socket: "/run/uplinkd/uplinkd.sock"},
+		Uplinks: []Uplink{
+			{
+				Name: "a", Interface: "eth1", Weight: 1, Tunnel: "wg-a", Addresses: pfx("198.18.100.1/30"),
+				Endpoint: "[2001:db8::1]:51821", PublicKey: hubKey, Keepalive: 25 * time.Second,
+				FwMark: FwMarkBase + 1, Table: TableBase + 1, Priority: RulePriority + 1,
+			},
+			{
+				Name: "b", Interface: "eth2", Gateway: netip.MustParseAddr("100.64.0.1"), Weight: 255, Tunnel: "tun-b",
+				Addresses: pfx("2001:db8:100::1/64", "198.18.100.4/31"), Endpoint: "198.51.100.7:1", PublicKey: hubKey,
+				FwMark: 0x10, Table: 4294967295, Priority: RulePriority + 2,
+			},
+		},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})); diff != "" {
+		t.Errorf("Config mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestSettingsReplaceDefaults(t *testing.T) {
+	src := edit(t, goodHub, "[wireguard]\n", `state_dir = "/srv/uplinkd/"
+log_level = "debug"
+[api]
+socket = "/run/u.sock"
+group = "uplinkd"
+[wireguard]
+mtu = 1280
+implementation = "userspace"
+`)
+	got, err := parse("h.toml", []byte(src), testKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type settings struct {
+		StateDir, LogLevel string
+		API                API
+		MTU                int
+		Impl               Impl
+	}
+	want := settings{"/srv/uplinkd", "debug", API{"/run/u.sock", "uplinkd"}, 1280, ImplUserspace}
+	if diff := cmp.Diff(want, settings{got.StateDir, got.LogLevel, got.API, got.WireGuard.MTU, got.WireGuard.Impl}); diff != "" {
+		t.Errorf("settings mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestKeyFileOnDisk goes through the real filesystem rather than the fake.
+func TestKeyFileOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		key  func(t *testing.T) string // returns the path to put in the file
+		want string                    // message after "7:1: wireguard.private_key_file: "; empty: no error
+	}{
+		{"good", func(t *testing.T) string { return writeKey(t, testKey, 0o600) }, ""},
+		{"read-only for owner", func(t *testing.T) string { return writeKey(t, testKey+"\n", 0o400) }, ""},
+		{"missing", func(t *testing.T) string { return filepath.Join(dir, "nope.key") },
+			"%[1]s does not exist (create it: uplinkd genkey > %[1]s && chmod 600 %[1]s)"},
+		{"mode 0644", func(t *testing.T) string { return writeKey(t, testKey, 0o644) },
+			"%[1]s is open to group or others (mode 0644); a private key must be private: chmod 600 %[1]s"},
+		{"garbage", func(t *testing.T) string { return writeKey(t, "hello\n", 0o600) },
+			"%[1]s does not hold a WireGuard private key (it must contain one base64 key of 32 bytes; make one with uplinkd genkey > %[1]s)"},
+		{"two keys", func(t *testing.T) string { return writeKey(t, testKey+"\n"+testKey+"\n", 0o600) },
+			"%[1]s does not hold a WireGuard private key (it must contain one base64 key of 32 bytes; make one with uplinkd genkey > %[1]s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := tt.key(t)
+			src := edit(t, goodEdge, "/etc/uplinkd/private.key", path)
+			_, err := Parse("e.toml", []byte(src))
+			var want []string
+			if tt.want != "" {
+				want = []string{"7:1: wireguard.private_key_file: " + fmt.Sprintf(tt.want, path)}
+			}
+			if diff := cmp.Diff(want, positions(t, err)); diff != "" {
+				t.Errorf("errors mismatch (-want +got):\n%s", diff)
+			}
+			if err != nil && strings.Contains(err.Error(), testKey[:8]) {
+				t.Errorf("error shows key material: %v", err)
+			}
+		})
+	}
+}
+
+// A relative key path is taken from the config file's directory, not from
+// wherever the daemon happens to start.
+func TestRelativeKeyPath(t *testing.T) {
+	key := writeKey(t, testKey, 0o600)
+	conf := filepath.Join(filepath.Dir(key), "edge.toml")
+	src := edit(t, goodEdge, "/etc/uplinkd/private.key", "private.key")
+	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WireGuard.PrivateKeyFile != key {
+		t.Errorf("PrivateKeyFile = %q, want %q", c.WireGuard.PrivateKeyFile, key)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "none.toml"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load of a missing file: %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	_, err := parse("/etc/uplinkd/edge.toml", []byte(edit(t, goodEdge, `asn = 64512`, `asn = 0`, `site = "home"`, `site = "Home"`)), testKeys)
+	want := `/etc/uplinkd/edge.toml:2:1: site: "Home" is not a valid name (use 1 to 63 lowercase letters, digits and '-')
+/etc/uplinkd/edge.toml:3:1: asn: 0 is not a usable AS number (use 1 to 4294967294; private ones are 64512-65534 and 4200000000-4294967294)`
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("Error() mismatch (-want +got):\n%s", diff)
+	}
+	var one *Error
+	if !errors.As(err, &one) || one.Line != 2 {
+		t.Errorf("errors.As(*Error) = %v, want the first error", one)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	key := writeKey(t, testKey, 0o600)
+	c, err := Parse("edge.toml", example(t, "edge.toml", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `edge.toml: role edge, site home, AS64512, router-id 198.18.1.1
+wireguard: auto, mtu 1380, key ` + key + `
+uplinks (3):
+  NAME      UNDERLAY  TUNNEL       ENDPOINT               WEIGHT  FWMARK  TABLE  ADDRESSES
+  docomo    wwan0     wg-docomo    hub.example.net:51821  3       0x6001  6001   198.18.100.0/31 2001:db8:100:1::/127
+  softbank  wwan1     wg-softbank  hub.example.net:51822  2       0x6002  6002   198.18.100.2/31 2001:db8:100:2::/127
+  rakuten   usb0      wg-rakuten   hub.example.net:51823  1       0x6003  6003   198.18.100.4/31 2001:db8:100:3::/127
+`
+	if diff := cmp.Diff(want, c.Summary()); diff != "" {
+		t.Errorf("Summary mismatch (-want +got):\n%s", diff)
+	}
+	h, err := Parse("hub.toml", example(t, "hub.toml", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHub := `hub.toml: role hub, site vps, AS64513, router-id 198.18.1.2
+wireguard: auto, mtu 1380, key ` + key + `
+public interface: eth0
+tunnels (3):
+  NAME      INTERFACE     PORT   ADDRESSES
+  docomo    wgh-docomo    51821  198.18.100.1/31 2001:db8:100:1::1/127
+  softbank  wgh-softbank  51822  198.18.100.3/31 2001:db8:100:2::1/127
+  rakuten   wgh-rakuten   51823  198.18.100.5/31 2001:db8:100:3::1/127
+`
+	if diff := cmp.Diff(wantHub, h.Summary()); diff != "" {
+		t.Errorf("Summary mismatch (-want +got):\n%s", diff)
+	}
+}
