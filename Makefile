@@ -1,0 +1,45 @@
+# uplinkd — see README.md. Kernel and lab tests need root: `sudo make test`.
+GO      ?= go
+BIN     := bin/uplinkd
+PKGS    := ./...
+
+.PHONY: all build test demo demo-down lint fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/uplinkd
+
+# The whole suite: unit tests, kernel tests in throwaway namespaces, and the
+# lab end to end. Without root the kernel and lab tests say why they skip.
+test:
+	$(GO) test -count=1 -timeout 15m $(PKGS)
+
+# Build the lab of network namespaces, start a hub and an edge daemon in it
+# and print the tunnels. `sudo make demo-down` (or `sudo bin/uplinkd lab
+# down`) removes it all.
+demo: build
+	./$(BIN) lab up
+	@echo
+	@echo "lab is up: try 'sudo ip netns exec ul-home $(BIN) status -c /run/uplinkd-lab/edge.toml'"
+	@echo "tear it down with: sudo $(BIN) lab down"
+
+demo-down: build
+	./$(BIN) lab down
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# Each fuzz target for a while (FUZZTIME=1m by default).
+FUZZTIME ?= 1m
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,185 @@
+// Command uplinkd runs a home edge or its VPS hub: WireGuard tunnels pinned
+// to mobile carriers, eBGP ECMP over them and breakout prefixes. See
+// README.md for the model and `uplinkd help` for the commands.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/daemon"
+	"github.com/uplinkd/uplinkd/internal/lab"
+	"github.com/uplinkd/uplinkd/internal/wg"
+)
+
+const usage = `usage: uplinkd COMMAND [flags]
+
+  run -c FILE          run a site (edge or hub) until SIGTERM; SIGHUP reloads
+  check -c FILE        validate a config file and print a summary
+  status -c FILE       show tunnels of the running daemon (--json for scripts)
+  genkey               print a new WireGuard private key (as wg genkey)
+  pubkey               read a private key on stdin, print its public key
+  lab up|down|status   the demo lab of network namespaces on this machine
+`
+
+// defaultConfig is where a deployed site keeps its file.
+const defaultConfig = "/etc/uplinkd/uplinkd.toml"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmds := map[string]func([]string, io.Reader, io.Writer, io.Writer) error{
+		"run": cmdRun, "check": cmdCheck, "status": cmdStatus,
+		"genkey": cmdGenkey, "pubkey": cmdPubkey, "lab": cmdLab,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "uplinkd: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	if err := cmd(args[1:], stdin, stdout, stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "uplinkd %s: %v\n", args[0], err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("c", defaultConfig, "config file")
+}
+
+func cmdRun(args []string, _ io.Reader, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	path := configFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := new(slog.LevelVar)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	return daemon.Run(ctx, *path, hup, log, level)
+}
+
+func cmdCheck(args []string, _ io.Reader, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	path := configFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		var list config.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				fmt.Fprintln(stdout, e)
+			}
+			return fmt.Errorf("%d error(s) in %s; nothing was changed", len(list), *path)
+		}
+		return err
+	}
+	fmt.Fprint(stdout, cfg.Summary())
+	return nil
+}
+
+func cmdStatus(args []string, _ io.Reader, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	path := configFlag(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	st, err := api.NewClient(cfg.API.Socket).Status()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	return api.WriteStatus(stdout, st, time.Now())
+}
+
+func cmdGenkey(_ []string, _ io.Reader, stdout, _ io.Writer) error {
+	k, err := wg.GenKey()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, k)
+	return err
+}
+
+func cmdPubkey(_ []string, stdin io.Reader, stdout, _ io.Writer) error {
+	b, err := io.ReadAll(io.LimitReader(stdin, 1024))
+	if err != nil {
+		return err
+	}
+	k, err := wg.PubKey(string(b))
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, k)
+	return err
+}
+
+func cmdLab(args []string, _ io.Reader, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
+	dir := fs.String("dir", "", "lab directory (default /run/uplinkd-lab)")
+	if len(args) == 0 {
+		return errors.New("lab needs up, down or status")
+	}
+	verb := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	self, _ = filepath.EvalSymlinks(self)
+	l := lab.New(lab.Options{Dir: *dir, Binary: self})
+	switch verb {
+	case "up":
+		if err := l.Up(context.Background(), stdout); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+		return l.WriteTable(stdout)
+	case "status":
+		return l.WriteTable(stdout)
+	case "down":
+		return l.Down()
+	}
+	return fmt.Errorf("unknown lab verb %q: use up, down or status", verb)
+}

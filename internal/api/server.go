@@ -1,0 +1,100 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// StatusFunc produces a fresh status snapshot per request.
+type StatusFunc func() Status
+
+// Server is the control socket.
+type Server struct {
+	http *http.Server
+	ln   net.Listener
+	path string
+}
+
+// Listen opens the socket at path, owned by root and readable only by root
+// or by members of group when one is set. A stale socket file from a
+// killed run is replaced.
+func Listen(path, group string, status StatusFunc, log *slog.Logger) (*Server, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("control socket directory: %w", err)
+	}
+	if err := removeStale(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if err := restrict(path, group); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /"+Version+"/status", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, status())
+	})
+	s := &Server{ln: ln, path: path, http: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
+	go s.http.Serve(ln)
+	return s, nil
+}
+
+// removeStale deletes a socket nobody answers on, and refuses to start
+// beside a live daemon.
+func removeStale(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("control socket %s is in use: another uplinkd is running", path)
+	}
+	return os.Remove(path)
+}
+
+// restrict makes the socket 0600 root, or 0660 with the configured group.
+func restrict(path, group string) error {
+	mode := os.FileMode(0o600)
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return fmt.Errorf("control socket group %q: %w", group, err)
+		}
+		gid, _ := strconv.Atoi(g.Gid)
+		if err := os.Chown(path, 0, gid); err != nil {
+			return fmt.Errorf("control socket group: %w", err)
+		}
+		mode = 0o660
+	}
+	return os.Chmod(path, mode)
+}
+
+// Close stops serving and removes the socket.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	os.Remove(s.path)
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,21 @@
+package api
+
+import (
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/wg"
+)
+
+// Version is the API version in every path.
+const Version = "v1"
+
+// Status is the answer to GET /v1/status.
+type Status struct {
+	Role     string            `json:"role"`
+	Site     string            `json:"site"`
+	Started  time.Time         `json:"started"`
+	Config   string            `json:"config"`
+	Tunnels  []wg.TunnelStatus `json:"tunnels"`
+	LastErr  string            `json:"last_error,omitempty"`
+	Reloaded time.Time         `json:"reloaded,omitzero"`
+}

@@ -1,0 +1,203 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netns"
+)
+
+// Up builds the lab from nothing (removing any earlier one first), starts
+// the hub's and the edge's daemons and waits until every tunnel has a
+// handshake. On failure it tears down what it built.
+func (l *Lab) Up(ctx context.Context, progress io.Writer) error {
+	if err := l.Down(); err != nil {
+		return fmt.Errorf("clear earlier lab: %w", err)
+	}
+	steps := []struct {
+		what string
+		do   func() error
+	}{
+		{"namespaces", l.makeNamespaces},
+		{"links", l.makeLinks},
+		{"forwarding and routes", l.makeRouting},
+		{"carrier-grade NAT", l.makeNAT},
+		{"keys and configs", l.writeSites},
+		{"hub daemon", func() error { return l.Start("hub") }},
+		{"edge daemon", func() error { return l.Start("edge") }},
+		{"handshakes", func() error { return l.WaitHandshakes(ctx, 20*time.Second) }},
+	}
+	for _, s := range steps {
+		fmt.Fprintf(progress, "lab: %s\n", s.what)
+		if err := s.do(); err != nil {
+			err = fmt.Errorf("lab %s: %w", s.what, err)
+			if derr := l.Down(); derr != nil {
+				err = errors.Join(err, derr)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Lab) makeNamespaces() error {
+	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
+		return err
+	}
+	for _, h := range l.Hosts() {
+		if err := run("ip", "netns", "add", l.NS(h)); err != nil {
+			return err
+		}
+		if err := run("ip", "-n", l.NS(h), "link", "set", "lo", "up"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Lab) makeLinks() error {
+	for _, k := range l.links() {
+		a, b := l.NS(k.a), l.NS(k.b)
+		if err := run("ip", "-n", a, "link", "add", k.aIf, "type", "veth", "peer", "name", k.bIf, "netns", b); err != nil {
+			return err
+		}
+		if err := addrUp(a, k.aIf, k.aAddr); err != nil {
+			return err
+		}
+		if err := addrUp(b, k.bIf, k.bAddr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addrUp(ns, ifname string, addrs []string) error {
+	for _, a := range addrs {
+		args := []string{"-n", ns, "addr", "add", a, "dev", ifname}
+		if strings.Contains(a, ":") {
+			args = append(args, "nodad") // no 1 s wait for duplicate detection
+		}
+		if err := run("ip", args...); err != nil {
+			return err
+		}
+	}
+	return run("ip", "-n", ns, "link", "set", ifname, "up")
+}
+
+func (l *Lab) makeRouting() error {
+	for _, h := range l.routers() {
+		for _, key := range []string{"net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding"} {
+			if err := sysctl(l.NS(h), key, "1"); err != nil {
+				return err
+			}
+		}
+	}
+	for h, rs := range l.routes() {
+		for _, r := range rs {
+			args := []string{"-n", l.NS(h), "route", "add"}
+			if r[0] == "-6" {
+				args, r = append([]string{"-6"}, args...), r[1:]
+			}
+			args = append(args, r...)
+			if err := run("ip", args...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sysctl writes a per-namespace setting from inside that namespace.
+func sysctl(ns, key, value string) error {
+	return run("ip", "netns", "exec", ns, "sh", "-c", fmt.Sprintf("echo %s > /proc/sys/%s", value, key))
+}
+
+// makeNAT gives each carrier (and the 5G router) a masquerade on its way
+// out, as a carrier-grade NAT does: the hub sees the carrier's public
+// address, never the home's 100.64 address.
+func (l *Lab) makeNAT() error {
+	for _, h := range l.natHosts() {
+		if err := masquerade(l.NS(h), "inet0"); err != nil {
+			return fmt.Errorf("nat in %s: %w", l.NS(h), err)
+		}
+	}
+	return nil
+}
+
+func masquerade(ns, oif string) error {
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	c, err := nftables.New(nftables.WithNetNSFd(int(h)))
+	if err != nil {
+		return err
+	}
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: "uplinkd-lab"})
+	ch := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
+	name := make([]byte, 16)
+	copy(name, oif)
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: name},
+		&expr.Masq{},
+	}})
+	return c.Flush()
+}
+
+// Down removes everything a lab with these options made: daemons, the
+// namespaces (and with them every link), stale UAPI sockets and the
+// working directory. It is safe to run twice and after a crash.
+func (l *Lab) Down() error {
+	var errs []error
+	for _, site := range []string{"edge", "hub"} {
+		errs = append(errs, l.Stop(site))
+	}
+	for _, h := range l.Hosts() {
+		ns := l.NS(h)
+		if _, err := os.Stat("/run/netns/" + ns); err != nil {
+			continue
+		}
+		killAll(ns)
+		errs = append(errs, run("ip", "netns", "del", ns))
+	}
+	for _, c := range Carriers {
+		for _, name := range []string{l.EdgeTunnel(c), l.HubTunnel(c)} {
+			os.Remove(filepath.Join("/var/run/wireguard", name+".sock"))
+		}
+	}
+	errs = append(errs, os.RemoveAll(l.Dir))
+	return errors.Join(errs...)
+}
+
+// killAll ends whatever still runs in a namespace (a daemon whose pid
+// file was lost), so deleting the namespace frees everything.
+func killAll(ns string) {
+	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+	for _, f := range strings.Fields(string(out)) {
+		var pid int
+		if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func run(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

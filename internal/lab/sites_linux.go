@@ -1,0 +1,246 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/wg"
+)
+
+// ConfigPath, Socket and LogPath locate a lab site's ("edge" or "hub")
+// files in the lab directory.
+func (l *Lab) ConfigPath(site string) string { return filepath.Join(l.Dir, site+".toml") }
+
+// Socket is a site's control socket.
+func (l *Lab) Socket(site string) string { return filepath.Join(l.Dir, site+".sock") }
+
+// LogPath is where a site's daemon writes its log.
+func (l *Lab) LogPath(site string) string { return filepath.Join(l.Dir, site+".log") }
+
+func (l *Lab) pidPath(site string) string { return filepath.Join(l.Dir, site+".pid") }
+func (l *Lab) keyPath(site string) string { return filepath.Join(l.Dir, site+".key") }
+
+// siteNS is the namespace a site's daemon runs in.
+func (l *Lab) siteNS(site string) string {
+	if site == "edge" {
+		return l.NS("home")
+	}
+	return l.NS("hub")
+}
+
+// writeSites makes a key pair per site and writes both configs.
+func (l *Lab) writeSites() error {
+	pub := map[string]string{}
+	for _, site := range []string{"edge", "hub"} {
+		k, err := wg.GenKey()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(l.keyPath(site), []byte(k+"\n"), 0o600); err != nil {
+			return err
+		}
+		if pub[site], err = wg.PubKey(k); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(l.ConfigPath("edge"), []byte(l.edgeConfig(pub["hub"])), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(l.ConfigPath("hub"), []byte(l.hubConfig(pub["edge"])), 0o644)
+}
+
+func (l *Lab) edgeConfig(hubKey string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# The lab's home router, written by "uplinkd lab up".
+role = "edge"
+site = "lab-home"
+asn = 64512
+router_id = "198.18.10.1"
+state_dir = %q
+
+[wireguard]
+private_key_file = %q
+implementation = "auto"
+
+[api]
+socket = %q
+`, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Socket("edge"))
+	for i, c := range Carriers {
+		_, edge4, _, edge6 := TunnelAddrs(i)
+		fmt.Fprintf(&b, `
+[[uplink]]
+name = %q
+interface = "wwan-%s"
+gateway = %q
+weight = 1
+tunnel_interface = %q
+tunnel_address = ["%s/31", "%s/127"]
+endpoint = "%s:%d"
+public_key = %q
+persistent_keepalive = 25
+`, c, c, CarrierGateway(i), l.EdgeTunnel(c), edge4, edge6, HubPublic, HubPort(i), hubKey)
+	}
+	return b.String()
+}
+
+func (l *Lab) hubConfig(edgeKey string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# The lab's VPS hub, written by "uplinkd lab up".
+role = "hub"
+site = "lab-hub"
+asn = 64513
+router_id = %q
+state_dir = %q
+
+[wireguard]
+private_key_file = %q
+implementation = "auto"
+
+[api]
+socket = %q
+
+[hub]
+public_interface = "eth0"
+`, HubPublic, filepath.Join(l.Dir, "hub-state"), l.keyPath("hub"), l.Socket("hub"))
+	for i, c := range Carriers {
+		hub4, _, hub6, _ := TunnelAddrs(i)
+		fmt.Fprintf(&b, `
+[[tunnel]]
+name = %q
+tunnel_interface = %q
+listen_port = %d
+tunnel_address = ["%s/31", "%s/127"]
+public_key = %q
+`, c, l.HubTunnel(c), HubPort(i), hub4, hub6, edgeKey)
+	}
+	return b.String()
+}
+
+// Start runs a site's daemon inside its namespace, detached so that it
+// outlives `uplinkd lab up`, and waits for its control socket.
+func (l *Lab) Start(site string) error {
+	logf, err := os.OpenFile(l.LogPath(site), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command("ip", "netns", "exec", l.siteNS(site), l.Binary, "run", "-c", l.ConfigPath(site))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s daemon: %w", site, err)
+	}
+	pid := cmd.Process.Pid
+	cmd.Process.Release()
+	if err := os.WriteFile(l.pidPath(site), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return err
+	}
+	return l.waitSocket(site, pid, 10*time.Second)
+}
+
+func (l *Lab) waitSocket(site string, pid int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if _, err := api.NewClient(l.Socket(site)).Status(); err == nil {
+			return nil
+		}
+		if syscall.Kill(pid, 0) != nil {
+			return fmt.Errorf("%s daemon exited; its log %s ends:\n%s", site, l.LogPath(site), tail(l.LogPath(site), 15))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s daemon did not open %s within %s; log %s", site, l.Socket(site), limit, l.LogPath(site))
+}
+
+// Stop ends a site's daemon with SIGTERM (so it removes what it made),
+// then SIGKILL after five seconds.
+func (l *Lab) Stop(site string) error {
+	b, err := os.ReadFile(l.pidPath(site))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return fmt.Errorf("bad pid file %s", l.pidPath(site))
+	}
+	defer os.Remove(l.pidPath(site))
+	if syscall.Kill(pid, syscall.SIGTERM) != nil {
+		return nil // already gone
+	}
+	for range 100 {
+		if syscall.Kill(pid, 0) != nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	return fmt.Errorf("%s daemon (pid %d) ignored SIGTERM for 5 s and was killed", site, pid)
+}
+
+// Kill ends a site's daemon with SIGKILL, as a crash would.
+func (l *Lab) Kill(site string) error {
+	b, err := os.ReadFile(l.pidPath(site))
+	if err != nil {
+		return err
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return err
+	}
+	for range 100 {
+		if syscall.Kill(pid, 0) != nil {
+			return os.Remove(l.pidPath(site))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s daemon (pid %d) survived SIGKILL", site, pid)
+}
+
+// WaitHandshakes waits until the hub reports a handshake on every tunnel,
+// and names the ones that have none when the time is up.
+func (l *Lab) WaitHandshakes(ctx context.Context, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var missing []string
+	for {
+		missing = missing[:0]
+		for _, site := range []string{"hub", "edge"} {
+			st, err := api.NewClient(l.Socket(site)).Status()
+			if err != nil {
+				return err
+			}
+			for _, t := range st.Tunnels {
+				if t.LastHandshake.IsZero() {
+					missing = append(missing, fmt.Sprintf("%s %s (%s)", site, t.Name, t.Uplink))
+				}
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no handshake within %s on: %s; see %s and %s", limit,
+				strings.Join(missing, ", "), l.LogPath("edge"), l.LogPath("hub"))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

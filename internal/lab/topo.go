@@ -1,0 +1,127 @@
+package lab
+
+import "fmt"
+
+// Carriers are the lab's mobile operators, in uplink order.
+var Carriers = []string{"docomo", "softbank", "rakuten"}
+
+// Options choose where a lab lives. Two labs with different tags can run
+// side by side (the demo and the tests).
+type Options struct {
+	Dir    string // working directory: configs, keys, logs, sockets
+	Tag    string // "" for the demo; a short word keeps test labs apart
+	Binary string // the uplinkd binary the daemons run
+}
+
+// Lab names every object of one lab instance.
+type Lab struct {
+	Options
+}
+
+// New returns the lab described by opts, with the demo's defaults filled.
+func New(opts Options) *Lab {
+	if opts.Dir == "" {
+		opts.Dir = "/run/uplinkd-lab" + opts.Tag
+	}
+	return &Lab{Options: opts}
+}
+
+// NS is the namespace of a lab host: lan, home, docomo, softbank, rakuten,
+// inet, hub, 5g, web, media.
+func (l *Lab) NS(host string) string { return "ul" + l.Tag + "-" + host }
+
+// Hosts lists every namespace of the lab.
+func (l *Lab) Hosts() []string {
+	return []string{"lan", "home", "docomo", "softbank", "rakuten", "inet", "hub", "5g", "web", "media"}
+}
+
+// EdgeTunnel and HubTunnel are the WireGuard interface names of a carrier's
+// tunnel. They must be unique machine-wide: wireguard-go's UAPI sockets
+// share one directory across namespaces.
+func (l *Lab) EdgeTunnel(carrier string) string { return "wg" + l.Tag + "-" + carrier }
+
+// HubTunnel is the hub's interface facing a carrier's tunnel.
+func (l *Lab) HubTunnel(carrier string) string { return "wgh" + l.Tag + "-" + carrier }
+
+// Addresses of the lab. "Public" ones come from 203.0.113.0/24 and
+// 198.51.100.0/24 (the media server, inside the breakout prefix), the
+// carriers' CGN side from 100.64.0.0/10, the home LAN and tunnels from
+// 198.18.0.0/15, IPv6 from 2001:db8::/32.
+const (
+	HubPublic   = "203.0.113.9"
+	HubPublic6  = "2001:db8:ff:9::2"
+	WebAddr     = "203.0.113.11"
+	WebAddr6    = "2001:db8:ff:b::2"
+	MediaAddr   = "198.51.100.11"
+	LANHost     = "198.18.10.2"
+	LANPrefix   = "198.18.10.0/24"
+	LANPrefix6  = "2001:db8:10::/64"
+	FiveGPublic = "203.0.113.7"
+	BreakoutGW  = "198.18.5.1"
+)
+
+// CarrierPublic is the address a carrier's CGN masquerades to: what the
+// hub sees as that tunnel's endpoint.
+func CarrierPublic(i int) string { return fmt.Sprintf("203.0.113.%d", 2*i+1) }
+
+// CarrierGateway is the carrier's side of the home's uplink link.
+func CarrierGateway(i int) string { return fmt.Sprintf("100.64.%d.1", i+1) }
+
+// HubPort is the hub's listen port for a carrier's tunnel.
+func HubPort(i int) int { return 51821 + i }
+
+// TunnelAddrs are the inner addresses of carrier i's tunnel: hub side
+// first, then edge side.
+func TunnelAddrs(i int) (hub4, edge4, hub6, edge6 string) {
+	return fmt.Sprintf("198.18.100.%d", 2*i), fmt.Sprintf("198.18.100.%d", 2*i+1),
+		fmt.Sprintf("2001:db8:100:%d::", i+1), fmt.Sprintf("2001:db8:100:%d::1", i+1)
+}
+
+// link is one veth pair between two lab hosts.
+type link struct {
+	a, aIf string
+	b, bIf string
+	aAddr  []string // with prefix length
+	bAddr  []string
+}
+
+func (l *Lab) links() []link {
+	ls := []link{
+		{"lan", "eth0", "home", "lan0", []string{LANHost + "/24", "2001:db8:10::2/64"}, []string{"198.18.10.1/24", "2001:db8:10::1/64"}},
+		{"home", "breakout", "5g", "lan0", []string{"198.18.5.2/24"}, []string{BreakoutGW + "/24"}},
+		{"5g", "inet0", "inet", "5g", []string{FiveGPublic + "/31"}, []string{"203.0.113.6/31"}},
+		{"hub", "eth0", "inet", "hub", []string{HubPublic + "/31", HubPublic6 + "/64"}, []string{"203.0.113.8/31", "2001:db8:ff:9::1/64"}},
+		{"web", "eth0", "inet", "web", []string{WebAddr + "/31", WebAddr6 + "/64"}, []string{"203.0.113.10/31", "2001:db8:ff:b::1/64"}},
+		{"media", "eth0", "inet", "media", []string{MediaAddr + "/31", "2001:db8:ff:c::2/64"}, []string{"198.51.100.10/31", "2001:db8:ff:c::1/64"}},
+	}
+	for i, c := range Carriers {
+		ls = append(ls,
+			link{"home", "wwan-" + c, c, "home0", []string{fmt.Sprintf("100.64.%d.2/24", i+1)}, []string{CarrierGateway(i) + "/24"}},
+			link{c, "inet0", "inet", c, []string{CarrierPublic(i) + "/31"}, []string{fmt.Sprintf("203.0.113.%d/31", 2*i)}})
+	}
+	return ls
+}
+
+// routes are each host's static routes (the daemons add the rest).
+func (l *Lab) routes() map[string][][]string {
+	r := map[string][][]string{
+		"lan":   {{"default", "via", "198.18.10.1"}, {"-6", "default", "via", "2001:db8:10::1"}},
+		"5g":    {{"default", "via", "203.0.113.6"}},
+		"hub":   {{"default", "via", "203.0.113.8"}, {"-6", "default", "via", "2001:db8:ff:9::1"}},
+		"web":   {{"default", "via", "203.0.113.10"}, {"-6", "default", "via", "2001:db8:ff:b::1"}},
+		"media": {{"default", "via", "198.51.100.10"}, {"-6", "default", "via", "2001:db8:ff:c::1"}},
+	}
+	for i, c := range Carriers {
+		r[c] = [][]string{{"default", "via", fmt.Sprintf("203.0.113.%d", 2*i)}}
+	}
+	return r
+}
+
+// natHosts masquerade everything leaving through their inet0: the
+// carriers' CGN and the home 5G router.
+func (l *Lab) natHosts() []string { return append([]string{"5g"}, Carriers...) }
+
+// routers forward packets.
+func (l *Lab) routers() []string {
+	return append([]string{"home", "inet", "hub", "5g"}, Carriers...)
+}

@@ -1,0 +1,80 @@
+package wg
+
+import (
+	"net/netip"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/uplinkd/uplinkd/internal/config"
+)
+
+// Desired is everything this package should make true in the kernel.
+type Desired struct {
+	Site    string
+	Impl    config.Impl
+	Tunnels []Tunnel
+	Pins    []Pin // edge only
+}
+
+// Tunnel is one WireGuard interface with its single peer.
+type Tunnel struct {
+	Name       string // interface name
+	Uplink     string // carrier it belongs to, for logs and status
+	MTU        int
+	Addresses  []netip.Prefix
+	PrivateKey wgtypes.Key
+	ListenPort int    // 0: chosen by the kernel (edge)
+	FwMark     uint32 // set on outer packets; 0: none (hub)
+	Peer       Peer
+}
+
+// Peer is the far end of a tunnel.
+type Peer struct {
+	PublicKey  wgtypes.Key
+	Endpoint   string // host:port; empty on the hub, which learns it
+	Keepalive  time.Duration
+	AllowedIPs []netip.Prefix
+}
+
+// Pin keeps one uplink's outer packets on its carrier: packets marked
+// FwMark look up Table, whose default goes out of Interface only.
+type Pin struct {
+	Uplink    string
+	Interface string
+	Gateway   netip.Addr // invalid: learn it from the interface
+	FwMark    uint32
+	Table     int
+	Priority  int
+}
+
+// allTraffic is every peer's AllowedIPs: routing decides what enters a
+// tunnel, not WireGuard's cryptokey table.
+var allTraffic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/0"),
+	netip.MustParsePrefix("::/0"),
+}
+
+// FromConfig derives the desired tunnels and pins of a site.
+func FromConfig(c *config.Config) Desired {
+	d := Desired{Site: c.Site, Impl: c.WireGuard.Impl}
+	priv := wgtypes.Key(c.WireGuard.PrivateKey)
+	for _, u := range c.Uplinks {
+		d.Tunnels = append(d.Tunnels, Tunnel{
+			Name: u.Tunnel, Uplink: u.Name, MTU: c.WireGuard.MTU,
+			Addresses: u.Addresses, PrivateKey: priv, FwMark: u.FwMark,
+			Peer: Peer{PublicKey: wgtypes.Key(u.PublicKey), Endpoint: u.Endpoint,
+				Keepalive: u.Keepalive, AllowedIPs: allTraffic},
+		})
+		d.Pins = append(d.Pins, Pin{Uplink: u.Name, Interface: u.Interface,
+			Gateway: u.Gateway, FwMark: u.FwMark, Table: u.Table, Priority: u.Priority})
+	}
+	for _, t := range c.Tunnels {
+		d.Tunnels = append(d.Tunnels, Tunnel{
+			Name: t.Interface, Uplink: t.Name, MTU: c.WireGuard.MTU,
+			Addresses: t.Addresses, PrivateKey: priv, ListenPort: t.ListenPort,
+			Peer: Peer{PublicKey: wgtypes.Key(t.PublicKey), AllowedIPs: allTraffic},
+		})
+	}
+	return d
+}

@@ -1,0 +1,80 @@
+package wg
+
+import (
+	"fmt"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+// WireGuard waits 5 s before retrying a first handshake that was lost (for
+// example because the hub was not listening yet), and a peer object will
+// not send a new initiation sooner. Re-creating the peer resets that, so a
+// tunnel without a live session gets a fresh peer on a short backoff.
+const (
+	kickFirst  = 500 * time.Millisecond
+	kickMax    = 4 * time.Second
+	sessionTTL = 180 * time.Second // REJECT_AFTER_TIME: older keys are dead
+)
+
+type kickState struct {
+	next    time.Time
+	backoff time.Duration
+}
+
+// Kick re-creates the peer of every edge tunnel that has no live session
+// and whose backoff has run out. It returns the tunnels it kicked.
+func (m *Manager) Kick() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var kicked []string
+	t0 := now()
+	for _, t := range m.last.Tunnels {
+		if t.Peer.Endpoint == "" {
+			continue // the hub answers; it never initiates
+		}
+		if m.kickOne(t, t0) {
+			kicked = append(kicked, t.Name)
+		}
+	}
+	return kicked
+}
+
+func (m *Manager) kickOne(t Tunnel, t0 time.Time) bool {
+	ks := m.kicks[t.Name]
+	if ks == nil {
+		ks = &kickState{next: t0.Add(kickFirst), backoff: kickFirst}
+		m.kicks[t.Name] = ks
+	}
+	dev, err := m.wgc.Device(t.Name)
+	if err != nil || len(dev.Peers) == 0 {
+		return false
+	}
+	if hs := dev.Peers[0].LastHandshakeTime; !hs.IsZero() && t0.Sub(hs) < sessionTTL {
+		ks.backoff, ks.next = kickFirst, t0.Add(kickFirst)
+		return false
+	}
+	if t0.Before(ks.next) {
+		return false
+	}
+	ks.backoff = min(ks.backoff*2, kickMax)
+	ks.next = t0.Add(ks.backoff)
+	if err := m.replacePeer(t); err != nil {
+		m.log.Warn("kick handshake", "tunnel", t.Name, "err", err)
+		return false
+	}
+	m.log.Debug("no handshake yet: peer re-created", "tunnel", t.Name)
+	return true
+}
+
+func (m *Manager) replacePeer(t Tunnel) error {
+	endpoint, err := resolve(t.Peer.Endpoint)
+	if err != nil {
+		return err
+	}
+	cfg := wgtypes.Config{ReplacePeers: true, Peers: []wgtypes.PeerConfig{peerConfig(t.Peer, endpoint)}}
+	if err := m.wgc.ConfigureDevice(t.Name, cfg); err != nil {
+		return fmt.Errorf("re-create peer: %w", err)
+	}
+	return nil
+}

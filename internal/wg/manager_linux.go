@@ -1,0 +1,104 @@
+package wg
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.zx2c4.com/wireguard/wgctrl"
+
+	"github.com/uplinkd/uplinkd/internal/config"
+)
+
+// Manager reconciles tunnels and pins in the network namespace it was
+// created in. It is safe for concurrent use.
+type Manager struct {
+	log *slog.Logger
+	h   *netlink.Handle
+	wgc *wgctrl.Client
+
+	mu      sync.Mutex
+	devices map[string]Device // interfaces this process serves or adopted
+	last    Desired
+	kicks   map[string]*kickState
+	impl    config.Impl // resolved from auto on first create
+	lastErr error
+}
+
+// Result is what one Apply changed in the kernel.
+type Result struct {
+	Changes []string // one line per kernel change, for logs and tests
+}
+
+// NewManager opens netlink and wgctrl in the current namespace.
+func NewManager(log *slog.Logger) (*Manager, error) {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("open netlink: %w", err)
+	}
+	c, err := wgctrl.New()
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("open wgctrl: %w", err)
+	}
+	return &Manager{log: log, h: h, wgc: c,
+		devices: map[string]Device{}, kicks: map[string]*kickState{}}, nil
+}
+
+// Apply makes the kernel match d and returns what it changed. It goes on
+// past a failing tunnel or pin so one bad carrier does not hold back the
+// others; the failures come back joined.
+func (m *Manager) Apply(d Desired) (Result, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var r Result
+	var errs []error
+	// Pins first: a tunnel's first handshake must find its carrier table.
+	for _, p := range d.Pins {
+		if err := m.applyPin(&r, p); err != nil {
+			errs = append(errs, fmt.Errorf("uplink %s: %w", p.Uplink, err))
+		}
+	}
+	for _, t := range d.Tunnels {
+		if err := m.applyTunnel(&r, d, t); err != nil {
+			errs = append(errs, fmt.Errorf("tunnel %s: %w", t.Name, err))
+		}
+	}
+	if err := m.sweep(&r, d); err != nil {
+		errs = append(errs, err)
+	}
+	m.last = d
+	m.lastErr = errors.Join(errs...)
+	for _, c := range r.Changes {
+		m.log.Info("changed", "what", c)
+	}
+	return r, m.lastErr
+}
+
+// Close removes every tunnel, rule and per-uplink route this manager owns.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var r Result
+	err := m.sweep(&r, Desired{Site: m.last.Site})
+	for name, d := range m.devices {
+		err = errors.Join(err, d.Close())
+		delete(m.devices, name)
+	}
+	for _, c := range r.Changes {
+		m.log.Info("changed", "what", c)
+	}
+	return errors.Join(err, m.wgc.Close(), closeHandle(m.h))
+}
+
+func closeHandle(h *netlink.Handle) error { h.Close(); return nil }
+
+func (r *Result) add(format string, a ...any) {
+	r.Changes = append(r.Changes, fmt.Sprintf(format, a...))
+}
+
+// now is replaced in tests that need to move time.
+var now = time.Now
