@@ -43,7 +43,7 @@ func (h *Handle) Multipath(table uint32, proto uint8, prefix netip.Prefix) (Mult
 }
 
 // Multipaths returns ErrUnsupported off Linux.
-func (h *Handle) Multipaths(table uint32, proto uint8, family uint8) ([]MultipathState, error) {
+func (h *Handle) Multipaths(table uint32, proto uint8) ([]MultipathState, error) {
 	return nil, ErrUnsupported
 }
 

@@ -69,7 +69,7 @@ func routeHeader(m *msgBuf, seq, table uint32, proto uint8, p netip.Prefix) int 
 // Multipath reads back the route of proto for prefix in table with its
 // nexthops and weights, resolving a nexthop group into its members.
 func (h *Handle) Multipath(table uint32, proto uint8, prefix netip.Prefix) (MultipathState, bool, error) {
-	all, err := h.Multipaths(table, proto, familyOf(prefix.Addr()))
+	all, err := h.multipaths(table, proto, familyOf(prefix.Addr()))
 	if err != nil {
 		return MultipathState{}, false, err
 	}
@@ -81,10 +81,20 @@ func (h *Handle) Multipath(table uint32, proto uint8, prefix netip.Prefix) (Mult
 	return MultipathState{}, false, nil
 }
 
-// Multipaths lists the routes of proto in table of one family (AF_INET or
-// AF_INET6) that have weighted nexthops: RTA_MULTIPATH routes, routes via
-// a nexthop group, and one-nexthop unicast routes (weight 1).
-func (h *Handle) Multipaths(table uint32, proto uint8, family uint8) ([]MultipathState, error) {
+// Multipaths lists the routes of proto in table, both families, that have
+// weighted nexthops: RTA_MULTIPATH routes, routes via a nexthop group, and
+// one-nexthop unicast routes (weight 1).
+func (h *Handle) Multipaths(table uint32, proto uint8) ([]MultipathState, error) {
+	v4, err := h.multipaths(table, proto, unix.AF_INET)
+	if err != nil {
+		return nil, err
+	}
+	v6, err := h.multipaths(table, proto, unix.AF_INET6)
+	return append(v4, v6...), err
+}
+
+// multipaths is Multipaths for one family.
+func (h *Handle) multipaths(table uint32, proto uint8, family uint8) ([]MultipathState, error) {
 	var out []MultipathState
 	var groups map[uint32]bool
 	err := h.dumpRoutes(family, table, proto, func() { out = out[:0] }, func(r *rawRoute) {

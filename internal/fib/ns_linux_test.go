@@ -50,6 +50,14 @@ func newNS(t testing.TB, uplinks int) *testNS {
 			t.Errorf("delete namespace %s: %v", ns.name, err)
 		}
 	})
+	// Blackhole nexthop objects hang off lo, which starts down in a new namespace.
+	lo, err := ns.nl.LinkByName("lo")
+	if err == nil {
+		err = ns.nl.LinkSetUp(lo)
+	}
+	if err != nil {
+		t.Fatalf("set lo up: %v", err)
+	}
 	for i := range uplinks {
 		ns.links = append(ns.links, ns.addUplink(t, i))
 	}

@@ -1,0 +1,204 @@
+package fib
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var testIDs = IDRange{First: 2110000, Last: 2110999}
+
+// weighted returns nexthops via uplinks idx of ns with the given weights.
+func (ns *testNS) weighted(v6 bool, idx []int, weights []int) []WeightedNexthop {
+	var out []WeightedNexthop
+	for k, i := range idx {
+		gw := gw4(i)
+		if v6 {
+			gw = gw6(i)
+		}
+		out = append(out, WeightedNexthop{Gateway: gw, LinkIndex: ns.links[i], Weight: weights[k]})
+	}
+	return out
+}
+
+func TestResilientSupported(t *testing.T) {
+	ns := newNS(t, 0)
+	ok, err := ns.h.ResilientSupported(testProto, testIDs)
+	if err != nil || !ok {
+		t.Fatalf("ResilientSupported = %v, %v; want true on Linux >= 5.13", ok, err)
+	}
+	if out := strings.TrimSpace(ns.ip(t, "nexthop", "show")); out != "" {
+		t.Errorf("the probe left nexthop objects behind:\n%s", out)
+	}
+}
+
+func TestSetMultipathPlain(t *testing.T) {
+	ns := newNS(t, 3)
+	for _, v6 := range []bool{false, true} {
+		t.Run(fmt.Sprint("v6=", v6), func(t *testing.T) {
+			prefix := netip.MustParsePrefix("0.0.0.0/0")
+			if v6 {
+				prefix = netip.MustParsePrefix("::/0")
+			}
+			mp := Multipath{Table: testTable, Protocol: testProto, Prefix: prefix, Nexthops: ns.weighted(v6, []int{0, 1, 2}, []int{2, 1, 1})}
+			for range 2 { // the second call must find nothing to do
+				if err := ns.h.SetMultipath(mp); err != nil {
+					t.Fatalf("SetMultipath: %v", err)
+				}
+			}
+			fam := "-4"
+			if v6 {
+				fam = "-6"
+			}
+			out := ns.ip(t, fam, "route", "show", "table", "100", "proto", "211")
+			for i, w := range []int{2, 1, 1} {
+				re := fmt.Sprintf(`nexthop via %s dev up%d weight %d`, regexp.QuoteMeta(mp.Nexthops[i].Gateway.String()), i, w)
+				if !regexp.MustCompile(re).MatchString(out) {
+					t.Errorf("ip route show lacks %q:\n%s", re, out)
+				}
+			}
+			st, found, err := ns.h.Multipath(testTable, testProto, prefix)
+			if err != nil || !found {
+				t.Fatalf("Multipath read back: found=%v err=%v", found, err)
+			}
+			if diff := cmp.Diff(MultipathState{Prefix: prefix, Nexthops: mp.Nexthops}, st, netipEq); diff != "" {
+				t.Errorf("read back (-want +got):\n%s", diff)
+			}
+			// Sync in the same table must not touch the multipath route.
+			if _, err := ns.h.Sync(testTable, testProto, viaFamily(realLooking(10, 10), 0)); err != nil {
+				t.Fatal(err)
+			}
+			if _, found, _ := ns.h.Multipath(testTable, testProto, prefix); !found {
+				t.Errorf("Sync deleted the multipath route %s", prefix)
+			}
+			mp.Nexthops = nil
+			if err := ns.h.SetMultipath(mp); err != nil {
+				t.Fatalf("SetMultipath with no nexthops: %v", err)
+			}
+			if out := ns.ip(t, fam, "route", "show", "table", "100", "proto", "211", "root", prefix.String()); strings.Contains(out, "nexthop") {
+				t.Errorf("route %s still there:\n%s", prefix, out)
+			}
+		})
+	}
+}
+
+// bucketMap parses `ip nexthop bucket show id X` into index → nexthop id.
+func bucketMap(t *testing.T, ns *testNS, id uint32) map[int]int {
+	t.Helper()
+	re := regexp.MustCompile(`index (\d+) .*nhid (\d+)`)
+	m := map[int]int{}
+	for _, l := range strings.Split(ns.ip(t, "nexthop", "bucket", "show", "id", fmt.Sprint(id)), "\n") {
+		if s := re.FindStringSubmatch(l); s != nil {
+			idx, _ := strconv.Atoi(s[1])
+			nh, _ := strconv.Atoi(s[2])
+			m[idx] = nh
+		}
+	}
+	return m
+}
+
+// groupLine returns the `ip nexthop show id X` line of a group.
+func groupLine(t *testing.T, ns *testNS, id uint32) string {
+	return strings.TrimSpace(ns.ip(t, "nexthop", "show", "id", fmt.Sprint(id)))
+}
+
+// TestResilientMemberRemoval is the flow-stability proof: removing one
+// member keeps the group id and the route, and every bucket that mapped to a
+// surviving member still maps to it.
+func TestResilientMemberRemoval(t *testing.T) {
+	ns := newNS(t, 3)
+	for _, v6 := range []bool{false, true} {
+		t.Run(fmt.Sprint("v6=", v6), func(t *testing.T) {
+			prefix, gid := netip.MustParsePrefix("0.0.0.0/0"), uint32(2110000)
+			if v6 {
+				prefix, gid = netip.MustParsePrefix("::/0"), 2110001
+			}
+			fam := "-4"
+			if v6 {
+				fam = "-6"
+			}
+			// routeLine is the route's own line; the lines after it list the
+			// group's current members.
+			routeLine := func() string {
+				out := ns.ip(t, fam, "route", "show", "table", "100", "proto", "211", "root", prefix.String())
+				return strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
+			}
+			res := Resilient{GroupID: gid, Buckets: 64}
+			mp := Multipath{Table: testTable, Protocol: testProto, Prefix: prefix, Nexthops: ns.weighted(v6, []int{0, 1, 2}, []int{2, 1, 1})}
+			if err := ns.h.SetResilient(mp, testIDs, res); err != nil {
+				t.Fatalf("SetResilient: %v", err)
+			}
+			line := groupLine(t, ns, gid)
+			if !regexp.MustCompile(`group \d+,2/\d+/\d+ type resilient buckets 64 .*proto 211`).MatchString(line) {
+				t.Errorf("ip nexthop show id %d: %q, want 3 members weights 2,1,1, resilient, 64 buckets, proto 211", gid, line)
+			}
+			before := bucketMap(t, ns, gid)
+			if len(before) != 64 {
+				t.Fatalf("buckets before: %d, want 64", len(before))
+			}
+			routeBefore := routeLine()
+			if !strings.Contains(routeBefore, fmt.Sprintf("nhid %d", gid)) {
+				t.Fatalf("route does not use group %d:\n%s", gid, routeBefore)
+			}
+			again := line
+			if err := ns.h.SetResilient(mp, testIDs, res); err != nil || groupLine(t, ns, gid) != again {
+				t.Errorf("second SetResilient changed something: err=%v\nbefore %s\nafter  %s", err, again, groupLine(t, ns, gid))
+			}
+
+			st, _, _ := ns.h.Multipath(testTable, testProto, prefix)
+			gone := memberID(t, ns, st, mp.Nexthops[1])
+			mp.Nexthops = []WeightedNexthop{mp.Nexthops[0], mp.Nexthops[2]}
+			if err := ns.h.SetResilient(mp, testIDs, res); err != nil {
+				t.Fatalf("SetResilient without uplink 1: %v", err)
+			}
+			line = groupLine(t, ns, gid)
+			if !regexp.MustCompile(fmt.Sprintf(`^id %d group \d+,2/\d+ type resilient buckets 64`, gid)).MatchString(line) {
+				t.Errorf("after removal: %q, want the same id with 2 members", line)
+			}
+			if r := routeLine(); r != routeBefore {
+				t.Errorf("route changed:\nbefore %s\nafter  %s", routeBefore, r)
+			}
+			after := bucketMap(t, ns, gid)
+			moved := 0
+			for idx, nh := range before {
+				switch {
+				case nh == gone && after[idx] == gone:
+					t.Errorf("bucket %d still maps to removed member %d", idx, gone)
+				case nh == gone:
+					moved++
+				case after[idx] != nh:
+					t.Errorf("bucket %d of surviving member %d moved to %d", idx, nh, after[idx])
+				}
+			}
+			t.Logf("removed member %d: %d of 64 buckets moved, all survivors' buckets stayed", gone, moved)
+			if strings.Contains(ns.ip(t, "nexthop", "show"), fmt.Sprintf("id %d ", gone)) {
+				t.Errorf("nexthop object %d of the removed member was not deleted", gone)
+			}
+			got, _, _ := ns.h.Multipath(testTable, testProto, prefix)
+			if diff := cmp.Diff(MultipathState{Prefix: prefix, GroupID: gid, Nexthops: mp.Nexthops}, got, netipEq); diff != "" {
+				t.Errorf("read back (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// memberID finds the nexthop object id a group uses for nh.
+func memberID(t *testing.T, ns *testNS, st MultipathState, nh WeightedNexthop) int {
+	t.Helper()
+	objs, err := ns.h.Nexthops(testProto, testIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.Group == nil && o.Gateway == nh.Gateway && o.LinkIndex == nh.LinkIndex {
+			return int(o.ID)
+		}
+	}
+	t.Fatalf("no nexthop object for %s", nh)
+	return 0
+}
