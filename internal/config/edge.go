@@ -80,7 +80,7 @@ func (v *validator) uplink(i int, u rawUplink, underlay map[string]string, seen 
 		v.unique("endpoint", strconv.Quote(u.Endpoint), claim{p + ".endpoint", true}, "endpoint",
 			"each uplink needs its own hub port, served by one [[tunnel]] on the hub")
 	}
-	if v.required(p, "public_key", "add the hub's public key for this tunnel (wg pubkey on the hub)") {
+	if v.required(p, "public_key", "add the hub's public key for this tunnel, from wg pubkey on the hub") {
 		up.PublicKey = v.checkPublicKey(p+".public_key", u.PublicKey, "the hub")
 	}
 	up.Keepalive = v.keepalive(p+".persistent_keepalive", u.PersistentKeepalive)

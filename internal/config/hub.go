@@ -56,7 +56,7 @@ func (v *validator) tunnel(i int, t rawTunnel, public string, seen *[]tunnelPref
 		v.noOverlap(seen, addrs)
 		tu.Addresses = prefixes(addrs)
 	}
-	if v.required(p, "public_key", "add the edge's public key (wg pubkey < the edge's private key file)") {
+	if v.required(p, "public_key", "add the edge's public key, from wg pubkey < the edge's private key file") {
 		tu.PublicKey = v.checkPublicKey(p+".public_key", t.PublicKey, "the edge")
 	}
 	return tu

@@ -81,8 +81,9 @@ func (c *checker) check(e entry) {
 				got = kindArrayTable
 			}
 		}
-		if !c.kindOK(path, f.Type, got, e) {
+		if !c.kindOK(plainLast(e.segs[:i+1], f.Type), f.Type, got, e) {
 			c.ix.bad[path] = true
+			c.ix.bad[plainLast(e.segs[:i+1], f.Type)] = true
 			return
 		}
 		if !last {
@@ -92,6 +93,16 @@ func (c *checker) check(e entry) {
 			}
 		}
 	}
+}
+
+// plainLast renders segs for a message; [[wireguard]] gets an index
+// from the scanner, but the user knows it as wireguard.
+func plainLast(segs []seg, ft reflect.Type) string {
+	if kindOf(ft) == kindArrayTable {
+		return renderPath(segs)
+	}
+	last := segs[len(segs)-1]
+	return renderPath(append(segs[:len(segs)-1:len(segs)-1], seg{name: last.name, index: -1}))
 }
 
 // kindOK checks one key's value kind against its field's type.

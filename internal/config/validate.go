@@ -85,7 +85,7 @@ func (v *validator) required(table, key, hint string) bool {
 	if v.ix.has(path) {
 		return true
 	}
-	if v.ix.bad[path] || v.ix.meant[path] || v.ix.meant[table] {
+	if v.reported(path) {
 		return false
 	}
 	msg := fmt.Sprintf("missing required key %q (%s)", key, hint)
@@ -93,6 +93,18 @@ func (v *validator) required(table, key, hint string) bool {
 		msg = table + ": " + msg
 	}
 	v.errorAt(v.at(table), msg)
+	return false
+}
+
+// reported says whether the checker already complained about path or a
+// table around it: a table of the wrong kind, or a misspelt name that
+// meant this one, must not also show up as a missing key.
+func (v *validator) reported(path string) bool {
+	for ; path != ""; path = parentPath(path) {
+		if v.ix.bad[path] || v.ix.meant[path] {
+			return true
+		}
+	}
 	return false
 }
 
