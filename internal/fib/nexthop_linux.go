@@ -50,18 +50,10 @@ func buildGroup(m *msgBuf, flags uint16, seq uint32, proto uint8, id uint32, mem
 		return off
 	}
 	m.u16(unix.NHA_GROUP_TYPE, nhGroupTypeRes)
-	// Zero values are left out so the kernel applies its defaults; on a
-	// replace, a missing bucket count also means "keep the current one".
 	n := m.nest(nhaResGroup)
-	if res.Buckets != 0 {
-		m.u16(nhaResGroupBuckets, res.Buckets)
-	}
-	if res.IdleTimer != 0 {
-		m.u32(nhaResGroupIdleTimer, toClock(res.IdleTimer))
-	}
-	if res.UnbalancedTimer != 0 {
-		m.u32(nhaResGroupUnbalancedTimer, toClock(res.UnbalancedTimer))
-	}
+	m.u16(nhaResGroupBuckets, res.Buckets)
+	m.u32(nhaResGroupIdleTimer, toClock(res.IdleTimer))
+	m.u32(nhaResGroupUnbalancedTimer, toClock(res.UnbalancedTimer))
 	m.endNest(n)
 	m.end(off)
 	return off
@@ -252,7 +244,7 @@ func (h *Handle) ResilientSupported(proto uint8, ids IDRange) (bool, error) {
 	defer h.deleteNexthops([]uint32{group, member})
 	err = h.request("probe resilient group", func(m *msgBuf, seq uint32) int {
 		return buildGroup(m, unix.NLM_F_CREATE|unix.NLM_F_EXCL, seq, proto, group,
-			[]GroupMember{{ID: member, Weight: 1}}, &Resilient{Buckets: 8})
+			[]GroupMember{{ID: member, Weight: 1}}, &Resilient{Buckets: 8, IdleTimer: defaultIdle})
 	})
 	return err == nil, nil
 }

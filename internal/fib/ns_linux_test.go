@@ -135,7 +135,9 @@ func (ns *testNS) ip(t testing.TB, args ...string) string {
 }
 
 // lines counts non-empty lines.
-func lines(s string) int { return bytes.Count([]byte(strings.TrimSpace(s)), []byte("\n")) + btoi(strings.TrimSpace(s) != "") }
+func lines(s string) int {
+	return bytes.Count([]byte(strings.TrimSpace(s)), []byte("\n")) + btoi(strings.TrimSpace(s) != "")
+}
 
 func btoi(b bool) int {
 	if b {

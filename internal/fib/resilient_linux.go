@@ -3,9 +3,28 @@ package fib
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// Defaults of a resilient group, the kernel's own.
+const (
+	defaultBuckets = 128
+	defaultIdle    = 120 * time.Second
+)
+
+// withDefaults fills zero fields the way the kernel would, so that a group
+// read back compares equal to the config it came from.
+func (r Resilient) withDefaults() Resilient {
+	if r.Buckets == 0 {
+		r.Buckets = defaultBuckets
+	}
+	if r.IdleTimer == 0 {
+		r.IdleTimer = defaultIdle
+	}
+	return r
+}
 
 // SetResilient makes mp's route use resilient nexthop group res.GroupID with
 // mp.Nexthops as members: member objects are created or reused (IDs from ids,
@@ -100,12 +119,12 @@ func (h *Handle) ensureGroup(proto uint8, res Resilient, members []GroupMember, 
 	}
 	name := fmt.Sprintf("nexthop group %d", res.GroupID)
 	flags := uint16(unix.NLM_F_CREATE | unix.NLM_F_EXCL)
+	res = res.withDefaults()
 	switch {
 	case exists && groupMatches(cur, res, members):
 		return false, nil
-	case exists && cur.Resilient != nil && (res.Buckets == 0 || cur.Resilient.Buckets == res.Buckets):
+	case exists && cur.Resilient != nil && cur.Resilient.Buckets == res.Buckets:
 		flags = unix.NLM_F_REPLACE
-		res.Buckets = cur.Resilient.Buckets
 	case exists:
 		if err := h.deleteNexthops([]uint32{res.GroupID}); err != nil {
 			return false, err
@@ -117,14 +136,10 @@ func (h *Handle) ensureGroup(proto uint8, res Resilient, members []GroupMember, 
 	})
 }
 
-// groupMatches reports whether an existing group already is what res and
-// members describe; zero timers and buckets mean "the kernel's default".
+// groupMatches reports whether an existing group already is what res
+// (defaults applied) and members describe.
 func groupMatches(cur NexthopObject, res Resilient, members []GroupMember) bool {
-	r := cur.Resilient
-	return r != nil && sameMembers(cur.Group, members) &&
-		(res.Buckets == 0 || res.Buckets == r.Buckets) &&
-		(res.IdleTimer == 0 || res.IdleTimer == r.IdleTimer) &&
-		(res.UnbalancedTimer == 0 || res.UnbalancedTimer == r.UnbalancedTimer)
+	return cur.Resilient != nil && *cur.Resilient == res && sameMembers(cur.Group, members)
 }
 
 func findID(all []NexthopObject, id uint32) (NexthopObject, bool) {

@@ -1,0 +1,159 @@
+package fib
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func r(p, gw string) Route {
+	nh := Nexthop{Blackhole: gw == "blackhole"}
+	if gw != "blackhole" && gw != "" {
+		nh.Gateway = netip.MustParseAddr(gw)
+	}
+	return Route{Prefix: netip.MustParsePrefix(p), Nexthop: nh}
+}
+
+func TestDiffRoutes(t *testing.T) {
+	dev := func(rt Route, link int) Route { rt.Nexthop.LinkIndex = link; return rt }
+	tests := []struct {
+		name            string
+		desired, actual []Route
+		want            routeDiff
+	}{
+		{name: "empty"},
+		{
+			name:    "add all",
+			desired: []Route{r("10.0.0.0/8", "192.0.2.1"), r("2001:db8::/32", "blackhole")},
+			want:    routeDiff{add: []Route{r("10.0.0.0/8", "192.0.2.1"), r("2001:db8::/32", "blackhole")}},
+		},
+		{
+			name:   "delete all",
+			actual: []Route{r("10.0.0.0/8", "192.0.2.1")},
+			want:   routeDiff{del: []Route{r("10.0.0.0/8", "192.0.2.1")}},
+		},
+		{
+			name:    "mixed",
+			desired: []Route{r("10.0.0.0/8", "192.0.2.1"), r("10.1.0.0/16", "192.0.2.2"), r("10.3.0.0/16", "192.0.2.1")},
+			actual:  []Route{r("10.0.0.0/8", "192.0.2.1"), r("10.1.0.0/16", "192.0.2.1"), r("10.2.0.0/16", "192.0.2.1")},
+			want: routeDiff{
+				add:       []Route{r("10.3.0.0/16", "192.0.2.1")},
+				replace:   []Route{r("10.1.0.0/16", "192.0.2.2")},
+				del:       []Route{r("10.2.0.0/16", "192.0.2.1")},
+				unchanged: 1,
+			},
+		},
+		{
+			name:    "same prefix, other length",
+			desired: []Route{r("10.0.0.0/8", "192.0.2.1")},
+			actual:  []Route{r("10.0.0.0/9", "192.0.2.1")},
+			want:    routeDiff{add: []Route{r("10.0.0.0/8", "192.0.2.1")}, del: []Route{r("10.0.0.0/9", "192.0.2.1")}},
+		},
+		{
+			name:    "kernel-resolved device accepted when none asked",
+			desired: []Route{r("10.0.0.0/8", "192.0.2.1")},
+			actual:  []Route{dev(r("10.0.0.0/8", "192.0.2.1"), 7)},
+			want:    routeDiff{unchanged: 1},
+		},
+		{
+			name:    "other device replaced",
+			desired: []Route{dev(r("10.0.0.0/8", "192.0.2.1"), 3)},
+			actual:  []Route{dev(r("10.0.0.0/8", "192.0.2.1"), 7)},
+			want:    routeDiff{replace: []Route{dev(r("10.0.0.0/8", "192.0.2.1"), 3)}},
+		},
+		{
+			name:    "blackhole to gateway",
+			desired: []Route{r("10.0.0.0/8", "192.0.2.1")},
+			actual:  []Route{r("10.0.0.0/8", "blackhole")},
+			want:    routeDiff{replace: []Route{r("10.0.0.0/8", "192.0.2.1")}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := diffRoutes(tt.desired, tt.actual)
+			if diff := cmp.Diff(tt.want, got, netipEq, cmp.AllowUnexported(routeDiff{})); diff != "" {
+				t.Errorf("diffRoutes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	got, err := normalize([]Route{r("10.1.2.3/8", "192.0.2.1"), r("2001:db8::1/32", ""), r("10.0.0.0/8", "192.0.2.2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Route{r("10.0.0.0/8", "192.0.2.2"), r("2001:db8::/32", "")}
+	if diff := cmp.Diff(want, got, netipEq); diff != "" {
+		t.Errorf("normalize masks, sorts and keeps the last duplicate (-want +got):\n%s", diff)
+	}
+	if _, err := normalize([]Route{{}}); err == nil {
+		t.Error("normalize accepted an invalid prefix")
+	}
+}
+
+func TestBatchErrorMessage(t *testing.T) {
+	be := &BatchError{Op: "add routes table 100", Total: 1000}
+	for range 7 {
+		be.add(ItemError{Object: r("198.51.100.0/24", "10.0.0.9").String(), Err: syscall.ENETUNREACH, Msg: "Nexthop has invalid gateway"})
+	}
+	msg := be.Error()
+	for _, want := range []string{"add routes table 100: 7 of 1000 failed: 198.51.100.0/24 via 10.0.0.9: network is unreachable (Nexthop has invalid gateway)", "and 2 more"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	if !errors.Is(be, syscall.ENETUNREACH) {
+		t.Error("errors.Is(BatchError, ENETUNREACH) = false")
+	}
+	if (&BatchError{}).errOrNil() != nil {
+		t.Error("an empty BatchError must be a nil error")
+	}
+}
+
+func TestValidateMultipath(t *testing.T) {
+	gw := netip.MustParseAddr("10.0.0.1")
+	def := netip.MustParsePrefix("0.0.0.0/0")
+	tests := []struct {
+		name     string
+		nhs      []WeightedNexthop
+		needLink bool
+		wantErr  string
+	}{
+		{name: "ok", nhs: []WeightedNexthop{{Gateway: gw, LinkIndex: 2, Weight: 256}}},
+		{name: "weight 0", nhs: []WeightedNexthop{{Gateway: gw, Weight: 0}}, wantErr: "weight must be 1..256"},
+		{name: "weight 257", nhs: []WeightedNexthop{{Gateway: gw, Weight: 257}}, wantErr: "weight must be 1..256"},
+		{name: "no gateway", nhs: []WeightedNexthop{{Weight: 1}}, wantErr: "gateway required"},
+		{name: "object needs device", nhs: []WeightedNexthop{{Gateway: gw, Weight: 1}}, needLink: true, wantErr: "device required"},
+		{name: "duplicate", nhs: []WeightedNexthop{{Gateway: gw, Weight: 1}, {Gateway: gw, Weight: 2}}, wantErr: "listed twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := validateMultipath(Multipath{Prefix: def, Nexthops: tt.nhs}, tt.needLink)
+			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("validateMultipath: %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestSameNexthops(t *testing.T) {
+	a := netip.MustParseAddr("10.0.0.1")
+	b := netip.MustParseAddr("10.0.1.1")
+	want := []WeightedNexthop{{Gateway: a, Weight: 2}, {Gateway: b, LinkIndex: 4, Weight: 1}}
+	got := []WeightedNexthop{{Gateway: b, LinkIndex: 4, Weight: 1}, {Gateway: a, LinkIndex: 3, Weight: 2}}
+	if !sameNexthops(want, got) {
+		t.Error("same set in another order with a kernel-resolved device: want equal")
+	}
+	got[1].Weight = 1
+	if sameNexthops(want, got) {
+		t.Error("weights differ: want unequal")
+	}
+	if !sameNexthops([]WeightedNexthop{{Gateway: a, Weight: 5}}, []WeightedNexthop{{Gateway: a, Weight: 1}}) {
+		t.Error("one nexthop: the kernel keeps no weight, want equal")
+	}
+}
