@@ -1,0 +1,5 @@
+// Package lkg keeps each breakout source's last known good entries: a
+// failed, empty or malformed fetch never withdraws routes, it marks the
+// source stale and the previous set stays. Good sets are persisted, one file
+// per source, so a restart with the feeds unreachable restores them.
+package lkg
