@@ -140,7 +140,9 @@ func (l *Lab) Start(site string) error {
 		return fmt.Errorf("start %s daemon: %w", site, err)
 	}
 	pid := cmd.Process.Pid
-	cmd.Process.Release()
+	// Reap it if it ends while this process lives (the tests); after
+	// `lab up` exits, init does.
+	go cmd.Wait()
 	if err := os.WriteFile(l.pidPath(site), []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		return err
 	}

@@ -1,0 +1,319 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/wg"
+)
+
+// These tests run the real daemons in a lab tagged "t" (namespaces ult-*,
+// /run/uplinkd-labt), so they can run beside a demo lab.
+
+var testLab *Lab
+
+func TestMain(m *testing.M) {
+	os.Exit(runLab(m))
+}
+
+func runLab(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		fmt.Println("lab tests skipped: they need root to build network namespaces (run `sudo make test`)")
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "uplinkd-labtest")
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "uplinkd")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/uplinkd/uplinkd/cmd/uplinkd").CombinedOutput(); err != nil {
+		fmt.Printf("build uplinkd: %v\n%s", err, out)
+		return 1
+	}
+	testLab = New(Options{Tag: "t", Binary: bin})
+	start := time.Now()
+	var progress bytes.Buffer
+	if err := testLab.Up(context.Background(), &progress); err != nil {
+		fmt.Printf("lab up: %v\n%s", err, progress.String())
+		return 1
+	}
+	fmt.Printf("lab up with three handshakes in %s\n", time.Since(start).Round(time.Millisecond))
+	code := m.Run()
+	if code != 0 {
+		for _, site := range []string{"edge", "hub"} {
+			fmt.Printf("--- %s log:\n%s\n", site, tail(testLab.LogPath(site), 40))
+		}
+	}
+	if err := testLab.Down(); err != nil {
+		fmt.Printf("lab down: %v\n", err)
+		return 1
+	}
+	if leftover := leftovers(testLab); leftover != "" {
+		fmt.Printf("lab down left: %s\n", leftover)
+		return 1
+	}
+	return code
+}
+
+// leftovers lists what a torn-down lab must not leave behind.
+func leftovers(l *Lab) string {
+	var left []string
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, l.NS("")) {
+			left = append(left, "namespace "+strings.Fields(line)[0])
+		}
+	}
+	for _, c := range Carriers {
+		for _, n := range []string{l.EdgeTunnel(c), l.HubTunnel(c)} {
+			if _, err := os.Stat(filepath.Join("/var/run/wireguard", n+".sock")); err == nil {
+				left = append(left, "socket "+n)
+			}
+		}
+	}
+	if _, err := os.Stat(l.Dir); err == nil {
+		left = append(left, "directory "+l.Dir)
+	}
+	return strings.Join(left, ", ")
+}
+
+func needLab(t *testing.T) *Lab {
+	t.Helper()
+	if testLab == nil {
+		t.Skip("needs root: the lab builds network namespaces")
+	}
+	return testLab
+}
+
+func inNS(ns string, args ...string) (string, error) {
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func status(t *testing.T, l *Lab, site string) api.Status {
+	t.Helper()
+	st, err := api.NewClient(l.Socket(site)).Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func tunnelOf(t *testing.T, st api.Status, carrier string) wg.TunnelStatus {
+	t.Helper()
+	for _, tu := range st.Tunnels {
+		if tu.Uplink == carrier {
+			return tu
+		}
+	}
+	t.Fatalf("%s has no tunnel for %s: %+v", st.Site, carrier, st.Tunnels)
+	return wg.TunnelStatus{}
+}
+
+func ping(ns, addr string) error {
+	out, err := inNS(ns, "ping", "-c", "1", "-W", "1", addr)
+	if err != nil {
+		return fmt.Errorf("ping %s from %s: %v: %s", addr, ns, err, strings.TrimSpace(out))
+	}
+	return nil
+}
+
+func TestEveryTunnelCarriesPackets(t *testing.T) {
+	l := needLab(t)
+	for i, c := range Carriers {
+		hub4, _, hub6, _ := TunnelAddrs(i)
+		for _, a := range []string{hub4, hub6} {
+			if err := ping(l.NS("home"), a); err != nil {
+				t.Errorf("%s tunnel: %v", c, err)
+			}
+		}
+	}
+}
+
+// The proof of pinning: the hub sees each tunnel arrive from a different
+// carrier's public (CGN) address, and from the right one.
+func TestHubSeesEachTunnelFromItsCarrier(t *testing.T) {
+	l := needLab(t)
+	hub := status(t, l, "hub")
+	for i, c := range Carriers {
+		tu := tunnelOf(t, hub, c)
+		if !strings.HasPrefix(tu.Endpoint, CarrierPublic(i)+":") {
+			t.Errorf("hub sees %s tunnel from %s, want %s:*", c, tu.Endpoint, CarrierPublic(i))
+		}
+		if tu.LastHandshake.IsZero() {
+			t.Errorf("hub %s: no handshake", tu.Name)
+		}
+	}
+}
+
+func TestWgShowListsEdgeTunnels(t *testing.T) {
+	l := needLab(t)
+	out, err := inNS(l.NS("home"), "wg", "show")
+	if err != nil {
+		t.Skipf("wg(8) from wireguard-tools is not installed: %v", err)
+	}
+	for _, c := range Carriers {
+		block := section(out, "interface: "+l.EdgeTunnel(c))
+		if block == "" {
+			t.Errorf("wg show lacks %s:\n%s", l.EdgeTunnel(c), out)
+			continue
+		}
+		if !strings.Contains(block, "latest handshake:") || !strings.Contains(block, fmt.Sprintf("endpoint: %s:", HubPublic)) {
+			t.Errorf("wg show %s has no recent handshake with the hub:\n%s", l.EdgeTunnel(c), block)
+		}
+	}
+}
+
+// section returns one interface's block of `wg show` output.
+func section(out, header string) string {
+	i := strings.Index(out, header)
+	if i < 0 {
+		return ""
+	}
+	rest := out[i+len(header):]
+	if j := strings.Index(rest, "\ninterface: "); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest
+}
+
+func TestCarrierDownBreaksOnlyItsTunnel(t *testing.T) {
+	l := needLab(t)
+	home := l.NS("home")
+	before := tunnelOf(t, status(t, l, "hub"), "softbank")
+	if out, err := inNS(home, "ip", "link", "set", "wwan-softbank", "down"); err != nil {
+		t.Fatal(out)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			inNS(home, "ip", "link", "set", "wwan-softbank", "up")
+			restored = true
+		}
+	}
+	defer restore()
+
+	docomo, _, _, _ := TunnelAddrs(0)
+	softbank, _, _, _ := TunnelAddrs(1)
+	rakuten, _, _, _ := TunnelAddrs(2)
+	if err := ping(home, softbank); err == nil {
+		t.Error("softbank tunnel still answers with its carrier link down")
+	}
+	for _, a := range []string{docomo, rakuten} {
+		if err := ping(home, a); err != nil {
+			t.Errorf("another carrier's tunnel broke: %v", err)
+		}
+	}
+	// Give the edge time to retry handshakes; none may leave by another
+	// carrier (the hub would then see softbank's tunnel roam).
+	time.Sleep(3 * time.Second)
+	during := tunnelOf(t, status(t, l, "hub"), "softbank")
+	if during.Endpoint != before.Endpoint {
+		t.Errorf("softbank tunnel moved to another carrier while its link was down: %s -> %s", before.Endpoint, during.Endpoint)
+	}
+	if during.LastHandshake.After(before.LastHandshake) {
+		t.Errorf("softbank tunnel made a handshake with its carrier link down (at %s)", during.LastHandshake)
+	}
+	table, _ := inNS(home, "ip", "route", "show", "table", "6002")
+	if !strings.Contains(table, "unreachable default") || strings.Contains(table, "via") {
+		t.Errorf("softbank table with its link down:\n%s", table)
+	}
+
+	restore()
+	start := time.Now()
+	for {
+		if ping(home, softbank) == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("softbank tunnel did not recover within 20 s of its link coming back")
+		}
+	}
+	t.Logf("softbank tunnel answered again %s after its link came back", time.Since(start).Round(time.Millisecond))
+	after := tunnelOf(t, status(t, l, "hub"), "softbank")
+	if !strings.HasPrefix(after.Endpoint, CarrierPublic(1)+":") {
+		t.Errorf("after recovery the hub sees softbank from %s, want %s", after.Endpoint, CarrierPublic(1))
+	}
+}
+
+// A crash leaves routes and rules behind (and, for a userspace device, a
+// stale UAPI socket); the restarted daemon must end with exactly one of each.
+func TestKillAndRestartLeavesOneOfEach(t *testing.T) {
+	l := needLab(t)
+	home := l.NS("home")
+	if err := l.Kill("edge"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start("edge"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitHandshakes(context.Background(), 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, fam := range []string{"-4", "-6"} {
+		rules, _ := inNS(home, "ip", fam, "rule", "show")
+		if n := strings.Count(rules, "proto 211"); n != 3 {
+			t.Errorf("ip %s rule: %d uplinkd rules, want 3:\n%s", fam, n, rules)
+		}
+	}
+	for i := range Carriers {
+		table := fmt.Sprint(6001 + i)
+		v4, _ := inNS(home, "ip", "route", "show", "table", table)
+		if n := strings.Count(strings.TrimSpace(v4), "\n") + 1; n != 2 {
+			t.Errorf("table %s: %d routes, want the carrier default and the unreachable floor:\n%s", table, n, v4)
+		}
+		v6, _ := inNS(home, "ip", "-6", "route", "show", "table", table)
+		if n := strings.Count(v6, "unreachable default"); n != 1 {
+			t.Errorf("ipv6 table %s:\n%s", table, v6)
+		}
+	}
+	links, _ := inNS(home, "ip", "-o", "link", "show")
+	for _, c := range Carriers {
+		if n := strings.Count(links, ": "+l.EdgeTunnel(c)+":"); n != 1 {
+			t.Errorf("%d links named %s, want 1", n, l.EdgeTunnel(c))
+		}
+	}
+	for i := range Carriers {
+		hub4, _, _, _ := TunnelAddrs(i)
+		if err := ping(home, hub4); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestDemoTableAndStatusCommand(t *testing.T) {
+	l := needLab(t)
+	var b bytes.Buffer
+	if err := l.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range Carriers {
+		if !strings.Contains(b.String(), c) || !strings.Contains(b.String(), CarrierPublic(i)+":") {
+			t.Errorf("demo table lacks %s seen from %s:\n%s", c, CarrierPublic(i), b.String())
+		}
+	}
+	out, err := exec.Command(l.Binary, "status", "-c", l.ConfigPath("edge")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("uplinkd status: %v\n%s", err, out)
+	}
+	for _, c := range Carriers {
+		if !strings.Contains(string(out), l.EdgeTunnel(c)) {
+			t.Errorf("status lacks %s:\n%s", l.EdgeTunnel(c), out)
+		}
+	}
+	out, err = exec.Command(l.Binary, "check", "-c", l.ConfigPath("hub")).CombinedOutput()
+	if err != nil {
+		t.Errorf("uplinkd check of the lab's hub config: %v\n%s", err, out)
+	}
+}
