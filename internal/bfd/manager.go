@@ -176,8 +176,8 @@ func (m *Manager) Drops() Drops {
 	return Drops{BadTTL: m.badTTL.Load(), Invalid: m.invalid.Load(), NoSession: m.noSession.Load()}
 }
 
-// Close stops every session, each saying AdminDown to its peer, and waits
-// for all goroutines to end.
+// Close stops every session, each saying AdminDown to its peer (and
+// reporting its change to AdminDown), and waits for all goroutines to end.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -257,7 +257,10 @@ func (m *Manager) serve(l *listener) {
 			return
 		}
 		if err != nil {
+			// Transient (ENOBUFS and the like); pause so a persistent
+			// error cannot spin a core.
 			m.log.Debug("bfd read", "local", l.key.local, "err", err)
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		m.dispatch(l.key, buf[:n], ttl, src, time.Now())
