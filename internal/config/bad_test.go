@@ -500,3 +500,23 @@ func TestBadFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestSyntaxErrors pins positions where the TOML library's own column is
+// off (errors found at a newline are counted from the next line).
+func TestSyntaxErrors(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"a = 1\n= 2\n", "2:1: toml syntax: unexpected '=': key name appears blank (see https://toml.io)"},
+		{"a = 1\n[x\n", `2:3: toml syntax: expected '.' or ']' to end table name, but got '\n' instead (see https://toml.io)`},
+		{"site = \"a\"\nsite = \"b\"\n", "2:1: toml syntax: Key 'site' has already been defined. (see https://toml.io)"},
+		{"x = 1\ny = 'abc\n", "2:9: toml syntax: strings cannot contain newlines (see https://toml.io)"},
+		{"[[uplink]]\nname = \"a\"\n[uplink]\n", "3:2: toml syntax: Key 'uplink' has already been defined. (see https://toml.io)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			_, err := parse("t.toml", []byte(tt.src), testKeys)
+			if diff := cmp.Diff([]string{tt.want}, positions(t, err)); diff != "" {
+				t.Errorf("errors mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -104,7 +104,7 @@ func TestExamples(t *testing.T) {
 				File: "hub.toml", Role: RoleHub, Site: "vps", ASN: 64513,
 				RouterID: netip.MustParseAddr("198.18.1.2"), StateDir: "/var/lib/uplinkd", LogLevel: "info",
 				WireGuard: wg, API: api,
-				Hub:       Hub{PublicInterface: "eth0"},
+				Hub: Hub{PublicInterface: "eth0"},
 				Tunnels: []Tunnel{
 					{Name: "docomo", Interface: "wgh-docomo", ListenPort: 51821, Addresses: pfx("198.18.100.1/31", "2001:db8:100:1::1/127"), PublicKey: edgeKey},
 					{Name: "softbank", Interface: "wgh-softbank", ListenPort: 51822, Addresses: pfx("198.18.100.3/31", "2001:db8:100:2::1/127"), PublicKey: edgeKey},

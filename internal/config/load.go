@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
@@ -32,7 +33,7 @@ func parse(path string, data []byte, keys keyReader) (*Config, error) {
 	src := string(data)
 	var doc map[string]any
 	if _, err := toml.Decode(src, &doc); err != nil {
-		return nil, syntaxError(path, err)
+		return nil, syntaxError(path, src, err)
 	}
 	entries := scan(src)
 	ix := newIndex(entries)
@@ -55,13 +56,25 @@ func parse(path string, data []byte, keys keyReader) (*Config, error) {
 }
 
 // syntaxError turns the TOML parser's error into a one-entry ErrorList:
-// after a syntax error nothing else in the file can be trusted.
-func syntaxError(path string, err error) error {
+// after a syntax error nothing else in the file can be trusted. The
+// position comes from the error's byte offset: the parser's own column is
+// counted from the wrong line when the error is at a newline.
+func syntaxError(path, src string, err error) error {
 	e := &Error{File: path, Line: 1, Col: 1, Msg: "toml: " + err.Error()}
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		e.Line, e.Col = max(pe.Position.Line, 1), max(pe.Position.Col, 1)
 		e.Msg = "toml syntax: " + pe.Message + " (see https://toml.io)"
+		e.Line = max(pe.Position.Line, 1)
+		if off := pe.Position.Start; off >= 0 && off <= len(src) {
+			p := offsetPos(src, off)
+			e.Line, e.Col = p.line, p.col
+		}
 	}
 	return ErrorList{e}
+}
+
+// offsetPos converts a byte offset into a line and column.
+func offsetPos(src string, off int) pos {
+	start := strings.LastIndexByte(src[:off], '\n') + 1
+	return pos{line: strings.Count(src[:off], "\n") + 1, col: off - start + 1}
 }
