@@ -1,0 +1,20 @@
+//go:build !linux
+
+package lab
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+var errLinux = errors.New("the lab needs Linux network namespaces")
+
+// Up needs Linux.
+func (l *Lab) Up(context.Context, io.Writer) error { return errLinux }
+
+// Down needs Linux.
+func (l *Lab) Down() error { return errLinux }
+
+// WriteTable needs Linux.
+func (l *Lab) WriteTable(io.Writer) error { return errLinux }

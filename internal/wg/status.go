@@ -1,0 +1,17 @@
+package wg
+
+import "time"
+
+// TunnelStatus is what an operator sees of one tunnel.
+type TunnelStatus struct {
+	Name          string    `json:"name"`
+	Uplink        string    `json:"uplink"`
+	Impl          string    `json:"implementation"`
+	ListenPort    int       `json:"listen_port"`
+	FwMark        uint32    `json:"fwmark,omitempty"`
+	Endpoint      string    `json:"endpoint,omitempty"` // peer's, as this side sees it
+	LastHandshake time.Time `json:"last_handshake,omitzero"`
+	RxBytes       int64     `json:"rx_bytes"`
+	TxBytes       int64     `json:"tx_bytes"`
+	Error         string    `json:"error,omitempty"`
+}
