@@ -4,7 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 )
 
 // FuzzParse holds Parse to its contract on any input: no panic, and every
@@ -21,6 +24,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(goodHub))
 	f.Add([]byte("a = \"\"\"\n[[x]]\"\"\"\nb = { c = [1, {d = 2}], e.f = 'g' }\n[[x.y]]\n[x]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		scanAgrees(t, string(data))
 		c, err := parse("f.toml", data, testKeys)
 		if err == nil {
 			if c == nil {
@@ -42,4 +46,35 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// scanAgrees checks the position scanner against the TOML library: every
+// key the library saw, the scanner must have seen too, or its errors
+// would land on the wrong line.
+func scanAgrees(t *testing.T, src string) {
+	var doc map[string]any
+	md, err := toml.Decode(src, &doc)
+	if err != nil {
+		return
+	}
+	seen, arrays := map[string]bool{}, map[string]bool{}
+	for _, e := range scan(src) {
+		for i := range e.segs {
+			seen[strings.Join(plainNames(e.segs[:i+1]), "\x00")] = true
+		}
+		if e.kind == kindArray {
+			arrays[strings.Join(plainNames(e.segs), "\x00")] = true
+		}
+	}
+keys:
+	for _, k := range md.Keys() {
+		for i := 1; i < len(k); i++ {
+			if arrays[strings.Join(k[:i], "\x00")] {
+				continue keys // tables inside an array value are not recorded
+			}
+		}
+		if !seen[strings.Join(k, "\x00")] {
+			t.Fatalf("scanner missed key %q", k.String())
+		}
+	}
 }
