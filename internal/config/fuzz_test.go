@@ -22,6 +22,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(goodEdge))
 	f.Add([]byte(goodHub))
+	f.Add([]byte("x = '''\n[[uplink]]'''\n[[ uplink ]]\nt = 1979-05-27 07:32:00Z\ninl = { a.b = 1,\n c = [ # c\n2] }\n"))
 	f.Add([]byte("a = \"\"\"\n[[x]]\"\"\"\nb = { c = [1, {d = 2}], e.f = 'g' }\n[[x.y]]\n[x]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		scanAgrees(t, string(data))
