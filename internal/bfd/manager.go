@@ -32,8 +32,9 @@ var (
 type Config struct {
 	Logger *slog.Logger
 	// OnChange is called for every state change, in order per session, from
-	// the session's goroutine. It must return quickly (a non-blocking send
-	// to a reconciler) and must not call Remove or Close.
+	// the session's goroutine, so concurrently for different sessions. It
+	// must return quickly (a non-blocking send to a reconciler) and must
+	// not call Remove or Close, which wait for that goroutine.
 	OnChange func(Change)
 }
 

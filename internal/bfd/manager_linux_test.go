@@ -87,6 +87,19 @@ func TestManagerVeth(t *testing.T) {
 		t.Logf("restarted peer Up again after %v", time.Since(at).Round(time.Millisecond))
 	})
 
+	t.Run("address added after session", func(t *testing.T) {
+		a, b := netip.MustParseAddr("198.18.7.4"), netip.MustParseAddr("198.18.7.5")
+		ca := SessionConfig{Interface: l.ifA, Local: a, Peer: b}
+		addIn(t, l.a, ma, ca)
+		addIn(t, l.b, mb, SessionConfig{Interface: l.ifB, Local: b, Peer: a})
+		run(t, "ip", "-n", l.nsA, "addr", "add", a.String()+"/31", "dev", l.ifA)
+		run(t, "ip", "-n", l.nsB, "addr", "add", b.String()+"/31", "dev", l.ifB)
+		waitUp(t, ma, mb)
+		if err := ma.Remove(ca.Key()); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	if err := ma.Remove(a6.Key()); err != nil {
 		t.Fatal(err)
 	}

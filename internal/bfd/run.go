@@ -220,8 +220,15 @@ func (s *Session) Status() Status {
 		TxInterval: txIv, RxInterval: rxIv,
 		DetectTime:       time.Duration(st.remoteMult) * rxIv,
 		RemoteDetectMult: st.remoteMult, PollActive: st.poll,
-		LastRx: st.lastRx, UpSince: st.upSince,
+		LastRx: st.lastRx, UpSince: st.upSince, Uptime: uptime(st.upSince),
 		TxPackets: st.txPackets, TxErrors: st.txErr, RxPackets: st.rxPackets,
 		RxDropped: s.rxDrops.Load(), StateChanges: st.changes,
 	}
+}
+
+func uptime(since time.Time) time.Duration {
+	if since.IsZero() {
+		return 0
+	}
+	return time.Since(since)
 }

@@ -14,6 +14,9 @@ import (
 type SessionConfig struct {
 	// Interface is the tunnel; the session's sockets are bound to it so a
 	// packet that arrives over another path never keeps the session up.
+	// It must exist when the session is added, and a session must be
+	// removed and added again when the interface is re-created, since the
+	// binding is to the interface index of the time.
 	Interface string
 	Local     netip.Addr
 	Peer      netip.Addr
@@ -89,7 +92,8 @@ type Status struct {
 	RemoteDetectMult uint8
 	PollActive       bool
 	LastRx           time.Time
-	UpSince          time.Time // zero unless Up
+	UpSince          time.Time     // zero unless Up
+	Uptime           time.Duration // since UpSince, at the time of the snapshot
 	TxPackets        uint64
 	TxErrors         uint64
 	RxPackets        uint64

@@ -31,7 +31,7 @@ const tosCS6 = 0xc0
 // IP_MINTTL is set too, but Linux enforces it for TCP only, so the check
 // in dispatch is what protects the session.
 func listenUDP(local netip.Addr, iface string) (rxConn, error) {
-	lc := net.ListenConfig{Control: sockopts(iface, local.Is6(), setMinTTL)}
+	lc := net.ListenConfig{Control: sockopts(iface, local.Is6(), setRx)}
 	pc, err := lc.ListenPacket(context.Background(), network(local), addrPort(local, Port, iface).String())
 	if err != nil {
 		return nil, fmt.Errorf("listen bfd on %s: %w", local, err)
@@ -56,18 +56,18 @@ func closeOnErr(c net.PacketConn, err error) error {
 
 // dialUDP opens the session's sending socket: a random source port that
 // stays fixed for the session's life, TTL 255, bound to the interface.
+// It is not connected: connect(2) would need a route to the peer at Add
+// time and would turn an ICMP error for one packet into the loss of the
+// next.
 func dialUDP(local, peer netip.Addr, iface string) (txConn, error) {
 	var err error
 	for range 64 {
 		port := uint16(srcPortMin + rand.IntN(srcPortMax-srcPortMin+1))
-		d := net.Dialer{
-			LocalAddr: net.UDPAddrFromAddrPort(addrPort(local, port, iface)),
-			Control:   sockopts(iface, local.Is6(), setTxTTL),
-		}
-		var c net.Conn
-		c, err = d.Dial(network(local), addrPort(peer, Port, iface).String())
+		lc := net.ListenConfig{Control: sockopts(iface, local.Is6(), setTx)}
+		var pc net.PacketConn
+		pc, err = lc.ListenPacket(context.Background(), network(local), addrPort(local, port, iface).String())
 		if err == nil {
-			return retryRefused{c}, nil
+			return sender{pc.(*net.UDPConn), addrPort(peer, Port, iface)}, nil
 		}
 		if !errors.Is(err, unix.EADDRINUSE) {
 			break
@@ -76,19 +76,14 @@ func dialUDP(local, peer netip.Addr, iface string) (txConn, error) {
 	return nil, fmt.Errorf("open bfd socket %s to %s: %w", local, peer, err)
 }
 
-// retryRefused resends once when a write reports ECONNREFUSED: on a
-// connected UDP socket that error belongs to an earlier packet (an ICMP
-// port unreachable from a peer not yet listening), and the kernel drops the
-// current one. Losing it would delay bring-up by a whole slow interval.
-type retryRefused struct{ net.Conn }
-
-func (c retryRefused) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	if errors.Is(err, unix.ECONNREFUSED) {
-		return c.Conn.Write(b)
-	}
-	return n, err
+// sender writes every packet to the peer's control port.
+type sender struct {
+	c  *net.UDPConn
+	to netip.AddrPort
 }
+
+func (s sender) Write(b []byte) (int, error) { return s.c.WriteToUDPAddrPort(b, s.to) }
+func (s sender) Close() error                { return s.c.Close() }
 
 func network(a netip.Addr) string {
 	if a.Is4() {
@@ -107,6 +102,9 @@ func addrPort(a netip.Addr, port uint16, iface string) netip.AddrPort {
 }
 
 // sockopts binds to the interface before bind(2) and applies ttl.
+// IP_FREEBIND lets a session start before its tunnel address is usable: a
+// fresh IPv6 address is tentative for a while, and the daemon need not
+// order BFD after address configuration.
 func sockopts(iface string, v6 bool, ttl func(fd int, v6 bool) error) func(string, string, syscall.RawConn) error {
 	return func(_, _ string, rc syscall.RawConn) error {
 		var err error
@@ -114,26 +112,36 @@ func sockopts(iface string, v6 bool, ttl func(fd int, v6 bool) error) func(strin
 			if iface != "" {
 				err = unix.BindToDevice(int(fd), iface)
 			}
-			err = errors.Join(err, ttl(int(fd), v6))
+			err = errors.Join(err, unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_FREEBIND, 1), ttl(int(fd), v6))
 		})
 		return errors.Join(cerr, err)
 	}
 }
 
-func setMinTTL(fd int, v6 bool) error {
-	if v6 {
-		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MINHOPCOUNT, ttlGTSM)
-	}
-	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MINTTL, ttlGTSM)
-}
-
-func setTxTTL(fd int, v6 bool) error {
+// setRx asks for the TTL of every packet before bind(2): a packet queued
+// before the option is set carries none and would be dropped as off-link,
+// costing a whole slow interval at start.
+func setRx(fd int, v6 bool) error {
 	if v6 {
 		return errors.Join(
+			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1),
+			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MINHOPCOUNT, ttlGTSM))
+	}
+	return errors.Join(
+		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1),
+		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MINTTL, ttlGTSM))
+}
+
+// setTx sets TTL 255 and CS6, and shrinks the receive buffer: nothing
+// reads this socket, peers answer on port 3784.
+func setTx(fd int, v6 bool) error {
+	rcv := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1)
+	if v6 {
+		return errors.Join(rcv,
 			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, ttlGTSM),
 			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, tosCS6))
 	}
-	return errors.Join(
+	return errors.Join(rcv,
 		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, ttlGTSM),
 		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, tosCS6))
 }
