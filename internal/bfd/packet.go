@@ -124,16 +124,15 @@ func (p *Packet) Append(b []byte) []byte {
 func (p *Packet) Marshal() []byte { return p.Append(make([]byte, 0, headerLen)) }
 
 func (p *Packet) flags() byte {
-	var f byte
-	for _, x := range []struct {
-		set bool
-		bit byte
-	}{{p.Poll, flagPoll}, {p.Final, flagFinal}, {p.CPI, flagCPI}, {p.AuthPresent, flagAuth}, {p.Demand, flagDemand}, {p.Multipoint, flagMultipoint}} {
-		if x.set {
-			f |= x.bit
-		}
+	return bit(p.Poll, flagPoll) | bit(p.Final, flagFinal) | bit(p.CPI, flagCPI) |
+		bit(p.AuthPresent, flagAuth) | bit(p.Demand, flagDemand) | bit(p.Multipoint, flagMultipoint)
+}
+
+func bit(set bool, f byte) byte {
+	if set {
+		return f
 	}
-	return f
+	return 0
 }
 
 // Unmarshal decodes b and applies the checks of RFC 5880 §6.8.6 that do
