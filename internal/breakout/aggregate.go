@@ -9,11 +9,40 @@ import (
 // Aggregate returns the minimal list of prefixes that covers exactly the
 // addresses of ps, in ComparePrefix order. Overlapping and adjacent prefixes
 // merge; nothing outside the union is ever added.
+//
+// It gives the same result as netipx.IPSetBuilder + IPSet.Prefixes (a test
+// holds it to that) but merges the sorted prefixes as ranges in one pass and
+// lets netipx split each merged range into prefixes: on the 998 k-row table
+// that is several times faster and allocates a fraction of the memory.
 func Aggregate(ps []netip.Prefix) []netip.Prefix {
-	var b netipx.IPSetBuilder
+	ps = sortedCopy(ps)
+	out := make([]netip.Prefix, 0, len(ps)/4)
+	var cur netipx.IPRange
 	for _, p := range ps {
-		b.AddPrefix(p)
+		r := netipx.RangeOfPrefix(p)
+		if cur.IsValid() && joins(cur, r) {
+			if r.To().Compare(cur.To()) > 0 {
+				cur = netipx.IPRangeFrom(cur.From(), r.To())
+			}
+			continue
+		}
+		if cur.IsValid() {
+			out = cur.AppendPrefixes(out)
+		}
+		cur = r
 	}
-	s, _ := b.IPSet() // the builder only fails on invalid prefixes, skipped by AddPrefix
-	return s.Prefixes()
+	if cur.IsValid() {
+		out = cur.AppendPrefixes(out)
+	}
+	return out
+}
+
+// joins reports whether r, which starts at or after cur, overlaps or touches
+// cur within the same address family.
+func joins(cur, r netipx.IPRange) bool {
+	if cur.From().Is4() != r.From().Is4() {
+		return false
+	}
+	next := cur.To().Next()
+	return !next.IsValid() || r.From().Compare(next) <= 0
 }

@@ -57,28 +57,31 @@ type Result struct {
 // Compile turns the union of all sources' entries into the desired set:
 // guards per entry, then aggregation, then the count and churn limits on the
 // whole set. On ErrTooMany or a *ChurnError the Result is still filled so the
-// caller can show what would have changed.
+// caller can show what would have changed. entries is not copied
+// (Result.Index refers to it) and must not change afterwards.
 func Compile(entries []Entry, opt Options) (Result, error) {
 	res := Result{Counts: map[RejectKey]int{}}
 	accepted := filter(entries, opt, &res)
 	res.Accepted = len(accepted)
-	res.Index = NewIndex(accepted)
+	res.Index = newIndex(entries, accepted)
 	res.Prefixes = Aggregate(res.Index.prefixes())
 	res.Add, res.Del = Diff(opt.Previous, res.Prefixes)
 	return res, checkSet(res, opt)
 }
 
-func filter(entries []Entry, opt Options, res *Result) []Entry {
+// filter returns the positions of the entries that pass the guards and
+// records the others in res.
+func filter(entries []Entry, opt Options, res *Result) []int32 {
 	limit := opt.MaxRejections
 	if limit == 0 {
 		limit = 1000
 	}
 	g := newGuard(opt.Guards)
-	out := make([]Entry, 0, len(entries))
-	for _, e := range entries {
+	out := make([]int32, 0, len(entries))
+	for i, e := range entries {
 		r, ok := g.check(e)
 		if ok {
-			out = append(out, e)
+			out = append(out, int32(i))
 			continue
 		}
 		res.Counts[RejectKey{e.Source, r.Reason}]++

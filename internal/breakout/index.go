@@ -1,37 +1,56 @@
 package breakout
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"sort"
 )
 
 // Index answers "why is this routed via breakout": which source entries
-// contain an address, or fall inside an aggregated prefix. It holds the
-// entries sorted by prefix, so a subtree is one contiguous run.
+// contain an address, or fall inside an aggregated prefix. It keeps the
+// caller's entries (not a copy: a million entries are 150 MB) and a
+// permutation that sorts them by prefix, so a subtree is one contiguous run.
 type Index struct {
-	es []Entry
+	es    []Entry
+	order []int32 // positions in es, sorted by prefix then position
 }
 
-// NewIndex indexes a copy of es.
+// NewIndex indexes es, which must not be modified afterwards.
 func NewIndex(es []Entry) *Index {
-	es = slices.Clone(es)
-	SortEntries(es)
-	return &Index{es: es}
+	order := make([]int32, len(es))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	return newIndex(es, order)
+}
+
+// newIndex indexes the entries of es at the positions in order.
+func newIndex(es []Entry, order []int32) *Index {
+	slices.SortFunc(order, func(a, b int32) int {
+		return cmp.Or(ComparePrefix(es[a].Prefix, es[b].Prefix), cmp.Compare(a, b))
+	})
+	return &Index{es: es, order: order}
 }
 
 // Len is the number of entries indexed.
-func (x *Index) Len() int { return len(x.es) }
+func (x *Index) Len() int { return len(x.order) }
 
-// Entries returns the indexed entries in CompareEntry order. Do not modify.
-func (x *Index) Entries() []Entry { return x.es }
+// Entries returns the indexed entries, sorted by prefix.
+func (x *Index) Entries() []Entry { return x.collect(0, len(x.order)) }
 
-// Lookup returns the entries whose prefix contains a, least specific first.
+// Lookup returns the entries whose prefix contains a, least specific
+// first; entries with the same prefix keep their input order.
 func (x *Index) Lookup(a netip.Addr) []Entry {
 	var out []Entry
 	for bits := 0; bits <= a.BitLen(); bits++ {
 		p, _ := a.Prefix(bits)
-		out = append(out, x.exact(p)...)
+		lo := x.search(p)
+		hi := lo
+		for hi < len(x.order) && x.at(hi).Prefix == p {
+			hi++
+		}
+		out = append(out, x.collect(lo, hi)...)
 	}
 	return out
 }
@@ -40,40 +59,41 @@ func (x *Index) Lookup(a netip.Addr) []Entry {
 // the contributors of an aggregated prefix.
 func (x *Index) Within(p netip.Prefix) []Entry {
 	p = p.Masked()
-	lo := x.search(p)
 	var out []Entry
-	for _, e := range x.es[lo:] {
+	for i := x.search(p); i < len(x.order); i++ {
+		e := x.at(i)
 		if !p.Contains(e.Prefix.Addr()) {
 			break
 		}
 		if e.Prefix.Bits() >= p.Bits() {
-			out = append(out, e)
+			out = append(out, *e)
 		}
 	}
 	return out
 }
 
-// exact returns the run of entries whose prefix is exactly p.
-func (x *Index) exact(p netip.Prefix) []Entry {
-	lo := x.search(p)
-	hi := lo
-	for hi < len(x.es) && x.es[hi].Prefix == p {
-		hi++
+func (x *Index) at(i int) *Entry { return &x.es[x.order[i]] }
+
+func (x *Index) collect(lo, hi int) []Entry {
+	var out []Entry
+	for i := lo; i < hi; i++ {
+		out = append(out, *x.at(i))
 	}
-	return x.es[lo:hi]
+	return out
 }
 
 // search returns the first position whose prefix is not before p.
 func (x *Index) search(p netip.Prefix) int {
-	return sort.Search(len(x.es), func(i int) bool { return ComparePrefix(x.es[i].Prefix, p) >= 0 })
+	return sort.Search(len(x.order), func(i int) bool { return ComparePrefix(x.at(i).Prefix, p) >= 0 })
 }
 
-// prefixes returns the distinct prefixes, already sorted by construction.
+// prefixes returns the distinct prefixes, sorted by construction.
 func (x *Index) prefixes() []netip.Prefix {
-	ps := make([]netip.Prefix, 0, len(x.es))
-	for _, e := range x.es {
-		if n := len(ps); n == 0 || ps[n-1] != e.Prefix {
-			ps = append(ps, e.Prefix)
+	ps := make([]netip.Prefix, 0, len(x.order))
+	for i := range x.order {
+		p := x.at(i).Prefix
+		if n := len(ps); n == 0 || ps[n-1] != p {
+			ps = append(ps, p)
 		}
 	}
 	return ps

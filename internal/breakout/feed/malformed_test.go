@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -160,4 +161,25 @@ func TestSpecFill(t *testing.T) {
 	if _, err := (Spec{Name: "x", Kind: "nope"}).Parse([]byte("1.1.1.1")); err == nil || !strings.Contains(err.Error(), "source x") {
 		t.Errorf("unknown kind: err = %v", err)
 	}
+}
+
+func TestParseIPv4MatchesNetip(t *testing.T) {
+	for _, s := range []string{"1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "1..2.3", "1.2.3.", "", "::1", "1.2.3.4a", "00.0.0.0", "10.0.0.0"} {
+		a, ok := parseIPv4([]byte(s))
+		b, err := netip.ParseAddr(s)
+		if want := err == nil && b.Is4(); ok != want || (ok && a != b) {
+			t.Errorf("parseIPv4(%q) = %v, %v; netip says %v, %v", s, a, ok, b, err)
+		}
+	}
+}
+
+func FuzzParseIPv4(f *testing.F) {
+	f.Add("192.0.2.1")
+	f.Fuzz(func(t *testing.T, s string) {
+		a, ok := parseIPv4([]byte(s))
+		b, err := netip.ParseAddr(s)
+		if want := err == nil && b.Is4(); ok != want || (ok && a != b) {
+			t.Fatalf("parseIPv4(%q) = %v, %v; netip says %v, %v", s, a, ok, b, err)
+		}
+	})
 }

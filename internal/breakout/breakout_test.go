@@ -1,0 +1,241 @@
+package breakout
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+var netipOpt = cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{})
+
+func pfxs(ss ...string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
+func ents(source string, ss ...string) []Entry {
+	var out []Entry
+	for _, p := range pfxs(ss...) {
+		out = append(out, Entry{Prefix: p, Source: source})
+	}
+	return out
+}
+
+func TestAggregate(t *testing.T) {
+	tests := []struct {
+		name    string
+		in, out []string
+	}{
+		{"siblings merge", []string{"10.0.1.0/24", "10.0.0.0/24"}, []string{"10.0.0.0/23"}},
+		{"contained dropped", []string{"10.0.0.0/8", "10.1.0.0/16", "10.1.0.0/16"}, []string{"10.0.0.0/8"}},
+		{"non-aligned stays", []string{"10.0.1.0/24", "10.0.2.0/24"}, []string{"10.0.1.0/24", "10.0.2.0/24"}},
+		{"families kept apart, v4 first", []string{"2001:db8::/33", "2001:db8:8000::/33", "192.0.2.0/24"}, []string{"192.0.2.0/24", "2001:db8::/32"}},
+		{"empty", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Aggregate(pfxs(tt.in...))
+			if diff := cmp.Diff(pfxs(tt.out...), got, netipOpt, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDiff(t *testing.T) {
+	tests := []struct {
+		name                 string
+		prev, next, add, del []string
+	}{
+		{"same", []string{"10.0.0.0/8"}, []string{"10.0.0.0/8"}, nil, nil},
+		{"add and delete", []string{"10.0.0.0/8", "192.0.2.0/24"}, []string{"10.0.0.0/8", "198.51.100.0/24"}, []string{"198.51.100.0/24"}, []string{"192.0.2.0/24"}},
+		{"length matters", []string{"10.0.0.0/8"}, []string{"10.0.0.0/9"}, []string{"10.0.0.0/9"}, []string{"10.0.0.0/8"}},
+		{"unsorted with duplicates", []string{"2001:db8::/32", "10.0.0.0/8", "10.0.0.0/8"}, []string{"10.0.0.0/8"}, nil, []string{"2001:db8::/32"}},
+		{"from empty", nil, []string{"10.0.0.0/8"}, []string{"10.0.0.0/8"}, nil},
+		{"to empty", []string{"10.0.0.0/8"}, nil, nil, []string{"10.0.0.0/8"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			add, del := Diff(pfxs(tt.prev...), pfxs(tt.next...))
+			if diff := cmp.Diff(pfxs(tt.add...), add, netipOpt, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("add (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(pfxs(tt.del...), del, netipOpt, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("del (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDiffDoesNotModifyInput(t *testing.T) {
+	prev := pfxs("10.0.0.0/8", "1.0.0.0/8")
+	Diff(prev, nil)
+	if prev[0] != netip.MustParsePrefix("10.0.0.0/8") {
+		t.Error("Diff sorted its input in place")
+	}
+}
+
+var guards = Guards{
+	Protected: []Protected{
+		{netip.MustParsePrefix("203.0.113.1/32"), "hub endpoint"},
+		{netip.MustParsePrefix("192.168.1.0/24"), "lan"},
+		{netip.MustParsePrefix("2001:db8:1::/48"), "lan"},
+	},
+	MinBits4: 8,
+	MinBits6: 16,
+}
+
+func TestCompileGuards(t *testing.T) {
+	in := append(ents("aws", "3.112.0.0/14", "3.116.0.0/14", "0.0.0.0/0", "203.0.0.0/16", "192.168.1.128/25", "4.0.0.0/7"),
+		ents("v6", "::/0", "2001:db8::/32", "2600:1f00::/24", "2000::/12")...)
+	in = append(in, Entry{Source: "bad", Prefix: netip.PrefixFrom(netip.MustParseAddr("10.1.2.3"), 8)})
+	res, err := Compile(in, Options{Guards: guards})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(pfxs("3.112.0.0/13", "2600:1f00::/24"), res.Prefixes, netipOpt); diff != "" {
+		t.Errorf("prefixes (-want +got):\n%s", diff)
+	}
+	var got []string
+	for _, r := range res.Rejected {
+		got = append(got, r.String())
+	}
+	want := []string{
+		"aws: 0.0.0.0/0 default route",
+		"aws: 203.0.0.0/16 overlaps protected hub endpoint 203.0.113.1/32",
+		"aws: 192.168.1.128/25 overlaps protected lan 192.168.1.0/24",
+		"aws: 4.0.0.0/7 shorter than minimum length /8",
+		"v6: ::/0 default route",
+		"v6: 2001:db8::/32 overlaps protected lan 2001:db8:1::/48",
+		"v6: 2000::/12 shorter than minimum length /16",
+		"bad: 10.1.2.3/8 invalid prefix",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rejections (-want +got):\n%s", diff)
+	}
+	wantCounts := map[RejectKey]int{
+		{"aws", ReasonDefault}: 1, {"aws", ReasonProtected}: 2, {"aws", ReasonTooShort}: 1,
+		{"v6", ReasonDefault}: 1, {"v6", ReasonProtected}: 1, {"v6", ReasonTooShort}: 1, {"bad", ReasonInvalid}: 1,
+	}
+	if diff := cmp.Diff(wantCounts, res.Counts); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+	if res.Accepted != 3 {
+		t.Errorf("accepted %d, want 3", res.Accepted)
+	}
+}
+
+func TestCompileMaxRejections(t *testing.T) {
+	res, _ := Compile(ents("x", "0.0.0.0/0", "0.0.0.0/0", "0.0.0.0/0", "10.0.0.0/8"), Options{MaxRejections: 2})
+	if len(res.Rejected) != 2 || res.Counts[RejectKey{"x", ReasonDefault}] != 3 {
+		t.Errorf("rejected %d (want 2 kept), counted %v (want 3)", len(res.Rejected), res.Counts)
+	}
+}
+
+func TestCompileMaxCount(t *testing.T) {
+	res, err := Compile(ents("x", "10.0.0.0/24", "10.0.1.0/24", "10.9.0.0/24"), Options{Guards: Guards{MaxCount: 1}})
+	if !errors.Is(err, ErrTooMany) {
+		t.Fatalf("error %v, want ErrTooMany", err)
+	}
+	if len(res.Prefixes) != 2 {
+		t.Errorf("result still filled: %v", res.Prefixes)
+	}
+	if _, err := Compile(ents("x", "10.0.0.0/24", "10.0.1.0/24"), Options{Guards: Guards{MaxCount: 1}}); err != nil {
+		t.Errorf("counted before aggregation: %v", err)
+	}
+}
+
+func TestCompileChurn(t *testing.T) {
+	prev := pfxs("10.0.0.0/24", "10.0.2.0/24", "10.0.4.0/24", "10.0.6.0/24")
+	next := ents("x", "10.0.0.0/24", "10.0.2.0/24", "10.0.8.0/24")
+	tests := []struct {
+		name    string
+		limit   float64
+		force   bool
+		wantErr bool
+	}{
+		{"over limit", 0.4, false, true}, // removes 2 of 4 = 50 %
+		{"at limit", 0.5, false, false},  // 50 % is allowed
+		{"forced", 0.1, true, false},
+		{"no limit", 0, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Compile(next, Options{Guards: Guards{MaxChurn: tt.limit}, Previous: prev, Force: tt.force})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(pfxs("10.0.8.0/24"), res.Add, netipOpt); diff != "" {
+				t.Errorf("add (-want +got):\n%s", diff)
+			}
+			if !tt.wantErr {
+				return
+			}
+			var ce *ChurnError
+			if !errors.Is(err, ErrChurn) || !errors.As(err, &ce) {
+				t.Fatalf("error %v is not a *ChurnError", err)
+			}
+			if ce.Removed != 2 || ce.Previous != 4 || !strings.Contains(err.Error(), "50.0%") {
+				t.Errorf("churn error = %+v, %q", ce, err)
+			}
+		})
+	}
+	if _, err := Compile(nil, Options{Guards: Guards{MaxChurn: 0.5}}); err != nil {
+		t.Errorf("first compile (no previous set) refused: %v", err)
+	}
+}
+
+func TestIndex(t *testing.T) {
+	es := []Entry{
+		{Prefix: netip.MustParsePrefix("3.112.0.0/14"), Source: "aws", Service: "EC2", Region: "ap-northeast-1"},
+		{Prefix: netip.MustParsePrefix("3.112.0.0/14"), Source: "aws", Service: "AMAZON", Region: "ap-northeast-1"},
+		{Prefix: netip.MustParsePrefix("3.112.0.0/16"), Source: "asn", ASN: 16509},
+		{Prefix: netip.MustParsePrefix("3.116.0.0/14"), Source: "aws", Service: "EC2"},
+		{Prefix: netip.MustParsePrefix("2600:1f00::/24"), Source: "aws", Service: "AMAZON"},
+	}
+	x := NewIndex(es)
+	str := func(es []Entry) []string {
+		var s []string
+		for _, e := range es {
+			s = append(s, e.String())
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		got  []Entry
+		want []string
+	}{
+		{"lookup in both", x.Lookup(netip.MustParseAddr("3.112.5.6")), []string{
+			"aws EC2 ap-northeast-1 3.112.0.0/14", "aws AMAZON ap-northeast-1 3.112.0.0/14", "asn AS16509 3.112.0.0/16"}},
+		{"lookup one", x.Lookup(netip.MustParseAddr("3.113.0.1")), []string{
+			"aws EC2 ap-northeast-1 3.112.0.0/14", "aws AMAZON ap-northeast-1 3.112.0.0/14"}},
+		{"lookup none", x.Lookup(netip.MustParseAddr("8.8.8.8")), nil},
+		{"lookup v6", x.Lookup(netip.MustParseAddr("2600:1f00::1")), []string{"aws AMAZON 2600:1f00::/24"}},
+		{"within aggregate", x.Within(netip.MustParsePrefix("3.112.0.0/13")), []string{
+			"aws EC2 ap-northeast-1 3.112.0.0/14", "aws AMAZON ap-northeast-1 3.112.0.0/14", "asn AS16509 3.112.0.0/16", "aws EC2 3.116.0.0/14"}},
+		{"within excludes shorter", x.Within(netip.MustParsePrefix("3.112.0.0/15")), []string{"asn AS16509 3.112.0.0/16"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, str(tt.got)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestComparePrefixGroupsSubtrees(t *testing.T) {
+	ps := SortPrefixes(pfxs("10.0.0.0/16", "9.0.0.0/8", "10.0.0.0/8", "10.0.0.0/8", "2001:db8::/32", "10.1.0.0/16"))
+	want := pfxs("9.0.0.0/8", "10.0.0.0/8", "10.0.0.0/16", "10.1.0.0/16", "2001:db8::/32")
+	if diff := cmp.Diff(want, ps, netipOpt); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
