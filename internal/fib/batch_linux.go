@@ -102,8 +102,10 @@ func (h *Handle) request(name string, build func(m *msgBuf, seq uint32) int) err
 }
 
 // AddRoutes installs or replaces routes in table, marked with proto, many
-// messages per sendmsg. Some may fail while others land: the error says how
-// many and which.
+// messages per sendmsg. Some may fail while others land: the error (a
+// *BatchError) says how many and which. Replacing takes over a route of
+// another protocol with the same prefix and metric, as `ip route replace`
+// does: give uplinkd tables of its own.
 func (h *Handle) AddRoutes(table uint32, proto uint8, routes []Route) error {
 	return h.run(batchOp{
 		name: fmt.Sprintf("add routes table %d", table),

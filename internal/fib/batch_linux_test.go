@@ -201,3 +201,21 @@ func filterNew(cand, have []netip.Prefix, n int) []netip.Prefix {
 	}
 	return out
 }
+
+// TestSyncRefusesBadInput: nothing is touched when the set is invalid.
+func TestSyncRefusesBadInput(t *testing.T) {
+	ns := newNS(t, 1)
+	good := viaFamily(realLooking(100, 0), 0)
+	if _, err := ns.h.Sync(testTable, testProto, good); err != nil {
+		t.Fatal(err)
+	}
+	bad := append(viaFamily(realLooking(200, 0)[100:], 0), good[0])
+	bad = append(bad, Route{Prefix: good[0].Prefix, Nexthop: Nexthop{Blackhole: true}})
+	if st, err := ns.h.Sync(testTable, testProto, bad); err == nil || st != (SyncStats{}) {
+		t.Errorf("Sync with a prefix given two nexthops: %+v, %v; want an error and no change", st, err)
+	}
+	got, _ := ns.h.Dump(testTable, testProto)
+	if diff := cmp.Diff(sortedPrefixes(good), sortedPrefixes(got), netipEq); diff != "" {
+		t.Errorf("table changed after refused Sync (-want +got):\n%s", diff)
+	}
+}

@@ -83,16 +83,21 @@ func TestDiffRoutes(t *testing.T) {
 }
 
 func TestNormalize(t *testing.T) {
-	got, err := normalize([]Route{r("10.1.2.3/8", "192.0.2.1"), r("2001:db8::1/32", ""), r("10.0.0.0/8", "192.0.2.2")})
+	got, err := normalize([]Route{r("10.1.2.3/8", "192.0.2.1"), r("2001:db8::1/32", ""), r("10.0.0.0/8", "192.0.2.1")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Route{r("10.0.0.0/8", "192.0.2.2"), r("2001:db8::/32", "")}
+	want := []Route{r("10.0.0.0/8", "192.0.2.1"), r("2001:db8::/32", "")}
 	if diff := cmp.Diff(want, got, netipEq); diff != "" {
-		t.Errorf("normalize masks, sorts and keeps the last duplicate (-want +got):\n%s", diff)
+		t.Errorf("normalize masks, sorts and drops duplicates (-want +got):\n%s", diff)
 	}
-	if _, err := normalize([]Route{{}}); err == nil {
-		t.Error("normalize accepted an invalid prefix")
+	for name, in := range map[string][]Route{
+		"invalid prefix":        {{}},
+		"conflicting duplicate": {r("10.0.0.0/8", "192.0.2.1"), r("10.0.0.0/8", "192.0.2.2")},
+	} {
+		if _, err := normalize(in); err == nil {
+			t.Errorf("normalize accepted %s", name)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -141,6 +142,7 @@ func TestResilientMemberRemoval(t *testing.T) {
 			if len(before) != 64 {
 				t.Fatalf("buckets before: %d, want 64", len(before))
 			}
+			assertBucketsAPI(t, ns, gid, before)
 			routeBefore := routeLine()
 			if !strings.Contains(routeBefore, fmt.Sprintf("nhid %d", gid)) {
 				t.Fatalf("route does not use group %d:\n%s", gid, routeBefore)
@@ -164,6 +166,7 @@ func TestResilientMemberRemoval(t *testing.T) {
 				t.Errorf("route changed:\nbefore %s\nafter  %s", routeBefore, r)
 			}
 			after := bucketMap(t, ns, gid)
+			assertBucketsAPI(t, ns, gid, after)
 			moved := 0
 			for idx, nh := range before {
 				switch {
@@ -201,4 +204,74 @@ func memberID(t *testing.T, ns *testNS, st MultipathState, nh WeightedNexthop) i
 	}
 	t.Fatalf("no nexthop object for %s", nh)
 	return 0
+}
+
+// assertBucketsAPI checks that Buckets reads what ip(8) shows.
+func assertBucketsAPI(t *testing.T, ns *testNS, gid uint32, shown map[int]int) {
+	t.Helper()
+	bs, err := ns.h.Buckets(gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]int{}
+	for _, b := range bs {
+		got[int(b.Index)] = int(b.NexthopID)
+	}
+	if diff := cmp.Diff(shown, got); diff != "" {
+		t.Errorf("Buckets(%d) differs from ip nexthop bucket show (-ip +api):\n%s", gid, diff)
+	}
+}
+
+// TestResilientLifecycle: read back, a member returns, the bucket count
+// changes (a new group, the route re-pointed), and the last member goes.
+func TestResilientLifecycle(t *testing.T) {
+	ns := newNS(t, 3)
+	prefix, gid := netip.MustParsePrefix("198.51.100.0/24"), testIDs.First
+	mp := Multipath{Table: testTable, Protocol: testProto, Prefix: prefix, Nexthops: ns.weighted(false, []int{0, 2}, []int{3, 1})}
+	res := Resilient{GroupID: gid, Buckets: 32, IdleTimer: 5 * time.Second}
+	if err := ns.h.SetResilient(mp, testIDs, res); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := ns.h.Nexthops(testProto, testIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, ok := findID(objs, gid)
+	if !ok || len(objs) != 3 {
+		t.Fatalf("Nexthops: %+v; want the group and 2 members", objs)
+	}
+	wantRes := Resilient{Buckets: 32, IdleTimer: 5 * time.Second}
+	if group.Resilient == nil || *group.Resilient != wantRes || len(group.Group) != 2 || group.Group[0].Weight != 3 || group.Protocol != testProto {
+		t.Errorf("group read back: %+v (resilient %+v), want 32 buckets, idle 5s, weights 3,1, proto 211", group, group.Resilient)
+	}
+
+	mp.Nexthops = ns.weighted(false, []int{0, 1, 2}, []int{3, 1, 1})
+	if err := ns.h.SetResilient(mp, testIDs, res); err != nil {
+		t.Fatalf("member returns: %v", err)
+	}
+	if got, _, _ := ns.h.Multipath(testTable, testProto, prefix); got.GroupID != gid || len(got.Nexthops) != 3 {
+		t.Errorf("after a member returned: %+v, want group %d with 3 nexthops", got, gid)
+	}
+
+	res.Buckets = 16
+	if err := ns.h.SetResilient(mp, testIDs, res); err != nil {
+		t.Fatalf("bucket count change: %v", err)
+	}
+	if !strings.Contains(groupLine(t, ns, gid), "buckets 16") {
+		t.Errorf("after bucket change: %s", groupLine(t, ns, gid))
+	}
+	if got, found, _ := ns.h.Multipath(testTable, testProto, prefix); !found || got.GroupID != gid {
+		t.Errorf("route after the group was recreated: %+v found=%v, want it via group %d", got, found, gid)
+	}
+
+	mp.Nexthops = nil
+	if err := ns.h.SetResilient(mp, testIDs, res); err != nil {
+		t.Fatalf("no members: %v", err)
+	}
+	if out := strings.TrimSpace(ns.ip(t, "nexthop", "show")); out != "" {
+		t.Errorf("no members left, yet ip nexthop show says:\n%s", out)
+	}
+	if out := strings.TrimSpace(ns.ip(t, "route", "show", "table", "100")); out != "" {
+		t.Errorf("no members left, yet table 100 has:\n%s", out)
+	}
 }

@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -246,7 +247,14 @@ func (h *Handle) ResilientSupported(proto uint8, ids IDRange) (bool, error) {
 		return buildGroup(m, unix.NLM_F_CREATE|unix.NLM_F_EXCL, seq, proto, group,
 			[]GroupMember{{ID: member, Weight: 1}}, &Resilient{Buckets: 8, IdleTimer: defaultIdle})
 	})
-	return err == nil, nil
+	var ie ItemError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &ie) && (ie.Err == unix.EINVAL || ie.Err == unix.EOPNOTSUPP):
+		return false, nil // an unknown group type or attribute: no resilient groups
+	}
+	return false, fmt.Errorf("probe resilient groups: %w", err)
 }
 
 // freeIDs returns up to n IDs of r used by no nexthop object, from the top

@@ -10,7 +10,8 @@ import (
 // it adds the missing, replaces those with another nexthop and deletes the
 // rest, adds before deletes. Multipath routes of proto are left alone. It
 // returns what it did, counting only changes that landed, and joins the
-// errors of whatever failed.
+// errors of whatever failed. An invalid prefix, or one given two different
+// nexthops, is refused before anything is touched.
 func (h *Handle) Sync(table uint32, proto uint8, desired []Route) (SyncStats, error) {
 	want, err := normalize(desired)
 	if err != nil {

@@ -1,0 +1,106 @@
+package fib
+
+import (
+	"net"
+	"slices"
+	"net/netip"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+)
+
+// BenchmarkInstall100k compares the batched install of 100 k routes with a
+// RouteReplace loop on one vishvananda/netlink Handle, the best the library
+// offers (DESIGN measured 0.45 s against 1.8–2.4 s). Compare ns/op of the two.
+func BenchmarkInstall100k(b *testing.B) {
+	ns := newNS(b, 1)
+	routes := viaFamily(realLooking(100_000, 0), ns.links[0])
+	clear := func() {
+		b.StopTimer()
+		if err := ns.h.DeleteRoutes(testTable, testProto, routes); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.Run("batched", func(b *testing.B) {
+		for b.Loop() {
+			if err := ns.h.AddRoutes(testTable, testProto, routes); err != nil {
+				b.Fatal(err)
+			}
+			clear()
+		}
+		b.ReportMetric(float64(len(routes))*float64(b.N)/b.Elapsed().Seconds(), "routes/s")
+	})
+	b.Run("handle", func(b *testing.B) {
+		nlRoutes := make([]netlink.Route, len(routes))
+		for i, r := range routes {
+			nlRoutes[i] = netlink.Route{
+				Dst:       prefixNet(r.Prefix),
+				Gw:        net.IP(r.Nexthop.Gateway.AsSlice()),
+				LinkIndex: r.Nexthop.LinkIndex,
+				Table:     testTable,
+				Protocol:  testProto,
+			}
+		}
+		for b.Loop() {
+			for i := range nlRoutes {
+				if err := ns.nl.RouteReplace(&nlRoutes[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			clear()
+		}
+		b.ReportMetric(float64(len(routes))*float64(b.N)/b.Elapsed().Seconds(), "routes/s")
+	})
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// BenchmarkDump1M reads back a table of 1 M routes of our protocol.
+func BenchmarkDump1M(b *testing.B) {
+	ns := newNS(b, 1)
+	routes := viaFamily(realLooking(1_000_000, 0), ns.links[0])
+	if err := ns.h.AddRoutes(testTable, testProto, routes); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		got, err := ns.h.Dump(testTable, testProto)
+		if err != nil || len(got) != len(routes) {
+			b.Fatalf("Dump: %d routes, %v; want %d", len(got), err, len(routes))
+		}
+	}
+}
+
+// BenchmarkSync1M: a no-op Sync and a 1 % churn Sync of 1 M routes. The
+// sets are sorted, as a netipx.IPSet hands them out.
+func BenchmarkSync1M(b *testing.B) {
+	ns := newNS(b, 1)
+	ps := realLooking(1_010_000, 0)
+	base := viaFamily(ps[:1_000_000], ns.links[0])
+	churn := append(viaFamily(ps[10_000:1_000_000], ns.links[0]), viaFamily(ps[1_000_000:], ns.links[0])...)
+	byPrefix := func(a, b Route) int { return comparePrefix(a.Prefix, b.Prefix) }
+	slices.SortFunc(base, byPrefix)
+	slices.SortFunc(churn, byPrefix)
+	if _, err := ns.h.Sync(testTable, testProto, base); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("noop", func(b *testing.B) {
+		for b.Loop() {
+			if st, err := ns.h.Sync(testTable, testProto, base); err != nil || st.Unchanged != len(base) {
+				b.Fatalf("Sync: %+v %v", st, err)
+			}
+		}
+	})
+	b.Run("churn1pct", func(b *testing.B) {
+		for b.Loop() {
+			for _, set := range [][]Route{churn, base} {
+				if st, err := ns.h.Sync(testTable, testProto, set); err != nil || st.Added != 10_000 || st.Deleted != 10_000 {
+					b.Fatalf("Sync: %+v %v", st, err)
+				}
+			}
+		}
+		b.ReportMetric(b.Elapsed().Seconds()/float64(2*b.N)*1000, "ms/sync")
+	})
+}
