@@ -2,8 +2,8 @@ package fib
 
 import (
 	"net"
-	"slices"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/vishvananda/netlink"
