@@ -29,6 +29,10 @@ interface = "wwan1"
 tunnel_address = ["198.18.100.2/31", "2001:db8:100:2::/127"]
 endpoint = "hub.example.net:51822"
 public_key = "VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI="
+
+[bgp]
+peer_asn = 64513
+originate = ["198.18.10.0/24"]
 `
 
 // goodHub is the hub's counterpart.
@@ -54,6 +58,10 @@ name = "softbank"
 listen_port = 51822
 tunnel_address = ["198.18.100.3/31"]
 public_key = "bcaJJukyMFo703fJpal5Exl32f/2TQSFiJNXcQFIRns="
+
+[bgp]
+peer_asn = 64512
+accept = ["198.18.10.0/24"]
 `
 
 func TestGoodTemplates(t *testing.T) {
@@ -309,7 +317,7 @@ func TestBadFiles(t *testing.T) {
 		{
 			name: "uplink in hub file",
 			want: []string{
-				`24:1: wrong role: [[uplink]] belongs in a role = "edge" file and this one has role = "hub" (the hub takes one [[tunnel]] per edge uplink instead)`,
+				`28:1: wrong role: [[uplink]] belongs in a role = "edge" file and this one has role = "hub" (the hub takes one [[tunnel]] per edge uplink instead)`,
 			},
 			src: func(t *testing.T) string {
 				return goodHub + "\n[[uplink]]\nname = \"docomo\"\n"
@@ -318,7 +326,7 @@ func TestBadFiles(t *testing.T) {
 		{
 			name: "tunnel in edge file",
 			want: []string{
-				`23:1: wrong role: [[tunnel]] belongs in a role = "hub" file and this one has role = "edge" (the edge takes one [[uplink]] per carrier instead)`,
+				`27:1: wrong role: [[tunnel]] belongs in a role = "hub" file and this one has role = "edge" (the edge takes one [[uplink]] per carrier instead)`,
 			},
 			src: func(t *testing.T) string {
 				return goodEdge + "\n[[tunnel]]\nname = \"docomo\"\n"
@@ -327,7 +335,7 @@ func TestBadFiles(t *testing.T) {
 		{
 			name: "hub table in edge file",
 			want: []string{
-				`23:1: wrong role: [hub] belongs in a role = "hub" file and this one has role = "edge" (remove it, or set role = "hub")`,
+				`27:1: wrong role: [hub] belongs in a role = "hub" file and this one has role = "edge" (remove it, or set role = "hub")`,
 			},
 			src: func(t *testing.T) string {
 				return goodEdge + "\n[hub]\npublic_interface = \"eth0\"\n"
@@ -473,6 +481,7 @@ func TestBadFiles(t *testing.T) {
 			name: "edge without uplinks",
 			want: []string{
 				`1:1: role = "edge" needs at least one [[uplink]] table (one per tunnel; see configs/edge.toml)`,
+				`1:1: bgp: missing required key "peer_asn" (add the other site's AS number under [bgp], e.g. peer_asn = 64513)`,
 			},
 			src: func(t *testing.T) string {
 				return "role = \"edge\"\nsite = \"home\"\nasn = 64512\nrouter_id = \"198.18.1.1\"\n[wireguard]\nprivate_key_file = \"/etc/uplinkd/private.key\"\n"
@@ -486,6 +495,7 @@ func TestBadFiles(t *testing.T) {
 				`1:1: missing required key "asn" (add this site's BGP AS number, e.g. a private one: asn = 64512)`,
 				`1:1: missing required key "router_id" (add the BGP router ID, an IPv4 address, e.g. router_id = "198.18.0.1")`,
 				`1:1: wireguard: missing required key "private_key_file" (add private_key_file = "/etc/uplinkd/private.key" under [wireguard])`,
+				`1:1: bgp: missing required key "peer_asn" (add the other site's AS number under [bgp], e.g. peer_asn = 64513)`,
 			},
 			src: func(t *testing.T) string { return "" },
 		},

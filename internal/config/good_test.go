@@ -66,6 +66,10 @@ func TestExamples(t *testing.T) {
 	edgeKey := mustKey(t, "bcaJJukyMFo703fJpal5Exl32f/2TQSFiJNXcQFIRns=")
 	wg := WireGuard{PrivateKeyFile: key, PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto}
 	api := API{Socket: "/run/uplinkd/uplinkd.sock"}
+	live := Liveness{BFD: true, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second}
+	ecmp := ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"}
+	lan := pfx("198.18.10.0/24", "2001:db8:10::/64")
+	defaults := pfx("0.0.0.0/0", "::/0")
 	tests := []struct {
 		file string
 		want *Config
@@ -75,7 +79,9 @@ func TestExamples(t *testing.T) {
 			want: &Config{
 				File: "edge.toml", Role: RoleEdge, Site: "home", ASN: 64512,
 				RouterID: netip.MustParseAddr("198.18.1.1"), StateDir: "/var/lib/uplinkd", LogLevel: "info",
-				WireGuard: wg, API: api,
+				WireGuard: wg, API: api, Liveness: live, ECMP: ecmp,
+				BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
+					Originate: lan, Accept: defaults, MaxPrefixes: 100},
 				Uplinks: []Uplink{
 					{
 						Name: "docomo", Interface: "wwan0", Weight: 3, Tunnel: "wg-docomo",
@@ -103,7 +109,9 @@ func TestExamples(t *testing.T) {
 			want: &Config{
 				File: "hub.toml", Role: RoleHub, Site: "vps", ASN: 64513,
 				RouterID: netip.MustParseAddr("198.18.1.2"), StateDir: "/var/lib/uplinkd", LogLevel: "info",
-				WireGuard: wg, API: api,
+				WireGuard: wg, API: api, Liveness: live, ECMP: ecmp,
+				BGP: BGP{PeerASN: 64512, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
+					Originate: defaults, Accept: lan, MaxPrefixes: 100},
 				Hub: Hub{PublicInterface: "eth0"},
 				Tunnels: []Tunnel{
 					{Name: "docomo", Interface: "wgh-docomo", ListenPort: 51821, Addresses: pfx("198.18.100.1/31", "2001:db8:100:1::1/127"), PublicKey: edgeKey},
@@ -153,6 +161,8 @@ public_key = "VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI="
 persistent_keepalive = 0
 fwmark = 0x10
 table = 4294967295
+[bgp]
+peer_asn = 64513
 `
 	got, err := parse("m.toml", []byte(minimal), testKeys)
 	if err != nil {
@@ -164,6 +174,10 @@ table = 4294967295
 		RouterID: netip.MustParseAddr("198.18.1.1"), StateDir: "/var/lib/uplinkd", LogLevel: "info",
 		WireGuard: WireGuard{PrivateKeyFile: "/etc/uplinkd/private.key", PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto},
 		API:       API{Socket: "/run/uplinkd/uplinkd.sock"},
+		BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
+			Accept: pfx("0.0.0.0/0", "::/0"), MaxPrefixes: 100},
+		Liveness: Liveness{BFD: true, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second},
+		ECMP:     ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"},
 		Uplinks: []Uplink{
 			{
 				Name: "a", Interface: "eth1", Weight: 1, Tunnel: "wg-a", Addresses: pfx("198.18.100.1/30"),

@@ -19,6 +19,9 @@ type rawFile struct {
 	Hub       rawHub       `toml:"hub"`
 	Uplink    []rawUplink  `toml:"uplink"`
 	Tunnel    []rawTunnel  `toml:"tunnel"`
+	BGP       rawBGP       `toml:"bgp"`
+	Liveness  rawLiveness  `toml:"liveness"`
+	ECMP      rawECMP      `toml:"ecmp"`
 }
 
 type rawWireGuard struct {
@@ -56,4 +59,28 @@ type rawTunnel struct {
 	ListenPort      int64    `toml:"listen_port"`
 	TunnelAddress   []string `toml:"tunnel_address"`
 	PublicKey       string   `toml:"public_key"`
+}
+
+type rawBGP struct {
+	PeerASN     int64    `toml:"peer_asn"`
+	HoldTime    int64    `toml:"hold_time"`
+	Keepalive   int64    `toml:"keepalive"`
+	Port        int64    `toml:"port"`
+	Originate   []string `toml:"originate"`
+	Accept      []string `toml:"accept"`
+	MaxPrefixes int64    `toml:"max_prefixes"`
+}
+
+type rawLiveness struct {
+	BFD        bool  `toml:"bfd"`
+	IntervalMS int64 `toml:"interval_ms"`
+	Multiplier int64 `toml:"multiplier"`
+	HoldDownMS int64 `toml:"hold_down_ms"`
+}
+
+type rawECMP struct {
+	Table      int64  `toml:"table"`
+	Resilient  string `toml:"resilient"`
+	HashPolicy int64  `toml:"hash_policy"`
+	OnExit     string `toml:"on_exit"`
 }

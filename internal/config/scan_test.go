@@ -158,6 +158,8 @@ router_id = "198.18.1.1"
 uplink = [{ name = "docomo" }]
 [wireguard]
 private_key_file = "/etc/uplinkd/private.key"
+[bgp]
+peer_asn = 64513
 `
 	want := []string{"5:1: uplink: expected an array of tables, got an array (write each one as a [[uplink]] table)"}
 	_, err := parse("t.toml", []byte(src), testKeys)
@@ -214,7 +216,7 @@ func TestTooManyUplinks(t *testing.T) {
 		src += fmt.Sprintf("\n[[uplink]]\nname = \"u%d\"\ninterface = \"eth%d\"\ntunnel_address = [\"198.18.100.%d/31\"]\nendpoint = \"hub.example.net:%d\"\npublic_key = \"VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI=\"\n",
 			i, i, 2*i, 51821+i)
 	}
-	want := []string{"65:1: too many [[uplink]] tables: 9 (at most 8)"}
+	want := []string{"69:1: too many [[uplink]] tables: 9 (at most 8)"}
 	_, err := parse("t.toml", []byte(src), testKeys)
 	if diff := cmp.Diff(want, positions(t, err)); diff != "" {
 		t.Errorf("errors mismatch (-want +got):\n%s", diff)

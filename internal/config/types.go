@@ -53,6 +53,9 @@ type Config struct {
 	Uplinks   []Uplink // edge only
 	Tunnels   []Tunnel // hub only
 	Hub       Hub      // hub only
+	BGP       BGP
+	Liveness  Liveness
+	ECMP      ECMP
 }
 
 // WireGuard holds settings shared by all of a site's tunnels.
@@ -115,4 +118,31 @@ func PeerAddress(p netip.Prefix) netip.Addr {
 		return netip.AddrFrom16(b)
 	}
 	return a.Next()
+}
+
+// BGP is the eBGP session run over every tunnel (one per address family).
+type BGP struct {
+	PeerASN     uint32        // the other site's AS
+	HoldTime    time.Duration // whole seconds, ≥ 3 s (GoBGP's floor)
+	Keepalive   time.Duration
+	Port        int            // TCP port, 179
+	Originate   []netip.Prefix // announced on every session
+	Accept      []netip.Prefix // the only prefixes taken from the peer
+	MaxPrefixes int            // per session and family
+}
+
+// Liveness decides how fast a dead tunnel leaves the ECMP set.
+type Liveness struct {
+	BFD        bool          // RFC 5880 on every tunnel; off: BGP alone
+	Interval   time.Duration // BFD transmit and receive interval
+	Multiplier int           // BFD detect multiplier
+	HoldDown   time.Duration // how long a tunnel stays up before it returns
+}
+
+// ECMP is how the balanced routes go into the kernel.
+type ECMP struct {
+	Table      int    // routing table of the ECMP routes (254: main)
+	Resilient  string // "auto", "on" or "off": resilient next-hop groups
+	HashPolicy int    // net.ipv4.fib_multipath_hash_policy and IPv6's; 1 = layer 4
+	OnExit     string // "flush" removes the routes on stop, "keep" leaves them
 }

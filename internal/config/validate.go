@@ -17,6 +17,9 @@ var validators = []func(v *validator, raw *rawFile, c *Config){
 	validateHub,
 	validateUplinks,
 	validateTunnels,
+	validateBGP,
+	validateLiveness,
+	validateECMP,
 }
 
 // validator collects semantic errors, each at the position of the key it

@@ -1,0 +1,157 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+var defaultRoutes = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+
+// validateBGP checks [bgp]. The edge announces its LAN and, by default,
+// accepts only the default routes; the hub announces the default routes
+// and must be told which LAN prefixes the edge may announce.
+func validateBGP(v *validator, raw *rawFile, c *Config) {
+	b := raw.BGP
+	if v.required("bgp", "peer_asn", "add the other site's AS number under [bgp], e.g. peer_asn = 64513") {
+		if b.PeerASN < 1 || b.PeerASN > 4294967294 {
+			v.errorf("bgp.peer_asn", "%d is not a usable AS number (use 1 to 4294967294)", b.PeerASN)
+		} else if uint32(b.PeerASN) == c.ASN {
+			v.errorf("bgp.peer_asn", "%d is this site's own asn (the sessions are eBGP: give the hub and the edge different AS numbers)", b.PeerASN)
+		} else {
+			c.BGP.PeerASN = uint32(b.PeerASN)
+		}
+	}
+	c.BGP.HoldTime = v.seconds("bgp.hold_time", b.HoldTime, 9, 3, 65535, "GoBGP refuses hold times under 3 s; BFD detects failures faster")
+	c.BGP.Keepalive = v.seconds("bgp.keepalive", b.Keepalive, 3, 1, 21845, "a third of hold_time is usual")
+	if c.BGP.Keepalive*3 > c.BGP.HoldTime && v.has("bgp.keepalive") {
+		v.errorf("bgp.keepalive", "%d s is more than a third of hold_time %d s (use at most %d)", b.Keepalive, int(c.BGP.HoldTime.Seconds()), int(c.BGP.HoldTime.Seconds())/3)
+	}
+	c.BGP.Port = 179
+	if v.has("bgp.port") {
+		c.BGP.Port = v.port("bgp.port", b.Port)
+	}
+	c.BGP.MaxPrefixes = 100
+	if v.has("bgp.max_prefixes") {
+		if b.MaxPrefixes < 1 || b.MaxPrefixes > 10_000_000 {
+			v.errorf("bgp.max_prefixes", "%d is out of range (1 to 10000000 per session and family)", b.MaxPrefixes)
+		} else {
+			c.BGP.MaxPrefixes = int(b.MaxPrefixes)
+		}
+	}
+	switch c.Role {
+	case RoleEdge:
+		c.BGP.Originate = v.prefixList("bgp.originate", b.Originate, nil)
+		c.BGP.Accept = v.prefixList("bgp.accept", b.Accept, defaultRoutes)
+	case RoleHub:
+		c.BGP.Originate = v.prefixList("bgp.originate", b.Originate, defaultRoutes)
+		if v.required("bgp", "accept", `list the edge's LAN prefixes the hub may accept, e.g. accept = ["198.18.10.0/24"]`) {
+			c.BGP.Accept = v.prefixList("bgp.accept", b.Accept, nil)
+		}
+	}
+}
+
+// seconds reads a whole-second duration with a default and a range.
+func (v *validator) seconds(path string, n, def, lo, hi int64, why string) time.Duration {
+	if !v.has(path) {
+		return time.Duration(def) * time.Second
+	}
+	if n < lo || n > hi {
+		v.errorf(path, "%d is out of range (seconds, %d to %d; %s)", n, lo, hi, why)
+		return time.Duration(def) * time.Second
+	}
+	return time.Duration(n) * time.Second
+}
+
+func (v *validator) port(path string, n int64) int {
+	if n < 1 || n > 65535 {
+		v.errorf(path, "%d is not a port (use 1 to 65535)", n)
+		return 0
+	}
+	return int(n)
+}
+
+// prefixList parses a list of prefixes, each in canonical form so that a
+// host bit set by mistake is caught rather than silently masked.
+func (v *validator) prefixList(path string, list []string, def []netip.Prefix) []netip.Prefix {
+	if !v.has(path) {
+		return def
+	}
+	var out []netip.Prefix
+	for i, s := range list {
+		p, err := netip.ParsePrefix(s)
+		el := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case err != nil:
+			v.errorf(el, "%q is not a prefix (write it as address/length, e.g. \"198.18.10.0/24\")", s)
+		case p != p.Masked():
+			v.errorf(el, "%q has host bits set (did you mean %q?)", s, p.Masked())
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// validateLiveness checks [liveness]: BFD on by default at 100 ms x 3.
+func validateLiveness(v *validator, raw *rawFile, c *Config) {
+	l := raw.Liveness
+	c.Liveness.BFD = true
+	if v.has("liveness.bfd") {
+		c.Liveness.BFD = l.BFD
+	}
+	c.Liveness.Interval = v.millis("liveness.interval_ms", l.IntervalMS, 100, 10, 10000, "BFD's transmit and receive interval; 100 ms x 3 detects a dead tunnel in 300 ms")
+	c.Liveness.Multiplier = 3
+	if v.has("liveness.multiplier") {
+		if l.Multiplier < 1 || l.Multiplier > 255 {
+			v.errorf("liveness.multiplier", "%d is out of range (1 to 255; 3 is usual)", l.Multiplier)
+		} else {
+			c.Liveness.Multiplier = int(l.Multiplier)
+		}
+	}
+	c.Liveness.HoldDown = v.millis("liveness.hold_down_ms", l.HoldDownMS, 3000, 0, 600000, "how long a tunnel must stay up before it carries traffic again")
+}
+
+func (v *validator) millis(path string, n, def, lo, hi int64, why string) time.Duration {
+	if !v.has(path) {
+		return time.Duration(def) * time.Millisecond
+	}
+	if n < lo || n > hi {
+		v.errorf(path, "%d is out of range (milliseconds, %d to %d; %s)", n, lo, hi, why)
+		return time.Duration(def) * time.Millisecond
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
+// validateECMP checks [ecmp].
+func validateECMP(v *validator, raw *rawFile, c *Config) {
+	e := raw.ECMP
+	c.ECMP = ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"}
+	if v.has("ecmp.table") {
+		if e.Table < 1 || e.Table > 0xffffffff || e.Table == 253 || e.Table == 255 {
+			v.errorf("ecmp.table", "%d cannot hold the ECMP routes (use 254 for main, or a table of your own)", e.Table)
+		} else {
+			c.ECMP.Table = int(e.Table)
+		}
+	}
+	c.ECMP.Resilient = v.choice("ecmp.resilient", e.Resilient, "auto", "auto", "on", "off")
+	c.ECMP.OnExit = v.choice("ecmp.on_exit", e.OnExit, "flush", "flush", "keep")
+	if v.has("ecmp.hash_policy") {
+		if e.HashPolicy < 0 || e.HashPolicy > 2 {
+			v.errorf("ecmp.hash_policy", "%d is not a multipath hash policy (0 = layer 3, 1 = layer 4, 2 = inner layer 3)", e.HashPolicy)
+		} else {
+			c.ECMP.HashPolicy = int(e.HashPolicy)
+		}
+	}
+}
+
+func (v *validator) choice(path, s, def string, allowed ...string) string {
+	if !v.has(path) {
+		return def
+	}
+	if !contains(allowed, s) {
+		v.errorf(path, "%q is not one of %q", s, allowed)
+		return def
+	}
+	return s
+}

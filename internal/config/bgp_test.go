@@ -1,0 +1,50 @@
+package config
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// goodEdge's [bgp] starts at line 23 (peer_asn on 24, originate on 25).
+func TestBadBGPLivenessECMP(t *testing.T) {
+	tests := []struct {
+		name  string
+		base  string
+		pairs []string
+		want  []string
+	}{
+		{"hold time under GoBGP's floor", goodEdge, []string{"peer_asn = 64513", "peer_asn = 64513\nhold_time = 2"},
+			[]string{"25:1: bgp.hold_time: 2 is out of range (seconds, 3 to 65535; GoBGP refuses hold times under 3 s; BFD detects failures faster)"}},
+		{"keepalive over a third of hold time", goodEdge, []string{"peer_asn = 64513", "peer_asn = 64513\nhold_time = 6\nkeepalive = 3"},
+			[]string{"26:1: bgp.keepalive: 3 s is more than a third of hold_time 6 s (use at most 2)"}},
+		{"peer asn is our own", goodEdge, []string{"peer_asn = 64513", "peer_asn = 64512"},
+			[]string{"24:1: bgp.peer_asn: 64512 is this site's own asn (the sessions are eBGP: give the hub and the edge different AS numbers)"}},
+		{"originate with host bits", goodEdge, []string{`originate = ["198.18.10.0/24"]`, `originate = ["198.18.10.1/24"]`},
+			[]string{`25:14: bgp.originate[0]: "198.18.10.1/24" has host bits set (did you mean "198.18.10.0/24"?)`}},
+		{"accept not a prefix", goodEdge, []string{`originate = ["198.18.10.0/24"]`, `accept = ["default"]`},
+			[]string{`25:11: bgp.accept[0]: "default" is not a prefix (write it as address/length, e.g. "198.18.10.0/24")`}},
+		{"hub without accept", goodHub, []string{`accept = ["198.18.10.0/24"]` + "\n", ""},
+			[]string{`24:1: bgp: missing required key "accept" (list the edge's LAN prefixes the hub may accept, e.g. accept = ["198.18.10.0/24"])`}},
+		{"bfd interval too short", goodEdge, []string{`originate = ["198.18.10.0/24"]`, "originate = [\"198.18.10.0/24\"]\n[liveness]\ninterval_ms = 5"},
+			[]string{"27:1: liveness.interval_ms: 5 is out of range (milliseconds, 10 to 10000; BFD's transmit and receive interval; 100 ms x 3 detects a dead tunnel in 300 ms)"}},
+		{"bfd as a string", goodEdge, []string{`originate = ["198.18.10.0/24"]`, "originate = [\"198.18.10.0/24\"]\n[liveness]\nbfd = \"yes\""},
+			[]string{`27:1: liveness.bfd: expected a boolean, got a string (write true or false without quotes)`}},
+		{"resilient misspelt", goodEdge, []string{`originate = ["198.18.10.0/24"]`, "originate = [\"198.18.10.0/24\"]\n[ecmp]\nresilient = \"yes\""},
+			[]string{`27:1: ecmp.resilient: "yes" is not one of ["auto" "on" "off"]`}},
+		{"ecmp table local", goodEdge, []string{`originate = ["198.18.10.0/24"]`, "originate = [\"198.18.10.0/24\"]\n[ecmp]\ntable = 255"},
+			[]string{"27:1: ecmp.table: 255 cannot hold the ECMP routes (use 254 for main, or a table of your own)"}},
+		{"hash policy 3", goodEdge, []string{`originate = ["198.18.10.0/24"]`, "originate = [\"198.18.10.0/24\"]\n[ecmp]\nhash_policy = 3"},
+			[]string{"27:1: ecmp.hash_policy: 3 is not a multipath hash policy (0 = layer 3, 1 = layer 4, 2 = inner layer 3)"}},
+		{"unknown key in bgp", goodEdge, []string{"peer_asn = 64513", "peer_as = 64513"},
+			[]string{`24:1: unknown key "peer_as" in [bgp] (did you mean "peer_asn"?)`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse("t.toml", []byte(edit(t, tt.base, tt.pairs...)), testKeys)
+			if diff := cmp.Diff(tt.want, positions(t, err)); diff != "" {
+				t.Errorf("errors mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
