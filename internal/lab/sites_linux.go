@@ -73,7 +73,14 @@ implementation = "auto"
 
 [api]
 socket = %q
-`, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Socket("edge"))
+
+[bgp]
+peer_asn = 64513
+originate = [%q, %q]
+
+[liveness]
+hold_down_ms = 1000
+`, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Socket("edge"), LANPrefix, LANPrefix6)
 	for i, c := range Carriers {
 		_, edge4, _, edge6 := TunnelAddrs(i)
 		fmt.Fprintf(&b, `
@@ -110,7 +117,14 @@ socket = %q
 
 [hub]
 public_interface = "eth0"
-`, HubPublic, filepath.Join(l.Dir, "hub-state"), l.keyPath("hub"), l.Socket("hub"))
+
+[bgp]
+peer_asn = 64512
+accept = [%q, %q]
+
+[liveness]
+hold_down_ms = 1000
+`, HubPublic, filepath.Join(l.Dir, "hub-state"), l.keyPath("hub"), l.Socket("hub"), LANPrefix, LANPrefix6)
 	for i, c := range Carriers {
 		hub4, _, hub6, _ := TunnelAddrs(i)
 		fmt.Fprintf(&b, `
