@@ -37,6 +37,11 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 	return ErrUnsupported
 }
 
+// RemoveGroup returns ErrUnsupported off Linux.
+func (h *Handle) RemoveGroup(proto uint8, ids IDRange, groupID uint32) error {
+	return ErrUnsupported
+}
+
 // Multipath returns ErrUnsupported off Linux.
 func (h *Handle) Multipath(table uint32, proto uint8, prefix netip.Prefix) (MultipathState, bool, error) {
 	return MultipathState{}, false, ErrUnsupported

@@ -96,7 +96,7 @@ func (h *Handle) Multipaths(table uint32, proto uint8) ([]MultipathState, error)
 // multipaths is Multipaths for one family.
 func (h *Handle) multipaths(table uint32, proto uint8, family uint8) ([]MultipathState, error) {
 	var out []MultipathState
-	var groups map[uint32]bool
+	viaGroup := false
 	err := h.dumpRoutes(family, table, proto, func() { out = out[:0] }, func(r *rawRoute) {
 		if r.rtype != unix.RTN_UNICAST {
 			return
@@ -104,7 +104,7 @@ func (h *Handle) multipaths(table uint32, proto uint8, family uint8) ([]Multipat
 		st := MultipathState{Prefix: r.prefix, GroupID: r.nhID}
 		switch {
 		case r.nhID != 0:
-			groups = map[uint32]bool{}
+			viaGroup = true
 		case r.multipath != nil:
 			st.Nexthops = parseMultipath(r.multipath)
 		default:
@@ -115,7 +115,7 @@ func (h *Handle) multipaths(table uint32, proto uint8, family uint8) ([]Multipat
 	if err != nil {
 		return nil, fmt.Errorf("read multipath routes table %d: %w", table, err)
 	}
-	if groups != nil {
+	if viaGroup {
 		err = h.resolveGroups(out)
 	}
 	return out, err

@@ -275,3 +275,68 @@ func TestResilientLifecycle(t *testing.T) {
 		t.Errorf("no members left, yet table 100 has:\n%s", out)
 	}
 }
+
+// TestSwitchMechanism: a route moves between a resilient group and a plain
+// multipath route (the fallback) and back, and a plain route's member set
+// changes, in both families.
+func TestSwitchMechanism(t *testing.T) {
+	ns := newNS(t, 3)
+	for _, v6 := range []bool{false, true} {
+		t.Run(fmt.Sprint("v6=", v6), func(t *testing.T) {
+			prefix := netip.MustParsePrefix("203.0.113.0/24")
+			if v6 {
+				prefix = netip.MustParsePrefix("2001:db8:100::/48")
+			}
+			mp := Multipath{Table: testTable, Protocol: testProto, Prefix: prefix, Nexthops: ns.weighted(v6, []int{0, 1, 2}, []int{1, 2, 3})}
+			res := Resilient{GroupID: testIDs.First + 10, Buckets: 16}
+			steps := []struct {
+				name      string
+				resilient bool
+				members   []int
+				weights   []int
+			}{
+				{"plain", false, []int{0, 1, 2}, []int{1, 2, 3}},
+				{"plain, one gone", false, []int{0, 2}, []int{1, 3}},
+				{"plain, weights", false, []int{0, 2}, []int{4, 1}},
+				{"to resilient", true, []int{0, 1, 2}, []int{1, 2, 3}},
+				{"back to plain", false, []int{1, 2}, []int{1, 1}},
+			}
+			for _, s := range steps {
+				mp.Nexthops = ns.weighted(v6, s.members, s.weights)
+				var err error
+				if s.resilient {
+					err = ns.h.SetResilient(mp, testIDs, res)
+				} else {
+					err = ns.h.SetMultipath(mp)
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", s.name, err)
+				}
+				got, found, err := ns.h.Multipath(testTable, testProto, prefix)
+				if err != nil || !found {
+					t.Fatalf("%s: read back found=%v err=%v", s.name, found, err)
+				}
+				want := MultipathState{Prefix: prefix, Nexthops: mp.Nexthops}
+				if s.resilient {
+					want.GroupID = res.GroupID
+				}
+				if diff := cmp.Diff(want, got, netipEq); diff != "" {
+					t.Errorf("%s: read back (-want +got):\n%s", s.name, diff)
+				}
+			}
+			if err := ns.h.RemoveGroup(testProto, testIDs, res.GroupID); err != nil {
+				t.Fatalf("RemoveGroup after the fallback: %v", err)
+			}
+			if out := strings.TrimSpace(ns.ip(t, "nexthop", "show")); out != "" {
+				t.Errorf("after RemoveGroup, ip nexthop show says:\n%s", out)
+			}
+			fam := "-4"
+			if v6 {
+				fam = "-6"
+			}
+			if n := lines(ns.ip(t, fam, "route", "show", "table", "100", "proto", "211")); n != 3 {
+				t.Errorf("want exactly one route with 2 nexthop lines, got %d lines:\n%s", n, ns.ip(t, fam, "route", "show", "table", "100"))
+			}
+		})
+	}
+}

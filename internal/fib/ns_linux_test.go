@@ -1,7 +1,6 @@
 package fib
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -136,14 +135,13 @@ func (ns *testNS) ip(t testing.TB, args ...string) string {
 
 // lines counts non-empty lines.
 func lines(s string) int {
-	return bytes.Count([]byte(strings.TrimSpace(s)), []byte("\n")) + btoi(strings.TrimSpace(s) != "")
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
+	n := 0
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			n++
+		}
 	}
-	return 0
+	return n
 }
 
 // assertNSGone is the leak check: the namespace's bind mount must be gone.

@@ -50,13 +50,12 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 		return err
 	}
 	recreated, err := h.ensureGroup(mp.Protocol, res, members, all)
-	if err != nil {
-		return err
+	if err == nil {
+		err = h.ensureRoute(mp, res.GroupID, recreated)
 	}
-	if err := h.ensureRoute(mp, res.GroupID, recreated); err != nil {
-		return err
-	}
-	return h.collectGarbage(mp.Protocol, ids)
+	// Also on failure: members created for a group that never took them
+	// must not linger.
+	return errors.Join(err, h.collectGarbage(mp.Protocol, ids))
 }
 
 func validateResilient(mp Multipath, ids IDRange, res Resilient) error {
@@ -173,8 +172,15 @@ func (h *Handle) ensureRoute(mp Multipath, groupID uint32, recreated bool) error
 // removeResilient deletes the route, then its group, then orphaned members.
 func (h *Handle) removeResilient(mp Multipath, ids IDRange, groupID uint32) error {
 	errRoute := h.DeleteRoutes(mp.Table, mp.Protocol, []Route{{Prefix: mp.Prefix}})
-	errGroup := h.deleteOwned(mp.Protocol, ids, groupID)
-	return errors.Join(errRoute, errGroup, h.collectGarbage(mp.Protocol, ids))
+	return errors.Join(errRoute, h.RemoveGroup(mp.Protocol, ids, groupID))
+}
+
+// RemoveGroup deletes owned nexthop group groupID and the member objects no
+// other group uses. Routes still using the group go with it (the kernel's
+// rule), so move them first, e.g. with SetMultipath when falling back.
+func (h *Handle) RemoveGroup(proto uint8, ids IDRange, groupID uint32) error {
+	errGroup := h.deleteOwned(proto, ids, groupID)
+	return errors.Join(errGroup, h.collectGarbage(proto, ids))
 }
 
 // deleteOwned deletes nexthop object id if it is ours.
