@@ -1,0 +1,196 @@
+// Package fibtest fakes the kernel FIB for reconciler tests that run
+// without root: routes and multipath routes live in maps.
+package fibtest
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/uplinkd/uplinkd/internal/fib"
+)
+
+type key struct {
+	table  uint32
+	proto  uint8
+	prefix netip.Prefix
+}
+
+// Fake is an in-memory fib.RouteTable and fib.ECMP. Safe for concurrent use.
+type Fake struct {
+	mu     sync.Mutex
+	routes map[key]fib.Nexthop
+	multi  map[key]fib.MultipathState
+	// Resilient is what ResilientSupported answers.
+	Resilient bool
+	// Err, if set, is returned by every call that would change something.
+	Err error
+	// Calls counts calls that changed something, to assert idempotence.
+	Calls int
+}
+
+var (
+	_ fib.RouteTable = (*Fake)(nil)
+	_ fib.ECMP       = (*Fake)(nil)
+)
+
+// New returns an empty fake FIB that claims resilient group support.
+func New() *Fake {
+	return &Fake{routes: map[key]fib.Nexthop{}, multi: map[key]fib.MultipathState{}, Resilient: true}
+}
+
+// AddRoutes installs or replaces routes.
+func (f *Fake) AddRoutes(table uint32, proto uint8, routes []fib.Route) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	f.Calls++
+	for _, r := range routes {
+		f.routes[key{table, proto, r.Prefix.Masked()}] = r.Nexthop
+	}
+	return nil
+}
+
+// DeleteRoutes deletes routes by prefix; absent ones count as deleted.
+func (f *Fake) DeleteRoutes(table uint32, proto uint8, routes []fib.Route) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	f.Calls++
+	for _, r := range routes {
+		delete(f.routes, key{table, proto, r.Prefix.Masked()})
+	}
+	return nil
+}
+
+// Dump returns the routes of proto in table, in no particular order.
+func (f *Fake) Dump(table uint32, proto uint8) ([]fib.Route, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []fib.Route
+	for k, nh := range f.routes {
+		if k.table == table && k.proto == proto {
+			out = append(out, fib.Route{Prefix: k.prefix, Nexthop: nh})
+		}
+	}
+	return out, nil
+}
+
+// Sync makes the routes of proto in table exactly desired, like the kernel one.
+func (f *Fake) Sync(table uint32, proto uint8, desired []fib.Route) (fib.SyncStats, error) {
+	want, err := wantSet(desired)
+	if err != nil {
+		return fib.SyncStats{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var st fib.SyncStats
+	for p, nh := range want {
+		k := key{table, proto, p}
+		cur, ok := f.routes[k]
+		switch {
+		case !ok:
+			st.Added++
+		case cur != nh:
+			st.Replaced++
+		default:
+			st.Unchanged++
+			continue
+		}
+		f.routes[k] = nh
+	}
+	for k := range f.routes {
+		if _, ok := want[k.prefix]; !ok && k.table == table && k.proto == proto {
+			delete(f.routes, k)
+			st.Deleted++
+		}
+	}
+	if st.Added+st.Replaced+st.Deleted > 0 {
+		f.Calls++
+	}
+	return st, f.Err
+}
+
+// wantSet masks prefixes and refuses one given two nexthops, as fib does.
+func wantSet(desired []fib.Route) (map[netip.Prefix]fib.Nexthop, error) {
+	want := make(map[netip.Prefix]fib.Nexthop, len(desired))
+	for _, r := range desired {
+		if !r.Prefix.IsValid() {
+			return nil, fmt.Errorf("invalid prefix %v", r.Prefix)
+		}
+		p := r.Prefix.Masked()
+		if cur, ok := want[p]; ok && cur != r.Nexthop {
+			return nil, fmt.Errorf("prefix %s listed with two nexthops", p)
+		}
+		want[p] = r.Nexthop
+	}
+	return want, nil
+}
+
+// ResilientSupported answers f.Resilient.
+func (f *Fake) ResilientSupported(uint8, fib.IDRange) (bool, error) { return f.Resilient, nil }
+
+// SetResilient records mp as a route via group res.GroupID.
+func (f *Fake) SetResilient(mp fib.Multipath, _ fib.IDRange, res fib.Resilient) error {
+	return f.setMulti(mp, res.GroupID)
+}
+
+// SetMultipath records mp as a plain multipath route.
+func (f *Fake) SetMultipath(mp fib.Multipath) error { return f.setMulti(mp, 0) }
+
+func (f *Fake) setMulti(mp fib.Multipath, gid uint32) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	k := key{mp.Table, mp.Protocol, mp.Prefix.Masked()}
+	if len(mp.Nexthops) == 0 {
+		delete(f.multi, k)
+		f.Calls++
+		return nil
+	}
+	st := fib.MultipathState{Prefix: k.prefix, GroupID: gid, Nexthops: append([]fib.WeightedNexthop(nil), mp.Nexthops...)}
+	if cur, ok := f.multi[k]; ok && sameState(cur, st) {
+		return nil
+	}
+	f.multi[k] = st
+	f.Calls++
+	return nil
+}
+
+func sameState(a, b fib.MultipathState) bool {
+	if a.GroupID != b.GroupID || len(a.Nexthops) != len(b.Nexthops) {
+		return false
+	}
+	for i := range a.Nexthops {
+		if a.Nexthops[i] != b.Nexthops[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// RemoveGroup forgets routes via the group, as the kernel deletes them.
+func (f *Fake) RemoveGroup(_ uint8, _ fib.IDRange, groupID uint32) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, st := range f.multi {
+		if st.GroupID == groupID {
+			delete(f.multi, k)
+		}
+	}
+	return nil
+}
+
+// Multipath returns the multipath route for prefix.
+func (f *Fake) Multipath(table uint32, proto uint8, prefix netip.Prefix) (fib.MultipathState, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.multi[key{table, proto, prefix.Masked()}]
+	return st, ok, nil
+}

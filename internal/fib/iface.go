@@ -1,0 +1,26 @@
+package fib
+
+import "net/netip"
+
+// RouteTable is what a prefix-set reconciler (breakout) needs from the FIB;
+// fibtest.Fake implements it in memory for tests without root.
+type RouteTable interface {
+	AddRoutes(table uint32, proto uint8, routes []Route) error
+	DeleteRoutes(table uint32, proto uint8, routes []Route) error
+	Dump(table uint32, proto uint8) ([]Route, error)
+	Sync(table uint32, proto uint8, desired []Route) (SyncStats, error)
+}
+
+// ECMP is what the multipath reconciler needs from the FIB.
+type ECMP interface {
+	ResilientSupported(proto uint8, ids IDRange) (bool, error)
+	SetResilient(mp Multipath, ids IDRange, res Resilient) error
+	SetMultipath(mp Multipath) error
+	RemoveGroup(proto uint8, ids IDRange, groupID uint32) error
+	Multipath(table uint32, proto uint8, prefix netip.Prefix) (MultipathState, bool, error)
+}
+
+var (
+	_ RouteTable = (*Handle)(nil)
+	_ ECMP       = (*Handle)(nil)
+)
