@@ -2,8 +2,10 @@ package feed
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/uplinkd/uplinkd/internal/breakout"
+	"github.com/uplinkd/uplinkd/internal/breakout/routefile"
 )
 
 // Kind names a feed format: the `type` of a [[breakout.source]].
@@ -20,6 +22,8 @@ const (
 	KindM365       Kind = "m365"
 	KindURL        Kind = "url"
 	KindASN        Kind = "asn"
+	KindFile       Kind = "file"   // a seed-format YAML route file
+	KindStatic     Kind = "static" // Spec.Prefixes; no body
 )
 
 // Spec is what a configured source asks of its feed. Fields that do not
@@ -27,13 +31,14 @@ const (
 type Spec struct {
 	Name                string // the source name, copied into every Entry
 	Kind                Kind
-	Services            []string // aws
-	Regions             []string // aws
-	NetworkBorderGroups []string // aws
-	Keys                []string // github
-	Categories          []string // m365
-	ServiceAreas        []string // m365
-	ASNs                []uint32 // asn
+	Services            []string       // aws
+	Regions             []string       // aws
+	NetworkBorderGroups []string       // aws
+	Keys                []string       // github
+	Categories          []string       // m365
+	ServiceAreas        []string       // m365
+	ASNs                []uint32       // asn
+	Prefixes            []netip.Prefix // static
 	// Meta fills route-file header fields (ASN, ASNName, Category, Name)
 	// of entries the feed left empty, e.g. AS16509 AMAZON-02 for aws.
 	Meta breakout.Entry
@@ -42,7 +47,7 @@ type Spec struct {
 // Parse parses one fetched body. For KindGoogle a second body, when given,
 // is cloud.json and is subtracted from the first (goog.json).
 func (s Spec) Parse(bodies ...[]byte) ([]breakout.Entry, error) {
-	if len(bodies) == 0 {
+	if len(bodies) == 0 && s.Kind != KindStatic {
 		return nil, fmt.Errorf("source %s: no body", s.Name)
 	}
 	es, err := s.parse(bodies)
@@ -72,6 +77,10 @@ func (s Spec) parse(b [][]byte) ([]breakout.Entry, error) {
 		return ParseM365(b[0], M365Filter{s.Categories, s.ServiceAreas})
 	case KindASN:
 		return ParseASN(b[0], s.ASNs)
+	case KindFile:
+		return routefile.Read(b[0], s.Name)
+	case KindStatic:
+		return static(s.Prefixes)
 	}
 	return nil, fmt.Errorf("unknown feed type %q", s.Kind)
 }
@@ -128,3 +137,19 @@ func firstFieldCount(body []byte) int {
 }
 
 var errStop = fmt.Errorf("stop")
+
+// static turns configured prefixes into entries, with the same checks as a
+// feed: host bits clear, at least one prefix.
+func static(ps []netip.Prefix) ([]breakout.Entry, error) {
+	if len(ps) == 0 {
+		return nil, perr("static", "", ErrEmpty)
+	}
+	out := make([]breakout.Entry, len(ps))
+	for i, p := range ps {
+		if _, err := checkMasked(p); err != nil || !p.IsValid() {
+			return nil, perr("static", fmt.Sprintf("prefix %d", i+1), malformedf("invalid prefix %s", p))
+		}
+		out[i] = breakout.Entry{Prefix: p}
+	}
+	return out, nil
+}

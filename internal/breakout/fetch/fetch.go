@@ -28,7 +28,7 @@ func (e *StatusError) Error() string {
 // Defaults used for zero fields of a Fetcher.
 const (
 	DefaultTimeout    = 30 * time.Second
-	DefaultMaxBytes   = 64 << 20
+	DefaultMaxBytes   = 32 << 20 // the unpacked 998 k-row table is 20 MB; a 50 MB answer is refused
 	DefaultBackoff    = time.Second
 	DefaultMaxBackoff = 30 * time.Second
 )

@@ -1,4 +1,4 @@
-package routefile
+package routefile_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/uplinkd/uplinkd/internal/breakout"
 	"github.com/uplinkd/uplinkd/internal/breakout/feed"
+	"github.com/uplinkd/uplinkd/internal/breakout/routefile"
 )
 
 var netipOpt = cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{})
@@ -35,7 +36,7 @@ const seed = `- asn: 16509
 `
 
 func TestSeedRoundTrip(t *testing.T) {
-	es, err := Read([]byte(seed), "aws")
+	es, err := routefile.Read([]byte(seed), "aws")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestSeedRoundTrip(t *testing.T) {
 		t.Fatalf("read (-want +got):\n%s", diff)
 	}
 	var b bytes.Buffer
-	if err := Write(&b, es); err != nil {
+	if err := routefile.Write(&b, es); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(seed, b.String()); diff != "" {
@@ -69,7 +70,7 @@ func TestReadForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			es, err := Read([]byte(tt.in), "s")
+			es, err := routefile.Read([]byte(tt.in), "s")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +103,7 @@ func TestReadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			es, err := Read([]byte(tt.in), "s")
+			es, err := routefile.Read([]byte(tt.in), "s")
 			if err == nil {
 				t.Fatalf("no error, entries %v", es)
 			}
@@ -116,7 +117,7 @@ func TestReadErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Read(nil, "s"); !errors.Is(err, ErrEmpty) {
+	if _, err := routefile.Read(nil, "s"); !errors.Is(err, routefile.ErrEmpty) {
 		t.Errorf("empty file: %v, want ErrEmpty", err)
 	}
 }
@@ -135,14 +136,14 @@ func TestFixtureRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b1, b2 bytes.Buffer
-	if err := Write(&b1, es); err != nil {
+	if err := routefile.Write(&b1, es); err != nil {
 		t.Fatal(err)
 	}
-	back, err := Read(b1.Bytes(), "aws")
+	back, err := routefile.Read(b1.Bytes(), "aws")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(&b2, back); err != nil {
+	if err := routefile.Write(&b2, back); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(b1.Bytes(), b2.Bytes()) {
@@ -163,7 +164,7 @@ func TestFixtureRoundTrip(t *testing.T) {
 		rev[i], rev[j] = rev[j], rev[i]
 	}
 	var b3 bytes.Buffer
-	Write(&b3, rev)
+	routefile.Write(&b3, rev)
 	if !bytes.Equal(b1.Bytes(), b3.Bytes()) {
 		t.Error("output depends on input order")
 	}
@@ -180,7 +181,7 @@ func TestFileName(t *testing.T) {
 		{breakout.Entry{Name: "../etc/passwd"}, ".._etc_passwd.yml"},
 	}
 	for _, tt := range tests {
-		if got := FileName(tt.e); got != tt.want {
+		if got := routefile.FileName(tt.e); got != tt.want {
 			t.Errorf("FileName(%+v) = %q, want %q", tt.e, got, tt.want)
 		}
 	}
@@ -190,19 +191,19 @@ func FuzzRouteFile(f *testing.F) {
 	f.Add([]byte(seed))
 	f.Add([]byte("name: A\nroutes:\n- ip: 192.0.2.1\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		es, err := Read(b, "s")
+		es, err := routefile.Read(b, "s")
 		if err != nil {
 			return
 		}
 		var w1, w2 bytes.Buffer
-		if err := Write(&w1, es); err != nil {
+		if err := routefile.Write(&w1, es); err != nil {
 			t.Fatal(err)
 		}
-		back, err := Read(w1.Bytes(), "s")
+		back, err := routefile.Read(w1.Bytes(), "s")
 		if err != nil {
 			t.Fatalf("written file does not read back: %v\n%s", err, w1.Bytes())
 		}
-		Write(&w2, back)
+		routefile.Write(&w2, back)
 		if !bytes.Equal(w1.Bytes(), w2.Bytes()) {
 			t.Fatalf("not stable:\n%s\n---\n%s", w1.Bytes(), w2.Bytes())
 		}

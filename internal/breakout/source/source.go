@@ -1,0 +1,155 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/breakout"
+	"github.com/uplinkd/uplinkd/internal/breakout/feed"
+	"github.com/uplinkd/uplinkd/internal/breakout/fetch"
+	"github.com/uplinkd/uplinkd/internal/breakout/lkg"
+)
+
+// Config is one [[breakout.source]].
+type Config struct {
+	Spec  feed.Spec     // name, type, filters, route-file header
+	URLs  []string      // feed URLs; google: goog.json then, optionally, cloud.json
+	Files []string      // type file: route-file paths, read in order
+	Every time.Duration // refresh interval, for the caller's scheduler
+}
+
+// Outcome reports one refresh.
+type Outcome struct {
+	Source      string
+	Entries     int  // size of the set now held (new or kept)
+	Changed     bool // the set differs from the one held before
+	NotModified bool // the server answered 304
+	Err         error
+}
+
+// Refresher runs refreshes against a store.
+type Refresher struct {
+	Fetcher *fetch.Fetcher
+	Store   *lkg.Store
+	Log     *slog.Logger
+}
+
+// Refresh fetches and parses src and records the result. On any error the
+// store keeps the previous set and marks the source stale; Outcome.Err says
+// why.
+func (r *Refresher) Refresh(ctx context.Context, src Config) Outcome {
+	name := src.Spec.Name
+	prev, _ := r.Store.Get(name)
+	out := Outcome{Source: name}
+	es, v, notModified, err := r.load(ctx, src, prev)
+	switch {
+	case err != nil:
+		r.Store.Failure(name, err)
+		out.Err, out.Entries = err, len(prev.Entries)
+		r.Log.Warn("breakout source failed, keeping last good set", "source", name, "prefixes", len(prev.Entries), "err", err)
+	case notModified:
+		out.Err = r.Store.NotModified(name)
+		out.NotModified, out.Entries = true, len(prev.Entries)
+		r.Log.Debug("breakout source not modified", "source", name)
+	default:
+		out.Err = r.Store.Success(name, es, v.ETag, v.LastModified)
+		out.Entries, out.Changed = len(es), changed(prev.Entries, es)
+		r.Log.Info("breakout source refreshed", "source", name, "prefixes", len(es), "changed", out.Changed)
+	}
+	return out
+}
+
+// load returns the parsed entries, or notModified when a conditional GET
+// confirmed the held set.
+func (r *Refresher) load(ctx context.Context, src Config, prev lkg.State) (es []breakout.Entry, v fetch.Validators, notModified bool, err error) {
+	var bodies [][]byte
+	switch {
+	case src.Spec.Kind == feed.KindStatic:
+	case src.Spec.Kind == feed.KindFile:
+		bodies, err = readFiles(src.Files)
+	default:
+		bodies, v, notModified, err = r.fetchAll(ctx, src.URLs, prev)
+	}
+	if err != nil || notModified {
+		return nil, v, notModified, err
+	}
+	if src.Spec.Kind == feed.KindFile {
+		es, err = parseEach(src.Spec, src.Files, bodies)
+	} else {
+		es, err = src.Spec.Parse(bodies...)
+	}
+	return es, v, false, err
+}
+
+// fetchAll fetches every URL. A single-URL source uses conditional GET
+// against the held set's validators; with several URLs (goog.json minus
+// cloud.json) every body is needed to recompute, so all are fetched whole.
+func (r *Refresher) fetchAll(ctx context.Context, urls []string, prev lkg.State) ([][]byte, fetch.Validators, bool, error) {
+	if len(urls) == 0 {
+		return nil, fetch.Validators{}, false, fmt.Errorf("no url")
+	}
+	var have fetch.Validators
+	if len(urls) == 1 && len(prev.Entries) > 0 {
+		have = fetch.Validators{ETag: prev.ETag, LastModified: prev.LastModified}
+	}
+	var bodies [][]byte
+	var v fetch.Validators
+	for _, u := range urls {
+		res, err := r.Fetcher.Fetch(ctx, u, have)
+		if err != nil {
+			return nil, v, false, err
+		}
+		if res.NotModified {
+			return nil, res.Validators, true, nil
+		}
+		bodies, v = append(bodies, res.Body), res.Validators
+	}
+	if len(urls) > 1 {
+		v = fetch.Validators{} // validators of one URL do not describe the set
+	}
+	return bodies, v, false, nil
+}
+
+func readFiles(paths []string) ([][]byte, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no route file")
+	}
+	var out [][]byte
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		b, err := feed.ReadAll(f, 0)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// parseEach parses several route files of one source; any bad file fails
+// the whole source, as a partial set would withdraw the good file's routes.
+func parseEach(spec feed.Spec, paths []string, bodies [][]byte) ([]breakout.Entry, error) {
+	var out []breakout.Entry
+	for i, b := range bodies {
+		es, err := spec.Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", paths[i], err)
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
+// changed reports whether the prefix sets differ; metadata-only changes
+// (a region renamed) do not touch routes.
+func changed(prev, next []breakout.Entry) bool {
+	add, del := breakout.Diff(breakout.Prefixes(prev), breakout.Prefixes(next))
+	return len(add)+len(del) > 0
+}
