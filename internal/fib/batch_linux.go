@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -29,7 +30,7 @@ func (h *Handle) run(op batchOp) error {
 	for start := 0; start < op.n; {
 		next, err := h.chunk1(op, start, be)
 		if err != nil {
-			return fmt.Errorf("%s: after %d of %d: %w", op.name, start, op.n, err)
+			return errors.Join(fmt.Errorf("%s: after %d of %d: %w", op.name, start, op.n, err), be.errOrNil())
 		}
 		start = next
 	}

@@ -25,6 +25,9 @@ var errDumpInterrupted = errors.New("dump interrupted by a concurrent change")
 // Handle is an rtnetlink socket. It stays bound to the network namespace
 // it was opened in, whatever thread later uses it. Safe for concurrent use.
 type Handle struct {
+	// op serializes multi-step operations (read back, then change) so two
+	// reconcilers sharing a Handle cannot interleave; mu guards the socket.
+	op    sync.Mutex
 	mu    sync.Mutex
 	fd    int
 	seq   uint32

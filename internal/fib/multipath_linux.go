@@ -19,6 +19,8 @@ func (h *Handle) SetMultipath(mp Multipath) error {
 	if err := validateMultipath(mp, false); err != nil {
 		return err
 	}
+	h.op.Lock()
+	defer h.op.Unlock()
 	mp.Prefix = mp.Prefix.Masked()
 	if len(mp.Nexthops) == 0 {
 		return h.DeleteRoutes(mp.Table, mp.Protocol, []Route{{Prefix: mp.Prefix}})

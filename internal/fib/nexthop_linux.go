@@ -228,6 +228,8 @@ func (h *Handle) deleteNexthops(ids []uint32) error {
 // with two free IDs of ids. An error means nexthop objects themselves are
 // unusable here (no kernel support, or the loopback device is down).
 func (h *Handle) ResilientSupported(proto uint8, ids IDRange) (bool, error) {
+	h.op.Lock()
+	defer h.op.Unlock()
 	all, err := h.allNexthops()
 	if err != nil {
 		return false, err

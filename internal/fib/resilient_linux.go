@@ -37,6 +37,8 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 	if err := validateResilient(mp, ids, res); err != nil {
 		return err
 	}
+	h.op.Lock()
+	defer h.op.Unlock()
 	mp.Prefix = mp.Prefix.Masked()
 	if len(mp.Nexthops) == 0 {
 		return h.removeResilient(mp, ids, res.GroupID)
@@ -172,13 +174,19 @@ func (h *Handle) ensureRoute(mp Multipath, groupID uint32, recreated bool) error
 // removeResilient deletes the route, then its group, then orphaned members.
 func (h *Handle) removeResilient(mp Multipath, ids IDRange, groupID uint32) error {
 	errRoute := h.DeleteRoutes(mp.Table, mp.Protocol, []Route{{Prefix: mp.Prefix}})
-	return errors.Join(errRoute, h.RemoveGroup(mp.Protocol, ids, groupID))
+	return errors.Join(errRoute, h.removeGroup(mp.Protocol, ids, groupID))
 }
 
 // RemoveGroup deletes owned nexthop group groupID and the member objects no
 // other group uses. Routes still using the group go with it (the kernel's
 // rule), so move them first, e.g. with SetMultipath when falling back.
 func (h *Handle) RemoveGroup(proto uint8, ids IDRange, groupID uint32) error {
+	h.op.Lock()
+	defer h.op.Unlock()
+	return h.removeGroup(proto, ids, groupID)
+}
+
+func (h *Handle) removeGroup(proto uint8, ids IDRange, groupID uint32) error {
 	errGroup := h.deleteOwned(proto, ids, groupID)
 	return errors.Join(errGroup, h.collectGarbage(proto, ids))
 }

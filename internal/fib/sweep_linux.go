@@ -19,6 +19,8 @@ type sweptRoute struct {
 // in ids), groups before their members. It is what a start-up or an exit
 // with on_exit=flush runs.
 func (h *Handle) Sweep(tables []uint32, proto uint8, ids IDRange) (SweepStats, error) {
+	h.op.Lock()
+	defer h.op.Unlock()
 	var st SweepStats
 	var errs []error
 	for _, table := range tables {

@@ -13,6 +13,8 @@ import (
 // errors of whatever failed. An invalid prefix, or one given two different
 // nexthops, is refused before anything is touched.
 func (h *Handle) Sync(table uint32, proto uint8, desired []Route) (SyncStats, error) {
+	h.op.Lock()
+	defer h.op.Unlock()
 	want, err := normalize(desired)
 	if err != nil {
 		return SyncStats{}, fmt.Errorf("sync table %d: %w", table, err)
