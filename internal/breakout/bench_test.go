@@ -147,3 +147,23 @@ func BenchmarkDiffMap1M(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseAndCompileTable is the whole path for the largest source:
+// unpack and parse the table, guards, index, aggregate.
+func BenchmarkParseAndCompileTable(b *testing.B) {
+	body, _ := loadTable(b)
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		es, err := feed.ParsePfx2as(body, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := breakout.Compile(es, breakout.Options{Guards: breakout.Guards{MinBits4: 8}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(res.Prefixes)
+	}
+	b.ReportMetric(float64(n), "prefixes")
+}

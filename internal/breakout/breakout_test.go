@@ -239,3 +239,37 @@ func TestComparePrefixGroupsSubtrees(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestExplain(t *testing.T) {
+	in := []Entry{
+		{Prefix: netip.MustParsePrefix("3.112.0.0/14"), Source: "aws", Service: "EC2", Region: "ap-northeast-1"},
+		{Prefix: netip.MustParsePrefix("3.116.0.0/14"), Source: "aws", Service: "EC2", Region: "ap-northeast-1"},
+		{Prefix: netip.MustParsePrefix("2600:1f00::/24"), Source: "aws", Service: "AMAZON"},
+	}
+	res, err := Compile(in, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		addr  string
+		route string // "" when not routed
+		n     int
+	}{
+		{"3.113.1.1", "3.112.0.0/13", 1},
+		{"3.119.255.255", "3.112.0.0/13", 1},
+		{"3.120.0.0", "", 0},
+		{"3.111.255.255", "", 0},
+		{"2600:1f00::1", "2600:1f00::/24", 1},
+		{"::1", "", 0},
+	}
+	for _, tt := range tests {
+		route, es, ok := res.Explain(netip.MustParseAddr(tt.addr))
+		got := ""
+		if ok {
+			got = route.String()
+		}
+		if got != tt.route || len(es) != tt.n {
+			t.Errorf("Explain(%s) = %q, %d entries; want %q, %d", tt.addr, got, len(es), tt.route, tt.n)
+		}
+	}
+}

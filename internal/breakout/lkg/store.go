@@ -39,7 +39,8 @@ type Store struct {
 	dir      string
 	log      *slog.Logger
 	now      func() time.Time
-	mu       sync.Mutex
+	mu       sync.Mutex // guards m
+	wmu      sync.Mutex // orders Success calls so the file matches memory
 	m        map[string]*State
 	problems []error
 }
@@ -103,6 +104,8 @@ func (s *Store) Problems() []error { return slices.Clone(s.problems) }
 func (s *Store) Success(source string, es []breakout.Entry, etag, lastModified string) error {
 	now := s.now()
 	st := &State{Source: source, Entries: es, LastSuccess: now, LastAttempt: now, ETag: etag, LastModified: lastModified}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
 	s.m[source] = st
 	s.mu.Unlock()
