@@ -40,7 +40,11 @@ func (r *rawRoute) nexthop() Nexthop {
 // Multipath and nexthop-object routes are left out: they belong to
 // SetMultipath and SetResilient, and Sync must never delete them.
 func (h *Handle) Dump(table uint32, proto uint8) ([]Route, error) {
-	var out []Route
+	// Sized like the last dump: growing a slice to ~1 M routes step by step
+	// costs more than parsing them.
+	hint, _ := h.dumpHints.Load(table)
+	n, _ := hint.(int)
+	out := make([]Route, 0, n)
 	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		n := len(out)
 		err := h.dumpRoutes(fam, table, proto, func() { out = out[:n] }, func(r *rawRoute) {
@@ -52,6 +56,7 @@ func (h *Handle) Dump(table uint32, proto uint8) ([]Route, error) {
 			return nil, fmt.Errorf("dump routes table %d proto %d: %w", table, proto, err)
 		}
 	}
+	h.dumpHints.Store(table, len(out))
 	return out, nil
 }
 

@@ -34,6 +34,8 @@ type Handle struct {
 	chunk int
 	rbuf  []byte
 	wbuf  msgBuf
+	// dumpHints maps a table to the size of its last dump.
+	dumpHints sync.Map
 }
 
 // Open opens an rtnetlink socket in the calling thread's network namespace.
