@@ -163,7 +163,8 @@ func TestSyncIdempotent(t *testing.T) {
 		t.Errorf("second Sync must change nothing (-want +got):\n%s", diff)
 	}
 
-	// Churn: drop 1000, move 1000 to the second uplink, add 1000 new.
+	// Churn: drop 1000, move 1000 IPv4 and 100 IPv6 routes to the second
+	// uplink, add 1000 new.
 	extra := realLooking(111_000, 0)[100_000:]
 	next := slices.Clone(desired[1000:])
 	for i := range 1000 {
@@ -172,18 +173,27 @@ func TestSyncIdempotent(t *testing.T) {
 			t.Fatal("test setup: expected IPv4 prefixes first")
 		}
 	}
+	for i := len(next) - 100; i < len(next); i++ {
+		next[i].Nexthop = Nexthop{Gateway: gw6(1), LinkIndex: ns.links[1]}
+	}
 	next = append(next, viaFamily(filterNew(extra, ps, 1000), ns.links[0])...)
 	st, err = ns.h.Sync(testTable, testProto, next)
 	if err != nil {
 		t.Fatalf("churn Sync: %v", err)
 	}
-	want := SyncStats{Added: 1000, Replaced: 1000, Deleted: 1000, Unchanged: len(desired) - 2000}
+	want := SyncStats{Added: 1000, Replaced: 1100, Deleted: 1000, Unchanged: len(desired) - 2100}
 	if diff := cmp.Diff(want, st, netipEq); diff != "" {
 		t.Errorf("churn Sync stats (-want +got):\n%s", diff)
 	}
 	got, _ := ns.h.Dump(testTable, testProto)
 	if diff := cmp.Diff(sortedPrefixes(next), sortedPrefixes(got), netipEq); diff != "" {
 		t.Errorf("after churn (-want +got):\n%s", diff)
+	}
+	if n := lines(ns.ip(t, "-6", "route", "show", "table", "100", "proto", "211", "dev", "up1")); n != 100 {
+		t.Errorf("IPv6 routes via up1 after churn: %d, want 100", n)
+	}
+	if st, err := ns.h.Sync(testTable, testProto, next); err != nil || st != (SyncStats{Unchanged: len(next)}) {
+		t.Errorf("Sync after churn, again: %+v %v; want all unchanged", st, err)
 	}
 }
 

@@ -1,7 +1,12 @@
 package fib
 
 import (
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"net/netip"
 	"slices"
 	"testing"
@@ -52,6 +57,31 @@ func BenchmarkInstall100k(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(routes))*float64(b.N)/b.Elapsed().Seconds(), "routes/s")
 	})
+	b.Run("ipbatch", func(b *testing.B) { ipBatch(b, ns, routes) })
+}
+
+// ipBatch is the peer DESIGN measured: `ip -batch` of the same routes.
+func ipBatch(b *testing.B, ns *testNS, routes []Route) {
+	var sb strings.Builder
+	for _, r := range routes {
+		fmt.Fprintf(&sb, "route replace %s via %s dev up0 table %d proto %d\n", r.Prefix, r.Nexthop.Gateway, testTable, testProto)
+	}
+	file := filepath.Join(b.TempDir(), "routes.batch")
+	if err := os.WriteFile(file, []byte(sb.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if out, err := exec.Command("ip", "-n", ns.name, "-batch", file).CombinedOutput(); err != nil {
+			b.Fatalf("ip -batch: %v: %.300s", err, out)
+		}
+		b.StopTimer()
+		if err := ns.h.DeleteRoutes(testTable, testProto, routes); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(routes))*float64(b.N)/b.Elapsed().Seconds(), "routes/s")
 }
 
 func prefixNet(p netip.Prefix) *net.IPNet {
