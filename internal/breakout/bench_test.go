@@ -15,26 +15,33 @@ const table = "testdata/bgp-caida-routeviews-prefix2as-v4-20240406.pfx2as.gz"
 
 var (
 	tableOnce    sync.Once
-	tableBody    []byte
 	tableEntries []breakout.Entry
 )
 
-// loadTable parses the 998,042-row CAIDA table once per test binary.
-func loadTable(tb testing.TB) ([]byte, []breakout.Entry) {
+// loadBody reads the gzip'd 998,042-row CAIDA table.
+func loadBody(tb testing.TB) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(table)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// loadTable parses the table once per test binary.
+func loadTable(tb testing.TB) []breakout.Entry {
 	tb.Helper()
 	tableOnce.Do(func() {
-		var err error
-		if tableBody, err = os.ReadFile(table); err != nil {
+		es, err := feed.ParsePfx2as(loadBody(tb), nil)
+		if err != nil {
 			tb.Fatal(err)
 		}
-		if tableEntries, err = feed.ParsePfx2as(tableBody, nil); err != nil {
-			tb.Fatal(err)
-		}
+		tableEntries = es
 	})
 	if tableEntries == nil {
 		tb.Fatal("table failed to load")
 	}
-	return tableBody, tableEntries
+	return tableEntries
 }
 
 // TestCompileWholeTable: the whole table passes the guards (it has no
@@ -44,7 +51,7 @@ func TestCompileWholeTable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large table")
 	}
-	_, es := loadTable(t)
+	es := loadTable(t)
 	res, err := breakout.Compile(es, breakout.Options{Guards: breakout.Guards{MinBits4: 8, MinBits6: 16}})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +67,7 @@ func TestCompileWholeTable(t *testing.T) {
 }
 
 func BenchmarkParsePfx2as(b *testing.B) {
-	body, _ := loadTable(b)
+	body := loadBody(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := feed.ParsePfx2as(body, nil); err != nil {
@@ -70,7 +77,7 @@ func BenchmarkParsePfx2as(b *testing.B) {
 }
 
 func BenchmarkAggregateTable(b *testing.B) {
-	_, es := loadTable(b)
+	es := loadTable(b)
 	ps := breakout.Prefixes(es)
 	b.ReportAllocs()
 	var n int
@@ -82,7 +89,7 @@ func BenchmarkAggregateTable(b *testing.B) {
 
 // BenchmarkCompileTable: guards, index and aggregation of the whole table.
 func BenchmarkCompileTable(b *testing.B) {
-	_, es := loadTable(b)
+	es := loadTable(b)
 	g := breakout.Guards{MinBits4: 8, Protected: []breakout.Protected{{Prefix: netip.MustParsePrefix("192.0.2.1/32"), Label: "hub"}}}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -151,7 +158,7 @@ func BenchmarkDiffMap1M(b *testing.B) {
 // BenchmarkParseAndCompileTable is the whole path for the largest source:
 // unpack and parse the table, guards, index, aggregate.
 func BenchmarkParseAndCompileTable(b *testing.B) {
-	body, _ := loadTable(b)
+	body := loadBody(b)
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
