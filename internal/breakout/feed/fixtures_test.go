@@ -290,3 +290,44 @@ func TestPrefixOriginFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestSpecKinds runs every kind through Spec.Parse on its fixture.
+func TestSpecKinds(t *testing.T) {
+	tests := []struct {
+		spec   Spec
+		bodies []string
+		want   int
+	}{
+		{Spec{Kind: KindAWS, Services: []string{"CLOUDFRONT"}}, []string{"aws-ip-ranges.json"}, 193 + 27},
+		{Spec{Kind: KindGoogle}, []string{"google-goog.json"}, 84},
+		{Spec{Kind: KindGoogle}, []string{"google-goog.json", "google-cloud.json"}, 304},
+		{Spec{Kind: KindCloudflare}, []string{"cloudflare-ips-v6.txt"}, 7},
+		{Spec{Kind: KindGitHub, Keys: []string{"git"}}, []string{"github-meta.json"}, 36},
+		{Spec{Kind: KindM365, Categories: []string{"Optimize"}}, []string{"m365-endpoints.json"}, 49},
+		{Spec{Kind: KindURL}, []string{"asn/ipverse-AS55095-ipv4-aggregated.txt"}, 12},
+		{Spec{Kind: KindASN, ASNs: []uint32{2906}}, []string{"asn/ipverse-AS2906-ipv4-aggregated.txt"}, 14},
+		{Spec{Kind: KindASN, ASNs: []uint32{2906}}, []string{"asn/caida-pfx2as-20240406-AS2906-ipv4.txt"}, 212},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.spec.Kind)+" "+tt.bodies[0], func(t *testing.T) {
+			var bodies [][]byte
+			for _, b := range tt.bodies {
+				bodies = append(bodies, fixture(t, b))
+			}
+			tt.spec.Name = "src"
+			es, err := tt.spec.Parse(bodies...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(es) != tt.want {
+				t.Errorf("%d entries, want %d", len(es), tt.want)
+			}
+			if es[0].Source != "src" {
+				t.Errorf("source not set: %+v", es[0])
+			}
+			if tt.spec.Kind == KindASN && es[0].ASN != 2906 {
+				t.Errorf("ASN not recorded: %+v", es[0])
+			}
+		})
+	}
+}

@@ -80,7 +80,7 @@ func parseBits(b []byte) (int, error) {
 	return n, nil
 }
 
-// fields splits a line on tabs or runs of spaces, into at most max fields.
+// fields splits a line on tabs or runs of spaces, reusing dst.
 func fields(line []byte, dst [][]byte) [][]byte {
 	dst = dst[:0]
 	for len(line) > 0 {

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -136,7 +137,7 @@ func firstFieldCount(body []byte) int {
 	return n
 }
 
-var errStop = fmt.Errorf("stop")
+var errStop = errors.New("stop")
 
 // static turns configured prefixes into entries, with the same checks as a
 // feed: host bits clear, at least one prefix.
