@@ -1,7 +1,22 @@
 // Package breakout owns the pure core of breakout routing: the Entry a feed
 // yields, the guards every prefix set passes, aggregation into the desired
 // set, the diff against the installed set and the index that explains which
-// source entries a route came from. Parsers live in feed, route files in
-// routefile, last-known-good state in lkg and HTTP fetching in fetch; nothing
-// here touches the kernel.
+// source entries a route came from. Nothing here touches the kernel.
+//
+// Sub-packages: feed parses the published formats, routefile reads and
+// writes seed-format YAML route files, fetch downloads feeds over HTTP, lkg
+// keeps each source's last known good set on disk, and source ties fetch,
+// parse and store together for one configured source.
+//
+// A daemon wires them as:
+//
+//	store := lkg.Open(stateDir, log)                   // restores sets from disk
+//	r := &source.Refresher{Fetcher: f, Store: store, Log: log}
+//	r.Refresh(ctx, cfg)                                // per source, on its interval
+//	res, err := breakout.Compile(store.Entries(), breakout.Options{
+//		Guards: guards, Previous: installed, Force: force})
+//	// err: ErrTooMany or *ChurnError (errors.Is ErrChurn): keep what is installed
+//	// else install res.Prefixes via the breakout gateway (fib.Via + Sync),
+//	// or res.Add then res.Del, and announce them over BGP if configured.
+//	res.Explain(addr)                                  // for `uplinkd explain IP`
 package breakout
