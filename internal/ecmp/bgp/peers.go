@@ -1,0 +1,281 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+)
+
+// PeerState is what status shows of one session.
+type PeerState struct {
+	Name        string
+	Address     netip.Addr
+	Family      string // "ipv4-unicast" or "ipv6-unicast", by the neighbor address
+	State       string // "idle", "connect", "active", "opensent", "openconfirm", "established"
+	Established bool
+	// Since is when the session came up if established, else when it last
+	// went down (zero if it never was up).
+	Since    time.Time
+	Received uint32 // prefixes received, before the import filter
+	Accepted uint32 // prefixes that passed the import filter
+	// LastError says why the session is or last went down: "max-prefix 3
+	// exceeded", "hold-timer-expired", "notification-received cease/...".
+	LastError string
+}
+
+const stateEstablished = "established"
+
+// sessionStates names GoBGP's session states the way status prints them.
+var sessionStates = map[api.PeerState_SessionState]string{
+	api.PeerState_UNKNOWN:     "unknown",
+	api.PeerState_IDLE:        "idle",
+	api.PeerState_CONNECT:     "connect",
+	api.PeerState_ACTIVE:      "active",
+	api.PeerState_OPENSENT:    "opensent",
+	api.PeerState_OPENCONFIRM: "openconfirm",
+	api.PeerState_ESTABLISHED: stateEstablished,
+}
+
+func sessionState(s api.PeerState_SessionState) string {
+	if name, ok := sessionStates[s]; ok {
+		return name
+	}
+	return strings.ToLower(s.String())
+}
+
+// family is the one address family a session carries: that of its
+// neighbor address, since each tunnel runs one session per family.
+func family(a netip.Addr) *api.Family {
+	if a.Is4() {
+		return &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
+	}
+	return &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+}
+
+func familyName(a netip.Addr) string {
+	if a.Is4() {
+		return "ipv4-unicast"
+	}
+	return "ipv6-unicast"
+}
+
+// peerSpec is everything that, when changed, needs the session re-created.
+type peerSpec struct {
+	Local                          netip.Addr
+	ASN                            uint32
+	Port                           int
+	Passive                        bool
+	HoldTime, Keepalive, ConnRetry time.Duration
+	MaxPrefixes                    uint32
+}
+
+func specOf(c Config, p Peer) peerSpec {
+	return peerSpec{p.Local, p.ASN, p.Port, c.Passive, c.HoldTime, c.Keepalive, c.ConnectRetry, c.MaxPrefixes}
+}
+
+func apiPeer(c Config, p Peer) *api.Peer {
+	ap := &api.Peer{
+		Conf: &api.PeerConf{
+			NeighborAddress: p.Address.String(),
+			PeerAsn:         p.ASN,
+			Description:     p.Name,
+		},
+		Transport: &api.Transport{
+			PassiveMode: c.Passive,
+			RemotePort:  uint32(p.Port),
+		},
+		Timers: &api.Timers{Config: &api.TimersConfig{
+			ConnectRetry:      uint64(c.ConnectRetry / time.Second),
+			HoldTime:          uint64(c.HoldTime / time.Second),
+			KeepaliveInterval: uint64(c.Keepalive / time.Second),
+		}},
+		AfiSafis: []*api.AfiSafi{{
+			Config:       &api.AfiSafiConfig{Family: family(p.Address), Enabled: true},
+			PrefixLimits: &api.PrefixLimit{Family: family(p.Address), MaxPrefixes: c.MaxPrefixes},
+		}},
+		// GTSM (RFC 5082): the session is one hop over the tunnel, so
+		// both ends send TTL 255 and drop anything that came from further.
+		TtlSecurity: &api.TtlSecurity{Enabled: true, TtlMin: 255},
+	}
+	if p.Local.IsValid() {
+		ap.Transport.LocalAddress = p.Local.String()
+	}
+	return ap
+}
+
+func addPeer(ctx context.Context, srv *server.BgpServer, c Config, p Peer) error {
+	if err := srv.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(c, p)}); err != nil {
+		return fmt.Errorf("add peer %s (%v): %w", p.Name, p.Address, err)
+	}
+	return nil
+}
+
+func deletePeer(ctx context.Context, srv *server.BgpServer, p Peer) error {
+	if err := srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: p.Address.String()}); err != nil {
+		return fmt.Errorf("delete peer %s (%v): %w", p.Name, p.Address, err)
+	}
+	return nil
+}
+
+// applyPeers reconciles the sessions to c.Peers, keyed by neighbor address
+// (GoBGP's own key): a rename only relabels, a changed session setting
+// re-creates that session alone. New peers are added before old ones are
+// removed. It returns the peers actually configured.
+func (s *Speaker) applyPeers(ctx context.Context, r *running, c Config) ([]Peer, error) {
+	have := map[netip.Addr]Peer{}
+	for _, p := range r.cfg.Peers {
+		have[p.Address] = p
+	}
+	var reached []Peer
+	var errs []error
+	for _, p := range c.Peers {
+		old, ok := have[p.Address]
+		delete(have, p.Address)
+		if ok && specOf(r.cfg, old) == specOf(c, p) {
+			reached = append(reached, p)
+			continue
+		}
+		if ok {
+			if err := deletePeer(ctx, r.srv, old); err != nil {
+				errs = append(errs, err)
+				reached = append(reached, old)
+				continue
+			}
+		}
+		if err := addPeer(ctx, r.srv, c, p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.log.Info("bgp peer configured", "peer", p.Name, "peer_address", p.Address, "replaced", ok)
+		reached = append(reached, p)
+	}
+	for _, old := range sortedPeers(have) {
+		if err := deletePeer(ctx, r.srv, old); err != nil {
+			errs = append(errs, err)
+			reached = append(reached, old)
+			continue
+		}
+		s.log.Info("bgp peer removed", "peer", old.Name, "peer_address", old.Address)
+	}
+	r.book.setPeers(reached)
+	return reached, errors.Join(errs...)
+}
+
+func sortedPeers(m map[netip.Addr]Peer) []Peer {
+	l := make([]Peer, 0, len(m))
+	for _, p := range m {
+		l = append(l, p)
+	}
+	slices.SortFunc(l, func(a, b Peer) int { return a.Address.Compare(b.Address) })
+	return l
+}
+
+// Peers reports every configured session, sorted by name. It is empty while
+// the speaker is stopped.
+func (s *Speaker) Peers(ctx context.Context) []PeerState {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.run == nil {
+		return nil
+	}
+	states := map[netip.Addr]PeerState{}
+	err := s.run.srv.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
+		st := s.peerState(p)
+		states[st.Address] = st
+	})
+	if err != nil {
+		s.log.Debug("list bgp peers", "err", err)
+	}
+	out := make([]PeerState, 0, len(s.run.cfg.Peers))
+	for _, p := range s.run.cfg.Peers {
+		st, ok := states[p.Address]
+		if !ok {
+			st = PeerState{Address: p.Address, Family: familyName(p.Address), State: "unknown"}
+		}
+		st.Name = p.Name
+		if st.Established {
+			// A peer that cannot be listed just shows 0 accepted.
+			accepted, _ := s.acceptedPaths(ctx, s.run.srv, p.Address)
+			st.Accepted = uint32(len(accepted))
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b PeerState) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// peerState converts GoBGP's view of one peer; Name and Accepted are left
+// to the caller.
+func (s *Speaker) peerState(p *api.Peer) PeerState {
+	addr, _ := netip.ParseAddr(p.GetState().GetNeighborAddress())
+	addr = addr.Unmap()
+	st := PeerState{
+		Address: addr,
+		Family:  familyName(addr),
+		State:   sessionState(p.GetState().GetSessionState()),
+	}
+	st.Established = st.State == stateEstablished
+	timers := p.GetTimers().GetState()
+	if st.Established {
+		st.Since = timers.GetUptime().AsTime()
+	} else if d := timers.GetDowntime(); d != nil && d.GetSeconds() > 0 {
+		st.Since = d.AsTime()
+	}
+	for _, af := range p.GetAfiSafis() {
+		st.Received += uint32(af.GetState().GetReceived())
+	}
+	_, st.LastError = s.run.book.get(addr)
+	if p.GetState().GetAdminState() == api.PeerState_PFX_CT {
+		st.LastError = fmt.Sprintf("max-prefix %d exceeded", s.run.cfg.MaxPrefixes)
+	}
+	return st
+}
+
+// peerBook holds what GoBGP's own goroutines need about peers: names for
+// the watcher's log lines, and the last reason a session went down, which
+// GoBGP reports only in its "Peer Down" log line.
+type peerBook struct {
+	mu      sync.Mutex
+	names   map[netip.Addr]string
+	lastErr map[netip.Addr]string
+}
+
+func newPeerBook(peers []Peer) *peerBook {
+	b := &peerBook{lastErr: map[netip.Addr]string{}}
+	b.setPeers(peers)
+	return b
+}
+
+func (b *peerBook) setPeers(peers []Peer) {
+	names := make(map[netip.Addr]string, len(peers))
+	for _, p := range peers {
+		names[p.Address] = p.Name
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.names = names
+}
+
+func (b *peerBook) get(a netip.Addr) (name, lastErr string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.names[a], b.lastErr[a]
+}
+
+func (b *peerBook) peerDown(addr, reason string) {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lastErr[a.Unmap()] = reason
+}

@@ -1,0 +1,216 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/apiutil"
+	bgppkt "github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	"github.com/osrg/gobgp/v3/pkg/server"
+)
+
+// Path is one accepted way to a prefix: through the session Peer (its
+// configured name), to NextHop.
+type Path struct {
+	Peer    string
+	NextHop netip.Addr
+}
+
+// originPath builds a locally originated path. The next hop is unspecified
+// on purpose: on eBGP GoBGP puts each session's own local address there.
+func originPath(p netip.Prefix) (*api.Path, error) {
+	origin := bgppkt.NewPathAttributeOrigin(bgppkt.BGP_ORIGIN_ATTR_TYPE_IGP)
+	bits := uint8(p.Bits())
+	if p.Addr().Is4() {
+		nlri := bgppkt.NewIPAddrPrefix(bits, p.Addr().String())
+		attrs := []bgppkt.PathAttributeInterface{origin, bgppkt.NewPathAttributeNextHop("0.0.0.0")}
+		return apiutil.NewPath(nlri, false, attrs, time.Now())
+	}
+	nlri := bgppkt.NewIPv6AddrPrefix(bits, p.Addr().String())
+	mp := bgppkt.NewPathAttributeMpReachNLRI("::", []bgppkt.AddrPrefixInterface{nlri})
+	return apiutil.NewPath(nlri, false, []bgppkt.PathAttributeInterface{origin, mp}, time.Now())
+}
+
+func announce(ctx context.Context, srv *server.BgpServer, prefixes []netip.Prefix) error {
+	for _, p := range prefixes {
+		path, err := originPath(p)
+		if err == nil {
+			_, err = srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: path})
+		}
+		if err != nil {
+			return fmt.Errorf("announce %v: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func withdraw(ctx context.Context, srv *server.BgpServer, p netip.Prefix) error {
+	path, err := originPath(p)
+	if err == nil {
+		err = srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: path.Family, Path: path})
+	}
+	if err != nil {
+		return fmt.Errorf("withdraw %v: %w", p, err)
+	}
+	return nil
+}
+
+// applyOriginate announces what is new before withdrawing what went, and
+// returns what is announced.
+func applyOriginate(ctx context.Context, srv *server.BgpServer, have, want []netip.Prefix) ([]netip.Prefix, error) {
+	have, want = canonical(have), canonical(want)
+	reached := slices.Clone(have)
+	var errs []error
+	for _, p := range want {
+		if slices.Contains(have, p) {
+			continue
+		}
+		if err := announce(ctx, srv, []netip.Prefix{p}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		reached = append(reached, p)
+	}
+	for _, p := range have {
+		if slices.Contains(want, p) {
+			continue
+		}
+		if err := withdraw(ctx, srv, p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		reached = slices.DeleteFunc(reached, func(q netip.Prefix) bool { return q == p })
+	}
+	return canonical(reached), errors.Join(errs...)
+}
+
+// Routes returns every path that passed the import filter, from every
+// established session, by prefix; paths of one prefix are sorted by peer.
+// It is empty while the speaker is stopped.
+//
+// It reads each peer's Adj-RIB-In with GoBGP's EnableFiltered, which
+// re-runs the current import policy and marks what it rejects, rather than
+// the global RIB, whose listing does not give the equal-cost set.
+func (s *Speaker) Routes(ctx context.Context) (map[netip.Prefix][]Path, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	routes := map[netip.Prefix][]Path{}
+	if s.run == nil {
+		return routes, nil
+	}
+	up, err := s.established(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, p := range s.run.cfg.Peers {
+		if !up[p.Address] {
+			continue
+		}
+		accepted, err := s.acceptedPaths(ctx, s.run.srv, p.Address)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list routes of peer %s: %w", p.Name, err))
+			continue
+		}
+		for _, a := range accepted {
+			routes[a.prefix] = append(routes[a.prefix], Path{Peer: p.Name, NextHop: a.nextHop})
+		}
+	}
+	for _, paths := range routes {
+		slices.SortFunc(paths, func(a, b Path) int { return strings.Compare(a.Peer, b.Peer) })
+	}
+	return routes, errors.Join(errs...)
+}
+
+// established returns the neighbor addresses of established sessions.
+func (s *Speaker) established(ctx context.Context) (map[netip.Addr]bool, error) {
+	up := map[netip.Addr]bool{}
+	err := s.run.srv.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
+		if p.GetState().GetSessionState() == api.PeerState_ESTABLISHED {
+			if a, err := netip.ParseAddr(p.GetState().GetNeighborAddress()); err == nil {
+				up[a.Unmap()] = true
+			}
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list bgp peers: %w", err)
+	}
+	return up, nil
+}
+
+type acceptedPath struct {
+	prefix  netip.Prefix
+	nextHop netip.Addr
+}
+
+// acceptedPaths lists one peer's Adj-RIB-In, leaving out what the import
+// filter rejects and what GoBGP ignores for an AS loop (it keeps those in
+// the Adj-RIB-In unmarked).
+func (s *Speaker) acceptedPaths(ctx context.Context, srv *server.BgpServer, peer netip.Addr) ([]acceptedPath, error) {
+	var out []acceptedPath
+	var errs []error
+	req := &api.ListPathRequest{
+		TableType:      api.TableType_ADJ_IN,
+		Name:           peer.String(),
+		Family:         family(peer),
+		EnableFiltered: true,
+	}
+	err := srv.ListPath(ctx, req, func(d *api.Destination) {
+		prefix, err := netip.ParsePrefix(d.GetPrefix())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("parse prefix %q: %w", d.GetPrefix(), err))
+			return
+		}
+		for _, p := range d.GetPaths() {
+			if p.GetFiltered() || p.GetIsWithdraw() {
+				continue
+			}
+			nh, loop, err := pathFacts(p, s.run.cfg.ASN)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("path to %v: %w", prefix, err))
+				continue
+			}
+			if !loop {
+				out = append(out, acceptedPath{prefix: prefix, nextHop: nh})
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, errors.Join(errs...)
+}
+
+// pathFacts returns a path's next hop and whether its AS path holds asn.
+func pathFacts(p *api.Path, asn uint32) (netip.Addr, bool, error) {
+	attrs, err := apiutil.GetNativePathAttributes(p)
+	if err != nil {
+		return netip.Addr{}, false, err
+	}
+	var nh net.IP
+	loop := false
+	for _, a := range attrs {
+		switch a := a.(type) {
+		case *bgppkt.PathAttributeNextHop:
+			nh = a.Value
+		case *bgppkt.PathAttributeMpReachNLRI:
+			nh = a.Nexthop
+		case *bgppkt.PathAttributeAsPath:
+			for _, seg := range a.Value {
+				loop = loop || slices.Contains(seg.GetAS(), asn)
+			}
+		}
+	}
+	addr, ok := netip.AddrFromSlice(nh)
+	if !ok {
+		return netip.Addr{}, loop, errors.New("no next hop")
+	}
+	return addr.Unmap(), loop, nil
+}

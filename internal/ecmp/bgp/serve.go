@@ -1,0 +1,71 @@
+package bgp
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+)
+
+// serveLoop owns the goroutine running GoBGP's BgpServer.Serve.
+//
+// GoBGP v3 has no way to end Serve: after StopBgp it blocks forever on its
+// management channel, one goroutine leaked per stopped server. GoBGP calls
+// its timing hook on that goroutine after every management operation, so
+// the hook can end it with runtime.Goexit once the server is stopped and
+// one last, harmless operation (GetBgp) has been answered.
+type serveLoop struct {
+	mgmtOps atomic.Int64 // management operations finished by Serve
+	exit    atomic.Bool  // set: end Serve after the next operation
+	done    chan struct{}
+}
+
+var _ server.FSMTimingHook = (*serveLoop)(nil)
+
+func newServeLoop() *serveLoop {
+	return &serveLoop{done: make(chan struct{})}
+}
+
+// Observe runs on the Serve goroutine.
+func (l *serveLoop) Observe(op server.FSMOperation, _, _ time.Duration) {
+	if op != server.FSMMgmtOp {
+		return
+	}
+	l.mgmtOps.Add(1)
+	if l.exit.Load() {
+		close(l.done)
+		runtime.Goexit()
+	}
+}
+
+func (l *serveLoop) run(srv *server.BgpServer) {
+	srv.Serve()
+}
+
+// end ends the Serve goroutine of a stopped server. pending is how many
+// management operations must have finished since mark: StopBgp's and the
+// watcher's unregistration, which its goroutine sends on its own once the
+// watch context is cancelled; it must be served before Serve ends or that
+// goroutine would block forever. If they do not come within wait, Serve is
+// left running rather than risk it. The last operation is sent from its own
+// goroutine so that Stop can never hang on a server that is gone.
+func (l *serveLoop) end(srv *server.BgpServer, mark, pending int64, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for l.mgmtOps.Load() < mark+pending {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	l.exit.Store(true)
+	go srv.GetBgp(context.Background(), &api.GetBgpRequest{})
+	select {
+	case <-l.done:
+		return true
+	case <-time.After(wait):
+		return false
+	}
+}
