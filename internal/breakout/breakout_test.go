@@ -2,6 +2,7 @@ package breakout
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -272,4 +273,44 @@ func TestExplain(t *testing.T) {
 			t.Errorf("Explain(%s) = %q, %d entries; want %q, %d", tt.addr, got, len(es), tt.route, tt.n)
 		}
 	}
+}
+
+// TestDiffMatchesMaps holds the sorted merge to the obvious set algorithm.
+func TestDiffMatchesMaps(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	gen := func() []netip.Prefix {
+		var ps []netip.Prefix
+		for range r.IntN(300) {
+			p, _ := netip.AddrFrom4([4]byte{10, byte(r.IntN(4)), byte(r.IntN(8)), 0}).Prefix(16 + r.IntN(9))
+			ps = append(ps, p)
+		}
+		return ps
+	}
+	for range 100 {
+		prev, next := gen(), gen()
+		add, del := Diff(prev, next)
+		wantAdd, wantDel := mapMinus(next, prev), mapMinus(prev, next)
+		if diff := cmp.Diff(wantAdd, add, netipOpt, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("add (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(wantDel, del, netipOpt, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("del (-want +got):\n%s", diff)
+		}
+	}
+}
+
+// mapMinus returns a \ b, sorted.
+func mapMinus(a, b []netip.Prefix) []netip.Prefix {
+	in := map[netip.Prefix]bool{}
+	for _, p := range b {
+		in[p] = true
+	}
+	var out []netip.Prefix
+	for _, p := range a {
+		if !in[p] {
+			out = append(out, p)
+			in[p] = true // once
+		}
+	}
+	return SortPrefixes(out)
 }

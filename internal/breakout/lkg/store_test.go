@@ -1,6 +1,7 @@
 package lkg
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"log/slog"
@@ -174,4 +175,31 @@ func TestFileName(t *testing.T) {
 			t.Errorf("fileName(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzStateFile: decoding never panics, and whatever decodes re-encodes to
+// the same entries.
+func FuzzStateFile(f *testing.F) {
+	var b strings.Builder
+	w := bufio.NewWriter(&b)
+	encode(w, &State{Source: "aws", LastSuccess: time.Unix(1e9, 0), ETag: `"x"`, Entries: entries("aws", "3.112.0.0/14", "2600:1f00::/24")})
+	w.Flush()
+	f.Add([]byte(b.String()))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := decode(data)
+		if err != nil {
+			return
+		}
+		var b strings.Builder
+		w := bufio.NewWriter(&b)
+		encode(w, st)
+		w.Flush()
+		st2, err := decode([]byte(b.String()))
+		if err != nil {
+			t.Fatalf("re-encoded state does not decode: %v", err)
+		}
+		if diff := cmp.Diff(st.Entries, st2.Entries, netipOpt); diff != "" {
+			t.Fatalf("(-first +second):\n%s", diff)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -208,4 +209,25 @@ func FuzzRouteFile(f *testing.F) {
 			t.Fatalf("not stable:\n%s\n---\n%s", w1.Bytes(), w2.Bytes())
 		}
 	})
+}
+
+func TestWriteFile(t *testing.T) {
+	es, err := routefile.Read([]byte(seed), "aws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), routefile.FileName(es[0]))
+	for i, want := range []bool{true, false} {
+		changed, err := routefile.WriteFile(path, es)
+		if err != nil || changed != want {
+			t.Fatalf("write %d: changed %v, %v; want %v", i, changed, err, want)
+		}
+	}
+	got, _ := os.ReadFile(path)
+	if string(got) != seed || filepath.Base(path) != "AS16509_AMAZON.yml" {
+		t.Errorf("%s holds:\n%s", path, got)
+	}
+	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".routefile-*")); len(m) != 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
 }
