@@ -155,9 +155,13 @@ func TestSyncIdempotent(t *testing.T) {
 		t.Errorf("ip route show table 100 proto 211: %d IPv4 + %d IPv6, want 100000 + 10000", n4, n6)
 	}
 
+	mon := ns.watch(t)
 	st, err = ns.h.Sync(testTable, testProto, desired)
 	if err != nil {
 		t.Fatalf("second Sync: %v", err)
+	}
+	if n := mon.changes(t); n != 0 {
+		t.Errorf("second Sync: the kernel saw %d route changes, want 0", n)
 	}
 	if diff := cmp.Diff(SyncStats{Unchanged: len(desired)}, st, netipEq); diff != "" {
 		t.Errorf("second Sync must change nothing (-want +got):\n%s", diff)

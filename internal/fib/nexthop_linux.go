@@ -97,8 +97,11 @@ func parseNexthop(b []byte) (NexthopObject, bool) {
 			o.Resilient = parseResGroup(d)
 		}
 	})
-	if !isRes {
+	switch {
+	case !isRes:
 		o.Resilient = nil
+	case o.Resilient != nil:
+		o.Resilient.GroupID = o.ID
 	}
 	return o, o.ID != 0
 }

@@ -48,10 +48,10 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 		return err
 	}
 	members, err := h.ensureMembers(mp, ids, res.GroupID, all)
-	if err != nil {
-		return err
+	recreated := false
+	if err == nil {
+		recreated, err = h.ensureGroup(mp.Protocol, res, members, all)
 	}
-	recreated, err := h.ensureGroup(mp.Protocol, res, members, all)
 	if err == nil {
 		err = h.ensureRoute(mp, res.GroupID, recreated)
 	}
@@ -115,8 +115,12 @@ func findMember(mine []NexthopObject, nh WeightedNexthop) (uint32, bool) {
 // also deletes the routes using it, so it reports recreated.
 func (h *Handle) ensureGroup(proto uint8, res Resilient, members []GroupMember, all []NexthopObject) (recreated bool, err error) {
 	cur, exists := findID(all, res.GroupID)
-	if exists && cur.Protocol != proto {
+	switch {
+	case exists && cur.Protocol != proto:
 		return false, fmt.Errorf("nexthop group %d: id in use by protocol %d", res.GroupID, cur.Protocol)
+	case exists && cur.Group == nil:
+		// Replacing it would pull a member out of some other group.
+		return false, fmt.Errorf("nexthop group %d: id in use by a member nexthop; pick group ids from the bottom of the range", res.GroupID)
 	}
 	name := fmt.Sprintf("nexthop group %d", res.GroupID)
 	flags := uint16(unix.NLM_F_CREATE | unix.NLM_F_EXCL)
