@@ -163,10 +163,14 @@ func parseAck(m nlmsg) ackInfo {
 	if m.flags&unix.NLM_F_ACK_TLVS == 0 {
 		return a
 	}
-	tlvs := m.data[4+unix.SizeofNlMsghdr:]
+	skip := 4 + unix.SizeofNlMsghdr
 	if m.flags&unix.NLM_F_CAPPED == 0 {
-		tlvs = m.data[4+int(ne.Uint32(m.data[4:])):]
+		skip = 4 + int(ne.Uint32(m.data[4:]))
 	}
+	if skip > len(m.data) {
+		return a
+	}
+	tlvs := m.data[skip:]
 	attrs(tlvs, func(typ uint16, d []byte) {
 		if typ == unix.NLMSGERR_ATTR_MSG {
 			a.msg = cString(d)
