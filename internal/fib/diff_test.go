@@ -125,6 +125,7 @@ func TestValidateMultipath(t *testing.T) {
 	def := netip.MustParsePrefix("0.0.0.0/0")
 	tests := []struct {
 		name     string
+		prefix   string
 		nhs      []WeightedNexthop
 		needLink bool
 		wantErr  string
@@ -132,13 +133,19 @@ func TestValidateMultipath(t *testing.T) {
 		{name: "ok", nhs: []WeightedNexthop{{Gateway: gw, LinkIndex: 2, Weight: 256}}},
 		{name: "weight 0", nhs: []WeightedNexthop{{Gateway: gw, Weight: 0}}, wantErr: "weight must be 1..256"},
 		{name: "weight 257", nhs: []WeightedNexthop{{Gateway: gw, Weight: 257}}, wantErr: "weight must be 1..256"},
-		{name: "no gateway", nhs: []WeightedNexthop{{Weight: 1}}, wantErr: "gateway required"},
+		{name: "neither gateway nor device", nhs: []WeightedNexthop{{Weight: 1}}, wantErr: "gateway or device required"},
+		{name: "device only", nhs: []WeightedNexthop{{LinkIndex: 3, Weight: 1}}, needLink: true},
+		{name: "device only, plain IPv6", prefix: "::/0", nhs: []WeightedNexthop{{LinkIndex: 3, Weight: 1}}, wantErr: "device-only IPv6"},
 		{name: "object needs device", nhs: []WeightedNexthop{{Gateway: gw, Weight: 1}}, needLink: true, wantErr: "device required"},
 		{name: "duplicate", nhs: []WeightedNexthop{{Gateway: gw, Weight: 1}, {Gateway: gw, Weight: 2}}, wantErr: "listed twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := validateMultipath(Multipath{Prefix: def, Nexthops: tt.nhs}, tt.needLink)
+			p := def
+			if tt.prefix != "" {
+				p = netip.MustParsePrefix(tt.prefix)
+			}
+			err := validateMultipath(Multipath{Prefix: p, Nexthops: tt.nhs}, tt.needLink)
 			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Errorf("validateMultipath: %v, want %q", err, tt.wantErr)
 			}

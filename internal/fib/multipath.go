@@ -18,8 +18,10 @@ func validateMultipath(mp Multipath, needLink bool) error {
 		switch {
 		case nh.Weight < 1 || nh.Weight > 256:
 			return fmt.Errorf("multipath route %s: nexthop %s: weight must be 1..256", mp.Prefix, nh)
-		case !nh.Gateway.IsValid():
-			return fmt.Errorf("multipath route %s: nexthop %s: gateway required", mp.Prefix, nh)
+		case !nh.Gateway.IsValid() && nh.LinkIndex == 0:
+			return fmt.Errorf("multipath route %s: nexthop %s: gateway or device required", mp.Prefix, nh)
+		case !needLink && !nh.Gateway.IsValid() && mp.Prefix.Addr().Is6():
+			return fmt.Errorf("multipath route %s: nexthop %s: the kernel refuses device-only IPv6 multipath nexthops (nexthop objects allow them)", mp.Prefix, nh)
 		case needLink && nh.LinkIndex == 0:
 			return fmt.Errorf("multipath route %s: nexthop %s: device required for a nexthop object", mp.Prefix, nh)
 		case seen[key]:

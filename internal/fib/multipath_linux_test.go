@@ -354,3 +354,41 @@ func TestSwitchMechanism(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceOnlyNexthops: members without a gateway, as over point-to-point
+// tunnels, both mechanisms and both families.
+func TestDeviceOnlyNexthops(t *testing.T) {
+	ns := newNS(t, 2)
+	devOnly := []WeightedNexthop{{LinkIndex: ns.links[0], Weight: 2}, {LinkIndex: ns.links[1], Weight: 1}}
+	for i, prefix := range []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} {
+		mp := Multipath{Table: 200 + uint32(i), Protocol: testProto, Prefix: prefix, Nexthops: devOnly}
+		tables := []uint32{mp.Table, 100}
+		err := ns.h.SetMultipath(mp)
+		switch {
+		case prefix.Addr().Is6() && err == nil:
+			t.Errorf("SetMultipath %s dev-only: accepted, the kernel refuses it", prefix)
+		case prefix.Addr().Is6():
+			tables = tables[1:]
+		case err != nil:
+			t.Fatalf("SetMultipath %s dev-only: %v", prefix, err)
+		}
+		mp.Table = 100
+		if err := ns.h.SetResilient(mp, testIDs, Resilient{GroupID: testIDs.First + uint32(i), Buckets: 8}); err != nil {
+			t.Fatalf("SetResilient %s dev-only: %v", prefix, err)
+		}
+		for _, table := range tables {
+			got, found, err := ns.h.Multipath(table, testProto, prefix)
+			if err != nil || !found {
+				t.Fatalf("%s table %d: found=%v err=%v", prefix, table, found, err)
+			}
+			if diff := cmp.Diff(devOnly, got.Nexthops, netipEq); diff != "" {
+				t.Errorf("%s table %d read back (-want +got):\n%s", prefix, table, diff)
+			}
+		}
+	}
+	devLine := regexp.MustCompile(`(?m)^id \d+ dev up[01] scope \w+ proto 211 *$`)
+	if out := ns.ip(t, "nexthop", "show"); lines(out) != 6 || len(devLine.FindAllString(out, -1)) != 4 {
+		t.Errorf("want 2 groups and 4 dev-only members (one per family and device):\n%s", out)
+	}
+}
+

@@ -16,13 +16,16 @@ func toClock(d time.Duration) uint32 { return uint32(d * userHZ / time.Second) }
 
 func fromClock(c uint64) time.Duration { return time.Duration(c) * time.Second / userHZ }
 
-// buildNexthop appends RTM_NEWNEXTHOP for a gateway+device nexthop object.
+// buildNexthop appends RTM_NEWNEXTHOP for a nexthop object on a device,
+// with a gateway unless gw is invalid (a point-to-point tunnel needs none).
 // The kernel requires a device for every non-blackhole nexthop object.
-func buildNexthop(m *msgBuf, flags uint16, seq uint32, proto uint8, id uint32, gw netip.Addr, link int) int {
+func buildNexthop(m *msgBuf, flags uint16, seq uint32, proto, family uint8, id uint32, gw netip.Addr, link int) int {
 	off := m.begin(unix.RTM_NEWNEXTHOP, unix.NLM_F_REQUEST|flags, seq)
-	m.nhmsg(familyOf(gw), proto)
+	m.nhmsg(family, proto)
 	m.u32(unix.NHA_ID, id)
-	m.addr(unix.NHA_GATEWAY, gw)
+	if gw.IsValid() {
+		m.addr(unix.NHA_GATEWAY, gw)
+	}
 	m.u32(unix.NHA_OIF, uint32(link))
 	m.end(off)
 	return off

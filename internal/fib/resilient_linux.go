@@ -76,7 +76,7 @@ func (h *Handle) ensureMembers(mp Multipath, ids IDRange, groupID uint32, all []
 	members := make([]GroupMember, len(mp.Nexthops))
 	var create []int
 	for i, nh := range mp.Nexthops {
-		if id, ok := findMember(mine, nh); ok {
+		if id, ok := findMember(mine, memberFamily(mp, nh), nh); ok {
 			members[i] = GroupMember{ID: id, Weight: nh.Weight}
 			continue
 		}
@@ -92,17 +92,26 @@ func (h *Handle) ensureMembers(mp Multipath, ids IDRange, groupID uint32, all []
 		n:    len(create),
 		build: func(m *msgBuf, i int, seq uint32) int {
 			nh := mp.Nexthops[create[i]]
-			return buildNexthop(m, unix.NLM_F_CREATE|unix.NLM_F_EXCL, seq, mp.Protocol, members[create[i]].ID, nh.Gateway, nh.LinkIndex)
+			return buildNexthop(m, unix.NLM_F_CREATE|unix.NLM_F_EXCL, seq, mp.Protocol, memberFamily(mp, nh), members[create[i]].ID, nh.Gateway, nh.LinkIndex)
 		},
 		object: func(i int) string { return mp.Nexthops[create[i]].String() },
 	})
 	return members, err
 }
 
+// memberFamily is a member object's family: its gateway's, or for a
+// device-only member the route's (an IPv6 route cannot use an IPv4 one).
+func memberFamily(mp Multipath, nh WeightedNexthop) uint8 {
+	if nh.Gateway.IsValid() {
+		return familyOf(nh.Gateway)
+	}
+	return familyOf(mp.Prefix.Addr())
+}
+
 // findMember finds an owned single nexthop object for nh.
-func findMember(mine []NexthopObject, nh WeightedNexthop) (uint32, bool) {
+func findMember(mine []NexthopObject, family uint8, nh WeightedNexthop) (uint32, bool) {
 	for _, o := range mine {
-		if o.Group == nil && !o.Blackhole && o.Gateway == nh.Gateway && o.LinkIndex == nh.LinkIndex {
+		if o.Group == nil && !o.Blackhole && o.Family == int(family) && o.Gateway == nh.Gateway && o.LinkIndex == nh.LinkIndex {
 			return o.ID, true
 		}
 	}

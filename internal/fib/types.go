@@ -78,6 +78,9 @@ type WeightedNexthop struct {
 }
 
 func (w WeightedNexthop) String() string {
+	if !w.Gateway.IsValid() {
+		return fmt.Sprintf("dev #%d weight %d", w.LinkIndex, w.Weight)
+	}
 	return fmt.Sprintf("via %s dev #%d weight %d", w.Gateway, w.LinkIndex, w.Weight)
 }
 
