@@ -391,4 +391,3 @@ func TestDeviceOnlyNexthops(t *testing.T) {
 		t.Errorf("want 2 groups and 4 dev-only members (one per family and device):\n%s", out)
 	}
 }
-
