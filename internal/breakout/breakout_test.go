@@ -314,3 +314,16 @@ func mapMinus(a, b []netip.Prefix) []netip.Prefix {
 	}
 	return SortPrefixes(out)
 }
+
+func TestGuardsValidate(t *testing.T) {
+	if err := guards.Validate(); err != nil {
+		t.Errorf("good guards: %v", err)
+	}
+	bad := Guards{MinBits4: 33, MinBits6: -1, MaxCount: -1, MaxChurn: 1.5, Protected: []Protected{{Label: "hub"}}}
+	err := bad.Validate()
+	for _, w := range []string{"IPv4", "IPv6", "count", "churn", "protected hub"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v does not mention %q", err, w)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package breakout
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -95,4 +96,27 @@ func (g guard) protectedLabel(p netip.Prefix) string {
 		}
 	}
 	return ""
+}
+
+// Validate checks the limits themselves, for the config loader.
+func (g Guards) Validate() error {
+	var errs []error
+	if g.MinBits4 < 0 || g.MinBits4 > 32 {
+		errs = append(errs, fmt.Errorf("minimum IPv4 prefix length %d not in 0..32", g.MinBits4))
+	}
+	if g.MinBits6 < 0 || g.MinBits6 > 128 {
+		errs = append(errs, fmt.Errorf("minimum IPv6 prefix length %d not in 0..128", g.MinBits6))
+	}
+	if g.MaxCount < 0 {
+		errs = append(errs, fmt.Errorf("maximum count %d is negative", g.MaxCount))
+	}
+	if g.MaxChurn < 0 || g.MaxChurn > 1 {
+		errs = append(errs, fmt.Errorf("maximum churn %g not in 0..1", g.MaxChurn))
+	}
+	for _, p := range g.Protected {
+		if !p.Prefix.IsValid() {
+			errs = append(errs, fmt.Errorf("protected %s: invalid prefix", p.Label))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -56,6 +56,9 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // not keep the other sources' routes from being restored. Only an unusable
 // directory is an error.
 func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	s := &Store{dir: dir, log: log, now: time.Now, m: map[string]*State{}}
 	for _, o := range opts {
 		o(s)

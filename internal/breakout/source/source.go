@@ -34,7 +34,7 @@ type Outcome struct {
 type Refresher struct {
 	Fetcher *fetch.Fetcher
 	Store   *lkg.Store
-	Log     *slog.Logger
+	Log     *slog.Logger // nil: discard
 }
 
 // Refresh fetches and parses src and records the result. On any error the
@@ -49,17 +49,24 @@ func (r *Refresher) Refresh(ctx context.Context, src Config) Outcome {
 	case err != nil:
 		r.Store.Failure(name, err)
 		out.Err, out.Entries = err, len(prev.Entries)
-		r.Log.Warn("breakout source failed, keeping last good set", "source", name, "prefixes", len(prev.Entries), "err", err)
+		r.log().Warn("breakout source failed, keeping last good set", "source", name, "prefixes", len(prev.Entries), "err", err)
 	case notModified:
 		out.Err = r.Store.NotModified(name)
 		out.NotModified, out.Entries = true, len(prev.Entries)
-		r.Log.Debug("breakout source not modified", "source", name)
+		r.log().Debug("breakout source not modified", "source", name)
 	default:
 		out.Err = r.Store.Success(name, es, v.ETag, v.LastModified)
 		out.Entries, out.Changed = len(es), changed(prev.Entries, es)
-		r.Log.Info("breakout source refreshed", "source", name, "prefixes", len(es), "changed", out.Changed)
+		r.log().Info("breakout source refreshed", "source", name, "prefixes", len(es), "changed", out.Changed)
 	}
 	return out
+}
+
+func (r *Refresher) log() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
 }
 
 // load returns the parsed entries, or notModified when a conditional GET
