@@ -27,6 +27,9 @@ func comparePrefix(a, b netip.Prefix) int {
 // exact duplicates dropped. An invalid prefix, or one listed with two
 // different nexthops, is refused before anything is touched.
 func normalize(routes []Route) ([]Route, error) {
+	if isNormal(routes) {
+		return routes, nil // a sorted set (netipx hands them out so) needs no copy
+	}
 	out := make([]Route, 0, len(routes))
 	for _, r := range routes {
 		if !r.Prefix.IsValid() {
@@ -37,6 +40,20 @@ func normalize(routes []Route) ([]Route, error) {
 	}
 	slices.SortFunc(out, func(a, b Route) int { return comparePrefix(a.Prefix, b.Prefix) })
 	return dedup(out)
+}
+
+// isNormal reports whether routes are valid, masked, sorted and unique, so
+// normalize can use them as they are.
+func isNormal(routes []Route) bool {
+	for i, r := range routes {
+		if !r.Prefix.IsValid() || r.Prefix.Masked() != r.Prefix {
+			return false
+		}
+		if i > 0 && comparePrefix(routes[i-1].Prefix, r.Prefix) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // dedup drops repeated routes from a sorted slice and refuses a prefix that

@@ -91,6 +91,10 @@ func TestNormalize(t *testing.T) {
 	if diff := cmp.Diff(want, got, netipEq); diff != "" {
 		t.Errorf("normalize masks, sorts and drops duplicates (-want +got):\n%s", diff)
 	}
+	sorted := []Route{r("10.0.0.0/8", "192.0.2.1"), r("10.0.0.0/7", "192.0.2.1"), r("2001:db8::/32", "")}
+	if got, _ := normalize(sorted); &got[0] != &sorted[0] {
+		t.Error("normalize copied an already normal set")
+	}
 	for name, in := range map[string][]Route{
 		"invalid prefix":        {{}},
 		"conflicting duplicate": {r("10.0.0.0/8", "192.0.2.1"), r("10.0.0.0/8", "192.0.2.2")},
