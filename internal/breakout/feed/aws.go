@@ -79,9 +79,9 @@ type awsSelector struct{ svc, reg, nbg *match }
 
 func (s awsSelector) collect(out []breakout.Entry, key string, ps []awsPrefix, v6 bool) ([]breakout.Entry, error) {
 	for i, p := range ps {
-		e, err := p.entry(key, i, v6)
+		e, err := p.entry(v6)
 		if err != nil {
-			return nil, perr("aws", "", err)
+			return nil, perr("aws", fmt.Sprintf("$.%s[%d]", key, i), malformed(err))
 		}
 		// Evaluate all three so every value counts as seen for missing().
 		a, b, c := s.svc.ok(p.Service), s.reg.ok(p.Region), s.nbg.ok(p.NetworkBorderGroup)
@@ -92,21 +92,21 @@ func (s awsSelector) collect(out []breakout.Entry, key string, ps []awsPrefix, v
 	return out, nil
 }
 
-func (p awsPrefix) entry(key string, i int, v6 bool) (breakout.Entry, error) {
+// entry checks one record; errors name the field, the caller the record.
+func (p awsPrefix) entry(v6 bool) (breakout.Entry, error) {
 	field, s := "ip_prefix", p.IPPrefix
 	if v6 {
 		field, s = "ipv6_prefix", p.IPv6Prefix
 	}
-	where := jsonPath(key, i, field)
 	pfx, err := parsePrefix(s, false)
 	if err != nil {
-		return breakout.Entry{}, fmt.Errorf("%s: %w", where, err)
+		return breakout.Entry{}, fmt.Errorf("%s: %w", field, err)
 	}
 	if pfx.Addr().Is6() != v6 {
-		return breakout.Entry{}, fmt.Errorf("%s: %s is the wrong address family", where, pfx)
+		return breakout.Entry{}, fmt.Errorf("%s: %s is the wrong address family", field, pfx)
 	}
 	if p.Service == "" || p.Region == "" {
-		return breakout.Entry{}, fmt.Errorf("%s: missing service or region", jsonPath(key, i, ""))
+		return breakout.Entry{}, fmt.Errorf("missing service or region")
 	}
 	return breakout.Entry{Prefix: pfx, Service: p.Service, Region: p.Region, NetworkBorderGroup: p.NetworkBorderGroup}, nil
 }

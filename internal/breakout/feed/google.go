@@ -42,7 +42,7 @@ func ParseGoogle(body []byte) ([]breakout.Entry, error) {
 	for i, p := range *f.Prefixes {
 		pfx, err := p.prefix()
 		if err != nil {
-			return nil, perr(format, fmt.Sprintf("$.prefixes[%d]", i), err)
+			return nil, perr(format, fmt.Sprintf("$.prefixes[%d]", i), malformed(err))
 		}
 		out = append(out, breakout.Entry{Prefix: pfx, Service: p.Service, Region: p.Scope})
 	}

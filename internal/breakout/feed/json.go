@@ -38,8 +38,3 @@ func offsetWhere(body []byte, off int64) string {
 	col := int(off) - bytes.LastIndexByte(before, '\n')
 	return fmt.Sprintf("line %d col %d", line, col)
 }
-
-// jsonPath names element i of array key, e.g. "$.prefixes[3].ip_prefix".
-func jsonPath(key string, i int, field string) string {
-	return fmt.Sprintf("$.%s[%d].%s", key, i, field)
-}

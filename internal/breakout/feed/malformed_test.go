@@ -45,10 +45,10 @@ func TestMalformed(t *testing.T) {
 		}, ErrEmpty, ""},
 		{"aws bad prefix", func() ([]breakout.Entry, error) {
 			return ParseAWS([]byte(`{"syncToken":"1","prefixes":[{"ip_prefix":"3.0.0.0/15","region":"r","service":"EC2"},{"ip_prefix":"3.0.0.1/15","region":"r","service":"EC2"}],"ipv6_prefixes":[]}`), AWSFilter{})
-		}, nil, "$.prefixes[1].ip_prefix: prefix 3.0.0.1/15 has host bits set"},
+		}, ErrMalformed, "$.prefixes[1]: ip_prefix: prefix 3.0.0.1/15 has host bits set"},
 		{"aws v6 in v4 list", func() ([]breakout.Entry, error) {
 			return ParseAWS([]byte(`{"syncToken":"1","prefixes":[{"ip_prefix":"2001:db8::/32","region":"r","service":"EC2"}],"ipv6_prefixes":[]}`), AWSFilter{})
-		}, nil, "wrong address family"},
+		}, ErrMalformed, "wrong address family"},
 		{"aws wrong type", func() ([]breakout.Entry, error) {
 			return ParseAWS([]byte(`{"syncToken":"1","prefixes":[{"ip_prefix":3}],"ipv6_prefixes":[]}`), AWSFilter{})
 		}, ErrMalformed, "ip_prefix"},
