@@ -3,6 +3,7 @@ package feed
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -39,9 +40,12 @@ func maybeGunzip(format string, body []byte, max int64) ([]byte, error) {
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(body))
 	if err != nil {
-		return nil, perr(format, "gzip", err)
+		return nil, perr(format, "gzip", malformed(err))
 	}
 	out, err := ReadAll(zr, max)
+	if err != nil && !errors.Is(err, ErrTooLarge) {
+		err = malformed(err) // truncated or corrupt stream
+	}
 	if err != nil {
 		return nil, perr(format, "gzip", err)
 	}

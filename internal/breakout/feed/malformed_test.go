@@ -66,7 +66,7 @@ func TestMalformed(t *testing.T) {
 		{"list truncated gzip", func() ([]breakout.Entry, error) {
 			b := gz(t, strings.Repeat("1.1.1.0/24\n", 1000))
 			return ParsePrefixList(b[:len(b)/2], breakout.Entry{})
-		}, nil, "gzip"},
+		}, ErrMalformed, "gzip"},
 		{"github no keys", func() ([]breakout.Entry, error) { return ParseGitHub([]byte(`{}`), nil) }, nil, "no keys chosen"},
 		{"github not meta", func() ([]breakout.Entry, error) { return ParseGitHub([]byte(`{"web":[]}`), []string{"web"}) }, ErrMalformed, ""},
 		{"github missing key", func() ([]breakout.Entry, error) {
@@ -93,7 +93,7 @@ func TestMalformed(t *testing.T) {
 			b := fixture(t, "asn/caida-pfx2as-20240406-AS2516-ipv4.txt")
 			z := gz(t, strings.ReplaceAll(string(b), "/", "\t"))
 			return ParseASN(z[:len(z)-10], nil)
-		}, nil, "gzip"},
+		}, ErrMalformed, "gzip"},
 		{"pyasn fields", func() ([]breakout.Entry, error) { return ParsePrefixOrigin([]byte("; c\n1.0.0.0/24\t1\t2\n"), nil) }, ErrMalformed, "line 2"},
 	}
 	for _, tt := range tests {
