@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -39,6 +40,15 @@ type running struct {
 
 // ErrNotStarted is returned by Apply on a speaker that is not running.
 var ErrNotStarted = errors.New("bgp speaker not started")
+
+// ErrMPTCPListener is returned by Start when the speaker would listen while
+// Go's listeners default to Multipath TCP (Go 1.24 and later): Linux
+// refuses IP_TTL on an MPTCP socket, so GoBGP's listener answers with the
+// default TTL and the far side's GTSM check (minimum TTL 255) drops every
+// SYN-ACK: sessions time out with no error anywhere. The main package must
+// turn the default off: `godebug multipathtcp=0` in go.mod, or a
+// `//go:debug multipathtcp=0` line in package main and in tests.
+var ErrMPTCPListener = errors.New("bgp listener would use multipath tcp, which breaks ttl security: build with godebug multipathtcp=0")
 
 // stopWait bounds how long Stop waits for GoBGP's last management
 // operations before leaving its Serve goroutine behind.
@@ -89,6 +99,9 @@ func (s *Speaker) Start(ctx context.Context, c Config) error {
 
 // start brings up a server for a valid config; it undoes itself on error.
 func (s *Speaker) start(ctx context.Context, c Config) (*running, error) {
+	if c.ListenPort >= 0 && new(net.ListenConfig).MultipathTCP() {
+		return nil, ErrMPTCPListener
+	}
 	book := newPeerBook(c.Peers)
 	loop := newServeLoop()
 	srv := server.NewBgpServer(
