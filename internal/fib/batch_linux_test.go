@@ -233,3 +233,15 @@ func TestSyncRefusesBadInput(t *testing.T) {
 		t.Errorf("table changed after refused Sync (-want +got):\n%s", diff)
 	}
 }
+
+// TestEveryFailureCounted: when every message of many chunks fails, no
+// error report is lost (the receive buffer holds a whole chunk's worth).
+func TestEveryFailureCounted(t *testing.T) {
+	ns := newNS(t, 0)
+	routes := Via(realLooking(30_000, 0), Nexthop{Gateway: netip.MustParseAddr("10.99.0.1")})
+	err := ns.h.AddRoutes(testTable, testProto, routes)
+	var be *BatchError
+	if !errors.As(err, &be) || be.Failed != len(routes) {
+		t.Fatalf("AddRoutes of %d routes via an unreachable gateway: %v; want all %d counted", len(routes), err, len(routes))
+	}
+}
