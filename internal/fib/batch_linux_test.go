@@ -245,3 +245,19 @@ func TestEveryFailureCounted(t *testing.T) {
 		t.Fatalf("AddRoutes of %d routes via an unreachable gateway: %v; want all %d counted", len(routes), err, len(routes))
 	}
 }
+
+// TestIPv4ViaIPv6: an IPv4 prefix through an IPv6 gateway (RTA_VIA), as over
+// a tunnel with only IPv6 addresses inside, reads back the same.
+func TestIPv4ViaIPv6(t *testing.T) {
+	ns := newNS(t, 1)
+	want := []Route{{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Nexthop: Nexthop{Gateway: gw6(0), LinkIndex: ns.links[0]}}}
+	if st, err := ns.h.Sync(testTable, testProto, want); err != nil || st.Added != 1 {
+		t.Fatalf("Sync: %+v %v", st, err)
+	}
+	if out := ns.ip(t, "route", "show", "table", "100"); !strings.Contains(out, "198.51.100.0/24 via inet6 "+gw6(0).String()+" dev up0 proto 211") {
+		t.Errorf("ip route show table 100:\n%s", out)
+	}
+	if st, err := ns.h.Sync(testTable, testProto, want); err != nil || st != (SyncStats{Unchanged: 1}) {
+		t.Errorf("second Sync: %+v %v, want 1 unchanged", st, err)
+	}
+}
