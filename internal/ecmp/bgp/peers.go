@@ -223,33 +223,74 @@ func (s *Speaker) peerState(p *api.Peer) PeerState {
 		State:   sessionState(p.GetState().GetSessionState()),
 	}
 	st.Established = st.State == stateEstablished
-	timers := p.GetTimers().GetState()
+	var downSince time.Time
+	_, st.LastError, downSince = s.run.book.get(addr)
 	if st.Established {
-		st.Since = timers.GetUptime().AsTime()
-	} else if d := timers.GetDowntime(); d != nil && d.GetSeconds() > 0 {
-		st.Since = d.AsTime()
+		st.Since = p.GetTimers().GetState().GetUptime().AsTime()
+	} else {
+		st.Since = downSince
 	}
 	for _, af := range p.GetAfiSafis() {
 		st.Received += uint32(af.GetState().GetReceived())
 	}
-	_, st.LastError = s.run.book.get(addr)
 	if p.GetState().GetAdminState() == api.PeerState_PFX_CT {
 		st.LastError = fmt.Sprintf("max-prefix %d exceeded", s.run.cfg.MaxPrefixes)
 	}
 	return st
 }
 
+// rearm re-creates a peer whose session just went down. GoBGP holds a
+// dropped session idle for a fixed 5 s (refusing the far side's connections
+// meanwhile) before it dials again; a new peer starts at once, so a
+// restarted hub or edge is back in 1–2 s instead of 6–7. A peer stopped by
+// its prefix limit is left down, or it would flap.
+func (s *Speaker) rearm(r *running, addr netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.run != r {
+		return
+	}
+	i := slices.IndexFunc(r.cfg.Peers, func(p Peer) bool { return p.Address == addr })
+	if i < 0 {
+		return
+	}
+	p := r.cfg.Peers[i]
+	idle := false
+	r.srv.ListPeer(context.Background(), &api.ListPeerRequest{Address: addr.String()}, func(ap *api.Peer) {
+		st := ap.GetState()
+		idle = st.GetSessionState() == api.PeerState_IDLE && st.GetAdminState() == api.PeerState_UP
+	})
+	if !idle {
+		return
+	}
+	err := deletePeer(context.Background(), r.srv, p)
+	if err == nil {
+		err = addPeer(context.Background(), r.srv, r.cfg, p)
+	}
+	if err != nil {
+		s.log.Warn("re-create bgp peer after session loss", "peer", p.Name, "err", err)
+		return
+	}
+	s.log.Debug("bgp peer re-created to skip idle hold", "peer", p.Name)
+}
+
 // peerBook holds what GoBGP's own goroutines need about peers: names for
 // the watcher's log lines, and the last reason a session went down, which
 // GoBGP reports only in its "Peer Down" log line.
 type peerBook struct {
-	mu      sync.Mutex
-	names   map[netip.Addr]string
-	lastErr map[netip.Addr]string
+	mu        sync.Mutex
+	names     map[netip.Addr]string
+	lastErr   map[netip.Addr]string
+	up        map[netip.Addr]bool
+	downSince map[netip.Addr]time.Time // survives the re-creation by rearm
 }
 
 func newPeerBook(peers []Peer) *peerBook {
-	b := &peerBook{lastErr: map[netip.Addr]string{}}
+	b := &peerBook{
+		lastErr:   map[netip.Addr]string{},
+		up:        map[netip.Addr]bool{},
+		downSince: map[netip.Addr]time.Time{},
+	}
 	b.setPeers(peers)
 	return b
 }
@@ -264,10 +305,24 @@ func (b *peerBook) setPeers(peers []Peer) {
 	b.names = names
 }
 
-func (b *peerBook) get(a netip.Addr) (name, lastErr string) {
+func (b *peerBook) get(a netip.Addr) (name, lastErr string, downSince time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.names[a], b.lastErr[a]
+	return b.names[a], b.lastErr[a], b.downSince[a]
+}
+
+// transition records a session state and tells whether the session just
+// left established.
+func (b *peerBook) transition(a netip.Addr, state string, now time.Time) (name, lastErr string, wentDown bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	up := state == stateEstablished
+	wentDown = b.up[a] && !up
+	if wentDown {
+		b.downSince[a] = now
+	}
+	b.up[a] = up
+	return b.names[a], b.lastErr[a], wentDown
 }
 
 func (b *peerBook) peerDown(addr, reason string) {

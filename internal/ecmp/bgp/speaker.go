@@ -175,7 +175,7 @@ func (s *Speaker) watch(r *running) error {
 	}
 	err := r.srv.WatchEvent(ctx, req, func(ev *api.WatchEventResponse) {
 		if pe := ev.GetPeer(); pe != nil && pe.Type == api.WatchEventResponse_PeerEvent_STATE {
-			s.logPeerEvent(r, pe.GetPeer())
+			s.onPeerEvent(r, pe.GetPeer())
 		}
 		s.notify()
 	})
@@ -187,17 +187,21 @@ func (s *Speaker) watch(r *running) error {
 	return nil
 }
 
-// logPeerEvent runs on GoBGP's watcher goroutine, hence the peer book with
+// onPeerEvent runs on GoBGP's watcher goroutine, hence the peer book with
 // its own lock rather than the speaker's config.
-func (s *Speaker) logPeerEvent(r *running, p *api.Peer) {
+func (s *Speaker) onPeerEvent(r *running, p *api.Peer) {
 	addr, _ := netip.ParseAddr(p.GetState().GetNeighborAddress())
+	addr = addr.Unmap()
 	state := sessionState(p.GetState().GetSessionState())
-	name, lastErr := r.book.get(addr)
+	name, lastErr, wasUp := r.book.transition(addr, state, time.Now())
 	attrs := []any{"peer", name, "peer_address", addr, "state", state}
 	if state != stateEstablished && lastErr != "" {
 		attrs = append(attrs, "err", lastErr)
 	}
 	s.log.Info("bgp peer state", attrs...)
+	if wasUp && state != stateEstablished {
+		go s.rearm(r, addr)
+	}
 }
 
 // Stop ends every session with a NOTIFICATION (CEASE, peer de-configured),

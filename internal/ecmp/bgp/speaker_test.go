@@ -357,10 +357,13 @@ func TestThreeTunnelsApplyRemovesOne(t *testing.T) {
 		t.Fatalf("apply: %v", err)
 	}
 	fired(t, edge.Changes(), "Apply")
-	routesAre(edge, map[netip.Prefix][]Path{v4Default: {
+	// DeletePeer drops the Adj-RIB-In at once: no waiting.
+	if diff := routesAre(edge, map[netip.Prefix][]Path{v4Default: {
 		{Peer: "docomo", NextHop: addr("127.0.0.2")},
 		{Peer: "rakuten", NextHop: addr("127.0.0.4")},
-	}})()
+	}})(); diff != "" {
+		t.Error(diff)
+	}
 	after := edge.Peers(context.Background())
 	if len(after) != 2 {
 		t.Fatalf("peers after apply: %+v, want docomo and rakuten", after)
