@@ -47,7 +47,7 @@ func (h *Handle) Dump(table uint32, proto uint8) ([]Route, error) {
 	out := make([]Route, 0, n)
 	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		n := len(out)
-		err := h.dumpRoutes(fam, table, proto, func() { out = out[:n] }, func(r *rawRoute) {
+		err := h.dumpRoutes(routeFilter{family: fam, table: table, proto: proto}, func() { out = out[:n] }, func(r *rawRoute) {
 			if r.single() {
 				out = append(out, Route{Prefix: r.prefix, Nexthop: r.nexthop()})
 			}
@@ -60,19 +60,33 @@ func (h *Handle) Dump(table uint32, proto uint8) ([]Route, error) {
 	return out, nil
 }
 
-// dumpRoutes calls fn for every route of proto in table. The kernel filters
-// by table and protocol (strict checking); the check here covers kernels
-// that ignore the filter. reset is called before a retried dump.
-func (h *Handle) dumpRoutes(fam uint8, table uint32, proto uint8, reset func(), fn func(*rawRoute)) error {
+// routeFilter selects the routes a dump returns.
+type routeFilter struct {
+	family uint8
+	table  uint32
+	proto  uint8
+	// oif, if set, keeps routes with a nexthop on that device, nexthop groups
+	// included. Only an optimization: callers still match the prefix, so a
+	// kernel that ignores it costs time, not correctness.
+	oif int
+}
+
+// dumpRoutes calls fn for every route f selects. The kernel filters by
+// table and protocol (strict checking); the check here covers kernels that
+// ignore the filter. reset is called before a retried dump.
+func (h *Handle) dumpRoutes(f routeFilter, reset func(), fn func(*rawRoute)) error {
 	req := func(m *msgBuf, seq uint32) {
 		off := m.begin(unix.RTM_GETROUTE, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, seq)
-		m.rtmsg(fam, 0, tableByte(table), proto, 0, 0)
-		m.u32(unix.RTA_TABLE, table)
+		m.rtmsg(f.family, 0, tableByte(f.table), f.proto, 0, 0)
+		m.u32(unix.RTA_TABLE, f.table)
+		if f.oif != 0 {
+			m.u32(unix.RTA_OIF, uint32(f.oif))
+		}
 		m.end(off)
 	}
 	var r rawRoute
 	err := h.dumpRetry(req, reset, func(msg nlmsg) {
-		if msg.typ == unix.RTM_NEWROUTE && parseRoute(msg.data, &r) && r.table == table && r.proto == proto {
+		if msg.typ == unix.RTM_NEWROUTE && parseRoute(msg.data, &r) && r.table == f.table && r.proto == f.proto {
 			fn(&r)
 		}
 	})

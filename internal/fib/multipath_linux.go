@@ -25,7 +25,7 @@ func (h *Handle) SetMultipath(mp Multipath) error {
 	if len(mp.Nexthops) == 0 {
 		return h.DeleteRoutes(mp.Table, mp.Protocol, []Route{{Prefix: mp.Prefix}})
 	}
-	cur, found, err := h.Multipath(mp.Table, mp.Protocol, mp.Prefix)
+	cur, found, err := h.current(mp)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,25 @@ func routeHeader(m *msgBuf, seq, table uint32, proto uint8, p netip.Prefix) int 
 // Multipath reads back the route of proto for prefix in table with its
 // nexthops and weights, resolving a nexthop group into its members.
 func (h *Handle) Multipath(table uint32, proto uint8, prefix netip.Prefix) (MultipathState, bool, error) {
-	all, err := h.multipaths(table, proto, familyOf(prefix.Addr()))
+	return h.find(routeFilter{family: familyOf(prefix.Addr()), table: table, proto: proto}, prefix)
+}
+
+// current reads back mp's route, as cheaply as it can: with the device of
+// one of mp's nexthops, the kernel returns only routes using that device,
+// not the ~1 M breakout routes that may share the table. If mp's route is
+// not among them it does not have the wanted nexthops, so not finding it
+// is as good as finding it different: both mean "set it".
+func (h *Handle) current(mp Multipath) (MultipathState, bool, error) {
+	f := routeFilter{family: familyOf(mp.Prefix.Addr()), table: mp.Table, proto: mp.Protocol}
+	if len(mp.Nexthops) > 0 {
+		f.oif = mp.Nexthops[0].LinkIndex
+	}
+	return h.find(f, mp.Prefix)
+}
+
+// find returns the route for prefix among those f selects.
+func (h *Handle) find(f routeFilter, prefix netip.Prefix) (MultipathState, bool, error) {
+	all, err := h.multipaths(f)
 	if err != nil {
 		return MultipathState{}, false, err
 	}
@@ -87,19 +105,19 @@ func (h *Handle) Multipath(table uint32, proto uint8, prefix netip.Prefix) (Mult
 // weighted nexthops: RTA_MULTIPATH routes, routes via a nexthop group, and
 // one-nexthop unicast routes (weight 1).
 func (h *Handle) Multipaths(table uint32, proto uint8) ([]MultipathState, error) {
-	v4, err := h.multipaths(table, proto, unix.AF_INET)
+	v4, err := h.multipaths(routeFilter{family: unix.AF_INET, table: table, proto: proto})
 	if err != nil {
 		return nil, err
 	}
-	v6, err := h.multipaths(table, proto, unix.AF_INET6)
+	v6, err := h.multipaths(routeFilter{family: unix.AF_INET6, table: table, proto: proto})
 	return append(v4, v6...), err
 }
 
-// multipaths is Multipaths for one family.
-func (h *Handle) multipaths(table uint32, proto uint8, family uint8) ([]MultipathState, error) {
+// multipaths is Multipaths for the routes f selects.
+func (h *Handle) multipaths(f routeFilter) ([]MultipathState, error) {
 	var out []MultipathState
 	viaGroup := false
-	err := h.dumpRoutes(family, table, proto, func() { out = out[:0] }, func(r *rawRoute) {
+	err := h.dumpRoutes(f, func() { out = out[:0] }, func(r *rawRoute) {
 		if r.rtype != unix.RTN_UNICAST {
 			return
 		}
@@ -115,7 +133,7 @@ func (h *Handle) multipaths(table uint32, proto uint8, family uint8) ([]Multipat
 		out = append(out, st)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read multipath routes table %d: %w", table, err)
+		return nil, fmt.Errorf("read multipath routes table %d: %w", f.table, err)
 	}
 	if viaGroup {
 		err = h.resolveGroups(out)

@@ -391,3 +391,31 @@ func TestDeviceOnlyNexthops(t *testing.T) {
 		t.Errorf("want 2 groups and 4 dev-only members (one per family and device):\n%s", out)
 	}
 }
+
+// TestReadBackByDevice: reading back an ECMP route in a table that also
+// holds many breakout routes asks the kernel only for routes on the ECMP
+// route's devices, so a failover does not pay for dumping the breakout set.
+func TestReadBackByDevice(t *testing.T) {
+	ns := newNS(t, 3)
+	ps := realLooking(5000, 1000)
+	if _, err := ns.h.Sync(testTable, testProto, viaFamily(ps, ns.links[0])); err != nil {
+		t.Fatal(err)
+	}
+	for i, prefix := range []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} {
+		v6 := prefix.Addr().Is6()
+		resilient := Multipath{Table: testTable, Protocol: testProto, Prefix: prefix, Nexthops: ns.weighted(v6, []int{1, 2}, []int{1, 1})}
+		if err := ns.h.SetResilient(resilient, testIDs, Resilient{GroupID: testIDs.First + uint32(i)}); err != nil {
+			t.Fatal(err)
+		}
+		for _, oif := range ns.links[1:] {
+			f := routeFilter{family: familyOf(prefix.Addr()), table: testTable, proto: testProto, oif: oif}
+			got, err := ns.h.multipaths(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].Prefix != prefix {
+				t.Errorf("routes of table %d on device %d: %d, want only %s (the kernel did not filter by device)", testTable, oif, len(got), prefix)
+			}
+		}
+	}
+}

@@ -168,7 +168,7 @@ func findID(all []NexthopObject, id uint32) (NexthopObject, bool) {
 // ensureRoute points mp's route at the group unless it already does.
 func (h *Handle) ensureRoute(mp Multipath, groupID uint32, recreated bool) error {
 	if !recreated {
-		cur, found, err := h.Multipath(mp.Table, mp.Protocol, mp.Prefix)
+		cur, found, err := h.current(mp)
 		if err != nil {
 			return err
 		}

@@ -38,7 +38,7 @@ func (h *Handle) sweepTable(table uint32, proto uint8) (int, error) {
 	var rs []sweptRoute
 	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		n := len(rs)
-		err := h.dumpRoutes(fam, table, proto, func() { rs = rs[:n] }, func(r *rawRoute) {
+		err := h.dumpRoutes(routeFilter{family: fam, table: table, proto: proto}, func() { rs = rs[:n] }, func(r *rawRoute) {
 			rs = append(rs, sweptRoute{prefix: r.prefix, priority: r.priority})
 		})
 		if err != nil {
