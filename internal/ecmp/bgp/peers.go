@@ -194,6 +194,10 @@ func (s *Speaker) Peers(ctx context.Context) []PeerState {
 	if err != nil {
 		s.log.Debug("list bgp peers", "err", err)
 	}
+	accepted, err := s.acceptedPaths(ctx)
+	if err != nil {
+		s.log.Debug("list bgp routes", "err", err)
+	}
 	out := make([]PeerState, 0, len(s.run.cfg.Peers))
 	for _, p := range s.run.cfg.Peers {
 		st, ok := states[p.Address]
@@ -202,9 +206,7 @@ func (s *Speaker) Peers(ctx context.Context) []PeerState {
 		}
 		st.Name = p.Name
 		if st.Established {
-			// A peer that cannot be listed just shows 0 accepted.
-			accepted, _ := s.acceptedPaths(ctx, s.run.srv, p.Address)
-			st.Accepted = uint32(len(accepted))
+			st.Accepted = uint32(len(accepted[p.Address]))
 		}
 		out = append(out, st)
 	}

@@ -94,10 +94,6 @@ func applyOriginate(ctx context.Context, srv *server.BgpServer, have, want []net
 // Routes returns every path that passed the import filter, from every
 // established session, by prefix; paths of one prefix are sorted by peer.
 // It is empty while the speaker is stopped.
-//
-// It reads each peer's Adj-RIB-In with GoBGP's EnableFiltered, which
-// re-runs the current import policy and marks what it rejects, rather than
-// the global RIB, whose listing does not give the equal-cost set.
 func (s *Speaker) Routes(ctx context.Context) (map[netip.Prefix][]Path, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -109,24 +105,19 @@ func (s *Speaker) Routes(ctx context.Context) (map[netip.Prefix][]Path, error) {
 	if err != nil {
 		return nil, err
 	}
-	var errs []error
+	byPeer, err := s.acceptedPaths(ctx)
 	for _, p := range s.run.cfg.Peers {
 		if !up[p.Address] {
 			continue
 		}
-		accepted, err := s.acceptedPaths(ctx, s.run.srv, p.Address)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("list routes of peer %s: %w", p.Name, err))
-			continue
-		}
-		for _, a := range accepted {
+		for _, a := range byPeer[p.Address] {
 			routes[a.prefix] = append(routes[a.prefix], Path{Peer: p.Name, NextHop: a.nextHop})
 		}
 	}
 	for _, paths := range routes {
 		slices.SortFunc(paths, func(a, b Path) int { return strings.Compare(a.Peer, b.Peer) })
 	}
-	return routes, errors.Join(errs...)
+	return routes, err
 }
 
 // established returns the neighbor addresses of established sessions.
@@ -150,67 +141,71 @@ type acceptedPath struct {
 	nextHop netip.Addr
 }
 
-// acceptedPaths lists one peer's Adj-RIB-In, leaving out what the import
-// filter rejects and what GoBGP ignores for an AS loop (it keeps those in
-// the Adj-RIB-In unmarked).
-func (s *Speaker) acceptedPaths(ctx context.Context, srv *server.BgpServer, peer netip.Addr) ([]acceptedPath, error) {
-	var out []acceptedPath
+// acceptedPaths lists the global RIB of both families by the neighbor each
+// path came from; locally originated paths are left out.
+//
+// The global RIB holds every path that passed the import policy, not only
+// the best, and listing it is read-only. The Adj-RIB-In with EnableFiltered
+// gives the same answer (tested), but GoBGP implements it by re-inserting
+// the filtered paths into the live Adj-RIB-In, which races with its own
+// event watcher reading those paths (seen with -race).
+func (s *Speaker) acceptedPaths(ctx context.Context) (map[netip.Addr][]acceptedPath, error) {
+	out := map[netip.Addr][]acceptedPath{}
 	var errs []error
-	req := &api.ListPathRequest{
-		TableType:      api.TableType_ADJ_IN,
-		Name:           peer.String(),
-		Family:         family(peer),
-		EnableFiltered: true,
-	}
-	err := srv.ListPath(ctx, req, func(d *api.Destination) {
-		prefix, err := netip.ParsePrefix(d.GetPrefix())
+	for _, fam := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
+		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: family(fam)}
+		err := s.run.srv.ListPath(ctx, req, func(d *api.Destination) {
+			if err := addDestination(out, d); err != nil {
+				errs = append(errs, err)
+			}
+		})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("parse prefix %q: %w", d.GetPrefix(), err))
-			return
+			errs = append(errs, fmt.Errorf("list %s routes: %w", familyName(fam), err))
 		}
-		for _, p := range d.GetPaths() {
-			if p.GetFiltered() || p.GetIsWithdraw() {
-				continue
-			}
-			nh, loop, err := pathFacts(p, s.run.cfg.ASN)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("path to %v: %w", prefix, err))
-				continue
-			}
-			if !loop {
-				out = append(out, acceptedPath{prefix: prefix, nextHop: nh})
-			}
-		}
-	})
-	if err != nil {
-		return nil, err
 	}
 	return out, errors.Join(errs...)
 }
 
-// pathFacts returns a path's next hop and whether its AS path holds asn.
-func pathFacts(p *api.Path, asn uint32) (netip.Addr, bool, error) {
+// addDestination files a destination's learned paths under their neighbor.
+func addDestination(out map[netip.Addr][]acceptedPath, d *api.Destination) error {
+	prefix, err := netip.ParsePrefix(d.GetPrefix())
+	if err != nil {
+		return fmt.Errorf("parse prefix %q: %w", d.GetPrefix(), err)
+	}
+	var errs []error
+	for _, p := range d.GetPaths() {
+		from, err := netip.ParseAddr(p.GetNeighborIp())
+		if err != nil || from.IsUnspecified() || p.GetIsWithdraw() {
+			continue // originated here
+		}
+		nh, err := nextHop(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("path to %v from %v: %w", prefix, from, err))
+			continue
+		}
+		from = from.Unmap()
+		out[from] = append(out[from], acceptedPath{prefix: prefix, nextHop: nh})
+	}
+	return errors.Join(errs...)
+}
+
+func nextHop(p *api.Path) (netip.Addr, error) {
 	attrs, err := apiutil.GetNativePathAttributes(p)
 	if err != nil {
-		return netip.Addr{}, false, err
+		return netip.Addr{}, err
 	}
 	var nh net.IP
-	loop := false
 	for _, a := range attrs {
 		switch a := a.(type) {
 		case *bgppkt.PathAttributeNextHop:
 			nh = a.Value
 		case *bgppkt.PathAttributeMpReachNLRI:
 			nh = a.Nexthop
-		case *bgppkt.PathAttributeAsPath:
-			for _, seg := range a.Value {
-				loop = loop || slices.Contains(seg.GetAS(), asn)
-			}
 		}
 	}
 	addr, ok := netip.AddrFromSlice(nh)
 	if !ok {
-		return netip.Addr{}, loop, errors.New("no next hop")
+		return netip.Addr{}, errors.New("no next hop")
 	}
-	return addr.Unmap(), loop, nil
+	return addr.Unmap(), nil
 }

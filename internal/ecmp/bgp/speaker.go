@@ -110,7 +110,7 @@ func (s *Speaker) start(ctx context.Context, c Config) (*running, error) {
 	go loop.run(srv)
 	r := &running{srv: srv, serve: loop, cancel: func() {}, book: book}
 
-	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: globalConfig(c)}); err != nil {
+	if err := startBgp(ctx, srv, c); err != nil {
 		s.shutdown(r)
 		return nil, fmt.Errorf("listen on port %d: %w", c.ListenPort, err)
 	}
@@ -146,6 +146,17 @@ func (s *Speaker) setup(ctx context.Context, r *running, c Config) error {
 	}
 	r.cfg = c
 	return nil
+}
+
+// startMu serialises StartBgp: it writes two package variables of GoBGP
+// (route selection options, multipath), shared by every server in the
+// process. All speakers write the same values.
+var startMu sync.Mutex
+
+func startBgp(ctx context.Context, srv *server.BgpServer, c Config) error {
+	startMu.Lock()
+	defer startMu.Unlock()
+	return srv.StartBgp(ctx, &api.StartBgpRequest{Global: globalConfig(c)})
 }
 
 func globalConfig(c Config) *api.Global {
