@@ -134,3 +134,30 @@ func BenchmarkSync1M(b *testing.B) {
 		b.ReportMetric(b.Elapsed().Seconds()/float64(2*b.N)*1000, "ms/sync")
 	})
 }
+
+// BenchmarkFailover: one uplink leaves and returns (two SetResilient calls)
+// on a default route whose table also holds 100 k breakout routes: the
+// FIB-side share of "dead uplink to FIB without it".
+var breakoutN = 100000
+
+func BenchmarkFailover(b *testing.B) {
+	ns := newNS(b, 3)
+	if _, err := ns.h.Sync(testTable, testProto, viaFamily(realLooking(breakoutN, 0), ns.links[0])); err != nil {
+		b.Fatal(err)
+	}
+	all := Multipath{Table: testTable, Protocol: testProto, Prefix: netip.MustParsePrefix("0.0.0.0/0"), Nexthops: ns.weighted(false, []int{0, 1, 2}, []int{2, 1, 1})}
+	less := all
+	less.Nexthops = all.Nexthops[:2]
+	res := Resilient{GroupID: testIDs.First, Buckets: 128}
+	if err := ns.h.SetResilient(all, testIDs, res); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		for _, mp := range []Multipath{less, all} {
+			if err := ns.h.SetResilient(mp, testIDs, res); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(2*b.N), "µs/change")
+}

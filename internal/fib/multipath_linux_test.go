@@ -118,11 +118,31 @@ func groupLine(t *testing.T, ns *testNS, id uint32) string {
 // surviving member still maps to it.
 func TestResilientMemberRemoval(t *testing.T) {
 	ns := newNS(t, 3)
-	for _, v6 := range []bool{false, true} {
-		t.Run(fmt.Sprint("v6=", v6), func(t *testing.T) {
-			prefix, gid := netip.MustParsePrefix("0.0.0.0/0"), uint32(2110000)
-			if v6 {
-				prefix, gid = netip.MustParsePrefix("::/0"), 2110001
+	tests := []struct {
+		name   string
+		prefix netip.Prefix
+		gid    uint32
+		// shared: another route's group uses the same members, so the
+		// member leaves by a group replace rather than by deleting it.
+		shared bool
+	}{
+		{"ipv4", netip.MustParsePrefix("0.0.0.0/0"), testIDs.First, false},
+		{"ipv6", netip.MustParsePrefix("::/0"), testIDs.First + 1, false},
+		{"ipv4 shared members", netip.MustParsePrefix("198.51.100.0/24"), testIDs.First + 2, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix, gid, v6 := tt.prefix, tt.gid, tt.prefix.Addr().Is6()
+			if tt.shared {
+				other := Multipath{Table: testTable, Protocol: testProto, Prefix: netip.MustParsePrefix("203.0.113.0/24"), Nexthops: ns.weighted(v6, []int{0, 1, 2}, []int{2, 1, 1})}
+				if err := ns.h.SetResilient(other, testIDs, Resilient{GroupID: testIDs.First + 3}); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					if got, _, _ := ns.h.Multipath(testTable, testProto, other.Prefix); len(got.Nexthops) != 3 {
+						t.Errorf("the other route sharing the members: %+v, want its 3 nexthops untouched", got)
+					}
+				})
 			}
 			fam := "-4"
 			if v6 {
@@ -190,8 +210,8 @@ func TestResilientMemberRemoval(t *testing.T) {
 				}
 			}
 			t.Logf("removed member %d: %d of 64 buckets moved, all survivors' buckets stayed", gone, moved)
-			if strings.Contains(ns.ip(t, "nexthop", "show"), fmt.Sprintf("id %d ", gone)) {
-				t.Errorf("nexthop object %d of the removed member was not deleted", gone)
+			if still := strings.Contains(ns.ip(t, "nexthop", "show"), fmt.Sprintf("id %d ", gone)); still != tt.shared {
+				t.Errorf("nexthop object %d of the removed member still there: %v, want %v (only another group keeps it)", gone, still, tt.shared)
 			}
 			got, _, _ := ns.h.Multipath(testTable, testProto, prefix)
 			if diff := cmp.Diff(MultipathState{Prefix: prefix, GroupID: gid, Nexthops: mp.Nexthops}, got, netipEq); diff != "" {

@@ -138,6 +138,12 @@ func (h *Handle) ensureGroup(proto uint8, res Resilient, members []GroupMember, 
 	case exists && groupMatches(cur, res, members):
 		return false, nil
 	case exists && cur.Resilient != nil && cur.Resilient.Buckets == res.Buckets:
+		if gone, ok := onlyLeaving(cur, res, members, all); ok {
+			// Deleting a member object shrinks its group as the kernel does
+			// for a vanished device: ~100 µs. A group replace makes the
+			// kernel walk every IPv4 route (~10 ms per 300 k routes).
+			return false, h.deleteNexthops(gone)
+		}
 		flags = unix.NLM_F_REPLACE
 	case exists:
 		if err := h.deleteNexthops([]uint32{res.GroupID}); err != nil {
@@ -148,6 +154,46 @@ func (h *Handle) ensureGroup(proto uint8, res Resilient, members []GroupMember, 
 	return recreated, h.request(name, func(m *msgBuf, seq uint32) int {
 		return buildGroup(m, flags, seq, proto, res.GroupID, members, &res)
 	})
+}
+
+// onlyLeaving reports whether going from cur to members only drops members
+// that no other group uses, everything else unchanged, and returns them.
+func onlyLeaving(cur NexthopObject, res Resilient, members []GroupMember, all []NexthopObject) ([]uint32, bool) {
+	if *cur.Resilient != res || len(members) >= len(cur.Group) {
+		return nil, false
+	}
+	keep := make(map[GroupMember]bool, len(members))
+	for _, gm := range members {
+		keep[gm] = true
+	}
+	var gone []uint32
+	for _, gm := range cur.Group {
+		if !keep[gm] {
+			gone = append(gone, gm.ID)
+		}
+	}
+	if len(cur.Group)-len(gone) != len(members) { // a weight changed, or a member is new
+		return nil, false
+	}
+	for _, id := range gone {
+		if groupsUsing(all, id) > 1 {
+			return nil, false
+		}
+	}
+	return gone, true
+}
+
+// groupsUsing counts the groups that have nexthop id as a member.
+func groupsUsing(all []NexthopObject, id uint32) int {
+	n := 0
+	for _, o := range all {
+		for _, gm := range o.Group {
+			if gm.ID == id {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // groupMatches reports whether an existing group already is what res
