@@ -49,16 +49,23 @@ func (l *serveLoop) run(srv *server.BgpServer) {
 // management operations must have finished since mark: StopBgp's and the
 // watcher's unregistration, which its goroutine sends on its own once the
 // watch context is cancelled; it must be served before Serve ends or that
-// goroutine would block forever. If they do not come within wait, Serve is
-// left running rather than risk it. The last operation is sent from its own
-// goroutine so that Stop can never hang on a server that is gone.
+// goroutine would block forever. mark may lag by the operation just before
+// it, so end also waits for a short quiet spell. If all this does not come
+// within wait, Serve is left running rather than risk it. The last
+// operation is sent from its own goroutine, so that Stop can never hang on
+// a server that is gone.
 func (l *serveLoop) end(srv *server.BgpServer, mark, pending int64, wait time.Duration) bool {
+	const quiet = 20 * time.Millisecond
 	deadline := time.Now().Add(wait)
-	for l.mgmtOps.Load() < mark+pending {
+	seen, since := l.mgmtOps.Load(), time.Now()
+	for seen < mark+pending || time.Since(since) < quiet {
 		if time.Now().After(deadline) {
 			return false
 		}
 		time.Sleep(time.Millisecond)
+		if n := l.mgmtOps.Load(); n != seen {
+			seen, since = n, time.Now()
+		}
 	}
 	l.exit.Store(true)
 	go srv.GetBgp(context.Background(), &api.GetBgpRequest{})
