@@ -33,6 +33,11 @@ func (r Resilient) withDefaults() Resilient {
 // an existing group leaves the group ID and the route untouched, so the
 // kernel moves only the flows of members that left. No nexthops removes the
 // route and the group. Unreferenced member objects are deleted last.
+//
+// Cost: a member leaving is one object delete (~100 µs) and lands before the
+// route is read back; any other group change makes the kernel walk every
+// IPv4 route of the namespace (~2 ms per 100 k). The read-back walks the
+// route's table, so keep ECMP routes out of the breakout table.
 func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 	if err := validateResilient(mp, ids, res); err != nil {
 		return err
