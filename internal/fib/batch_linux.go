@@ -176,7 +176,7 @@ func gatewayAttrs(m *msgBuf, fam uint8, gw netip.Addr, link int) {
 // kernel delete only a route of ours; scope NOWHERE and type UNSPEC match any.
 func buildDelRoute(m *msgBuf, seq, table uint32, proto uint8, p netip.Prefix, priority uint32) int {
 	off := m.begin(unix.RTM_DELROUTE, unix.NLM_F_REQUEST, seq)
-	m.rtmsg(familyOf(p.Addr()), uint8(p.Bits()), tableByte(table), proto, rtScopeNowher, unix.RTN_UNSPEC)
+	m.rtmsg(familyOf(p.Addr()), uint8(p.Bits()), tableByte(table), proto, rtScopeNowhere, unix.RTN_UNSPEC)
 	m.u32(unix.RTA_TABLE, table)
 	if p.Bits() > 0 {
 		m.addr(unix.RTA_DST, p.Addr())

@@ -11,7 +11,6 @@ import (
 const (
 	rtaNHID = 30 // RTA_NH_ID
 
-	nhaFDB      = 11
 	nhaResGroup = 12
 	nhaResBkt   = 13
 
@@ -26,12 +25,12 @@ const (
 	nhGroupTypeMpath = 0
 	nhGroupTypeRes   = 1
 
-	sizeofNhmsg   = 8
-	sizeofNhGroup = 8
-	nlaAlign      = 4
-	nlaFNested    = 1 << 15
-	nlaTypeMask   = ^uint16(nlaFNested | 1<<14)
-	rtScopeNowher = 255 // RT_SCOPE_NOWHERE: matches any scope on delete
+	sizeofNhmsg    = 8
+	sizeofNhGroup  = 8
+	nlaAlign       = 4
+	nlaFNested     = 1 << 15
+	nlaTypeMask    = ^uint16(nlaFNested | 1<<14)
+	rtScopeNowhere = 255 // RT_SCOPE_NOWHERE: matches any scope on delete
 )
 
 var ne = binary.NativeEndian
