@@ -267,14 +267,29 @@ func TestHubStopWithdrawsAndRestartReconverges(t *testing.T) {
 	eventually(t, converge, routesAre(edge, defaults))
 
 	drain(edge.Changes())
+	// Poll while Stop runs: the withdrawal may land before Stop returns.
+	withdrawn := make(chan time.Duration, 1)
 	begin := time.Now()
+	go func() {
+		for time.Since(begin) < converge {
+			if routes, err := edge.Routes(context.Background()); err == nil && len(routes) == 0 {
+				withdrawn <- time.Since(begin)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		withdrawn <- -1
+	}()
 	if err := hub.Stop(context.Background()); err != nil {
 		t.Fatalf("hub stop: %v", err)
 	}
 	stopped := time.Since(begin)
-	eventually(t, converge, routesAre(edge, map[netip.Prefix][]Path{}))
-	t.Logf("MEASURE hub Stop() to edge Routes() empty: %v (Stop itself %v)",
-		time.Since(begin).Round(time.Millisecond), stopped.Round(time.Millisecond))
+	took := <-withdrawn
+	if took < 0 {
+		t.Fatalf("edge still has routes %v after hub stop", converge)
+	}
+	t.Logf("MEASURE hub Stop() to edge Routes() empty: %v (Stop itself returned after %v)",
+		took.Round(100*time.Microsecond), stopped.Round(100*time.Microsecond))
 	fired(t, edge.Changes(), "hub stop")
 	for _, ps := range edge.Peers(context.Background()) {
 		if ps.Established || !strings.Contains(ps.LastError, "cease") {
@@ -402,4 +417,53 @@ func TestStopLeavesNoGoroutines(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// TestStartFailureLeavesNothing runs alone (not parallel): it counts the
+// process's goroutines.
+func TestStartFailureLeavesNothing(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	p := newPair(t)
+	busy, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.2:%d", p.hubCfg.ListenPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	s := New(testLog(t))
+	err = s.Start(context.Background(), p.hubCfg)
+	if err == nil || !strings.Contains(err.Error(), "listen on port") {
+		t.Fatalf("start on a busy port: %v, want a listen error", err)
+	}
+	if err := s.Apply(context.Background(), p.hubCfg); err != ErrNotStarted {
+		t.Errorf("apply after failed start: %v, want ErrNotStarted", err)
+	}
+	if got := s.Peers(context.Background()); len(got) != 0 {
+		t.Errorf("peers after failed start: %+v, want none", got)
+	}
+	eventually(t, 5*time.Second, func() string {
+		if n := runtime.NumGoroutine(); n > baseline {
+			return fmt.Sprintf("%d goroutines after a failed start, %d before", n, baseline)
+		}
+		return ""
+	})
+}
+
+func TestApplyGlobalChangeRestarts(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	start(t, p.hubCfg)
+	edge := start(t, p.edgeCfg)
+	eventually(t, converge, routesAre(edge, defaults))
+	before := sinceByName(edge.Peers(context.Background()))
+
+	p.edgeCfg.RouterID = addr("10.255.0.3")
+	if err := edge.Apply(context.Background(), p.edgeCfg); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	eventually(t, converge, routesAre(edge, defaults))
+	for name, since := range sinceByName(edge.Peers(context.Background())) {
+		if !since.After(before[name]) {
+			t.Errorf("peer %s: up since %v, want a new session after %v", name, since, before[name])
+		}
+	}
 }
