@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/breakout/feed"
+	"github.com/uplinkd/uplinkd/internal/breakout/lkg"
+	"github.com/uplinkd/uplinkd/internal/breakout/source"
+)
+
+// runner refreshes one source on its interval.
+type runner struct {
+	cfg  source.Config
+	loop *loop
+	mu   sync.Mutex // one refresh of this source at a time
+	next time.Time  // guarded by Engine.mu
+}
+
+// startSources starts a runner for every source of srcs that has none
+// (new, or stopped by stopSources because it changed). old is the previous
+// Plan's sources; nil at Start, where a restored set that is still fresh
+// waits out the rest of its interval. Called with e.mu held.
+func (e *Engine) startSources(srcs, old []source.Config) {
+	for _, cfg := range srcs {
+		name := cfg.Spec.Name
+		if _, ok := e.runners[name]; ok {
+			continue
+		}
+		first := time.Duration(0)
+		if old == nil {
+			st, ok := e.store.Get(name)
+			first = firstDelay(cfg, st, ok, time.Now())
+		}
+		ctx, cancel := context.WithCancel(e.ctx)
+		r := &runner{cfg: cfg, loop: &loop{cancel: cancel, done: make(chan struct{})}}
+		r.next = time.Now().Add(first)
+		e.runners[name] = r
+		go e.runSource(ctx, r, first)
+	}
+}
+
+// stopSources removes the runners of sources that are gone from srcs or
+// changed, and returns them to be stopped (outside e.mu: a refresh in
+// flight may need it). Called with e.mu held.
+func (e *Engine) stopSources(srcs []source.Config) []*runner {
+	want := map[string]source.Config{}
+	for _, s := range srcs {
+		want[s.Spec.Name] = s
+	}
+	var out []*runner
+	for name, r := range e.runners {
+		if cfg, ok := want[name]; ok && reflect.DeepEqual(cfg, r.cfg) {
+			continue
+		}
+		delete(e.runners, name)
+		out = append(out, r)
+	}
+	return out
+}
+
+// firstDelay: a restored set younger than the interval is not fetched again
+// at once, so a daemon restarted in a loop does not hammer the feeds.
+// Static and file sources cost nothing to read and may have been edited.
+func firstDelay(cfg source.Config, st lkg.State, ok bool, now time.Time) time.Duration {
+	if !ok || st.LastSuccess.IsZero() || cfg.Spec.Kind == feed.KindStatic || cfg.Spec.Kind == feed.KindFile {
+		return 0
+	}
+	return max(0, cfg.Every-st.Age(now))
+}
+
+func (e *Engine) runSource(ctx context.Context, r *runner, first time.Duration) {
+	defer close(r.loop.done)
+	t := time.NewTimer(first)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e.refresh(ctx, r)
+		e.mu.Lock()
+		r.next = time.Now().Add(r.cfg.Every)
+		e.mu.Unlock()
+		t.Reset(r.cfg.Every)
+	}
+}
+
+// refresh runs one refresh of r and asks for a reconcile when the source's
+// set changed. Any new set counts, not only new prefixes: the metadata
+// Explain shows may have changed.
+func (e *Engine) refresh(ctx context.Context, r *runner) source.Outcome {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.mu.Lock()
+	rf := e.refresher
+	e.mu.Unlock()
+	out := rf.Refresh(ctx, r.cfg)
+	if out.Changed || (out.Err == nil && !out.NotModified) {
+		e.mu.Lock()
+		e.gen++
+		e.mu.Unlock()
+		select {
+		case e.kick <- struct{}{}:
+		default:
+		}
+	}
+	return out
+}

@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"errors"
+
+	"cmp"
+	"github.com/uplinkd/uplinkd/internal/fib"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/breakout"
+	"github.com/uplinkd/uplinkd/internal/breakout/feed"
+)
+
+// Status is a snapshot of the engine, cheap to take: counts come from the
+// last install, never from a dump of the table.
+type Status struct {
+	Sources []SourceStatus
+	Compile CompileStatus
+	Gateway GatewayStatus
+	// Withdrawn is "" while breakout routes traffic, else why not,
+	// e.g. "withdrawn: gateway down".
+	Withdrawn string
+}
+
+// SourceStatus is one source's last good set and its latest refresh.
+type SourceStatus struct {
+	Name        string
+	Kind        feed.Kind
+	Prefixes    int           // entries in the last good set
+	LastSuccess time.Time     // zero if the source never succeeded
+	Age         time.Duration // since LastSuccess; 0 if never
+	Stale       bool          // the latest refresh failed; the last good set stays
+	Restored    bool          // the set comes from disk, not refreshed in this run yet
+	LastError   string
+	NextRefresh time.Time
+}
+
+// CompileStatus describes the desired set and the last install.
+type CompileStatus struct {
+	Table        uint32
+	RulePriority int
+	RulePresent  bool   // the policy rule is in: breakout routes traffic
+	RuleError    string // the last rule change failed
+	Desired      int    // prefixes of the latest compiled set
+	Installed    int    // routes in the table after the last install
+	Accepted     int    // source entries that passed the guards
+	Rejected     []RejectCount
+	// Rejections are the first refused entries, with the detail of each.
+	Rejections   []breakout.Rejection
+	LastCompile  time.Time
+	CompileTook  time.Duration
+	LastInstall  time.Time     // of the last Sync
+	InstallTook  time.Duration // of the last Sync
+	Added        int           // by the last Sync
+	Replaced     int
+	Deleted      int
+	Unchanged    int
+	ChurnBlocked bool   // the latest set would remove too much; waits for Force
+	Pending      int    // with ChurnBlocked: prefixes the refused update would delete
+	LastError    string // why the latest compile or install failed
+}
+
+// RejectCount counts refused entries per source and reason.
+type RejectCount struct {
+	Source string
+	Reason breakout.Reason
+	Count  int
+}
+
+// GatewayStatus is the breakout gateway's health.
+type GatewayStatus struct {
+	Addr      netip.Addr
+	Probing   bool // false: disabled, or no probe socket (see LastError)
+	Healthy   bool
+	Since     time.Time
+	LastRTT   time.Duration
+	LastProbe time.Time
+	Misses    int
+	LastError string
+}
+
+// maxStatusRejections bounds the rejections Status carries.
+const maxStatusRejections = 20
+
+// Status returns a snapshot.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	p, cs, hs := e.plan, e.cs, e.hs
+	next := map[string]time.Time{}
+	for name, r := range e.runners {
+		next[name] = r.next
+	}
+	e.mu.Unlock()
+	cs.Rejected = slices.Clone(cs.Rejected)
+	st := Status{Sources: e.sourceStatus(p, next, time.Now()), Compile: cs, Gateway: GatewayStatus{
+		Addr: p.Gateway, Probing: hs.Probing, Healthy: hs.Healthy, Since: hs.Since, LastRTT: hs.LastRTT,
+		LastProbe: hs.LastProbe, Misses: hs.Misses, LastError: hs.LastError,
+	}}
+	if !p.Health.Disabled && !hs.Healthy {
+		st.Withdrawn = "withdrawn: gateway down"
+	}
+	return st
+}
+
+func (e *Engine) sourceStatus(p Plan, next map[string]time.Time, now time.Time) []SourceStatus {
+	out := make([]SourceStatus, 0, len(p.Sources))
+	for _, cfg := range p.Sources {
+		s := SourceStatus{Name: cfg.Spec.Name, Kind: cfg.Spec.Kind, NextRefresh: next[cfg.Spec.Name]}
+		if st, ok := e.store.Get(cfg.Spec.Name); ok {
+			s.Prefixes, s.LastSuccess, s.Stale = len(st.Entries), st.LastSuccess, st.Stale()
+			s.Restored, s.LastError = st.Restored, st.LastError
+			if !st.LastSuccess.IsZero() {
+				s.Age = st.Age(now)
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// recordInstall keeps what a Sync reached, for Status and Explain.
+func (e *Engine) recordInstall(res *breakout.Result, installed []netip.Prefix, st fib.SyncStats, err error, compiled, took time.Duration) {
+	now := time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.installed, e.res = installed, res
+	cs := &e.cs
+	cs.Table, cs.RulePriority = e.plan.Table, e.plan.RulePriority
+	cs.Desired, cs.Installed, cs.Accepted = len(res.Prefixes), len(installed), res.Accepted
+	cs.Rejected, cs.Rejections = rejectCounts(res.Counts), clip(res.Rejected)
+	cs.LastCompile, cs.CompileTook = now, compiled
+	cs.LastInstall, cs.InstallTook = now, took
+	cs.Added, cs.Replaced, cs.Deleted, cs.Unchanged = st.Added, st.Replaced, st.Deleted, st.Unchanged
+	cs.ChurnBlocked, cs.Pending, cs.LastError = false, 0, errString(err)
+}
+
+// recordRefused notes a set the guards refused; the installed set, its
+// counts and Explain stay as they were.
+func (e *Engine) recordRefused(res breakout.Result, err error, compiled time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cs := &e.cs
+	cs.Desired, cs.Accepted = len(res.Prefixes), res.Accepted
+	cs.Rejected, cs.Rejections = rejectCounts(res.Counts), clip(res.Rejected)
+	cs.LastCompile, cs.CompileTook = time.Now(), compiled
+	cs.ChurnBlocked = errors.Is(err, breakout.ErrChurn)
+	cs.Pending = 0
+	if cs.ChurnBlocked {
+		cs.Pending = len(res.Del)
+	}
+	cs.LastError = err.Error()
+}
+
+func (e *Engine) recordFailure(err error) {
+	e.mu.Lock()
+	e.cs.LastError = err.Error()
+	e.mu.Unlock()
+}
+
+func rejectCounts(m map[breakout.RejectKey]int) []RejectCount {
+	out := make([]RejectCount, 0, len(m))
+	for k, n := range m {
+		out = append(out, RejectCount{Source: k.Source, Reason: k.Reason, Count: n})
+	}
+	slices.SortFunc(out, func(a, b RejectCount) int {
+		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(string(a.Reason), string(b.Reason)))
+	})
+	return out
+}
+
+func clip(rs []breakout.Rejection) []breakout.Rejection {
+	return slices.Clone(rs[:min(len(rs), maxStatusRejections)])
+}
