@@ -76,6 +76,12 @@ func dedup(rs []Route) ([]Route, error) {
 // diffRoutes merges two prefix-sorted lists. A sort-merge keeps memory flat
 // for ~1 M prefixes where a map would double it.
 func diffRoutes(desired, actual []Route) routeDiff {
+	switch { // a cold start or a flush: no copy of a ~1 M route set
+	case len(actual) == 0:
+		return routeDiff{add: desired}
+	case len(desired) == 0:
+		return routeDiff{del: actual}
+	}
 	var d routeDiff
 	i, j := 0, 0
 	for i < len(desired) || j < len(actual) {
