@@ -4,50 +4,75 @@
 // touches the kernel (no zebra): the ECMP reconciler takes Changes as a
 // trigger, then reads Peers and Routes and computes the FIB itself.
 //
+//	s := bgp.New(log)
+//	err := s.Start(ctx, cfg)     // validate (errors wrap ErrConfig), listen, add peers
+//	err = s.Apply(ctx, newCfg)   // reload: only what changed is touched
+//	<-s.Changes()                // coalesced trigger (capacity 1)
+//	routes, err := s.Routes(ctx) // prefix -> one Path{Peer, NextHop} per established session
+//	peers := s.Peers(ctx)        // state, since, received/accepted, last error
+//	err = s.Stop(ctx)            // CEASE to every peer: the far side withdraws at once
+//
 // # How GoBGP is used
 //
 //   - Sessions: one neighbor per Peer, keyed by neighbor address; it carries
 //     ipv4-unicast or ipv6-unicast by the neighbor's family, so a prefix is
 //     announced only to peers of its family. GTSM is on (TTL 255, minimum
 //     255, RFC 5082): the far side must enable it too. Only configured
-//     neighbors are accepted (GoBGP's default). Passive sessions never dial,
-//     which avoids GoBGP's 5 s idle after a connection collision: make the
-//     hub passive. ConnectRetry defaults to 1 s; GoBGP dials the first time
-//     after a random 1–2 s, so a session needs about 1–2 s to come up.
+//     neighbors are accepted (GoBGP's default). Passive sessions never
+//     dial, which avoids GoBGP's 5 s idle after a connection collision:
+//     make the hub passive.
+//   - Multipath TCP: since Go 1.24 listeners default to MPTCP, on which
+//     Linux refuses IP_TTL; GoBGP's listener then answers with TTL 64 and
+//     the dialing side's GTSM drops it: sessions time out silently. Start
+//     refuses to listen in that case (ErrMPTCPListener): the binary needs
+//     `godebug multipathtcp=0` (go.mod) or `//go:debug multipathtcp=0`
+//     (package main; the tests have it).
+//   - Timing: ConnectRetry defaults to 1 s (GoBGP's 120 s would leave a
+//     restarted hub unreached for minutes), but GoBGP v3 always dials a new
+//     peer after a random 1–2 s, so a session takes 1–2 s to come up.
+//     After a drop GoBGP holds the peer idle for a fixed 5 s, refusing
+//     connections; the speaker re-creates a peer that just lost its
+//     session, so it is back in 1–2 s as well (not for a peer stopped by its
+//     prefix limit, which would flap).
 //   - Announcements: Originate is added to the global RIB with next hop
 //     0.0.0.0 or ::, which GoBGP replaces with the session's local address.
 //     An export policy lets out only locally originated paths, so nothing
 //     learned over one tunnel is re-advertised over another.
-//   - Import filter: a global import policy accepts local paths and the
-//     exact Accept prefixes (one prefix set per family), default reject. A
-//     change builds a new generation of sets and policy, switches the
-//     assignment in one call, deletes the old one and soft-resets peers in.
-//   - Routes: ListPath on each established peer's Adj-RIB-In with
-//     EnableFiltered, which re-runs the current import policy and marks the
-//     paths it rejects; those, and paths with our own ASN in the AS path
-//     (GoBGP keeps them in the Adj-RIB-In unmarked), are left out. The
-//     global RIB is not used: its listing does not give the multipath set.
-//     Verified by the tests against GoBGP v3.37.
+//   - Import filter: a global import policy accepts local paths (GoBGP
+//     runs import policy on them too) and the exact Accept prefixes (one
+//     prefix set per family), default reject. A change builds a new
+//     generation of sets and policy, switches the assignment in one call,
+//     deletes the old one and soft-resets peers in.
+//   - Routes: ListPath on the global RIB of each family. It holds every
+//     path that passed the import policy from every peer, not only the best
+//     (the DESIGN's concern was the Best marks, which Routes ignores), and
+//     listing it is read-only. ListPath on a peer's Adj-RIB-In with
+//     EnableFiltered does mark rejected paths in v3.37 (TestAdjInEnableFiltered)
+//     but works by re-inserting paths into the live Adj-RIB-In, which races
+//     with GoBGP's own event watcher under -race; it is not used.
 //   - Changes: WatchEvent with peer-state events and best-path events
 //     (Init true, UseMultiplePaths on so a change of the equal-cost set is
 //     reported, not just of the best path); the callback only does a
 //     non-blocking send on a channel of capacity one.
 //   - Max prefixes: GoBGP's per-family prefix limit counts received
 //     prefixes before the filter; past it GoBGP sends a CEASE and keeps the
-//     session down (admin state PFX_CT) until Apply re-creates the peer with
-//     other settings or the speaker restarts. PeerState.LastError says
+//     session down (admin state PFX_CT) until Apply changes that peer's
+//     settings or the speaker restarts. PeerState.LastError says
 //     "max-prefix N exceeded". Other LastError values are GoBGP's reason
-//     for the last drop, which it reports only in its "Peer Down" log line:
-//     the log adapter passes it on.
+//     for the last drop ("hold-timer-expired", "notification-received
+//     cease/..."), which it reports only in its "Peer Down" log line: the
+//     log adapter passes it on.
 //   - Logs: GoBGP's logger is adapted onto the injected *slog.Logger with
-//     our keys (peer, err, topic); its info lines go to debug, and the
-//     speaker logs peer state changes at info itself.
+//     our keys (peer, err, topic, prefix); its info lines go to debug, and
+//     the speaker logs peer state changes at info itself.
 //   - Stop: StopBgp de-configures every neighbor with a CEASE
 //     NOTIFICATION, so the far side withdraws at once instead of waiting
-//     for its hold timer. GoBGP v3 cannot end its Serve goroutine; the
-//     speaker ends it through GoBGP's timing hook (runtime.Goexit after a
-//     last management operation), so a stopped speaker leaves no goroutine
-//     behind. Two package-level variables of GoBGP (route selection options
-//     and multipath) are shared by all servers in the process; every
-//     speaker sets them the same.
+//     for its hold timer (measured on loopback: about 1 ms). GoBGP v3
+//     cannot end its Serve goroutine; the speaker ends it through GoBGP's
+//     timing hook (runtime.Goexit after a last management operation), so a
+//     stopped speaker leaves no goroutine behind (TestStopLeavesNoGoroutines).
+//   - Globals: StartBgp writes two package variables of GoBGP (route
+//     selection options, multipath) that every server in the process reads.
+//     Every speaker writes the same values and starts are serialised, but
+//     with two speakers in one process (the tests) -race reports them.
 package bgp
