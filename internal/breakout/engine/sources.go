@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -90,16 +91,18 @@ func (e *Engine) runSource(ctx context.Context, r *runner, first time.Duration) 
 }
 
 // refresh runs one refresh of r and asks for a reconcile when the source's
-// set changed. Any new set counts, not only new prefixes: the metadata
-// Explain shows may have changed.
+// set changed, metadata included (Explain shows it). A set fetched again
+// unchanged costs no install.
 func (e *Engine) refresh(ctx context.Context, r *runner) source.Outcome {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e.mu.Lock()
 	rf := e.refresher
 	e.mu.Unlock()
+	prev, _ := e.store.Get(r.cfg.Spec.Name)
 	out := rf.Refresh(ctx, r.cfg)
-	if out.Changed || (out.Err == nil && !out.NotModified) {
+	cur, _ := e.store.Get(r.cfg.Spec.Name)
+	if !slices.Equal(prev.Entries, cur.Entries) {
 		e.mu.Lock()
 		e.gen++
 		e.mu.Unlock()

@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"context"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/breakout/feed"
+	"github.com/uplinkd/uplinkd/internal/breakout/source"
+	"github.com/uplinkd/uplinkd/internal/nstest"
+)
+
+// TestWholeTable installs the real 998 k-prefix RouteViews table, served
+// as an asn source with no ASN filter, and checks the kernel holds exactly
+// the compiled set.
+func TestWholeTable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs ~1 M routes; skipped under -short")
+	}
+	if !nstest.Enter(t) {
+		return
+	}
+	setupNet(t)
+	body := fixture(t, "bgp-caida-routeviews-prefix2as-v4-20240406.pfx2as.gz")
+	srv := newFeedServer(t, body)
+	p := basePlan(t, t.TempDir())
+	p.Fetcher.Timeout = 20 * time.Second
+	p.Sources = []source.Config{{Spec: feed.Spec{Name: "routeviews", Kind: feed.KindASN}, URLs: []string{srv.URL}}}
+	want := wantSet(t, p, p.Sources[0].Spec, body)
+	e := startEngine(t, p)
+	defer e.Close(true)
+	start := time.Now()
+	if err := e.RefreshNow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	total := time.Since(start)
+	c := e.Status().Compile
+	t.Logf("whole table: %d entries -> %d routes; fetch+parse+store+compile+install %s; compile %s; install (Sync) %s, added %d",
+		c.Accepted, c.Installed, total.Round(time.Millisecond), c.CompileTook.Round(time.Millisecond), c.InstallTook.Round(time.Millisecond), c.Added)
+
+	got := dumpTable(t, DefaultTable)
+	if !samePrefixes(want.Prefixes, got) {
+		t.Fatalf("table holds %d routes, want the %d compiled", len(got), len(want.Prefixes))
+	}
+	if c.Installed != len(want.Prefixes) || c.Added != len(want.Prefixes) {
+		t.Errorf("status installed %d added %d, want %d", c.Installed, c.Added, len(want.Prefixes))
+	}
+	for range 5 {
+		pfx := want.Prefixes[rand.IntN(len(want.Prefixes))]
+		a := pfx.Addr()
+		if r := routeGet(t, a); !strings.Contains(r, "via "+gateway.String()) || !strings.Contains(r, "table 6100") {
+			t.Errorf("ip route get %s (in %s) = %q, want via the gateway", a, pfx, r)
+		}
+	}
+	start = time.Now()
+	if err := e.Close(true); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("flush of %d routes: %s", len(got), time.Since(start).Round(time.Millisecond))
+}
