@@ -12,7 +12,9 @@ import (
 type batchOp struct {
 	name string
 	n    int
-	// build appends message i with sequence number seq and returns its offset.
+	// order maps a send position to an item index; nil sends in order.
+	order func(pos int) int
+	// build appends item i's message with sequence number seq and returns its offset.
 	build func(m *msgBuf, i int, seq uint32) int
 	// object names item i in error reports.
 	object func(i int) string
@@ -45,7 +47,7 @@ func (h *Handle) chunk1(op batchOp, start int, be *BatchError) (int, error) {
 	base := h.seq + 1
 	end, last := start, 0
 	for end < op.n && len(m.b) < h.chunk {
-		last = op.build(m, end, base+uint32(end-start))
+		last = op.build(m, op.item(end), base+uint32(end-start))
 		end++
 	}
 	m.setFlags(last, unix.NLM_F_ACK)
@@ -57,9 +59,18 @@ func (h *Handle) chunk1(op batchOp, start int, be *BatchError) (int, error) {
 		if op.ignore != nil && op.ignore(a.errno) {
 			return
 		}
-		be.add(ItemError{Object: op.object(start + int(a.seq-base)), Err: a.errno, Msg: a.msg})
+		i := op.item(start + int(a.seq-base))
+		be.add(i, ItemError{Object: op.object(i), Err: a.errno, Msg: a.msg})
 	})
 	return end, err
+}
+
+// item is the index of the item sent at position pos.
+func (op batchOp) item(pos int) int {
+	if op.order == nil {
+		return pos
+	}
+	return op.order(pos)
 }
 
 // collect reads answers until the ACK (or error) for seq last, passing every
@@ -106,11 +117,13 @@ func (h *Handle) request(name string, build func(m *msgBuf, seq uint32) int) err
 // messages per sendmsg. Some may fail while others land: the error (a
 // *BatchError) says how many and which. Replacing takes over a route of
 // another protocol with the same prefix and metric, as `ip route replace`
-// does: give uplinkd tables of its own.
+// does: give uplinkd tables of its own. Prefixes must be distinct: the
+// routes are sent in spread order, not in the order given.
 func (h *Handle) AddRoutes(table uint32, proto uint8, routes []Route) error {
 	return h.run(batchOp{
-		name: fmt.Sprintf("add routes table %d", table),
-		n:    len(routes),
+		name:  fmt.Sprintf("add routes table %d", table),
+		n:     len(routes),
+		order: spread(len(routes)),
 		build: func(m *msgBuf, i int, seq uint32) int {
 			return buildRoute(m, unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, seq, table, proto, routes[i])
 		},
@@ -119,11 +132,13 @@ func (h *Handle) AddRoutes(table uint32, proto uint8, routes []Route) error {
 }
 
 // DeleteRoutes deletes the routes of proto in table for these prefixes; a
-// prefix that has no such route counts as deleted.
+// prefix that has no such route counts as deleted. Like AddRoutes it sends
+// them in spread order.
 func (h *Handle) DeleteRoutes(table uint32, proto uint8, routes []Route) error {
 	return h.run(batchOp{
-		name: fmt.Sprintf("delete routes table %d", table),
-		n:    len(routes),
+		name:  fmt.Sprintf("delete routes table %d", table),
+		n:     len(routes),
+		order: spread(len(routes)),
 		build: func(m *msgBuf, i int, seq uint32) int {
 			return buildDelRoute(m, seq, table, proto, routes[i].Prefix, 0)
 		},

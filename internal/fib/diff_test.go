@@ -82,6 +82,20 @@ func TestDiffRoutes(t *testing.T) {
 	}
 }
 
+func TestSpreadIsAPermutation(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 10, 1000, 998042} {
+		at := spread(n)
+		seen := make([]bool, n)
+		for i := range n {
+			j := at(i)
+			if j < 0 || j >= n || seen[j] {
+				t.Fatalf("spread(%d): message %d carries route %d twice or out of range", n, i, j)
+			}
+			seen[j] = true
+		}
+	}
+}
+
 func TestNormalize(t *testing.T) {
 	got, err := normalize([]Route{r("10.1.2.3/8", "192.0.2.1"), r("2001:db8::1/32", ""), r("10.0.0.0/8", "192.0.2.1")})
 	if err != nil {
@@ -107,8 +121,15 @@ func TestNormalize(t *testing.T) {
 
 func TestBatchErrorMessage(t *testing.T) {
 	be := &BatchError{Op: "add routes table 100", Total: 1000}
-	for range 7 {
-		be.add(ItemError{Object: r("198.51.100.0/24", "10.0.0.9").String(), Err: syscall.ENETUNREACH, Msg: "Nexthop has invalid gateway"})
+	for _, i := range []int{90, 3, 50, 7, 1, 60, 2} {
+		be.add(i, ItemError{Object: r("198.51.100.0/24", "10.0.0.9").String(), Err: syscall.ENETUNREACH, Msg: "Nexthop has invalid gateway"})
+	}
+	var idx []int
+	for _, ie := range be.First {
+		idx = append(idx, ie.Index)
+	}
+	if diff := cmp.Diff([]int{1, 2, 3, 7, 50}, idx); diff != "" {
+		t.Errorf("reported items (-want +got):\n%s", diff)
 	}
 	msg := be.Error()
 	for _, want := range []string{"add routes table 100: 7 of 1000 failed: 198.51.100.0/24 via 10.0.0.9: network is unreachable (Nexthop has invalid gateway)", "and 2 more"} {

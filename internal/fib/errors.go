@@ -1,7 +1,9 @@
 package fib
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -10,6 +12,8 @@ const maxReported = 5
 
 // ItemError is the kernel's answer to one failed message of a batch.
 type ItemError struct {
+	// Index is the item's position in the caller's list.
+	Index int
 	// Object names what the message was about, e.g. "198.51.100.0/24 via 10.0.0.9".
 	Object string
 	Err    error
@@ -27,12 +31,13 @@ func (e ItemError) Error() string {
 func (e ItemError) Unwrap() error { return e.Err }
 
 // BatchError reports that some messages of a batch failed: how many, and the
-// first few. The others landed, so callers can retry or roll back knowingly.
+// first few in the caller's order. The others landed, so callers can retry
+// or roll back knowingly.
 type BatchError struct {
 	Op     string
 	Total  int
 	Failed int
-	First  []ItemError
+	First  []ItemError // sorted by Index
 }
 
 func (e *BatchError) Error() string {
@@ -60,11 +65,18 @@ func (e *BatchError) Unwrap() []error {
 	return errs
 }
 
-// add records one failure, keeping only the first few in full.
-func (e *BatchError) add(ie ItemError) {
+// add records the failure of item i, keeping in full only the few with
+// the lowest indexes: messages go out in spread order, reports should not.
+func (e *BatchError) add(i int, ie ItemError) {
 	e.Failed++
-	if len(e.First) < maxReported {
-		e.First = append(e.First, ie)
+	ie.Index = i
+	pos, _ := slices.BinarySearchFunc(e.First, i, func(x ItemError, i int) int { return cmp.Compare(x.Index, i) })
+	if pos >= maxReported {
+		return
+	}
+	e.First = slices.Insert(e.First, pos, ie)
+	if len(e.First) > maxReported {
+		e.First = e.First[:maxReported]
 	}
 }
 

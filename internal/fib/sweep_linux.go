@@ -46,8 +46,9 @@ func (h *Handle) sweepTable(table uint32, proto uint8) (int, error) {
 		}
 	}
 	err := h.run(batchOp{
-		name: fmt.Sprintf("sweep table %d", table),
-		n:    len(rs),
+		name:  fmt.Sprintf("sweep table %d", table),
+		n:     len(rs),
+		order: spread(len(rs)), // a dump comes sorted: see spread
 		build: func(m *msgBuf, i int, seq uint32) int {
 			return buildDelRoute(m, seq, table, proto, rs[i].prefix, rs[i].priority)
 		},
