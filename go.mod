@@ -2,6 +2,10 @@ module github.com/uplinkd/uplinkd
 
 go 1.26.8
 
+// GoBGP needs TTL 255 on the hub's listener (GTSM), which Go's default
+// Multipath TCP listeners refuse on Linux: plain TCP for the whole module.
+godebug multipathtcp=0
+
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/google/go-cmp v0.7.0

@@ -156,6 +156,7 @@ func cmdPubkey(_ []string, stdin io.Reader, stdout, _ io.Writer) error {
 func cmdLab(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
 	dir := fs.String("dir", "", "lab directory (default /run/uplinkd-lab)")
+	listen := fs.String("listen", ":8080", "whoami: address to serve on")
 	if len(args) == 0 {
 		return errors.New("lab needs up, down or status")
 	}
@@ -180,6 +181,10 @@ func cmdLab(args []string, _ io.Reader, stdout, _ io.Writer) error {
 		return l.WriteTable(stdout)
 	case "down":
 		return l.Down()
+	case "whoami": // the lab's servers; not for users
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		return lab.ServeWhoAmI(ctx, *listen)
 	}
 	return fmt.Errorf("unknown lab verb %q: use up, down or status", verb)
 }

@@ -3,8 +3,11 @@ package api
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/uplinkd/uplinkd/internal/ecmp"
 )
 
 // WriteStatus prints a daemon's status as an aligned table, in the manner
@@ -20,7 +23,63 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", t.Uplink, t.Name, dash(t.Impl), t.ListenPort,
 			dash(t.Endpoint), Age(t.LastHandshake, now), Bytes(t.RxBytes), Bytes(t.TxBytes))
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if s.ECMP != nil {
+		return writeECMP(w, *s.ECMP, now)
+	}
+	return nil
+}
+
+// writeECMP prints the liveness of each tunnel and the ECMP routes.
+func writeECMP(w io.Writer, e ecmp.Status, now time.Time) error {
+	fmt.Fprintf(w, "\nECMP (%s next hops, table %d, %d FIB changes)\n", e.Mode, e.Table, e.Changes)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LINK\tWEIGHT\tBFD\tBGP\tIN ECMP\tNOTE")
+	for _, l := range e.Links {
+		var bgp []string
+		for _, p := range l.BGP {
+			st := p.State
+			if p.Established {
+				st = fmt.Sprintf("up %s, %d/%d pfx", Duration(now.Sub(p.Since)), p.Accepted, p.Received)
+			}
+			bgp = append(bgp, p.Family[:4]+" "+st)
+		}
+		note := ""
+		if !l.HeldUntil.IsZero() {
+			note = fmt.Sprintf("hold-down %.1fs", l.HeldUntil.Sub(now).Seconds())
+		}
+		for _, p := range l.BGP {
+			if p.LastError != "" {
+				note = strings.TrimSpace(note + " " + p.LastError)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", l.Name, l.Weight, l.BFD, dash(strings.Join(bgp, "; ")), yesNo(l.InECMP), note)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "PREFIX\tNEXT HOPS")
+	for _, r := range e.Routes {
+		var nhs []string
+		for _, nh := range r.NextHops {
+			nhs = append(nhs, fmt.Sprintf("%s via %s weight %d", nh.Link, nh.Via, nh.Weight))
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", r.Prefix, strings.Join(nhs, ", "))
+	}
+	if e.Failover != nil {
+		fmt.Fprintf(tw, "\nlast failover: %s out of the FIB %s after detection (%s)\n", e.Failover.Link, e.Failover.Took, Age(e.Failover.Detected, now))
+	}
+	if e.Error != "" {
+		fmt.Fprintf(tw, "error: %s\n", e.Error)
+	}
 	return tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 // Age says how long ago t was, "never" for the zero time.
@@ -28,14 +87,18 @@ func Age(t, now time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
-	d := now.Sub(t)
+	return Duration(now.Sub(t)) + " ago"
+}
+
+// Duration prints a span the way the status table does: 4.2s, 3m05s, 2h5m0s.
+func Duration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
-		return fmt.Sprintf("%.1fs ago", d.Seconds())
+		return fmt.Sprintf("%.1fs", d.Seconds())
 	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds ago", int(d.Minutes()), int(d.Seconds())%60)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
-	return d.Round(time.Minute).String() + " ago"
+	return d.Round(time.Minute).String()
 }
 
 // Bytes prints a byte count with a binary unit.

@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -16,6 +17,7 @@ type Status struct {
 	Started  time.Time         `json:"started"`
 	Config   string            `json:"config"`
 	Tunnels  []wg.TunnelStatus `json:"tunnels"`
+	ECMP     *ecmp.Status      `json:"ecmp,omitempty"`
 	LastErr  string            `json:"last_error,omitempty"`
 	Reloaded time.Time         `json:"reloaded,omitzero"`
 }

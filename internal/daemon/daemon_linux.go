@@ -13,6 +13,8 @@ import (
 
 	"github.com/uplinkd/uplinkd/internal/api"
 	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/ecmp"
+	"github.com/uplinkd/uplinkd/internal/nat"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -30,6 +32,7 @@ type Daemon struct {
 	path    string
 	started time.Time
 	wg      *wg.Manager
+	ecmp    *ecmp.Controller
 
 	mu        sync.Mutex
 	cfg       *config.Config
@@ -56,9 +59,63 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 		return err
 	}
 	log.Info("uplinkd started", "role", cfg.Role, "site", cfg.Site, "config", path, "pid", os.Getpid())
+	d.apply("start")
+	if err := d.startRouting(ctx, cfg); err != nil {
+		return errors.Join(err, srv.Close(), m.Close())
+	}
 	d.loop(ctx, hup)
-	log.Info("stopping: removing tunnels, rules and routes")
-	return errors.Join(srv.Close(), m.Close())
+	log.Info("stopping: withdrawing routes, removing tunnels, rules and NAT")
+	stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(d.ecmp.Close(stop), d.stopNAT(d.cfg), srv.Close(), m.Close())
+}
+
+// startRouting turns forwarding on, sets up the hub's NAT and starts BGP,
+// BFD and the ECMP reconciler over the tunnels that now exist.
+func (d *Daemon) startRouting(ctx context.Context, cfg *config.Config) error {
+	changed, err := nat.Forwarding()
+	if err != nil {
+		return err
+	}
+	for _, c := range changed {
+		d.log.Info("changed", "what", c)
+	}
+	if err := d.applyNAT(cfg); err != nil {
+		return err
+	}
+	c, err := ecmp.Start(ctx, ecmp.PlanFrom(cfg), d.log, d.wg.LastHandshake)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.ecmp = c
+	d.mu.Unlock()
+	return nil
+}
+
+// applyNAT masquerades the edge's LAN and tunnel addresses on the hub.
+func (d *Daemon) applyNAT(cfg *config.Config) error {
+	if cfg.Role != config.RoleHub {
+		return nil
+	}
+	want := nat.Desired{Out: cfg.Hub.PublicInterface, Sources: cfg.BGP.Accept}
+	for _, t := range cfg.Tunnels {
+		for _, a := range t.Addresses {
+			want.Sources = append(want.Sources, a.Masked())
+		}
+	}
+	changed, err := nat.Apply(want)
+	if changed {
+		d.log.Info("changed", "what", "nftables table uplinkd: masquerade via "+want.Out)
+	}
+	return err
+}
+
+func (d *Daemon) stopNAT(cfg *config.Config) error {
+	if cfg.Role != config.RoleHub {
+		return nil
+	}
+	return nat.Remove()
 }
 
 func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) {
@@ -70,7 +127,6 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 	if err != nil {
 		d.log.Warn("no link events: relying on the timer", "err", err)
 	}
-	d.apply("start")
 	resync := time.NewTicker(resyncEvery)
 	defer resync.Stop()
 	kick := time.NewTicker(kickEvery)
@@ -87,11 +143,22 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 		case <-resync.C:
 			d.apply("timer")
 		case <-kick.C:
-			for _, t := range d.wg.Kick() {
+			for _, t := range d.wg.Kick(d.suspects()) {
 				d.log.Debug("handshake kicked", "tunnel", t)
 			}
 		}
 	}
+}
+
+// suspects are the tunnels liveness calls dead.
+func (d *Daemon) suspects() map[string]bool {
+	d.mu.Lock()
+	ctl := d.ecmp
+	d.mu.Unlock()
+	if ctl == nil {
+		return nil
+	}
+	return ctl.DownTunnels()
 }
 
 // drain coalesces a burst of link events into one apply.
@@ -136,6 +203,12 @@ func (d *Daemon) reload() {
 	d.setLevel(cfg)
 	d.log.Info("config reloaded", "config", d.path)
 	d.apply("reload")
+	if err := d.applyNAT(cfg); err != nil {
+		d.log.Warn("nat after reload", "err", err)
+	}
+	if err := d.ecmp.Apply(context.Background(), ecmp.PlanFrom(cfg)); err != nil {
+		d.log.Warn("bgp after reload", "err", err)
+	}
 }
 
 func (d *Daemon) setLevel(cfg *config.Config) {
@@ -150,10 +223,14 @@ func (d *Daemon) setLevel(cfg *config.Config) {
 
 func (d *Daemon) status() api.Status {
 	d.mu.Lock()
-	cfg, reloaded, reloadErr := d.cfg, d.reloaded, d.reloadErr
+	cfg, reloaded, reloadErr, ctl := d.cfg, d.reloaded, d.reloadErr, d.ecmp
 	d.mu.Unlock()
 	s := api.Status{Role: string(cfg.Role), Site: cfg.Site, Started: d.started, Config: d.path,
 		Tunnels: d.wg.Status(), Reloaded: reloaded}
+	if ctl != nil {
+		e := ctl.Status(context.Background())
+		s.ECMP = &e
+	}
 	if err := d.wg.LastError(); err != nil {
 		s.LastErr = err.Error()
 	}

@@ -33,6 +33,7 @@ func (l *Lab) Up(ctx context.Context, progress io.Writer) error {
 		{"forwarding and routes", l.makeRouting},
 		{"carrier-grade NAT", l.makeNAT},
 		{"keys and configs", l.writeSites},
+		{"servers", l.startServers},
 		{"hub daemon", func() error { return l.Start("hub") }},
 		{"edge daemon", func() error { return l.Start("edge") }},
 		{"handshakes", func() error { return l.WaitHandshakes(ctx, 20*time.Second) }},

@@ -290,6 +290,19 @@ func TestKillAndRestartLeavesOneOfEach(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// The ECMP routes and their groups were adopted, not duplicated: one
+	// resilient group per default route and one member per next hop.
+	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
+	waitRoute(t, l, "home", "::/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
+	nh, _ := inNS(home, "ip", "nexthop", "show")
+	groups, members := strings.Count(nh, "type resilient"), strings.Count(nh, " via ")
+	if groups != 0 && (groups != 2 || members != 6) {
+		t.Errorf("after kill -9 and restart: %d groups and %d members, want 2 and 6:\n%s", groups, members, nh)
+	}
+	routes, _ := inNS(home, "ip", "route", "show", "default")
+	if n := strings.Count(routes, "default"); n != 1 {
+		t.Errorf("%d default routes, want 1:\n%s", n, routes)
+	}
 }
 
 func TestDemoTableAndStatusCommand(t *testing.T) {

@@ -121,6 +121,8 @@ public_interface = "eth0"
 [bgp]
 peer_asn = 64512
 accept = [%q, %q]
+# The extra prefix is refused by the edge's import filter (a lab test).
+originate = ["0.0.0.0/0", "::/0", "198.18.250.0/24"]
 
 [liveness]
 hold_down_ms = 1000
@@ -177,6 +179,21 @@ func (l *Lab) waitSocket(site string, pid int, limit time.Duration) error {
 	return fmt.Errorf("%s daemon did not open %s within %s; log %s", site, l.Socket(site), limit, l.LogPath(site))
 }
 
+// startServers runs the whoami server on ul-web and ul-media, detached
+// like the daemons; deleting their namespaces ends them.
+func (l *Lab) startServers() error {
+	for _, host := range []string{"web", "media"} {
+		cmd := exec.Command("ip", "netns", "exec", l.NS(host), l.Binary, "lab", "whoami",
+			"-listen", fmt.Sprintf(":%d", WhoAmIPort))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start whoami on %s: %w", host, err)
+		}
+		go cmd.Wait()
+	}
+	return nil
+}
+
 // Stop ends a site's daemon with SIGTERM (so it removes what it made),
 // then SIGKILL after five seconds.
 func (l *Lab) Stop(site string) error {
@@ -200,6 +217,16 @@ func (l *Lab) Stop(site string) error {
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	return fmt.Errorf("%s daemon (pid %d) ignored SIGTERM for 5 s and was killed", site, pid)
+}
+
+// Reload sends a site's daemon SIGHUP: it rereads its config file.
+func (l *Lab) Reload(site string) error {
+	b, err := os.ReadFile(l.pidPath(site))
+	if err != nil {
+		return err
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return syscall.Kill(pid, syscall.SIGHUP)
 }
 
 // Kill ends a site's daemon with SIGKILL, as a crash would.

@@ -15,6 +15,9 @@ const (
 	kickFirst  = 500 * time.Millisecond
 	kickMax    = 4 * time.Second
 	sessionTTL = 180 * time.Second // REJECT_AFTER_TIME: older keys are dead
+	// suspectGrace: a tunnel that liveness calls dead but that made a
+	// handshake this recently is given time to come up before another kick.
+	suspectGrace = 5 * time.Second
 )
 
 type kickState struct {
@@ -22,9 +25,11 @@ type kickState struct {
 	backoff time.Duration
 }
 
-// Kick re-creates the peer of every edge tunnel that has no live session
-// and whose backoff has run out. It returns the tunnels it kicked.
-func (m *Manager) Kick() []string {
+// Kick re-creates the peer of every edge tunnel that has no live session,
+// or that liveness (BFD) reports dead although WireGuard still has keys (a
+// restarted hub has forgotten them), and whose backoff has run out. It
+// returns the tunnels it kicked.
+func (m *Manager) Kick(suspect map[string]bool) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var kicked []string
@@ -33,14 +38,14 @@ func (m *Manager) Kick() []string {
 		if t.Peer.Endpoint == "" {
 			continue // the hub answers; it never initiates
 		}
-		if m.kickOne(t, t0) {
+		if m.kickOne(t, t0, suspect[t.Name]) {
 			kicked = append(kicked, t.Name)
 		}
 	}
 	return kicked
 }
 
-func (m *Manager) kickOne(t Tunnel, t0 time.Time) bool {
+func (m *Manager) kickOne(t Tunnel, t0 time.Time, suspect bool) bool {
 	ks := m.kicks[t.Name]
 	if ks == nil {
 		ks = &kickState{next: t0.Add(kickFirst), backoff: kickFirst}
@@ -50,7 +55,9 @@ func (m *Manager) kickOne(t Tunnel, t0 time.Time) bool {
 	if err != nil || len(dev.Peers) == 0 {
 		return false
 	}
-	if hs := dev.Peers[0].LastHandshakeTime; !hs.IsZero() && t0.Sub(hs) < sessionTTL {
+	hs := dev.Peers[0].LastHandshakeTime
+	live := !hs.IsZero() && t0.Sub(hs) < sessionTTL
+	if live && (!suspect || t0.Sub(hs) < suspectGrace) {
 		ks.backoff, ks.next = kickFirst, t0.Add(kickFirst)
 		return false
 	}

@@ -136,7 +136,7 @@ func TestHandshakeAndStatus(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		m.Kick()
+		m.Kick(nil)
 		st := m.Status()
 		if !st[0].LastHandshake.IsZero() && !st[1].LastHandshake.IsZero() {
 			if st[0].Impl == "" || st[1].Endpoint == "" {

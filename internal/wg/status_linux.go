@@ -1,5 +1,7 @@
 package wg
 
+import "time"
+
 // Status reads every desired tunnel's live state back from WireGuard.
 func (m *Manager) Status() []TunnelStatus {
 	m.mu.Lock()
@@ -40,4 +42,14 @@ func (m *Manager) LastError() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.lastErr
+}
+
+// LastHandshake is the time of a tunnel's latest handshake, zero if none
+// or if the device cannot be read.
+func (m *Manager) LastHandshake(name string) time.Time {
+	dev, err := m.wgc.Device(name)
+	if err != nil || len(dev.Peers) == 0 {
+		return time.Time{}
+	}
+	return dev.Peers[0].LastHandshakeTime
 }

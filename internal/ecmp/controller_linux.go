@@ -1,0 +1,271 @@
+package ecmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/uplinkd/uplinkd/internal/bfd"
+	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
+	"github.com/uplinkd/uplinkd/internal/fib"
+)
+
+// NexthopIDs is the block of kernel nexthop object IDs uplinkd owns.
+var NexthopIDs = fib.IDRange{First: 6_000_000, Last: 6_065_535}
+
+// resync catches what no event reported (a route deleted by hand).
+const resync = 5 * time.Second
+
+// Controller keeps the kernel's ECMP routes equal to what BGP learned over
+// the tunnels that are alive.
+type Controller struct {
+	log     *slog.Logger
+	fib     *fib.Handle
+	speaker *bgp.Speaker
+	bfd     *bfd.Manager
+	// handshake returns a tunnel's last WireGuard handshake: a tunnel whose
+	// session has expired is not alive whatever BFD last said.
+	handshake func(ifname string) time.Time
+
+	trigger chan struct{}
+	done    chan struct{}
+
+	mu        sync.Mutex
+	plan      Plan
+	live      *Liveness
+	resilient bool
+	groups    map[netip.Prefix]uint32
+	installed map[netip.Prefix][]fib.WeightedNexthop
+	downAt    map[string]time.Time // when BFD last reported a link down
+	lastErr   error
+	lastFail  Failover
+	changes   int
+}
+
+// Start brings up BFD and BGP for plan and keeps the FIB reconciled until
+// ctx ends or Close is called.
+func Start(ctx context.Context, plan Plan, log *slog.Logger, handshake func(string) time.Time) (*Controller, error) {
+	h, err := fib.Open()
+	if err != nil {
+		return nil, fmt.Errorf("open rtnetlink: %w", err)
+	}
+	c := &Controller{log: log, fib: h, handshake: handshake, plan: plan,
+		trigger: make(chan struct{}, 1), done: make(chan struct{}),
+		live: NewLiveness(plan.HoldDown), groups: map[netip.Prefix]uint32{},
+		installed: map[netip.Prefix][]fib.WeightedNexthop{}, downAt: map[string]time.Time{}}
+	if err := c.prepare(); err != nil {
+		h.Close()
+		return nil, err
+	}
+	c.bfd = bfd.NewManager(bfd.Config{Logger: log.With("part", "bfd"), OnChange: c.onBFD})
+	c.syncBFD(plan)
+	c.speaker = bgp.New(log.With("part", "bgp"))
+	if err := c.speaker.Start(ctx, plan.Speaker); err != nil {
+		c.bfd.Close()
+		h.Close()
+		return nil, fmt.Errorf("start bgp: %w", err)
+	}
+	go c.run(ctx)
+	return c, nil
+}
+
+// prepare sets the multipath hash policy, picks resilient groups or plain
+// multipath, and adopts the routes and groups of an earlier run.
+func (c *Controller) prepare() error {
+	if err := setHashPolicy(c.plan.HashPolicy); err != nil {
+		return err
+	}
+	ok, err := c.fib.ResilientSupported(config.RouteProtocol, NexthopIDs)
+	switch {
+	case c.plan.Resilient == "on" && !ok:
+		return fmt.Errorf("resilient next-hop groups are not supported by this kernel (%v): set [ecmp] resilient = \"auto\"", err)
+	case c.plan.Resilient == "off":
+		c.resilient = false
+	default:
+		c.resilient = ok
+	}
+	c.log.Info("ecmp routes", "mode", c.Mode(), "table", c.plan.Table)
+	have, err := c.fib.Multipaths(c.plan.Table, config.RouteProtocol)
+	if err != nil {
+		return fmt.Errorf("read ecmp routes: %w", err)
+	}
+	for _, st := range have {
+		if st.GroupID != 0 && NexthopIDs.Contains(st.GroupID) {
+			c.groups[st.Prefix] = st.GroupID // keep the group: its flows stay put
+		}
+		c.installed[st.Prefix] = st.Nexthops
+	}
+	return nil
+}
+
+// Mode says how ECMP routes are programmed.
+func (c *Controller) Mode() string {
+	if c.resilient {
+		return "resilient"
+	}
+	return "multipath"
+}
+
+// Apply switches to a new plan (a reload): BFD sessions and BGP peers are
+// added and removed as needed, and the FIB follows.
+func (c *Controller) Apply(ctx context.Context, plan Plan) error {
+	c.mu.Lock()
+	c.plan = plan
+	c.mu.Unlock()
+	c.syncBFD(plan)
+	err := c.speaker.Apply(ctx, plan.Speaker)
+	c.kick()
+	return err
+}
+
+// Close stops BGP (peers withdraw at once), tells BFD peers we are going
+// administratively down, and removes the routes unless on_exit is keep.
+func (c *Controller) Close(ctx context.Context) error {
+	close(c.done)
+	errs := []error{c.speaker.Stop(ctx), c.bfd.Close()}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.plan.OnExit != "keep" {
+		st, err := c.fib.Sweep([]uint32{c.plan.Table}, config.RouteProtocol, NexthopIDs)
+		errs = append(errs, err)
+		c.log.Info("ecmp routes removed", "routes", st.Routes, "nexthops", st.Nexthops)
+	}
+	return errors.Join(append(errs, c.fib.Close())...)
+}
+
+func (c *Controller) kick() {
+	select {
+	case c.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// onBFD runs on a BFD session's goroutine: record and trigger, nothing slow.
+func (c *Controller) onBFD(ch bfd.Change) {
+	c.mu.Lock()
+	for _, l := range c.plan.Links {
+		if l.Interface == ch.Interface {
+			up := ch.New == bfd.StateUp
+			wasAlive := c.live.Alive(l.Name, ch.At)
+			if c.live.Set(l.Name, up, ch.At) && wasAlive && !up {
+				c.downAt[l.Name] = ch.At // a failure to time until the FIB drops it
+			}
+		}
+	}
+	c.mu.Unlock()
+	c.log.Info("bfd", "tunnel", ch.Interface, "peer", ch.Peer, "state", ch.New.String(), "diag", ch.Diag.String())
+	c.kick()
+}
+
+func (c *Controller) run(ctx context.Context) {
+	tick := time.NewTicker(resync)
+	defer tick.Stop()
+	hold := time.NewTimer(time.Hour)
+	defer hold.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.done:
+			return
+		case <-c.trigger:
+		case <-c.speaker.Changes():
+		case <-tick.C:
+		case <-hold.C:
+		}
+		next := c.reconcile(ctx)
+		hold.Reset(untilOr(next, time.Hour))
+	}
+}
+
+func untilOr(t time.Time, d time.Duration) time.Duration {
+	if t.IsZero() {
+		return d
+	}
+	return max(time.Until(t), time.Millisecond)
+}
+
+// reconcile recomputes the next hops of every prefix and programs what
+// differs from the kernel. It returns when the next hold-down ends.
+func (c *Controller) reconcile(ctx context.Context) time.Time {
+	routes, err := c.speaker.Routes(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.lastErr = err
+		return time.Time{}
+	}
+	now := time.Now()
+	want := NextHops(routes, c.members(), func(name string) bool { return c.alive(name, now) })
+	c.lastErr = c.program(want)
+	c.noteFailover(want, time.Now())
+	return c.live.NextExpiry(now)
+}
+
+// members maps BGP peers to the tunnels they are reached through.
+func (c *Controller) members() map[string]Member {
+	m := map[string]Member{}
+	for _, l := range c.plan.Links {
+		link, err := netlink.LinkByName(l.Interface)
+		if err != nil {
+			continue
+		}
+		mem := Member{Uplink: l.Name, LinkIndex: link.Attrs().Index, Weight: l.Weight}
+		m[peerName(l.Name, false)] = mem
+		m[peerName(l.Name, true)] = mem
+	}
+	return m
+}
+
+// alive: without BFD, an established BGP session is all there is (paths
+// come only from established peers); with BFD, the session must be up and
+// past its hold-down. Either way the WireGuard session must not be dead.
+func (c *Controller) alive(name string, now time.Time) bool {
+	if c.plan.BFD && !c.live.Alive(name, now) {
+		return false
+	}
+	if c.handshake == nil {
+		return true
+	}
+	for _, l := range c.plan.Links {
+		if l.Name == name {
+			hs := c.handshake(l.Interface)
+			return !hs.IsZero() && now.Sub(hs) < 180*time.Second
+		}
+	}
+	return false
+}
+
+// noteFailover records how long the last detected failure took to leave
+// the FIB, for status and metrics.
+func (c *Controller) noteFailover(want map[netip.Prefix][]fib.WeightedNexthop, done time.Time) {
+	for name, at := range c.downAt {
+		c.lastFail = Failover{Link: name, Detected: at, FIBDone: done, Took: done.Sub(at).Round(time.Microsecond).String()}
+		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", done.Sub(at).Round(time.Microsecond))
+		delete(c.downAt, name)
+	}
+}
+
+// DownTunnels lists the interfaces of tunnels BFD reports down: WireGuard
+// may still hold keys the far end forgot, and the caller can re-handshake.
+func (c *Controller) DownTunnels() map[string]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]bool{}
+	if !c.plan.BFD {
+		return out
+	}
+	for _, l := range c.plan.Links {
+		if c.live.Down(l.Name) {
+			out[l.Interface] = true
+		}
+	}
+	return out
+}

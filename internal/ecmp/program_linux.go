@@ -1,0 +1,184 @@
+package ecmp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/bfd"
+	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/fib"
+)
+
+// Resilient group settings: buckets of a removed tunnel move at once;
+// others move towards a returning (or reweighted) tunnel only after idling
+// for groupIdle, so it takes over idle flows, not busy ones — unless the
+// group has stayed unbalanced for groupUnbalanced, when busy buckets move
+// too, or a tunnel could stay starved under constant load.
+const (
+	groupBuckets    = 256
+	groupIdle       = 5 * time.Second
+	groupUnbalanced = 60 * time.Second
+)
+
+// program makes the kernel hold exactly want, reading it back first and
+// touching only prefixes that differ. Additions and changes go before
+// deletions.
+func (c *Controller) program(want map[netip.Prefix][]fib.WeightedNexthop) error {
+	have, err := c.fib.Multipaths(c.plan.Table, config.RouteProtocol)
+	if err != nil {
+		return fmt.Errorf("read ecmp routes: %w", err)
+	}
+	actual := map[netip.Prefix]fib.MultipathState{}
+	for _, st := range have {
+		actual[st.Prefix] = st
+	}
+	var errs []error
+	for _, p := range sortedPrefixes(want) {
+		if st, ok := actual[p]; ok && c.matches(st, want[p]) {
+			continue
+		}
+		if err := c.set(p, want[p]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for p := range actual {
+		if _, ok := want[p]; !ok {
+			errs = append(errs, c.set(p, nil))
+		}
+	}
+	c.installed = want
+	return errors.Join(errs...)
+}
+
+// matches says whether the kernel's route already is what we want, in
+// the mode we use.
+func (c *Controller) matches(st fib.MultipathState, want []fib.WeightedNexthop) bool {
+	if c.resilient != (st.GroupID != 0) || (c.resilient && st.GroupID != c.groups[st.Prefix]) {
+		return false
+	}
+	return sameNexthops(st.Nexthops, want)
+}
+
+func sameNexthops(a, b []fib.WeightedNexthop) bool {
+	key := func(n fib.WeightedNexthop) string { return fmt.Sprintf("%s/%d/%d", n.Gateway, n.LinkIndex, n.Weight) }
+	ka, kb := make([]string, len(a)), make([]string, len(b))
+	for i := range a {
+		ka[i] = key(a[i])
+	}
+	for i := range b {
+		kb[i] = key(b[i])
+	}
+	slices.Sort(ka)
+	slices.Sort(kb)
+	return slices.Equal(ka, kb)
+}
+
+// set installs one prefix's next hops; none removes the route.
+func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
+	mp := fib.Multipath{Table: c.plan.Table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: nhs}
+	c.changes++
+	c.log.Info("ecmp route", "prefix", p, "nexthops", describe(nhs))
+	if !c.resilient {
+		if len(nhs) == 0 {
+			return c.fib.DeleteRoutes(c.plan.Table, config.RouteProtocol, []fib.Route{{Prefix: p}})
+		}
+		return c.fib.SetMultipath(mp)
+	}
+	id := c.groupID(p)
+	err := c.fib.SetResilient(mp, NexthopIDs, fib.Resilient{GroupID: id, Buckets: groupBuckets,
+		IdleTimer: groupIdle, UnbalancedTimer: groupUnbalanced})
+	if len(nhs) == 0 {
+		delete(c.groups, p)
+	}
+	if err != nil {
+		return fmt.Errorf("ecmp route %s: %w", p, err)
+	}
+	return nil
+}
+
+// groupID returns the prefix's resilient group, allocating the lowest
+// free ID from the bottom of the owned range (members come from the top).
+func (c *Controller) groupID(p netip.Prefix) uint32 {
+	if id, ok := c.groups[p]; ok {
+		return id
+	}
+	used := map[uint32]bool{}
+	for _, id := range c.groups {
+		used[id] = true
+	}
+	id := NexthopIDs.First
+	for used[id] {
+		id++
+	}
+	c.groups[p] = id
+	return id
+}
+
+func describe(nhs []fib.WeightedNexthop) string {
+	if len(nhs) == 0 {
+		return "none (withdrawn)"
+	}
+	s := make([]string, len(nhs))
+	for i, n := range nhs {
+		s[i] = n.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func sortedPrefixes[V any](m map[netip.Prefix]V) []netip.Prefix {
+	ps := make([]netip.Prefix, 0, len(m))
+	for p := range m {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
+	return ps
+}
+
+// syncBFD runs one session per tunnel, over its IPv4 inner addresses.
+func (c *Controller) syncBFD(plan Plan) {
+	want := map[bfd.Key]bfd.SessionConfig{}
+	if plan.BFD {
+		for _, l := range plan.Links {
+			sc := bfd.SessionConfig{Interface: l.Interface, Local: l.Local4, Peer: l.Peer4,
+				DesiredMinTx: plan.Interval, RequiredMinRx: plan.Interval, DetectMult: uint8(plan.Mult)}
+			want[sc.Key()] = sc
+		}
+	}
+	for _, st := range c.bfd.Snapshot() {
+		k := bfd.Key{Interface: st.Interface, Peer: st.Peer}
+		if _, ok := want[k]; !ok {
+			c.bfd.Remove(k)
+		}
+		delete(want, k)
+	}
+	for _, sc := range want {
+		if _, err := c.bfd.Add(sc); err != nil {
+			c.log.Warn("bfd session", "tunnel", sc.Interface, "err", err)
+		}
+	}
+}
+
+// setHashPolicy spreads flows, not hosts: layer 4 by default. The setting
+// is per network namespace.
+func setHashPolicy(policy int) error {
+	for _, key := range []string{"net/ipv4/fib_multipath_hash_policy", "net/ipv6/fib_multipath_hash_policy"} {
+		path := "/proc/sys/" + key
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", key, err)
+		}
+		if strings.TrimSpace(string(b)) == strconv.Itoa(policy) {
+			continue
+		}
+		if err := os.WriteFile(path, []byte(strconv.Itoa(policy)), 0o644); err != nil {
+			return fmt.Errorf("set %s: %w", key, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,454 @@
+package lab
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/fib"
+)
+
+// ecmpRoute reads one ECMP route back from a lab host's main table.
+func ecmpRoute(t *testing.T, l *Lab, host, prefix string) (fib.MultipathState, bool) {
+	t.Helper()
+	var st fib.MultipathState
+	var ok bool
+	err := InNS(l.NS(host), func() error {
+		h, err := fib.Open()
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		st, ok, err = h.Multipath(254, config.RouteProtocol, netip.MustParsePrefix(prefix))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("read %s route on %s: %v", prefix, host, err)
+	}
+	return st, ok
+}
+
+// viaDevs names the devices of a route's next hops, with their weights.
+func viaDevs(t *testing.T, l *Lab, host string, st fib.MultipathState) map[string]int {
+	t.Helper()
+	h := nsHandle(t, l, host)
+	defer h.Close()
+	out := map[string]int{}
+	for _, nh := range st.Nexthops {
+		link, err := h.LinkByIndex(nh.LinkIndex)
+		if err != nil {
+			t.Fatalf("next hop device %d: %v", nh.LinkIndex, err)
+		}
+		out[link.Attrs().Name] = nh.Weight
+	}
+	return out
+}
+
+func nsHandle(t *testing.T, l *Lab, host string) *netlink.Handle {
+	t.Helper()
+	ns, err := netns.GetFromName(l.NS(host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// waitRoute waits until a host's route for prefix goes through exactly
+// the devices in want (with those weights), and returns how long it took.
+func waitRoute(t *testing.T, l *Lab, host, prefix string, want map[string]int, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last map[string]int
+	for time.Since(start) < limit {
+		if st, ok := ecmpRoute(t, l, host, prefix); ok {
+			last = viaDevs(t, l, host, st)
+			if fmt.Sprint(last) == fmt.Sprint(want) {
+				return time.Since(start)
+			}
+		} else {
+			last = nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: route %s goes via %v after %s, want %v", host, prefix, last, limit, want)
+	return 0
+}
+
+func (l *Lab) edgeTunnels(weights ...int) map[string]int {
+	m := map[string]int{}
+	for i, c := range Carriers {
+		m[l.EdgeTunnel(c)] = weights[i]
+	}
+	return m
+}
+
+func (l *Lab) hubTunnels() map[string]int {
+	m := map[string]int{}
+	for _, c := range Carriers {
+		m[l.HubTunnel(c)] = 1
+	}
+	return m
+}
+
+func TestECMPRoutesOnBothSites(t *testing.T) {
+	l := needLab(t)
+	for _, p := range []string{"0.0.0.0/0", "::/0"} {
+		took := waitRoute(t, l, "home", p, l.edgeTunnels(1, 1, 1), 15*time.Second)
+		t.Logf("edge %s via three tunnels (waited %s)", p, took.Round(time.Millisecond))
+	}
+	for _, p := range []string{LANPrefix, LANPrefix6} {
+		waitRoute(t, l, "hub", p, l.hubTunnels(), 15*time.Second)
+	}
+	st, _ := ecmpRoute(t, l, "home", "0.0.0.0/0")
+	if st.GroupID == 0 {
+		t.Log("plain multipath in use (no resilient groups on this kernel)")
+	}
+	for i, nh := range sortByDev(t, l, st) {
+		hub4, _, _, _ := TunnelAddrs(i)
+		if nh.Gateway.String() != hub4 {
+			t.Errorf("next hop %d via %s, want the hub's tunnel address %s", i, nh.Gateway, hub4)
+		}
+	}
+}
+
+// sortByDev orders a route's next hops by carrier.
+func sortByDev(t *testing.T, l *Lab, st fib.MultipathState) []fib.WeightedNexthop {
+	h := nsHandle(t, l, "home")
+	defer h.Close()
+	out := make([]fib.WeightedNexthop, len(Carriers))
+	for _, nh := range st.Nexthops {
+		link, _ := h.LinkByIndex(nh.LinkIndex)
+		for i, c := range Carriers {
+			if link != nil && link.Attrs().Name == l.EdgeTunnel(c) {
+				out[i] = nh
+			}
+		}
+	}
+	return out
+}
+
+// The import filter: the hub also announces 198.18.250.0/24, which the
+// edge does not accept.
+func TestImportFilterRefusesExtraPrefix(t *testing.T) {
+	l := needLab(t)
+	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
+	if _, ok := ecmpRoute(t, l, "home", "198.18.250.0/24"); ok {
+		t.Error("edge installed 198.18.250.0/24, which its import filter refuses")
+	}
+	edge := status(t, l, "edge")
+	for _, link := range edge.ECMP.Links {
+		for _, p := range link.BGP {
+			if p.Family == "ipv4-unicast" && (p.Received != 2 || p.Accepted != 1) {
+				t.Errorf("%s: received %d accepted %d, want 2 received (default + the extra) and 1 accepted", p.Name, p.Received, p.Accepted)
+			}
+		}
+	}
+}
+
+func TestLANReachesInternetThroughHub(t *testing.T) {
+	l := needLab(t)
+	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
+	seen, err := l.WhoAmI("lan", WebAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != HubPublic {
+		t.Errorf("ul-web sees ul-lan as %s, want the hub's public address %s", seen, HubPublic)
+	}
+	waitRoute(t, l, "home", "::/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
+	if err := ping(l.NS("lan"), WebAddr6); err != nil {
+		t.Errorf("IPv6 through the tunnels: %v", err)
+	}
+}
+
+// flowShares sends n one-packet UDP flows from ul-lan to ul-web and
+// returns each edge tunnel's share of the packets it carried.
+func flowShares(t *testing.T, l *Lab, n int) map[string]float64 {
+	t.Helper()
+	before := tunnelTx(t, l)
+	err := InNS(l.NS("lan"), func() error {
+		for i := 0; i < n; i++ {
+			c, err := net.Dial("udp", net.JoinHostPort(WebAddr, fmt.Sprint(WhoAmIPort)))
+			if err != nil {
+				return err
+			}
+			c.Write([]byte("flow"))
+			c.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	after := tunnelTx(t, l)
+	total := 0.0
+	for k := range after {
+		total += float64(after[k] - before[k])
+	}
+	shares := map[string]float64{}
+	for k := range after {
+		shares[k] = float64(after[k]-before[k]) / total
+	}
+	return shares
+}
+
+func tunnelTx(t *testing.T, l *Lab) map[string]uint64 {
+	h := nsHandle(t, l, "home")
+	defer h.Close()
+	out := map[string]uint64{}
+	for _, c := range Carriers {
+		link, err := h.LinkByName(l.EdgeTunnel(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[c] = link.Attrs().Statistics.TxPackets
+	}
+	return out
+}
+
+func checkShares(t *testing.T, shares map[string]float64, weights []int) {
+	t.Helper()
+	sum := 0
+	for _, w := range weights {
+		sum += w
+	}
+	for i, c := range Carriers {
+		want := float64(weights[i]) / float64(sum)
+		if dev := (shares[c] - want) / want; dev > 0.10 || dev < -0.10 {
+			t.Errorf("%s carried %.1f%% of the flows, want %.1f%% ±10%% of it", c, 100*shares[c], 100*want)
+		}
+	}
+	t.Logf("shares: docomo %.1f%%, softbank %.1f%%, rakuten %.1f%% (weights %v)",
+		100*shares["docomo"], 100*shares["softbank"], 100*shares["rakuten"], weights)
+}
+
+func TestFlowsSpreadByWeight(t *testing.T) {
+	l := needLab(t)
+	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
+	const flows = 3000
+	waitBalanced(t, l, "0.0.0.0/0", 20*time.Second)
+	checkShares(t, flowShares(t, l, flows), []int{1, 1, 1})
+
+	setWeights(t, l, 2, 1, 1)
+	defer setWeights(t, l, 1, 1, 1)
+	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(2, 1, 1), 10*time.Second)
+	waitBalanced(t, l, "0.0.0.0/0", 20*time.Second)
+	checkShares(t, flowShares(t, l, flows), []int{2, 1, 1})
+}
+
+// waitBalanced waits until a resilient group's buckets follow its weights.
+// The kernel moves a bucket to a member that gained weight only once the
+// bucket has been idle for the group's idle timer, so that no busy flow is
+// moved: right after a weight change the old shares still hold.
+func waitBalanced(t *testing.T, l *Lab, prefix string, limit time.Duration) {
+	t.Helper()
+	st, _ := ecmpRoute(t, l, "home", prefix)
+	if st.GroupID == 0 {
+		return // plain multipath rebalances at once
+	}
+	start := time.Now()
+	for {
+		var buckets []fib.Bucket
+		err := InNS(l.NS("home"), func() error {
+			h, err := fib.Open()
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			buckets, err = h.Buckets(st.GroupID)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if balanced(buckets, st) {
+			t.Logf("group %d rebalanced to its weights %s after the change", st.GroupID, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("group %d not rebalanced within %s", st.GroupID, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// balanced: each member holds its weight's share of buckets, within one.
+func balanced(buckets []fib.Bucket, st fib.MultipathState) bool {
+	count := map[uint32]int{}
+	for _, b := range buckets {
+		count[b.NexthopID]++
+	}
+	total, sum := len(buckets), 0
+	for _, nh := range st.Nexthops {
+		sum += nh.Weight
+	}
+	if len(count) != len(st.Nexthops) || sum == 0 {
+		return false
+	}
+	shares := []int{}
+	for _, c := range count {
+		shares = append(shares, c)
+	}
+	want := map[int]bool{}
+	for _, nh := range st.Nexthops {
+		want[total*nh.Weight/sum] = true
+	}
+	for _, c := range shares {
+		if !want[c] && !want[c-1] && !want[c+1] {
+			return false
+		}
+	}
+	return true
+}
+
+// setWeights rewrites the edge config's weights and reloads it (SIGHUP).
+func setWeights(t *testing.T, l *Lab, w ...int) {
+	t.Helper()
+	b, err := os.ReadFile(l.ConfigPath("edge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	i := 0
+	for j, line := range lines {
+		if strings.HasPrefix(line, "weight = ") {
+			lines[j] = fmt.Sprintf("weight = %d", w[i])
+			i++
+		}
+	}
+	if err := os.WriteFile(l.ConfigPath("edge"), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reload("edge"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flowDevs asks the edge's FIB which tunnel each of n flows from ul-lan
+// to ul-web takes (ip route get with the flow's ports: nothing is sent).
+func flowDevs(t *testing.T, l *Lab, n int) []string {
+	t.Helper()
+	var batch strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&batch, "route get %s from %s iif lan0 ipproto udp sport %d dport %d\n", WebAddr, LANHost, 20000+i, WhoAmIPort)
+	}
+	cmd := exec.Command("ip", "-n", l.NS("home"), "-batch", "-")
+	cmd.Stdin = strings.NewReader(batch.String())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip route get: %v\n%s", err, out)
+	}
+	var devs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == WebAddr {
+			for k := range f {
+				if f[k] == "dev" && k+1 < len(f) {
+					devs = append(devs, f[k+1])
+				}
+			}
+		}
+	}
+	if len(devs) != n {
+		t.Fatalf("ip route get answered %d of %d flows:\n%s", len(devs), n, out)
+	}
+	return devs
+}
+
+func TestCarrierFailureLeavesFIBFast(t *testing.T) {
+	l := needLab(t)
+	all := l.edgeTunnels(1, 1, 1)
+	waitRoute(t, l, "home", "0.0.0.0/0", all, 15*time.Second)
+	before := flowDevs(t, l, 300)
+
+	// The carrier's side of the link goes down: the home router's link
+	// stays up, its packets just vanish, as when a carrier's radio dies.
+	carrier := l.NS("softbank")
+	if out, err := exec.Command("ip", "-n", carrier, "link", "set", "home0", "down").CombinedOutput(); err != nil {
+		t.Fatal(string(out))
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			exec.Command("ip", "-n", carrier, "link", "set", "home0", "up").Run()
+			restored = true
+		}
+	}
+	defer restore()
+	without := map[string]int{l.EdgeTunnel("docomo"): 1, l.EdgeTunnel("rakuten"): 1}
+	took := waitRoute(t, l, "home", "0.0.0.0/0", without, 5*time.Second)
+	t.Logf("fault to FIB without softbank: %s", took.Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("dead tunnel left the FIB after %s, want under 1 s", took)
+	}
+
+	after := flowDevs(t, l, 300)
+	moved, survivors := 0, 0
+	for i := range before {
+		if before[i] == l.EdgeTunnel("softbank") {
+			continue
+		}
+		survivors++
+		if after[i] != before[i] {
+			moved++
+		}
+	}
+	st, _ := ecmpRoute(t, l, "home", "0.0.0.0/0")
+	switch {
+	case st.GroupID != 0 && moved > 0:
+		t.Errorf("%d of %d flows on surviving tunnels moved, want 0 with a resilient group", moved, survivors)
+	case st.GroupID == 0:
+		t.Logf("plain multipath: %d of %d flows on surviving tunnels moved", moved, survivors)
+	default:
+		t.Logf("resilient group %d: 0 of %d flows on surviving tunnels moved", st.GroupID, survivors)
+	}
+
+	restore()
+	back := waitRoute(t, l, "home", "0.0.0.0/0", all, 15*time.Second)
+	t.Logf("softbank back in the FIB %s after its link came back (hold-down 1 s)", back.Round(time.Millisecond))
+	if back < 900*time.Millisecond {
+		t.Errorf("softbank returned after %s, before its 1 s hold-down", back)
+	}
+}
+
+func TestHubRestartReconverges(t *testing.T) {
+	l := needLab(t)
+	all := l.edgeTunnels(1, 1, 1)
+	waitRoute(t, l, "home", "0.0.0.0/0", all, 15*time.Second)
+	if err := l.Stop("hub"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		if _, ok := ecmpRoute(t, l, "home", "0.0.0.0/0"); !ok {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("edge kept its default route 5 s after the hub stopped")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("hub stopped: edge withdrew its default in %s", time.Since(start).Round(time.Millisecond))
+	if err := l.Start("hub"); err != nil {
+		t.Fatal(err)
+	}
+	took := waitRoute(t, l, "home", "0.0.0.0/0", all, 20*time.Second)
+	t.Logf("hub restarted: edge back on three tunnels in %s", took.Round(time.Millisecond))
+	if seen, err := l.WhoAmI("lan", WebAddr); err != nil || seen != HubPublic {
+		t.Errorf("after the hub restart ul-web sees %q (%v), want %s", seen, err, HubPublic)
+	}
+}
