@@ -46,6 +46,7 @@ type Engine struct {
 	cs        CompileStatus
 	gen       uint64 // bumped by every change of the inputs
 	applied   uint64 // gen of the last reconcile that needs no retry
+	lastErr   error  // that reconcile's outcome (a refused set)
 	closed    bool
 }
 
@@ -117,7 +118,7 @@ func start(ctx context.Context, p Plan, log *slog.Logger, k kernel, probe prober
 		e.kick <- struct{}{} // the installer retries it
 	}
 	e.mu.Lock()
-	e.startHealth(p)
+	e.startHealth(p, false)
 	e.startSources(p.Sources, nil)
 	e.mu.Unlock()
 	return e, nil
@@ -196,7 +197,7 @@ func (e *Engine) Apply(ctx context.Context, p Plan) error {
 	if h != nil {
 		h.stop()
 		e.mu.Lock()
-		e.startHealth(p)
+		e.startHealth(p, old.Gateway == p.Gateway && old.Interface == p.Interface)
 		e.mu.Unlock()
 	}
 	_, err := e.reconcile()

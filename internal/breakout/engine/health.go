@@ -53,10 +53,15 @@ func (s *healthState) observe(h Health, rtt time.Duration, err error, now time.T
 }
 
 // startHealth starts the probe loop for p, unless probing is disabled.
-// The gateway counts as healthy until probes say otherwise, so a start
-// installs at once. Called with e.mu held.
-func (e *Engine) startHealth(p Plan) {
-	e.hs = healthState{Healthy: true, Since: time.Now(), Probing: !p.Health.Disabled}
+// A new gateway counts as healthy until probes say otherwise, so a start
+// installs at once; a reload that keeps the gateway keeps its verdict, so
+// it does not send traffic to a gateway known to be down. Called with e.mu
+// held.
+func (e *Engine) startHealth(p Plan, keep bool) {
+	if !keep || p.Health.Disabled {
+		e.hs = healthState{Healthy: true, Since: time.Now()}
+	}
+	e.hs.Probing, e.hs.Misses, e.hs.Successes = !p.Health.Disabled, 0, 0
 	if p.Health.Disabled {
 		return
 	}

@@ -21,24 +21,25 @@ const noIPv6Gateway = "no IPv6 gateway"
 
 // reconcile compiles the sources' union and installs it, then puts the
 // rule and layout in order. It skips the work when nothing changed since
-// the last reconcile that needs no retry. retry says whether trying again
-// later may help (a kernel failure) or not (a guard refused the set).
+// the last reconcile that needs no retry, and returns that one's error.
+// retry says whether trying again later may help (a kernel failure) or not
+// (a guard refused the set).
 func (e *Engine) reconcile() (retry bool, err error) {
 	e.installMu.Lock()
 	defer e.installMu.Unlock()
 	e.mu.Lock()
 	p, gen, prev := e.plan, e.gen, e.installed
-	skip := gen == e.applied || e.closed
+	skip, last := gen == e.applied || e.closed, e.lastErr
 	e.mu.Unlock()
 	if skip {
-		return false, nil
+		return false, last // e.g. the same set, still refused by the guards
 	}
 	retry, errI := e.install(p, prev)
 	errL := e.settle(p)
 	err = errors.Join(errI, errL)
 	e.mu.Lock()
 	if !retry && errL == nil {
-		e.applied = gen
+		e.applied, e.lastErr = gen, err
 	}
 	e.mu.Unlock()
 	return retry || errL != nil, err

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -29,15 +28,16 @@ func TestWholeTable(t *testing.T) {
 	p.Fetcher.Timeout = 20 * time.Second
 	p.Sources = []source.Config{{Spec: feed.Spec{Name: "routeviews", Kind: feed.KindASN}, URLs: []string{srv.URL}}}
 	want := wantSet(t, p, p.Sources[0].Spec, body)
+	start := time.Now()
 	e := startEngine(t, p)
 	defer e.Close(true)
-	start := time.Now()
-	if err := e.RefreshNow(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	// Start fetches a source it holds no set of at once: wait for that.
+	eventually(t, time.Minute, "whole table installed", func() bool {
+		return e.Status().Compile.Installed == len(want.Prefixes)
+	})
 	total := time.Since(start)
 	c := e.Status().Compile
-	t.Logf("whole table: %d entries -> %d routes; fetch+parse+store+compile+install %s; compile %s; install (Sync) %s, added %d",
+	t.Logf("whole table: %d entries -> %d routes after aggregation; Start to installed %s (fetch, parse, persist, compile, install); compile %s; install (Sync) %s, added %d",
 		c.Accepted, c.Installed, total.Round(time.Millisecond), c.CompileTook.Round(time.Millisecond), c.InstallTook.Round(time.Millisecond), c.Added)
 
 	got := dumpTable(t, DefaultTable)
