@@ -17,6 +17,10 @@ const (
 	maxChunk = 256 << 10
 	// recvBuf is larger than the 32 KiB the kernel fills per dump skb.
 	recvBuf = 1 << 20
+	// recvTimeout bounds the wait for one datagram: the kernel answers in
+	// microseconds, so silence this long means something is badly wrong, and
+	// a reconciler should get an error rather than hang.
+	recvTimeout = 10 * time.Second
 )
 
 // errDumpInterrupted means the table changed during a dump (NLM_F_DUMP_INTR).
@@ -64,6 +68,10 @@ func (h *Handle) setup() error {
 	// All three are best effort: older kernels lack them and still work.
 	for _, opt := range []int{unix.NETLINK_EXT_ACK, unix.NETLINK_CAP_ACK, unix.NETLINK_GET_STRICT_CHK} {
 		_ = unix.SetsockoptInt(h.fd, unix.SOL_NETLINK, opt, 1)
+	}
+	tv := unix.NsecToTimeval(recvTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(h.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fmt.Errorf("set rtnetlink receive timeout: %w", err)
 	}
 	return nil
 }
@@ -114,6 +122,8 @@ func (h *Handle) recv() ([]byte, error) {
 		switch {
 		case err == unix.EINTR:
 			continue
+		case err == unix.EAGAIN:
+			return nil, fmt.Errorf("no answer from the kernel within %v", recvTimeout)
 		case err == unix.ENOBUFS:
 			return nil, fmt.Errorf("receive queue overflowed, kernel reports were lost: %w", err)
 		case err != nil:
