@@ -150,45 +150,53 @@ func (h *Handle) dump(req func(*msgBuf, uint32), fn func(nlmsg)) error {
 	defer h.mu.Unlock()
 	m := &h.wbuf
 	m.b = m.b[:0]
-	seq := h.nextSeq(1)
-	req(m, seq)
+	st := dumpState{seq: h.nextSeq(1), fn: fn}
+	req(m, st.seq)
 	if err := h.send(m.b); err != nil {
 		return err
 	}
-	var dumpErr error
-	intr := false
-	for done := false; !done; {
+	for !st.done {
 		b, err := h.recv()
 		if err != nil {
 			return err
 		}
-		err = messages(b, func(msg nlmsg) error {
-			if msg.seq != seq {
-				return nil
-			}
-			intr = intr || msg.flags&unix.NLM_F_DUMP_INTR != 0
-			switch msg.typ {
-			case unix.NLMSG_DONE:
-				done = true
-				dumpErr = doneErr(msg)
-			case unix.NLMSG_ERROR:
-				done = true
-				if a := parseAck(msg); a.errno != 0 {
-					dumpErr = ItemError{Object: "dump", Err: a.errno, Msg: a.msg}
-				}
-			default:
-				fn(msg)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := messages(b, st.handle); err != nil {
 			return err
 		}
 	}
-	if dumpErr == nil && intr {
+	if st.err == nil && st.intr {
 		return errDumpInterrupted
 	}
-	return dumpErr
+	return st.err
+}
+
+// dumpState follows one dump's answers.
+type dumpState struct {
+	seq        uint32
+	fn         func(nlmsg)
+	done, intr bool
+	err        error
+}
+
+// handle takes one message: data for fn, or the end of the dump.
+func (st *dumpState) handle(msg nlmsg) error {
+	if msg.seq != st.seq {
+		return nil // a late answer to an earlier request
+	}
+	st.intr = st.intr || msg.flags&unix.NLM_F_DUMP_INTR != 0
+	switch msg.typ {
+	case unix.NLMSG_DONE:
+		st.done = true
+		st.err = doneErr(msg)
+	case unix.NLMSG_ERROR:
+		st.done = true
+		if a := parseAck(msg); a.errno != 0 {
+			st.err = ItemError{Object: "dump", Err: a.errno, Msg: a.msg}
+		}
+	default:
+		st.fn(msg)
+	}
+	return nil
 }
 
 // doneErr decodes the error a dump may end with.

@@ -134,25 +134,7 @@ func TestResilientMemberRemoval(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			prefix, gid, v6 := tt.prefix, tt.gid, tt.prefix.Addr().Is6()
 			if tt.shared {
-				other := Multipath{Table: testTable, Protocol: testProto, Prefix: netip.MustParsePrefix("203.0.113.0/24"), Nexthops: ns.weighted(v6, []int{0, 1, 2}, []int{2, 1, 1})}
-				if err := ns.h.SetResilient(other, testIDs, Resilient{GroupID: testIDs.First + 3}); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() {
-					if got, _, _ := ns.h.Multipath(testTable, testProto, other.Prefix); len(got.Nexthops) != 3 {
-						t.Errorf("the other route sharing the members: %+v, want its 3 nexthops untouched", got)
-					}
-				})
-			}
-			fam := "-4"
-			if v6 {
-				fam = "-6"
-			}
-			// routeLine is the route's own line; the lines after it list the
-			// group's current members.
-			routeLine := func() string {
-				out := ns.ip(t, fam, "route", "show", "table", "100", "proto", "211", "root", prefix.String())
-				return strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
+				ns.shareMembers(t, v6)
 			}
 			res := Resilient{GroupID: gid, Buckets: 64}
 			mp := Multipath{Table: testTable, Protocol: testProto, Prefix: prefix, Nexthops: ns.weighted(v6, []int{0, 1, 2}, []int{2, 1, 1})}
@@ -168,7 +150,7 @@ func TestResilientMemberRemoval(t *testing.T) {
 				t.Fatalf("buckets before: %d, want 64", len(before))
 			}
 			assertBucketsAPI(t, ns, gid, before)
-			routeBefore := routeLine()
+			routeBefore := ns.routeLine(t, prefix)
 			if !strings.Contains(routeBefore, fmt.Sprintf("nhid %d", gid)) {
 				t.Fatalf("route does not use group %d:\n%s", gid, routeBefore)
 			}
@@ -193,22 +175,12 @@ func TestResilientMemberRemoval(t *testing.T) {
 			if !regexp.MustCompile(fmt.Sprintf(`^id %d group \d+,2/\d+ type resilient buckets 64`, gid)).MatchString(line) {
 				t.Errorf("after removal: %q, want the same id with 2 members", line)
 			}
-			if r := routeLine(); r != routeBefore {
+			if r := ns.routeLine(t, prefix); r != routeBefore {
 				t.Errorf("route changed:\nbefore %s\nafter  %s", routeBefore, r)
 			}
 			after := bucketMap(t, ns, gid)
 			assertBucketsAPI(t, ns, gid, after)
-			moved := 0
-			for idx, nh := range before {
-				switch {
-				case nh == gone && after[idx] == gone:
-					t.Errorf("bucket %d still maps to removed member %d", idx, gone)
-				case nh == gone:
-					moved++
-				case after[idx] != nh:
-					t.Errorf("bucket %d of surviving member %d moved to %d", idx, nh, after[idx])
-				}
-			}
+			moved := assertSurvivorsStay(t, before, after, gone)
 			t.Logf("removed member %d: %d of 64 buckets moved, all survivors' buckets stayed", gone, moved)
 			if still := strings.Contains(ns.ip(t, "nexthop", "show"), fmt.Sprintf("id %d ", gone)); still != tt.shared {
 				t.Errorf("nexthop object %d of the removed member still there: %v, want %v (only another group keeps it)", gone, still, tt.shared)
@@ -438,4 +410,47 @@ func TestReadBackByDevice(t *testing.T) {
 			}
 		}
 	}
+}
+
+// shareMembers gives another route a group with the same three members.
+func (ns *testNS) shareMembers(t *testing.T, v6 bool) {
+	other := Multipath{Table: testTable, Protocol: testProto, Prefix: netip.MustParsePrefix("203.0.113.0/24"), Nexthops: ns.weighted(v6, []int{0, 1, 2}, []int{2, 1, 1})}
+	if err := ns.h.SetResilient(other, testIDs, Resilient{GroupID: testIDs.First + 3}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if got, _, _ := ns.h.Multipath(testTable, testProto, other.Prefix); len(got.Nexthops) != 3 {
+			t.Errorf("the other route sharing the members: %+v, want its 3 nexthops untouched", got)
+		}
+	})
+}
+
+// routeLine is the route's own line in ip route show; the lines after it
+// list the group's current members.
+func (ns *testNS) routeLine(t *testing.T, prefix netip.Prefix) string {
+	fam := "-4"
+	if prefix.Addr().Is6() {
+		fam = "-6"
+	}
+	out := ns.ip(t, fam, "route", "show", "table", "100", "proto", "211", "root", prefix.String())
+	return strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
+}
+
+// assertSurvivorsStay is the flow-stability check: every bucket of a
+// surviving member maps to it still, every bucket of the removed one moved.
+// It returns how many moved.
+func assertSurvivorsStay(t *testing.T, before, after map[int]int, gone int) int {
+	t.Helper()
+	moved := 0
+	for idx, nh := range before {
+		switch {
+		case nh == gone && after[idx] == gone:
+			t.Errorf("bucket %d still maps to removed member %d", idx, gone)
+		case nh == gone:
+			moved++
+		case after[idx] != nh:
+			t.Errorf("bucket %d of surviving member %d moved to %d", idx, nh, after[idx])
+		}
+	}
+	return moved
 }
