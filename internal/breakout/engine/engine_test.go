@@ -40,6 +40,7 @@ func fakePlan(dir string, srcs ...source.Config) Plan {
 
 func startFake(t *testing.T, p Plan, k *fakeKernel, pr *fakeProber) *Engine {
 	t.Helper()
+	noLeaks(t)
 	p = p.withDefaults()
 	if err := p.validate(); err != nil {
 		t.Fatal(err)
@@ -48,7 +49,12 @@ func startFake(t *testing.T, p Plan, k *fakeKernel, pr *fakeProber) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.Close(false) })
+	t.Cleanup(func() {
+		e.Close(false)
+		if !k.closed {
+			t.Error("Close left the kernel sockets open")
+		}
+	})
 	return e
 }
 

@@ -6,9 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/fib/fibtest"
@@ -91,3 +93,20 @@ func (p *fakeProber) Close() error { return nil }
 func (p *fakeProber) open(netip.Addr, string) (prober, error) { return p, nil }
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// noLeaks fails the test if goroutines started during it outlive it; call
+// it before anything that registers a cleanup.
+func noLeaks(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(2 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<16)
+				t.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}

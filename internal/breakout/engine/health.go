@@ -115,6 +115,9 @@ func (e *Engine) observe(p Plan, rtt time.Duration, err error) {
 	}
 	if healthy {
 		e.log.Info("breakout gateway up, breakout restored", "gateway", p.Gateway)
+		// A link that went down took its routes with it, and the kernel
+		// does not put them back: a diff-only Sync against the table does.
+		e.changed()
 	} else {
 		e.log.Warn("breakout gateway down, breakout withdrawn (traffic falls back to main)", "gateway", p.Gateway, "err", err)
 	}

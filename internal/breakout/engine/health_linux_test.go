@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/uplinkd/uplinkd/internal/breakout/feed"
 	"github.com/uplinkd/uplinkd/internal/breakout/source"
 	"github.com/uplinkd/uplinkd/internal/nstest"
@@ -57,5 +59,46 @@ func TestGatewayDown(t *testing.T) {
 	t.Logf("gateway back: rule restored after %s", took.Round(time.Millisecond))
 	if st := e.Status(); st.Withdrawn != "" || !st.Compile.RulePresent {
 		t.Errorf("gateway back: status withdrawn %q, rule present %v", st.Withdrawn, st.Compile.RulePresent)
+	}
+}
+
+// TestLinkFlapRestoresRoutes: taking the gateway's own device down makes
+// the kernel delete every route through it; when the gateway answers again
+// the engine puts them back (the kernel does not).
+func TestLinkFlapRestoresRoutes(t *testing.T) {
+	if !nstest.Enter(t) {
+		return
+	}
+	setupNet(t)
+	p := basePlan(t, t.TempDir())
+	p.Health = Health{Interval: 100 * time.Millisecond, Timeout: 80 * time.Millisecond, DownAfter: 2, UpAfter: 2}
+	p.Sources = []source.Config{{Spec: feed.Spec{Name: "static", Kind: feed.KindStatic,
+		Prefixes: []netip.Prefix{netip.MustParsePrefix("198.19.0.0/16"), netip.MustParsePrefix("198.18.128.0/17")}}}}
+	e := startEngine(t, p)
+	defer e.Close(true)
+	eventually(t, 3*time.Second, "installed", func() bool { return len(dumpTable(t, DefaultTable)) == 2 })
+
+	setLink(t, "ue-gw0", false)
+	eventually(t, 3*time.Second, "routes gone with the device", func() bool { return len(dumpTable(t, DefaultTable)) == 0 })
+	eventually(t, 3*time.Second, "withdrawn", func() bool { return e.Status().Withdrawn != "" })
+	setLink(t, "ue-gw0", true)
+	took := eventually(t, 5*time.Second, "routes and rule back", func() bool {
+		return len(dumpTable(t, DefaultTable)) == 2 && ruleList(t, "6100") != ""
+	})
+	t.Logf("device back: routes and rule restored after %s", took.Round(time.Millisecond))
+	if c := e.Status().Compile; c.Added != 2 {
+		t.Errorf("restoring sync added %d, want 2", c.Added)
+	}
+}
+
+func setLink(t *testing.T, name string, upDown bool) {
+	t.Helper()
+	l := mustLink(t, &netlink.Handle{}, name)
+	f := netlink.LinkSetDown
+	if upDown {
+		f = netlink.LinkSetUp
+	}
+	if err := f(l); err != nil {
+		t.Fatalf("link %s up=%v: %v", name, upDown, err)
 	}
 }

@@ -44,6 +44,9 @@ func (k *linuxKernel) Rules(priority int) ([]rule, error) {
 	var out []rule
 	for _, fam := range []int{4, 6} {
 		rs, err := k.nl.RuleList(nlFamily(fam))
+		if fam == 6 && errors.Is(err, unix.EAFNOSUPPORT) {
+			continue // a kernel without IPv6 has no IPv6 rules to keep
+		}
 		if err != nil {
 			return nil, fmt.Errorf("list ipv%d rules: %w", fam, err)
 		}
@@ -66,7 +69,11 @@ func (k *linuxKernel) AddRule(r rule) error {
 			return nil
 		}
 	}
-	if err := k.nl.RuleAdd(nlRule(r)); err != nil && !errors.Is(err, unix.EEXIST) {
+	err = k.nl.RuleAdd(nlRule(r))
+	if r.Family == 6 && errors.Is(err, unix.EAFNOSUPPORT) {
+		return nil
+	}
+	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("add %s: %w", r, err)
 	}
 	return nil
@@ -74,7 +81,7 @@ func (k *linuxKernel) AddRule(r rule) error {
 
 func (k *linuxKernel) DelRule(r rule) error {
 	err := k.nl.RuleDel(nlRule(r))
-	if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ESRCH) {
+	if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.EAFNOSUPPORT) {
 		return fmt.Errorf("delete %s: %w", r, err)
 	}
 	return nil

@@ -83,6 +83,11 @@ func (p Plan) validate() error {
 	if p.Gateway6.IsValid() && !p.Gateway6.Is6() {
 		errs = append(errs, fmt.Errorf("ipv6 gateway %s is not an IPv6 address", p.Gateway6))
 	}
+	for _, gw := range []netip.Addr{p.Gateway, p.Gateway6} {
+		if gw.IsLinkLocalUnicast() && p.Interface == "" {
+			errs = append(errs, fmt.Errorf("link-local gateway %s needs an interface", gw))
+		}
+	}
 	if p.StateDir == "" {
 		errs = append(errs, errors.New("state directory not set"))
 	}

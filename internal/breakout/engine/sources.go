@@ -103,13 +103,19 @@ func (e *Engine) refresh(ctx context.Context, r *runner) source.Outcome {
 	out := rf.Refresh(ctx, r.cfg)
 	cur, _ := e.store.Get(r.cfg.Spec.Name)
 	if !slices.Equal(prev.Entries, cur.Entries) {
-		e.mu.Lock()
-		e.gen++
-		e.mu.Unlock()
-		select {
-		case e.kick <- struct{}{}:
-		default:
-		}
+		e.changed()
 	}
 	return out
+}
+
+// changed asks the installer for a reconcile; a burst of calls while one
+// runs coalesces into one more.
+func (e *Engine) changed() {
+	e.mu.Lock()
+	e.gen++
+	e.mu.Unlock()
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
 }

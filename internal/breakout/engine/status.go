@@ -126,6 +126,8 @@ func (e *Engine) recordInstall(res *breakout.Result, installed []netip.Prefix, s
 	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// Explain needs the set and its index, not the diff that led there.
+	res.Add, res.Del = nil, nil
 	e.installed, e.res = installed, res
 	cs := &e.cs
 	cs.Table, cs.RulePriority = e.plan.Table, e.plan.RulePriority
