@@ -106,6 +106,7 @@ func start(ctx context.Context, p Plan, log *slog.Logger, k kernel, probe prober
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	e.forgetUnplanned(p)
 	if err := e.adopt(p); err != nil {
+		e.cancel()
 		return nil, err
 	}
 	again, err := e.reconcile()
@@ -165,7 +166,7 @@ func (e *Engine) adopt(p Plan) error {
 // source's prefixes go), new guards, gateway, table or health settings. An
 // invalid Plan is refused and the running one kept. It returns once the new
 // set (of what the sources hold now) is installed; new and changed sources
-// are fetched in the background.
+// are fetched in the background, so ctx bounds nothing yet.
 func (e *Engine) Apply(ctx context.Context, p Plan) error {
 	p = p.withDefaults()
 	if err := p.validate(); err != nil {
