@@ -189,20 +189,26 @@ func (e *Engine) Apply(ctx context.Context, p Plan) error {
 	e.mu.Lock()
 	e.startSources(p.Sources, old.Sources)
 	e.gen++
-	var h *loop
-	if healthChanged(old, p) {
-		h = e.health
-		e.health = nil
-	}
 	e.mu.Unlock()
-	if h != nil {
-		h.stop()
-		e.mu.Lock()
-		e.startHealth(p, old.Gateway == p.Gateway && old.Interface == p.Interface)
-		e.mu.Unlock()
+	if healthChanged(old, p) {
+		e.restartHealth(p, old.Gateway == p.Gateway && old.Interface == p.Interface)
 	}
 	_, err := e.reconcile()
 	return err
+}
+
+// restartHealth stops the probe loop, if any, and starts the Plan's.
+func (e *Engine) restartHealth(p Plan, keep bool) {
+	e.mu.Lock()
+	h := e.health
+	e.health = nil
+	e.mu.Unlock()
+	if h != nil {
+		h.stop()
+	}
+	e.mu.Lock()
+	e.startHealth(p, keep)
+	e.mu.Unlock()
 }
 
 // RefreshNow refreshes every source at once and installs the outcome. It

@@ -249,3 +249,25 @@ func TestPlanValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyEnablesHealth: probing turned on by a reload starts probing.
+func TestApplyEnablesHealth(t *testing.T) {
+	k, pr := newFakeKernel(), &fakeProber{}
+	p := fakePlan(t.TempDir(), static("a", "203.0.113.0/25"))
+	e := startFake(t, p, k, pr)
+	if !e.Status().Gateway.Healthy || len(k.ruleSet()) != 2 {
+		t.Fatalf("probing off: want healthy and the rules in")
+	}
+	p.Health = Health{Interval: 5 * time.Millisecond, Timeout: time.Millisecond}
+	if err := e.Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); len(k.ruleSet()) != 0; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("a dead gateway kept its rules after probing was turned on")
+		}
+	}
+	if g := e.Status().Gateway; !g.Probing || g.Healthy {
+		t.Errorf("gateway status %+v, want probing and down", g)
+	}
+}
