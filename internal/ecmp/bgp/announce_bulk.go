@@ -1,0 +1,82 @@
+package bgp
+
+import (
+	"context"
+	"fmt"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+)
+
+// Why bulk: GoBGP turns every path added while a session is up into its
+// own UPDATE message and its own write, so a million prefixes make a
+// million messages and the receiver parses each. Paths it sends when a
+// session comes up, or on a soft reset out, go out as one list that it
+// packs into full UPDATEs (about a thousand IPv4 prefixes sharing one set
+// of attributes). So a large change is added with the export policy held
+// (nothing is sent), then export is released and a soft reset out sends
+// the whole table packed. The cost: the whole table is sent again, which
+// for a small change is far more than the change itself.
+
+// holdPolicy rejects everything; assigned as the export policy it keeps
+// GoBGP from sending paths as they are added.
+const holdPolicy = "uplinkd-announce-hold"
+
+// bulkMode forces one way of announcing, for tests and benchmarks.
+type bulkMode int
+
+const (
+	bulkAuto bulkMode = iota
+	bulkNever
+	bulkAlways
+)
+
+// bulkMinAdds is the smallest change announced in bulk; below it direct
+// UPDATEs are quick anyway. bulkTableShare: a change announced in bulk
+// must be at least 1/bulkTableShare of the table it re-sends. Measured
+// (see announce_bench_test.go): direct costs about as much per prefix as
+// sending eight prefixes packed.
+const (
+	bulkMinAdds    = 2000
+	bulkTableShare = 8
+)
+
+func (a *Announcer) useBulk(adds, total int) bool {
+	switch a.mode {
+	case bulkNever:
+		return false
+	case bulkAlways:
+		return adds > 0
+	}
+	return adds >= bulkMinAdds && adds*bulkTableShare >= total
+}
+
+func addHoldPolicy(ctx context.Context, srv *server.BgpServer) error {
+	p := &api.Policy{Name: holdPolicy, Statements: []*api.Statement{{
+		Name:    holdPolicy + "-all",
+		Actions: &api.Actions{RouteAction: api.RouteAction_REJECT},
+	}}}
+	if err := srv.AddPolicy(ctx, &api.AddPolicyRequest{Policy: p}); err != nil {
+		return fmt.Errorf("add policy %s: %w", holdPolicy, err)
+	}
+	return nil
+}
+
+// hold stops GoBGP sending what is added. A session that comes up while
+// held gets nothing; the flush sends it everything.
+func hold(ctx context.Context, srv *server.BgpServer) error {
+	return assign(ctx, srv, api.PolicyDirection_EXPORT, holdPolicy)
+}
+
+// releaseAndFlush restores the export policy and re-sends the whole table
+// to every established session, packed.
+func releaseAndFlush(ctx context.Context, srv *server.BgpServer) error {
+	if err := assign(ctx, srv, api.PolicyDirection_EXPORT, exportPolicy); err != nil {
+		return err
+	}
+	err := srv.ResetPeer(ctx, &api.ResetPeerRequest{Address: "all", Soft: true, Direction: api.ResetPeerRequest_OUT})
+	if err != nil {
+		return fmt.Errorf("send announced table to peers: %w", err)
+	}
+	return nil
+}

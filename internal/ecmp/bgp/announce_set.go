@@ -1,0 +1,286 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+)
+
+// announcedSet is one family's prefixes as announced, with their next hop.
+type announcedSet struct {
+	nextHop  netip.Addr
+	prefixes []netip.Prefix // sorted, unique
+}
+
+// familyPlan is one family's step from what is announced to what is wanted.
+type familyPlan struct {
+	have, want announcedSet
+	maker      pathMaker
+	add, gone  []netip.Prefix
+}
+
+// ctxCheckEvery is how many GoBGP calls go by between looks at ctx.
+const ctxCheckEvery = 1024
+
+// Set makes the announced set exactly prefixes, IPv4 ones with next hop
+// nextHop4 and IPv6 ones with nextHop6 (either may be zero when no prefix
+// of its family is given). Only the difference is sent: added counts
+// prefixes announced anew (all of a family when its next hop changed),
+// withdrawn those withdrawn. Withdrawals go first. On error the announcer
+// keeps what it reached and the next Set repairs the rest.
+func (a *Announcer) Set(ctx context.Context, prefixes []netip.Prefix, nextHop4, nextHop6 netip.Addr) (added, withdrawn int, err error) {
+	want4, want6, err := splitFamilies(prefixes, nextHop4, nextHop6)
+	if err != nil {
+		return 0, 0, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.run
+	if r == nil {
+		return 0, 0, ErrNotStarted
+	}
+	start := time.Now()
+	p4, err4 := planFamily(r.v4, want4)
+	p6, err6 := planFamily(r.v6, want6)
+	if err := errors.Join(err4, err6); err != nil {
+		return 0, 0, err
+	}
+	res := a.apply(ctx, r, []*familyPlan{&p4, &p6})
+	r.v4, r.v6 = p4.have, p6.have
+	a.record(r, start, res)
+	return res.added, res.withdrawn, res.err
+}
+
+// Withdraw withdraws everything announced (the breakout gateway is down).
+func (a *Announcer) Withdraw(ctx context.Context) error {
+	_, _, err := a.Set(ctx, nil, netip.Addr{}, netip.Addr{})
+	return err
+}
+
+// splitFamilies validates and sorts the wanted prefixes by family.
+func splitFamilies(prefixes []netip.Prefix, nh4, nh6 netip.Addr) (v4, v6 announcedSet, err error) {
+	if errs := validatePrefixes("announce", prefixes); len(errs) > 0 {
+		return v4, v6, errors.Join(errs...)
+	}
+	v4.nextHop, v6.nextHop = nh4.Unmap(), nh6
+	for _, p := range canonical(prefixes) {
+		if p.Addr().Is4() {
+			v4.prefixes = append(v4.prefixes, p)
+		} else {
+			v6.prefixes = append(v6.prefixes, p)
+		}
+	}
+	if len(v4.prefixes) > 0 && !v4.nextHop.Is4() {
+		err = errors.Join(err, fmt.Errorf("%w: ipv4 next hop %v: need an IPv4 address for %d IPv4 prefixes", ErrConfig, nh4, len(v4.prefixes)))
+	}
+	if len(v6.prefixes) > 0 && (!v6.nextHop.Is6() || v6.nextHop.Is4In6()) {
+		err = errors.Join(err, fmt.Errorf("%w: ipv6 next hop %v: need an IPv6 address for %d IPv6 prefixes", ErrConfig, nh6, len(v6.prefixes)))
+	}
+	return v4, v6, err
+}
+
+// planFamily diffs one family. A changed next hop re-announces every
+// wanted prefix: an announcement replaces the previous one in place, so
+// the receiver never lacks a route.
+func planFamily(have, want announcedSet) (familyPlan, error) {
+	p := familyPlan{have: have, want: want}
+	p.add, p.gone = diffSorted(have.prefixes, want.prefixes)
+	if len(want.prefixes) > 0 && want.nextHop != have.nextHop {
+		p.add = want.prefixes
+	}
+	if len(p.add) == 0 {
+		return p, nil
+	}
+	m, err := newPathMaker(want.nextHop)
+	p.maker = m
+	return p, err
+}
+
+// diffSorted returns what is in want and not in have, and the reverse.
+func diffSorted(have, want []netip.Prefix) (add, gone []netip.Prefix) {
+	i, j := 0, 0
+	for i < len(have) || j < len(want) {
+		switch c := cmpPrefix(have, i, want, j); {
+		case c < 0:
+			gone = append(gone, have[i])
+			i++
+		case c > 0:
+			add = append(add, want[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return add, gone
+}
+
+// cmpPrefix compares a[i] with b[j] in canonical order; an index past the
+// end sorts last.
+func cmpPrefix(a []netip.Prefix, i int, b []netip.Prefix, j int) int {
+	switch {
+	case i >= len(a):
+		return 1
+	case j >= len(b):
+		return -1
+	}
+	if c := a[i].Addr().Compare(b[j].Addr()); c != 0 {
+		return c
+	}
+	return a[i].Bits() - b[j].Bits()
+}
+
+// applyResult is what one Set did.
+type applyResult struct {
+	added, withdrawn int
+	bulk             bool
+	err              error
+}
+
+// apply withdraws, then announces, and leaves each plan's have at the
+// state reached. Withdrawals go first and never while export is held:
+// GoBGP sends a withdrawal only as it happens (its soft reset out sends
+// none), so one made while held would never reach the receiver.
+func (a *Announcer) apply(ctx context.Context, r *announcing, plans []*familyPlan) applyResult {
+	var res applyResult
+	var errs []error
+	for _, p := range plans {
+		n, err := withdrawPaths(ctx, r.srv, p.gone)
+		res.withdrawn += n
+		p.have.prefixes, _ = diffSorted(p.gone[:n], p.have.prefixes)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	adds, total := 0, 0
+	for _, p := range plans {
+		adds += len(p.add)
+		total += len(p.want.prefixes)
+	}
+	res.bulk = a.useBulk(adds, total)
+	added, err := a.announceAll(ctx, r.srv, plans, res.bulk)
+	res.added = added
+	res.err = errors.Join(append(errs, err)...)
+	return res
+}
+
+// announceAll adds every plan's paths, directly or held back and then
+// flushed in one batch, and records what was reached.
+func (a *Announcer) announceAll(ctx context.Context, srv *server.BgpServer, plans []*familyPlan, bulk bool) (int, error) {
+	if bulk {
+		if err := hold(ctx, srv); err != nil {
+			a.log.Warn("bgp announcer cannot hold export, announcing directly", "err", err)
+			bulk = false
+		}
+	}
+	added := 0
+	var errs []error
+	for _, p := range plans {
+		n, err := addPaths(ctx, srv, p.maker, p.add)
+		added += n
+		p.have = reachedAfterAdd(p, n)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if bulk {
+		if err := releaseAndFlush(ctx, srv); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return added, errors.Join(errs...)
+}
+
+// reachedAfterAdd is a family's announced set once the first n adds went
+// in. A next-hop change cut short leaves both next hops in GoBGP's RIB:
+// an invalid next hop makes the next Set re-announce the whole family.
+func reachedAfterAdd(p *familyPlan, n int) announcedSet {
+	nextHopChanged := len(p.have.prefixes) > 0 && p.want.nextHop != p.have.nextHop
+	switch {
+	case len(p.add) == 0:
+		return p.have
+	case nextHopChanged && n == len(p.add):
+		return p.want
+	case nextHopChanged:
+		return announcedSet{prefixes: unionSorted(p.have.prefixes, p.add[:n])}
+	default:
+		return announcedSet{nextHop: p.want.nextHop, prefixes: unionSorted(p.have.prefixes, p.add[:n])}
+	}
+}
+
+// unionSorted merges two sorted sets.
+func unionSorted(a, b []netip.Prefix) []netip.Prefix {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]netip.Prefix, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch c := cmpPrefix(a, i, b, j); {
+		case c < 0:
+			out = append(out, a[i])
+			i++
+		case c > 0:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// addPaths adds prefixes one AddPath call each and returns how many went in.
+func addPaths(ctx context.Context, srv *server.BgpServer, m pathMaker, prefixes []netip.Prefix) (int, error) {
+	for i, p := range prefixes {
+		if i%ctxCheckEvery == 0 && ctx.Err() != nil {
+			return i, fmt.Errorf("announce: %w", ctx.Err())
+		}
+		req := &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: m.path(p, false)}
+		if _, err := srv.AddPath(ctx, req); err != nil {
+			return i, fmt.Errorf("announce %v: %w", p, err)
+		}
+	}
+	return len(prefixes), nil
+}
+
+// withdrawPaths withdraws prefixes one DeletePath call each and returns
+// how many went.
+func withdrawPaths(ctx context.Context, srv *server.BgpServer, prefixes []netip.Prefix) (int, error) {
+	for i, p := range prefixes {
+		if i%ctxCheckEvery == 0 && ctx.Err() != nil {
+			return i, fmt.Errorf("withdraw: %w", ctx.Err())
+		}
+		m := withdrawMaker(p.Addr().Is4())
+		req := &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: m.family, Path: m.path(p, true)}
+		if err := srv.DeletePath(ctx, req); err != nil {
+			return i, fmt.Errorf("withdraw %v: %w", p, err)
+		}
+	}
+	return len(prefixes), nil
+}
+
+// record keeps the last Set for Status and logs it.
+func (a *Announcer) record(r *announcing, start time.Time, res applyResult) {
+	r.last = setRecord{at: start, took: time.Since(start), added: res.added, withdrawn: res.withdrawn, bulk: res.bulk}
+	attrs := []any{"added", res.added, "withdrawn", res.withdrawn,
+		"ipv4", len(r.v4.prefixes), "ipv6", len(r.v6.prefixes), "bulk", res.bulk,
+		"took", r.last.took.Round(time.Millisecond)}
+	if res.err != nil {
+		r.last.err = res.err.Error()
+		a.log.Warn("bgp announcer set", append(attrs, "err", res.err)...)
+		return
+	}
+	level := a.log.Info
+	if res.added == 0 && res.withdrawn == 0 {
+		level = a.log.Debug
+	}
+	level("bgp announcer set", attrs...)
+}

@@ -1,0 +1,102 @@
+package bgp
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+)
+
+// AnnouncerStatus is what status shows of the announcer.
+type AnnouncerStatus struct {
+	Running            bool
+	Peers              []AnnouncerPeer
+	IPv4, IPv6         int // prefixes announced (in GoBGP's RIB)
+	NextHop4, NextHop6 netip.Addr
+	LastSet            time.Time
+	LastSetTook        time.Duration
+	LastAdded          int
+	LastWithdrawn      int
+	LastBulk           bool   // the last Set re-sent the table packed
+	LastError          string // of the last Set, empty if it succeeded
+}
+
+// AnnouncerPeer is one receiving session.
+type AnnouncerPeer struct {
+	Name        string
+	Address     netip.Addr
+	State       string
+	Established bool
+	Since       time.Time // up since, or down since (zero if never up)
+	LastError   string
+	// UpdatesSent counts UPDATE messages, not prefixes: packed ones carry
+	// hundreds each.
+	UpdatesSent uint64
+	// Advertised4 and Advertised6 are GoBGP's count of prefixes it would
+	// send the peer now, if advertised counts were asked for.
+	Advertised4, Advertised6 uint64
+}
+
+// Status reports the sessions and what is announced. advertised asks GoBGP
+// to count, per session, what it advertises: it walks the whole table
+// through the export policy on GoBGP's main loop (about a second per
+// session for a million prefixes), so leave it off for frequent polling.
+func (a *Announcer) Status(ctx context.Context, advertised bool) AnnouncerStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.run
+	if r == nil {
+		return AnnouncerStatus{}
+	}
+	st := AnnouncerStatus{
+		Running: true,
+		IPv4:    len(r.v4.prefixes), IPv6: len(r.v6.prefixes),
+		NextHop4: r.v4.nextHop, NextHop6: r.v6.nextHop,
+		LastSet: r.last.at, LastSetTook: r.last.took,
+		LastAdded: r.last.added, LastWithdrawn: r.last.withdrawn,
+		LastBulk: r.last.bulk, LastError: r.last.err,
+	}
+	byAddr := map[netip.Addr]AnnouncerPeer{}
+	err := r.srv.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: advertised}, func(p *api.Peer) {
+		ap := announcerPeer(r, p)
+		byAddr[ap.Address] = ap
+	})
+	if err != nil {
+		a.log.Debug("list bgp announcer peers", "err", err)
+	}
+	for _, p := range r.cfg.Peers {
+		ap, ok := byAddr[p.Address]
+		if !ok {
+			ap = AnnouncerPeer{Address: p.Address, State: "unknown"}
+		}
+		ap.Name = p.Name
+		st.Peers = append(st.Peers, ap)
+	}
+	slices.SortFunc(st.Peers, func(x, y AnnouncerPeer) int { return strings.Compare(x.Name, y.Name) })
+	return st
+}
+
+func announcerPeer(r *announcing, p *api.Peer) AnnouncerPeer {
+	addr, _ := netip.ParseAddr(p.GetState().GetNeighborAddress())
+	ap := AnnouncerPeer{Address: addr.Unmap(), State: sessionState(p.GetState().GetSessionState())}
+	ap.Established = ap.State == stateEstablished
+	var downSince time.Time
+	_, ap.LastError, downSince = r.book.get(ap.Address)
+	ap.Since = downSince
+	if ap.Established {
+		ap.Since = p.GetTimers().GetState().GetUptime().AsTime()
+	}
+	ap.UpdatesSent = p.GetState().GetMessages().GetSent().GetUpdate()
+	for _, af := range p.GetAfiSafis() {
+		switch af.GetState().GetFamily().GetAfi() {
+		case api.Family_AFI_IP:
+			ap.Advertised4 = af.GetState().GetAdvertised()
+		case api.Family_AFI_IP6:
+			ap.Advertised6 = af.GetState().GetAdvertised()
+		}
+	}
+	return ap
+}

@@ -1,0 +1,264 @@
+package bgp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+)
+
+const (
+	announcerASN = 65010
+	receiverASN  = 65020
+)
+
+var (
+	gw4 = addr("198.51.100.254") // the breakout gateway
+	gw6 = addr("2001:db8:ffff::254")
+)
+
+// receiver is a plain GoBGP server that accepts everything from one
+// announcer, as the LAN router would.
+type receiver struct {
+	srv *server.BgpServer
+}
+
+func startReceiver(t *testing.T, listen netip.Addr, port int, announcer netip.Addr) *receiver {
+	t.Helper()
+	loop := newServeLoop()
+	srv := server.NewBgpServer(server.LoggerOption(slogAdapter{log: testLog(t)}), server.TimingHookOption(loop))
+	go loop.run(srv)
+	c := Config{ASN: receiverASN, RouterID: addr("10.255.9.9"), ListenPort: port, ListenAddrs: []netip.Addr{listen}}
+	if err := startBgp(context.Background(), srv, c); err != nil {
+		t.Fatalf("start receiver: %v", err)
+	}
+	t.Cleanup(func() {
+		mark := loop.mgmtOps.Load()
+		srv.StopBgp(context.Background(), &api.StopBgpRequest{})
+		loop.end(srv, mark, 1, stopWait)
+	})
+	peer := &api.Peer{
+		Conf:      &api.PeerConf{NeighborAddress: announcer.String(), PeerAsn: announcerASN},
+		Transport: &api.Transport{PassiveMode: true, LocalAddress: listen.String()},
+	}
+	for _, f := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
+		peer.AfiSafis = append(peer.AfiSafis, &api.AfiSafi{Config: &api.AfiSafiConfig{Family: family(f), Enabled: true}})
+	}
+	if err := srv.AddPeer(context.Background(), &api.AddPeerRequest{Peer: peer}); err != nil {
+		t.Fatalf("receiver: add peer: %v", err)
+	}
+	return &receiver{srv: srv}
+}
+
+// routes is every prefix the receiver holds with its next hop.
+func (r *receiver) routes() (map[netip.Prefix]netip.Addr, error) {
+	byPeer := map[netip.Addr][]acceptedPath{}
+	for _, fam := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
+		var errs []error
+		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: family(fam)}
+		err := r.srv.ListPath(context.Background(), req, func(d *api.Destination) {
+			if err := addDestination(byPeer, d); err != nil {
+				errs = append(errs, err)
+			}
+		})
+		if err != nil || len(errs) > 0 {
+			return nil, fmt.Errorf("list: %v %v", err, errs)
+		}
+	}
+	out := map[netip.Prefix]netip.Addr{}
+	for _, paths := range byPeer {
+		for _, p := range paths {
+			out[p.prefix] = p.nextHop
+		}
+	}
+	return out, nil
+}
+
+// holds returns a check that the receiver holds exactly want.
+func (r *receiver) holds(want map[netip.Prefix]netip.Addr) func() string {
+	return func() string {
+		got, err := r.routes()
+		if err != nil {
+			return err.Error()
+		}
+		if len(got) != len(want) {
+			return fmt.Sprintf("receiver holds %d prefixes, want %d", len(got), len(want))
+		}
+		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+			return "receiver routes (-want +got):\n" + diff
+		}
+		return ""
+	}
+}
+
+// testPrefixes returns n4 IPv4 /29s from 198.18.0.0/15 and n6 IPv6 /48s
+// from 2001:db8::/32, starting at the given offsets.
+func testPrefixes(off4, n4, off6, n6 int) []netip.Prefix {
+	var out []netip.Prefix
+	for i := off4; i < off4+n4; i++ {
+		a := netip.AddrFrom4([4]byte{198, 18 + byte(i>>13), byte(i >> 5), byte(i&31) << 3})
+		out = append(out, netip.PrefixFrom(a, 29))
+	}
+	for i := off6; i < off6+n6; i++ {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i)})
+		out = append(out, netip.PrefixFrom(a, 48))
+	}
+	return out
+}
+
+func withNextHops(ps []netip.Prefix, nh4, nh6 netip.Addr) map[netip.Prefix]netip.Addr {
+	m := make(map[netip.Prefix]netip.Addr, len(ps))
+	for _, p := range ps {
+		if p.Addr().Is4() {
+			m[p] = nh4
+		} else {
+			m[p] = nh6
+		}
+	}
+	return m
+}
+
+// announcerPair starts a receiver on 127.0.0.x and an announcer dialling
+// it from 127.0.0.y.
+func announcerPair(t *testing.T, recvAddr, localAddr string) (*Announcer, *receiver) {
+	t.Helper()
+	port := freePort(t)
+	recv := startReceiver(t, addr(recvAddr), port, addr(localAddr))
+	a := NewAnnouncer(testLog(t))
+	c := AnnouncerConfig{
+		ASN: announcerASN, RouterID: addr("10.255.9.1"),
+		HoldTime: 3 * time.Second, Keepalive: time.Second,
+		Peers: []Peer{{Name: "lan", Address: addr(recvAddr), Local: addr(localAddr), ASN: receiverASN, Port: port}},
+	}
+	if err := a.Start(context.Background(), c); err != nil {
+		t.Fatalf("start announcer: %v", err)
+	}
+	t.Cleanup(func() { a.Stop(context.Background()) })
+	return a, recv
+}
+
+func established(a *Announcer) func() string {
+	return func() string {
+		st := a.Status(context.Background(), false)
+		if len(st.Peers) != 1 || !st.Peers[0].Established {
+			return fmt.Sprintf("peers %+v, want one established", st.Peers)
+		}
+		return ""
+	}
+}
+
+func TestAnnouncerSetChurnWithdraw(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, recv := announcerPair(t, "127.0.0.31", "127.0.0.32")
+	eventually(t, converge, established(a))
+
+	set := testPrefixes(0, 8000, 0, 2000)
+	begin := time.Now()
+	added, withdrawn, err := a.Set(ctx, set, gw4, gw6)
+	if err != nil || added != 10000 || withdrawn != 0 {
+		t.Fatalf("first Set = %d added, %d withdrawn, %v; want 10000, 0, nil", added, withdrawn, err)
+	}
+	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
+	t.Logf("MEASURE 10k announced and held: %v (bulk %v)", time.Since(begin).Round(time.Millisecond), a.Status(ctx, false).LastBulk)
+
+	// 1 %: 50 IPv4 and 50 IPv6 prefixes go, as many new ones come.
+	churned := append(append([]netip.Prefix{}, set[50:8000]...), set[8050:]...)
+	churned = append(churned, testPrefixes(9000, 50, 5000, 50)...)
+	added, withdrawn, err = a.Set(ctx, churned, gw4, gw6)
+	if err != nil || added != 100 || withdrawn != 100 {
+		t.Fatalf("churn Set = %d added, %d withdrawn, %v; want 100, 100, nil", added, withdrawn, err)
+	}
+	eventually(t, converge, recv.holds(withNextHops(churned, gw4, gw6)))
+	if st := a.Status(ctx, false); st.LastBulk || st.IPv4 != 8000 || st.IPv6 != 2000 {
+		t.Errorf("status after churn: bulk %v, %d+%d announced; want direct, 8000+2000", st.LastBulk, st.IPv4, st.IPv6)
+	}
+
+	added, withdrawn, err = a.Set(ctx, churned, gw4, gw6)
+	if err != nil || added != 0 || withdrawn != 0 {
+		t.Errorf("same Set again = %d added, %d withdrawn, %v; want nothing", added, withdrawn, err)
+	}
+
+	if err := a.Withdraw(ctx); err != nil {
+		t.Fatalf("Withdraw: %v", err)
+	}
+	eventually(t, converge, recv.holds(map[netip.Prefix]netip.Addr{}))
+	if st := a.Status(ctx, false); st.IPv4+st.IPv6 != 0 || st.LastWithdrawn != 10000 {
+		t.Errorf("status after Withdraw: %d+%d announced, %d withdrawn; want 0, 10000", st.IPv4, st.IPv6, st.LastWithdrawn)
+	}
+}
+
+func TestAnnouncerNextHopChangeReplacesInPlace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, recv := announcerPair(t, "127.0.0.33", "127.0.0.34")
+	eventually(t, converge, established(a))
+	set := testPrefixes(0, 300, 0, 300)
+	if _, _, err := a.Set(ctx, set, gw4, gw6); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
+	other4 := addr("198.51.100.253")
+	added, withdrawn, err := a.Set(ctx, set, other4, gw6)
+	if err != nil || added != 300 || withdrawn != 0 {
+		t.Fatalf("next hop change = %d added, %d withdrawn, %v; want 300 (re-announced), 0", added, withdrawn, err)
+	}
+	eventually(t, converge, recv.holds(withNextHops(set, other4, gw6)))
+}
+
+// A receiver that comes up after Set gets the table when its session does.
+func TestAnnouncerSetBeforeSession(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	port := freePort(t)
+	a := NewAnnouncer(testLog(t))
+	c := AnnouncerConfig{ASN: announcerASN, RouterID: addr("10.255.9.1"),
+		Peers: []Peer{{Name: "lan", Address: addr("127.0.0.35"), Local: addr("127.0.0.36"), ASN: receiverASN, Port: port}}}
+	if err := a.Start(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(ctx) })
+	set := testPrefixes(100, 500, 100, 500)
+	if _, _, err := a.Set(ctx, set, gw4, gw6); err != nil {
+		t.Fatal(err)
+	}
+	recv := startReceiver(t, addr("127.0.0.35"), port, addr("127.0.0.36"))
+	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
+}
+
+func TestAnnouncerRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := NewAnnouncer(testLog(t))
+	if _, _, err := a.Set(ctx, testPrefixes(0, 1, 0, 0), gw4, gw6); err != ErrNotStarted {
+		t.Errorf("Set before Start: %v, want ErrNotStarted", err)
+	}
+	if err := a.Start(ctx, AnnouncerConfig{RouterID: addr("10.0.0.1")}); err == nil {
+		t.Error("Start with ASN 0 succeeded")
+	}
+	if err := a.Start(ctx, AnnouncerConfig{ASN: announcerASN, RouterID: addr("10.255.9.1")}); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(ctx)
+	for _, tc := range []struct {
+		name     string
+		prefixes []netip.Prefix
+		nh4, nh6 netip.Addr
+	}{
+		{"v4 without next hop", testPrefixes(0, 1, 0, 0), netip.Addr{}, gw6},
+		{"v6 with v4 next hop", testPrefixes(0, 0, 0, 1), gw4, gw4},
+		{"unmasked", []netip.Prefix{netip.MustParsePrefix("198.18.0.1/24")}, gw4, gw6},
+	} {
+		if _, _, err := a.Set(ctx, tc.prefixes, tc.nh4, tc.nh6); err == nil {
+			t.Errorf("%s: Set succeeded", tc.name)
+		}
+	}
+	if st := a.Status(ctx, false); st.IPv4+st.IPv6 != 0 {
+		t.Errorf("refused Sets announced %d prefixes", st.IPv4+st.IPv6)
+	}
+}
