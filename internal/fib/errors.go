@@ -21,6 +21,7 @@ type ItemError struct {
 	Msg string
 }
 
+// Error names the object, the errno and the kernel's reason.
 func (e ItemError) Error() string {
 	if e.Msg != "" {
 		return fmt.Sprintf("%s: %v (%s)", e.Object, e.Err, e.Msg)
@@ -28,6 +29,7 @@ func (e ItemError) Error() string {
 	return fmt.Sprintf("%s: %v", e.Object, e.Err)
 }
 
+// Unwrap returns the errno, for errors.Is.
 func (e ItemError) Unwrap() error { return e.Err }
 
 // BatchError reports that some messages of a batch failed: how many, and the
@@ -40,6 +42,7 @@ type BatchError struct {
 	First  []ItemError // sorted by Index
 }
 
+// Error says how many failed and lists the first few.
 func (e *BatchError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d of %d failed", e.Op, e.Failed, e.Total)

@@ -52,6 +52,7 @@ type Route struct {
 	Nexthop Nexthop
 }
 
+// String formats a route the way `ip route` does.
 func (r Route) String() string { return r.Prefix.String() + " " + r.Nexthop.String() }
 
 // Via pairs every prefix with nh, the common case of a breakout set.
@@ -77,6 +78,7 @@ type WeightedNexthop struct {
 	Weight int
 }
 
+// String formats a nexthop the way `ip route` lists multipath members.
 func (w WeightedNexthop) String() string {
 	if !w.Gateway.IsValid() {
 		return fmt.Sprintf("dev #%d weight %d", w.LinkIndex, w.Weight)
