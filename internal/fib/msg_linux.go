@@ -110,12 +110,12 @@ func (m *msgBuf) addr(typ uint16, a netip.Addr) {
 	m.attr(typ, b[:])
 }
 
-// via appends RTA_VIA, for an IPv4 route through an IPv6 gateway.
+// via appends RTA_VIA, a gateway of the other family (an IPv4 route
+// through an IPv6 gateway; the kernel refuses the reverse, and says so).
 func (m *msgBuf) via(a netip.Addr) {
-	b := a.As16()
 	data := make([]byte, 2, 18)
-	ne.PutUint16(data, unix.AF_INET6)
-	m.attr(unix.RTA_VIA, append(data, b[:]...))
+	ne.PutUint16(data, uint16(familyOf(a)))
+	m.attr(unix.RTA_VIA, append(data, a.AsSlice()...))
 }
 
 // nest starts a nested attribute; close it with m.end(off) (same length rule).
