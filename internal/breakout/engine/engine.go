@@ -183,7 +183,7 @@ func (e *Engine) Apply(ctx context.Context, p Plan) error {
 	stopped := e.stopSources(p.Sources)
 	e.mu.Unlock()
 	for _, r := range stopped {
-		r.loop.stop()
+		r.retire()
 	}
 	e.forgetUnplanned(p)
 	e.mu.Lock()
@@ -246,7 +246,7 @@ func (e *Engine) Close(flush bool) error {
 	e.mu.Unlock()
 	e.cancel()
 	for _, r := range stopped {
-		r.loop.stop()
+		r.retire()
 	}
 	if h != nil {
 		h.stop()

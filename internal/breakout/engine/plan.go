@@ -30,9 +30,10 @@ type Plan struct {
 	// gateways, the breakout gateway, LAN prefixes, tunnel addresses).
 	Guards  breakout.Guards
 	Gateway netip.Addr // the breakout next hop (the home 5G router)
-	// Gateway6 is the next hop of IPv6 prefixes when Gateway is IPv4. Left
-	// invalid with an IPv4 Gateway, IPv6 prefixes are rejected (counted
-	// under "no IPv6 gateway"): the kernel cannot route IPv6 via IPv4.
+	// Gateway6 is the next hop of IPv6 prefixes when Gateway is IPv4 (the
+	// same router's IPv6 address; only Gateway is probed). Left invalid
+	// with an IPv4 Gateway, IPv6 prefixes are rejected (counted under
+	// "no IPv6 gateway"): the kernel cannot route IPv6 via IPv4.
 	Gateway6  netip.Addr
 	Interface string // optional: the gateway's device; "" lets the kernel resolve it
 	// Table holds the breakout routes (0: DefaultTable); a policy rule at

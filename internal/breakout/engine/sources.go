@@ -14,10 +14,21 @@ import (
 
 // runner refreshes one source on its interval.
 type runner struct {
-	cfg  source.Config
-	loop *loop
-	mu   sync.Mutex // one refresh of this source at a time
-	next time.Time  // guarded by Engine.mu
+	cfg     source.Config
+	ctx     context.Context // cancelled when the runner stops
+	loop    *loop
+	mu      sync.Mutex // one refresh of this source at a time; guards retired
+	retired bool       // stopped: its refreshes must no longer touch the store
+	next    time.Time  // guarded by Engine.mu
+}
+
+// retire stops the runner and waits out a refresh in flight (RefreshNow's
+// included), so that nothing stores a set for the source afterwards.
+func (r *runner) retire() {
+	r.loop.stop()
+	r.mu.Lock()
+	r.retired = true
+	r.mu.Unlock()
 }
 
 // startSources starts a runner for every source of srcs that has none
@@ -36,7 +47,7 @@ func (e *Engine) startSources(srcs, old []source.Config) {
 			first = firstDelay(cfg, st, ok, time.Now())
 		}
 		ctx, cancel := context.WithCancel(e.ctx)
-		r := &runner{cfg: cfg, loop: &loop{cancel: cancel, done: make(chan struct{})}}
+		r := &runner{cfg: cfg, ctx: ctx, loop: &loop{cancel: cancel, done: make(chan struct{})}}
 		r.next = time.Now().Add(first)
 		e.runners[name] = r
 		go e.runSource(ctx, r, first)
@@ -96,6 +107,12 @@ func (e *Engine) runSource(ctx context.Context, r *runner, first time.Duration) 
 func (e *Engine) refresh(ctx context.Context, r *runner) source.Outcome {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.retired {
+		return source.Outcome{Source: r.cfg.Spec.Name}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(r.ctx, cancel)() // a runner stopping ends its fetch
 	e.mu.Lock()
 	rf := e.refresher
 	e.mu.Unlock()
