@@ -120,7 +120,7 @@ func start(ctx context.Context, p Plan, log *slog.Logger, k kernel, probe prober
 	}
 	e.mu.Lock()
 	e.startHealth(p, false)
-	e.startSources(p.Sources, nil)
+	e.startSources(p.Sources, true)
 	e.mu.Unlock()
 	return e, nil
 }
@@ -187,7 +187,7 @@ func (e *Engine) Apply(ctx context.Context, p Plan) error {
 	}
 	e.forgetUnplanned(p)
 	e.mu.Lock()
-	e.startSources(p.Sources, old.Sources)
+	e.startSources(p.Sources, false)
 	e.gen++
 	e.mu.Unlock()
 	if healthChanged(old, p) {

@@ -32,17 +32,18 @@ func (r *runner) retire() {
 }
 
 // startSources starts a runner for every source of srcs that has none
-// (new, or stopped by stopSources because it changed). old is the previous
-// Plan's sources; nil at Start, where a restored set that is still fresh
-// waits out the rest of its interval. Called with e.mu held.
-func (e *Engine) startSources(srcs, old []source.Config) {
+// (new, or stopped by stopSources because it changed). At Start a restored
+// set that is still fresh waits out the rest of its interval; after a
+// reload the source is new or changed and is fetched at once. Called with
+// e.mu held.
+func (e *Engine) startSources(srcs []source.Config, atStart bool) {
 	for _, cfg := range srcs {
 		name := cfg.Spec.Name
 		if _, ok := e.runners[name]; ok {
 			continue
 		}
 		first := time.Duration(0)
-		if old == nil {
+		if atStart {
 			st, ok := e.store.Get(name)
 			first = firstDelay(cfg, st, ok, time.Now())
 		}
