@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -27,28 +28,31 @@ func TestWholeTable(t *testing.T) {
 	p := basePlan(t, t.TempDir())
 	p.Fetcher.Timeout = 20 * time.Second
 	p.Sources = []source.Config{{Spec: feed.Spec{Name: "routeviews", Kind: feed.KindASN}, URLs: []string{srv.URL}}}
-	want := wantSet(t, p, p.Sources[0].Spec, body)
+	want := wantSet(t, p, p.Sources[0].Spec, body).Prefixes // the reference's entries can go
+	before := heapInUse()
 	start := time.Now()
 	e := startEngine(t, p)
 	defer e.Close(true)
 	// Start fetches a source it holds no set of at once: wait for that.
 	eventually(t, time.Minute, "whole table installed", func() bool {
-		return e.Status().Compile.Installed == len(want.Prefixes)
+		return e.Status().Compile.Installed == len(want)
 	})
 	total := time.Since(start)
 	c := e.Status().Compile
 	t.Logf("whole table: %d entries -> %d routes after aggregation; Start to installed %s (fetch, parse, persist, compile, install); compile %s; install (Sync) %s, added %d",
 		c.Accepted, c.Installed, total.Round(time.Millisecond), c.CompileTook.Round(time.Millisecond), c.InstallTook.Round(time.Millisecond), c.Added)
 
+	t.Logf("engine heap after install (last good set, index, installed set): %d MB", (heapInUse()-before)>>20)
+
 	got := dumpTable(t, DefaultTable)
-	if !samePrefixes(want.Prefixes, got) {
-		t.Fatalf("table holds %d routes, want the %d compiled", len(got), len(want.Prefixes))
+	if !samePrefixes(want, got) {
+		t.Fatalf("table holds %d routes, want the %d compiled", len(got), len(want))
 	}
-	if c.Installed != len(want.Prefixes) || c.Added != len(want.Prefixes) {
-		t.Errorf("status installed %d added %d, want %d", c.Installed, c.Added, len(want.Prefixes))
+	if c.Installed != len(want) || c.Added != len(want) {
+		t.Errorf("status installed %d added %d, want %d", c.Installed, c.Added, len(want))
 	}
 	for range 5 {
-		pfx := want.Prefixes[rand.IntN(len(want.Prefixes))]
+		pfx := want[rand.IntN(len(want))]
 		a := pfx.Addr()
 		if r := routeGet(t, a); !strings.Contains(r, "via "+gateway.String()) || !strings.Contains(r, "table 6100") {
 			t.Errorf("ip route get %s (in %s) = %q, want via the gateway", a, pfx, r)
@@ -59,4 +63,11 @@ func TestWholeTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("flush of %d routes: %s", len(got), time.Since(start).Round(time.Millisecond))
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
 }
