@@ -259,7 +259,8 @@ func TestAnnouncerToBIRD(t *testing.T) {
 	set := spread(realTable(t), 100_000)
 	v6 := testPrefixes(0, 0, 0, 100)
 	took := announceUntilHeld(t, a, b, append(set, v6...), len(set)+len(v6), time.Minute)
-	t.Logf("MEASURE %d IPv4 + %d IPv6 prefixes set until BIRD holds them all: %v", len(set), len(v6), took.Round(time.Millisecond))
+	t.Logf("MEASURE %d IPv4 + %d IPv6 prefixes set until BIRD holds them all: %v (Set returned after %v)",
+		len(set), len(v6), took.Round(time.Millisecond), a.Status(context.Background(), false).LastSetTook.Round(time.Millisecond))
 
 	for _, p := range []netip.Prefix{set[0], set[len(set)/2], v6[7]} {
 		want := birdGW4

@@ -150,7 +150,7 @@ func (a *Announcer) apply(ctx context.Context, r *announcing, plans []*familyPla
 	var res applyResult
 	var errs []error
 	for _, p := range plans {
-		n, err := withdrawPaths(ctx, r.srv, p.gone)
+		n, err := a.withdrawPaths(ctx, r, p.gone)
 		res.withdrawn += n
 		p.have.prefixes, _ = diffSorted(p.gone[:n], p.have.prefixes)
 		if err != nil {
@@ -163,7 +163,7 @@ func (a *Announcer) apply(ctx context.Context, r *announcing, plans []*familyPla
 		total += len(p.want.prefixes)
 	}
 	res.bulk = a.useBulk(adds, total)
-	added, err := a.announceAll(ctx, r.srv, plans, res.bulk)
+	added, err := a.announceAll(ctx, r, plans, res.bulk)
 	res.added = added
 	res.err = errors.Join(append(errs, err)...)
 	return res
@@ -171,7 +171,8 @@ func (a *Announcer) apply(ctx context.Context, r *announcing, plans []*familyPla
 
 // announceAll adds every plan's paths, directly or held back and then
 // flushed in one batch, and records what was reached.
-func (a *Announcer) announceAll(ctx context.Context, srv *server.BgpServer, plans []*familyPlan, bulk bool) (int, error) {
+func (a *Announcer) announceAll(ctx context.Context, r *announcing, plans []*familyPlan, bulk bool) (int, error) {
+	srv := r.srv
 	if bulk {
 		if err := hold(ctx, srv); err != nil {
 			a.log.Warn("bgp announcer cannot hold export, announcing directly", "err", err)
@@ -181,7 +182,7 @@ func (a *Announcer) announceAll(ctx context.Context, srv *server.BgpServer, plan
 	added := 0
 	var errs []error
 	for _, p := range plans {
-		n, err := addPaths(ctx, srv, p.maker, p.add)
+		n, err := a.addPaths(ctx, r, p.maker, p.add)
 		added += n
 		p.have = reachedAfterAdd(p, n)
 		if err != nil {
@@ -237,8 +238,41 @@ func unionSorted(a, b []netip.Prefix) []netip.Prefix {
 	return out
 }
 
-// addPaths adds prefixes one AddPath call each and returns how many went in.
-func addPaths(ctx context.Context, srv *server.BgpServer, m pathMaker, prefixes []netip.Prefix) (int, error) {
+// addPaths adds prefixes and returns how many went in. From the stream
+// that is all or, on error, an unknown share: it counts as all, so the
+// state reached is a superset and the next Set withdraws what is extra.
+func (a *Announcer) addPaths(ctx context.Context, r *announcing, m pathMaker, prefixes []netip.Prefix) (int, error) {
+	if a.perPath {
+		return addPathsOneByOne(ctx, r.srv, m, prefixes)
+	}
+	err := r.stream.send(ctx, prefixes, func(p netip.Prefix) *api.Path { return m.path(p, false) })
+	if err != nil {
+		return len(prefixes), fmt.Errorf("announce %d prefixes: %w", len(prefixes), err)
+	}
+	return len(prefixes), nil
+}
+
+// withdrawPaths withdraws prefixes and returns how many went; from the
+// stream, on error, none count as gone, so the next Set tries them again.
+func (a *Announcer) withdrawPaths(ctx context.Context, r *announcing, prefixes []netip.Prefix) (int, error) {
+	if a.perPath {
+		return withdrawPathsOneByOne(ctx, r.srv, prefixes)
+	}
+	w4, w6 := withdrawMaker(true), withdrawMaker(false)
+	err := r.stream.send(ctx, prefixes, func(p netip.Prefix) *api.Path {
+		if p.Addr().Is4() {
+			return w4.path(p, true)
+		}
+		return w6.path(p, true)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("withdraw %d prefixes: %w", len(prefixes), err)
+	}
+	return len(prefixes), nil
+}
+
+// addPathsOneByOne adds prefixes one AddPath call each.
+func addPathsOneByOne(ctx context.Context, srv *server.BgpServer, m pathMaker, prefixes []netip.Prefix) (int, error) {
 	for i, p := range prefixes {
 		if i%ctxCheckEvery == 0 && ctx.Err() != nil {
 			return i, fmt.Errorf("announce: %w", ctx.Err())
@@ -251,9 +285,8 @@ func addPaths(ctx context.Context, srv *server.BgpServer, m pathMaker, prefixes 
 	return len(prefixes), nil
 }
 
-// withdrawPaths withdraws prefixes one DeletePath call each and returns
-// how many went.
-func withdrawPaths(ctx context.Context, srv *server.BgpServer, prefixes []netip.Prefix) (int, error) {
+// withdrawPathsOneByOne withdraws prefixes one DeletePath call each.
+func withdrawPathsOneByOne(ctx context.Context, srv *server.BgpServer, prefixes []netip.Prefix) (int, error) {
 	for i, p := range prefixes {
 		if i%ctxCheckEvery == 0 && ctx.Err() != nil {
 			return i, fmt.Errorf("withdraw: %w", ctx.Err())

@@ -36,6 +36,9 @@ type AnnouncerConfig struct {
 type Announcer struct {
 	log  *slog.Logger
 	mode bulkMode // bulkAuto but in tests
+	// perPath adds paths with one AddPath call each instead of the path
+	// stream: only to measure one against the other.
+	perPath bool
 
 	mu  sync.Mutex
 	run *announcing // nil while stopped
@@ -43,9 +46,10 @@ type Announcer struct {
 
 // announcing is the state of a started announcer.
 type announcing struct {
-	srv   *server.BgpServer
-	serve *serveLoop
-	cfg   AnnouncerConfig // with defaults
+	srv    *server.BgpServer
+	serve  *serveLoop
+	stream *pathStream
+	cfg    AnnouncerConfig // with defaults
 	// stopWatch ends the peer-state watcher; watching is set once it
 	// runs, as its unregistration is an operation shutdown must let through.
 	stopWatch context.CancelFunc
@@ -109,14 +113,25 @@ func (a *Announcer) Start(ctx context.Context, c AnnouncerConfig) error {
 }
 
 func (a *Announcer) start(ctx context.Context, c AnnouncerConfig, sc Config) (*announcing, error) {
+	dir, apiAddr, err := streamDir()
+	if err != nil {
+		return nil, err
+	}
 	book := newPeerBook(c.Peers)
 	loop := newServeLoop()
-	srv := server.NewBgpServer(
+	srv := newAPIServer(
 		server.LoggerOption(slogAdapter{log: a.log, peerDown: book.peerDown}),
-		server.TimingHookOption(loop))
+		server.TimingHookOption(loop),
+		server.GrpcListenAddress(apiAddr))
 	go loop.run(srv)
-	r := &announcing{srv: srv, serve: loop, cfg: c, book: book, stopWatch: func() {}}
+	r := &announcing{srv: srv, serve: loop, cfg: c, book: book, stopWatch: func() {},
+		stream: &pathStream{dir: dir}}
 	if err := startBgp(ctx, srv, sc); err != nil {
+		a.shutdown(r)
+		return nil, err
+	}
+	if r.stream, err = dialStream(ctx, dir); err != nil {
+		r.stream = &pathStream{dir: dir}
 		a.shutdown(r)
 		return nil, err
 	}
@@ -173,6 +188,14 @@ func receiverPeer(c AnnouncerConfig, p Peer) *api.Peer {
 	return ap
 }
 
+// newAPIServer serialises GoBGP's constructor, which with a gRPC address
+// writes grpc.EnableTracing: two announcers starting at once would race.
+func newAPIServer(opts ...server.ServerOption) *server.BgpServer {
+	startMu.Lock()
+	defer startMu.Unlock()
+	return server.NewBgpServer(opts...)
+}
+
 // watch logs peer state changes; GoBGP's own lines go to debug.
 func (a *Announcer) watch(r *announcing) error {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -218,10 +241,11 @@ func (a *Announcer) Stop(ctx context.Context) error {
 func (a *Announcer) shutdown(r *announcing) error {
 	mark := r.serve.mgmtOps.Load()
 	r.stopWatch()
-	err := r.srv.StopBgp(context.Background(), &api.StopBgpRequest{})
-	if err != nil {
-		err = fmt.Errorf("stop bgp server: %w", err)
-	}
+	r.stream.close()
+	// Stop is StopBgp, then the end of the gRPC server; it reports no
+	// error.
+	r.srv.Stop()
+	var err error
 	pending := int64(1) // StopBgp
 	if r.watching {
 		pending++
