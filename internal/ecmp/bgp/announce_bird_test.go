@@ -304,6 +304,11 @@ func TestAnnouncerToBIRD(t *testing.T) {
 		return ""
 	})
 	t.Logf("MEASURE Withdraw of %d until BIRD holds none: %v", len(churned)+len(v6), time.Since(begin).Round(time.Millisecond))
+
+	// The gateway is back: the sessions, ended to withdraw, come up again
+	// and carry the table.
+	took = announceUntilHeld(t, a, b, set, len(set), time.Minute)
+	t.Logf("MEASURE after Withdraw, %d set again until BIRD holds them: %v", len(set), took.Round(time.Millisecond))
 }
 
 // TestAnnouncerToBIRDFull is the benchmark of the breakout table over BGP:

@@ -138,7 +138,7 @@ func cmpPrefix(a []netip.Prefix, i int, b []netip.Prefix, j int) int {
 // applyResult is what one Set did.
 type applyResult struct {
 	added, withdrawn int
-	bulk             bool
+	bulk, reset      bool
 	err              error
 }
 
@@ -148,6 +148,16 @@ type applyResult struct {
 // none), so one made while held would never reach the receiver.
 func (a *Announcer) apply(ctx context.Context, r *announcing, plans []*familyPlan) applyResult {
 	var res applyResult
+	gone, left := 0, 0
+	for _, p := range plans {
+		gone += len(p.gone)
+		left += len(p.want.prefixes)
+	}
+	if left == 0 && gone >= bulkMinAdds && a.mode != bulkNever {
+		res.withdrawn, res.err = a.withdrawAllByReset(ctx, r, plans)
+		res.reset = true
+		return res
+	}
 	var errs []error
 	for _, p := range plans {
 		n, err := a.withdrawPaths(ctx, r, p.gone)
@@ -302,9 +312,10 @@ func withdrawPathsOneByOne(ctx context.Context, srv *server.BgpServer, prefixes 
 
 // record keeps the last Set for Status and logs it.
 func (a *Announcer) record(r *announcing, start time.Time, res applyResult) {
-	r.last = setRecord{at: start, took: time.Since(start), added: res.added, withdrawn: res.withdrawn, bulk: res.bulk}
+	r.last = setRecord{at: start, took: time.Since(start), added: res.added, withdrawn: res.withdrawn,
+		bulk: res.bulk, reset: res.reset}
 	attrs := []any{"added", res.added, "withdrawn", res.withdrawn,
-		"ipv4", len(r.v4.prefixes), "ipv6", len(r.v6.prefixes), "bulk", res.bulk,
+		"ipv4", len(r.v4.prefixes), "ipv6", len(r.v6.prefixes), "bulk", res.bulk, "reset", res.reset,
 		"took", r.last.took.Round(time.Millisecond)}
 	if res.err != nil {
 		r.last.err = res.err.Error()

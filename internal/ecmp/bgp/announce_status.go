@@ -21,6 +21,7 @@ type AnnouncerStatus struct {
 	LastAdded          int
 	LastWithdrawn      int
 	LastBulk           bool   // the last Set re-sent the table packed
+	LastReset          bool   // the last Set withdrew all by ending the sessions
 	LastError          string // of the last Set, empty if it succeeded
 }
 
@@ -57,7 +58,7 @@ func (a *Announcer) Status(ctx context.Context, advertised bool) AnnouncerStatus
 		NextHop4: r.v4.nextHop, NextHop6: r.v6.nextHop,
 		LastSet: r.last.at, LastSetTook: r.last.took,
 		LastAdded: r.last.added, LastWithdrawn: r.last.withdrawn,
-		LastBulk: r.last.bulk, LastError: r.last.err,
+		LastBulk: r.last.bulk, LastReset: r.last.reset, LastError: r.last.err,
 	}
 	byAddr := map[netip.Addr]AnnouncerPeer{}
 	err := r.srv.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: advertised}, func(p *api.Peer) {

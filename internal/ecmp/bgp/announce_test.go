@@ -188,8 +188,37 @@ func TestAnnouncerSetChurnWithdraw(t *testing.T) {
 		t.Fatalf("Withdraw: %v", err)
 	}
 	eventually(t, converge, recv.holds(map[netip.Prefix]netip.Addr{}))
-	if st := a.Status(ctx, false); st.IPv4+st.IPv6 != 0 || st.LastWithdrawn != 10000 {
-		t.Errorf("status after Withdraw: %d+%d announced, %d withdrawn; want 0, 10000", st.IPv4, st.IPv6, st.LastWithdrawn)
+	if st := a.Status(ctx, false); st.IPv4+st.IPv6 != 0 || st.LastWithdrawn != 10000 || !st.LastReset {
+		t.Errorf("status after Withdraw: %d+%d announced, %d withdrawn, reset %v; want 0, 10000, by reset",
+			st.IPv4, st.IPv6, st.LastWithdrawn, st.LastReset)
+	}
+
+	// The gateway is back: the session, configured afresh, carries it all.
+	if added, _, err := a.Set(ctx, set, gw4, gw6); err != nil || added != 10000 {
+		t.Fatalf("Set after Withdraw = %d added, %v; want 10000", added, err)
+	}
+	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
+}
+
+// A small withdrawal goes prefix by prefix, without touching the session.
+func TestAnnouncerSmallWithdrawKeepsSession(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, recv := announcerPair(t, "127.0.0.37", "127.0.0.38")
+	eventually(t, converge, established(a))
+	set := testPrefixes(0, 100, 0, 100)
+	if _, _, err := a.Set(ctx, set, gw4, gw6); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
+	since := a.Status(ctx, false).Peers[0].Since
+	if err := a.Withdraw(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, converge, recv.holds(map[netip.Prefix]netip.Addr{}))
+	st := a.Status(ctx, false)
+	if st.LastReset || !st.Peers[0].Established || !st.Peers[0].Since.Equal(since) {
+		t.Errorf("after a small Withdraw: reset %v, peer %+v; want the session untouched since %v", st.LastReset, st.Peers[0], since)
 	}
 }
 

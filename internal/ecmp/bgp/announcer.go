@@ -66,7 +66,7 @@ type setRecord struct {
 	at               time.Time
 	took             time.Duration
 	added, withdrawn int
-	bulk             bool
+	bulk, reset      bool
 	err              string
 }
 
@@ -158,8 +158,8 @@ func (a *Announcer) setup(ctx context.Context, r *announcing) error {
 		return err
 	}
 	for _, p := range r.cfg.Peers {
-		if err := r.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: receiverPeer(r.cfg, p)}); err != nil {
-			return fmt.Errorf("add peer %s (%v): %w", p.Name, p.Address, err)
+		if err := addReceiver(ctx, r.srv, r.cfg, p); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -186,6 +186,13 @@ func receiverPeer(c AnnouncerConfig, p Peer) *api.Peer {
 		ap.Transport.LocalAddress = p.Local.String()
 	}
 	return ap
+}
+
+func addReceiver(ctx context.Context, srv *server.BgpServer, c AnnouncerConfig, p Peer) error {
+	if err := srv.AddPeer(ctx, &api.AddPeerRequest{Peer: receiverPeer(c, p)}); err != nil {
+		return fmt.Errorf("add peer %s (%v): %w", p.Name, p.Address, err)
+	}
+	return nil
 }
 
 // newAPIServer serialises GoBGP's constructor, which with a gRPC address
