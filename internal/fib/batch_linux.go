@@ -117,13 +117,13 @@ func (h *Handle) request(name string, build func(m *msgBuf, seq uint32) int) err
 // messages per sendmsg. Some may fail while others land: the error (a
 // *BatchError) says how many and which. Replacing takes over a route of
 // another protocol with the same prefix and metric, as `ip route replace`
-// does: give uplinkd tables of its own. Prefixes must be distinct: the
-// routes are sent in spread order, not in the order given.
+// does: give uplinkd tables of its own. Routes go in the order given, and
+// sorted is best: the kernel lays out a table in insertion order, and one
+// inserted sorted dumps ~3x faster than one inserted scattered.
 func (h *Handle) AddRoutes(table uint32, proto uint8, routes []Route) error {
 	return h.run(batchOp{
-		name:  fmt.Sprintf("add routes table %d", table),
-		n:     len(routes),
-		order: spread(len(routes)),
+		name: fmt.Sprintf("add routes table %d", table),
+		n:    len(routes),
 		build: func(m *msgBuf, i int, seq uint32) int {
 			return buildRoute(m, unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, seq, table, proto, routes[i])
 		},
@@ -132,8 +132,8 @@ func (h *Handle) AddRoutes(table uint32, proto uint8, routes []Route) error {
 }
 
 // DeleteRoutes deletes the routes of proto in table for these prefixes; a
-// prefix that has no such route counts as deleted. Like AddRoutes it sends
-// them in spread order.
+// prefix that has no such route counts as deleted. Prefixes must be
+// distinct: they go in spread order, not in the order given.
 func (h *Handle) DeleteRoutes(table uint32, proto uint8, routes []Route) error {
 	return h.run(batchOp{
 		name:  fmt.Sprintf("delete routes table %d", table),
