@@ -45,6 +45,10 @@ func (a *Announcer) Set(ctx context.Context, prefixes []netip.Prefix, nextHop4, 
 		return 0, 0, ErrNotStarted
 	}
 	start := time.Now()
+	gone := len(r.v4.prefixes) + len(r.v6.prefixes)
+	if len(want4.prefixes)+len(want6.prefixes) == 0 && gone >= bulkMinAdds && a.mode != bulkNever {
+		return 0, gone, a.withdrawAllByRestart(ctx, r, start)
+	}
 	p4, err4 := planFamily(r.v4, want4)
 	p6, err6 := planFamily(r.v6, want6)
 	if err := errors.Join(err4, err6); err != nil {
@@ -54,6 +58,19 @@ func (a *Announcer) Set(ctx context.Context, prefixes []netip.Prefix, nextHop4, 
 	r.v4, r.v6 = p4.have, p6.have
 	a.record(r, start, res)
 	return res.added, res.withdrawn, res.err
+}
+
+// withdrawAllByRestart replaces the server with an empty one (see restart).
+func (a *Announcer) withdrawAllByRestart(ctx context.Context, r *announcing, start time.Time) error {
+	gone := len(r.v4.prefixes) + len(r.v6.prefixes)
+	next, err := a.restart(ctx, r)
+	a.run = next
+	if err != nil {
+		a.log.Warn("bgp announcer set", "withdrawn", gone, "reset", true, "err", err)
+		return err
+	}
+	a.record(next, start, applyResult{withdrawn: gone, reset: true})
+	return nil
 }
 
 // Withdraw withdraws everything announced (the breakout gateway is down).
@@ -148,16 +165,6 @@ type applyResult struct {
 // none), so one made while held would never reach the receiver.
 func (a *Announcer) apply(ctx context.Context, r *announcing, plans []*familyPlan) applyResult {
 	var res applyResult
-	gone, left := 0, 0
-	for _, p := range plans {
-		gone += len(p.gone)
-		left += len(p.want.prefixes)
-	}
-	if left == 0 && gone >= bulkMinAdds && a.mode != bulkNever {
-		res.withdrawn, res.err = a.withdrawAllByReset(ctx, r, plans)
-		res.reset = true
-		return res
-	}
 	var errs []error
 	for _, p := range plans {
 		n, err := a.withdrawPaths(ctx, r, p.gone)
@@ -226,8 +233,11 @@ func reachedAfterAdd(p *familyPlan, n int) announcedSet {
 
 // unionSorted merges two sorted sets.
 func unionSorted(a, b []netip.Prefix) []netip.Prefix {
-	if len(b) == 0 {
+	switch {
+	case len(b) == 0:
 		return a
+	case len(a) == 0:
+		return b
 	}
 	out := make([]netip.Prefix, 0, len(a)+len(b))
 	i, j := 0, 0

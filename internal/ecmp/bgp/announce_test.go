@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -290,4 +291,39 @@ func TestAnnouncerRefusesBadInput(t *testing.T) {
 	if st := a.Status(ctx, false); st.IPv4+st.IPv6 != 0 {
 		t.Errorf("refused Sets announced %d prefixes", st.IPv4+st.IPv6)
 	}
+}
+
+// TestAnnouncerStopLeavesNoGoroutines runs alone (not parallel): it counts
+// the process's goroutines. The restart of Withdraw must leave nothing of
+// the old server either (its gRPC server and client included).
+func TestAnnouncerStopLeavesNoGoroutines(t *testing.T) {
+	ctx := context.Background()
+	baseline := runtime.NumGoroutine()
+	a := NewAnnouncer(testLog(t))
+	c := AnnouncerConfig{ASN: announcerASN, RouterID: addr("10.255.9.1"),
+		Peers: []Peer{{Name: "nobody", Address: addr("127.0.0.39"), ASN: receiverASN, Port: freePort(t)}}}
+	for range 2 {
+		if err := a.Start(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := a.Set(ctx, testPrefixes(0, 3000, 0, 0), gw4, gw6); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Withdraw(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := a.Status(ctx, false); !st.Running || !st.LastReset {
+			t.Fatalf("after Withdraw: running %v, reset %v; want a restarted server", st.Running, st.LastReset)
+		}
+		if err := a.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 5*time.Second, func() string {
+		if n := runtime.NumGoroutine(); n > baseline {
+			buf := make([]byte, 1<<20)
+			return fmt.Sprintf("%d goroutines after Stop, %d before:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
+		}
+		return ""
+	})
 }
