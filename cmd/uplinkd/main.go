@@ -185,6 +185,10 @@ func cmdLab(args []string, _ io.Reader, stdout, _ io.Writer) error {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 		return lab.ServeWhoAmI(ctx, *listen)
+	case "feeds": // the lab's feed server; not for users
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		return lab.ServeFeeds(ctx, *listen)
 	}
 	return fmt.Errorf("unknown lab verb %q: use up, down or status", verb)
 }

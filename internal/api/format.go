@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/uplinkd/uplinkd/internal/breakout/engine"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 )
 
@@ -27,9 +28,60 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 		return err
 	}
 	if s.ECMP != nil {
-		return writeECMP(w, *s.ECMP, now)
+		if err := writeECMP(w, *s.ECMP, now); err != nil {
+			return err
+		}
+	}
+	if s.Breakout != nil {
+		return writeBreakout(w, *s.Breakout, now)
 	}
 	return nil
+}
+
+// writeBreakout prints the gateway, the install and each source.
+func writeBreakout(w io.Writer, b engine.Status, now time.Time) error {
+	c, g := b.Compile, b.Gateway
+	state := "routing"
+	if b.Withdrawn != "" {
+		state = b.Withdrawn
+	}
+	fmt.Fprintf(w, "\nBREAKOUT via %s (table %d, rule %d): %s\n", g.Addr, c.Table, c.RulePriority, state)
+	gw := "not probed"
+	if g.Probing {
+		gw = fmt.Sprintf("down for %s (%d missed)", Duration(now.Sub(g.Since)), g.Misses)
+		if g.Healthy {
+			gw = fmt.Sprintf("up, rtt %s", g.LastRTT.Round(time.Microsecond))
+		}
+	}
+	fmt.Fprintf(w, "gateway %s; %d routes installed of %d desired (%d entries accepted", gw, c.Installed, c.Desired, c.Accepted)
+	rejected := 0
+	for _, r := range c.Rejected {
+		rejected += r.Count
+	}
+	fmt.Fprintf(w, ", %d rejected)", rejected)
+	if !c.LastInstall.IsZero() {
+		fmt.Fprintf(w, "; last install %s: +%d -%d in %s", Age(c.LastInstall, now), c.Added, c.Deleted, c.InstallTook.Round(time.Microsecond))
+	}
+	fmt.Fprintln(w)
+	if c.ChurnBlocked {
+		fmt.Fprintf(w, "update held: it would delete %d prefixes, more than max_churn_percent allows (set force = true to take it)\n", c.Pending)
+	}
+	if c.LastError != "" {
+		fmt.Fprintf(w, "error: %s\n", c.LastError)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tTYPE\tPREFIXES\tLAST SUCCESS\tSTATE\tERROR")
+	for _, src := range b.Sources {
+		st := "fresh"
+		switch {
+		case src.Stale:
+			st = "stale"
+		case src.Restored:
+			st = "from disk"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", src.Name, src.Kind, src.Prefixes, Age(src.LastSuccess, now), st, dash(src.LastError))
+	}
+	return tw.Flush()
 }
 
 // writeECMP prints the liveness of each tunnel and the ECMP routes.

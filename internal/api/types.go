@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"github.com/uplinkd/uplinkd/internal/breakout/engine"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
@@ -18,6 +19,7 @@ type Status struct {
 	Config   string            `json:"config"`
 	Tunnels  []wg.TunnelStatus `json:"tunnels"`
 	ECMP     *ecmp.Status      `json:"ecmp,omitempty"`
+	Breakout *engine.Status    `json:"breakout,omitempty"`
 	LastErr  string            `json:"last_error,omitempty"`
 	Reloaded time.Time         `json:"reloaded,omitzero"`
 }

@@ -22,6 +22,7 @@ type rawFile struct {
 	BGP       rawBGP       `toml:"bgp"`
 	Liveness  rawLiveness  `toml:"liveness"`
 	ECMP      rawECMP      `toml:"ecmp"`
+	Breakout  rawBreakout  `toml:"breakout"`
 }
 
 type rawWireGuard struct {
@@ -83,4 +84,49 @@ type rawECMP struct {
 	Resilient  string `toml:"resilient"`
 	HashPolicy int64  `toml:"hash_policy"`
 	OnExit     string `toml:"on_exit"`
+}
+
+type rawBreakout struct {
+	Gateway         string              `toml:"gateway"`
+	Gateway6        string              `toml:"gateway6"`
+	Interface       string              `toml:"interface"`
+	Table           int64               `toml:"table"`
+	RulePriority    int64               `toml:"rule_priority"`
+	MinLength4      int64               `toml:"min_length_v4"`
+	MinLength6      int64               `toml:"min_length_v6"`
+	MaxPrefixes     int64               `toml:"max_prefixes"`
+	MaxChurnPercent int64               `toml:"max_churn_percent"`
+	Force           bool                `toml:"force"`
+	Probe           bool                `toml:"probe"`
+	ProbeMS         int64               `toml:"probe_interval_ms"`
+	DownAfter       int64               `toml:"probe_down_after"`
+	UpAfter         int64               `toml:"probe_up_after"`
+	FetchTimeout    int64               `toml:"fetch_timeout"`
+	MaxFeedMB       int64               `toml:"max_feed_mb"`
+	Source          []rawBreakoutSource `toml:"source"`
+}
+
+type rawBreakoutSource struct {
+	Name                string         `toml:"name"`
+	Type                string         `toml:"type"`
+	URL                 string         `toml:"url"`
+	URLs                []string       `toml:"urls"`
+	Files               []string       `toml:"files"`
+	Services            []string       `toml:"services"`
+	Regions             []string       `toml:"regions"`
+	NetworkBorderGroups []string       `toml:"network_border_groups"`
+	Keys                []string       `toml:"keys"`
+	Categories          []string       `toml:"categories"`
+	ServiceAreas        []string       `toml:"service_areas"`
+	ASNs                []int64        `toml:"asns"`
+	Prefixes            []string       `toml:"prefixes"`
+	Refresh             int64          `toml:"refresh"`
+	Header              rawRouteHeader `toml:"header"`
+}
+
+type rawRouteHeader struct {
+	ASN      int64  `toml:"asn"`
+	ASNName  string `toml:"asn_name"`
+	Category string `toml:"category"`
+	Name     string `toml:"name"`
 }

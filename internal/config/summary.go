@@ -32,6 +32,14 @@ func (c *Config) Summary() string {
 		}
 	}
 	tw.Flush()
+	if c.Breakout.Enabled() {
+		bo := c.Breakout
+		fmt.Fprintf(&b, "breakout: via %s, table %d, rule priority %d, %d sources:", bo.Gateway, bo.Table, bo.RulePriority, len(bo.Sources))
+		for _, s := range bo.Sources {
+			fmt.Fprintf(&b, " %s (%s)", s.Name, s.Type)
+		}
+		fmt.Fprintln(&b)
+	}
 	return b.String()
 }
 

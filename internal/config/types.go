@@ -56,6 +56,7 @@ type Config struct {
 	BGP       BGP
 	Liveness  Liveness
 	ECMP      ECMP
+	Breakout  Breakout // edge only
 }
 
 // WireGuard holds settings shared by all of a site's tunnels.
@@ -146,3 +147,54 @@ type ECMP struct {
 	HashPolicy int    // net.ipv4.fib_multipath_hash_policy and IPv6's; 1 = layer 4
 	OnExit     string // "flush" removes the routes on stop, "keep" leaves them
 }
+
+// Breakout routes chosen prefixes through a local gateway (the home 5G
+// router) instead of the hub. Enabled when Gateway is set (edge only).
+type Breakout struct {
+	Gateway      netip.Addr
+	Gateway6     netip.Addr // next hop of IPv6 prefixes; invalid: IPv6 refused
+	Interface    string
+	Table        int
+	RulePriority int
+	MinBits4     int // shortest IPv4 prefix accepted
+	MinBits6     int
+	MaxPrefixes  int
+	MaxChurn     int // percent of the installed set one update may remove
+	Force        bool
+	Probe        bool
+	ProbeEvery   time.Duration
+	DownAfter    int
+	UpAfter      int
+	FetchTimeout time.Duration
+	MaxFeedBytes int64
+	Sources      []BreakoutSource
+}
+
+// BreakoutSource is one feed of prefixes.
+type BreakoutSource struct {
+	Name                string
+	Type                string // aws google cloudflare github m365 url asn file static
+	URLs                []string
+	Files               []string
+	Services            []string
+	Regions             []string
+	NetworkBorderGroups []string
+	Keys                []string
+	Categories          []string
+	ServiceAreas        []string
+	ASNs                []uint32
+	Prefixes            []netip.Prefix
+	Refresh             time.Duration
+	Header              RouteHeader
+}
+
+// RouteHeader fills the header fields of the seed-format route files.
+type RouteHeader struct {
+	ASN      uint32
+	ASNName  string
+	Category string
+	Name     string
+}
+
+// Enabled says whether the site runs breakout.
+func (b Breakout) Enabled() bool { return b.Gateway.IsValid() }

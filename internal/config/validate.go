@@ -20,6 +20,7 @@ var validators = []func(v *validator, raw *rawFile, c *Config){
 	validateBGP,
 	validateLiveness,
 	validateECMP,
+	validateBreakout,
 }
 
 // validator collects semantic errors, each at the position of the key it

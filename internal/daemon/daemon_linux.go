@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/breakout/engine"
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/nat"
@@ -33,6 +34,9 @@ type Daemon struct {
 	started time.Time
 	wg      *wg.Manager
 	ecmp    *ecmp.Controller
+	bo      *engine.Engine // nil unless [breakout] is configured
+
+	ctx context.Context // the daemon's life, for what a reload starts
 
 	mu        sync.Mutex
 	cfg       *config.Config
@@ -51,7 +55,7 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	d := &Daemon{log: log, level: level, path: path, started: time.Now(), wg: m, cfg: cfg}
+	d := &Daemon{log: log, level: level, path: path, started: time.Now(), wg: m, cfg: cfg, ctx: ctx}
 	d.setLevel(cfg)
 	srv, err := api.Listen(cfg.API.Socket, cfg.API.Group, d.status, log)
 	if err != nil {
@@ -67,7 +71,7 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	log.Info("stopping: withdrawing routes, removing tunnels, rules and NAT")
 	stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return errors.Join(d.ecmp.Close(stop), d.stopNAT(d.cfg), srv.Close(), m.Close())
+	return errors.Join(d.stopBreakout(), d.ecmp.Close(stop), d.stopNAT(d.cfg), srv.Close(), m.Close())
 }
 
 // startRouting turns forwarding on, sets up the hub's NAT and starts BGP,
@@ -90,29 +94,75 @@ func (d *Daemon) startRouting(ctx context.Context, cfg *config.Config) error {
 	d.mu.Lock()
 	d.ecmp = c
 	d.mu.Unlock()
+	return d.syncBreakout(ctx, cfg)
+}
+
+// syncBreakout starts, reconfigures or stops breakout to match cfg.
+func (d *Daemon) syncBreakout(ctx context.Context, cfg *config.Config) error {
+	d.mu.Lock()
+	bo := d.bo
+	d.mu.Unlock()
+	switch {
+	case bo != nil && cfg.Breakout.Enabled():
+		return bo.Apply(ctx, breakoutPlan(cfg))
+	case bo != nil:
+		return d.stopBreakout()
+	case cfg.Breakout.Enabled():
+		e, err := engine.Start(ctx, breakoutPlan(cfg), d.log.With("part", "breakout"))
+		if err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.bo = e
+		d.mu.Unlock()
+	}
 	return nil
 }
 
-// applyNAT masquerades the edge's LAN and tunnel addresses on the hub.
-func (d *Daemon) applyNAT(cfg *config.Config) error {
-	if cfg.Role != config.RoleHub {
+// stopBreakout removes breakout's rule and routes unless on_exit = "keep".
+func (d *Daemon) stopBreakout() error {
+	d.mu.Lock()
+	bo, keep := d.bo, d.cfg.ECMP.OnExit == "keep"
+	d.bo = nil
+	d.mu.Unlock()
+	if bo == nil {
 		return nil
 	}
-	want := nat.Desired{Out: cfg.Hub.PublicInterface, Sources: cfg.BGP.Accept}
-	for _, t := range cfg.Tunnels {
-		for _, a := range t.Addresses {
-			want.Sources = append(want.Sources, a.Masked())
-		}
+	return bo.Close(!keep)
+}
+
+// applyNAT masquerades the edge's LAN and tunnel addresses out of the
+// hub's public interface, and the LAN out of the edge's breakout link.
+func (d *Daemon) applyNAT(cfg *config.Config) error {
+	want := natFor(cfg)
+	if len(want) == 0 {
+		return nat.Remove()
 	}
 	changed, err := nat.Apply(want)
 	if changed {
-		d.log.Info("changed", "what", "nftables table uplinkd: masquerade via "+want.Out)
+		d.log.Info("changed", "what", "nftables table uplinkd: masquerade")
 	}
 	return err
 }
 
+func natFor(cfg *config.Config) nat.Desired {
+	switch {
+	case cfg.Role == config.RoleHub:
+		m := nat.Masquerade{Out: cfg.Hub.PublicInterface, Sources: cfg.BGP.Accept}
+		for _, t := range cfg.Tunnels {
+			for _, a := range t.Addresses {
+				m.Sources = append(m.Sources, a.Masked())
+			}
+		}
+		return nat.Desired{m}
+	case cfg.Breakout.Enabled() && cfg.Breakout.Interface != "":
+		return nat.Desired{{Out: cfg.Breakout.Interface, Sources: cfg.BGP.Originate}}
+	}
+	return nil
+}
+
 func (d *Daemon) stopNAT(cfg *config.Config) error {
-	if cfg.Role != config.RoleHub {
+	if len(natFor(cfg)) == 0 {
 		return nil
 	}
 	return nat.Remove()
@@ -209,6 +259,9 @@ func (d *Daemon) reload() {
 	if err := d.ecmp.Apply(context.Background(), ecmp.PlanFrom(cfg)); err != nil {
 		d.log.Warn("bgp after reload", "err", err)
 	}
+	if err := d.syncBreakout(d.ctx, cfg); err != nil {
+		d.log.Warn("breakout after reload", "err", err)
+	}
 }
 
 func (d *Daemon) setLevel(cfg *config.Config) {
@@ -223,13 +276,17 @@ func (d *Daemon) setLevel(cfg *config.Config) {
 
 func (d *Daemon) status() api.Status {
 	d.mu.Lock()
-	cfg, reloaded, reloadErr, ctl := d.cfg, d.reloaded, d.reloadErr, d.ecmp
+	cfg, reloaded, reloadErr, ctl, bo := d.cfg, d.reloaded, d.reloadErr, d.ecmp, d.bo
 	d.mu.Unlock()
 	s := api.Status{Role: string(cfg.Role), Site: cfg.Site, Started: d.started, Config: d.path,
 		Tunnels: d.wg.Status(), Reloaded: reloaded}
 	if ctl != nil {
 		e := ctl.Status(context.Background())
 		s.ECMP = &e
+	}
+	if bo != nil {
+		b := bo.Status()
+		s.Breakout = &b
 	}
 	if err := d.wg.LastError(); err != nil {
 		s.LastErr = err.Error()

@@ -263,8 +263,11 @@ func TestKillAndRestartLeavesOneOfEach(t *testing.T) {
 	}
 	for _, fam := range []string{"-4", "-6"} {
 		rules, _ := inNS(home, "ip", fam, "rule", "show")
-		if n := strings.Count(rules, "proto 211"); n != 3 {
-			t.Errorf("ip %s rule: %d uplinkd rules, want 3:\n%s", fam, n, rules)
+		if n := strings.Count(rules, "fwmark"); n != 3 {
+			t.Errorf("ip %s rule: %d pin rules, want 3:\n%s", fam, n, rules)
+		}
+		if n := strings.Count(rules, "lookup 6100 proto 211"); n != 1 {
+			t.Errorf("ip %s rule: %d breakout rules, want 1:\n%s", fam, n, rules)
 		}
 	}
 	for i := range Carriers {

@@ -80,7 +80,38 @@ originate = [%q, %q]
 
 [liveness]
 hold_down_ms = 1000
-`, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Socket("edge"), LANPrefix, LANPrefix6)
+
+# Breakout: real AWS ranges and Netflix's prefixes, and the lab's media
+# server, served by ul-web, leave through the home 5G router.
+[breakout]
+gateway = %q
+interface = "breakout"
+probe_interval_ms = 200
+
+[[breakout.source]]
+name = "aws-ec2-tokyo"
+type = "aws"
+url = "http://%s:%d/aws-ip-ranges.json"
+services = ["EC2"]
+regions = ["ap-northeast-1"]
+refresh = 60
+header = { asn = 16509, asn_name = "AMAZON-02", category = "internet", name = "AMAZON" }
+
+[[breakout.source]]
+name = "netflix"
+type = "asn"
+url = "http://%s:%d/caida-pfx2as-20240406-AS2906-ipv4.txt"
+asns = [2906]
+refresh = 60
+header = { asn = 2906, asn_name = "AS-SSI", category = "streaming", name = "NETFLIX" }
+
+[[breakout.source]]
+name = "media"
+type = "url"
+url = "http://%s:%d/media.txt"
+refresh = 60
+`, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Socket("edge"), LANPrefix, LANPrefix6,
+		BreakoutGW, WebAddr, FeedPort, WebAddr, FeedPort, WebAddr, FeedPort)
 	for i, c := range Carriers {
 		_, edge4, _, edge6 := TunnelAddrs(i)
 		fmt.Fprintf(&b, `
@@ -179,15 +210,22 @@ func (l *Lab) waitSocket(site string, pid int, limit time.Duration) error {
 	return fmt.Errorf("%s daemon did not open %s within %s; log %s", site, l.Socket(site), limit, l.LogPath(site))
 }
 
-// startServers runs the whoami server on ul-web and ul-media, detached
+// startServers runs the whoami server on ul-web and ul-media and the feed
+// server on ul-web, detached
 // like the daemons; deleting their namespaces ends them.
 func (l *Lab) startServers() error {
-	for _, host := range []string{"web", "media"} {
-		cmd := exec.Command("ip", "netns", "exec", l.NS(host), l.Binary, "lab", "whoami",
-			"-listen", fmt.Sprintf(":%d", WhoAmIPort))
+	servers := []struct {
+		host, verb string
+		port       int
+	}{
+		{"web", "whoami", WhoAmIPort}, {"media", "whoami", WhoAmIPort}, {"web", "feeds", FeedPort}}
+	for _, sv := range servers {
+		host := sv.host
+		cmd := exec.Command("ip", "netns", "exec", l.NS(host), l.Binary, "lab", sv.verb,
+			"-listen", fmt.Sprintf(":%d", sv.port))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start whoami on %s: %w", host, err)
+			return fmt.Errorf("start %s on %s: %w", sv.verb, host, err)
 		}
 		go cmd.Wait()
 	}

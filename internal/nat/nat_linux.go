@@ -16,9 +16,14 @@ import (
 // TableName is uplinkd's own nftables table (family inet).
 const TableName = "uplinkd"
 
-// Desired is the hub's NAT: sources masqueraded when leaving Out.
-type Desired struct {
-	Out     string // public interface
+// Desired is a site's source NAT: each rule masquerades its sources when
+// they leave by its interface (the hub's public interface; the edge's
+// breakout link, since the 5G router knows no route back to the LAN).
+type Desired []Masquerade
+
+// Masquerade rewrites Sources to Out's address on the way out of Out.
+type Masquerade struct {
+	Out     string
 	Sources []netip.Prefix
 }
 
@@ -26,11 +31,17 @@ type Desired struct {
 // kept in its userdata so the table can be compared with what is wanted.
 func (d Desired) rules() []string {
 	var tags []string
-	for _, p := range d.Sources {
-		tags = append(tags, fmt.Sprintf("masquerade %s from %s", d.Out, p.Masked()))
+	for _, m := range d {
+		for _, p := range m.Sources {
+			tags = append(tags, tag(m.Out, p))
+		}
 	}
 	slices.Sort(tags)
 	return slices.Compact(tags)
+}
+
+func tag(out string, p netip.Prefix) string {
+	return fmt.Sprintf("masquerade %s from %s", out, p.Masked())
 }
 
 // Apply makes uplinkd's table hold exactly the desired masquerade rules,
@@ -51,9 +62,11 @@ func Apply(d Desired) (bool, error) {
 	c.AddTable(t)
 	ch := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
-	for _, p := range d.Sources {
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: masqueradeFrom(d.Out, p.Masked()),
-			UserData: []byte(fmt.Sprintf("masquerade %s from %s", d.Out, p.Masked()))})
+	for _, m := range d {
+		for _, p := range m.Sources {
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: masqueradeFrom(m.Out, p.Masked()),
+				UserData: []byte(tag(m.Out, p))})
+		}
 	}
 	if err := c.Flush(); err != nil {
 		return false, fmt.Errorf("write nftables table %s: %w", TableName, err)

@@ -22,9 +22,9 @@ func TestApplyIsIdempotentAndRemovable(t *testing.T) {
 	if !nstest.Enter(t) {
 		return
 	}
-	d := Desired{Out: "eth0", Sources: []netip.Prefix{
+	d := Desired{{Out: "eth0", Sources: []netip.Prefix{
 		netip.MustParsePrefix("198.18.10.0/24"), netip.MustParsePrefix("2001:db8:10::/64"),
-	}}
+	}}}
 	changed, err := Apply(d)
 	if err != nil || !changed {
 		t.Fatalf("first apply: changed %v, err %v", changed, err)
@@ -42,7 +42,7 @@ func TestApplyIsIdempotentAndRemovable(t *testing.T) {
 	if changed, err := Apply(d); err != nil || changed {
 		t.Errorf("second apply: changed %v, err %v", changed, err)
 	}
-	d.Sources = d.Sources[:1]
+	d[0].Sources = d[0].Sources[:1]
 	if changed, err := Apply(d); err != nil || !changed {
 		t.Errorf("apply with one source less: changed %v, err %v", changed, err)
 	}

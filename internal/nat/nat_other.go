@@ -7,8 +7,11 @@ import (
 	"net/netip"
 )
 
-// Desired is the hub's NAT: sources masqueraded when leaving Out.
-type Desired struct {
+// Desired is a site's source NAT.
+type Desired []Masquerade
+
+// Masquerade rewrites Sources to Out's address on the way out of Out.
+type Masquerade struct {
 	Out     string
 	Sources []netip.Prefix
 }

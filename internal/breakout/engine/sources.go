@@ -88,18 +88,37 @@ func (e *Engine) runSource(ctx context.Context, r *runner, first time.Duration) 
 	defer close(r.loop.done)
 	t := time.NewTimer(first)
 	defer t.Stop()
+	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		e.refresh(ctx, r)
+		wait := r.cfg.Every
+		if out := e.refresh(ctx, r); out.Err != nil {
+			failures++
+			wait = min(r.cfg.Every, retryAfter(failures))
+		} else {
+			failures = 0
+		}
 		e.mu.Lock()
-		r.next = time.Now().Add(r.cfg.Every)
+		r.next = time.Now().Add(wait)
 		e.mu.Unlock()
-		t.Reset(r.cfg.Every)
+		t.Reset(wait)
 	}
+}
+
+// retryAfter spaces the retries of a failing source: 5 s, 10 s, 20 s, …
+// up to 15 minutes (never later than its regular refresh). A feed that
+// failed at start (the tunnels not up yet, say) is tried again soon, not a
+// day later.
+func retryAfter(failures int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < failures && d < 15*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 15*time.Minute)
 }
 
 // refresh runs one refresh of r and asks for a reconcile when the source's

@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/breakout"
+	"github.com/uplinkd/uplinkd/internal/breakout/engine"
+	"github.com/uplinkd/uplinkd/internal/breakout/feed"
+	"github.com/uplinkd/uplinkd/internal/breakout/fetch"
+	"github.com/uplinkd/uplinkd/internal/breakout/source"
+	"github.com/uplinkd/uplinkd/internal/config"
+)
+
+// breakoutPlan maps a site's [breakout] onto the engine's plan.
+func breakoutPlan(c *config.Config) engine.Plan {
+	b := c.Breakout
+	p := engine.Plan{
+		Gateway: b.Gateway, Gateway6: b.Gateway6, Interface: b.Interface,
+		Table: uint32(b.Table), RulePriority: b.RulePriority, StateDir: c.StateDir, Force: b.Force,
+		Guards: breakout.Guards{Protected: protected(c), MinBits4: b.MinBits4, MinBits6: b.MinBits6,
+			MaxCount: b.MaxPrefixes, MaxChurn: float64(b.MaxChurn) / 100},
+		// A probe must time out before the next one is due.
+		Health: engine.Health{Disabled: !b.Probe, Interval: b.ProbeEvery, Timeout: min(500*time.Millisecond, b.ProbeEvery*3/4),
+			DownAfter: b.DownAfter, UpAfter: b.UpAfter},
+		Fetcher: &fetch.Fetcher{Timeout: b.FetchTimeout, MaxBytes: b.MaxFeedBytes, Retries: 2,
+			Backoff: time.Second, MaxBackoff: 10 * time.Second, UserAgent: "uplinkd"},
+	}
+	for _, s := range b.Sources {
+		p.Sources = append(p.Sources, sourceConfig(s))
+	}
+	return p
+}
+
+func sourceConfig(s config.BreakoutSource) source.Config {
+	return source.Config{
+		Spec: feed.Spec{Name: s.Name, Kind: feed.Kind(s.Type), Services: s.Services, Regions: s.Regions,
+			NetworkBorderGroups: s.NetworkBorderGroups, Keys: s.Keys, Categories: s.Categories,
+			ServiceAreas: s.ServiceAreas, ASNs: s.ASNs, Prefixes: s.Prefixes,
+			Meta: breakout.Entry{ASN: s.Header.ASN, ASNName: s.Header.ASNName, Category: s.Header.Category, Name: s.Header.Name}},
+		URLs: s.URLs, Files: s.Files, Every: s.Refresh,
+	}
+}
+
+// protected lists what no breakout prefix may cover: if one did, the
+// tunnels' own packets, the carriers' gateways or the LAN would be sent to
+// the 5G router.
+func protected(c *config.Config) []breakout.Protected {
+	var out []breakout.Protected
+	host := func(a netip.Addr, label string) {
+		if a.IsValid() {
+			out = append(out, breakout.Protected{Prefix: netip.PrefixFrom(a, a.BitLen()), Label: label})
+		}
+	}
+	host(c.Breakout.Gateway, "breakout gateway")
+	host(c.Breakout.Gateway6, "breakout gateway")
+	for _, u := range c.Uplinks {
+		host(u.Gateway, u.Name+" gateway")
+		for _, a := range endpointAddrs(u.Endpoint) {
+			host(a, u.Name+" hub endpoint")
+		}
+		for _, p := range u.Addresses {
+			out = append(out, breakout.Protected{Prefix: p.Masked(), Label: u.Name + " tunnel"})
+		}
+	}
+	for _, p := range c.BGP.Originate {
+		out = append(out, breakout.Protected{Prefix: p, Label: "LAN"})
+	}
+	return out
+}
+
+// endpointAddrs resolves a hub endpoint's host (an address, or a name).
+func endpointAddrs(endpoint string) []netip.Addr {
+	h, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return nil
+	}
+	if a, err := netip.ParseAddr(h); err == nil {
+		return []netip.Addr{a}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	addrs, _ := net.DefaultResolver.LookupNetIP(ctx, "ip", h)
+	for i := range addrs {
+		addrs[i] = addrs[i].Unmap()
+	}
+	return addrs
+}
