@@ -28,7 +28,10 @@ const usage = `usage: uplinkd COMMAND [flags]
 
   run -c FILE          run a site (edge or hub) until SIGTERM; SIGHUP reloads
   check -c FILE        validate a config file and print a summary
-  status -c FILE       show tunnels of the running daemon (--json for scripts)
+  status -c FILE       tunnels, ECMP and breakout of the running daemon (--json)
+  explain -c FILE IP   which route the kernel uses for IP, and why
+  breakout fetch -c FILE --out DIR   write each source as a seed-format route file
+  breakout diff -c FILE              what an update would add and remove
   genkey               print a new WireGuard private key (as wg genkey)
   pubkey               read a private key on stdin, print its public key
   lab up|down|status   the demo lab of network namespaces on this machine
@@ -49,6 +52,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmds := map[string]func([]string, io.Reader, io.Writer, io.Writer) error{
 		"run": cmdRun, "check": cmdCheck, "status": cmdStatus,
 		"genkey": cmdGenkey, "pubkey": cmdPubkey, "lab": cmdLab,
+		"explain": cmdExplain, "breakout": cmdBreakout,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -129,6 +133,38 @@ func cmdStatus(args []string, _ io.Reader, stdout, _ io.Writer) error {
 		return enc.Encode(st)
 	}
 	return api.WriteStatus(stdout, st, time.Now())
+}
+
+func cmdExplain(args []string, _ io.Reader, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	path := configFlag(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("explain needs one address, e.g. uplinkd explain -c FILE 3.112.0.1")
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	e, err := api.NewClient(cfg.API.Socket).Explain(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(e)
+	}
+	if e.Kernel != "" {
+		fmt.Fprintf(stdout, "kernel: %s\n", e.Kernel)
+	}
+	for _, l := range e.Lines {
+		fmt.Fprintln(stdout, l)
+	}
+	return nil
 }
 
 func cmdGenkey(_ []string, _ io.Reader, stdout, _ io.Writer) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -39,4 +40,18 @@ func (c *Client) Status() (Status, error) {
 		return s, fmt.Errorf("decode status: %w", err)
 	}
 	return s, nil
+}
+
+// Explain asks the daemon how it routes a.
+func (c *Client) Explain(a string) (Explanation, error) {
+	var e Explanation
+	resp, err := c.http.Get("http://uplinkd/" + Version + "/explain?ip=" + url.QueryEscape(a))
+	if err != nil {
+		return e, fmt.Errorf("ask uplinkd at %s (is it running? are you root?): %w", c.path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return e, fmt.Errorf("explain %s: %s", a, resp.Status)
+	}
+	return e, json.NewDecoder(resp.Body).Decode(&e)
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -17,6 +18,9 @@ import (
 
 // StatusFunc produces a fresh status snapshot per request.
 type StatusFunc func() Status
+
+// ExplainFunc says how the daemon routes one address.
+type ExplainFunc func(netip.Addr) Explanation
 
 // Server is the control socket.
 type Server struct {
@@ -28,7 +32,7 @@ type Server struct {
 // Listen opens the socket at path, owned by root and readable only by root
 // or by members of group when one is set. A stale socket file from a
 // killed run is replaced.
-func Listen(path, group string, status StatusFunc, log *slog.Logger) (*Server, error) {
+func Listen(path, group string, status StatusFunc, explain ExplainFunc, log *slog.Logger) (*Server, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("control socket directory: %w", err)
 	}
@@ -46,6 +50,14 @@ func Listen(path, group string, status StatusFunc, log *slog.Logger) (*Server, e
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /"+Version+"/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, status())
+	})
+	mux.HandleFunc("GET /"+Version+"/explain", func(w http.ResponseWriter, r *http.Request) {
+		a, err := netip.ParseAddr(r.URL.Query().Get("ip"))
+		if err != nil {
+			http.Error(w, "ip: not an address", http.StatusBadRequest)
+			return
+		}
+		writeJSON(w, explain(a))
 	})
 	s := &Server{ln: ln, path: path, http: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}

@@ -23,3 +23,13 @@ type Status struct {
 	LastErr  string            `json:"last_error,omitempty"`
 	Reloaded time.Time         `json:"reloaded,omitzero"`
 }
+
+// Explanation is the answer to GET /v1/explain?ip=A: the route the kernel
+// uses for A and why uplinkd put it there.
+type Explanation struct {
+	Addr   string   `json:"addr"`
+	Kind   string   `json:"kind"` // breakout, ecmp, other, none
+	Route  string   `json:"route,omitempty"`
+	Kernel string   `json:"kernel,omitempty"` // the kernel's answer, as ip route get prints it
+	Lines  []string `json:"why"`
+}

@@ -14,8 +14,8 @@ import (
 	"github.com/uplinkd/uplinkd/internal/config"
 )
 
-// breakoutPlan maps a site's [breakout] onto the engine's plan.
-func breakoutPlan(c *config.Config) engine.Plan {
+// BreakoutPlan maps a site's [breakout] onto the engine's plan.
+func BreakoutPlan(c *config.Config) engine.Plan {
 	b := c.Breakout
 	p := engine.Plan{
 		Gateway: b.Gateway, Gateway6: b.Gateway6, Interface: b.Interface,

@@ -57,7 +57,7 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	}
 	d := &Daemon{log: log, level: level, path: path, started: time.Now(), wg: m, cfg: cfg, ctx: ctx}
 	d.setLevel(cfg)
-	srv, err := api.Listen(cfg.API.Socket, cfg.API.Group, d.status, log)
+	srv, err := api.Listen(cfg.API.Socket, cfg.API.Group, d.status, d.explain, log)
 	if err != nil {
 		m.Close()
 		return err
@@ -104,11 +104,11 @@ func (d *Daemon) syncBreakout(ctx context.Context, cfg *config.Config) error {
 	d.mu.Unlock()
 	switch {
 	case bo != nil && cfg.Breakout.Enabled():
-		return bo.Apply(ctx, breakoutPlan(cfg))
+		return bo.Apply(ctx, BreakoutPlan(cfg))
 	case bo != nil:
 		return d.stopBreakout()
 	case cfg.Breakout.Enabled():
-		e, err := engine.Start(ctx, breakoutPlan(cfg), d.log.With("part", "breakout"))
+		e, err := engine.Start(ctx, BreakoutPlan(cfg), d.log.With("part", "breakout"))
 		if err != nil {
 			return err
 		}

@@ -145,7 +145,7 @@ func masquerade(ns, oif string) error {
 	if err != nil {
 		return err
 	}
-	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: "uplinkd-lab"})
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: "uplinkd-lab"})
 	ch := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
 	name := make([]byte, 16)

@@ -85,6 +85,7 @@ hold_down_ms = 1000
 # server, served by ul-web, leave through the home 5G router.
 [breakout]
 gateway = %q
+gateway6 = %q
 interface = "breakout"
 probe_interval_ms = 200
 
@@ -111,7 +112,7 @@ type = "url"
 url = "http://%s:%d/media.txt"
 refresh = 60
 `, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Socket("edge"), LANPrefix, LANPrefix6,
-		BreakoutGW, WebAddr, FeedPort, WebAddr, FeedPort, WebAddr, FeedPort)
+		BreakoutGW, BreakoutGW6, WebAddr, FeedPort, WebAddr, FeedPort, WebAddr, FeedPort)
 	for i, c := range Carriers {
 		_, edge4, _, edge6 := TunnelAddrs(i)
 		fmt.Fprintf(&b, `

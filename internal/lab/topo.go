@@ -58,6 +58,7 @@ const (
 	LANPrefix6  = "2001:db8:10::/64"
 	FiveGPublic = "203.0.113.7"
 	BreakoutGW  = "198.18.5.1"
+	BreakoutGW6 = "2001:db8:5::1"
 )
 
 // CarrierPublic is the address a carrier's CGN masquerades to: what the
@@ -88,8 +89,8 @@ type link struct {
 func (l *Lab) links() []link {
 	ls := []link{
 		{"lan", "eth0", "home", "lan0", []string{LANHost + "/24", "2001:db8:10::2/64"}, []string{"198.18.10.1/24", "2001:db8:10::1/64"}},
-		{"home", "breakout", "5g", "lan0", []string{"198.18.5.2/24"}, []string{BreakoutGW + "/24"}},
-		{"5g", "inet0", "inet", "5g", []string{FiveGPublic + "/31"}, []string{"203.0.113.6/31"}},
+		{"home", "breakout", "5g", "lan0", []string{"198.18.5.2/24", "2001:db8:5::2/64"}, []string{BreakoutGW + "/24", BreakoutGW6 + "/64"}},
+		{"5g", "inet0", "inet", "5g", []string{FiveGPublic + "/31", "2001:db8:ff:7::2/64"}, []string{"203.0.113.6/31", "2001:db8:ff:7::1/64"}},
 		{"hub", "eth0", "inet", "hub", []string{HubPublic + "/31", HubPublic6 + "/64"}, []string{"203.0.113.8/31", "2001:db8:ff:9::1/64"}},
 		{"web", "eth0", "inet", "web", []string{WebAddr + "/31", WebAddr6 + "/64"}, []string{"203.0.113.10/31", "2001:db8:ff:b::1/64"}},
 		{"media", "eth0", "inet", "media", []string{MediaAddr + "/31", "2001:db8:ff:c::2/64"}, []string{"198.51.100.10/31", "2001:db8:ff:c::1/64"}},
@@ -106,7 +107,7 @@ func (l *Lab) links() []link {
 func (l *Lab) routes() map[string][][]string {
 	r := map[string][][]string{
 		"lan":   {{"default", "via", "198.18.10.1"}, {"-6", "default", "via", "2001:db8:10::1"}},
-		"5g":    {{"default", "via", "203.0.113.6"}},
+		"5g":    {{"default", "via", "203.0.113.6"}, {"-6", "default", "via", "2001:db8:ff:7::1"}},
 		"hub":   {{"default", "via", "203.0.113.8"}, {"-6", "default", "via", "2001:db8:ff:9::1"}},
 		"web":   {{"default", "via", "203.0.113.10"}, {"-6", "default", "via", "2001:db8:ff:b::1"}},
 		"media": {{"default", "via", "198.51.100.10"}, {"-6", "default", "via", "2001:db8:ff:c::1"}},
