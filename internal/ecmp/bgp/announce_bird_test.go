@@ -268,7 +268,7 @@ func TestAnnouncerToBIRD(t *testing.T) {
 	v6 := testPrefixes(0, 0, 0, 100)
 	took := announceUntilHeld(t, a, b, append(set, v6...), len(set)+len(v6), time.Minute)
 	t.Logf("MEASURE %d IPv4 + %d IPv6 prefixes set until BIRD holds them all: %v (Set returned after %v)",
-		len(set), len(v6), took.Round(time.Millisecond), a.Status(context.Background(), false).LastSetTook.Round(time.Millisecond))
+		len(set), len(v6), took.Round(time.Millisecond), a.Status(context.Background()).LastSetTook.Round(time.Millisecond))
 
 	for _, p := range []netip.Prefix{set[0], set[len(set)/2], v6[7]} {
 		want := birdGW4
@@ -330,7 +330,7 @@ func TestAnnouncerToBIRDFull(t *testing.T) {
 	fmt.Fprintf(&table, "\n%-28s %10s %12s %12s\n", "run", "prefixes", "Set returned", "until held")
 	var a *Announcer
 	row := func(name string, n int, d time.Duration) {
-		st := a.Status(context.Background(), false)
+		st := a.Status(context.Background())
 		fmt.Fprintf(&table, "%-28s %10d %12v %12v\n", name, n, st.LastSetTook.Round(time.Millisecond), d.Round(time.Millisecond))
 	}
 	for _, tc := range []struct {
@@ -356,7 +356,7 @@ func TestAnnouncerToBIRDFull(t *testing.T) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		begin := time.Now()
-		st := a.Status(context.Background(), true)
+		st := a.StatusAdvertised(context.Background())
 		statusTook := time.Since(begin)
 		fmt.Fprintf(&table, "status with advertised counts: %v (advertised %d, %d UPDATE messages)\n",
 			statusTook.Round(time.Millisecond), st.Peers[0].Advertised4, st.Peers[0].UpdatesSent)

@@ -77,6 +77,8 @@ func (s *pathStream) send(ctx context.Context, prefixes []netip.Prefix, mk func(
 	if len(prefixes) == 0 {
 		return nil
 	}
+	grpcMu.Lock()
+	defer grpcMu.Unlock()
 	stream, err := s.client.AddPathStream(ctx)
 	if err != nil {
 		return fmt.Errorf("open path stream: %w", err)

@@ -145,7 +145,7 @@ func announcerPair(t *testing.T, recvAddr, localAddr string) (*Announcer, *recei
 
 func established(a *Announcer) func() string {
 	return func() string {
-		st := a.Status(context.Background(), false)
+		st := a.Status(context.Background())
 		if len(st.Peers) != 1 || !st.Peers[0].Established {
 			return fmt.Sprintf("peers %+v, want one established", st.Peers)
 		}
@@ -166,7 +166,7 @@ func TestAnnouncerSetChurnWithdraw(t *testing.T) {
 		t.Fatalf("first Set = %d added, %d withdrawn, %v; want 10000, 0, nil", added, withdrawn, err)
 	}
 	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
-	t.Logf("MEASURE 10k announced and held: %v (bulk %v)", time.Since(begin).Round(time.Millisecond), a.Status(ctx, false).LastBulk)
+	t.Logf("MEASURE 10k announced and held: %v (bulk %v)", time.Since(begin).Round(time.Millisecond), a.Status(ctx).LastBulk)
 
 	// 1 %: 50 IPv4 and 50 IPv6 prefixes go, as many new ones come.
 	churned := append(append([]netip.Prefix{}, set[50:8000]...), set[8050:]...)
@@ -176,7 +176,7 @@ func TestAnnouncerSetChurnWithdraw(t *testing.T) {
 		t.Fatalf("churn Set = %d added, %d withdrawn, %v; want 100, 100, nil", added, withdrawn, err)
 	}
 	eventually(t, converge, recv.holds(withNextHops(churned, gw4, gw6)))
-	if st := a.Status(ctx, false); st.LastBulk || st.IPv4 != 8000 || st.IPv6 != 2000 {
+	if st := a.Status(ctx); st.LastBulk || st.IPv4 != 8000 || st.IPv6 != 2000 {
 		t.Errorf("status after churn: bulk %v, %d+%d announced; want direct, 8000+2000", st.LastBulk, st.IPv4, st.IPv6)
 	}
 
@@ -189,7 +189,7 @@ func TestAnnouncerSetChurnWithdraw(t *testing.T) {
 		t.Fatalf("Withdraw: %v", err)
 	}
 	eventually(t, converge, recv.holds(map[netip.Prefix]netip.Addr{}))
-	if st := a.Status(ctx, false); st.IPv4+st.IPv6 != 0 || st.LastWithdrawn != 10000 || !st.LastReset {
+	if st := a.Status(ctx); st.IPv4+st.IPv6 != 0 || st.LastWithdrawn != 10000 || !st.LastReset {
 		t.Errorf("status after Withdraw: %d+%d announced, %d withdrawn, reset %v; want 0, 10000, by reset",
 			st.IPv4, st.IPv6, st.LastWithdrawn, st.LastReset)
 	}
@@ -212,12 +212,12 @@ func TestAnnouncerSmallWithdrawKeepsSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
-	since := a.Status(ctx, false).Peers[0].Since
+	since := a.Status(ctx).Peers[0].Since
 	if err := a.Withdraw(ctx); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, converge, recv.holds(map[netip.Prefix]netip.Addr{}))
-	st := a.Status(ctx, false)
+	st := a.Status(ctx)
 	if st.LastReset || !st.Peers[0].Established || !st.Peers[0].Since.Equal(since) {
 		t.Errorf("after a small Withdraw: reset %v, peer %+v; want the session untouched since %v", st.LastReset, st.Peers[0], since)
 	}
@@ -288,7 +288,7 @@ func TestAnnouncerRefusesBadInput(t *testing.T) {
 			t.Errorf("%s: Set succeeded", tc.name)
 		}
 	}
-	if st := a.Status(ctx, false); st.IPv4+st.IPv6 != 0 {
+	if st := a.Status(ctx); st.IPv4+st.IPv6 != 0 {
 		t.Errorf("refused Sets announced %d prefixes", st.IPv4+st.IPv6)
 	}
 }
@@ -312,7 +312,7 @@ func TestAnnouncerStopLeavesNoGoroutines(t *testing.T) {
 		if err := a.Withdraw(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if st := a.Status(ctx, false); !st.Running || !st.LastReset {
+		if st := a.Status(ctx); !st.Running || !st.LastReset {
 			t.Fatalf("after Withdraw: running %v, reset %v; want a restarted server", st.Running, st.LastReset)
 		}
 		if err := a.Stop(ctx); err != nil {

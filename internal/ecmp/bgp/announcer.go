@@ -195,11 +195,15 @@ func addReceiver(ctx context.Context, srv *server.BgpServer, c AnnouncerConfig, 
 	return nil
 }
 
-// newAPIServer serialises GoBGP's constructor, which with a gRPC address
-// writes grpc.EnableTracing: two announcers starting at once would race.
+// grpcMu serialises GoBGP's constructor, which with a gRPC address writes
+// the package variable grpc.EnableTracing, against every gRPC stream, which
+// reads it at both ends. The daemon has one announcer, but tests run
+// several at once.
+var grpcMu sync.Mutex
+
 func newAPIServer(opts ...server.ServerOption) *server.BgpServer {
-	startMu.Lock()
-	defer startMu.Unlock()
+	grpcMu.Lock()
+	defer grpcMu.Unlock()
 	return server.NewBgpServer(opts...)
 }
 
