@@ -90,6 +90,8 @@
 //	st := a.Status(ctx)                                            // sessions, counts, last Set
 //	err = a.Stop(ctx)
 //
+// How it uses GoBGP, and why:
+//
 //   - Sessions carry ipv4-unicast and ipv6-unicast whatever the neighbor's
 //     family, without GTSM (a LAN router sends TTL 1). Nothing is accepted;
 //     only local paths are exported.
