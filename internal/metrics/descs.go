@@ -1,0 +1,68 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("uplinkd_"+name, help, labels, nil)
+}
+
+// Daemon-wide.
+var (
+	descBuildInfo      = desc("build_info", "Always 1; the labels name the running binary.", "version", "revision", "goversion")
+	descInfo           = desc("info", "Always 1; the labels name this site and its role (edge or hub).", "role", "site")
+	descReloaded       = desc("last_reload_timestamp_seconds", "When the config was last reloaded (SIGHUP), as a Unix time; absent before the first reload.")
+	descReconcileError = desc("reconcile_error", "1 while that part's last reconcile or reload failed (see `uplinkd status` for the error), else 0.", "part")
+)
+
+// WireGuard tunnels.
+var (
+	tunnelLabels        = []string{"uplink", "tunnel"}
+	descTunnelUp        = desc("tunnel_up", "1 if the tunnel's last handshake is at most 180 s old (WireGuard's reject-after time), else 0.", "uplink", "tunnel", "impl")
+	descTunnelHandshake = desc("tunnel_handshake_age_seconds", "Seconds since the tunnel's last handshake; absent if it never had one.", tunnelLabels...)
+	descTunnelRx        = desc("tunnel_rx_bytes_total", "Bytes received on the tunnel (resets when the interface is re-created).", tunnelLabels...)
+	descTunnelTx        = desc("tunnel_tx_bytes_total", "Bytes sent on the tunnel (resets when the interface is re-created).", tunnelLabels...)
+	descTunnelError     = desc("tunnel_error", "1 while the tunnel's last configuration failed, else 0.", tunnelLabels...)
+)
+
+// ECMP, BFD and BGP.
+var (
+	descBFDUp          = desc("bfd_up", "1 if the uplink's BFD session is Up, else 0; absent when BFD is off.", "uplink")
+	descBFDDetect      = desc("bfd_detect_seconds", "The uplink's negotiated BFD detection time.", "uplink")
+	descECMPMember     = desc("ecmp_member", "1 if the uplink is a next hop of the installed ECMP routes, else 0.", "uplink")
+	descECMPWeight     = desc("ecmp_weight", "The uplink's configured ECMP weight.", "uplink")
+	descECMPHeld       = desc("ecmp_held", "1 while the uplink is held out of the ECMP set after a flap (hold-down), else 0.", "uplink")
+	descBGPEstablished = desc("bgp_session_established", "1 if the BGP session is established, else 0.", "uplink", "peer", "family")
+	descBGPReceived    = desc("bgp_prefixes_received", "Prefixes the BGP session received, before the import filter.", "uplink", "peer", "family")
+	descBGPAccepted    = desc("bgp_prefixes_accepted", "Prefixes of the BGP session that passed the import filter.", "uplink", "peer", "family")
+	descFIBRoutes      = desc("fib_ecmp_routes", "ECMP routes installed in the kernel.")
+	descFIBChanges     = desc("fib_changes_total", "Changes uplinkd made to the ECMP routes since it started.")
+	descFailover       = desc("failover_last_seconds", "Time from detecting the failure of an uplink to the FIB without it, for the last failover; the label names that uplink.", "uplink")
+	descFailoverAt     = desc("failover_last_timestamp_seconds", "When the last failover was detected, as a Unix time.", "uplink")
+)
+
+// Breakout.
+var (
+	descSourcePrefixes    = desc("breakout_source_prefixes", "Entries in the source's last good set.", "source")
+	descSourceLastSuccess = desc("breakout_source_last_success_timestamp_seconds", "When the source was last fetched successfully, as a Unix time; absent if never.", "source")
+	descSourceStale       = desc("breakout_source_stale", "1 if the source's latest refresh failed and its last good set is in use, else 0.", "source")
+	descRoutesInstalled   = desc("breakout_routes_installed", "Breakout routes in the kernel table after the last install.")
+	descRoutesDesired     = desc("breakout_routes_desired", "Prefixes of the latest compiled breakout set (more than installed while an update is refused).")
+	descRejected          = desc("breakout_rejected", "Source entries the guards refused in the latest compile, by reason.", "source", "reason")
+	descActive            = desc("breakout_active", "1 while the breakout policy rule is in, so breakout routes carry traffic, else 0.")
+	descChurnBlocked      = desc("breakout_churn_blocked", "1 while the latest set would remove too many routes and waits for a forced install, else 0.")
+	descGatewayUp         = desc("breakout_gateway_up", "1 if the breakout gateway answers its probes, else 0; absent when probing is off.")
+	descGatewayRTT        = desc("breakout_gateway_rtt_seconds", "Round-trip time of the last answered probe to the breakout gateway.")
+	descInstall           = desc("breakout_install_seconds", "Duration of the last install of the breakout table.")
+	descCompile           = desc("breakout_compile_seconds", "Duration of the last compile of the breakout set.")
+)
+
+var allDescs = []*prometheus.Desc{
+	descBuildInfo, descInfo, descReloaded, descReconcileError,
+	descTunnelUp, descTunnelHandshake, descTunnelRx, descTunnelTx, descTunnelError,
+	descBFDUp, descBFDDetect, descECMPMember, descECMPWeight, descECMPHeld,
+	descBGPEstablished, descBGPReceived, descBGPAccepted,
+	descFIBRoutes, descFIBChanges, descFailover, descFailoverAt,
+	descSourcePrefixes, descSourceLastSuccess, descSourceStale,
+	descRoutesInstalled, descRoutesDesired, descRejected, descActive, descChurnBlocked,
+	descGatewayUp, descGatewayRTT, descInstall, descCompile,
+}

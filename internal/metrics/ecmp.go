@@ -1,0 +1,41 @@
+package metrics
+
+import (
+	"strings"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/ecmp"
+)
+
+// ecmp emits liveness and membership per uplink, its BGP sessions, and
+// the ECMP routes as a whole.
+func (e emitter) ecmp(st *ecmp.Status) {
+	for _, l := range st.Links {
+		e.link(l)
+	}
+	e.gauge(descFIBRoutes, float64(len(st.Routes)))
+	e.counter(descFIBChanges, float64(st.Changes))
+	if f := st.Failover; f != nil && !f.FIBDone.IsZero() {
+		e.gauge(descFailover, f.FIBDone.Sub(f.Detected).Seconds(), f.Link)
+		e.timestamp(descFailoverAt, f.Detected, f.Link)
+	}
+	e.flag(descReconcileError, st.Error != "", "ecmp")
+}
+
+func (e emitter) link(l ecmp.LinkStatus) {
+	e.flag(descECMPMember, l.InECMP, l.Name)
+	e.gauge(descECMPWeight, float64(l.Weight), l.Name)
+	e.flag(descECMPHeld, !l.HeldUntil.IsZero() && l.HeldUntil.After(e.now), l.Name)
+	if l.BFD != "off" && l.BFD != "" {
+		e.flag(descBFDUp, strings.EqualFold(l.BFD, "up"), l.Name)
+		// ecmp prints the detection time with Duration.String.
+		if d, err := time.ParseDuration(l.BFDDetect); err == nil {
+			e.gauge(descBFDDetect, d.Seconds(), l.Name)
+		}
+	}
+	for _, p := range l.BGP {
+		e.flag(descBGPEstablished, p.Established, l.Name, p.Name, p.Family)
+		e.gauge(descBGPReceived, float64(p.Received), l.Name, p.Name, p.Family)
+		e.gauge(descBGPAccepted, float64(p.Accepted), l.Name, p.Name, p.Family)
+	}
+}
