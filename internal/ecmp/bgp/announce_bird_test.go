@@ -375,7 +375,8 @@ func TestAnnouncerToBIRDFull(t *testing.T) {
 			}
 			return ""
 		})
-		fmt.Fprintf(&table, "1 %% churn (%d added, %d withdrawn) until held: %v\n", added, withdrawn, time.Since(begin).Round(time.Millisecond))
+		fmt.Fprintf(&table, "1 %% churn (%d added, %d withdrawn): Set returned %v, until held %v\n", added, withdrawn,
+			a.Status(context.Background()).LastSetTook.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
 		fmt.Fprintf(&table, "peak RSS: test process (announcer + test's own copies) %s, BIRD %s; Go heap in use after GC %d MiB\n",
 			rss(os.Getpid()), rss(b.pid()), ms.HeapInuse>>20)
 		begin = time.Now()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +27,8 @@ var (
 // receiver is a plain GoBGP server that accepts everything from one
 // announcer, as the LAN router would.
 type receiver struct {
-	srv *server.BgpServer
+	srv  *server.BgpServer
+	stop func()
 }
 
 func startReceiver(t *testing.T, listen netip.Addr, port int, announcer netip.Addr) *receiver {
@@ -38,11 +40,15 @@ func startReceiver(t *testing.T, listen netip.Addr, port int, announcer netip.Ad
 	if err := startBgp(context.Background(), srv, c); err != nil {
 		t.Fatalf("start receiver: %v", err)
 	}
-	t.Cleanup(func() {
-		mark := loop.mgmtOps.Load()
-		srv.StopBgp(context.Background(), &api.StopBgpRequest{})
-		loop.end(srv, mark, 1, stopWait)
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			mark := loop.mgmtOps.Load()
+			srv.StopBgp(context.Background(), &api.StopBgpRequest{})
+			loop.end(srv, mark, 1, stopWait)
+		})
+	}
+	t.Cleanup(stop)
 	peer := &api.Peer{
 		Conf:      &api.PeerConf{NeighborAddress: announcer.String(), PeerAsn: announcerASN},
 		Transport: &api.Transport{PassiveMode: true, LocalAddress: listen.String()},
@@ -53,7 +59,7 @@ func startReceiver(t *testing.T, listen netip.Addr, port int, announcer netip.Ad
 	if err := srv.AddPeer(context.Background(), &api.AddPeerRequest{Peer: peer}); err != nil {
 		t.Fatalf("receiver: add peer: %v", err)
 	}
-	return &receiver{srv: srv}
+	return &receiver{srv: srv, stop: stop}
 }
 
 // routes is every prefix the receiver holds with its next hop.
@@ -259,6 +265,36 @@ func TestAnnouncerSetBeforeSession(t *testing.T) {
 	}
 	recv := startReceiver(t, addr("127.0.0.35"), port, addr("127.0.0.36"))
 	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
+}
+
+// A restarted receiver gets the table again once its session is back.
+func TestAnnouncerReceiverRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	port := freePort(t)
+	recv := startReceiver(t, addr("127.0.0.41"), port, addr("127.0.0.42"))
+	a := NewAnnouncer(testLog(t))
+	c := AnnouncerConfig{ASN: announcerASN, RouterID: addr("10.255.9.1"), HoldTime: 3 * time.Second, Keepalive: time.Second,
+		Peers: []Peer{{Name: "lan", Address: addr("127.0.0.41"), Local: addr("127.0.0.42"), ASN: receiverASN, Port: port}}}
+	if err := a.Start(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(ctx) })
+	set := testPrefixes(200, 300, 200, 300)
+	if _, _, err := a.Set(ctx, set, gw4, gw6); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
+	recv.stop()
+	eventually(t, converge, func() string {
+		if st := a.Status(ctx); st.Peers[0].Established {
+			return "session still established after the receiver stopped"
+		}
+		return ""
+	})
+	again := startReceiver(t, addr("127.0.0.41"), port, addr("127.0.0.42"))
+	took := eventually(t, converge, again.holds(withNextHops(set, gw4, gw6)))
+	t.Logf("MEASURE restarted receiver holds the table again after %v", took.Round(time.Millisecond))
 }
 
 func TestAnnouncerRefusesBadInput(t *testing.T) {

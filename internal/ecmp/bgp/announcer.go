@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -219,12 +220,15 @@ func (a *Announcer) watch(r *announcing) error {
 		addr, _ := netip.ParseAddr(pe.GetPeer().GetState().GetNeighborAddress())
 		addr = addr.Unmap()
 		state := sessionState(pe.GetPeer().GetState().GetSessionState())
-		name, lastErr, _ := r.book.transition(addr, state, time.Now())
+		name, lastErr, wentDown := r.book.transition(addr, state, time.Now())
 		attrs := []any{"peer", name, "peer_address", addr, "state", state}
 		if state != stateEstablished && lastErr != "" {
 			attrs = append(attrs, "err", lastErr)
 		}
 		a.log.Info("bgp announcer peer state", attrs...)
+		if wentDown {
+			go a.rearm(r, addr)
+		}
 	})
 	if err != nil {
 		cancel()
@@ -232,6 +236,39 @@ func (a *Announcer) watch(r *announcing) error {
 	}
 	r.stopWatch, r.watching = cancel, true
 	return nil
+}
+
+// rearm re-creates a receiver's session that just went down, as the
+// speaker does (see Speaker.rearm): GoBGP would hold it idle for 5 s, so a
+// restarted LAN router would wait 6–7 s for the table instead of 1–2 s.
+func (a *Announcer) rearm(r *announcing, addr netip.Addr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.run != r {
+		return
+	}
+	i := slices.IndexFunc(r.cfg.Peers, func(p Peer) bool { return p.Address == addr })
+	if i < 0 {
+		return
+	}
+	p := r.cfg.Peers[i]
+	idle := false
+	r.srv.ListPeer(context.Background(), &api.ListPeerRequest{Address: addr.String()}, func(ap *api.Peer) {
+		st := ap.GetState()
+		idle = st.GetSessionState() == api.PeerState_IDLE && st.GetAdminState() == api.PeerState_UP
+	})
+	if !idle {
+		return
+	}
+	err := r.srv.DeletePeer(context.Background(), &api.DeletePeerRequest{Address: addr.String()})
+	if err == nil {
+		err = addReceiver(context.Background(), r.srv, r.cfg, p)
+	}
+	if err != nil {
+		a.log.Warn("re-create bgp announcer peer after session loss", "peer", p.Name, "err", err)
+		return
+	}
+	a.log.Debug("bgp announcer peer re-created to skip idle hold", "peer", p.Name)
 }
 
 // Stop ends every session with a CEASE, so receivers drop the announced
