@@ -116,14 +116,18 @@ func cmdStatus(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	path := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
+	sock := fs.String("socket", "", "the daemon's control socket (instead of reading it from the config)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
+	if *sock == "" {
+		cfg, err := config.Load(*path)
+		if err != nil {
+			return err
+		}
+		*sock = cfg.API.Socket
 	}
-	st, err := api.NewClient(cfg.API.Socket).Status()
+	st, err := api.NewClient(*sock).Status()
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,9 @@ func (l *Lab) Up(ctx context.Context, progress io.Writer) error {
 }
 
 func (l *Lab) makeNamespaces() error {
-	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
+	// 0755: others may reach the sockets (which refuse them themselves);
+	// the keys inside are 0600.
+	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 		return err
 	}
 	for _, h := range l.Hosts() {

@@ -471,6 +471,9 @@ func TestHubRestartReconverges(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Logf("hub stopped: edge withdrew its default in %s", time.Since(start).Round(time.Millisecond))
+	if e := explain(t, l, WebAddr); e.Kind != "none" {
+		t.Errorf("explain with no route to ul-web: %+v", e)
+	}
 	if err := l.Start("hub"); err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,7 @@ func runLab(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755) // a test runs the CLI as another user
 	bin := filepath.Join(dir, "uplinkd")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/uplinkd/uplinkd/cmd/uplinkd").CombinedOutput(); err != nil {
 		fmt.Printf("build uplinkd: %v\n%s", err, out)

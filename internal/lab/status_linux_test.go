@@ -1,0 +1,174 @@
+package lab
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/api"
+)
+
+func explain(t *testing.T, l *Lab, addr string) api.Explanation {
+	t.Helper()
+	e, err := api.NewClient(l.Socket("edge")).Explain(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestExplain(t *testing.T) {
+	l := needLab(t)
+	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
+	waitBreakout(t, l)
+	e := explain(t, l, "3.112.0.1") // inside AWS EC2 ap-northeast-1 3.112.0.0/14
+	if e.Kind != "breakout" || e.Route != "3.112.0.0/14" || !strings.Contains(strings.Join(e.Lines, "\n"), "aws-ec2-tokyo EC2 ap-northeast-1") {
+		t.Errorf("explain of an AWS Tokyo address: %+v", e)
+	}
+	e = explain(t, l, WebAddr)
+	if e.Kind != "ecmp" || e.Route != "0.0.0.0/0" || strings.Count(strings.Join(e.Lines, "\n"), " weight ") != 3 {
+		t.Errorf("explain of ul-web: %+v", e)
+	}
+	out, err := exec.Command(l.Binary, "explain", "-c", l.ConfigPath("edge"), MediaAddr).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "from media 198.51.100.0/24") {
+		t.Errorf("uplinkd explain %s: %v\n%s", MediaAddr, err, out)
+	}
+}
+
+// The status a script reads follows a carrier failure within a second.
+func TestStatusJSONFollowsCarrierFailure(t *testing.T) {
+	l := needLab(t)
+	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
+	before := tunnelOf(t, status(t, l, "edge"), "rakuten")
+	carrier := l.NS("rakuten")
+	if out, err := exec.Command("ip", "-n", carrier, "link", "set", "home0", "down").CombinedOutput(); err != nil {
+		t.Fatal(string(out))
+	}
+	defer exec.Command("ip", "-n", carrier, "link", "set", "home0", "up").Run()
+	start := time.Now()
+	for {
+		out, err := exec.Command(l.Binary, "status", "--json", "-c", l.ConfigPath("edge")).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st api.Status
+		if err := json.Unmarshal(out, &st); err != nil {
+			t.Fatal(err)
+		}
+		if link := linkOf(st, "rakuten"); link != nil && !link.InECMP && link.BFD == "Down" {
+			t.Logf("status says rakuten down and out of ECMP %s after the fault", time.Since(start).Round(time.Millisecond))
+			if f := st.ECMP.Failover; f == nil || f.Link != "rakuten" {
+				t.Errorf("last failover not recorded: %+v", f)
+			}
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("status still shows rakuten in ECMP 1 s after its carrier died: %s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Counters grow with traffic.
+	if err := ping(l.NS("home"), "198.18.100.0"); err != nil {
+		t.Fatal(err)
+	}
+	after := tunnelOf(t, status(t, l, "edge"), "docomo")
+	if after.TxBytes == 0 || before.RxBytes == 0 {
+		t.Errorf("byte counters not reported: %+v %+v", before, after)
+	}
+}
+
+func linkOf(st api.Status, name string) *struct {
+	InECMP bool
+	BFD    string
+} {
+	if st.ECMP == nil {
+		return nil
+	}
+	for _, l := range st.ECMP.Links {
+		if l.Name == name {
+			return &struct {
+				InECMP bool
+				BFD    string
+			}{l.InECMP, l.BFD}
+		}
+	}
+	return nil
+}
+
+// A broken file on SIGHUP: the old config keeps running and the error
+// names the file, line and column.
+func TestReloadRefusesBrokenFile(t *testing.T) {
+	l := needLab(t)
+	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
+	path := l.ConfigPath("edge")
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		os.WriteFile(path, good, 0o644)
+		l.Reload("edge")
+	}()
+	broken := strings.Replace(string(good), "weight = 1", "wieght = 1", 1)
+	if err := os.WriteFile(path, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reload("edge"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := status(t, l, "edge")
+		if strings.Contains(st.LastErr, "reload refused") {
+			line := lineOf(broken, "wieght = 1")
+			if !strings.Contains(st.LastErr, path+":"+line+":1:") || !strings.Contains(st.LastErr, `"wieght"`) {
+				t.Errorf("reload error does not point at %s:%s:1: %s", path, line, st.LastErr)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload error in status 5 s after SIGHUP: %q", st.LastErr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Still running the old config: tunnels, routes and breakout in place.
+	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), time.Second)
+	if seen, err := l.WhoAmI("lan", WebAddr); err != nil || seen != HubPublic {
+		t.Errorf("after a refused reload ul-web sees %q (%v)", seen, err)
+	}
+}
+
+func lineOf(text, needle string) string {
+	for i, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, needle) {
+			return strconv.Itoa(i + 1)
+		}
+	}
+	return "?"
+}
+
+// The control socket is root's: another user is refused.
+func TestSocketRefusesOtherUsers(t *testing.T) {
+	l := needLab(t)
+	cmd := exec.Command(l.Binary, "status", "--socket", l.Socket("edge"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("uid 65534 read the status:\n%s", out)
+	}
+	if !strings.Contains(string(out), "permission denied") {
+		t.Errorf("uid 65534 was refused, but not for permission: %v: %s", err, out)
+	}
+	fi, err := os.Stat(l.Socket("edge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode %v, want 0600", fi.Mode().Perm())
+	}
+}
