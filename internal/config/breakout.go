@@ -171,8 +171,8 @@ func (v *validator) sourceNeeds(p string, s BreakoutSource) {
 			v.errorAt(v.at(p), p+`: a file source needs files = ["/etc/uplinkd/routes/AS16509_AMAZON.yml", …]`)
 		}
 	default:
-		if len(s.URLs) == 0 && !v.reported(p+".url") && !v.reported(p+".urls") {
-			v.errorAt(v.at(p), fmt.Sprintf("%s: a %s source needs url = \"https://…\" (the feed to fetch)", p, s.Type))
+		if !v.has(p+".url") && !v.has(p+".urls") && !v.reported(p+".url") && !v.reported(p+".urls") {
+			v.errorAt(v.at(p), fmt.Sprintf("%s: type %s needs url = \"https://…\" (the feed to fetch)", p, s.Type))
 		}
 		if s.Type == "asn" && len(s.ASNs) == 0 {
 			v.errorAt(v.at(p), p+": an asn source needs asns = [2906, …] (the origin ASNs to take)")

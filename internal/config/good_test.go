@@ -82,6 +82,18 @@ func TestExamples(t *testing.T) {
 				WireGuard: wg, API: api, Liveness: live, ECMP: ecmp,
 				BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
 					Originate: lan, Accept: defaults, MaxPrefixes: 100},
+				Breakout: Breakout{Gateway: netip.MustParseAddr("198.18.5.1"), Interface: "eth1", Table: 6100, RulePriority: 6100,
+					MinBits4: 8, MinBits6: 16, MaxPrefixes: 2000000, MaxChurn: 50, Probe: true, ProbeEvery: time.Second,
+					DownAfter: 3, UpAfter: 2, FetchTimeout: 30 * time.Second, MaxFeedBytes: 32 << 20,
+					Sources: []BreakoutSource{
+						{Name: "aws-ec2-tokyo", Type: "aws", URLs: []string{"https://ip-ranges.amazonaws.com/ip-ranges.json"},
+							Services: []string{"EC2", "S3"}, Regions: []string{"ap-northeast-1"}, Refresh: 24 * time.Hour,
+							Header: RouteHeader{ASN: 16509, ASNName: "AMAZON-02", Category: "internet", Name: "AMAZON"}},
+						{Name: "netflix", Type: "asn", URLs: []string{"https://example.net/routeviews-prefix2as.txt"},
+							ASNs: []uint32{2906, 40027, 55095}, Refresh: 24 * time.Hour,
+							Header: RouteHeader{ASN: 2906, ASNName: "AS-SSI", Category: "streaming", Name: "NETFLIX"}},
+						{Name: "office", Type: "static", Prefixes: pfx("198.51.100.0/24"), Refresh: 24 * time.Hour},
+					}},
 				Uplinks: []Uplink{
 					{
 						Name: "docomo", Interface: "wwan0", Weight: 3, Tunnel: "wg-docomo",
@@ -314,6 +326,7 @@ uplinks (3):
   docomo    wwan0     wg-docomo    hub.example.net:51821  3       0x6001  6001   198.18.100.0/31 2001:db8:100:1::/127
   softbank  wwan1     wg-softbank  hub.example.net:51822  2       0x6002  6002   198.18.100.2/31 2001:db8:100:2::/127
   rakuten   usb0      wg-rakuten   hub.example.net:51823  1       0x6003  6003   198.18.100.4/31 2001:db8:100:3::/127
+breakout: via 198.18.5.1, table 6100, rule priority 6100, 3 sources: aws-ec2-tokyo (aws) netflix (asn) office (static)
 `
 	if diff := cmp.Diff(want, c.Summary()); diff != "" {
 		t.Errorf("Summary mismatch (-want +got):\n%s", diff)
