@@ -37,6 +37,7 @@ func (l *Lab) Up(ctx context.Context, progress io.Writer) error {
 		{"hub daemon", func() error { return l.Start("hub") }},
 		{"edge daemon", func() error { return l.Start("edge") }},
 		{"handshakes", func() error { return l.WaitHandshakes(ctx, 20*time.Second) }},
+		{"BGP, ECMP and breakout", func() error { return l.WaitRouting(ctx, 30*time.Second) }},
 	}
 	for _, s := range steps {
 		fmt.Fprintf(progress, "lab: %s\n", s.what)

@@ -318,6 +318,51 @@ func (l *Lab) WaitHandshakes(ctx context.Context, limit time.Duration) error {
 	}
 }
 
+// WaitRouting waits until the edge has its default route over every
+// tunnel and breakout installed from every source.
+func (l *Lab) WaitRouting(ctx context.Context, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		st, err := api.NewClient(l.Socket("edge")).Status()
+		if err != nil {
+			return err
+		}
+		missing := routingMissing(st)
+		if missing == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("within %s: %s; see %s", limit, missing, l.LogPath("edge"))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// routingMissing says what the edge still lacks, "" when nothing.
+func routingMissing(st api.Status) string {
+	if st.ECMP == nil {
+		return "no ECMP status"
+	}
+	ok := false
+	for _, r := range st.ECMP.Routes {
+		ok = ok || (r.Prefix == "0.0.0.0/0" && len(r.NextHops) == len(Carriers))
+	}
+	if !ok {
+		return "no default route over all three tunnels"
+	}
+	if st.Breakout == nil || st.Breakout.Compile.Installed == 0 {
+		return "no breakout routes installed"
+	}
+	for _, s := range st.Breakout.Sources {
+		if s.LastSuccess.IsZero() {
+			return "breakout source " + s.Name + " not fetched"
+		}
+	}
+	return ""
+}
+
 func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")

@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -34,5 +35,39 @@ func (l *Lab) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Uplink, t.Name, t.Impl, h.Endpoint,
 			api.Age(t.LastHandshake, now), api.Bytes(t.RxBytes), api.Bytes(t.TxBytes))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	l.writeRouting(w, edge)
+	return nil
+}
+
+// writeRouting adds what the edge routes where, and the proof: what each
+// server sees as the LAN host's address.
+func (l *Lab) writeRouting(w io.Writer, edge api.Status) {
+	if edge.ECMP != nil {
+		for _, r := range edge.ECMP.Routes {
+			var via []string
+			for _, nh := range r.NextHops {
+				via = append(via, fmt.Sprintf("%s(%d)", nh.Link, nh.Weight))
+			}
+			fmt.Fprintf(w, "\nECMP %s over %s (%s next hops)", r.Prefix, strings.Join(via, " "), edge.ECMP.Mode)
+		}
+		fmt.Fprintln(w)
+	}
+	if b := edge.Breakout; b != nil {
+		fmt.Fprintf(w, "breakout: %d prefixes via the 5G router %s from", b.Compile.Installed, b.Gateway.Addr)
+		for _, s := range b.Sources {
+			fmt.Fprintf(w, " %s(%d)", s.Name, s.Prefixes)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, t := range []struct{ server, addr, want string }{
+		{"ul-web", WebAddr, "the hub"}, {"ul-media", MediaAddr, "the 5G router"}} {
+		seen, err := l.WhoAmI("lan", t.addr)
+		if err != nil {
+			seen = "no answer (" + err.Error() + ")"
+		}
+		fmt.Fprintf(w, "from ul-lan, %s (%s) sees %s: %s\n", t.server, t.addr, seen, t.want)
+	}
 }
