@@ -65,7 +65,7 @@ func TestExamples(t *testing.T) {
 	hubKey := mustKey(t, "VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI=")
 	edgeKey := mustKey(t, "bcaJJukyMFo703fJpal5Exl32f/2TQSFiJNXcQFIRns=")
 	wg := WireGuard{PrivateKeyFile: key, PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto}
-	api := API{Socket: "/run/uplinkd/uplinkd.sock"}
+	api := API{Socket: "/run/uplinkd/uplinkd.sock", Metrics: "127.0.0.1:9474"}
 	live := Liveness{BFD: true, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second}
 	ecmp := ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"}
 	lan := pfx("198.18.10.0/24", "2001:db8:10::/64")
@@ -185,7 +185,7 @@ peer_asn = 64513
 		File: "m.toml", Role: RoleEdge, Site: "s", ASN: 4200000000,
 		RouterID: netip.MustParseAddr("198.18.1.1"), StateDir: "/var/lib/uplinkd", LogLevel: "info",
 		WireGuard: WireGuard{PrivateKeyFile: "/etc/uplinkd/private.key", PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto},
-		API:       API{Socket: "/run/uplinkd/uplinkd.sock"},
+		API:       API{Socket: "/run/uplinkd/uplinkd.sock", Metrics: "127.0.0.1:9474"},
 		BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
 			Accept: pfx("0.0.0.0/0", "::/0"), MaxPrefixes: 100},
 		Liveness: Liveness{BFD: true, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second},
@@ -228,7 +228,7 @@ implementation = "userspace"
 		MTU                int
 		Impl               Impl
 	}
-	want := settings{"/srv/uplinkd", "debug", API{"/run/u.sock", "uplinkd"}, 1280, ImplUserspace}
+	want := settings{"/srv/uplinkd", "debug", API{"/run/u.sock", "uplinkd", "127.0.0.1:9474"}, 1280, ImplUserspace}
 	if diff := cmp.Diff(want, settings{got.StateDir, got.LogLevel, got.API, got.WireGuard.MTU, got.WireGuard.Impl}); diff != "" {
 		t.Errorf("settings mismatch (-want +got):\n%s", diff)
 	}

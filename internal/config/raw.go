@@ -32,8 +32,9 @@ type rawWireGuard struct {
 }
 
 type rawAPI struct {
-	Socket string `toml:"socket"`
-	Group  string `toml:"group"`
+	Socket  string `toml:"socket"`
+	Group   string `toml:"group"`
+	Metrics string `toml:"metrics"`
 }
 
 type rawHub struct {

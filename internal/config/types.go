@@ -71,6 +71,9 @@ type WireGuard struct {
 type API struct {
 	Socket string // unix socket path
 	Group  string // group allowed to read status; empty: root only
+	// Metrics is where Prometheus metrics are served (host:port, loopback
+	// by default); empty: not served.
+	Metrics string
 }
 
 // Uplink is one carrier on the edge and the tunnel pinned to it.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"regexp"
@@ -245,4 +246,23 @@ func validateAPI(v *validator, raw *rawFile, c *Config) {
 	if v.has("api.group") && raw.API.Group == "" {
 		v.errorf("api.group", `must not be empty (leave the key out to keep the socket root-only)`)
 	}
+	c.API.Metrics = "127.0.0.1:9474"
+	if v.has("api.metrics") {
+		c.API.Metrics = v.metricsAddr(raw.API.Metrics)
+	}
+}
+
+// metricsAddr checks where metrics are served: an IP literal and a port,
+// so that nothing listens on an address nobody meant; "" turns them off.
+func (v *validator) metricsAddr(s string) string {
+	if s == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(s)
+	_, aerr := netip.ParseAddr(host)
+	if err != nil || aerr != nil || port == "" || port == "0" {
+		v.errorf("api.metrics", "%q is not address:port (e.g. \"127.0.0.1:9474\"; \"\" turns metrics off)", s)
+		return ""
+	}
+	return s
 }

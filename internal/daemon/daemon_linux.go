@@ -16,6 +16,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/nat"
+	"github.com/uplinkd/uplinkd/internal/sdnotify"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -67,7 +68,15 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	if err := d.startRouting(ctx, cfg); err != nil {
 		return errors.Join(err, srv.Close(), m.Close())
 	}
+	stopMetrics, err := serveMetrics(cfg.API.Metrics, d.status, log)
+	if err != nil {
+		log.Warn("metrics not served", "addr", cfg.API.Metrics, "err", err)
+	}
+	summary := fmt.Sprintf("%s %s: %d tunnels", cfg.Role, cfg.Site, len(d.wg.Status()))
+	notify(log, sdnotify.Ready, func() (bool, error) { return sdnotify.Status(summary) })
 	d.loop(ctx, hup)
+	notify(log, sdnotify.Stopping)
+	stopMetrics()
 	log.Info("stopping: withdrawing routes, removing tunnels, rules and NAT")
 	stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -239,6 +248,8 @@ func (d *Daemon) apply(why string) {
 // reload swaps in a new config only if it loads cleanly; otherwise the old
 // one keeps running and the error says where the file is wrong.
 func (d *Daemon) reload() {
+	notify(d.log, sdnotify.Reloading)
+	defer notify(d.log, sdnotify.Ready)
 	cfg, err := config.Load(d.path)
 	d.mu.Lock()
 	d.reloadErr = err

@@ -1,7 +1,10 @@
 package lab
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -9,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/uplinkd/uplinkd/internal/api"
 )
@@ -170,5 +176,69 @@ func TestSocketRefusesOtherUsers(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+// Metrics scraped over HTTP from the edge's loopback, parsed as Prometheus
+// would, agree with the lab's state.
+func TestMetricsScrape(t *testing.T) {
+	l := needLab(t)
+	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
+	waitBreakout(t, l)
+	c, err := l.DialFrom("home", "tcp", "127.0.0.1:9474", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(name string, labels map[string]string) (float64, bool) {
+		mf, ok := families[name]
+		if !ok {
+			return 0, false
+		}
+		for _, m := range mf.GetMetric() {
+			match := true
+			for _, lp := range m.GetLabel() {
+				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
+					match = false
+				}
+			}
+			if match {
+				if g := m.GetGauge(); g != nil {
+					return g.GetValue(), true
+				}
+				if c := m.GetCounter(); c != nil {
+					return c.GetValue(), true
+				}
+			}
+		}
+		return 0, false
+	}
+	for _, c := range Carriers {
+		for _, name := range []string{"uplinkd_ecmp_member", "uplinkd_bfd_up"} {
+			if v, ok := value(name, map[string]string{"uplink": c}); !ok || v != 1 {
+				t.Errorf("%s{uplink=%q} = %v (present %v), want 1", name, c, v, ok)
+			}
+		}
+		if v, ok := value("uplinkd_tunnel_tx_bytes_total", map[string]string{"uplink": c}); !ok || v == 0 {
+			t.Errorf("tx bytes of %s: %v", c, v)
+		}
+	}
+	st := status(t, l, "edge")
+	if v, _ := value("uplinkd_breakout_routes_installed", nil); int(v) != st.Breakout.Compile.Installed || v == 0 {
+		t.Errorf("breakout routes installed: metric %v, status %d", v, st.Breakout.Compile.Installed)
+	}
+	if v, _ := value("uplinkd_breakout_source_prefixes", map[string]string{"source": "aws-ec2-tokyo"}); v != 121 {
+		t.Errorf("aws-ec2-tokyo prefixes: %v, want the fixture's 121 EC2 ap-northeast-1 entries", v)
 	}
 }
