@@ -19,10 +19,11 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 		fmt.Fprintf(w, "last error: %s\n", s.LastErr)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nUPLINK\tTUNNEL\tIMPL\tPORT\tPEER ENDPOINT\tHANDSHAKE\tRX\tTX")
+	fmt.Fprintln(tw, "\nUPLINK\tTUNNEL\tIMPL\tPORT\tPEER ENDPOINT\tHANDSHAKE\tRX\tTX\tRX/s\tTX/s")
 	for _, t := range s.Tunnels {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", t.Uplink, t.Name, dash(t.Impl), t.ListenPort,
-			dash(t.Endpoint), Age(t.LastHandshake, now), Bytes(t.RxBytes), Bytes(t.TxBytes))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Uplink, t.Name, dash(t.Impl), t.ListenPort,
+			dash(t.Endpoint), Age(t.LastHandshake, now), Bytes(t.RxBytes), Bytes(t.TxBytes),
+			Bytes(int64(t.RxRate)), Bytes(int64(t.TxRate)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

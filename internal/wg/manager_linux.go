@@ -26,6 +26,7 @@ type Manager struct {
 	kicks   map[string]*kickState
 	impl    config.Impl // resolved from auto on first create
 	lastErr error
+	rates   map[string]*rateSample
 }
 
 // Result is what one Apply changed in the kernel.

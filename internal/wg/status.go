@@ -13,5 +13,7 @@ type TunnelStatus struct {
 	LastHandshake time.Time `json:"last_handshake,omitzero"`
 	RxBytes       int64     `json:"rx_bytes"`
 	TxBytes       int64     `json:"tx_bytes"`
+	RxRate        float64   `json:"rx_bytes_per_second"` // over the last few seconds
+	TxRate        float64   `json:"tx_bytes_per_second"`
 	Error         string    `json:"error,omitempty"`
 }

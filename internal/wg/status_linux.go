@@ -34,7 +34,36 @@ func (m *Manager) tunnelStatus(t Tunnel) TunnelStatus {
 		s.LastHandshake = p.LastHandshakeTime
 		s.RxBytes, s.TxBytes = p.ReceiveBytes, p.TransmitBytes
 	}
+	s.RxRate, s.TxRate = m.rate(t.Name, s.RxBytes, s.TxBytes, now())
 	return s
+}
+
+// rateWindow is the shortest span a rate is computed over: status may be
+// asked for many times a second, and a rate over milliseconds is noise.
+const rateWindow = 2 * time.Second
+
+type rateSample struct {
+	at             time.Time
+	rx, tx         int64
+	rxRate, txRate float64
+}
+
+// rate returns a tunnel's byte rates since the sample taken at least
+// rateWindow ago, and moves the sample on.
+func (m *Manager) rate(name string, rx, tx int64, at time.Time) (float64, float64) {
+	if m.rates == nil {
+		m.rates = map[string]*rateSample{}
+	}
+	r := m.rates[name]
+	if r == nil || rx < r.rx || tx < r.tx { // new, or counters reset with the device
+		m.rates[name] = &rateSample{at: at, rx: rx, tx: tx}
+		return 0, 0
+	}
+	if dt := at.Sub(r.at).Seconds(); dt >= rateWindow.Seconds() {
+		r.rxRate, r.txRate = float64(rx-r.rx)/dt, float64(tx-r.tx)/dt
+		r.at, r.rx, r.tx = at, rx, tx
+	}
+	return r.rxRate, r.txRate
 }
 
 // LastError is the error of the latest Apply, nil when it fully succeeded.
