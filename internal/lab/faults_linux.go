@@ -1,0 +1,267 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fault modes a FaultFeed serves besides good lists: each path of the
+// server is one way a provider's feed goes wrong.
+var FeedFaults = []string{"500", "empty", "emptylist", "truncated", "huge", "hang"}
+
+// FaultFeed is an ip-ranges.json style feed served from a lab host, whose
+// answer depends on the path asked: /good/N is version N of a small good
+// list, every other path one of FeedFaults. A source pointed at a new path
+// (and reloaded) is fetched at once, so a test picks the fault it wants.
+type FaultFeed struct {
+	Addr string // host:port, as the edge reaches it
+	srv  *http.Server
+}
+
+// FaultFeedPort is where StartFaultFeed listens (the lab's feeds use 8081).
+const FaultFeedPort = 8091
+
+// FaultFeedRegion is the only region of the fault feed's good lists.
+const FaultFeedRegion = "lab-fault-1"
+
+// StartFaultFeed serves a FaultFeed from a lab host (its socket stays in
+// the host's namespace) until Close.
+func (l *Lab) StartFaultFeed(host, addr string) (*FaultFeed, error) {
+	var ln net.Listener
+	err := InNS(l.NS(host), func() error {
+		var err error
+		ln, err = net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(FaultFeedPort)))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fault feed on %s: %w", host, err)
+	}
+	f := &FaultFeed{Addr: ln.Addr().String()}
+	f.srv = &http.Server{Handler: http.HandlerFunc(f.serve), ReadHeaderTimeout: 5 * time.Second}
+	go f.srv.Serve(ln)
+	return f, nil
+}
+
+// Close stops the server and ends the answers still hanging.
+func (f *FaultFeed) Close() error { return f.srv.Close() }
+
+// URL is the address of a path of the feed, e.g. "good/3" or "hang".
+func (f *FaultFeed) URL(path string) string { return "http://" + f.Addr + "/" + path }
+
+// GoodPrefixes are the IPv4 prefixes of version n of the good list: two
+// that never change and one that moves with n. All are even /24s of
+// 198.19.0.0/16, which the lab uses nowhere else, so no two aggregate.
+func GoodPrefixes(n int) []string {
+	return []string{"198.19.0.0/24", "198.19.2.0/24", fmt.Sprintf("198.19.%d.0/24", 4+2*(n%120))}
+}
+
+func goodList(n int) string {
+	var rows []string
+	for _, p := range GoodPrefixes(n) {
+		rows = append(rows, fmt.Sprintf(`{"ip_prefix":%q,"region":%q,"service":"EC2","network_border_group":%q}`,
+			p, FaultFeedRegion, FaultFeedRegion))
+	}
+	return fmt.Sprintf(`{"syncToken":"%d","createDate":"2026-11-30-00-00-00","prefixes":[%s],"ipv6_prefixes":[]}`,
+		1700000000+n, strings.Join(rows, ","))
+}
+
+func (f *FaultFeed) serve(w http.ResponseWriter, r *http.Request) {
+	path := strings.Trim(r.URL.Path, "/")
+	if v, ok := strings.CutPrefix(path, "good/"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, goodList(n))
+		return
+	}
+	switch path {
+	case "500":
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	case "empty": // 200 and no body at all
+		w.Header().Set("Content-Length", "0")
+	case "emptylist": // valid JSON that lists nothing
+		fmt.Fprint(w, `{"syncToken":"1","createDate":"2026-11-30-00-00-00","prefixes":[],"ipv6_prefixes":[]}`)
+	case "truncated": // the connection cut halfway through the document
+		body := goodList(0)
+		fmt.Fprint(w, body[:len(body)/2])
+	case "huge":
+		serveHuge(w)
+	case "hang": // headers and a first byte, then nothing until the client gives up
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, "{")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// serveHuge streams 50 MB without a Content-Length, so the client can
+// only refuse it by counting.
+func serveHuge(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprint(w, `{"syncToken":"1","createDate":"2026-11-30-00-00-00","prefixes":[`)
+	row := []byte(`{"ip_prefix":"198.19.0.0/24","region":"x","service":"EC2","network_border_group":"x"},`)
+	chunk := make([]byte, 0, 64<<10)
+	for len(chunk)+len(row) <= cap(chunk) {
+		chunk = append(chunk, row...)
+	}
+	for sent := 0; sent < 50<<20; sent += len(chunk) {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+	}
+}
+
+// FaultSourceConfig is a [[breakout.source]] table for the fault feed at
+// path, to append to the edge's config.
+func FaultSourceConfig(name, url string) string {
+	return fmt.Sprintf(`
+[[breakout.source]]
+name = %q
+type = "aws"
+url = %q
+services = ["EC2"]
+regions = [%q]
+refresh = 60
+`, name, url, FaultFeedRegion)
+}
+
+// WithFetchTimeout returns an edge config with [breakout] fetch_timeout set,
+// so that a hanging feed costs seconds rather than the default 30 s.
+func WithFetchTimeout(config string, seconds int) (string, error) {
+	const anchor = "\n[breakout]\n"
+	i := strings.Index(config, anchor)
+	if i < 0 {
+		return "", errors.New("edge config has no [breakout] table")
+	}
+	i += len(anchor)
+	return config[:i] + fmt.Sprintf("fetch_timeout = %d\n", seconds) + config[i:], nil
+}
+
+// ProcStatus is what /proc/PID/status says of a daemon's footprint.
+type ProcStatus struct {
+	RSSKiB  int // VmRSS
+	Threads int
+}
+
+// DaemonPID is the pid of a site's running daemon.
+func (l *Lab) DaemonPID(site string) (int, error) {
+	b, err := os.ReadFile(l.pidPath(site))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// Footprint reads a site daemon's resident memory and thread count.
+// Goroutines cannot be seen from outside the process; threads are the
+// nearest outside measure of work that never ends.
+func (l *Lab) Footprint(site string) (ProcStatus, error) {
+	pid, err := l.DaemonPID(site)
+	if err != nil {
+		return ProcStatus{}, err
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return ProcStatus{}, err
+	}
+	var ps ProcStatus
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			ps.RSSKiB, _ = strconv.Atoi(f[0])
+		case "Threads":
+			ps.Threads, _ = strconv.Atoi(f[0])
+		}
+	}
+	if ps.RSSKiB == 0 || ps.Threads == 0 {
+		return ps, fmt.Errorf("/proc/%d/status: no VmRSS or Threads", pid)
+	}
+	return ps, nil
+}
+
+// SetCarrierLink sets the carrier's side of the home's uplink down or up,
+// as when a carrier's radio dies: the home router's own link stays up.
+func (l *Lab) SetCarrierLink(carrier string, up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	out, err := exec.Command("ip", "-n", l.NS(carrier), "link", "set", "home0", state).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s home0 %s: %v: %s", carrier, state, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Flap sets every carrier's link down and up n times each within about
+// window, the carriers independently, each with random down and up times
+// drawn from seed (the same seed replays the same flaps). It returns with
+// every link up.
+func (l *Lab) Flap(ctx context.Context, n int, window time.Duration, seed int64) error {
+	errs := make([]error, len(Carriers))
+	done := make(chan int)
+	for i, c := range Carriers {
+		go func() {
+			errs[i] = l.flapOne(ctx, c, n, window, seed+int64(i))
+			done <- i
+		}()
+	}
+	for range Carriers {
+		<-done
+	}
+	return errors.Join(errs...)
+}
+
+func (l *Lab) flapOne(ctx context.Context, carrier string, n int, window time.Duration, seed int64) error {
+	rnd := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
+	period := window / time.Duration(n)
+	defer l.SetCarrierLink(carrier, true)
+	for range n {
+		// Down for 10-70 % of a period, up for the rest: some flaps are
+		// shorter than BFD's detection, some longer than the hold-down.
+		down := time.Duration(float64(period) * (0.1 + 0.6*rnd.Float64()))
+		if err := l.SetCarrierLink(carrier, false); err != nil {
+			return err
+		}
+		if sleepCtx(ctx, down) != nil {
+			return nil
+		}
+		if err := l.SetCarrierLink(carrier, true); err != nil {
+			return err
+		}
+		if sleepCtx(ctx, period-down) != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
