@@ -46,3 +46,9 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# About ten minutes of carrier flaps, feed updates and faults, and traffic
+# in a lab of its own (uls-*), printing the edge daemon's footprint and FIB
+# size every 30 s and ending with a verdict on growth. Needs root.
+soak: build
+	$(GO) run ./cmd/uplinkd-soak -binary $(BIN)
