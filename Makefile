@@ -47,6 +47,12 @@ fuzz:
 clean:
 	rm -rf bin
 
+# The performance goals measured side by side with their peers in one run
+# (root: namespaces ulb-* and ubn-*); prints one table, see BENCHMARKS.md.
+# BENCHFLAGS=-v shows progress, -n N sets the failover iterations.
+bench: build
+	$(GO) run ./cmd/uplinkd-bench -binary $(BIN) $(BENCHFLAGS)
+
 # About ten minutes of carrier flaps, feed updates and faults, and traffic
 # in a lab of its own (uls-*), printing the edge daemon's footprint and FIB
 # size every 30 s and ending with a verdict on growth. Needs root.

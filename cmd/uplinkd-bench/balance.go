@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/lab"
+)
+
+// balanceRows: row 3. 600 one-packet UDP flows from ul-lan with weights
+// 1:1:1 and 2:1:1; each tunnel's share of what the FIB routed (tx packets
+// plus tx drops), against its weight's share.
+func balanceRows(ctx context.Context, l *benchLab) []row {
+	var rows []row
+	for i, w := range [][]int{{1, 1, 1}, {2, 1, 1}} {
+		id := fmt.Sprintf("3%c", 'a'+i)
+		name := fmt.Sprintf("balance: 600 flows, weights %d:%d:%d, largest deviation from a tunnel's share", w[0], w[1], w[2])
+		s, dev, pred, err := balanceOnce(ctx, l, w, 31000+1000*i)
+		if err != nil {
+			rows = append(rows, failed(id, name, err))
+			continue
+		}
+		rows = append(rows, row{id: id, name: name, uplinkd: s, peer: pred,
+			ratio: fmt.Sprintf("%.1f %%; goal ≤ 10 %%", 100*dev), verdict: verdict(dev <= 0.10)})
+	}
+	setWeights(l, 1, 1, 1)
+	return rows
+}
+
+// balanceOnce returns the packets each tunnel carried, the largest
+// relative deviation from a tunnel's share, and what `ip route get`
+// predicted for the same flows (the FIB's choice without the data path).
+func balanceOnce(ctx context.Context, l *benchLab, w []int, port int) (string, float64, string, error) {
+	if err := setWeights(l, w...); err != nil {
+		return "", 0, "", err
+	}
+	if _, err := l.waitVia(ctx, 15*time.Second, allThree(w...)); err != nil {
+		return "", 0, "", err
+	}
+	if err := waitBalanced(ctx, l, 30*time.Second); err != nil {
+		return "", 0, "", err
+	}
+	devs, err := flowDevs(l, port, 600)
+	if err != nil {
+		return "", 0, "", err
+	}
+	predicted := map[string]int{}
+	for _, d := range devs {
+		predicted[d]++
+	}
+	var pred []string
+	for _, c := range lab.Carriers {
+		pred = append(pred, fmt.Sprint(predicted[l.EdgeTunnel(c)]))
+	}
+	predS := strings.Join(pred, "/") + " by ip route get"
+	const n, window = 600, 500 * time.Millisecond
+	// BFD and BGP keepalives cross the tunnels too: count them over an
+	// idle window of the same length and take them off.
+	idle0, err := tunnelTx(l)
+	if err != nil {
+		return "", 0, "", err
+	}
+	time.Sleep(window)
+	idle1, _ := tunnelTx(l)
+	before, _ := tunnelTx(l)
+	t0 := time.Now()
+	if err := sendFlows(l, port, n); err != nil {
+		return "", 0, "", err
+	}
+	time.Sleep(window - time.Since(t0))
+	after, _ := tunnelTx(l)
+	sum := 0
+	for _, x := range w {
+		sum += x
+	}
+	counts, total := map[string]float64{}, 0.0
+	for _, c := range lab.Carriers {
+		counts[c] = max(0, float64(after[c]-before[c])-float64(idle1[c]-idle0[c]))
+		total += counts[c]
+	}
+	var parts []string
+	worst := 0.0
+	for i, c := range lab.Carriers {
+		share, want := counts[c]/total, float64(w[i])/float64(sum)
+		worst = max(worst, abs(share-want)/want)
+		parts = append(parts, fmt.Sprintf("%.0f", counts[c]))
+	}
+	return fmt.Sprintf("%s packets of %d flows", strings.Join(parts, "/"), n), worst, predS, nil
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// sendFlows sends one UDP packet per flow from ul-lan to ul-web, one
+// source port per flow.
+func sendFlows(l *benchLab, port, n int) error {
+	return lab.InNS(l.NS("lan"), func() error {
+		dst := &net.UDPAddr{IP: net.ParseIP(lab.WebAddr), Port: lab.WhoAmIPort}
+		for i := range n {
+			src := &net.UDPAddr{IP: net.ParseIP(lab.LANHost), Port: port + i}
+			c, err := net.DialUDP("udp", src, dst)
+			if err != nil {
+				return err
+			}
+			c.Write([]byte("flow"))
+			c.Close()
+			if i%50 == 49 {
+				time.Sleep(2 * time.Millisecond) // let wireguard-go drain its queue
+			}
+		}
+		return nil
+	})
+}
+
+// tunnelTx reads each edge tunnel's tx packets plus tx drops: the drops
+// were routed there too, and the FIB's choice is what is measured.
+func tunnelTx(l *benchLab) (map[string]uint64, error) {
+	h, err := l.nl()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	out := map[string]uint64{}
+	for _, c := range lab.Carriers {
+		link, err := h.LinkByName(l.EdgeTunnel(c))
+		if err != nil {
+			return nil, err
+		}
+		st := link.Attrs().Statistics
+		out[c] = st.TxPackets + st.TxDropped
+	}
+	return out, nil
+}
+
+// setWeights rewrites the edge config's weight lines and reloads it.
+func setWeights(l *benchLab, w ...int) error {
+	b, err := os.ReadFile(l.ConfigPath("edge"))
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(string(b), "\n")
+	i := 0
+	for j, line := range lines {
+		if strings.HasPrefix(line, "weight = ") && i < len(w) {
+			lines[j] = fmt.Sprintf("weight = %d", w[i])
+			i++
+		}
+	}
+	if err := os.WriteFile(l.ConfigPath("edge"), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		return err
+	}
+	return l.Reload("edge")
+}
+
+// waitBalanced waits until every resilient group of the edge has its
+// buckets spread by its members' weights (the kernel moves a bucket only
+// after it was idle for the group's idle timer).
+func waitBalanced(ctx context.Context, l *benchLab, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if groupsBalanced(l) {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("resilient groups not balanced within %s", limit)
+}
+
+// groupsBalanced reads `ip nexthop` and the buckets of each resilient
+// group: does every member hold its weight's share (within one)?
+func groupsBalanced(l *benchLab) bool {
+	out, err := exec.Command("ip", "-n", l.NS("home"), "nexthop", "show").Output()
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[2] != "group" || !strings.Contains(line, "type resilient") {
+			continue
+		}
+		weights, sum := map[string]int{}, 0
+		for _, m := range strings.Split(f[3], "/") {
+			id, ws, found := strings.Cut(m, ",")
+			weight := 1
+			if found {
+				fmt.Sscan(ws, &weight)
+			}
+			weights[id] = weight
+			sum += weight
+		}
+		b, err := exec.Command("ip", "-n", l.NS("home"), "nexthop", "bucket", "show", "id", f[1]).Output()
+		if err != nil {
+			return false
+		}
+		count, total := map[string]int{}, 0
+		for _, bl := range strings.Split(string(b), "\n") {
+			bf := strings.Fields(bl)
+			for k := range bf {
+				if bf[k] == "nhid" && k+1 < len(bf) {
+					count[bf[k+1]]++
+					total++
+				}
+			}
+		}
+		for id, w := range weights {
+			if d := count[id] - total*w/sum; d > 1 || d < -1 {
+				return false
+			}
+		}
+	}
+	return true
+}

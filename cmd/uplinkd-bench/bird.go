@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// BIRD on ubn-bira checks its static route's next hop with BFD at
+// uplinkd's timers and exports it to a kernel table of its own; BIRD on
+// ubn-birb answers the session.
+const (
+	birdTable = 150
+	birdA     = `router id 198.18.201.1;
+log stderr { warning, error, fatal };
+protocol device { scan time 10; }
+protocol bfd {
+	interface "bra0" { min rx interval 100 ms; min tx interval 100 ms; idle tx interval 1000 ms; multiplier 3; };
+}
+protocol static {
+	ipv4;
+	route 198.51.100.0/24 via 198.18.201.2 bfd;
+}
+protocol kernel {
+	ipv4 { export all; };
+	kernel table 150;
+}
+`
+	birdB = `router id 198.18.201.2;
+log stderr { warning, error, fatal };
+protocol device { scan time 10; }
+protocol bfd {
+	interface "brb0" { min rx interval 100 ms; min tx interval 100 ms; idle tx interval 1000 ms; multiplier 3; };
+	neighbor 198.18.201.1 dev "brb0" local 198.18.201.2;
+}
+`
+	birdBlackhole = `table inet ubench {
+	chain ub_in { type filter hook input priority -200; policy accept; iifname "brb0" drop; }
+	chain ub_out { type filter hook output priority -200; policy accept; oifname "brb0" drop; }
+}
+`
+)
+
+// birdRow: row 1, the peer. Blackhole → BIRD's kernel route gone, n
+// times, against uplinkd's blackhole figures of the same run.
+func birdRow(ctx context.Context, n int) row {
+	const id, name = "1d", "failover peer: BIRD 2 + BFD 100 ms × 3, blackhole → kernel route gone"
+	if _, err := exec.LookPath("bird"); err != nil {
+		return notMeasured(id, name, "bird is not installed (apt-get install -y --no-install-recommends bird2)")
+	}
+	took, err := birdFailovers(ctx, n)
+	if len(took) == 0 {
+		return failed(id, name, err)
+	}
+	p50, p99, s := dist(took)
+	r := row{id: id, name: name, peer: s, err: err}
+	if blackholeP50 > 0 {
+		r.uplinkd = fmt.Sprintf("p50 %s / p99 %s (row 1b)", ms(blackholeP50), ms(blackholeP99))
+		q50, q99 := blackholeP50.Seconds()/p50.Seconds(), blackholeP99.Seconds()/p99.Seconds()
+		r.ratio = fmt.Sprintf("p50 %.2f, p99 %.2f; goal ≤ 1.0", q50, q99)
+		r.verdict = verdict(q50 <= 1 && q99 <= 1)
+	} else {
+		r.verdict = "info (no uplinkd figure to compare)"
+	}
+	return r
+}
+
+func birdFailovers(ctx context.Context, n int) ([]time.Duration, error) {
+	a, b := "ubn-bira", "ubn-birb"
+	for _, ns := range []string{a, b} {
+		delNS(ns)
+		if err := sh("ip", "netns", "add", ns); err != nil {
+			return nil, err
+		}
+		addCleanup(func() { delNS(ns) })
+		defer delNS(ns)
+	}
+	for _, s := range [][]string{
+		{"-n", a, "link", "set", "lo", "up"},
+		{"-n", b, "link", "set", "lo", "up"},
+		{"-n", a, "link", "add", "bra0", "type", "veth", "peer", "name", "brb0", "netns", b},
+		{"-n", a, "addr", "add", "198.18.201.1/30", "dev", "bra0"},
+		{"-n", b, "addr", "add", "198.18.201.2/30", "dev", "brb0"},
+		{"-n", a, "link", "set", "bra0", "up"},
+		{"-n", b, "link", "set", "brb0", "up"},
+	} {
+		if err := sh("ip", s...); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := os.MkdirTemp("", "uplinkd-bench-bird")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	var logs bytes.Buffer
+	for _, s := range []struct{ ns, conf string }{{b, birdB}, {a, birdA}} {
+		conf := filepath.Join(dir, s.ns+".conf")
+		if err := os.WriteFile(conf, []byte(s.conf), 0o600); err != nil {
+			return nil, err
+		}
+		cmd := exec.Command("ip", "netns", "exec", s.ns, "bird", "-f", "-c", conf, "-s", filepath.Join(dir, s.ns+".ctl"))
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start bird: %w", err)
+		}
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	}
+	h, err := nlAt(a)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	var took []time.Duration
+	for i := range n {
+		if err := waitBirdRoute(ctx, h, true, 20*time.Second); err != nil {
+			return took, fmt.Errorf("iteration %d: before the fault: %w; bird says: %.300s", i+1, err, logs.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+		t0 := time.Now()
+		if err := nft(b, birdBlackhole); err != nil {
+			return took, err
+		}
+		err := waitBirdRoute(ctx, h, false, 10*time.Second)
+		gone := time.Now()
+		if rerr := nft(b, "delete table inet ubench\n"); rerr != nil {
+			return took, rerr
+		}
+		if err != nil {
+			return took, fmt.Errorf("iteration %d: %w", i+1, err)
+		}
+		took = append(took, gone.Sub(t0))
+	}
+	logf("bird: %v", took)
+	return took, nil
+}
+
+// waitBirdRoute polls BIRD's kernel table every millisecond until its
+// route is present (or gone).
+func waitBirdRoute(ctx context.Context, h *netlink.Handle, present bool, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	filter := &netlink.Route{Table: birdTable}
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		rs, err := h.RouteListFiltered(netlink.FAMILY_V4, filter, netlink.RT_FILTER_TABLE)
+		if err == nil && (len(rs) > 0) == present {
+			return nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return fmt.Errorf("BIRD's route in table %d present=%v not reached within %s", birdTable, present, limit)
+}
+
+func nlAt(name string) (*netlink.Handle, error) {
+	ns, err := netns.GetFromName(name)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	return netlink.NewHandleAt(ns)
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/lab"
+)
+
+// fault is one way an uplink dies, applied in its carrier's namespace.
+type fault struct {
+	id, name       string
+	apply, restore func(l *benchLab, carrier string) error
+}
+
+// blackholeNft drops everything to and from the home router in a carrier
+// namespace while every link stays up.
+const blackholeNft = `table inet ubench {
+	chain ub_fwd { type filter hook forward priority -200; policy accept; iifname "home0" drop; oifname "home0" drop; }
+	chain ub_in { type filter hook input priority -200; policy accept; iifname "home0" drop; }
+	chain ub_out { type filter hook output priority -200; policy accept; oifname "home0" drop; }
+}
+`
+
+var faults = []fault{
+	{id: "1a", name: "link down on the carrier side",
+		apply:   func(l *benchLab, c string) error { return carrierLink(l, c, false) },
+		restore: func(l *benchLab, c string) error { return carrierLink(l, c, true) }},
+	{id: "1b", name: "all packets dropped (nftables), link up",
+		apply:   func(l *benchLab, c string) error { return nft(l.NS(c), blackholeNft) },
+		restore: func(l *benchLab, c string) error { return nft(l.NS(c), "delete table inet ubench\n") }},
+}
+
+// carrierLink sets the carrier's end of the home link down or up through
+// netlink (no process start inside the timed span).
+func carrierLink(l *benchLab, carrier string, up bool) error {
+	ns, err := netns.GetFromName(l.NS(carrier))
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	link, err := h.LinkByName("home0")
+	if err != nil {
+		return err
+	}
+	if up {
+		return h.LinkSetUp(link)
+	}
+	return h.LinkSetDown(link)
+}
+
+// failoverRows: row 1. Each fault n times, rotating over the carriers:
+// fault → the kernel's default route without that tunnel, polled every
+// millisecond; restored, and back over three tunnels (after the 1 s
+// hold-down) before the next one. The daemon's own "detected" and "FIB
+// done" stamps give detection → FIB.
+func failoverRows(ctx context.Context, l *benchLab, n int) []row {
+	var rows []row
+	var detectToFIB []time.Duration
+	for _, f := range faults {
+		name := fmt.Sprintf("failover: %s → FIB without it (BFD 100 ms × 3)", f.name)
+		var took []time.Duration
+		var err error
+		for i := range n {
+			c := lab.Carriers[i%len(lab.Carriers)]
+			var d, dfib time.Duration
+			d, dfib, err = failOnce(ctx, l, f, c)
+			if err != nil {
+				err = fmt.Errorf("iteration %d (%s): %w", i+1, c, err)
+				break
+			}
+			took = append(took, d)
+			if dfib >= 0 {
+				detectToFIB = append(detectToFIB, dfib)
+			}
+		}
+		logf("%s: %v", f.name, took)
+		if len(took) == 0 {
+			rows = append(rows, failed(f.id, name, err))
+			continue
+		}
+		_, p99, s := dist(took)
+		r := row{id: f.id, name: name, uplinkd: s, ratio: fmt.Sprintf("p99 goal ≤ 300 ms"), verdict: verdict(p99 <= 300*time.Millisecond), err: err}
+		rows = append(rows, r)
+		if f.id == "1b" {
+			blackholeP50, blackholeP99 = percentiles(took)
+		}
+	}
+	if len(detectToFIB) > 0 {
+		_, p99, s := dist(detectToFIB)
+		rows = append(rows, row{id: "1c", name: "failover: daemon's detection → FIB change (its status stamps)",
+			uplinkd: s, ratio: "p99 goal ≤ 5 ms", verdict: verdict(p99 <= 5*time.Millisecond)})
+	}
+	return rows
+}
+
+// blackholeP50/P99 are uplinkd's figures the BIRD row compares with.
+var blackholeP50, blackholeP99 time.Duration
+
+func percentiles(ds []time.Duration) (time.Duration, time.Duration) {
+	p50, p99, _ := dist(ds)
+	return p50, p99
+}
+
+// failOnce fails one carrier and restores it. It returns fault → FIB and
+// the daemon's detection → FIB (-1 when its status does not say).
+func failOnce(ctx context.Context, l *benchLab, f fault, c string) (time.Duration, time.Duration, error) {
+	if _, err := l.waitVia(ctx, 20*time.Second, allThree()); err != nil {
+		return 0, 0, fmt.Errorf("before the fault: %w", err)
+	}
+	time.Sleep(300 * time.Millisecond) // BFD and BGP settled on the returned tunnel
+	t0 := time.Now()
+	if err := f.apply(l, c); err != nil {
+		return 0, 0, err
+	}
+	at, err := l.waitVia(ctx, 10*time.Second, without(c))
+	if rerr := f.restore(l, c); rerr != nil {
+		return 0, 0, rerr
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	dfib := time.Duration(-1)
+	if st, err := api.NewClient(l.Socket("edge")).Status(); err == nil && st.ECMP != nil && st.ECMP.Failover != nil {
+		if fo := st.ECMP.Failover; fo.Detected.After(t0) && !fo.FIBDone.Before(fo.Detected) {
+			dfib = fo.FIBDone.Sub(fo.Detected)
+		}
+	}
+	return at.Sub(t0), dfib, nil
+}

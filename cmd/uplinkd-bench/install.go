@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go4.org/netipx"
+
+	"github.com/uplinkd/uplinkd/internal/breakout"
+	"github.com/uplinkd/uplinkd/internal/breakout/feed"
+	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/fib"
+)
+
+// benchTable holds the install rows' routes in their own namespaces.
+const benchTable = 100
+
+// installRows: row 4, the 998 k real prefixes (raw and aggregated) into a
+// table, uplinkd's batched rtnetlink against `ip -batch`, each in a fresh
+// namespace, in the same run.
+func installRows(ctx context.Context, o options) []row {
+	ps, err := loadPrefixes(o.pfx2as)
+	if err != nil {
+		return []row{failed("4", "install: load the RouteViews table", err)}
+	}
+	logf("%d prefixes loaded", len(ps))
+	var rows []row
+	agg, aggRow := aggregateRow(ps)
+	rows = append(rows, installPair(ctx, "raw", ps, true)...)
+	rows = append(rows, installPair(ctx, "aggregated", agg, false)...)
+	return append(rows, aggRow)
+}
+
+// loadPrefixes reads the pfx2as table through the breakout feed parser and
+// returns its distinct prefixes, sorted.
+func loadPrefixes(path string) ([]netip.Prefix, error) {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	es, err := feed.ParsePfx2as(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	ps := breakout.SortPrefixes(breakout.Prefixes(es))
+	out := ps[:0]
+	for i, p := range ps {
+		if i == 0 || p != ps[i-1] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// aggregateRow times breakout.Aggregate against netipx's IPSet, which
+// gives the same result.
+func aggregateRow(ps []netip.Prefix) ([]netip.Prefix, row) {
+	t0 := time.Now()
+	agg := breakout.Aggregate(ps)
+	ours := time.Since(t0)
+	t0 = time.Now()
+	var b netipx.IPSetBuilder
+	for _, p := range ps {
+		b.AddPrefix(p)
+	}
+	set, err := b.IPSet()
+	var peerN int
+	if err == nil {
+		peerN = len(set.Prefixes())
+	}
+	peer := time.Since(t0)
+	r := row{id: "4f", name: fmt.Sprintf("aggregate %d → %d prefixes (peer: netipx.IPSetBuilder)", len(ps), len(agg)),
+		uplinkd: ms(ours), peer: ms(peer),
+		ratio: fmt.Sprintf("%.2f; goal ≤ 1 s", ours.Seconds()/peer.Seconds()), verdict: verdict(ours <= time.Second)}
+	if err != nil || peerN != len(agg) {
+		r.err = fmt.Errorf("netipx gives %d prefixes (%v), Aggregate %d", peerN, err, len(agg))
+	}
+	return agg, r
+}
+
+// installPair installs, (churns,) and deletes one set in two fresh
+// namespaces: one through fib, one through ip -batch.
+func installPair(ctx context.Context, label string, ps []netip.Prefix, churn bool) []row {
+	id := map[string]string{"raw": "4a", "aggregated": "4c"}[label]
+	name := fmt.Sprintf("install %d %s prefixes (peer: ip -batch)", len(ps), label)
+	nsU, err := newBenchNS("fib-" + label[:3])
+	if err != nil {
+		return []row{failed(id, name, err)}
+	}
+	defer nsU.close()
+	nsP, err := newBenchNS("ip-" + label[:3])
+	if err != nil {
+		return []row{failed(id, name, err)}
+	}
+	defer nsP.close()
+	h, err := nsU.handle()
+	if err != nil {
+		return []row{failed(id, name, err)}
+	}
+	defer h.Close()
+	nh := fib.Nexthop{Gateway: netip.MustParseAddr(nsU.gw), LinkIndex: nsU.link}
+	routes := fib.Via(ps, nh)
+	dir, err := os.MkdirTemp("", "uplinkd-bench-batch")
+	if err != nil {
+		return []row{failed(id, name, err)}
+	}
+	defer os.RemoveAll(dir)
+
+	var rows []row
+	// Install.
+	logf("install %s: fib Sync of %d routes", label, len(routes))
+	t0 := time.Now()
+	st, err := h.Sync(benchTable, config.RouteProtocol, routes)
+	ours := time.Since(t0)
+	if err == nil && st.Added != len(routes) {
+		err = fmt.Errorf("Sync added %d of %d", st.Added, len(routes))
+	}
+	logf("install %s: ip -batch", label)
+	peer, perr := ipBatch(ctx, nsP, filepath.Join(dir, "add"), addLines(ps, nsP))
+	rows = append(rows, pairRow(id, name, ours, peer, errors.Join(err, perr), 0.2))
+	if err != nil || perr != nil {
+		return rows
+	}
+	if n, err := countRoutes(nsP); err != nil || n != len(ps) {
+		rows[len(rows)-1].err = fmt.Errorf("ip -batch left %d routes (%v), want %d", n, err, len(ps))
+	}
+
+	final := ps
+	if churn {
+		var r row
+		r, final = churnRow(ctx, h, nsU, nsP, dir, ps)
+		rows = append(rows, r)
+	}
+
+	// Delete.
+	did := map[string]string{"raw": "4b", "aggregated": "4d"}[label]
+	dname := fmt.Sprintf("delete %d %s prefixes (peer: ip route flush table)", len(final), label)
+	logf("delete %s: fib Sync to empty", label)
+	t0 = time.Now()
+	st, err = h.Sync(benchTable, config.RouteProtocol, nil)
+	ours = time.Since(t0)
+	if err == nil && st.Deleted != len(final) {
+		err = fmt.Errorf("Sync deleted %d of %d", st.Deleted, len(final))
+	}
+	logf("delete %s: ip route flush", label)
+	peer, perr = ipFlush(ctx, nsP)
+	rows = append(rows, pairRow(did, dname, ours, peer, errors.Join(err, perr), 0.2))
+	return rows
+}
+
+// churnRow: 1 % of the prefixes each give way to their first half (a
+// more-specific, as a provider splitting a block); the update is the diff
+// only: AddRoutes and DeleteRoutes of it, against ip -batch of the same
+// lines.
+func churnRow(ctx context.Context, h *fib.Handle, nsU, nsP *benchNS, dir string, ps []netip.Prefix) (row, []netip.Prefix) {
+	next := make([]netip.Prefix, 0, len(ps))
+	for i, p := range ps {
+		if i%100 == 50 && p.Bits() < 32 {
+			p = netip.PrefixFrom(p.Addr(), p.Bits()+1)
+		}
+		next = append(next, p)
+	}
+	t0 := time.Now()
+	add, del := breakout.Diff(ps, next)
+	diffTook := time.Since(t0)
+	nh := fib.Nexthop{Gateway: netip.MustParseAddr(nsU.gw), LinkIndex: nsU.link}
+	err := h.AddRoutes(benchTable, config.RouteProtocol, fib.Via(add, nh))
+	if err == nil {
+		err = h.DeleteRoutes(benchTable, config.RouteProtocol, fib.Via(del, nh))
+	}
+	ours := time.Since(t0)
+	lines := addLines(add, nsP) + delLines(del)
+	peer, perr := ipBatch(ctx, nsP, filepath.Join(dir, "churn"), lines)
+	name := fmt.Sprintf("1%% churn: +%d −%d (Diff %s + AddRoutes/DeleteRoutes; peer: ip -batch)", len(add), len(del), ms(diffTook))
+	r := row{id: "4e", name: name, uplinkd: ms(ours), peer: ms(peer),
+		ratio:   fmt.Sprintf("%.3f; goal ≤ 200 ms", ours.Seconds()/peer.Seconds()),
+		verdict: verdict(ours <= 200*time.Millisecond), err: errors.Join(err, perr)}
+	return r, breakout.SortPrefixes(next)
+}
+
+func pairRow(id, name string, ours, peer time.Duration, err error, goal float64) row {
+	ratio := ours.Seconds() / peer.Seconds()
+	return row{id: id, name: name, uplinkd: ms(ours), peer: ms(peer),
+		ratio: fmt.Sprintf("%.3f; goal ≤ %.1f", ratio, goal), verdict: verdict(ratio <= goal), err: err}
+}
+
+func addLines(ps []netip.Prefix, ns *benchNS) string {
+	var b strings.Builder
+	b.Grow(len(ps) * 64)
+	for _, p := range ps {
+		fmt.Fprintf(&b, "route add %s via %s dev %s table %d proto %d\n", p, ns.gw, ns.dev, benchTable, config.RouteProtocol)
+	}
+	return b.String()
+}
+
+func delLines(ps []netip.Prefix) string {
+	var b strings.Builder
+	b.Grow(len(ps) * 40)
+	for _, p := range ps {
+		fmt.Fprintf(&b, "route del %s table %d proto %d\n", p, benchTable, config.RouteProtocol)
+	}
+	return b.String()
+}
+
+// ipBatch writes lines to a file and times `ip -n NS -batch FILE`.
+func ipBatch(ctx context.Context, ns *benchNS, file, lines string) (time.Duration, error) {
+	if err := os.WriteFile(file, []byte(lines), 0o600); err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	out, err := exec.CommandContext(ctx, "ip", "-n", ns.name, "-batch", file).CombinedOutput()
+	took := time.Since(t0)
+	if err != nil {
+		return took, fmt.Errorf("ip -batch: %v: %.200s", err, out)
+	}
+	return took, nil
+}
+
+// ipFlush times `ip route flush table T proto 211`: faster than deleting
+// the same routes one by one with ip -batch, so the stricter peer.
+func ipFlush(ctx context.Context, ns *benchNS) (time.Duration, error) {
+	t0 := time.Now()
+	out, err := exec.CommandContext(ctx, "ip", "-n", ns.name, "route", "flush", "table", fmt.Sprint(benchTable), "proto", fmt.Sprint(config.RouteProtocol)).CombinedOutput()
+	took := time.Since(t0)
+	if err != nil {
+		return took, fmt.Errorf("ip route flush: %v: %.200s", err, out)
+	}
+	if n, err := countRoutes(ns); err != nil || n != 0 {
+		return took, fmt.Errorf("ip route flush left %d routes (%v)", n, err)
+	}
+	return took, nil
+}
+
+// countRoutes counts the routes of the bench's table in a namespace.
+func countRoutes(ns *benchNS) (int, error) {
+	h, err := ns.handle()
+	if err != nil {
+		return 0, err
+	}
+	defer h.Close()
+	rs, err := h.Dump(benchTable, config.RouteProtocol)
+	return len(rs), err
+}
+
+func ifindex(name string) (int, error) {
+	i, err := net.InterfaceByName(name)
+	if err != nil {
+		return 0, err
+	}
+	return i.Index, nil
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/fib"
+	"github.com/uplinkd/uplinkd/internal/lab"
+)
+
+// benchLab is the lab of tag "b" (namespaces ulb-*) and what the rows need
+// of it: an rtnetlink socket in the edge's namespace and the tunnels'
+// interface indexes there.
+type benchLab struct {
+	*lab.Lab
+	fib    *fib.Handle
+	tunIdx map[string]int // carrier → ifindex of its edge tunnel
+}
+
+var defaultRoute = netip.MustParsePrefix("0.0.0.0/0")
+
+// labRows builds the lab (row 7 times it) and runs the rows that need it.
+func labRows(ctx context.Context, o options, bin string) []row {
+	l := &benchLab{Lab: lab.New(lab.Options{Tag: "b", Binary: bin})}
+	addCleanup(func() { l.Down() })
+	defer l.Down()
+	cold, err := coldStart(ctx, l)
+	if err != nil {
+		return []row{failed("7", "cold start: lab up", err)}
+	}
+	rows := cold
+	defer l.fib.Close()
+	rows = append(rows, failoverRows(ctx, l, o.n)...)
+	rows = append(rows, birdRow(ctx, o.n))
+	rows = append(rows, stabilityRow(ctx, l)...)
+	rows = append(rows, balanceRows(ctx, l)...)
+	rows = append(rows, memoryRow(ctx, l, o.pfx2as))
+	return rows
+}
+
+// openEdge opens the rtnetlink socket in ulb-home and learns the tunnels.
+func (l *benchLab) openEdge() error {
+	err := lab.InNS(l.NS("home"), func() error {
+		var err error
+		l.fib, err = fib.Open()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return l.learnTunnels()
+}
+
+func (l *benchLab) learnTunnels() error {
+	h, err := l.nl()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l.tunIdx = map[string]int{}
+	for _, c := range lab.Carriers {
+		link, err := h.LinkByName(l.EdgeTunnel(c))
+		if err != nil {
+			return fmt.Errorf("tunnel %s: %w", l.EdgeTunnel(c), err)
+		}
+		l.tunIdx[c] = link.Attrs().Index
+	}
+	return nil
+}
+
+func (l *benchLab) nl() (*netlink.Handle, error) {
+	ns, err := netns.GetFromName(l.NS("home"))
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	return netlink.NewHandleAt(ns)
+}
+
+// defaultVia reads the edge's IPv4 default route: the carriers of its next
+// hops with their weights, and its group (0: plain multipath).
+func (l *benchLab) defaultVia() (map[string]int, uint32, error) {
+	st, ok, err := l.fib.Multipath(254, config.RouteProtocol, defaultRoute)
+	if err != nil || !ok {
+		return nil, 0, err
+	}
+	out := map[string]int{}
+	for _, nh := range st.Nexthops {
+		for c, idx := range l.tunIdx {
+			if nh.LinkIndex == idx {
+				out[c] = nh.Weight
+			}
+		}
+	}
+	return out, st.GroupID, nil
+}
+
+// waitVia polls (every ms) until ok accepts the default route's next hops
+// and returns when that was first seen.
+func (l *benchLab) waitVia(ctx context.Context, limit time.Duration, ok func(map[string]int) bool) (time.Time, error) {
+	deadline := time.Now().Add(limit)
+	var last map[string]int
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		via, _, err := l.defaultVia()
+		now := time.Now()
+		if err == nil && ok(via) {
+			return now, nil
+		}
+		last = via
+		time.Sleep(time.Millisecond)
+	}
+	return time.Time{}, fmt.Errorf("default route via %v after %s", last, limit)
+}
+
+func allThree(w ...int) func(map[string]int) bool {
+	return func(via map[string]int) bool {
+		if len(via) != len(lab.Carriers) {
+			return false
+		}
+		for i, c := range lab.Carriers {
+			if len(w) > 0 && via[c] != w[i] {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func without(carrier string) func(map[string]int) bool {
+	return func(via map[string]int) bool {
+		_, has := via[carrier]
+		return len(via) > 0 && !has
+	}
+}
+
+// timedWriter notes when each of lab.Up's progress lines was written.
+type timedWriter struct {
+	mu    sync.Mutex
+	at    map[string]time.Time
+	onNew func(step string)
+}
+
+func (w *timedWriter) Write(p []byte) (int, error) {
+	now := time.Now()
+	for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
+		step := strings.TrimPrefix(line, "lab: ")
+		w.mu.Lock()
+		w.at[step] = now
+		w.mu.Unlock()
+		logf("lab: %s", step)
+		if w.onNew != nil {
+			w.onNew(step)
+		}
+	}
+	return len(p), nil
+}
+
+func (w *timedWriter) when(step string) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.at[step]
+}
+
+// nft runs an nftables script inside a lab namespace.
+func nft(ns, script string) error {
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("nft in %s: %v: %s", ns, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

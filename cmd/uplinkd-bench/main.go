@@ -1,0 +1,113 @@
+// Command uplinkd-bench measures uplinkd against its peers, side by side in
+// one run, and prints one table (see BENCHMARKS.md and `make bench`).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// options are the bench's flags.
+type options struct {
+	binary  string
+	n       int
+	pfx2as  string
+	skipLab bool
+	// skipInstall leaves out row 4 (about two minutes).
+	skipInstall bool
+	verbose     bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.binary, "binary", "", "uplinkd binary the lab runs (built into a temporary directory when empty)")
+	flag.IntVar(&o.n, "n", 30, "failover iterations per fault kind")
+	flag.StringVar(&o.pfx2as, "pfx2as", "internal/breakout/testdata/bgp-caida-routeviews-prefix2as-v4-20240406.pfx2as.gz", "RouteViews prefix-to-AS table")
+	flag.BoolVar(&o.skipLab, "no-lab", false, "only the install rows (no lab)")
+	flag.BoolVar(&o.skipInstall, "no-install", false, "leave out the install rows")
+	flag.BoolVar(&o.verbose, "v", false, "progress on stderr")
+	flag.Parse()
+	os.Exit(run(o))
+}
+
+// logw is where progress goes: stderr with -v, nowhere otherwise.
+var logw io.Writer = io.Discard
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(logw, "%s bench: "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+}
+
+func run(o options) int {
+	if o.verbose {
+		logw = os.Stderr
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "uplinkd-bench needs root: it builds network namespaces (sudo make bench)")
+		return 2
+	}
+	ctx := context.Background()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		s := <-sigs
+		cleanupAll()
+		fmt.Fprintf(os.Stderr, "uplinkd-bench: %v: namespaces and daemons removed\n", s)
+		os.Exit(130)
+	}()
+	defer cleanupAll()
+
+	t := &table{}
+	start := time.Now()
+	if o.skipInstall {
+		t.add(notMeasured("4", "install rows", "-no-install given"))
+	} else {
+		t.add(installRows(ctx, o)...)
+	}
+	if o.skipLab {
+		t.add(notMeasured("1-3,6,7", "lab rows", "-no-lab given"))
+	} else {
+		bin, err := binary(o.binary)
+		if err != nil {
+			t.add(failed("1-3,6,7", "lab rows", err))
+		} else {
+			t.add(labRows(ctx, o, bin)...)
+		}
+	}
+	t.add(notMeasured("5", "BGP announce 998 k vs ExaBGP", "ExaBGP is not installed here, and the reference figure (≈ 8 min for 998 k) alone exceeds the bench's 10-minute budget"))
+	t.add(notMeasured("8", "iperf3 through one tunnel vs Debian wireguard-go", "no wireguard-go binary on this machine (Debian's package is not installed); not attempted in this session"))
+	t.sort()
+	t.print(os.Stdout)
+	fmt.Printf("\n(one run, %s, %s)\n", time.Since(start).Round(time.Second), time.Now().UTC().Format(time.RFC3339))
+	if t.failed() {
+		return 1
+	}
+	return 0
+}
+
+// binary returns an absolute path to the uplinkd binary, building it when
+// none is given.
+func binary(path string) (string, error) {
+	if path != "" {
+		return filepath.Abs(path)
+	}
+	dir, err := os.MkdirTemp("", "uplinkd-bench")
+	if err != nil {
+		return "", err
+	}
+	os.Chmod(dir, 0o755)
+	addCleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "uplinkd")
+	logf("building %s", bin)
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/uplinkd/uplinkd/cmd/uplinkd").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build uplinkd: %v: %s", err, out)
+	}
+	return bin, nil
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/lab"
+)
+
+const (
+	memFeedPort = 8097
+	memSource   = "routeviews-all"
+)
+
+// memoryRow: row 6. The edge daemon's peak RSS (VmHWM) once the 998 k
+// RouteViews prefixes are one breakout source: a plain list served from
+// ulb-web by this process, the edge config reloaded with it.
+func memoryRow(ctx context.Context, l *benchLab, pfx2as string) row {
+	const id = "6"
+	name := "memory: edge daemon peak RSS with the 998 k set as a breakout source (peer: same daemon before)"
+	ps, err := loadPrefixes(pfx2as)
+	if err != nil {
+		return failed(id, name, err)
+	}
+	var body strings.Builder
+	for _, p := range ps {
+		body.WriteString(p.String())
+		body.WriteByte('\n')
+	}
+	list := []byte(body.String())
+	var ln net.Listener
+	err = lab.InNS(l.NS("web"), func() (err error) {
+		ln, err = net.Listen("tcp", net.JoinHostPort(lab.WebAddr, strconv.Itoa(memFeedPort)))
+		return err
+	})
+	if err != nil {
+		return failed(id, name, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(list) })}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	pid, err := edgePID(l)
+	if err != nil {
+		return failed(id, name, err)
+	}
+	before, err := vmHWM(pid)
+	if err != nil {
+		return failed(id, name, err)
+	}
+	conf, err := os.ReadFile(l.ConfigPath("edge"))
+	if err != nil {
+		return failed(id, name, err)
+	}
+	text := strings.Replace(string(conf), "[breakout]\n", "[breakout]\nmax_feed_mb = 64\nfetch_timeout = 120\n", 1) + fmt.Sprintf(`
+[[breakout.source]]
+name = %q
+type = "url"
+url = "http://%s:%d/all.txt"
+refresh = 86400
+`, memSource, lab.WebAddr, memFeedPort)
+	if err := os.WriteFile(l.ConfigPath("edge"), []byte(text), 0o644); err != nil {
+		return failed(id, name, err)
+	}
+	t0 := time.Now()
+	if err := l.Reload("edge"); err != nil {
+		return failed(id, name, err)
+	}
+	installed, err := waitSource(ctx, l, len(ps), 180*time.Second)
+	took := time.Since(t0)
+	if err != nil {
+		return failed(id, name, err)
+	}
+	peak, err := vmHWM(pid)
+	if err != nil {
+		return failed(id, name, err)
+	}
+	return row{id: id, name: name + fmt.Sprintf("; %d routes installed %s after SIGHUP", installed, ms(took)),
+		uplinkd: mib(peak), peer: mib(before) + " (VmHWM before the set)",
+		ratio: fmt.Sprintf("%.2f of goal 256 MiB", float64(peak)/float64(256<<20)), verdict: verdict(peak <= 256<<20)}
+}
+
+// waitSource waits until the edge's status shows the big source fetched
+// and its routes installed, and returns how many routes the table holds.
+func waitSource(ctx context.Context, l *benchLab, n int, limit time.Duration) (int, error) {
+	deadline := time.Now().Add(limit)
+	last := "no status"
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		st, err := api.NewClient(l.Socket("edge")).Status()
+		if err == nil && st.Breakout != nil {
+			for _, s := range st.Breakout.Sources {
+				if s.Name != memSource {
+					continue
+				}
+				last = fmt.Sprintf("%d prefixes, error %q, installed %d", s.Prefixes, s.LastError, st.Breakout.Compile.Installed)
+				// Installed counts aggregated routes: the set is in once the
+				// table outgrows the lab's own ~120 and the install is later
+				// than the fetch.
+				if s.Prefixes >= n*99/100 && st.Breakout.Compile.Installed > 1000 && !st.Breakout.Compile.LastInstall.Before(s.LastSuccess) {
+					return st.Breakout.Compile.Installed, nil
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("source %s not installed within %s: %s; see %s", memSource, limit, last, l.LogPath("edge"))
+}
+
+func edgePID(l *benchLab) (int, error) {
+	b, err := os.ReadFile(filepath.Join(l.Dir, "edge.pid"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// vmHWM reads a process's peak resident set size in bytes. The pid file
+// holds `ip netns exec`'s pid, which execs the daemon in place.
+func vmHWM(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
