@@ -86,6 +86,11 @@ func movedOnce(ctx context.Context, l *benchLab, c string) (moved, survivors int
 	if _, err := l.waitVia(ctx, 20*time.Second, allThree()); err != nil {
 		return 0, 0, err
 	}
+	// A returning tunnel regains its buckets only once they idle for the
+	// group's idle timer: measure from a balanced group.
+	if err := waitBalanced(ctx, l, 30*time.Second); err != nil {
+		return 0, 0, err
+	}
 	before, err := flowDevs(l, 20000, 300)
 	if err != nil {
 		return 0, 0, err
