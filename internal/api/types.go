@@ -5,6 +5,7 @@ import (
 
 	"github.com/uplinkd/uplinkd/internal/breakout/engine"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
+	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -13,15 +14,16 @@ const Version = "v1"
 
 // Status is the answer to GET /v1/status.
 type Status struct {
-	Role     string            `json:"role"`
-	Site     string            `json:"site"`
-	Started  time.Time         `json:"started"`
-	Config   string            `json:"config"`
-	Tunnels  []wg.TunnelStatus `json:"tunnels"`
-	ECMP     *ecmp.Status      `json:"ecmp,omitempty"`
-	Breakout *engine.Status    `json:"breakout,omitempty"`
-	LastErr  string            `json:"last_error,omitempty"`
-	Reloaded time.Time         `json:"reloaded,omitzero"`
+	Role     string               `json:"role"`
+	Site     string               `json:"site"`
+	Started  time.Time            `json:"started"`
+	Config   string               `json:"config"`
+	Tunnels  []wg.TunnelStatus    `json:"tunnels"`
+	ECMP     *ecmp.Status         `json:"ecmp,omitempty"`
+	Breakout *engine.Status       `json:"breakout,omitempty"`
+	Announce *bgp.AnnouncerStatus `json:"breakout_announce,omitempty"`
+	LastErr  string               `json:"last_error,omitempty"`
+	Reloaded time.Time            `json:"reloaded,omitzero"`
 }
 
 // Explanation is the answer to GET /v1/explain?ip=A: the route the kernel

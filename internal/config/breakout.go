@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -63,6 +64,35 @@ func validateBreakout(v *validator, raw *rawFile, c *Config) {
 	for i, s := range b.Source {
 		out.Sources = append(out.Sources, v.breakoutSource(i, s))
 	}
+	for i, p := range b.Peer {
+		out.Peers = append(out.Peers, v.breakoutPeer(i, p))
+	}
+}
+
+// breakoutPeer validates one [[breakout.peer]], a BGP receiver.
+func (v *validator) breakoutPeer(i int, r rawBreakoutPeer) BreakoutPeer {
+	p := fmt.Sprintf("breakout.peer[%d]", i)
+	var out BreakoutPeer
+	if v.required(p, "address", `add the receiver's address, e.g. address = "198.18.10.254"`) {
+		a, err := netip.ParseAddr(r.Address)
+		if err != nil {
+			v.errorf(p+".address", "%q is not an IP address", r.Address)
+		} else {
+			out.Address = a
+		}
+	}
+	if v.required(p, "asn", "add the receiver's AS number, e.g. asn = 65000") {
+		if r.ASN < 1 || r.ASN > 4294967294 {
+			v.errorf(p+".asn", "%d is not an AS number", r.ASN)
+		} else {
+			out.ASN = uint32(r.ASN)
+		}
+	}
+	out.Port = 179
+	if v.has(p + ".port") {
+		out.Port = v.port(p+".port", r.Port)
+	}
+	return out
 }
 
 func (v *validator) breakoutTable(n int64) int {

@@ -105,6 +105,13 @@ type rawBreakout struct {
 	FetchTimeout    int64               `toml:"fetch_timeout"`
 	MaxFeedMB       int64               `toml:"max_feed_mb"`
 	Source          []rawBreakoutSource `toml:"source"`
+	Peer            []rawBreakoutPeer   `toml:"peer"`
+}
+
+type rawBreakoutPeer struct {
+	Address string `toml:"address"`
+	ASN     int64  `toml:"asn"`
+	Port    int64  `toml:"port"`
 }
 
 type rawBreakoutSource struct {

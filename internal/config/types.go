@@ -171,6 +171,16 @@ type Breakout struct {
 	FetchTimeout time.Duration
 	MaxFeedBytes int64
 	Sources      []BreakoutSource
+	// Peers receive the installed set over BGP with the gateway as next
+	// hop (the job exabgp did): e.g. the LAN's own router.
+	Peers []BreakoutPeer
+}
+
+// BreakoutPeer is one BGP receiver of the breakout set.
+type BreakoutPeer struct {
+	Address netip.Addr
+	ASN     uint32
+	Port    int
 }
 
 // BreakoutSource is one feed of prefixes.

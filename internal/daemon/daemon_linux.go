@@ -36,6 +36,9 @@ type Daemon struct {
 	wg      *wg.Manager
 	ecmp    *ecmp.Controller
 	bo      *engine.Engine // nil unless [breakout] is configured
+	ann     *announcer     // nil unless [[breakout.peer]] lists receivers
+	// annPeers are the receivers ann was started for.
+	annPeers []config.BreakoutPeer
 
 	ctx context.Context // the daemon's life, for what a reload starts
 
@@ -113,31 +116,65 @@ func (d *Daemon) syncBreakout(ctx context.Context, cfg *config.Config) error {
 	d.mu.Unlock()
 	switch {
 	case bo != nil && cfg.Breakout.Enabled():
-		return bo.Apply(ctx, BreakoutPlan(cfg))
+		an, err := d.reannounce(ctx, cfg)
+		plan := BreakoutPlan(cfg)
+		if an != nil {
+			plan.OnState = an.onState
+		}
+		err = errors.Join(err, bo.Apply(ctx, plan))
+		if an != nil { // a new announcer starts from what is installed now
+			an.onState(bo.State())
+		}
+		return err
 	case bo != nil:
 		return d.stopBreakout()
 	case cfg.Breakout.Enabled():
-		e, err := engine.Start(ctx, BreakoutPlan(cfg), d.log.With("part", "breakout"))
+		an, err := startAnnouncer(ctx, cfg, d.log.With("part", "announce"))
 		if err != nil {
 			return err
 		}
+		plan := BreakoutPlan(cfg)
+		if an != nil {
+			plan.OnState = an.onState
+		}
+		e, err := engine.Start(ctx, plan, d.log.With("part", "breakout"))
+		if err != nil {
+			return errors.Join(err, an.stop())
+		}
 		d.mu.Lock()
-		d.bo = e
+		d.bo, d.ann, d.annPeers = e, an, cfg.Breakout.Peers
 		d.mu.Unlock()
 	}
 	return nil
 }
 
+// reannounce restarts the BGP announcer when the receivers changed, and
+// returns the one in use.
+func (d *Daemon) reannounce(ctx context.Context, cfg *config.Config) (*announcer, error) {
+	d.mu.Lock()
+	old, same := d.ann, fmt.Sprint(d.annPeers) == fmt.Sprint(cfg.Breakout.Peers)
+	d.mu.Unlock()
+	if same {
+		return old, nil
+	}
+	err := old.stop()
+	an, serr := startAnnouncer(ctx, cfg, d.log.With("part", "announce"))
+	d.mu.Lock()
+	d.ann, d.annPeers = an, cfg.Breakout.Peers
+	d.mu.Unlock()
+	return an, errors.Join(err, serr)
+}
+
 // stopBreakout removes breakout's rule and routes unless on_exit = "keep".
 func (d *Daemon) stopBreakout() error {
 	d.mu.Lock()
-	bo, keep := d.bo, d.cfg.ECMP.OnExit == "keep"
-	d.bo = nil
+	bo, an, keep := d.bo, d.ann, d.cfg.ECMP.OnExit == "keep"
+	d.bo, d.ann = nil, nil
 	d.mu.Unlock()
 	if bo == nil {
 		return nil
 	}
-	return bo.Close(!keep)
+	return errors.Join(bo.Close(!keep), an.stop())
 }
 
 // applyNAT masquerades the edge's LAN and tunnel addresses out of the
@@ -287,7 +324,7 @@ func (d *Daemon) setLevel(cfg *config.Config) {
 
 func (d *Daemon) status() api.Status {
 	d.mu.Lock()
-	cfg, reloaded, reloadErr, ctl, bo := d.cfg, d.reloaded, d.reloadErr, d.ecmp, d.bo
+	cfg, reloaded, reloadErr, ctl, bo, an := d.cfg, d.reloaded, d.reloadErr, d.ecmp, d.bo, d.ann
 	d.mu.Unlock()
 	s := api.Status{Role: string(cfg.Role), Site: cfg.Site, Started: d.started, Config: d.path,
 		Tunnels: d.wg.Status(), Reloaded: reloaded}
@@ -299,6 +336,7 @@ func (d *Daemon) status() api.Status {
 		b := bo.Status()
 		s.Breakout = &b
 	}
+	s.Announce = an.status(context.Background())
 	if err := d.wg.LastError(); err != nil {
 		s.LastErr = err.Error()
 	}

@@ -124,4 +124,5 @@ func (e *Engine) observe(p Plan, rtt time.Duration, err error) {
 	if rerr := e.syncRule(); rerr != nil {
 		e.log.Error("breakout rule change failed", "err", rerr)
 	}
+	e.tellState(p)
 }

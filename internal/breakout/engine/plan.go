@@ -46,6 +46,11 @@ type Plan struct {
 	// Fetcher downloads the feeds; nil: timeouts and caps of package
 	// fetch with two retries.
 	Fetcher *fetch.Fetcher
+	// OnState, when set, hears the installed set after every install and
+	// whether breakout is active (the gateway answers), after every flip:
+	// the BGP announcer follows it. It is called on the engine's own
+	// goroutines and must not block.
+	OnState func(installed []netip.Prefix, active bool)
 }
 
 // Health configures the gateway probe. Zero fields take the defaults.

@@ -70,6 +70,7 @@ func (e *Engine) install(p Plan, prev []netip.Prefix) (retry bool, err error) {
 		installed = e.readBack(p.Table, installed)
 	}
 	e.recordInstall(&res, installed, st, err, compiled, took)
+	e.tellState(p)
 	e.log.Info("breakout installed", "table", p.Table, "routes", len(installed), "added", st.Added,
 		"replaced", st.Replaced, "deleted", st.Deleted, "unchanged", st.Unchanged, "took", took.Round(time.Millisecond), "err", err)
 	return err != nil, err
@@ -251,4 +252,24 @@ func (e *Engine) runInstaller() {
 		retry.Reset(wait)
 		wait = min(2*wait, retryMax)
 	}
+}
+
+// tellState passes the installed set and whether it is active to
+// Plan.OnState. It reads the current plan, not the caller's copy: a reload
+// may have changed the listener since a loop took its copy.
+func (e *Engine) tellState(Plan) {
+	e.mu.Lock()
+	tell := e.plan.OnState
+	installed, active := e.installed, e.plan.Health.Disabled || e.hs.Healthy
+	e.mu.Unlock()
+	if tell != nil {
+		tell(installed, active)
+	}
+}
+
+// State returns the installed set and whether breakout is active.
+func (e *Engine) State() ([]netip.Prefix, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.installed, e.plan.Health.Disabled || e.hs.Healthy
 }
