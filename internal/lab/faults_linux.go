@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -151,10 +152,64 @@ func WithFetchTimeout(config string, seconds int) (string, error) {
 	return config[:i] + fmt.Sprintf("fetch_timeout = %d\n", seconds) + config[i:], nil
 }
 
-// ProcStatus is what /proc/PID/status says of a daemon's footprint.
+// ProcStatus is what /proc/PID/status says of a daemon's footprint, and
+// what its metrics say of its Go runtime.
 type ProcStatus struct {
-	RSSKiB  int // VmRSS
-	Threads int
+	RSSKiB     int // VmRSS
+	Threads    int
+	Goroutines int // go_goroutines from the metrics endpoint; -1 if unread
+	HeapKiB    int // go_memstats_heap_inuse_bytes, in KiB; -1 if unread
+}
+
+// String prints the footprint as the tests and the soak log it.
+func (p ProcStatus) String() string {
+	return fmt.Sprintf("RSS %.1f MiB, %d threads, %d goroutines, heap in use %.1f MiB",
+		float64(p.RSSKiB)/1024, p.Threads, p.Goroutines, float64(p.HeapKiB)/1024)
+}
+
+// MetricsAddr is where a lab daemon serves its metrics, inside its
+// namespace (the default [api] metrics).
+const MetricsAddr = "127.0.0.1:9474"
+
+// goRuntime scrapes a site's metrics for the Go runtime's goroutine count
+// and heap in use: the Prometheus Go collector the daemon already serves.
+func (l *Lab) goRuntime(site string) (goroutines, heapKiB int, err error) {
+	host := "home"
+	if site == "hub" {
+		host = "hub"
+	}
+	c, err := l.DialFrom(host, "tcp", MetricsAddr, 2*time.Second)
+	if err != nil {
+		return -1, -1, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+	body, err := io.ReadAll(c)
+	if err != nil {
+		return -1, -1, err
+	}
+	goroutines, heapKiB = -1, -1
+	for _, line := range strings.Split(string(body), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "go_goroutines":
+			goroutines = int(v)
+		case "go_memstats_heap_inuse_bytes":
+			heapKiB = int(v / 1024)
+		}
+	}
+	if goroutines < 0 {
+		return -1, -1, errors.New("metrics: no go_goroutines")
+	}
+	return goroutines, heapKiB, nil
 }
 
 // DaemonPID is the pid of a site's running daemon.
@@ -166,9 +221,8 @@ func (l *Lab) DaemonPID(site string) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
-// Footprint reads a site daemon's resident memory and thread count.
-// Goroutines cannot be seen from outside the process; threads are the
-// nearest outside measure of work that never ends.
+// Footprint reads a site daemon's resident memory and thread count from
+// /proc, and its goroutines and heap from the metrics it serves.
 func (l *Lab) Footprint(site string) (ProcStatus, error) {
 	pid, err := l.DaemonPID(site)
 	if err != nil {
@@ -195,6 +249,9 @@ func (l *Lab) Footprint(site string) (ProcStatus, error) {
 	if ps.RSSKiB == 0 || ps.Threads == 0 {
 		return ps, fmt.Errorf("/proc/%d/status: no VmRSS or Threads", pid)
 	}
+	// Without metrics (disabled, or the scrape failed) the footprint is
+	// still the outside view.
+	ps.Goroutines, ps.HeapKiB, _ = l.goRuntime(site)
 	return ps, nil
 }
 

@@ -166,12 +166,19 @@ func TestCarrierFlapsLeaveFIBExact(t *testing.T) {
 	}
 	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
 	waitFIBExact(t, l, 15*time.Second)
+	seed := time.Now().UnixNano()
+	// A short round first: the Go heap of a daemon that has just started
+	// grows to its working size at the first churn (RSS +80 % here), which
+	// is not a leak; the baseline is taken after it.
+	if err := l.Flap(context.Background(), 5, 5*time.Second, seed-1); err != nil {
+		t.Fatal(err)
+	}
+	waitFIBExact(t, l, 30*time.Second)
 	before, err := l.Footprint("edge")
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed := time.Now().UnixNano()
-	t.Logf("flapping each carrier %d times within %s (seed %d); edge before: RSS %d KiB, %d threads", n, window, seed, before.RSSKiB, before.Threads)
+	t.Logf("flapping each carrier %d times within %s (seed %d); edge before: %s", n, window, seed, before)
 	start := time.Now()
 	if err := l.Flap(context.Background(), n, window, seed); err != nil {
 		t.Fatal(err)
@@ -198,29 +205,33 @@ func TestCarrierFlapsLeaveFIBExact(t *testing.T) {
 		}
 	}
 	after := settleFootprint(t, l, before, 15*time.Second)
-	t.Logf("edge after: RSS %d KiB (%+.0f%%), %d threads (was %d)", after.RSSKiB,
-		100*float64(after.RSSKiB-before.RSSKiB)/float64(before.RSSKiB), after.Threads, before.Threads)
+	t.Logf("edge after: %s (RSS %+.0f%%)", after, 100*float64(after.RSSKiB-before.RSSKiB)/float64(before.RSSKiB))
 }
 
 // settleFootprint waits (bounded) for the edge daemon's RSS and threads
-// to come back near before, and fails if they do not. The bounds are
-// loose: a regression that leaks per flap grows far beyond them.
+// to come back near before, and fails if they do not. Goroutines (from
+// the daemon's metrics) are the tight check: a flap that leaves one
+// behind shows at once. RSS is bounded loosely (twice the baseline): the
+// Go runtime keeps freed heap resident for minutes, so RSS after a burst
+// says little until it keeps growing, which `make soak` watches.
 func settleFootprint(t *testing.T, l *Lab, before ProcStatus, limit time.Duration) ProcStatus {
 	t.Helper()
-	rssMax := before.RSSKiB + max(before.RSSKiB/2, 16<<10)
+	rssMax := 2 * before.RSSKiB
 	threadsMax := before.Threads + max(before.Threads/4, 4)
+	goMax := before.Goroutines + max(before.Goroutines/10, 10)
 	start := time.Now()
 	for {
 		now, err := l.Footprint("edge")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if now.RSSKiB <= rssMax && now.Threads <= threadsMax {
+		goOK := before.Goroutines < 0 || now.Goroutines < 0 || now.Goroutines <= goMax
+		if now.RSSKiB <= rssMax && now.Threads <= threadsMax && goOK {
 			return now
 		}
 		if time.Since(start) > limit {
-			t.Errorf("edge daemon grew: RSS %d KiB (baseline %d, bound %d), threads %d (baseline %d, bound %d)",
-				now.RSSKiB, before.RSSKiB, rssMax, now.Threads, before.Threads, threadsMax)
+			t.Errorf("edge daemon grew: RSS %d KiB (baseline %d, bound %d), threads %d (baseline %d, bound %d), goroutines %d (baseline %d, bound %d)",
+				now.RSSKiB, before.RSSKiB, rssMax, now.Threads, before.Threads, threadsMax, now.Goroutines, before.Goroutines, goMax)
 			return now
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -450,16 +461,22 @@ func TestStateDirReadOnlyRoutingGoesOn(t *testing.T) {
 			inStatus = append(inStatus, "daemon: "+st.LastErr)
 		}
 		logged := newLog(l, "edge", logStart)
-		inLog := strings.Contains(logged, "edge-state") || strings.Contains(logged, "operation not permitted") ||
-			strings.Contains(logged, "read-only")
+		inLog := strings.Contains(logged, dir)
 		if len(inStatus) > 0 && inLog {
 			t.Logf("state directory read-only: routing goes on; status says %q", inStatus)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the state directory %s could not be written, but after 10 s status shows %q and the log since the reload says nothing of it:\n%s\n"+
-				"(the store's persist error is returned by lkg.Store.Success and dropped: source.Refresher logs the refresh at info and the engine only counts it as a failure for its retry timer)",
-				dir, inStatus, logged)
+			if !inLog {
+				t.Errorf("the log since the reload never names %s, which could not be written:\n%s", dir, logged)
+			}
+			if len(inStatus) == 0 {
+				t.Errorf("%s could not be written (the log names it: %v), but after 10 s status shows no error at all: "+
+					"not in the sources' LastError (lkg.Store.Success keeps the set in memory with LastError \"\" and returns the persist error, which source.Refresher does not log and the engine only counts for its retry timer), "+
+					"not in Compile.LastError (the kernel.json marker write that fails each install is logged as \"breakout install failed, retrying\" but not kept)",
+					dir, inLog)
+			}
+			return
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
