@@ -81,7 +81,6 @@ protocol bgp announcer {
 	local %v as %d;
 	neighbor %v as %d;
 	passive on;
-	hold time 9;
 	ipv4 { import all; export none; };
 	ipv6 { import all; export none; };
 }

@@ -25,10 +25,17 @@ type AnnouncerConfig struct {
 	// ipv6-unicast whatever the neighbor's own family, as exabgp's did.
 	Peers []Peer
 
-	// Timers are whole seconds; defaults as for Config (hold 9 s,
-	// keepalive hold/3, connect retry 1 s).
+	// Timers are whole seconds. Defaults: hold 90 s, keepalive hold/3,
+	// connect retry 1 s. Not the speaker's 9 s: GoBGP packs the whole table
+	// for a session coming up (or a bulk Set) before it writes anything,
+	// keepalives included; for the 998 k table that took more than 9 s on
+	// a loaded machine and BIRD ended the session (hold timer expired), over
+	// and over. Failure detection is the gateway probe's job, not this
+	// session's.
 	HoldTime, Keepalive, ConnectRetry time.Duration
 }
+
+const defaultAnnouncerHoldTime = 90 * time.Second
 
 // Announcer announces one large prefix set with an explicit next hop per
 // family to receiving peers: the job exabgp did for breakout prefixes. It
@@ -93,6 +100,9 @@ func (c AnnouncerConfig) speakerConfig() Config {
 // the peers. Nothing is announced until Set. On error nothing is left
 // running.
 func (a *Announcer) Start(ctx context.Context, c AnnouncerConfig) error {
+	if c.HoldTime == 0 {
+		c.HoldTime = defaultAnnouncerHoldTime
+	}
 	sc := c.speakerConfig().withDefaults()
 	if err := sc.validate(); err != nil {
 		return err
