@@ -108,6 +108,9 @@
 //     soft reset out sends none). Withdrawing everything restarts the
 //     server instead: the receivers drop the routes at the CEASE, the RIB
 //     and its memory go at once, and the sessions come back empty in 1–2 s.
+//   - Hold time 90 s by default: GoBGP packs the whole table for a session
+//     before it writes anything, keepalives included; with 9 s BIRD ended
+//     the session during the 998 k table, again at every retry.
 //   - Memory: GoBGP's RIB holds about 600 B per prefix (600 MB for the
 //     998 k table); the Go heap peaks near twice that unless the daemon
 //     sets a memory limit (GOMEMLIMIT).
