@@ -37,7 +37,7 @@ func parseFlags() options {
 	var o options
 	flag.StringVar(&o.binary, "binary", "bin/uplinkd", "the uplinkd binary the lab's daemons run")
 	flag.DurationVar(&o.load, "duration", 9*time.Minute, "how long flaps, feed updates and traffic run")
-	flag.DurationVar(&o.warmup, "warmup", 90*time.Second, "load before the baseline footprint is taken")
+	flag.DurationVar(&o.warmup, "warmup", 150*time.Second, "load before the baseline footprint is taken (long enough for every feed fault once)")
 	flag.DurationVar(&o.every, "every", 30*time.Second, "how often a sample line is printed")
 	flag.IntVar(&o.flaps, "flaps", 100, "flaps of each uplink per window")
 	flag.DurationVar(&o.flapWindow, "flap-window", 60*time.Second, "the window of -flaps flaps (a quiet 10 s follows each)")
@@ -157,7 +157,7 @@ func (s *soak) run(ctx context.Context) error {
 	fmt.Printf("soak: at rest before the load: %s\n", rest.line())
 	fmt.Printf("soak: %s of load: each uplink flapped %d times per %s, the test feed moved every %s (good versions and %s in turn), UDP and TCP from ul-lan to ul-web; a line every %s\n",
 		s.o.load, s.o.flaps, s.o.flapWindow, s.o.feedEvery, strings.Join(lab.FeedFaults, ", "), s.o.every)
-	fmt.Println("ELAPSED  RSS(MiB)  THREADS  FIB-ROUTES  NEXTHOPS  BREAKOUT  DAEMON-ERR/WARN  HARNESS-ERR  FLAPS  FEED  UDP(fail)  TCP(fail)")
+	fmt.Println("ELAPSED  RSS(MiB)  THREADS  GOROUTINES  HEAP(MiB)  FIB-ROUTES  NEXTHOPS  BREAKOUT  DAEMON-ERR/WARN  HARNESS-ERR  FLAPS  FEED  UDP(fail)  TCP(fail)")
 
 	s.start = time.Now()
 	loadCtx, cancel := context.WithTimeout(ctx, s.o.load)
@@ -197,21 +197,21 @@ func (s *soak) report(ctx context.Context) (sample, error) {
 		fmt.Println(s.row(sm))
 		if baseline.fp.RSSKiB == 0 && sm.at >= s.o.warmup {
 			baseline = sm
-			fmt.Printf("         (baseline after the %s warm-up: RSS %.1f MiB, %d threads)\n", s.o.warmup, mib(sm.fp.RSSKiB), sm.fp.Threads)
+			fmt.Printf("         (baseline after the %s warm-up: %s)\n", s.o.warmup, sm.fp)
 		}
 	}
 }
 
 func (s *soak) row(sm sample) string {
-	return fmt.Sprintf("%7s  %8.1f  %7d  %10d  %8d  %8d  %15s  %11d  %5d  %4d  %9s  %9s",
-		sm.at.Round(time.Second), mib(sm.fp.RSSKiB), sm.fp.Threads, sm.routes, sm.nexthops, sm.breakout,
+	return fmt.Sprintf("%7s  %8.1f  %7d  %10d  %9.1f  %10d  %8d  %8d  %15s  %11d  %5d  %4d  %9s  %9s",
+		sm.at.Round(time.Second), mib(sm.fp.RSSKiB), sm.fp.Threads, sm.fp.Goroutines, mib(sm.fp.HeapKiB), sm.routes, sm.nexthops, sm.breakout,
 		fmt.Sprintf("%d/%d", sm.logErrors, sm.logWarns), s.harnessErrs.Load(), s.flapRounds.Load(), s.feedMoves.Load(),
 		fmt.Sprintf("%d(%d)", s.udpSent.Load(), s.udpFailed.Load()), fmt.Sprintf("%d(%d)", s.tcpOK.Load()+s.tcpFailed.Load(), s.tcpFailed.Load()))
 }
 
 func (sm sample) line() string {
-	return fmt.Sprintf("RSS %.1f MiB, %d threads, %d FIB routes, %d nexthop objects, %d breakout routes",
-		mib(sm.fp.RSSKiB), sm.fp.Threads, sm.routes, sm.nexthops, sm.breakout)
+	return fmt.Sprintf("%s, %d FIB routes, %d nexthop objects, %d breakout routes",
+		sm.fp, sm.routes, sm.nexthops, sm.breakout)
 }
 
 func mib(kib int) float64 { return float64(kib) / 1024 }
@@ -391,29 +391,41 @@ func (s *soak) verdict(ctx context.Context, rest, baseline sample) error {
 	if err := s.waitSettled(ctx, 60*time.Second); err != nil {
 		return fmt.Errorf("after the load: %w", err)
 	}
-	// Let the runtime hand back what the load used (the scavenger works
-	// over minutes; a leak does not shrink at all).
-	select {
-	case <-ctx.Done():
-		return errors.New("interrupted")
-	case <-time.After(30 * time.Second):
-	}
-	end, err := s.take()
-	if err != nil {
-		return err
-	}
-	fmt.Println(s.row(end))
-	fmt.Printf("soak: at rest after the load: %s\n", end.line())
 	if baseline.fp.RSSKiB == 0 {
 		baseline = rest
 		fmt.Println("soak: the load ended before the warm-up did: comparing with the footprint at rest before it")
 	}
 	limit := 1 + s.o.growth/100
+	within := func(base, now int) bool { return base < 0 || float64(now) <= float64(base)*limit }
+	// The Go runtime hands freed memory back over minutes (a leak never
+	// does): wait, bounded, for the footprint to come back within limit.
+	var end sample
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var err error
+		if end, err = s.take(); err != nil {
+			return err
+		}
+		if within(baseline.fp.RSSKiB, end.fp.RSSKiB) && within(baseline.fp.Threads, end.fp.Threads) &&
+			within(baseline.fp.Goroutines, end.fp.Goroutines) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("interrupted")
+		case <-time.After(5 * time.Second):
+		}
+	}
+	fmt.Println(s.row(end))
+	fmt.Printf("soak: at rest after the load: %s\n", end.line())
 	var fails []string
-	if float64(end.fp.RSSKiB) > float64(baseline.fp.RSSKiB)*limit {
+	if !within(baseline.fp.Goroutines, end.fp.Goroutines) {
+		fails = append(fails, fmt.Sprintf("goroutines grew from %d to %d (over +%.0f%%)", baseline.fp.Goroutines, end.fp.Goroutines, s.o.growth))
+	}
+	if !within(baseline.fp.RSSKiB, end.fp.RSSKiB) {
 		fails = append(fails, fmt.Sprintf("RSS grew from %.1f to %.1f MiB (over +%.0f%%)", mib(baseline.fp.RSSKiB), mib(end.fp.RSSKiB), s.o.growth))
 	}
-	if float64(end.fp.Threads) > float64(baseline.fp.Threads)*limit {
+	if !within(baseline.fp.Threads, end.fp.Threads) {
 		fails = append(fails, fmt.Sprintf("threads grew from %d to %d (over +%.0f%%)", baseline.fp.Threads, end.fp.Threads, s.o.growth))
 	}
 	if end.routes != rest.routes || end.nexthops != rest.nexthops || end.breakout != rest.breakout {
@@ -428,9 +440,10 @@ func (s *soak) verdict(ctx context.Context, rest, baseline sample) error {
 		fails = append(fails, fmt.Sprintf("%d of the soak's own steps failed, the last: %s", n, s.lastErr))
 		s.mu.Unlock()
 	}
-	fmt.Printf("soak: RSS %.1f MiB → %.1f MiB (%+.1f%%), threads %d → %d (%+.1f%%) against the baseline after warm-up; limit +%.0f%%\n",
+	fmt.Printf("soak: RSS %.1f MiB → %.1f MiB (%+.1f%%), threads %d → %d (%+.1f%%), goroutines %d → %d against the baseline after warm-up; limit +%.0f%%\n",
 		mib(baseline.fp.RSSKiB), mib(end.fp.RSSKiB), pct(baseline.fp.RSSKiB, end.fp.RSSKiB),
-		baseline.fp.Threads, end.fp.Threads, pct(baseline.fp.Threads, end.fp.Threads), s.o.growth)
+		baseline.fp.Threads, end.fp.Threads, pct(baseline.fp.Threads, end.fp.Threads),
+		baseline.fp.Goroutines, end.fp.Goroutines, s.o.growth)
 	if len(fails) > 0 {
 		return fmt.Errorf("FAIL: %s", strings.Join(fails, "; "))
 	}
