@@ -33,7 +33,9 @@ func startAnnouncer(ctx context.Context, cfg *config.Config, log *slog.Logger) (
 	if len(b.Peers) == 0 {
 		return nil, nil
 	}
-	ac := bgp.AnnouncerConfig{ASN: cfg.ASN, RouterID: cfg.RouterID, HoldTime: cfg.BGP.HoldTime, Keepalive: cfg.BGP.Keepalive}
+	// The announcer's own timers: a large table is packed before a keepalive
+	// is written, and the tunnels' short hold time would expire meanwhile.
+	ac := bgp.AnnouncerConfig{ASN: cfg.ASN, RouterID: cfg.RouterID}
 	for _, p := range b.Peers {
 		ac.Peers = append(ac.Peers, bgp.Peer{Name: "breakout-" + p.Address.String(), Address: p.Address, ASN: p.ASN, Port: p.Port})
 	}
