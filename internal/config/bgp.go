@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -38,6 +39,9 @@ func validateBGP(v *validator, raw *rawFile, c *Config) {
 		} else {
 			c.BGP.MaxPrefixes = int(b.MaxPrefixes)
 		}
+	}
+	if v.has("bgp.grpc") {
+		c.BGP.GRPC = v.loopbackAddr("bgp.grpc", b.GRPC)
 	}
 	switch c.Role {
 	case RoleEdge:
@@ -154,4 +158,20 @@ func (v *validator) choice(path, s, def string, allowed ...string) string {
 		return def
 	}
 	return s
+}
+
+// loopbackAddr checks a host:port that must stay on the machine: GoBGP's
+// gRPC API has no authentication, so it is refused anywhere else.
+func (v *validator) loopbackAddr(path, s string) string {
+	host, port, err := net.SplitHostPort(s)
+	a, aerr := netip.ParseAddr(host)
+	switch {
+	case err != nil || aerr != nil || port == "" || port == "0":
+		v.errorf(path, "%q is not address:port (e.g. \"127.0.0.1:50051\")", s)
+	case !a.IsLoopback():
+		v.errorf(path, "%s is not a loopback address (the gRPC API has no authentication: keep it on 127.0.0.1 or ::1)", host)
+	default:
+		return s
+	}
+	return ""
 }

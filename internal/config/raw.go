@@ -71,6 +71,7 @@ type rawBGP struct {
 	Originate   []string `toml:"originate"`
 	Accept      []string `toml:"accept"`
 	MaxPrefixes int64    `toml:"max_prefixes"`
+	GRPC        string   `toml:"grpc"`
 }
 
 type rawLiveness struct {

@@ -133,6 +133,7 @@ type BGP struct {
 	Originate   []netip.Prefix // announced on every session
 	Accept      []netip.Prefix // the only prefixes taken from the peer
 	MaxPrefixes int            // per session and family
+	GRPC        string         // GoBGP's gRPC API for the gobgp CLI; "" off
 }
 
 // Liveness decides how fast a dead tunnel leaves the ECMP set.

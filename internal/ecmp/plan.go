@@ -57,7 +57,7 @@ func PlanFrom(c *config.Config) Plan {
 		ASN: c.ASN, RouterID: c.RouterID, Passive: c.Role == config.RoleHub,
 		ListenPort: -1, HoldTime: c.BGP.HoldTime, Keepalive: c.BGP.Keepalive,
 		ConnectRetry: time.Second, Originate: c.BGP.Originate, Accept: c.BGP.Accept,
-		MaxPrefixes: uint32(c.BGP.MaxPrefixes),
+		MaxPrefixes: uint32(c.BGP.MaxPrefixes), GRPC: c.BGP.GRPC,
 	}
 	if c.Role == config.RoleHub {
 		p.Speaker.ListenPort = c.BGP.Port

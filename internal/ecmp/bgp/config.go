@@ -22,6 +22,9 @@ type Config struct {
 	// only dials).
 	ListenPort  int
 	ListenAddrs []netip.Addr // default 0.0.0.0 and ::
+	// GRPC, when set (host:port, loopback in practice), serves GoBGP's own
+	// gRPC API so that the standard `gobgp` CLI can inspect the RIB.
+	GRPC string
 
 	// Timers are whole seconds, as on the wire. GoBGP refuses a hold time
 	// under 3 s. Defaults: hold 9 s, keepalive hold/3, connect retry 1 s

@@ -104,9 +104,13 @@ func (s *Speaker) start(ctx context.Context, c Config) (*running, error) {
 	}
 	book := newPeerBook(c.Peers)
 	loop := newServeLoop()
-	srv := server.NewBgpServer(
+	opts := []server.ServerOption{
 		server.LoggerOption(slogAdapter{log: s.log, peerDown: book.peerDown}),
-		server.TimingHookOption(loop))
+		server.TimingHookOption(loop)}
+	if c.GRPC != "" {
+		opts = append(opts, server.GrpcListenAddress(c.GRPC))
+	}
+	srv := server.NewBgpServer(opts...)
 	go loop.run(srv)
 	r := &running{srv: srv, serve: loop, cancel: func() {}, book: book}
 
@@ -280,7 +284,7 @@ func (s *Speaker) Apply(ctx context.Context, c Config) error {
 
 func globalChanged(a, b Config) bool {
 	return a.ASN != b.ASN || a.RouterID != b.RouterID || a.ListenPort != b.ListenPort ||
-		!slices.Equal(a.ListenAddrs, b.ListenAddrs)
+		!slices.Equal(a.ListenAddrs, b.ListenAddrs) || a.GRPC != b.GRPC
 }
 
 // reconcile applies the policy, peer and announcement differences; r.cfg
