@@ -22,10 +22,11 @@ type Entry struct {
 }
 
 // String describes the entry the way a user asks about it:
-// "aws EC2 ap-northeast-1 3.112.0.0/14".
+// "aws EC2 ap-northeast-1 3.112.0.0/14", and with the name that yielded
+// it, "media media.example.net 192.0.2.1/32".
 func (e Entry) String() string {
 	s := e.Source
-	for _, f := range []string{e.Service, e.Region} {
+	for _, f := range []string{e.Service, e.Region, e.Name} {
 		if f != "" {
 			s += " " + f
 		}

@@ -76,9 +76,10 @@ func (e *Engine) stopSources(srcs []source.Config) []*runner {
 
 // firstDelay: a restored set younger than the interval is not fetched again
 // at once, so a daemon restarted in a loop does not hammer the feeds.
-// Static and file sources cost nothing to read and may have been edited.
+// Static and file sources cost nothing to read and may have been edited;
+// a dns source's answers are not kept across restarts.
 func firstDelay(cfg source.Config, st lkg.State, ok bool, now time.Time) time.Duration {
-	if !ok || st.LastSuccess.IsZero() || cfg.Spec.Kind == feed.KindStatic || cfg.Spec.Kind == feed.KindFile {
+	if !ok || st.LastSuccess.IsZero() || slices.Contains([]feed.Kind{feed.KindStatic, feed.KindFile, feed.KindDNS}, cfg.Spec.Kind) {
 		return 0
 	}
 	return max(0, cfg.Every-st.Age(now))
@@ -96,11 +97,15 @@ func (e *Engine) runSource(ctx context.Context, r *runner, first time.Duration) 
 		case <-t.C:
 		}
 		wait := r.cfg.Every
-		if out := e.refresh(ctx, r); out.Err != nil {
+		out := e.refresh(ctx, r)
+		if out.Err != nil {
 			failures++
 			wait = min(r.cfg.Every, retryAfter(failures))
 		} else {
 			failures = 0
+		}
+		if out.Next > 0 { // DNS answers: ask again when the first goes bad
+			wait = min(wait, out.Next)
 		}
 		e.mu.Lock()
 		r.next = time.Now().Add(wait)

@@ -25,6 +25,7 @@ const (
 	KindASN        Kind = "asn"
 	KindFile       Kind = "file"   // a seed-format YAML route file
 	KindStatic     Kind = "static" // Spec.Prefixes; no body
+	KindDNS        Kind = "dns"    // names resolved by package dnsfeed; no body
 )
 
 // Spec is what a configured source asks of its feed. Fields that do not
@@ -55,10 +56,16 @@ func (s Spec) Parse(bodies ...[]byte) ([]breakout.Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.Name, err)
 	}
+	return s.Fill(es), nil
+}
+
+// Fill sets Source on es and fills the route-file header fields they left
+// empty from Meta, in place; for entries that come from no body (dns).
+func (s Spec) Fill(es []breakout.Entry) []breakout.Entry {
 	for i := range es {
 		es[i] = s.fill(es[i])
 	}
-	return es, nil
+	return es
 }
 
 func (s Spec) parse(b [][]byte) ([]breakout.Entry, error) {
@@ -82,6 +89,8 @@ func (s Spec) parse(b [][]byte) ([]breakout.Entry, error) {
 		return routefile.Read(b[0], s.Name)
 	case KindStatic:
 		return static(s.Prefixes)
+	case KindDNS:
+		return nil, errors.New("a dns source is resolved, not parsed")
 	}
 	return nil, fmt.Errorf("unknown feed type %q", s.Kind)
 }

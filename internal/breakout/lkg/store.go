@@ -25,6 +25,9 @@ type State struct {
 	ETag         string           // validators of the good fetch, for conditional GET
 	LastModified string
 	Restored     bool // Entries come from disk, not yet refreshed in this run
+	// Expires, when set (dns answers), says until when each of Entries is
+	// good: a failed refresh drops those past it. See SuccessUntil.
+	Expires []time.Time
 }
 
 // Stale reports whether the latest refresh failed, so Entries are older
@@ -134,8 +137,8 @@ func (s *Store) NotModified(source string) error {
 	return nil
 }
 
-// Failure records a failed refresh. The previous set, if any, is kept and
-// the source becomes stale.
+// Failure records a failed refresh. The previous set, if any, is kept,
+// less entries past their expiry, and the source becomes stale.
 func (s *Store) Failure(source string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -145,6 +148,7 @@ func (s *Store) Failure(source string, err error) {
 		s.m[source] = st
 	}
 	st.LastAttempt = s.now()
+	st.dropExpired(st.LastAttempt)
 	st.LastError = err.Error()
 	if st.LastError == "" {
 		st.LastError = "failed"

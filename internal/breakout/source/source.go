@@ -19,6 +19,10 @@ type Config struct {
 	URLs  []string      // feed URLs; google: goog.json then, optionally, cloud.json
 	Files []string      // type file: route-file paths, read in order
 	Every time.Duration // refresh interval, for the caller's scheduler
+	// Names are a dns source's names, asked of Resolver (host:port; "":
+	// the system's first nameserver).
+	Names    []string
+	Resolver string
 }
 
 // Outcome reports one refresh.
@@ -28,6 +32,9 @@ type Outcome struct {
 	Changed     bool // the set differs from the one held before
 	NotModified bool // the server answered 304
 	Err         error
+	// Next, when set, is how soon the source wants refreshing again,
+	// sooner than Every: a dns source when its first answer goes bad.
+	Next time.Duration
 }
 
 // Refresher runs refreshes against a store.
@@ -41,6 +48,9 @@ type Refresher struct {
 // store keeps the previous set and marks the source stale; Outcome.Err says
 // why.
 func (r *Refresher) Refresh(ctx context.Context, src Config) Outcome {
+	if src.Spec.Kind == feed.KindDNS {
+		return r.refreshDNS(ctx, src)
+	}
 	name := src.Spec.Name
 	prev, _ := r.Store.Get(name)
 	out := Outcome{Source: name}
