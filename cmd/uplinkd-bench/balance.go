@@ -13,8 +13,8 @@ import (
 )
 
 // balanceRows: row 3. 600 one-packet UDP flows from ul-lan with weights
-// 1:1:1 and 2:1:1; each tunnel's share of what the FIB routed (tx packets
-// plus tx drops), against its weight's share.
+// 1:1:1 and 2:1:1; each tunnel's share of what the FIB routed (the flows' packets
+// counted by nftables in the edge), against its weight's share.
 func balanceRows(ctx context.Context, l *benchLab) []row {
 	var rows []row
 	for i, w := range [][]int{{1, 1, 1}, {2, 1, 1}} {
@@ -58,30 +58,37 @@ func balanceOnce(ctx context.Context, l *benchLab, w []int, port int) (string, f
 		pred = append(pred, fmt.Sprint(predicted[l.EdgeTunnel(c)]))
 	}
 	predS := strings.Join(pred, "/") + " by ip route get"
-	const n, window = 600, 500 * time.Millisecond
-	// BFD and BGP keepalives cross the tunnels too: count them over an
-	// idle window of the same length and take them off.
-	idle0, err := tunnelTx(l)
+	const n = 600
+	if err := nft(l.NS("home"), flowCounters(l)); err != nil {
+		return "", 0, "", err
+	}
+	defer nft(l.NS("home"), "delete table inet ubench\n")
+	before, err := tunnelTx(l)
 	if err != nil {
 		return "", 0, "", err
 	}
-	time.Sleep(window)
-	idle1, _ := tunnelTx(l)
-	before, _ := tunnelTx(l)
-	t0 := time.Now()
 	if err := sendFlows(l, port, n); err != nil {
 		return "", 0, "", err
 	}
-	time.Sleep(window - time.Since(t0))
-	after, _ := tunnelTx(l)
+	time.Sleep(300 * time.Millisecond)
+	after, err := tunnelTx(l)
+	if err != nil {
+		return "", 0, "", err
+	}
+	nftCounts, err := flowCounts(l)
+	if err != nil {
+		return "", 0, "", err
+	}
 	sum := 0
 	for _, x := range w {
 		sum += x
 	}
 	counts, total := map[string]float64{}, 0.0
+	var tx []string
 	for _, c := range lab.Carriers {
-		counts[c] = max(0, float64(after[c]-before[c])-float64(idle1[c]-idle0[c]))
+		counts[c] = float64(nftCounts[c])
 		total += counts[c]
+		tx = append(tx, fmt.Sprint(after[c]-before[c]))
 	}
 	var parts []string
 	worst := 0.0
@@ -90,7 +97,7 @@ func balanceOnce(ctx context.Context, l *benchLab, w []int, port int) (string, f
 		worst = max(worst, abs(share-want)/want)
 		parts = append(parts, fmt.Sprintf("%.0f", counts[c]))
 	}
-	return fmt.Sprintf("%s packets of %d flows", strings.Join(parts, "/"), n), worst, predS, nil
+	return fmt.Sprintf("%s of %d flows (tunnel tx %s)", strings.Join(parts, "/"), n, strings.Join(tx, "/")), worst, predS, nil
 }
 
 func abs(x float64) float64 {
@@ -121,8 +128,8 @@ func sendFlows(l *benchLab, port, n int) error {
 	})
 }
 
-// tunnelTx reads each edge tunnel's tx packets plus tx drops: the drops
-// were routed there too, and the FIB's choice is what is measured.
+// tunnelTx reads each edge tunnel's tx packets plus tx drops (drops were
+// routed there too), shown beside the exact counts.
 func tunnelTx(l *benchLab) (map[string]uint64, error) {
 	h, err := l.nl()
 	if err != nil {
@@ -137,6 +144,44 @@ func tunnelTx(l *benchLab) (map[string]uint64, error) {
 		}
 		st := link.Attrs().Statistics
 		out[c] = st.TxPackets + st.TxDropped
+	}
+	return out, nil
+}
+
+// flowCounters counts, in the edge's forward path, the bench's flows
+// (LAN host → ul-web's UDP port) by the tunnel the FIB sent them to. The
+// tunnels' own counters also carry BFD, BGP and the breakout feeds'
+// downloads, which a 600-packet sample cannot absorb.
+func flowCounters(l *benchLab) string {
+	var b strings.Builder
+	b.WriteString("table inet ubench {\n")
+	for _, c := range lab.Carriers {
+		fmt.Fprintf(&b, "\tcounter %s {}\n", c)
+	}
+	b.WriteString("\tchain ub_fwd {\n\t\ttype filter hook forward priority -200; policy accept;\n")
+	for _, c := range lab.Carriers {
+		fmt.Fprintf(&b, "\t\tip saddr %s udp dport %d oifname %q counter name %q\n", lab.LANHost, lab.WhoAmIPort, l.EdgeTunnel(c), c)
+	}
+	b.WriteString("\t}\n}\n")
+	return b.String()
+}
+
+// flowCounts reads the counters flowCounters made.
+func flowCounts(l *benchLab) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	for _, c := range lab.Carriers {
+		b, err := exec.Command("ip", "netns", "exec", l.NS("home"), "nft", "list", "counter", "inet", "ubench", c).CombinedOutput()
+		if err != nil {
+			return nil, fmt.Errorf("nft list counter %s: %v: %s", c, err, b)
+		}
+		f := strings.Fields(string(b))
+		for i := range f {
+			if f[i] == "packets" && i+1 < len(f) {
+				var n uint64
+				fmt.Sscan(f[i+1], &n)
+				out[c] = n
+			}
+		}
 	}
 	return out, nil
 }

@@ -142,7 +142,7 @@ func installPair(ctx context.Context, label string, ps []netip.Prefix, churn boo
 
 	// Delete.
 	did := map[string]string{"raw": "4b", "aggregated": "4d"}[label]
-	dname := fmt.Sprintf("delete %d %s prefixes (peer: ip route flush table)", len(final), label)
+	dname := fmt.Sprintf("delete %d %s prefixes (peer: ip -batch route del)", len(final), label)
 	logf("delete %s: fib Sync to empty", label)
 	t0 = time.Now()
 	st, err = h.Sync(benchTable, config.RouteProtocol, nil)
@@ -150,8 +150,13 @@ func installPair(ctx context.Context, label string, ps []netip.Prefix, churn boo
 	if err == nil && st.Deleted != len(final) {
 		err = fmt.Errorf("Sync deleted %d of %d", st.Deleted, len(final))
 	}
-	logf("delete %s: ip route flush", label)
-	peer, perr = ipFlush(ctx, nsP)
+	logf("delete %s: ip -batch", label)
+	peer, perr = ipBatch(ctx, nsP, filepath.Join(dir, "del"), delLines(final))
+	if perr == nil {
+		if n, err := countRoutes(nsP); err != nil || n != 0 {
+			perr = fmt.Errorf("ip -batch route del left %d routes (%v)", n, err)
+		}
+	}
 	rows = append(rows, pairRow(did, dname, ours, peer, errors.Join(err, perr), 0.2))
 	return rows
 }
@@ -220,21 +225,6 @@ func ipBatch(ctx context.Context, ns *benchNS, file, lines string) (time.Duratio
 	took := time.Since(t0)
 	if err != nil {
 		return took, fmt.Errorf("ip -batch: %v: %.200s", err, out)
-	}
-	return took, nil
-}
-
-// ipFlush times `ip route flush table T proto 211`: faster than deleting
-// the same routes one by one with ip -batch, so the stricter peer.
-func ipFlush(ctx context.Context, ns *benchNS) (time.Duration, error) {
-	t0 := time.Now()
-	out, err := exec.CommandContext(ctx, "ip", "-n", ns.name, "route", "flush", "table", fmt.Sprint(benchTable), "proto", fmt.Sprint(config.RouteProtocol)).CombinedOutput()
-	took := time.Since(t0)
-	if err != nil {
-		return took, fmt.Errorf("ip route flush: %v: %.200s", err, out)
-	}
-	if n, err := countRoutes(ns); err != nil || n != 0 {
-		return took, fmt.Errorf("ip route flush left %d routes (%v)", n, err)
 	}
 	return took, nil
 }

@@ -43,6 +43,7 @@ func labRows(ctx context.Context, o options, bin string) []row {
 	rows = append(rows, birdRow(ctx, o.n))
 	rows = append(rows, stabilityRow(ctx, l)...)
 	rows = append(rows, balanceRows(ctx, l)...)
+	rows = append(rows, dataPathRow(ctx, l))
 	rows = append(rows, memoryRow(ctx, l, o.pfx2as))
 	return rows
 }
