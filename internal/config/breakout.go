@@ -13,7 +13,7 @@ const (
 	BreakoutPriority = 6100
 )
 
-var sourceTypes = []string{"aws", "google", "cloudflare", "github", "m365", "url", "asn", "file", "static"}
+var sourceTypes = []string{"aws", "google", "cloudflare", "github", "m365", "url", "asn", "file", "static", "dns"}
 
 // validateBreakout checks [breakout] and its [[breakout.source]] tables.
 func validateBreakout(v *validator, raw *rawFile, c *Config) {
@@ -161,6 +161,10 @@ func (v *validator) breakoutSource(i int, s rawBreakoutSource) BreakoutSource {
 	out.Prefixes = v.prefixList(p+".prefixes", s.Prefixes, nil)
 	out.Refresh = v.seconds(p+".refresh", s.Refresh, 86400, 60, 7*86400, "seconds between refreshes")
 	out.Header = v.routeHeader(p+".header", s.Header)
+	out.Names = v.dnsNames(p+".names", s.Names)
+	if v.has(p + ".resolver") {
+		out.Resolver = v.resolver(p+".resolver", s.Resolver)
+	}
 	v.sourceNeeds(p, out)
 	return out
 }
@@ -199,6 +203,10 @@ func (v *validator) sourceNeeds(p string, s BreakoutSource) {
 	case "file":
 		if len(s.Files) == 0 {
 			v.errorAt(v.at(p), p+`: a file source needs files = ["/etc/uplinkd/routes/AS16509_AMAZON.yml", …]`)
+		}
+	case "dns":
+		if len(s.Names) == 0 && !v.reported(p+".names") {
+			v.errorAt(v.at(p), p+`: a dns source needs names = ["media.example.net", …]`)
 		}
 	default:
 		if !v.has(p+".url") && !v.has(p+".urls") && !v.reported(p+".url") && !v.reported(p+".urls") {

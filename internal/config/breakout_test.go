@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -33,7 +34,7 @@ func TestBadBreakout(t *testing.T) {
 		{"rule after main", []string{`gateway = "198.18.5.1"`, "gateway = \"198.18.5.1\"\nrule_priority = 32766"},
 			[]string{`29:1: breakout.rule_priority: 32766 is not a usable rule priority (1 to 32765: it must come before the main table's 32766)`}},
 		{"unknown source type", []string{`type = "aws"`, `type = "azure"`},
-			[]string{`32:1: breakout.source[0].type: "azure" is not a source type (use one of aws, google, cloudflare, github, m365, url, asn, file, static)`}},
+			[]string{`32:1: breakout.source[0].type: "azure" is not a source type (use one of aws, google, cloudflare, github, m365, url, asn, file, static, dns)`}},
 		{"source without url", []string{`url = "https://ip-ranges.amazonaws.com/ip-ranges.json"` + "\n", ""},
 			[]string{`30:1: breakout.source[0]: type aws needs url = "https://…" (the feed to fetch)`}},
 		{"url not http", []string{`url = "https://ip-ranges.amazonaws.com/ip-ranges.json"`, `url = "ftp://example.net/x"`},
@@ -42,6 +43,12 @@ func TestBadBreakout(t *testing.T) {
 			[]string{`30:1: breakout.source[0]: an asn source needs asns = [2906, …] (the origin ASNs to take)`}},
 		{"refresh too often", []string{`services = ["EC2"]`, "services = [\"EC2\"]\nrefresh = 5"},
 			[]string{`35:1: breakout.source[0].refresh: 5 is out of range (seconds, 60 to 604800; seconds between refreshes)`}},
+		{"dns source without names", []string{`type = "aws"`, `type = "dns"`},
+			[]string{`30:1: breakout.source[0]: a dns source needs names = ["media.example.net", …]`}},
+		{"dns name with a space", []string{`type = "aws"`, "type = \"dns\"\nnames = [\"media.example.net\", \"bad name\"]"},
+			[]string{`33:31: breakout.source[0].names[1]: "bad name" is not a DNS name (write a host name, e.g. "media.example.net")`}},
+		{"resolver by name", []string{`type = "aws"`, "type = \"dns\"\nnames = [\"media.example.net\"]\nresolver = \"ns.example.net\""},
+			[]string{`34:1: breakout.source[0].resolver: "ns.example.net" is not a resolver address (write ip:port, e.g. "198.18.0.53:53")`}},
 		{"churn over 100", []string{`gateway = "198.18.5.1"`, "gateway = \"198.18.5.1\"\nmax_churn_percent = 150"},
 			[]string{`29:1: breakout.max_churn_percent: 150 is out of range (1 to 100; an update removing more of the installed set waits for force = true)`}},
 	}
@@ -61,5 +68,27 @@ func TestBreakoutInHubFile(t *testing.T) {
 	want := []string{`28:1: wrong role: [breakout] belongs in a role = "edge" file (the hub sends everything out of its public interface)`}
 	if diff := cmp.Diff(want, positions(t, err)); diff != "" {
 		t.Errorf("errors mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestDNSSource: names are kept as written; a resolver without a port
+// gets 53.
+func TestDNSSource(t *testing.T) {
+	src := goodEdge + breakoutTail + `
+[[breakout.source]]
+name = "media"
+type = "dns"
+names = ["media.example.net", "cdn.example.com."]
+resolver = "198.18.0.53"
+`
+	c, err := parse("t.toml", []byte(src), testKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Breakout.Sources[1]
+	want := BreakoutSource{Name: "media", Type: "dns", Names: []string{"media.example.net", "cdn.example.com."},
+		Resolver: "198.18.0.53:53", Refresh: 86400 * time.Second}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("source (-want +got):\n%s", diff)
 	}
 }

@@ -131,6 +131,8 @@ type rawBreakoutSource struct {
 	Prefixes            []string       `toml:"prefixes"`
 	Refresh             int64          `toml:"refresh"`
 	Header              rawRouteHeader `toml:"header"`
+	Names               []string       `toml:"names"`
+	Resolver            string         `toml:"resolver"`
 }
 
 type rawRouteHeader struct {

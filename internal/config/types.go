@@ -187,7 +187,7 @@ type BreakoutPeer struct {
 // BreakoutSource is one feed of prefixes.
 type BreakoutSource struct {
 	Name                string
-	Type                string // aws google cloudflare github m365 url asn file static
+	Type                string // aws google cloudflare github m365 url asn file static dns
 	URLs                []string
 	Files               []string
 	Services            []string
@@ -200,6 +200,8 @@ type BreakoutSource struct {
 	Prefixes            []netip.Prefix
 	Refresh             time.Duration
 	Header              RouteHeader
+	Names               []string // dns: the names to resolve
+	Resolver            string   // dns: ip:port; "": the system's resolver
 }
 
 // RouteHeader fills the header fields of the seed-format route files.

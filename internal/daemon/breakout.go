@@ -40,7 +40,7 @@ func sourceConfig(s config.BreakoutSource) source.Config {
 			NetworkBorderGroups: s.NetworkBorderGroups, Keys: s.Keys, Categories: s.Categories,
 			ServiceAreas: s.ServiceAreas, ASNs: s.ASNs, Prefixes: s.Prefixes,
 			Meta: breakout.Entry{ASN: s.Header.ASN, ASNName: s.Header.ASNName, Category: s.Header.Category, Name: s.Header.Name}},
-		URLs: s.URLs, Files: s.Files, Every: s.Refresh,
+		URLs: s.URLs, Files: s.Files, Every: s.Refresh, Names: s.Names, Resolver: s.Resolver,
 	}
 }
 
