@@ -4,9 +4,10 @@
 // source entries a route came from. Nothing here touches the kernel.
 //
 // Sub-packages: feed parses the published formats, routefile reads and
-// writes seed-format YAML route files, fetch downloads feeds over HTTP, lkg
-// keeps each source's last known good set on disk, and source ties fetch,
-// parse and store together for one configured source.
+// writes seed-format YAML route files, fetch downloads feeds over HTTP,
+// dnsfeed resolves the names of a dns source, lkg keeps each source's last
+// known good set on disk, and source ties fetch, parse and store together
+// for one configured source.
 //
 // A daemon wires them as:
 //

@@ -13,16 +13,15 @@ import (
 	"github.com/uplinkd/uplinkd/internal/breakout"
 )
 
-// Timeout bounds one query attempt; a lost UDP datagram is asked once more.
+// queryTimeout bounds one query attempt; a lost UDP datagram is asked
+// once more. resolvConf names the resolver when a source sets none.
 const (
-	Timeout  = 2 * time.Second
-	attempts = 2
+	queryTimeout = 2 * time.Second
+	attempts     = 2
+	resolvConf   = "/etc/resolv.conf"
 )
 
-// ResolvConf names the system's resolver when a source sets none.
-const ResolvConf = "/etc/resolv.conf"
-
-// Resolve asks server (host:port; "": the first nameserver of ResolvConf)
+// Resolve asks server (host:port; "": the first nameserver of /etc/resolv.conf)
 // for the A and AAAA records of each name. A name that does not exist or
 // has no addresses contributes nothing; a server that does not answer, or
 // answers with an error (SERVFAIL, REFUSED), fails the whole set, so that the
@@ -90,7 +89,7 @@ func exchange(ctx context.Context, m *dns.Msg, server string) (*dns.Msg, error) 
 // not its cancellation, so a cancel is turned into an expired deadline: a
 // source being stopped must not wait out a silent server.
 func exchangeOver(ctx context.Context, network string, m *dns.Msg, server string) (*dns.Msg, error) {
-	c := &dns.Client{Net: network, Timeout: Timeout}
+	c := &dns.Client{Net: network, Timeout: queryTimeout}
 	co, err := c.DialContext(ctx, server)
 	if err != nil {
 		return nil, err
@@ -109,15 +108,15 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// systemServer is the first nameserver of ResolvConf, read at each refresh
+// systemServer is the first nameserver of resolvConf, read at each refresh
 // so that an edited resolv.conf takes effect without a reload.
 func systemServer() (string, error) {
-	cc, err := dns.ClientConfigFromFile(ResolvConf)
+	cc, err := dns.ClientConfigFromFile(resolvConf)
 	if err != nil {
 		return "", fmt.Errorf("find a resolver: %w", err)
 	}
 	if len(cc.Servers) == 0 {
-		return "", fmt.Errorf("find a resolver: %s names no nameserver", ResolvConf)
+		return "", fmt.Errorf("find a resolver: %s names no nameserver", resolvConf)
 	}
 	return net.JoinHostPort(cc.Servers[0], cc.Port), nil
 }

@@ -28,7 +28,8 @@
 //
 // A failed, empty or malformed fetch never withdraws anything: the source
 // keeps its last good set (packages source and lkg), marked stale in
-// Status. An update the guards refuse (too many prefixes, or more churn
+// Status; only a dns source's answers go, each once its TTL is past, and
+// such a source is refreshed when its first answer goes bad. An update the guards refuse (too many prefixes, or more churn
 // than allowed without Plan.Force) keeps the installed set too. Each
 // install is diff-only (fib.Sync: add before delete), and Status reports
 // its counts without reading the table back.

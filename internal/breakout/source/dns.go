@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/breakout"
@@ -35,7 +36,11 @@ func (r *Refresher) refreshDNS(ctx context.Context, src Config) Outcome {
 	out.Err = r.Store.SuccessUntil(name, es, expires)
 	cur, _ := r.Store.Get(name)
 	out.Entries, out.Changed, out.Next = len(es), changed(prev.Entries, es), until(cur, now)
-	r.log().Info("breakout source refreshed", "source", name, "prefixes", len(es), "changed", out.Changed, "next", out.Next)
+	lvl := slog.LevelDebug // asked every few minutes: only a change is news
+	if out.Changed {
+		lvl = slog.LevelInfo
+	}
+	r.log().Log(ctx, lvl, "breakout source refreshed", "source", name, "prefixes", len(es), "changed", out.Changed, "next", out.Next)
 	return out
 }
 
