@@ -19,12 +19,12 @@ import (
 // the dns source's answers leave the table once their TTL is past, while
 // the url source keeps its last good set.
 func TestDNSAnswersExpire(t *testing.T) {
-	dnsSrv := dnstest.Start(t, "media.example.net. 1 IN A 192.0.2.1")
+	dnsSrv := dnstest.Start(t, "media.example.net. 2 IN A 192.0.2.1")
 	feedSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("203.0.113.0/24\n"))
 	}))
 	defer feedSrv.Close()
-	const every = 100 * time.Millisecond // under source.MinTTL, so a 1 s TTL is honoured as is
+	const every = 100 * time.Millisecond // under source.MinTTL, so a 2 s TTL is honoured as is
 	p := fakePlan(t.TempDir(),
 		source.Config{Spec: feed.Spec{Name: "media", Kind: feed.KindDNS}, Names: []string{"media.example.net"}, Resolver: dnsSrv.Addr, Every: every},
 		source.Config{Spec: feed.Spec{Name: "list", Kind: feed.KindURL}, URLs: []string{feedSrv.URL}, Every: every})
@@ -55,7 +55,7 @@ func TestDNSAnswersExpire(t *testing.T) {
 func waitTable(t *testing.T, k *fakeKernel, what string, want []netip.Prefix) {
 	t.Helper()
 	for start := time.Now(); !slices.Equal(k.prefixes(DefaultTable), want); time.Sleep(10 * time.Millisecond) {
-		if time.Since(start) > 3*time.Second {
+		if time.Since(start) > 5*time.Second {
 			t.Fatalf("%s: table = %v, want %v", what, k.prefixes(DefaultTable), want)
 		}
 	}

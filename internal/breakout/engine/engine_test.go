@@ -210,6 +210,7 @@ func TestFirstDelay(t *testing.T) {
 		{"fresh set waits", aws, lkg.State{LastSuccess: now.Add(-time.Hour)}, true, 23 * time.Hour},
 		{"old set now", aws, lkg.State{LastSuccess: now.Add(-48 * time.Hour)}, true, 0},
 		{"static always", source.Config{Spec: feed.Spec{Kind: feed.KindStatic}, Every: time.Hour}, lkg.State{LastSuccess: now}, true, 0},
+		{"dns always", source.Config{Spec: feed.Spec{Kind: feed.KindDNS}, Every: time.Hour}, lkg.State{LastSuccess: now}, true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
