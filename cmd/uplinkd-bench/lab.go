@@ -43,8 +43,10 @@ func labRows(ctx context.Context, o options, bin string) []row {
 	rows = append(rows, birdRow(ctx, o.n))
 	rows = append(rows, stabilityRow(ctx, l)...)
 	rows = append(rows, balanceRows(ctx, l)...)
-	rows = append(rows, dataPathRow(ctx, l))
+	// Memory before the data path: iperf3's buffers through the userspace
+	// tunnel would raise the daemon's peak before the set arrives.
 	rows = append(rows, memoryRow(ctx, l, o.pfx2as))
+	rows = append(rows, dataPathRow(ctx, l))
 	return rows
 }
 
