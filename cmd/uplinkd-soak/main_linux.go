@@ -78,7 +78,7 @@ func run() int {
 		return 1
 	}
 	fmt.Printf("soak: lab up in %s\n", time.Since(start).Round(time.Millisecond))
-	s := &soak{o: o, l: l}
+	s := &soak{o: o, l: l, api: api.NewClient(l.Socket("edge"))}
 	if err := s.run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "soak: %v\n", err)
 		fmt.Fprintf(os.Stderr, "--- edge log ends:\n%s\n", tail(l.LogPath("edge"), 30))
@@ -92,6 +92,8 @@ type soak struct {
 	o     options
 	l     *lab.Lab
 	feed  *lab.FaultFeed
+	api   *api.Client // one for the whole run: a client per call leaves an idle
+	// keep-alive connection, and a goroutine serving it, in the daemon
 	conf  string // the edge config the test source is appended to
 	start time.Time
 
@@ -234,7 +236,7 @@ func (s *soak) take() (sample, error) {
 	out, err := exec.Command("ip", "-n", home, "nexthop", "show").Output()
 	s.harness(err)
 	sm.nexthops = countLines(string(out))
-	if st, err := api.NewClient(s.l.Socket("edge")).Status(); err != nil {
+	if st, err := s.api.Status(); err != nil {
 		s.harness(err)
 	} else if st.Breakout != nil {
 		sm.breakout = st.Breakout.Compile.Installed
@@ -352,7 +354,7 @@ func (s *soak) waitSettled(ctx context.Context, limit time.Duration) error {
 }
 
 func (s *soak) unsettled() string {
-	st, err := api.NewClient(s.l.Socket("edge")).Status()
+	st, err := s.api.Status()
 	if err != nil {
 		return err.Error()
 	}
