@@ -89,10 +89,10 @@ func run() int {
 
 // soak is one run: its load, its counters and its samples.
 type soak struct {
-	o     options
-	l     *lab.Lab
-	feed  *lab.FaultFeed
-	api   *api.Client // one for the whole run: a client per call leaves an idle
+	o    options
+	l    *lab.Lab
+	feed *lab.FaultFeed
+	api  *api.Client // one for the whole run: a client per call leaves an idle
 	// keep-alive connection, and a goroutine serving it, in the daemon
 	conf  string // the edge config the test source is appended to
 	start time.Time
