@@ -92,8 +92,9 @@ type soak struct {
 	o    options
 	l    *lab.Lab
 	feed *lab.FaultFeed
-	api  *api.Client // one for the whole run: a client per call leaves an idle
-	// keep-alive connection, and a goroutine serving it, in the daemon
+	// One client for the whole run: a client per call leaves an idle
+	// keep-alive connection, and a goroutine serving it, in the daemon.
+	api   *api.Client
 	conf  string // the edge config the test source is appended to
 	start time.Time
 
