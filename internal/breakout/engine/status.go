@@ -112,6 +112,9 @@ func (e *Engine) sourceStatus(p Plan, next map[string]time.Time, now time.Time) 
 		if st, ok := e.store.Get(cfg.Spec.Name); ok {
 			s.Prefixes, s.LastSuccess, s.Stale = len(st.Entries), st.LastSuccess, st.Stale()
 			s.Restored, s.LastError = st.Restored, st.LastError
+			if s.LastError == "" && st.SaveError != "" {
+				s.LastError = "set in use but not saved: " + st.SaveError
+			}
 			if !st.LastSuccess.IsZero() {
 				s.Age = st.Age(now)
 			}

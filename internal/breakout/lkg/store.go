@@ -25,6 +25,10 @@ type State struct {
 	ETag         string           // validators of the good fetch, for conditional GET
 	LastModified string
 	Restored     bool // Entries come from disk, not yet refreshed in this run
+	// SaveError says the set could not be written to the state directory
+	// (full, read-only): it is good and in use, but a restart with the
+	// feeds down would not have it.
+	SaveError string
 	// Expires, when set (dns answers), says until when each of Entries is
 	// good: a failed refresh drops those past it. See SuccessUntil.
 	Expires []time.Time
@@ -116,7 +120,11 @@ func (s *Store) Success(source string, es []breakout.Entry, etag, lastModified s
 	s.m[source] = st
 	s.mu.Unlock()
 	if err := writeFile(s.dir, st); err != nil {
-		return fmt.Errorf("persist source %s: %w", source, err)
+		err = fmt.Errorf("persist source %s: %w", source, err)
+		s.mu.Lock()
+		st.SaveError = err.Error()
+		s.mu.Unlock()
+		return err
 	}
 	return nil
 }

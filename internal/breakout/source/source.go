@@ -68,6 +68,9 @@ func (r *Refresher) Refresh(ctx context.Context, src Config) Outcome {
 		out.Err = r.Store.Success(name, es, v.ETag, v.LastModified)
 		out.Entries, out.Changed = len(es), changed(prev.Entries, es)
 		r.log().Info("breakout source refreshed", "source", name, "prefixes", len(es), "changed", out.Changed)
+		if out.Err != nil {
+			r.log().Error("breakout source set in use but not saved: a restart with the feed down would lack it", "source", name, "err", out.Err)
+		}
 	}
 	return out
 }
