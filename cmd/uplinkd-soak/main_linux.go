@@ -123,7 +123,7 @@ func (s *soak) harness(err error) {
 type sample struct {
 	at        time.Duration
 	fp        lab.ProcStatus
-	routes    int // every route of the edge namespace, both families, all tables
+	routes    int // uplinkd's routes in the edge namespace, both families, all tables
 	nexthops  int // nexthop objects
 	breakout  int // installed breakout routes, from status
 	logErrors int // level=ERROR lines in the edge log
@@ -229,8 +229,10 @@ func (s *soak) take() (sample, error) {
 		return sm, err
 	}
 	home := s.l.NS("home")
+	// Only uplinkd's routes (protocol 211): the kernel's own link-local
+	// and local routes come and go with carriers and address detection.
 	for _, fam := range []string{"-4", "-6"} {
-		out, err := exec.Command("ip", "-n", home, fam, "route", "show", "table", "all").Output()
+		out, err := exec.Command("ip", "-n", home, fam, "route", "show", "table", "all", "proto", "211").Output()
 		s.harness(err)
 		sm.routes += countLines(string(out))
 	}
