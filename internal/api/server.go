@@ -63,7 +63,7 @@ func Listen(path, group string, status StatusFunc, explain ExplainFunc, log *slo
 	// NewClient has its own pool) must not hold a goroutine forever.
 	s := &Server{ln: ln, path: path, http: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout: 30 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
 	go s.http.Serve(ln)
 	return s, nil
 }
