@@ -9,6 +9,8 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/uplinkd/uplinkd/internal/breakout"
 )
 
 // announcedSet is one family's prefixes as announced, with their next hop.
@@ -106,7 +108,7 @@ func splitFamilies(prefixes []netip.Prefix, nh4, nh6 netip.Addr) (v4, v6 announc
 // the receiver never lacks a route.
 func planFamily(have, want announcedSet) (familyPlan, error) {
 	p := familyPlan{have: have, want: want}
-	p.add, p.gone = diffSorted(have.prefixes, want.prefixes)
+	p.add, p.gone = breakout.Diff(have.prefixes, want.prefixes)
 	if len(want.prefixes) > 0 && want.nextHop != have.nextHop {
 		p.add = want.prefixes
 	}
@@ -116,25 +118,6 @@ func planFamily(have, want announcedSet) (familyPlan, error) {
 	m, err := newPathMaker(want.nextHop)
 	p.maker = m
 	return p, err
-}
-
-// diffSorted returns what is in want and not in have, and the reverse.
-func diffSorted(have, want []netip.Prefix) (add, gone []netip.Prefix) {
-	i, j := 0, 0
-	for i < len(have) || j < len(want) {
-		switch c := cmpPrefix(have, i, want, j); {
-		case c < 0:
-			gone = append(gone, have[i])
-			i++
-		case c > 0:
-			add = append(add, want[j])
-			j++
-		default:
-			i++
-			j++
-		}
-	}
-	return add, gone
 }
 
 // cmpPrefix compares a[i] with b[j] in canonical order; an index past the
@@ -169,7 +152,7 @@ func (a *Announcer) apply(ctx context.Context, r *announcing, plans []*familyPla
 	for _, p := range plans {
 		n, err := a.withdrawPaths(ctx, r, p.gone)
 		res.withdrawn += n
-		p.have.prefixes, _ = diffSorted(p.gone[:n], p.have.prefixes)
+		p.have.prefixes, _ = breakout.Diff(p.gone[:n], p.have.prefixes)
 		if err != nil {
 			errs = append(errs, err)
 		}
