@@ -26,6 +26,7 @@ func (c *Controller) Status(ctx context.Context) Status {
 		st.Failover = &f
 	}
 	byIndex := map[int]string{}
+	members := c.members() // one link lookup per tunnel, not per tunnel per tunnel
 	for _, l := range c.plan.Links {
 		ls := LinkStatus{Name: l.Name, Interface: l.Interface, Weight: l.Weight, BFD: "off"}
 		if b, ok := bfds[l.Interface]; ok && c.plan.BFD {
@@ -39,7 +40,7 @@ func (c *Controller) Status(ctx context.Context) Status {
 				ls.BGP = append(ls.BGP, p)
 			}
 		}
-		if m, ok := c.members()[peerName(l.Name, false)]; ok {
+		if m, ok := members[peerName(l.Name, false)]; ok {
 			byIndex[m.LinkIndex] = l.Name
 		}
 		st.Links = append(st.Links, ls)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -49,14 +50,22 @@ func (m *Manager) applyPin(r *Result, p Pin) error {
 	if err := ensureLooseRPF(r, p.Interface); err != nil {
 		return err
 	}
+	rules, err := m.ownedRules()
+	if err != nil {
+		return err
+	}
 	for _, rule := range pinRules(p) {
-		if err := m.ensureRule(r, rule); err != nil {
+		if err := m.ensureRule(r, rule, rules); err != nil {
 			return err
 		}
 	}
+	routes, err := m.ownedRoutes(p.Table)
+	if err != nil {
+		return err
+	}
 	want, err := m.pinRoutes(p, link)
 	for _, k := range want {
-		if e := m.ensureRoute(r, k); e != nil {
+		if e := m.ensureRoute(r, k, routes); e != nil {
 			return e
 		}
 	}
@@ -115,15 +124,10 @@ func (m *Manager) gateways(p Pin, link netlink.Link) ([]netip.Addr, error) {
 	return nil, fmt.Errorf("no gateway on %s yet (none configured, none in the main table): set gateway in [[uplink]] %s", p.Interface, p.Uplink)
 }
 
-func (m *Manager) ensureRoute(r *Result, k routeKey) error {
-	have, err := m.ownedRoutes(k.Table)
-	if err != nil {
-		return err
-	}
-	for _, h := range have {
-		if h == k {
-			return nil
-		}
+// ensureRoute adds k unless it is among have, the table as read back.
+func (m *Manager) ensureRoute(r *Result, k routeKey, have []routeKey) error {
+	if slices.Contains(have, k) {
+		return nil
 	}
 	if err := m.h.RouteReplace(k.route()); err != nil {
 		return fmt.Errorf("add route %s: %w", k, err)

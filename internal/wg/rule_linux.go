@@ -2,6 +2,7 @@ package wg
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 
@@ -62,15 +63,10 @@ func (m *Manager) ownedRules() ([]ruleKey, error) {
 	return out, nil
 }
 
-func (m *Manager) ensureRule(r *Result, k ruleKey) error {
-	have, err := m.ownedRules()
-	if err != nil {
-		return err
-	}
-	for _, h := range have {
-		if h == k {
-			return nil
-		}
+// ensureRule adds k unless it is among have, the rules as read back.
+func (m *Manager) ensureRule(r *Result, k ruleKey, have []ruleKey) error {
+	if slices.Contains(have, k) {
+		return nil
 	}
 	if err := m.h.RuleAdd(k.rule()); err != nil {
 		return fmt.Errorf("add %s: %w", k, err)

@@ -13,12 +13,9 @@ import (
 // originated by any of asns, or the whole table when asns is empty.
 func ParsePfx2as(body []byte, asns []uint32) ([]breakout.Entry, error) {
 	const format = "pfx2as"
-	body, err := maybeGunzip(format, body, 0)
+	body, err := tableBody(format, body)
 	if err != nil {
 		return nil, err
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, perr(format, "", ErrEmpty)
 	}
 	want := newASNSet(asns)
 	var out []breakout.Entry

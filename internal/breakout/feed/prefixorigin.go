@@ -12,12 +12,9 @@ import (
 // returns the prefixes originated by any of asns, or all when asns is empty.
 func ParsePrefixOrigin(body []byte, asns []uint32) ([]breakout.Entry, error) {
 	const format = "prefix-origin"
-	body, err := maybeGunzip(format, body, 0)
+	body, err := tableBody(format, body)
 	if err != nil {
 		return nil, err
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, perr(format, "", ErrEmpty)
 	}
 	want := newASNSet(asns)
 	var out []breakout.Entry
@@ -40,4 +37,17 @@ func ParsePrefixOrigin(body []byte, asns []uint32) ([]breakout.Entry, error) {
 		return nil
 	})
 	return finishASN(format, out, asns, err)
+}
+
+// tableBody unpacks a gzip'd table and refuses an empty one: an empty feed
+// must not read as "this AS announces nothing".
+func tableBody(format string, body []byte) ([]byte, error) {
+	body, err := maybeGunzip(format, body, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, perr(format, "", ErrEmpty)
+	}
+	return body, nil
 }

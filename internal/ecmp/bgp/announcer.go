@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -257,17 +256,8 @@ func (a *Announcer) rearm(r *announcing, addr netip.Addr) {
 	if a.run != r {
 		return
 	}
-	i := slices.IndexFunc(r.cfg.Peers, func(p Peer) bool { return p.Address == addr })
-	if i < 0 {
-		return
-	}
-	p := r.cfg.Peers[i]
-	idle := false
-	r.srv.ListPeer(context.Background(), &api.ListPeerRequest{Address: addr.String()}, func(ap *api.Peer) {
-		st := ap.GetState()
-		idle = st.GetSessionState() == api.PeerState_IDLE && st.GetAdminState() == api.PeerState_UP
-	})
-	if !idle {
+	p, ok := idlePeer(r.srv, r.cfg.Peers, addr)
+	if !ok {
 		return
 	}
 	err := r.srv.DeletePeer(context.Background(), &api.DeletePeerRequest{Address: addr.String()})

@@ -252,17 +252,8 @@ func (s *Speaker) rearm(r *running, addr netip.Addr) {
 	if s.run != r {
 		return
 	}
-	i := slices.IndexFunc(r.cfg.Peers, func(p Peer) bool { return p.Address == addr })
-	if i < 0 {
-		return
-	}
-	p := r.cfg.Peers[i]
-	idle := false
-	r.srv.ListPeer(context.Background(), &api.ListPeerRequest{Address: addr.String()}, func(ap *api.Peer) {
-		st := ap.GetState()
-		idle = st.GetSessionState() == api.PeerState_IDLE && st.GetAdminState() == api.PeerState_UP
-	})
-	if !idle {
+	p, ok := idlePeer(r.srv, r.cfg.Peers, addr)
+	if !ok {
 		return
 	}
 	err := deletePeer(context.Background(), r.srv, p)
@@ -335,4 +326,20 @@ func (b *peerBook) peerDown(addr, reason string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.lastErr[a.Unmap()] = reason
+}
+
+// idlePeer returns the configured peer at addr if GoBGP holds its session
+// idle while it is administratively up: a session that just dropped, which
+// rearm re-creates rather than wait out GoBGP's idle hold.
+func idlePeer(srv *server.BgpServer, peers []Peer, addr netip.Addr) (Peer, bool) {
+	i := slices.IndexFunc(peers, func(p Peer) bool { return p.Address == addr })
+	if i < 0 {
+		return Peer{}, false
+	}
+	idle := false
+	srv.ListPeer(context.Background(), &api.ListPeerRequest{Address: addr.String()}, func(ap *api.Peer) {
+		st := ap.GetState()
+		idle = st.GetSessionState() == api.PeerState_IDLE && st.GetAdminState() == api.PeerState_UP
+	})
+	return peers[i], idle
 }
