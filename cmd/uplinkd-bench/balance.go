@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -28,7 +27,7 @@ func balanceRows(ctx context.Context, l *benchLab) []row {
 		rows = append(rows, row{id: id, name: name, uplinkd: s, peer: pred,
 			ratio: fmt.Sprintf("%.1f %%; goal ≤ 10 %%", 100*dev), verdict: verdict(dev <= 0.10)})
 	}
-	setWeights(l, 1, 1, 1)
+	l.SetWeights(1, 1, 1)
 	return rows
 }
 
@@ -36,7 +35,7 @@ func balanceRows(ctx context.Context, l *benchLab) []row {
 // relative deviation from a tunnel's share, and what `ip route get`
 // predicted for the same flows (the FIB's choice without the data path).
 func balanceOnce(ctx context.Context, l *benchLab, w []int, port int) (string, float64, string, error) {
-	if err := setWeights(l, w...); err != nil {
+	if err := l.SetWeights(w...); err != nil {
 		return "", 0, "", err
 	}
 	if _, err := l.waitVia(ctx, 15*time.Second, allThree(w...)); err != nil {
@@ -186,81 +185,16 @@ func flowCounts(l *benchLab) (map[string]uint64, error) {
 	return out, nil
 }
 
-// setWeights rewrites the edge config's weight lines and reloads it.
-func setWeights(l *benchLab, w ...int) error {
-	b, err := os.ReadFile(l.ConfigPath("edge"))
-	if err != nil {
-		return err
-	}
-	lines := strings.Split(string(b), "\n")
-	i := 0
-	for j, line := range lines {
-		if strings.HasPrefix(line, "weight = ") && i < len(w) {
-			lines[j] = fmt.Sprintf("weight = %d", w[i])
-			i++
-		}
-	}
-	if err := os.WriteFile(l.ConfigPath("edge"), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		return err
-	}
-	return l.Reload("edge")
-}
-
 // waitBalanced waits until every resilient group of the edge has its
 // buckets spread by its members' weights (the kernel moves a bucket only
 // after it was idle for the group's idle timer).
 func waitBalanced(ctx context.Context, l *benchLab, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if groupsBalanced(l) {
+		if _, ok := l.GroupBalance(); ok {
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("resilient groups not balanced within %s", limit)
-}
-
-// groupsBalanced reads `ip nexthop` and the buckets of each resilient
-// group: does every member hold its weight's share (within one)?
-func groupsBalanced(l *benchLab) bool {
-	out, err := exec.Command("ip", "-n", l.NS("home"), "nexthop", "show").Output()
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 4 || f[2] != "group" || !strings.Contains(line, "type resilient") {
-			continue
-		}
-		weights, sum := map[string]int{}, 0
-		for _, m := range strings.Split(f[3], "/") {
-			id, ws, found := strings.Cut(m, ",")
-			weight := 1
-			if found {
-				fmt.Sscan(ws, &weight)
-			}
-			weights[id] = weight
-			sum += weight
-		}
-		b, err := exec.Command("ip", "-n", l.NS("home"), "nexthop", "bucket", "show", "id", f[1]).Output()
-		if err != nil {
-			return false
-		}
-		count, total := map[string]int{}, 0
-		for _, bl := range strings.Split(string(b), "\n") {
-			bf := strings.Fields(bl)
-			for k := range bf {
-				if bf[k] == "nhid" && k+1 < len(bf) {
-					count[bf[k+1]]++
-					total++
-				}
-			}
-		}
-		for id, w := range weights {
-			if d := count[id] - total*w/sum; d > 1 || d < -1 {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -279,7 +278,7 @@ func waitBalanced(t *testing.T, l *Lab, limit time.Duration) {
 	t.Helper()
 	start := time.Now()
 	for {
-		groups, balancedAll := groupBalance(l)
+		groups, balancedAll := l.GroupBalance()
 		if balancedAll {
 			if groups > 0 {
 				t.Logf("%d resilient groups balanced to their weights after %s", groups, time.Since(start).Round(time.Millisecond))
@@ -294,74 +293,10 @@ func waitBalanced(t *testing.T, l *Lab, limit time.Duration) {
 	}
 }
 
-// groupBalance reads `ip nexthop` and its buckets: how many resilient
-// groups there are, and whether each member of each holds its weight's
-// share of buckets (within one).
-func groupBalance(l *Lab) (int, bool) {
-	out, err := exec.Command("ip", "-n", l.NS("home"), "nexthop", "show").Output()
-	if err != nil {
-		return 0, false
-	}
-	groups := 0
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 4 || f[2] != "group" || !strings.Contains(line, "type resilient") {
-			continue
-		}
-		groups++
-		weights, sum := map[string]int{}, 0
-		for _, m := range strings.Split(f[3], "/") {
-			id, w, found := strings.Cut(m, ",")
-			weight := 1
-			if found {
-				fmt.Sscan(w, &weight)
-			}
-			weights[id] = weight
-			sum += weight
-		}
-		b, err := exec.Command("ip", "-n", l.NS("home"), "nexthop", "bucket", "show", "id", f[1]).Output()
-		if err != nil {
-			return groups, false
-		}
-		count, total := map[string]int{}, 0
-		for _, bl := range strings.Split(string(b), "\n") {
-			bf := strings.Fields(bl)
-			for k := range bf {
-				if bf[k] == "nhid" && k+1 < len(bf) {
-					count[bf[k+1]]++
-					total++
-				}
-			}
-		}
-		for id, w := range weights {
-			want := total * w / sum
-			if d := count[id] - want; d > 1 || d < -1 {
-				return groups, false
-			}
-		}
-	}
-	return groups, true
-}
-
-// setWeights rewrites the edge config's weights and reloads it (SIGHUP).
+// setWeights sets the edge's weights and reloads it.
 func setWeights(t *testing.T, l *Lab, w ...int) {
 	t.Helper()
-	b, err := os.ReadFile(l.ConfigPath("edge"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(b), "\n")
-	i := 0
-	for j, line := range lines {
-		if strings.HasPrefix(line, "weight = ") {
-			lines[j] = fmt.Sprintf("weight = %d", w[i])
-			i++
-		}
-	}
-	if err := os.WriteFile(l.ConfigPath("edge"), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Reload("edge"); err != nil {
+	if err := l.SetWeights(w...); err != nil {
 		t.Fatal(err)
 	}
 }
