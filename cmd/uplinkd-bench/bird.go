@@ -74,27 +74,11 @@ func birdRow(ctx context.Context, n int) row {
 
 func birdFailovers(ctx context.Context, n int) ([]time.Duration, error) {
 	a, b := "ubn-bira", "ubn-birb"
-	for _, ns := range []string{a, b} {
-		delNS(ns)
-		if err := sh("ip", "netns", "add", ns); err != nil {
-			return nil, err
-		}
-		addCleanup(func() { delNS(ns) })
-		defer delNS(ns)
+	remove, err := nsPair(a, b, "bra0", "brb0", "198.18.201.1/30", "198.18.201.2/30")
+	if err != nil {
+		return nil, err
 	}
-	for _, s := range [][]string{
-		{"-n", a, "link", "set", "lo", "up"},
-		{"-n", b, "link", "set", "lo", "up"},
-		{"-n", a, "link", "add", "bra0", "type", "veth", "peer", "name", "brb0", "netns", b},
-		{"-n", a, "addr", "add", "198.18.201.1/30", "dev", "bra0"},
-		{"-n", b, "addr", "add", "198.18.201.2/30", "dev", "brb0"},
-		{"-n", a, "link", "set", "bra0", "up"},
-		{"-n", b, "link", "set", "brb0", "up"},
-	} {
-		if err := sh("ip", s...); err != nil {
-			return nil, err
-		}
-	}
+	defer remove()
 	dir, err := os.MkdirTemp("", "uplinkd-bench-bird")
 	if err != nil {
 		return nil, err

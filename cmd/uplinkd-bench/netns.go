@@ -78,3 +78,33 @@ func sh(name string, args ...string) error {
 	}
 	return nil
 }
+
+// nsPair creates namespaces a and b (replacing leftovers of a crashed run),
+// joined by one veth pair aIf–bIf with the given addresses (with prefix
+// length). They are removed by the returned function and by the bench's
+// clean-up, whichever comes first.
+func nsPair(a, b, aIf, bIf, aAddr, bAddr string) (func(), error) {
+	for _, ns := range []string{a, b} {
+		delNS(ns)
+		if err := sh("ip", "netns", "add", ns); err != nil {
+			return nil, err
+		}
+		addCleanup(func() { delNS(ns) })
+	}
+	remove := func() { delNS(a); delNS(b) }
+	for _, s := range [][]string{
+		{"-n", a, "link", "set", "lo", "up"},
+		{"-n", b, "link", "set", "lo", "up"},
+		{"-n", a, "link", "add", aIf, "type", "veth", "peer", "name", bIf, "netns", b},
+		{"-n", a, "addr", "add", aAddr, "dev", aIf},
+		{"-n", b, "addr", "add", bAddr, "dev", bIf},
+		{"-n", a, "link", "set", aIf, "up"},
+		{"-n", b, "link", "set", bIf, "up"},
+	} {
+		if err := sh("ip", s...); err != nil {
+			remove()
+			return nil, err
+		}
+	}
+	return remove, nil
+}

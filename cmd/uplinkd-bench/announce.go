@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
+)
+
+// Row 5 runs in two namespaces of its own: the speaker (uplinkd's announcer,
+// then ExaBGP) in ubn-anna dials the receiver, BIRD 2 in ubn-annb.
+const (
+	annSpeakerNS   = "ubn-anna"
+	annReceiverNS  = "ubn-annb"
+	annSpeaker     = "198.18.202.1"
+	annReceiver    = "198.18.202.2"
+	annSpeakerASN  = 64512
+	annReceiverASN = 65010
+	// annNextHop is on the veth's subnet: BIRD drops an eBGP route whose
+	// next hop is not on a connected network.
+	annNextHop = "198.18.202.254"
+	annProto   = "speaker" // BIRD's name for the session
+)
+
+// annReceiverConf: BIRD holds what it is sent and touches no kernel table.
+var annReceiverConf = fmt.Sprintf(`router id %s;
+log stderr { warning, error, fatal };
+protocol device { }
+protocol bgp %s {
+	local %s as %d;
+	neighbor %s as %d;
+	passive on;
+	ipv4 { import all; export none; };
+}
+`, annReceiver, annProto, annReceiver, annReceiverASN, annSpeaker, annSpeakerASN)
+
+// announceResult is one speaker's run: start → the receiver holds every
+// prefix, the part of it after the session came up, and peak RSS.
+type announceResult struct {
+	took, afterUp       time.Duration
+	speakerHWM, birdHWM int64
+	speakerErr, birdErr error
+}
+
+// announceRows: row 5. The same n prefixes (spread evenly over the 998 k
+// RouteViews table) announced to one BIRD 2 receiver, first by uplinkd's
+// announcer (internal/ecmp/bgp, in a process of its own), then by ExaBGP
+// from Debian, each against a fresh BIRD.
+func announceRows(ctx context.Context, o options) []row {
+	const id = "5"
+	name := "BGP announce vs ExaBGP"
+	if _, err := exec.LookPath("exabgp"); err != nil {
+		return []row{notMeasured(id, name, "exabgp is not installed (apt-get install -y --no-install-recommends exabgp)")}
+	}
+	all, err := loadPrefixes(o.pfx2as)
+	if err != nil {
+		return []row{failed(id, name, err)}
+	}
+	ps := spread(all, o.announceN)
+	dir, err := os.MkdirTemp("", "uplinkd-bench-announce")
+	if err != nil {
+		return []row{failed(id, name, err)}
+	}
+	defer os.RemoveAll(dir)
+	remove, err := nsPair(annSpeakerNS, annReceiverNS, "ana0", "anb0", annSpeaker+"/24", annReceiver+"/24")
+	if err != nil {
+		return []row{failed(id, name, err)}
+	}
+	defer remove()
+
+	ours, err := uplinkdSpeaker(dir, ps)
+	if err != nil {
+		return []row{failed(id, name, err)}
+	}
+	logf("announce: uplinkd, %d prefixes", len(ps))
+	u, err := announceOnce(ctx, dir, ours, len(ps))
+	if err != nil {
+		return []row{failed(id, name, fmt.Errorf("uplinkd: %w", err))}
+	}
+	exa, err := exabgpSpeaker(dir, ps)
+	if err != nil {
+		return []row{failed(id, name, err)}
+	}
+	logf("announce: ExaBGP, %d prefixes", len(ps))
+	e, err := announceOnce(ctx, dir, exa, len(ps))
+	if err != nil {
+		return []row{failed(id, name, fmt.Errorf("ExaBGP: %w", err))}
+	}
+	return announceTable(len(ps), len(all), u, e)
+}
+
+// announceTable turns both runs into the time row and the memory row.
+func announceTable(n, total int, u, e announceResult) []row {
+	what := fmt.Sprintf("%d of the %d RouteViews prefixes (evenly spread; -announce-prefixes)", n, total)
+	if n == total {
+		what = fmt.Sprintf("all %d RouteViews prefixes", n)
+	}
+	ratio := u.took.Seconds() / e.took.Seconds()
+	goal := fmt.Sprintf("%.3f; goal ≤ 0.05 (≥ 20× faster)", ratio)
+	ok := ratio <= 0.05
+	if n == total {
+		goal += ", ≤ 25 s"
+		ok = ok && u.took <= 25*time.Second
+	}
+	timeRow := row{id: "5a", name: "BGP announce: " + what + " to one BIRD 2 receiver, speaker start → all held (peer: " + exabgpVersion() + ", static routes in its config)",
+		uplinkd: fmt.Sprintf("%s (%s after session up)", ms(u.took), ms(u.afterUp)),
+		peer:    fmt.Sprintf("%s (%s after session up)", ms(e.took), ms(e.afterUp)),
+		ratio:   goal, verdict: verdict(ok)}
+	memRow := row{id: "5b", name: fmt.Sprintf("BGP announce: peak RSS of the speaker process (and of the BIRD receiver), %d prefixes", n),
+		uplinkd: peakCell(u), peer: peakCell(e), verdict: "info"}
+	if u.speakerHWM > 0 && e.speakerHWM > 0 {
+		memRow.ratio = fmt.Sprintf("%.2f (speakers)", float64(u.speakerHWM)/float64(e.speakerHWM))
+	}
+	return []row{timeRow, memRow}
+}
+
+func peakCell(r announceResult) string {
+	s, b := "?", "?"
+	if r.speakerErr == nil {
+		s = mib(r.speakerHWM)
+	}
+	if r.birdErr == nil {
+		b = mib(r.birdHWM)
+	}
+	return fmt.Sprintf("%s (BIRD %s)", s, b)
+}
+
+// spread picks n prefixes evenly over all of them (all when n ≤ 0 or
+// n ≥ len(all)).
+func spread(all []netip.Prefix, n int) []netip.Prefix {
+	if n <= 0 || n >= len(all) {
+		return all
+	}
+	out := make([]netip.Prefix, n)
+	for i := range out {
+		out[i] = all[i*len(all)/n]
+	}
+	return out
+}
+
+// announceOnce starts a fresh BIRD receiver, then the speaker, and polls
+// BIRD every 100 ms until it holds n routes. The clock starts just before
+// the speaker's process does: each reads its prefixes (a list file, a
+// config) and opens its session inside the figure.
+func announceOnce(ctx context.Context, dir string, speaker *exec.Cmd, n int) (announceResult, error) {
+	var r announceResult
+	b, err := startBird(annReceiverNS, dir, annReceiverConf)
+	if err != nil {
+		return r, err
+	}
+	defer b.stop()
+	t0 := time.Now()
+	sp, err := startChild(speaker)
+	if err != nil {
+		return r, err
+	}
+	defer sp.stop()
+	limit := 2*time.Minute + time.Duration(n)*time.Millisecond
+	var up time.Time
+	held, last := false, 0
+	for time.Since(t0) < limit && ctx.Err() == nil && sp.alive() {
+		got, established, err := b.imported(annProto)
+		now := time.Now()
+		if err == nil && established && up.IsZero() {
+			up = now
+		}
+		if err == nil && got == n {
+			r.took, r.afterUp, held = now.Sub(t0), now.Sub(up), true
+			break
+		}
+		last = got
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !held {
+		return r, fmt.Errorf("BIRD holds %d of %d routes after %s (speaker alive %v): %.300s",
+			last, n, time.Since(t0).Round(time.Second), sp.alive(), sp.logs.String())
+	}
+	r.speakerHWM, r.speakerErr = sp.peak()
+	r.birdHWM, r.birdErr = b.peak()
+	logf("announce: %d held after %s (%s after session up); speaker %s, BIRD %s", n, r.took, r.afterUp, mib(r.speakerHWM), mib(r.birdHWM))
+	return r, nil
+}
+
+// uplinkdSpeaker writes the prefixes one per line and returns the bench
+// itself re-run as -speak inside the speaker namespace: GoBGP dials from
+// threads of its own, so it must run in a process that lives there.
+func uplinkdSpeaker(dir string, ps []netip.Prefix) (*exec.Cmd, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	list := filepath.Join(dir, "prefixes.txt")
+	var b strings.Builder
+	b.Grow(len(ps) * 18)
+	for _, p := range ps {
+		b.WriteString(p.String())
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(list, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	return exec.Command("ip", "netns", "exec", annSpeakerNS, self, "-speak", list), nil
+}
+
+// exabgpSpeaker writes ExaBGP's config: one neighbor with every prefix as a
+// static route (its fastest way to announce a fixed set here: routes
+// sharing attributes are packed into few UPDATEs, group-updates), and
+// returns the command that runs it in the foreground as root.
+func exabgpSpeaker(dir string, ps []netip.Prefix) (*exec.Cmd, error) {
+	conf := filepath.Join(dir, "exabgp.conf")
+	f, err := os.Create(conf)
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintf(w, `neighbor %s {
+	router-id %s;
+	local-address %s;
+	local-as %d;
+	peer-as %d;
+	group-updates true;
+	family { ipv4 unicast; }
+	static {
+`, annReceiver, annSpeaker, annSpeaker, annSpeakerASN, annReceiverASN)
+	for _, p := range ps {
+		fmt.Fprintf(w, "\t\troute %s next-hop %s;\n", p, annNextHop)
+	}
+	fmt.Fprint(w, "\t}\n}\n")
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("ip", "netns", "exec", annSpeakerNS, "exabgp", conf)
+	// Stay root (Debian's default drops to user exabgp, which cannot read
+	// the bench's 0700 temp dir); no CLI pipes; no daemonising.
+	cmd.Env = append(os.Environ(), "exabgp_daemon_user=root", "exabgp_daemon_daemonize=false",
+		"exabgp_api_cli=false", "exabgp_log_destination=stdout")
+	return cmd, nil
+}
+
+func exabgpVersion() string {
+	out, err := exec.Command("exabgp", "--version").Output()
+	if err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == "ExaBGP" {
+				return "ExaBGP " + f[2]
+			}
+		}
+	}
+	return "ExaBGP"
+}
+
+// speak is the -speak mode: uplinkd's announcer in this process, the
+// prefixes of list announced to row 5's receiver, until SIGTERM.
+func speak(list string) int {
+	ps, err := readPrefixList(list)
+	if err == nil {
+		err = announceUntilSignal(ps)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "uplinkd-bench -speak:", err)
+		return 1
+	}
+	return 0
+}
+
+func readPrefixList(path string) ([]netip.Prefix, error) {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Fields(string(body))
+	ps := make([]netip.Prefix, 0, len(lines))
+	for _, l := range lines {
+		p, err := netip.ParsePrefix(l)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// announceUntilSignal does what the daemon's announce loop does with a new
+// breakout set: Start, then one Set with the gateway as next hop.
+func announceUntilSignal(ps []netip.Prefix) error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	ctx := context.Background()
+	a := bgp.NewAnnouncer(nil)
+	local := netip.MustParseAddr(annSpeaker)
+	c := bgp.AnnouncerConfig{ASN: annSpeakerASN, RouterID: local,
+		Peers: []bgp.Peer{{Name: "receiver", Address: netip.MustParseAddr(annReceiver), Local: local, ASN: annReceiverASN}}}
+	if err := a.Start(ctx, c); err != nil {
+		return err
+	}
+	defer a.Stop(ctx)
+	if _, _, err := a.Set(ctx, ps, netip.MustParseAddr(annNextHop), netip.Addr{}); err != nil {
+		return err
+	}
+	<-sigs
+	return nil
+}
