@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -55,7 +53,7 @@ func birdRow(ctx context.Context, n int) row {
 	if _, err := exec.LookPath("bird"); err != nil {
 		return notMeasured(id, name, "bird is not installed (apt-get install -y --no-install-recommends bird2)")
 	}
-	took, err := birdFailovers(ctx, n)
+	took, err := birdFailovers(ctx, n, birdA, birdB)
 	if len(took) == 0 {
 		return failed(id, name, err)
 	}
@@ -72,7 +70,10 @@ func birdRow(ctx context.Context, n int) row {
 	return r
 }
 
-func birdFailovers(ctx context.Context, n int) ([]time.Duration, error) {
+// birdFailovers runs BIRD with confB on ubn-birb, then confA on ubn-bira,
+// and blackholes ubn-birb n times: each time, the fault → BIRD's route gone
+// from table 150 of ubn-bira.
+func birdFailovers(ctx context.Context, n int, confA, confB string) ([]time.Duration, error) {
 	a, b := "ubn-bira", "ubn-birb"
 	remove, err := nsPair(a, b, "bra0", "brb0", "198.18.201.1/30", "198.18.201.2/30")
 	if err != nil {
@@ -84,18 +85,14 @@ func birdFailovers(ctx context.Context, n int) ([]time.Duration, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	var logs bytes.Buffer
-	for _, s := range []struct{ ns, conf string }{{b, birdB}, {a, birdA}} {
-		conf := filepath.Join(dir, s.ns+".conf")
-		if err := os.WriteFile(conf, []byte(s.conf), 0o600); err != nil {
+	var birds []*bird
+	for _, s := range []struct{ ns, conf string }{{b, confB}, {a, confA}} {
+		bd, err := startBird(s.ns, dir, s.conf)
+		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command("ip", "netns", "exec", s.ns, "bird", "-f", "-c", conf, "-s", filepath.Join(dir, s.ns+".ctl"))
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start bird: %w", err)
-		}
-		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		defer bd.stop()
+		birds = append(birds, bd)
 	}
 	h, err := nlAt(a)
 	if err != nil {
@@ -105,14 +102,14 @@ func birdFailovers(ctx context.Context, n int) ([]time.Duration, error) {
 	var took []time.Duration
 	for i := range n {
 		if err := waitBirdRoute(ctx, h, true, 20*time.Second); err != nil {
-			return took, fmt.Errorf("iteration %d: before the fault: %w; bird says: %.300s", i+1, err, logs.String())
+			return took, fmt.Errorf("iteration %d: before the fault: %w; bird says: %.300s", i+1, err, birds[0].logs.String()+birds[1].logs.String())
 		}
 		time.Sleep(300 * time.Millisecond)
 		t0 := time.Now()
 		if err := nft(b, birdBlackhole); err != nil {
 			return took, err
 		}
-		err := waitBirdRoute(ctx, h, false, 10*time.Second)
+		err := waitBirdRoute(ctx, h, false, 15*time.Second)
 		gone := time.Now()
 		if rerr := nft(b, "delete table inet ubench\n"); rerr != nil {
 			return took, rerr

@@ -69,22 +69,8 @@ func failoverRows(ctx context.Context, l *benchLab, n int) []row {
 	var detectToFIB []time.Duration
 	for _, f := range faults {
 		name := fmt.Sprintf("failover: %s → FIB without it (BFD 100 ms × 3)", f.name)
-		var took []time.Duration
-		var err error
-		for i := range n {
-			c := lab.Carriers[i%len(lab.Carriers)]
-			var d, dfib time.Duration
-			d, dfib, err = failOnce(ctx, l, f, c)
-			if err != nil {
-				err = fmt.Errorf("iteration %d (%s): %w", i+1, c, err)
-				break
-			}
-			took = append(took, d)
-			if dfib >= 0 {
-				detectToFIB = append(detectToFIB, dfib)
-			}
-		}
-		logf("%s: %v", f.name, took)
+		took, dfib, err := failoverSeries(ctx, l, f, n, 10*time.Second)
+		detectToFIB = append(detectToFIB, dfib...)
 		if len(took) == 0 {
 			rows = append(rows, failed(f.id, name, err))
 			continue
@@ -104,6 +90,26 @@ func failoverRows(ctx context.Context, l *benchLab, n int) []row {
 	return rows
 }
 
+// failoverSeries fails a carrier n times, rotating, and returns fault →
+// FIB of each, and the daemon's detection → FIB where its status says.
+// limit bounds one detection. It stops at the first error, keeping what
+// it measured.
+func failoverSeries(ctx context.Context, l *benchLab, f fault, n int, limit time.Duration) (took, detectToFIB []time.Duration, err error) {
+	for i := range n {
+		c := lab.Carriers[i%len(lab.Carriers)]
+		d, dfib, err := failOnce(ctx, l, f, c, limit)
+		if err != nil {
+			return took, detectToFIB, fmt.Errorf("iteration %d (%s): %w", i+1, c, err)
+		}
+		took = append(took, d)
+		if dfib >= 0 {
+			detectToFIB = append(detectToFIB, dfib)
+		}
+	}
+	logf("%s: %v", f.name, took)
+	return took, detectToFIB, nil
+}
+
 // blackholeP50/P99 are uplinkd's figures the BIRD row compares with.
 var blackholeP50, blackholeP99 time.Duration
 
@@ -114,7 +120,7 @@ func percentiles(ds []time.Duration) (time.Duration, time.Duration) {
 
 // failOnce fails one carrier and restores it. It returns fault → FIB and
 // the daemon's detection → FIB (-1 when its status does not say).
-func failOnce(ctx context.Context, l *benchLab, f fault, c string) (time.Duration, time.Duration, error) {
+func failOnce(ctx context.Context, l *benchLab, f fault, c string, limit time.Duration) (time.Duration, time.Duration, error) {
 	if _, err := l.waitVia(ctx, 20*time.Second, allThree()); err != nil {
 		return 0, 0, fmt.Errorf("before the fault: %w", err)
 	}
@@ -123,7 +129,7 @@ func failOnce(ctx context.Context, l *benchLab, f fault, c string) (time.Duratio
 	if err := f.apply(l, c); err != nil {
 		return 0, 0, err
 	}
-	at, err := l.waitVia(ctx, 10*time.Second, without(c))
+	at, err := l.waitVia(ctx, limit, without(c))
 	if rerr := f.restore(l, c); rerr != nil {
 		return 0, 0, rerr
 	}
