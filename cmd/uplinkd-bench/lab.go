@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,14 +40,30 @@ func labRows(ctx context.Context, o options, bin string) []row {
 	}
 	rows := cold
 	defer l.fib.Close()
-	rows = append(rows, failoverRows(ctx, l, o.n)...)
-	rows = append(rows, birdRow(ctx, o.n))
-	rows = append(rows, stabilityRow(ctx, l)...)
-	rows = append(rows, balanceRows(ctx, l)...)
+	want := func(part string) bool {
+		return o.labRows == "all" || slices.Contains(strings.Split(o.labRows, ","), part)
+	}
+	if want("1") {
+		rows = append(rows, failoverRows(ctx, l, o.n)...)
+		rows = append(rows, birdRow(ctx, o.n))
+	}
+	if want("1slow") {
+		rows = append(rows, slowFailoverRows(ctx, l, o.nSlow)...)
+	}
+	if want("2") {
+		rows = append(rows, stabilityRow(ctx, l)...)
+	}
+	if want("3") {
+		rows = append(rows, balanceRows(ctx, l)...)
+	}
 	// Memory before the data path: iperf3's buffers through the userspace
 	// tunnel would raise the daemon's peak before the set arrives.
-	rows = append(rows, memoryRow(ctx, l, o.pfx2as))
-	rows = append(rows, dataPathRow(ctx, l))
+	if want("6") {
+		rows = append(rows, memoryRows(ctx, l, o.pfx2as)...)
+	}
+	if want("8") {
+		rows = append(rows, dataPathRow(ctx, l))
+	}
 	return rows
 }
 

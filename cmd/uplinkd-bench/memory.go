@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,16 +21,32 @@ const (
 	memSource   = "routeviews-all"
 )
 
-// memoryRow: row 6. The edge daemon's peak RSS (VmHWM) once the 998 k
+// memoryRows: row 6. The edge daemon's peak RSS (VmHWM) once the 998 k
 // RouteViews prefixes are one breakout source: a plain list served from
-// ulb-web by this process, the edge config reloaded with it.
-func memoryRow(ctx context.Context, l *benchLab, pfx2as string) row {
+// ulb-web by this process, the edge config reloaded with it (6); then the
+// daemon restarted with that source and a BGP receiver to announce the
+// set to (6b).
+func memoryRows(ctx context.Context, l *benchLab, pfx2as string) []row {
 	const id = "6"
 	name := "memory: edge daemon peak RSS with the 998 k set as a breakout source (peer: same daemon before)"
 	ps, err := loadPrefixes(pfx2as)
 	if err != nil {
-		return failed(id, name, err)
+		return []row{failed(id, name, err)}
 	}
+	stop, err := serveList(l, ps)
+	if err != nil {
+		return []row{failed(id, name, err)}
+	}
+	defer stop()
+	r := memoryRow(ctx, l, len(ps))
+	if r.err != nil {
+		return []row{r, notMeasured("6b", "memory with BGP announce on", "row 6 failed")}
+	}
+	return []row{r, announceMemoryRow(ctx, l, len(ps))}
+}
+
+// serveList serves the prefixes as a plain list from ulb-web until stop.
+func serveList(l *benchLab, ps []netip.Prefix) (stop func(), err error) {
 	var body strings.Builder
 	for _, p := range ps {
 		body.WriteString(p.String())
@@ -42,12 +59,17 @@ func memoryRow(ctx context.Context, l *benchLab, pfx2as string) row {
 		return err
 	})
 	if err != nil {
-		return failed(id, name, err)
+		return nil, err
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(list) })}
 	go srv.Serve(ln)
-	defer srv.Close()
+	return func() { srv.Close() }, nil
+}
 
+// memoryRow: row 6, the edge config reloaded with the big source.
+func memoryRow(ctx context.Context, l *benchLab, n int) row {
+	const id = "6"
+	name := "memory: edge daemon peak RSS with the 998 k set as a breakout source (peer: same daemon before)"
 	pid, err := edgePID(l)
 	if err != nil {
 		return failed(id, name, err)
@@ -74,7 +96,7 @@ refresh = 86400
 	if err := l.Reload("edge"); err != nil {
 		return failed(id, name, err)
 	}
-	installed, err := waitSource(ctx, l, len(ps), 180*time.Second)
+	installed, err := waitSource(ctx, l, n, 180*time.Second)
 	took := time.Since(t0)
 	if err != nil {
 		return failed(id, name, err)
