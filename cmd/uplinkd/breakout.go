@@ -90,7 +90,7 @@ func fetchRouteFiles(cfg *config.Config, dir string, stdout io.Writer, log *slog
 			continue
 		}
 		name := s.Name + ".yml"
-		if len(es) > 0 && es[0].Name != "" && s.Type != "dns" { // a dns source's entries name many hosts
+		if len(es) > 0 && es[0].Name() != "" && s.Type != "dns" { // a dns source's entries name many hosts
 			name = routefile.FileName(es[0])
 		}
 		changed, werr := routefile.WriteFile(filepath.Join(dir, name), es)

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -24,7 +26,7 @@ func pfxs(ss ...string) []netip.Prefix {
 func ents(source string, ss ...string) []Entry {
 	var out []Entry
 	for _, p := range pfxs(ss...) {
-		out = append(out, Entry{Prefix: p, Source: source})
+		out = append(out, NewEntry(p, 0, Attrs{Source: source}))
 	}
 	return out
 }
@@ -96,7 +98,7 @@ var guards = Guards{
 func TestCompileGuards(t *testing.T) {
 	in := append(ents("aws", "3.112.0.0/14", "3.116.0.0/14", "0.0.0.0/0", "203.0.0.0/16", "192.168.1.128/25", "4.0.0.0/7"),
 		ents("v6", "::/0", "2001:db8::/32", "2600:1f00::/24", "2000::/12")...)
-	in = append(in, Entry{Source: "bad", Prefix: netip.PrefixFrom(netip.MustParseAddr("10.1.2.3"), 8)})
+	in = append(in, NewEntry(netip.PrefixFrom(netip.MustParseAddr("10.1.2.3"), 8), 0, Attrs{Source: "bad"}))
 	res, err := Compile(in, Options{Guards: guards})
 	if err != nil {
 		t.Fatal(err)
@@ -195,11 +197,11 @@ func TestCompileChurn(t *testing.T) {
 
 func TestIndex(t *testing.T) {
 	es := []Entry{
-		{Prefix: netip.MustParsePrefix("3.112.0.0/14"), Source: "aws", Service: "EC2", Region: "ap-northeast-1"},
-		{Prefix: netip.MustParsePrefix("3.112.0.0/14"), Source: "aws", Service: "AMAZON", Region: "ap-northeast-1"},
-		{Prefix: netip.MustParsePrefix("3.112.0.0/16"), Source: "asn", ASN: 16509},
-		{Prefix: netip.MustParsePrefix("3.116.0.0/14"), Source: "aws", Service: "EC2"},
-		{Prefix: netip.MustParsePrefix("2600:1f00::/24"), Source: "aws", Service: "AMAZON"},
+		NewEntry(netip.MustParsePrefix("3.112.0.0/14"), 0, Attrs{Source: "aws", Service: "EC2", Region: "ap-northeast-1"}),
+		NewEntry(netip.MustParsePrefix("3.112.0.0/14"), 0, Attrs{Source: "aws", Service: "AMAZON", Region: "ap-northeast-1"}),
+		NewEntry(netip.MustParsePrefix("3.112.0.0/16"), 16509, Attrs{Source: "asn"}),
+		NewEntry(netip.MustParsePrefix("3.116.0.0/14"), 0, Attrs{Source: "aws", Service: "EC2"}),
+		NewEntry(netip.MustParsePrefix("2600:1f00::/24"), 0, Attrs{Source: "aws", Service: "AMAZON"}),
 	}
 	x := NewIndex(es)
 	str := func(es []Entry) []string {
@@ -243,9 +245,9 @@ func TestComparePrefixGroupsSubtrees(t *testing.T) {
 
 func TestExplain(t *testing.T) {
 	in := []Entry{
-		{Prefix: netip.MustParsePrefix("3.112.0.0/14"), Source: "aws", Service: "EC2", Region: "ap-northeast-1"},
-		{Prefix: netip.MustParsePrefix("3.116.0.0/14"), Source: "aws", Service: "EC2", Region: "ap-northeast-1"},
-		{Prefix: netip.MustParsePrefix("2600:1f00::/24"), Source: "aws", Service: "AMAZON"},
+		NewEntry(netip.MustParsePrefix("3.112.0.0/14"), 0, Attrs{Source: "aws", Service: "EC2", Region: "ap-northeast-1"}),
+		NewEntry(netip.MustParsePrefix("3.116.0.0/14"), 0, Attrs{Source: "aws", Service: "EC2", Region: "ap-northeast-1"}),
+		NewEntry(netip.MustParsePrefix("2600:1f00::/24"), 0, Attrs{Source: "aws", Service: "AMAZON"}),
 	}
 	res, err := Compile(in, Options{})
 	if err != nil {
@@ -325,5 +327,59 @@ func TestGuardsValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error %v does not mention %q", err, w)
 		}
+	}
+}
+
+// TestCompileSetsIsCompileOfTheUnion: compiling sources' sets side by side
+// gives what compiling their concatenation gives, rejections, aggregation
+// and explanations included, and every source's entries stay findable.
+func TestCompileSetsIsCompileOfTheUnion(t *testing.T) {
+	a := ents("a", "10.0.0.0/25", "10.0.0.128/25", "0.0.0.0/0", "198.18.0.0/16")
+	b := ents("b", "10.0.1.0/24", "198.18.5.0/24", "10.0.0.0/24")
+	c := ents("c", "203.0.113.0/24")
+	opt := Options{Guards: Guards{MinBits4: 8}}
+	whole, err := Compile(slices.Concat(a, b, c), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets, err := CompileSets([][]Entry{a, b, c}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(pfxs("10.0.0.0/23", "198.18.0.0/16", "203.0.113.0/24"), sets.Prefixes, netipOpt); diff != "" {
+		t.Errorf("prefixes (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(whole.Prefixes, sets.Prefixes, netipOpt); diff != "" {
+		t.Errorf("prefixes differ from the joined compile (-joined +sets):\n%s", diff)
+	}
+	if whole.Accepted != 7 || sets.Accepted != 7 || len(sets.Rejected) != 1 || sets.Rejected[0].Entry.Source() != "a" {
+		t.Errorf("accepted %d/%d, rejected %v; want 7 and the default route of a", whole.Accepted, sets.Accepted, sets.Rejected)
+	}
+	if diff := cmp.Diff(whole.Index.Entries(), sets.Index.Entries()); diff != "" {
+		t.Errorf("index (-joined +sets):\n%s", diff)
+	}
+	var got []string
+	for _, e := range sets.Index.Lookup(netip.MustParseAddr("10.0.0.130")) {
+		got = append(got, e.String())
+	}
+	want := []string{"b 10.0.0.0/24", "a 10.0.0.128/25"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lookup 10.0.0.130 (-want +got):\n%s", diff)
+	}
+}
+
+// TestEntrySize guards the memory budget: a full RouteViews table as one
+// source is a million entries, and the daemon's goal is 256 MiB in all.
+func TestEntrySize(t *testing.T) {
+	if s := unsafe.Sizeof(Entry{}); s > 48 {
+		t.Errorf("Entry is %d bytes, want at most 48 (attributes interned, not inline)", s)
+	}
+	a := NewEntry(netip.MustParsePrefix("3.112.0.0/14"), 16509, Attrs{Source: "aws", Service: "EC2"})
+	b := NewEntry(netip.MustParsePrefix("3.116.0.0/14"), 16509, Attrs{Source: "aws", Service: "EC2"})
+	if !a.SameAttrs(b) || a.Service() != "EC2" || a == b || a.WithPrefix(b.Prefix) != b {
+		t.Errorf("entries with equal attributes should share them: %v %v", a, b)
+	}
+	if (Entry{}).Attrs() != (Attrs{}) || (Entry{}).Source() != "" {
+		t.Error("the zero entry has attributes")
 	}
 }

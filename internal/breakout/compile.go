@@ -60,33 +60,47 @@ type Result struct {
 // caller can show what would have changed. entries is not copied
 // (Result.Index refers to it) and must not change afterwards.
 func Compile(entries []Entry, opt Options) (Result, error) {
+	return CompileSets([][]Entry{entries}, opt)
+}
+
+// CompileSets is Compile of the union of sets, without joining them into
+// one slice: each source's set stays the only copy of its entries.
+func CompileSets(sets [][]Entry, opt Options) (Result, error) {
 	res := Result{Counts: map[RejectKey]int{}}
-	accepted := filter(entries, opt, &res)
+	accepted := filter(sets, opt, &res)
 	res.Accepted = len(accepted)
-	res.Index = newIndex(entries, accepted)
-	res.Prefixes = Aggregate(res.Index.prefixes())
+	res.Index = newIndex(sets, accepted)
+	res.Prefixes = aggregateSorted(res.Index.prefixes(), res.Accepted)
 	res.Add, res.Del = Diff(opt.Previous, res.Prefixes)
 	return res, checkSet(res, opt)
 }
 
-// filter returns the positions of the entries that pass the guards and
-// records the others in res.
-func filter(entries []Entry, opt Options, res *Result) []int32 {
+// filter returns the positions (counted through the sets) of the entries
+// that pass the guards and records the others in res.
+func filter(sets [][]Entry, opt Options, res *Result) []int32 {
 	limit := opt.MaxRejections
 	if limit == 0 {
 		limit = 1000
 	}
 	g := newGuard(opt.Guards)
-	out := make([]int32, 0, len(entries))
-	for i, e := range entries {
-		r, ok := g.check(e)
-		if ok {
-			out = append(out, int32(i))
-			continue
-		}
-		res.Counts[RejectKey{e.Source, r.Reason}]++
-		if len(res.Rejected) < limit {
-			res.Rejected = append(res.Rejected, r)
+	n := 0
+	for _, s := range sets {
+		n += len(s)
+	}
+	out := make([]int32, 0, n)
+	pos := int32(0)
+	for _, s := range sets {
+		for _, e := range s {
+			r, ok := g.check(e)
+			if ok {
+				out = append(out, pos)
+			} else {
+				res.Counts[RejectKey{e.Source(), r.Reason}]++
+				if len(res.Rejected) < limit {
+					res.Rejected = append(res.Rejected, r)
+				}
+			}
+			pos++
 		}
 	}
 	return out

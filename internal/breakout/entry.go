@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"unique"
 )
 
-// Entry is one prefix as a source published it, with the metadata needed to
-// write a seed-format route file and to explain a route to a user.
-type Entry struct {
-	Prefix             netip.Prefix
+// Attrs describe where an entry came from: what a seed-format route file
+// needs and what explains a route to a user. They are the same for most
+// entries of a source (every prefix of a prefix2as table shares them), so
+// an Entry holds them interned.
+type Attrs struct {
 	Source             string // configured source name, e.g. "aws-tokyo"
-	ASN                uint32 // origin AS (asn sources, route files); 0 when unknown
 	ASNName            string // e.g. AMAZON-02
 	Category           string // route-file category, e.g. internet; M365 category
 	Name               string // route-file name, e.g. AMAZON; GitHub meta key
@@ -21,18 +22,90 @@ type Entry struct {
 	NetworkBorderGroup string // AWS network border group
 }
 
+// Entry is one prefix as a source published it. It is 48 bytes: a million
+// entries (a full RouteViews table as one source) cost 48 MB, not the
+// 152 MB seven strings each would; that is most of the daemon's memory.
+// Entries are comparable with ==.
+type Entry struct {
+	Prefix netip.Prefix
+	ASN    uint32               // origin AS (asn sources, route files); 0 when unknown
+	attrs  unique.Handle[Attrs] // zero: no attributes
+}
+
+// NewEntry makes an entry. Interning costs a hash lookup: a parser making
+// many entries with the same Attrs should make one and use With.
+func NewEntry(p netip.Prefix, asn uint32, a Attrs) Entry {
+	e := Entry{Prefix: p, ASN: asn}
+	if a != (Attrs{}) {
+		e.attrs = unique.Make(a)
+	}
+	return e
+}
+
+// Equal reports whether e and o are the same entry. It is e == o, spelled
+// out for go-cmp, which compares values by their Equal method and cannot
+// see the interned attributes otherwise.
+func (e Entry) Equal(o Entry) bool { return e == o }
+
+// SameAttrs reports whether e and o share their attributes; it is cheap.
+func (e Entry) SameAttrs(o Entry) bool { return e.attrs == o.attrs }
+
+// WithPrefix returns e for another prefix, sharing its attributes.
+func (e Entry) WithPrefix(p netip.Prefix) Entry {
+	e.Prefix = p
+	return e
+}
+
+// Attrs returns a copy of the entry's attributes.
+func (e Entry) Attrs() Attrs {
+	if e.attrs == (unique.Handle[Attrs]{}) {
+		return Attrs{}
+	}
+	return e.attrs.Value()
+}
+
+// Source is the configured name of the source the entry came from.
+func (e Entry) Source() string { return e.Attrs().Source }
+
+// ASNName, Category, Name, Service, Region and NetworkBorderGroup are the
+// fields of Attrs.
+func (e Entry) ASNName() string            { return e.Attrs().ASNName }
+func (e Entry) Category() string           { return e.Attrs().Category }
+func (e Entry) Name() string               { return e.Attrs().Name }
+func (e Entry) Service() string            { return e.Attrs().Service }
+func (e Entry) Region() string             { return e.Attrs().Region }
+func (e Entry) NetworkBorderGroup() string { return e.Attrs().NetworkBorderGroup }
+
+// Reattr rewrites the attributes of every entry of es in place with f,
+// interning each distinct result once: a source's million entries carry a
+// handful of distinct Attrs, so this costs a handful of lookups.
+func Reattr(es []Entry, f func(Attrs) Attrs) []Entry {
+	done := map[unique.Handle[Attrs]]unique.Handle[Attrs]{}
+	for i := range es {
+		old := es[i].attrs
+		h, ok := done[old]
+		if !ok {
+			h = NewEntry(netip.Prefix{}, 0, f(es[i].Attrs())).attrs
+			done[old] = h
+		}
+		es[i].attrs = h
+	}
+	return es
+}
+
 // String describes the entry the way a user asks about it:
 // "aws EC2 ap-northeast-1 3.112.0.0/14", and with the name that yielded
 // it, "media media.example.net 192.0.2.1/32".
 func (e Entry) String() string {
-	s := e.Source
-	for _, f := range []string{e.Service, e.Region, e.Name} {
+	a := e.Attrs()
+	s := a.Source
+	for _, f := range []string{a.Service, a.Region, a.Name} {
 		if f != "" {
 			s += " " + f
 		}
 	}
-	if e.NetworkBorderGroup != "" && e.NetworkBorderGroup != e.Region {
-		s += " nbg=" + e.NetworkBorderGroup
+	if a.NetworkBorderGroup != "" && a.NetworkBorderGroup != a.Region {
+		s += " nbg=" + a.NetworkBorderGroup
 	}
 	if e.ASN != 0 {
 		s += fmt.Sprintf(" AS%d", e.ASN)
@@ -56,15 +129,18 @@ func CompareEntry(a, b Entry) int {
 	if c := ComparePrefix(a.Prefix, b.Prefix); c != 0 {
 		return c
 	}
+	if c := cmp.Compare(a.ASN, b.ASN); c != 0 || a.attrs == b.attrs {
+		return c
+	}
+	x, y := a.Attrs(), b.Attrs()
 	return cmp.Or(
-		cmp.Compare(a.Source, b.Source),
-		cmp.Compare(a.ASN, b.ASN),
-		cmp.Compare(a.ASNName, b.ASNName),
-		cmp.Compare(a.Category, b.Category),
-		cmp.Compare(a.Name, b.Name),
-		cmp.Compare(a.Service, b.Service),
-		cmp.Compare(a.Region, b.Region),
-		cmp.Compare(a.NetworkBorderGroup, b.NetworkBorderGroup),
+		cmp.Compare(x.Source, y.Source),
+		cmp.Compare(x.ASNName, y.ASNName),
+		cmp.Compare(x.Category, y.Category),
+		cmp.Compare(x.Name, y.Name),
+		cmp.Compare(x.Service, y.Service),
+		cmp.Compare(x.Region, y.Region),
+		cmp.Compare(x.NetworkBorderGroup, y.NetworkBorderGroup),
 	)
 }
 
@@ -76,10 +152,10 @@ func SortEntries(es []Entry) {
 // SetSource returns es with Source set to name on every entry; parsers do not
 // know the configured name of the source they parse for.
 func SetSource(es []Entry, name string) []Entry {
-	for i := range es {
-		es[i].Source = name
-	}
-	return es
+	return Reattr(es, func(a Attrs) Attrs {
+		a.Source = name
+		return a
+	})
 }
 
 // Prefixes returns the prefixes of es, sorted and without duplicates.

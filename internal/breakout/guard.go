@@ -45,7 +45,7 @@ type Rejection struct {
 }
 
 func (r Rejection) String() string {
-	s := fmt.Sprintf("%s: %s %s", r.Entry.Source, r.Entry.Prefix, r.Reason)
+	s := fmt.Sprintf("%s: %s %s", r.Entry.Source(), r.Entry.Prefix, r.Reason)
 	if r.Detail != "" {
 		s += " " + r.Detail
 	}

@@ -2,6 +2,7 @@ package breakout
 
 import (
 	"cmp"
+	"iter"
 	"net/netip"
 	"slices"
 	"sort"
@@ -9,11 +10,13 @@ import (
 
 // Index answers "why is this routed via breakout": which source entries
 // contain an address, or fall inside an aggregated prefix. It keeps the
-// caller's entries (not a copy: a million entries are 150 MB) and a
-// permutation that sorts them by prefix, so a subtree is one contiguous run.
+// caller's sets of entries (not a copy, nor one joined copy: a million
+// entries are 48 MB) and a permutation that sorts them by prefix, so a
+// subtree is one contiguous run.
 type Index struct {
-	es    []Entry
-	order []int32 // positions in es, sorted by prefix then position
+	sets  [][]Entry
+	ends  []int32 // ends[i]: the position after the last entry of sets[i]
+	order []int32 // positions across sets, sorted by prefix then position
 }
 
 // NewIndex indexes es, which must not be modified afterwards.
@@ -22,15 +25,34 @@ func NewIndex(es []Entry) *Index {
 	for i := range order {
 		order[i] = int32(i)
 	}
-	return newIndex(es, order)
+	return newIndex([][]Entry{es}, order)
 }
 
-// newIndex indexes the entries of es at the positions in order.
-func newIndex(es []Entry, order []int32) *Index {
+// newIndex indexes the entries of sets at the positions in order, a
+// position counting through the sets one after the other.
+func newIndex(sets [][]Entry, order []int32) *Index {
+	x := &Index{sets: sets, order: order}
+	n := int32(0)
+	for _, s := range sets {
+		n += int32(len(s))
+		x.ends = append(x.ends, n)
+	}
 	slices.SortFunc(order, func(a, b int32) int {
-		return cmp.Or(ComparePrefix(es[a].Prefix, es[b].Prefix), cmp.Compare(a, b))
+		return cmp.Or(ComparePrefix(x.entry(a).Prefix, x.entry(b).Prefix), cmp.Compare(a, b))
 	})
-	return &Index{es: es, order: order}
+	return x
+}
+
+// entry returns the entry at position pos across the sets.
+func (x *Index) entry(pos int32) *Entry {
+	start := int32(0)
+	for i, end := range x.ends {
+		if pos < end {
+			return &x.sets[i][pos-start]
+		}
+		start = end
+	}
+	panic("breakout: index position out of range")
 }
 
 // Len is the number of entries indexed.
@@ -72,7 +94,7 @@ func (x *Index) Within(p netip.Prefix) []Entry {
 	return out
 }
 
-func (x *Index) at(i int) *Entry { return &x.es[x.order[i]] }
+func (x *Index) at(i int) *Entry { return x.entry(x.order[i]) }
 
 func (x *Index) collect(lo, hi int) []Entry {
 	var out []Entry
@@ -87,14 +109,14 @@ func (x *Index) search(p netip.Prefix) int {
 	return sort.Search(len(x.order), func(i int) bool { return ComparePrefix(x.at(i).Prefix, p) >= 0 })
 }
 
-// prefixes returns the distinct prefixes, sorted by construction.
-func (x *Index) prefixes() []netip.Prefix {
-	ps := make([]netip.Prefix, 0, len(x.order))
-	for i := range x.order {
-		p := x.at(i).Prefix
-		if n := len(ps); n == 0 || ps[n-1] != p {
-			ps = append(ps, p)
+// prefixes yields the prefixes in order, a prefix as often as entries
+// have it.
+func (x *Index) prefixes() iter.Seq[netip.Prefix] {
+	return func(yield func(netip.Prefix) bool) {
+		for i := range x.order {
+			if !yield(x.at(i).Prefix) {
+				return
+			}
 		}
 	}
-	return ps
 }

@@ -39,7 +39,7 @@ func sourceConfig(s config.BreakoutSource) source.Config {
 		Spec: feed.Spec{Name: s.Name, Kind: feed.Kind(s.Type), Services: s.Services, Regions: s.Regions,
 			NetworkBorderGroups: s.NetworkBorderGroups, Keys: s.Keys, Categories: s.Categories,
 			ServiceAreas: s.ServiceAreas, ASNs: s.ASNs, Prefixes: s.Prefixes,
-			Meta: breakout.Entry{ASN: s.Header.ASN, ASNName: s.Header.ASNName, Category: s.Header.Category, Name: s.Header.Name}},
+			Meta: breakout.NewEntry(netip.Prefix{}, s.Header.ASN, breakout.Attrs{ASNName: s.Header.ASNName, Category: s.Header.Category, Name: s.Header.Name})},
 		URLs: s.URLs, Files: s.Files, Every: s.Refresh, Names: s.Names, Resolver: s.Resolver,
 	}
 }

@@ -90,7 +90,7 @@ func peerSide(c *config.Config) string {
 func sources(es []breakout.Entry) string {
 	var s []string
 	for _, e := range es {
-		s = append(s, e.Source)
+		s = append(s, e.Source())
 	}
 	return strings.Join(s, ", ")
 }

@@ -68,7 +68,7 @@ func resolveOne(ctx context.Context, name string, qtype uint16, server string) (
 	addrs, ttl := addresses(r, name, qtype)
 	es := make([]breakout.Entry, len(addrs))
 	for i, a := range addrs {
-		es[i] = breakout.Entry{Prefix: hostPrefix(a), Name: name}
+		es[i] = breakout.NewEntry(hostPrefix(a), 0, breakout.Attrs{Name: name})
 	}
 	return es, ttl, nil
 }

@@ -28,7 +28,7 @@ var zone = []string{
 
 func host(name, addr string) breakout.Entry {
 	a := netip.MustParseAddr(addr)
-	return breakout.Entry{Prefix: netip.PrefixFrom(a, a.BitLen()), Name: name}
+	return breakout.NewEntry(netip.PrefixFrom(a, a.BitLen()), 0, breakout.Attrs{Name: name})
 }
 
 func TestResolve(t *testing.T) {

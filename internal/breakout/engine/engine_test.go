@@ -78,7 +78,7 @@ func TestSourcesUnionAndRemoval(t *testing.T) {
 		t.Errorf("rejected (-want +got):\n%s", diff)
 	}
 	x, ok := e.Explain(netip.MustParseAddr("198.18.3.4"))
-	if !ok || x.Route != netip.MustParsePrefix("198.18.0.0/16") || len(x.Entries) != 1 || x.Entries[0].Source != "b" {
+	if !ok || x.Route != netip.MustParsePrefix("198.18.0.0/16") || len(x.Entries) != 1 || x.Entries[0].Source() != "b" {
 		t.Errorf("Explain = %+v, %v", x, ok)
 	}
 

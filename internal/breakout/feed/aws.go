@@ -108,5 +108,5 @@ func (p awsPrefix) entry(v6 bool) (breakout.Entry, error) {
 	if p.Service == "" || p.Region == "" {
 		return breakout.Entry{}, fmt.Errorf("missing service or region")
 	}
-	return breakout.Entry{Prefix: pfx, Service: p.Service, Region: p.Region, NetworkBorderGroup: p.NetworkBorderGroup}, nil
+	return breakout.NewEntry(pfx, 0, breakout.Attrs{Service: p.Service, Region: p.Region, NetworkBorderGroup: p.NetworkBorderGroup}), nil
 }

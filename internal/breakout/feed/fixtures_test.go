@@ -84,14 +84,14 @@ func TestAWSExactService(t *testing.T) {
 	p := netip.MustParsePrefix("3.112.0.0/14")
 	var got []breakout.Entry
 	for _, e := range es {
-		if e.Service != "EC2" {
-			t.Fatalf("entry %v has service %s", e.Prefix, e.Service)
+		if e.Service() != "EC2" {
+			t.Fatalf("entry %v has service %s", e.Prefix, e.Service())
 		}
 		if e.Prefix == p {
 			got = append(got, e)
 		}
 	}
-	want := []breakout.Entry{{Prefix: p, Service: "EC2", Region: "ap-northeast-1", NetworkBorderGroup: "ap-northeast-1"}}
+	want := []breakout.Entry{breakout.NewEntry(p, 0, breakout.Attrs{Service: "EC2", Region: "ap-northeast-1", NetworkBorderGroup: "ap-northeast-1"})}
 	if diff := cmp.Diff(want, got, netipOpt); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -114,7 +114,7 @@ func TestGoogleFixtures(t *testing.T) {
 	if diff := cmp.Diff([2]int{736, 46}, familyCount(es)); diff != "" {
 		t.Errorf("cloud (-want +got):\n%s", diff)
 	}
-	if es[0].Service != "Google Cloud" || es[0].Region != "africa-south1" {
+	if es[0].Service() != "Google Cloud" || es[0].Region() != "africa-south1" {
 		t.Errorf("cloud entry 0 = %+v, want service and scope kept", es[0])
 	}
 	// python3: collapse goog, address_exclude every cloud network,
@@ -145,14 +145,14 @@ func TestPrefixListFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			es, err := ParsePrefixList(fixture(t, tt.file), breakout.Entry{Name: "X"})
+			es, err := ParsePrefixList(fixture(t, tt.file), breakout.NewEntry(netip.Prefix{}, 0, breakout.Attrs{Name: "X"}))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, familyCount(es)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
-			if es[0].Name != "X" {
+			if es[0].Name() != "X" {
 				t.Errorf("template not applied: %+v", es[0])
 			}
 		})
@@ -322,7 +322,7 @@ func TestSpecKinds(t *testing.T) {
 			if len(es) != tt.want {
 				t.Errorf("%d entries, want %d", len(es), tt.want)
 			}
-			if es[0].Source != "src" {
+			if es[0].Source() != "src" {
 				t.Errorf("source not set: %+v", es[0])
 			}
 			if tt.spec.Kind == KindASN && es[0].ASN != 2906 {

@@ -53,7 +53,7 @@ func githubKey(doc map[string]json.RawMessage, key string) ([]breakout.Entry, er
 		if err != nil {
 			return nil, perr("github", fmt.Sprintf("$.%s[%d]", key, i), malformedf("%v", err))
 		}
-		out = append(out, breakout.Entry{Prefix: p, Service: key})
+		out = append(out, breakout.NewEntry(p, 0, breakout.Attrs{Service: key}))
 	}
 	return out, nil
 }

@@ -44,7 +44,7 @@ func ParseGoogle(body []byte) ([]breakout.Entry, error) {
 		if err != nil {
 			return nil, perr(format, fmt.Sprintf("$.prefixes[%d]", i), malformed(err))
 		}
-		out = append(out, breakout.Entry{Prefix: pfx, Service: p.Service, Region: p.Scope})
+		out = append(out, breakout.NewEntry(pfx, 0, breakout.Attrs{Service: p.Service, Region: p.Scope}))
 	}
 	return out, nil
 }

@@ -65,7 +65,7 @@ func (s m365Set) entries(i int) ([]breakout.Entry, error) {
 		if err != nil {
 			return nil, perr("m365", fmt.Sprintf("$[%d].ips[%d]", i, j), malformedf("%v", err))
 		}
-		out = append(out, breakout.Entry{Prefix: p, Service: s.ServiceArea, Category: s.Category})
+		out = append(out, breakout.NewEntry(p, 0, breakout.Attrs{Service: s.ServiceArea, Category: s.Category}))
 	}
 	return out, nil
 }

@@ -149,13 +149,13 @@ func TestOriginForms(t *testing.T) {
 }
 
 func TestSpecFill(t *testing.T) {
-	s := Spec{Name: "cf", Kind: KindCloudflare, Meta: breakout.Entry{ASN: 13335, Name: "CLOUDFLARE", Category: "internet"}}
+	s := Spec{Name: "cf", Kind: KindCloudflare, Meta: breakout.NewEntry(netip.Prefix{}, 13335, breakout.Attrs{Name: "CLOUDFLARE", Category: "internet"})}
 	es, err := s.Parse(fixture(t, "cloudflare-ips-v4.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := es[0]
-	if e.Source != "cf" || e.ASN != 13335 || e.Name != "CLOUDFLARE" || e.Category != "internet" {
+	if e.Source() != "cf" || e.ASN != 13335 || e.Name() != "CLOUDFLARE" || e.Category() != "internet" {
 		t.Errorf("entry = %+v", e)
 	}
 	if _, err := (Spec{Name: "x", Kind: "nope"}).Parse([]byte("1.1.1.1")); err == nil || !strings.Contains(err.Error(), "source x") {

@@ -63,9 +63,11 @@ func (s Spec) Parse(bodies ...[]byte) ([]breakout.Entry, error) {
 // empty from Meta, in place; for entries that come from no body (dns).
 func (s Spec) Fill(es []breakout.Entry) []breakout.Entry {
 	for i := range es {
-		es[i] = s.fill(es[i])
+		if es[i].ASN == 0 {
+			es[i].ASN = s.Meta.ASN
+		}
 	}
-	return es
+	return breakout.Reattr(es, s.fillAttrs)
 }
 
 func (s Spec) parse(b [][]byte) ([]breakout.Entry, error) {
@@ -95,15 +97,14 @@ func (s Spec) parse(b [][]byte) ([]breakout.Entry, error) {
 	return nil, fmt.Errorf("unknown feed type %q", s.Kind)
 }
 
-func (s Spec) fill(e breakout.Entry) breakout.Entry {
-	e.Source = s.Name
-	if e.ASN == 0 {
-		e.ASN = s.Meta.ASN
-	}
-	e.ASNName = or(e.ASNName, s.Meta.ASNName)
-	e.Category = or(e.Category, s.Meta.Category)
-	e.Name = or(e.Name, s.Meta.Name)
-	return e
+// fillAttrs is the Attrs half of Fill.
+func (s Spec) fillAttrs(a breakout.Attrs) breakout.Attrs {
+	m := s.Meta.Attrs()
+	a.Source = s.Name
+	a.ASNName = or(a.ASNName, m.ASNName)
+	a.Category = or(a.Category, m.Category)
+	a.Name = or(a.Name, m.Name)
+	return a
 }
 
 func or(a, b string) string {

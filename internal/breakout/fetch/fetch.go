@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -128,7 +129,7 @@ func (f *Fetcher) read(resp *http.Response, url string, have Validators) (Result
 	if resp.ContentLength > limit {
 		return Result{}, fmt.Errorf("fetch %s: %w: Content-Length %d, limit %d", url, ErrTooLarge, resp.ContentLength, limit)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	body, err := readBody(resp, limit)
 	switch {
 	case err != nil:
 		return Result{}, fmt.Errorf("fetch %s: read body: %w", url, err)
@@ -138,6 +139,19 @@ func (f *Fetcher) read(resp *http.Response, url string, have Validators) (Result
 		return Result{}, fmt.Errorf("fetch %s: %w", url, ErrEmpty)
 	}
 	return Result{Body: body, Validators: got}, nil
+}
+
+// readBody reads at most limit+1 bytes. With a Content-Length the buffer
+// is sized once: io.ReadAll's doubling costs several times a 20 MB table.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, limit+1)
+	if resp.ContentLength <= 0 {
+		return io.ReadAll(r)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 // keep fills validators a 304 did not repeat with the ones the caller sent.

@@ -94,15 +94,32 @@ func encode(w *bufio.Writer, st *State) {
 	fmt.Fprintf(w, "%s\nsource %s\nsuccess %s\netag %s\nmodified %s\ncount %d\n", magic,
 		strconv.Quote(st.Source), st.LastSuccess.UTC().Format(time.RFC3339Nano),
 		strconv.Quote(st.ETag), strconv.Quote(st.LastModified), len(st.Entries))
-	for _, e := range st.Entries {
-		w.WriteString(e.Prefix.String())
-		for _, f := range []string{strconv.FormatUint(uint64(e.ASN), 10), e.ASNName, e.Category, e.Name, e.Service, e.Region, e.NetworkBorderGroup} {
-			w.WriteByte('\t')
-			w.WriteString(field(f))
+	var buf []byte
+	var last breakout.Entry
+	var attrs string // the encoded attributes of last
+	for i, e := range st.Entries {
+		if i == 0 || !e.SameAttrs(last) {
+			last, attrs = e, encodeAttrs(e.Attrs())
 		}
-		w.WriteByte('\n')
+		buf = e.Prefix.AppendTo(buf[:0])
+		buf = append(buf, '\t')
+		buf = strconv.AppendUint(buf, uint64(e.ASN), 10)
+		w.Write(buf)
+		w.WriteString(attrs)
 	}
 	w.WriteString("end\n")
+}
+
+// encodeAttrs is the tail of an entry's line, from the tab after the ASN
+// to the newline; a source's entries share a few, so it is made once each.
+func encodeAttrs(a breakout.Attrs) string {
+	var b strings.Builder
+	for _, f := range []string{a.ASNName, a.Category, a.Name, a.Service, a.Region, a.NetworkBorderGroup} {
+		b.WriteByte('\t')
+		b.WriteString(field(f))
+	}
+	b.WriteByte('\n')
+	return b.String()
 }
 
 // field quotes a value only when it would break the line format.
@@ -142,16 +159,22 @@ type decoder struct {
 }
 
 func (d *decoder) line() (string, bool) {
+	l, ok := d.bytes()
+	return string(l), ok
+}
+
+// bytes is line without the copy; the slice points into the file.
+func (d *decoder) bytes() ([]byte, bool) {
 	if len(d.rest) == 0 {
-		return "", false
+		return nil, false
 	}
 	d.n++
 	i := bytes.IndexByte(d.rest, '\n')
 	if i < 0 {
 		// A last line without newline means the write was cut.
-		return "", false
+		return nil, false
 	}
-	l := string(d.rest[:i])
+	l := d.rest[:i]
 	d.rest = d.rest[i+1:]
 	return l, true
 }
@@ -170,19 +193,20 @@ func decode(data []byte) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.Entries = make([]breakout.Entry, 0, count)
+	st.Entries = make([]breakout.Entry, 0, min(count, len(d.rest)/10))
+	ed := &entryDecoder{source: st.Source}
 	for {
-		l, ok := d.line()
+		l, ok := d.bytes()
 		switch {
 		case !ok:
 			return nil, d.errf("truncated: %d of %d entries and no end line", len(st.Entries), count)
-		case l == "end":
+		case string(l) == "end":
 			if len(st.Entries) != count || len(d.rest) != 0 {
 				return nil, d.errf("%d entries, header says %d", len(st.Entries), count)
 			}
 			return st, nil
 		}
-		e, err := decodeEntry(l, st.Source)
+		e, err := ed.decode(l)
 		if err != nil {
 			return nil, d.errf("%v", err)
 		}
@@ -226,24 +250,56 @@ func (d *decoder) header(st *State) (int, error) {
 	return count, nil
 }
 
-func decodeEntry(l, source string) (breakout.Entry, error) {
-	f := strings.Split(l, "\t")
-	if len(f) != nFields {
-		return breakout.Entry{}, fmt.Errorf("want %d fields, got %d", nFields, len(f))
+// entryDecoder turns lines into entries, interning the attributes: the
+// lines of one source repeat a few attribute tails a million times.
+type entryDecoder struct {
+	source string
+	tail   string         // the attribute tail of tmpl, after the ASN
+	tmpl   breakout.Entry // carries the interned attributes
+	ok     bool
+}
+
+func (d *entryDecoder) decode(l []byte) (breakout.Entry, error) {
+	i := bytes.IndexByte(l, '\t')
+	j := -1
+	if i >= 0 {
+		j = bytes.IndexByte(l[i+1:], '\t')
 	}
-	p, err := netip.ParsePrefix(f[0])
+	if j < 0 {
+		return breakout.Entry{}, fmt.Errorf("want %d fields, got %d", nFields, bytes.Count(l, []byte{'\t'})+1)
+	}
+	j += i + 1
+	p, err := netip.ParsePrefix(string(l[:i]))
 	if err != nil || p != p.Masked() {
-		return breakout.Entry{}, fmt.Errorf("bad prefix %q", f[0])
+		return breakout.Entry{}, fmt.Errorf("bad prefix %q", l[:i])
 	}
-	asn, err := strconv.ParseUint(f[1], 10, 32)
+	asn, err := strconv.ParseUint(string(l[i+1:j]), 10, 32)
 	if err != nil {
-		return breakout.Entry{}, fmt.Errorf("bad asn %q", f[1])
+		return breakout.Entry{}, fmt.Errorf("bad asn %q", l[i+1:j])
 	}
-	e := breakout.Entry{Prefix: p, Source: source, ASN: uint32(asn)}
-	for i, dst := range []*string{&e.ASNName, &e.Category, &e.Name, &e.Service, &e.Region, &e.NetworkBorderGroup} {
-		if *dst, err = unfield(f[i+2]); err != nil {
-			return breakout.Entry{}, fmt.Errorf("field %d: %v", i+3, err)
+	if !d.ok || string(l[j:]) != d.tail {
+		if err := d.attrs(l[j:]); err != nil {
+			return breakout.Entry{}, err
 		}
 	}
+	e := d.tmpl.WithPrefix(p)
+	e.ASN = uint32(asn)
 	return e, nil
+}
+
+// attrs parses an attribute tail ("\tASNName\tCategory\t…") into tmpl.
+func (d *entryDecoder) attrs(tail []byte) error {
+	f := strings.Split(string(tail[1:]), "\t")
+	if len(f) != nFields-2 {
+		return fmt.Errorf("want %d fields, got %d", nFields, len(f)+2)
+	}
+	a := breakout.Attrs{Source: d.source}
+	for i, dst := range []*string{&a.ASNName, &a.Category, &a.Name, &a.Service, &a.Region, &a.NetworkBorderGroup} {
+		var err error
+		if *dst, err = unfield(f[i]); err != nil {
+			return fmt.Errorf("field %d: %v", i+3, err)
+		}
+	}
+	d.tmpl, d.tail, d.ok = breakout.NewEntry(netip.Prefix{}, 0, a), string(tail), true
+	return nil
 }

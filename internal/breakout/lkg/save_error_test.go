@@ -26,7 +26,7 @@ func TestSuccessThatCannotBeSaved(t *testing.T) {
 	if err := os.WriteFile(dir, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	es := []breakout.Entry{{Prefix: netip.MustParsePrefix("198.18.240.0/24"), Source: "s"}}
+	es := []breakout.Entry{breakout.NewEntry(netip.MustParsePrefix("198.18.240.0/24"), 0, breakout.Attrs{Source: "s"})}
 	if err := s.Success("s", es, "", ""); err == nil {
 		t.Fatal("Success wrote into a file as if it were a directory")
 	}

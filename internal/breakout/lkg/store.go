@@ -117,6 +117,12 @@ func (s *Store) Success(source string, es []breakout.Entry, etag, lastModified s
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
+	if old, ok := s.m[source]; ok && slices.Equal(old.Entries, es) {
+		// The same set fetched again: keep the slice already held (and
+		// maybe indexed by the installed set), so one copy stays alive,
+		// not two of a million entries.
+		st.Entries = old.Entries
+	}
 	s.m[source] = st
 	s.mu.Unlock()
 	if err := writeFile(s.dir, st); err != nil {

@@ -30,8 +30,7 @@ func (c *clock) now() time.Time { return c.t }
 func entries(source string, ps ...string) []breakout.Entry {
 	var out []breakout.Entry
 	for _, p := range ps {
-		out = append(out, breakout.Entry{Prefix: netip.MustParsePrefix(p), Source: source, ASN: 16509,
-			ASNName: "AMAZON-02", Name: "AMAZON", Service: "EC2", Region: "ap-northeast-1", NetworkBorderGroup: "ap-northeast-1"})
+		out = append(out, breakout.NewEntry(netip.MustParsePrefix(p), 16509, breakout.Attrs{Source: source, ASNName: "AMAZON-02", Name: "AMAZON", Service: "EC2", Region: "ap-northeast-1", NetworkBorderGroup: "ap-northeast-1"}))
 	}
 	return out
 }
@@ -74,6 +73,33 @@ func TestFailureKeepsSet(t *testing.T) {
 	}
 }
 
+// TestSameSetKeepsHeldSlice: a refresh that fetched the same set again
+// leaves the held slice in place (the installed set's index refers to it),
+// so a daily refresh of a million entries does not keep two copies alive.
+func TestSameSetKeepsHeldSlice(t *testing.T) {
+	c := &clock{time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)}
+	s := open(t, t.TempDir(), c)
+	first := entries("aws", "3.112.0.0/14", "2600:1f00::/24")
+	if err := s.Success("aws", first, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	c.t = c.t.Add(24 * time.Hour)
+	if err := s.Success("aws", entries("aws", "3.112.0.0/14", "2600:1f00::/24"), "", ""); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Get("aws")
+	if &st.Entries[0] != &first[0] || st.Age(c.t) != 0 {
+		t.Errorf("same set again: held slice replaced (%p, want %p) or age %v not reset", &st.Entries[0], &first[0], st.Age(c.t))
+	}
+	changed := entries("aws", "3.112.0.0/14")
+	if err := s.Success("aws", changed, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Get("aws"); &st.Entries[0] != &changed[0] {
+		t.Error("a changed set did not replace the held one")
+	}
+}
+
 func TestFailureWithoutSet(t *testing.T) {
 	s := open(t, t.TempDir(), &clock{time.Unix(0, 0)})
 	s.Failure("gh", errors.New("timeout"))
@@ -91,8 +117,12 @@ func TestRestart(t *testing.T) {
 	c := &clock{time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)}
 	s := open(t, dir, c)
 	aws := entries("aws", "3.112.0.0/14", "2600:1f00::/24")
-	aws[0].Name = "tab\there" // survives quoting
-	aws[1].Region = `"quoted"`
+	a := aws[0].Attrs()
+	a.Name = "tab\there" // survives quoting
+	aws[0] = breakout.NewEntry(aws[0].Prefix, aws[0].ASN, a)
+	a = aws[1].Attrs()
+	a.Region = `"quoted"`
+	aws[1] = breakout.NewEntry(aws[1].Prefix, aws[1].ASN, a)
 	odd := entries("odd/name ..", "192.0.2.0/24")
 	for _, x := range []struct {
 		src string

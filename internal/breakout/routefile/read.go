@@ -78,12 +78,13 @@ func (r *reader) document(n *yaml.Node) {
 		r.errf(n, "document is not a mapping")
 		return
 	}
-	hdr := breakout.Entry{Source: r.source}
+	var asn uint32
+	hdr := breakout.Attrs{Source: r.source}
 	var routes *yaml.Node
 	r.eachField(n, func(k string, v *yaml.Node) {
 		switch k {
 		case "asn":
-			hdr.ASN = r.asn(v)
+			asn = r.asn(v)
 		case "asn_name":
 			hdr.ASNName = r.str(k, v)
 		case "category":
@@ -105,26 +106,27 @@ func (r *reader) document(n *yaml.Node) {
 		return
 	}
 	for _, rn := range routes.Content {
-		r.route(hdr, rn)
+		r.route(asn, hdr, rn)
 	}
 }
 
-func (r *reader) route(hdr breakout.Entry, n *yaml.Node) {
+func (r *reader) route(asn uint32, hdr breakout.Attrs, n *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
 		r.errf(n, "route is not a mapping")
 		return
 	}
-	e, hasIP := hdr, false
+	var p netip.Prefix
+	a, hasIP := hdr, false
 	r.eachField(n, func(k string, v *yaml.Node) {
 		switch k {
 		case "ip":
-			e.Prefix, hasIP = r.prefix(v), true
+			p, hasIP = r.prefix(v), true
 		case "network_border_group":
-			e.NetworkBorderGroup = r.str(k, v)
+			a.NetworkBorderGroup = r.str(k, v)
 		case "region":
-			e.Region = r.str(k, v)
+			a.Region = r.str(k, v)
 		case "service":
-			e.Service = r.str(k, v)
+			a.Service = r.str(k, v)
 		default:
 			r.errf(v, "unknown field %q in route (want ip, network_border_group, region, service)", k)
 		}
@@ -133,8 +135,8 @@ func (r *reader) route(hdr breakout.Entry, n *yaml.Node) {
 		r.errf(n, "route has no ip")
 		return
 	}
-	if e.Prefix.IsValid() {
-		r.out = append(r.out, e)
+	if p.IsValid() {
+		r.out = append(r.out, breakout.NewEntry(p, asn, a))
 	}
 }
 

@@ -42,10 +42,8 @@ func TestSeedRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []breakout.Entry{
-		{Prefix: netip.MustParsePrefix("3.0.0.0/15"), Source: "aws", ASN: 16509, ASNName: "AMAZON-02", Category: "internet", Name: "AMAZON",
-			Service: "EC2", Region: "ap-southeast-1", NetworkBorderGroup: "ap-southeast-1"},
-		{Prefix: netip.MustParsePrefix("2600:1f00::/24"), Source: "aws", ASN: 16509, ASNName: "AMAZON-02", Category: "internet", Name: "AMAZON",
-			Service: "AMAZON", Region: "GLOBAL"},
+		breakout.NewEntry(netip.MustParsePrefix("3.0.0.0/15"), 16509, breakout.Attrs{Source: "aws", ASNName: "AMAZON-02", Category: "internet", Name: "AMAZON", Service: "EC2", Region: "ap-southeast-1", NetworkBorderGroup: "ap-southeast-1"}),
+		breakout.NewEntry(netip.MustParsePrefix("2600:1f00::/24"), 16509, breakout.Attrs{Source: "aws", ASNName: "AMAZON-02", Category: "internet", Name: "AMAZON", Service: "AMAZON", Region: "GLOBAL"}),
 	}
 	if diff := cmp.Diff(want, es, netipOpt); diff != "" {
 		t.Fatalf("read (-want +got):\n%s", diff)
@@ -77,7 +75,7 @@ func TestReadForms(t *testing.T) {
 			}
 			var got []string
 			for _, e := range es {
-				got = append(got, "AS"+strconv.FormatUint(uint64(e.ASN), 10)+" "+e.Name+" "+e.Prefix.String())
+				got = append(got, "AS"+strconv.FormatUint(uint64(e.ASN), 10)+" "+e.Name()+" "+e.Prefix.String())
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
@@ -131,7 +129,7 @@ func TestFixtureRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := feed.Spec{Name: "aws", Kind: feed.KindAWS, Meta: breakout.Entry{ASN: 16509, ASNName: "AMAZON-02", Category: "internet", Name: "AMAZON"}}
+	spec := feed.Spec{Name: "aws", Kind: feed.KindAWS, Meta: breakout.NewEntry(netip.Prefix{}, 16509, breakout.Attrs{ASNName: "AMAZON-02", Category: "internet", Name: "AMAZON"})}
 	es, err := spec.Parse(body)
 	if err != nil {
 		t.Fatal(err)
@@ -176,10 +174,10 @@ func TestFileName(t *testing.T) {
 		e    breakout.Entry
 		want string
 	}{
-		{breakout.Entry{ASN: 16509, Name: "AMAZON"}, "AS16509_AMAZON.yml"},
-		{breakout.Entry{Name: "Google Cloud"}, "Google_Cloud.yml"},
-		{breakout.Entry{Source: "cf"}, "cf.yml"},
-		{breakout.Entry{Name: "../etc/passwd"}, ".._etc_passwd.yml"},
+		{breakout.NewEntry(netip.Prefix{}, 16509, breakout.Attrs{Name: "AMAZON"}), "AS16509_AMAZON.yml"},
+		{breakout.NewEntry(netip.Prefix{}, 0, breakout.Attrs{Name: "Google Cloud"}), "Google_Cloud.yml"},
+		{breakout.NewEntry(netip.Prefix{}, 0, breakout.Attrs{Source: "cf"}), "cf.yml"},
+		{breakout.NewEntry(netip.Prefix{}, 0, breakout.Attrs{Name: "../etc/passwd"}), ".._etc_passwd.yml"},
 	}
 	for _, tt := range tests {
 		if got := routefile.FileName(tt.e); got != tt.want {

@@ -20,7 +20,10 @@ type header struct {
 	ASNName, Category, Name string
 }
 
-func headerOf(e breakout.Entry) header { return header{e.ASN, e.ASNName, e.Category, e.Name} }
+func headerOf(e breakout.Entry) header {
+	a := e.Attrs()
+	return header{e.ASN, a.ASNName, a.Category, a.Name}
+}
 
 func compareHeader(a, b header) int {
 	return cmp.Or(cmp.Compare(a.ASN, b.ASN), cmp.Compare(a.Name, b.Name),
@@ -52,10 +55,7 @@ func Write(w io.Writer, entries []breakout.Entry) error {
 
 // groups splits entries by header, each group's routes sorted and unique.
 func groups(entries []breakout.Entry) [][]breakout.Entry {
-	es := slices.Clone(entries)
-	for i := range es {
-		es[i].Source = ""
-	}
+	es := breakout.SetSource(slices.Clone(entries), "")
 	slices.SortFunc(es, func(a, b breakout.Entry) int {
 		return cmp.Or(compareHeader(headerOf(a), headerOf(b)), breakout.CompareEntry(a, b))
 	})
@@ -93,9 +93,9 @@ func documentNode(g []breakout.Entry) *yaml.Node {
 func routeNode(e breakout.Entry) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.MappingNode}
 	addField(n, "ip", e.Prefix.String(), "!!str")
-	addStr(n, "network_border_group", e.NetworkBorderGroup)
-	addStr(n, "region", e.Region)
-	addStr(n, "service", e.Service)
+	addStr(n, "network_border_group", e.NetworkBorderGroup())
+	addStr(n, "region", e.Region())
+	addStr(n, "service", e.Service())
 	return n
 }
 
@@ -118,9 +118,9 @@ func scalar(v, tag string) *yaml.Node {
 // "AS16509_AMAZON.yml", or "AMAZON.yml" without an ASN. Characters other
 // than letters, digits, "-", "_" and "." become "_".
 func FileName(e breakout.Entry) string {
-	name := e.Name
+	name := e.Name()
 	if name == "" {
-		name = e.Source
+		name = e.Source()
 	}
 	if e.ASN != 0 {
 		name = fmt.Sprintf("AS%d_%s", e.ASN, name)

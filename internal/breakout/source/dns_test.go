@@ -29,7 +29,7 @@ func TestRefreshDNS(t *testing.T) {
 	}
 	r := &Refresher{Store: store, Log: discard}
 	const every = 200 * time.Millisecond
-	src := Config{Spec: feed.Spec{Name: "media", Kind: feed.KindDNS, Meta: breakout.Entry{Category: "streaming"}},
+	src := Config{Spec: feed.Spec{Name: "media", Kind: feed.KindDNS, Meta: breakout.NewEntry(netip.Prefix{}, 0, breakout.Attrs{Category: "streaming"})},
 		Names: []string{"media.example.net", "api.example.net"}, Resolver: srv.Addr, Every: every}
 
 	out := r.Refresh(context.Background(), src)
@@ -38,8 +38,8 @@ func TestRefreshDNS(t *testing.T) {
 	}
 	st, _ := store.Get("media")
 	want := []breakout.Entry{
-		{Prefix: netip.MustParsePrefix("192.0.2.1/32"), Source: "media", Category: "streaming", Name: "media.example.net"},
-		{Prefix: netip.MustParsePrefix("198.51.100.7/32"), Source: "media", Category: "streaming", Name: "api.example.net"},
+		breakout.NewEntry(netip.MustParsePrefix("192.0.2.1/32"), 0, breakout.Attrs{Source: "media", Category: "streaming", Name: "media.example.net"}),
+		breakout.NewEntry(netip.MustParsePrefix("198.51.100.7/32"), 0, breakout.Attrs{Source: "media", Category: "streaming", Name: "api.example.net"}),
 	}
 	if diff := cmp.Diff(want, st.Entries, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
 		t.Errorf("stored entries (-want +got):\n%s", diff)
@@ -55,7 +55,7 @@ func TestRefreshDNS(t *testing.T) {
 		t.Fatalf("refresh with the resolver down = %+v, want an error, api's answer kept for its hour", out)
 	}
 	st, _ = store.Get("media")
-	if len(st.Entries) != 1 || st.Entries[0].Name != "api.example.net" || !st.Stale() {
+	if len(st.Entries) != 1 || st.Entries[0].Name() != "api.example.net" || !st.Stale() {
 		t.Errorf("after expiry the store holds %v (stale %v), want only api's answer", st.Entries, st.Stale())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/breakout"
@@ -170,6 +171,12 @@ func parseEach(spec feed.Spec, paths []string, bodies [][]byte) ([]breakout.Entr
 // changed reports whether the prefix sets differ; metadata-only changes
 // (a region renamed) do not touch routes.
 func changed(prev, next []breakout.Entry) bool {
+	switch {
+	case slices.Equal(prev, next):
+		return false // the common daily refresh: nothing to sort
+	case len(prev) == 0 || len(next) == 0:
+		return true
+	}
 	add, del := breakout.Diff(breakout.Prefixes(prev), breakout.Prefixes(next))
 	return len(add)+len(del) > 0
 }
