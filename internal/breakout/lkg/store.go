@@ -138,17 +138,56 @@ func (s *Store) Success(source string, es []breakout.Entry, etag, lastModified s
 // NotModified records a fetch the server answered 304: the set is still
 // good. The confirmation is not written to disk (rewriting a million-line
 // file to move a timestamp is not worth it): after a restart the age shows
-// the last real change, which errs on the old side.
+// the last real change, which errs on the old side. But a set that could
+// not be saved when it came (the directory full or read-only) is written
+// now: a feed that stays unchanged answers 304 to every later refresh, so
+// this is the set's only chance to reach the disk. If that fails again the
+// error is returned, for the caller to retry.
 func (s *Store) NotModified(source string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	st, ok := s.m[source]
 	if !ok || st.LastSuccess.IsZero() {
+		s.mu.Unlock()
 		return fmt.Errorf("source %s: 304 without a stored set", source)
 	}
 	now := s.now()
 	st.LastSuccess, st.LastAttempt, st.LastError, st.Restored = now, now, "", false
+	unsaved := st.SaveError != ""
+	s.mu.Unlock()
+	if unsaved {
+		return s.resave(source, st)
+	}
 	return nil
+}
+
+// resave writes st, a set an earlier save failed to write, and clears its
+// SaveError once it is on disk. A set that Success replaced meanwhile is
+// left alone: Success wrote (or failed to write) the newer one itself.
+func (s *Store) resave(source string, st *State) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	current, snap := s.m[source] == st, *st
+	s.mu.Unlock()
+	if !current {
+		return nil
+	}
+	err := writeFile(s.dir, &snap)
+	if err != nil {
+		err = fmt.Errorf("persist source %s: %w", source, err)
+		s.log.Warn("breakout source set still not saved", "source", source, "err", err)
+	} else {
+		s.log.Info("breakout source set saved after an earlier failure", "source", source, "prefixes", len(snap.Entries))
+	}
+	s.mu.Lock()
+	if s.m[source] == st {
+		st.SaveError = ""
+		if err != nil {
+			st.SaveError = err.Error()
+		}
+	}
+	s.mu.Unlock()
+	return err
 }
 
 // Failure records a failed refresh. The previous set, if any, is kept,
