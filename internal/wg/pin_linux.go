@@ -1,6 +1,7 @@
 package wg
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -103,7 +104,7 @@ func (m *Manager) gateways(p Pin, link netlink.Link) ([]netip.Addr, error) {
 	}
 	var gws []netip.Addr
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		routes, err := m.h.RouteList(link, fam)
+		routes, err := m.rh.RouteList(link, fam)
 		if err != nil {
 			return nil, fmt.Errorf("list routes of %s: %w", p.Interface, err)
 		}
@@ -153,12 +154,15 @@ func (k routeKey) route() *netlink.Route {
 	return rt
 }
 
-// ownedRoutes reads back uplinkd's routes in one table (table 0: all).
+// ownedRoutes reads back uplinkd's routes in one table.
 func (m *Manager) ownedRoutes(table int) ([]routeKey, error) {
 	var out []routeKey
 	filter := &netlink.Route{Table: table, Protocol: config.RouteProtocol}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		routes, err := m.h.RouteListFiltered(fam, filter, netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
+		routes, err := m.rh.RouteListFiltered(fam, filter, netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
+		if errors.Is(err, unix.ENOENT) {
+			continue // strict dumps say a table that does not exist yet is missing
+		}
 		if err != nil {
 			return nil, fmt.Errorf("list routes of table %d: %w", table, err)
 		}

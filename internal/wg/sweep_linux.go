@@ -82,13 +82,19 @@ func (m *Manager) sweepRules(r *Result, d Desired) error {
 
 func (m *Manager) sweepRoutes(r *Result, d Desired) error {
 	tables, want := m.ownedTables(d)
-	have, err := m.ownedRoutes(0)
-	if err != nil {
-		return err
+	// Table by table: one dump of every table with our protocol would
+	// also read the breakout table, up to a million routes.
+	var have []routeKey
+	for t := range tables {
+		ks, err := m.ownedRoutes(t)
+		if err != nil {
+			return err
+		}
+		have = append(have, ks...)
 	}
 	var errs []error
 	for _, k := range have {
-		if !tables[k.Table] || want[k] {
+		if want[k] {
 			continue
 		}
 		if err := m.h.RouteDel(k.route()); err != nil && !errors.Is(err, unix.ESRCH) {
