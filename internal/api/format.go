@@ -18,6 +18,14 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 	if s.LastErr != "" {
 		fmt.Fprintf(w, "last error: %s\n", s.LastErr)
 	}
+	if m := s.Memory; m != nil {
+		limit := "none"
+		if m.LimitBytes > 0 {
+			limit = Bytes(m.LimitBytes)
+		}
+		fmt.Fprintf(w, "memory: rss %s, heap %s (next collection at %s), limit %s\n",
+			Bytes(m.RSSBytes), Bytes(m.HeapBytes), Bytes(m.HeapGoalBytes), limit)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nUPLINK\tTUNNEL\tIMPL\tPORT\tPEER ENDPOINT\tHANDSHAKE\tRX\tTX\tRX/s\tTX/s")
 	for _, t := range s.Tunnels {

@@ -24,6 +24,16 @@ type Status struct {
 	Announce *bgp.AnnouncerStatus `json:"breakout_announce,omitempty"`
 	LastErr  string               `json:"last_error,omitempty"`
 	Reloaded time.Time            `json:"reloaded,omitzero"`
+	Memory   *Memory              `json:"memory,omitempty"`
+}
+
+// Memory is the daemon's footprint: what the kernel charges it (RSS), the
+// Go heap and the soft limit the runtime collects against (memory_limit_mb).
+type Memory struct {
+	RSSBytes      int64 `json:"rss_bytes"`
+	HeapBytes     int64 `json:"heap_bytes"`
+	HeapGoalBytes int64 `json:"heap_goal_bytes"`
+	LimitBytes    int64 `json:"limit_bytes,omitempty"` // 0: no limit
 }
 
 // Explanation is the answer to GET /v1/explain?ip=A: the route the kernel

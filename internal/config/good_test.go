@@ -78,7 +78,7 @@ func TestExamples(t *testing.T) {
 			file: "edge.toml",
 			want: &Config{
 				File: "edge.toml", Role: RoleEdge, Site: "home", ASN: 64512,
-				RouterID: netip.MustParseAddr("198.18.1.1"), StateDir: "/var/lib/uplinkd", LogLevel: "info",
+				RouterID: netip.MustParseAddr("198.18.1.1"), StateDir: "/var/lib/uplinkd", LogLevel: "info", MemoryLimitMB: 256,
 				WireGuard: wg, API: api, Liveness: live, ECMP: ecmp,
 				BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
 					Originate: lan, Accept: defaults, MaxPrefixes: 100},
@@ -120,7 +120,7 @@ func TestExamples(t *testing.T) {
 			file: "hub.toml",
 			want: &Config{
 				File: "hub.toml", Role: RoleHub, Site: "vps", ASN: 64513,
-				RouterID: netip.MustParseAddr("198.18.1.2"), StateDir: "/var/lib/uplinkd", LogLevel: "info",
+				RouterID: netip.MustParseAddr("198.18.1.2"), StateDir: "/var/lib/uplinkd", LogLevel: "info", MemoryLimitMB: 256,
 				WireGuard: wg, API: api, Liveness: live, ECMP: ecmp,
 				BGP: BGP{PeerASN: 64512, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
 					Originate: defaults, Accept: lan, MaxPrefixes: 100},
@@ -183,7 +183,7 @@ peer_asn = 64513
 	hubKey := mustKey(t, "VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI=")
 	want := &Config{
 		File: "m.toml", Role: RoleEdge, Site: "s", ASN: 4200000000,
-		RouterID: netip.MustParseAddr("198.18.1.1"), StateDir: "/var/lib/uplinkd", LogLevel: "info",
+		RouterID: netip.MustParseAddr("198.18.1.1"), StateDir: "/var/lib/uplinkd", LogLevel: "info", MemoryLimitMB: 256,
 		WireGuard: WireGuard{PrivateKeyFile: "/etc/uplinkd/private.key", PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto},
 		API:       API{Socket: "/run/uplinkd/uplinkd.sock", Metrics: "127.0.0.1:9474"},
 		BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
@@ -346,5 +346,39 @@ tunnels (3):
 `
 	if diff := cmp.Diff(wantHub, h.Summary()); diff != "" {
 		t.Errorf("Summary mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestMemoryLimit: 256 MiB by default, 1 GiB when the breakout set is
+// announced over BGP, 0 turns the limit off; out of range is refused where
+// it is written.
+func TestMemoryLimit(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      int
+		err       string
+	}{
+		{"default", goodEdge, DefaultMemoryLimitMB, ""},
+		{"set", "memory_limit_mb = 512\n" + goodEdge, 512, ""},
+		{"off", "memory_limit_mb = 0\n" + goodEdge, 0, ""},
+		{"too small", "memory_limit_mb = 16\n" + goodEdge, 0, "1:1: memory_limit_mb: 16 is out of range (0 for no limit, or 64 to 1048576 MiB)"},
+		{"announcing", goodEdge + "[breakout]\ngateway = \"198.18.5.1\"\n[[breakout.peer]]\naddress = \"198.18.5.9\"\nasn = 64999\n", DefaultMemoryLimitAnnounceMB, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parse("e.toml", []byte(tt.src), testKeys)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.MemoryLimitMB != tt.want {
+				t.Errorf("memory limit %d MiB, want %d", got.MemoryLimitMB, tt.want)
+			}
+		})
 	}
 }

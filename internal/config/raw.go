@@ -13,6 +13,7 @@ type rawFile struct {
 	RouterID string `toml:"router_id"`
 	StateDir string `toml:"state_dir"`
 	LogLevel string `toml:"log_level"`
+	MemoryMB int64  `toml:"memory_limit_mb"`
 
 	WireGuard rawWireGuard `toml:"wireguard"`
 	API       rawAPI       `toml:"api"`

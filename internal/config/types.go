@@ -47,6 +47,8 @@ type Config struct {
 	RouterID netip.Addr
 	StateDir string
 	LogLevel string
+	// MemoryLimitMB is the Go runtime's soft memory limit in MiB; 0: none.
+	MemoryLimitMB int
 
 	WireGuard WireGuard
 	API       API

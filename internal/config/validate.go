@@ -22,6 +22,36 @@ var validators = []func(v *validator, raw *rawFile, c *Config){
 	validateLiveness,
 	validateECMP,
 	validateBreakout,
+	validateMemory,
+}
+
+// Soft memory limits of the Go runtime, in MiB. The runtime lets its heap
+// grow to twice what is live before it collects; with a million-prefix
+// breakout source that doubling, not the data, is what pushes the daemon
+// past a home router's budget. The limit makes it collect sooner instead.
+// GoBGP keeps every announced path several times over, so announcing the
+// breakout set gets a larger default.
+const (
+	DefaultMemoryLimitMB         = 256
+	DefaultMemoryLimitAnnounceMB = 1024
+	minMemoryLimitMB             = 64
+)
+
+func validateMemory(v *validator, raw *rawFile, c *Config) {
+	def := int64(DefaultMemoryLimitMB)
+	if len(c.Breakout.Peers) > 0 {
+		def = DefaultMemoryLimitAnnounceMB
+	}
+	c.MemoryLimitMB = int(def)
+	if !v.has("memory_limit_mb") {
+		return
+	}
+	n := raw.MemoryMB
+	if n != 0 && (n < minMemoryLimitMB || n > 1<<20) {
+		v.errorf("memory_limit_mb", "%d is out of range (0 for no limit, or %d to %d MiB)", n, minMemoryLimitMB, 1<<20)
+		return
+	}
+	c.MemoryLimitMB = int(n)
 }
 
 // validator collects semantic errors, each at the position of the key it

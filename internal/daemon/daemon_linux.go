@@ -61,6 +61,7 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	}
 	d := &Daemon{log: log, level: level, path: path, started: time.Now(), wg: m, cfg: cfg, ctx: ctx}
 	d.setLevel(cfg)
+	setMemoryLimit(cfg, log)
 	srv, err := api.Listen(cfg.API.Socket, cfg.API.Group, d.status, d.explain, log)
 	if err != nil {
 		m.Close()
@@ -299,6 +300,7 @@ func (d *Daemon) reload() {
 		return
 	}
 	d.setLevel(cfg)
+	setMemoryLimit(cfg, d.log)
 	d.log.Info("config reloaded", "config", d.path)
 	d.apply("reload")
 	if err := d.applyNAT(cfg); err != nil {
@@ -327,7 +329,7 @@ func (d *Daemon) status() api.Status {
 	cfg, reloaded, reloadErr, ctl, bo, an := d.cfg, d.reloaded, d.reloadErr, d.ecmp, d.bo, d.ann
 	d.mu.Unlock()
 	s := api.Status{Role: string(cfg.Role), Site: cfg.Site, Started: d.started, Config: d.path,
-		Tunnels: d.wg.Status(), Reloaded: reloaded}
+		Tunnels: d.wg.Status(), Reloaded: reloaded, Memory: memoryStatus()}
 	if ctl != nil {
 		e := ctl.Status(context.Background())
 		s.ECMP = &e

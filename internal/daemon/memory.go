@@ -1,0 +1,70 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"log/slog"
+	"math"
+	"os"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+
+	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/config"
+)
+
+// setMemoryLimit applies memory_limit_mb as the Go runtime's soft memory
+// limit, unless GOMEMLIMIT is set: an operator's environment wins, as it
+// does for any Go program.
+func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
+	if env := os.Getenv("GOMEMLIMIT"); env != "" {
+		log.Debug("memory limit from GOMEMLIMIT, memory_limit_mb ignored", "GOMEMLIMIT", env)
+		return
+	}
+	limit := int64(math.MaxInt64) // the runtime's "no limit"
+	if cfg.MemoryLimitMB > 0 {
+		limit = int64(cfg.MemoryLimitMB) << 20
+	}
+	if old := debug.SetMemoryLimit(limit); old != limit {
+		log.Debug("memory limit set", "mib", cfg.MemoryLimitMB)
+	}
+}
+
+// memoryStatus reports the process's footprint for status and metrics.
+func memoryStatus() *api.Memory {
+	m := &api.Memory{RSSBytes: rss()}
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		m.LimitBytes = l
+	}
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		m.HeapBytes = int64(s[0].Value.Uint64())
+	}
+	if s[1].Value.Kind() == metrics.KindUint64 {
+		m.HeapGoalBytes = int64(s[1].Value.Uint64())
+	}
+	return m
+}
+
+// rss reads VmRSS from /proc/self/status; 0 where there is none.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		v, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:"))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(v)
+		if len(f) == 2 && string(f[1]) == "kB" {
+			kb, _ := strconv.ParseInt(string(f[0]), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
