@@ -35,7 +35,12 @@ type Controller struct {
 	handshake func(ifname string) time.Time
 
 	trigger chan struct{}
-	done    chan struct{}
+	// failed is kicked by BFD: a reconcile that changes only liveness,
+	// done from the routes and links of the last full one, without asking
+	// GoBGP or reading the kernel back (detection to FIB in about a
+	// millisecond; the resync catches anything it could miss).
+	failed chan struct{}
+	done   chan struct{}
 
 	mu        sync.Mutex
 	plan      Plan
@@ -47,6 +52,10 @@ type Controller struct {
 	lastErr   error
 	lastFail  Failover
 	changes   int
+	// The inputs of the last full reconcile, for the fast one; routes is
+	// nil until there was one, and after a reload.
+	routes  map[netip.Prefix][]bgp.Path
+	members map[string]Member
 }
 
 // Start brings up BFD and BGP for plan and keeps the FIB reconciled until
@@ -57,7 +66,7 @@ func Start(ctx context.Context, plan Plan, log *slog.Logger, handshake func(stri
 		return nil, fmt.Errorf("open rtnetlink: %w", err)
 	}
 	c := &Controller{log: log, fib: h, handshake: handshake, plan: plan,
-		trigger: make(chan struct{}, 1), done: make(chan struct{}),
+		trigger: make(chan struct{}, 1), failed: make(chan struct{}, 1), done: make(chan struct{}),
 		live: NewLiveness(plan.HoldDown), groups: map[netip.Prefix]uint32{},
 		installed: map[netip.Prefix][]fib.WeightedNexthop{}, downAt: map[string]time.Time{}}
 	if err := c.prepare(); err != nil {
@@ -118,6 +127,7 @@ func (c *Controller) Mode() string {
 func (c *Controller) Apply(ctx context.Context, plan Plan) error {
 	c.mu.Lock()
 	c.plan = plan
+	c.routes = nil // links and weights may have changed: the next reconcile is a full one
 	c.mu.Unlock()
 	c.syncBFD(plan)
 	err := c.speaker.Apply(ctx, plan.Speaker)
@@ -140,9 +150,13 @@ func (c *Controller) Close(ctx context.Context) error {
 	return errors.Join(append(errs, c.fib.Close())...)
 }
 
-func (c *Controller) kick() {
+func (c *Controller) kick() { signal(c.trigger) }
+
+// signal wakes the loop through a one-slot channel; a wake-up already
+// pending covers this one.
+func signal(ch chan struct{}) {
 	select {
-	case c.trigger <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -160,8 +174,8 @@ func (c *Controller) onBFD(ch bfd.Change) {
 		}
 	}
 	c.mu.Unlock()
+	signal(c.failed) // before the log line: logging may wait on the journal
 	c.log.Info("bfd", "tunnel", ch.Interface, "peer", ch.Peer, "state", ch.New.String(), "diag", ch.Diag.String())
-	c.kick()
 }
 
 func (c *Controller) run(ctx context.Context) {
@@ -170,17 +184,25 @@ func (c *Controller) run(ctx context.Context) {
 	hold := time.NewTimer(time.Hour)
 	defer hold.Stop()
 	for {
+		fast := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.done:
 			return
+		case <-c.failed:
+			fast = true
 		case <-c.trigger:
 		case <-c.speaker.Changes():
 		case <-tick.C:
 		case <-hold.C:
 		}
-		next := c.reconcile(ctx)
+		var next time.Time
+		if fast {
+			next = c.reconcileLiveness()
+		} else {
+			next = c.reconcile(ctx)
+		}
 		hold.Reset(untilOr(next, time.Hour))
 	}
 }
@@ -203,14 +225,33 @@ func (c *Controller) reconcile(ctx context.Context) time.Time {
 		return time.Time{}
 	}
 	now := time.Now()
-	want := NextHops(routes, c.members(), func(name string) bool { return c.alive(name, now) })
+	c.routes, c.members = routes, c.lookupMembers()
+	want := NextHops(routes, c.members, func(name string) bool { return c.alive(name, now) })
 	c.lastErr = c.program(want)
 	c.noteFailover(want, time.Now())
 	return c.live.NextExpiry(now)
 }
 
-// members maps BGP peers to the tunnels they are reached through.
-func (c *Controller) members() map[string]Member {
+// reconcileLiveness is the reconcile of a BFD change: the routes and links
+// of the last full reconcile, the liveness of now, and only the prefixes
+// whose next hops differ from what was last installed are written. Without
+// a full reconcile yet it does one.
+func (c *Controller) reconcileLiveness() time.Time {
+	c.mu.Lock()
+	if c.routes == nil {
+		c.mu.Unlock()
+		return c.reconcile(context.Background())
+	}
+	defer c.mu.Unlock()
+	now := time.Now()
+	want := NextHops(c.routes, c.members, func(name string) bool { return c.alive(name, now) })
+	c.lastErr = c.programChanged(want)
+	c.noteFailover(want, time.Now())
+	return c.live.NextExpiry(now)
+}
+
+// lookupMembers maps BGP peers to the tunnels they are reached through.
+func (c *Controller) lookupMembers() map[string]Member {
 	m := map[string]Member{}
 	for _, l := range c.plan.Links {
 		link, err := netlink.LinkByName(l.Interface)

@@ -56,6 +56,24 @@ func (c *Controller) program(want map[netip.Prefix][]fib.WeightedNexthop) error 
 	return errors.Join(errs...)
 }
 
+// programChanged writes the prefixes whose next hops in want differ from
+// what was last installed, trusting that record: no read-back.
+func (c *Controller) programChanged(want map[netip.Prefix][]fib.WeightedNexthop) error {
+	var errs []error
+	for _, p := range sortedPrefixes(want) {
+		if have, ok := c.installed[p]; !ok || !sameNexthops(have, want[p]) {
+			errs = append(errs, c.set(p, want[p]))
+		}
+	}
+	for p := range c.installed {
+		if _, ok := want[p]; !ok {
+			errs = append(errs, c.set(p, nil))
+		}
+	}
+	c.installed = want
+	return errors.Join(errs...)
+}
+
 // matches says whether the kernel's route already is what we want, in
 // the mode we use.
 func (c *Controller) matches(st fib.MultipathState, want []fib.WeightedNexthop) bool {
@@ -83,7 +101,8 @@ func sameNexthops(a, b []fib.WeightedNexthop) bool {
 func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
 	mp := fib.Multipath{Table: c.plan.Table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: nhs}
 	c.changes++
-	c.log.Info("ecmp route", "prefix", p, "nexthops", describe(nhs))
+	// Logged after the write: the line costs nothing the route waits for.
+	defer c.log.Info("ecmp route", "prefix", p, "nexthops", describe(nhs))
 	if !c.resilient {
 		if len(nhs) == 0 {
 			return c.fib.DeleteRoutes(c.plan.Table, config.RouteProtocol, []fib.Route{{Prefix: p}})

@@ -26,7 +26,7 @@ func (c *Controller) Status(ctx context.Context) Status {
 		st.Failover = &f
 	}
 	byIndex := map[int]string{}
-	members := c.members() // one link lookup per tunnel, not per tunnel per tunnel
+	members := c.lookupMembers() // one link lookup per tunnel, not per tunnel per tunnel
 	for _, l := range c.plan.Links {
 		ls := LinkStatus{Name: l.Name, Interface: l.Interface, Weight: l.Weight, BFD: "off"}
 		if b, ok := bfds[l.Interface]; ok && c.plan.BFD {
