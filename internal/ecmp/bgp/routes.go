@@ -97,27 +97,56 @@ func applyOriginate(ctx context.Context, srv *server.BgpServer, have, want []net
 func (s *Speaker) Routes(ctx context.Context) (map[netip.Prefix][]Path, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	routes := map[netip.Prefix][]Path{}
 	if s.run == nil {
-		return routes, nil
+		return map[netip.Prefix][]Path{}, nil
 	}
 	up, err := s.established(ctx)
 	if err != nil {
 		return nil, err
 	}
-	byPeer, err := s.acceptedPaths(ctx)
-	for _, p := range s.run.cfg.Peers {
+	dests, err := s.globalRIB(ctx)
+	routes, lerr := Learned(s.run.cfg.Peers, up, s.run.policy.accept, dests)
+	return routes, errors.Join(err, lerr)
+}
+
+// Learned turns destinations of GoBGP's global RIB into what Routes
+// returns: by prefix, one Path per configured peer whose session is up (in
+// up) and that sent the prefix, sorted by peer and next hop. Withdrawn and
+// locally originated paths are left out, and so is any prefix accept does
+// not list exactly: GoBGP's import policy filters first, but the FIB must
+// never take what the config does not accept, whatever went on in the
+// policy engine. A path whose next hop cannot be read is reported in the
+// error and left out; the others still count. Learned is pure: the same
+// destinations, in any order, give the same answer.
+func Learned(peers []Peer, up map[netip.Addr]bool, accept []netip.Prefix, dests []*api.Destination) (map[netip.Prefix][]Path, error) {
+	byPeer, err := byNeighbor(dests)
+	accepted := make(map[netip.Prefix]bool, len(accept))
+	for _, p := range accept {
+		accepted[p] = true
+	}
+	routes := map[netip.Prefix][]Path{}
+	for _, p := range peers {
 		if !up[p.Address] {
 			continue
 		}
 		for _, a := range byPeer[p.Address] {
-			routes[a.prefix] = append(routes[a.prefix], Path{Peer: p.Name, NextHop: a.nextHop})
+			if accepted[a.prefix] {
+				routes[a.prefix] = append(routes[a.prefix], Path{Peer: p.Name, NextHop: a.nextHop})
+			}
 		}
 	}
-	for _, paths := range routes {
-		slices.SortFunc(paths, func(a, b Path) int { return strings.Compare(a.Peer, b.Peer) })
+	for prefix, paths := range routes {
+		slices.SortFunc(paths, comparePaths)
+		routes[prefix] = slices.Compact(paths)
 	}
 	return routes, err
+}
+
+func comparePaths(a, b Path) int {
+	if c := strings.Compare(a.Peer, b.Peer); c != 0 {
+		return c
+	}
+	return a.NextHop.Compare(b.NextHop)
 }
 
 // established returns the neighbor addresses of established sessions.
@@ -141,29 +170,45 @@ type acceptedPath struct {
 	nextHop netip.Addr
 }
 
-// acceptedPaths lists the global RIB of both families by the neighbor each
-// path came from; locally originated paths are left out.
+// acceptedPaths lists the global RIB's learned paths by the neighbor each
+// came from.
+func (s *Speaker) acceptedPaths(ctx context.Context) (map[netip.Addr][]acceptedPath, error) {
+	dests, err := s.globalRIB(ctx)
+	byPeer, perr := byNeighbor(dests)
+	return byPeer, errors.Join(err, perr)
+}
+
+// byNeighbor files the destinations' learned paths under their neighbor;
+// locally originated paths are left out.
+func byNeighbor(dests []*api.Destination) (map[netip.Addr][]acceptedPath, error) {
+	out := map[netip.Addr][]acceptedPath{}
+	var errs []error
+	for _, d := range dests {
+		if err := addDestination(out, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// globalRIB lists the global RIB of both families.
 //
 // The global RIB holds every path that passed the import policy, not only
 // the best, and listing it is read-only. The Adj-RIB-In with EnableFiltered
 // gives the same answer (tested), but GoBGP implements it by re-inserting
 // the filtered paths into the live Adj-RIB-In, which races with its own
 // event watcher reading those paths (seen with -race).
-func (s *Speaker) acceptedPaths(ctx context.Context) (map[netip.Addr][]acceptedPath, error) {
-	out := map[netip.Addr][]acceptedPath{}
+func (s *Speaker) globalRIB(ctx context.Context) ([]*api.Destination, error) {
+	var dests []*api.Destination
 	var errs []error
 	for _, fam := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
 		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: family(fam)}
-		err := s.run.srv.ListPath(ctx, req, func(d *api.Destination) {
-			if err := addDestination(out, d); err != nil {
-				errs = append(errs, err)
-			}
-		})
+		err := s.run.srv.ListPath(ctx, req, func(d *api.Destination) { dests = append(dests, d) })
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list %s routes: %w", familyName(fam), err))
 		}
 	}
-	return out, errors.Join(errs...)
+	return dests, errors.Join(errs...)
 }
 
 // addDestination files a destination's learned paths under their neighbor.
