@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -56,6 +57,9 @@ func etagFeed(s *solo, versions map[string][]netip.Prefix) {
 // touched, and the tmpfs goes with the daemon. Its files are reached from
 // outside through /proc/PID/root.
 func privateTmpfs(s *solo, size string) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		s.t.Skip("needs util-linux's unshare for a mount namespace of the daemon's own")
+	}
 	if err := os.MkdirAll(s.stateDir(), 0o750); err != nil {
 		s.t.Fatal(err)
 	}
