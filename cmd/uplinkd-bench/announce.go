@@ -100,7 +100,7 @@ func announceRows(ctx context.Context, o options) []row {
 
 // announceTable turns both runs into the time row and the memory row.
 func announceTable(n, total int, u, e announceResult) []row {
-	what := fmt.Sprintf("%d of the %d RouteViews prefixes (evenly spread; -announce-prefixes)", n, total)
+	what := fmt.Sprintf("%d of the %d RouteViews prefixes (spread)", n, total)
 	if n == total {
 		what = fmt.Sprintf("all %d RouteViews prefixes", n)
 	}
@@ -111,11 +111,11 @@ func announceTable(n, total int, u, e announceResult) []row {
 		goal += ", ≤ 25 s"
 		ok = ok && u.took <= 25*time.Second
 	}
-	timeRow := row{id: "5a", name: "BGP announce: " + what + " to one BIRD 2 receiver, speaker start → all held (peer: " + exabgpVersion() + ", static routes in its config)",
+	timeRow := row{id: "5a", name: "BGP announce: " + what + " to one BIRD 2, speaker start → all held (peer: " + exabgpVersion() + ", static routes)",
 		uplinkd: fmt.Sprintf("%s (%s after session up)", ms(u.took), ms(u.afterUp)),
 		peer:    fmt.Sprintf("%s (%s after session up)", ms(e.took), ms(e.afterUp)),
 		ratio:   goal, verdict: verdict(ok)}
-	memRow := row{id: "5b", name: fmt.Sprintf("BGP announce: peak RSS of the speaker process (and of the BIRD receiver), %d prefixes", n),
+	memRow := row{id: "5b", name: fmt.Sprintf("BGP announce: peak RSS of the speaker process (and BIRD's), %d prefixes", n),
 		uplinkd: peakCell(u), peer: peakCell(e), verdict: "info"}
 	if u.speakerHWM > 0 && e.speakerHWM > 0 {
 		memRow.ratio = fmt.Sprintf("%.2f (speakers)", float64(u.speakerHWM)/float64(e.speakerHWM))

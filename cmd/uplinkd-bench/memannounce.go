@@ -40,7 +40,7 @@ protocol bgp edge {
 // The lab's config without the peer is restored afterwards.
 func announceMemoryRow(ctx context.Context, l *benchLab, nSource int) row {
 	const id = "6b"
-	name := "memory: edge daemon peak RSS, the 998 k set as a breakout source and announced ([[breakout.peer]], BIRD 2 in ulb-lan; peer: BIRD's RSS)"
+	name := "memory: edge daemon peak RSS, the 998 k source announced to BIRD 2 in ulb-lan ([[breakout.peer]]; peer: BIRD's RSS)"
 	if _, err := exec.LookPath("bird"); err != nil {
 		return notMeasured(id, name, "bird is not installed (apt-get install -y --no-install-recommends bird2)")
 	}
@@ -96,7 +96,7 @@ func announcePeak(ctx context.Context, l *benchLab, b *bird, conf string, nSourc
 	if err != nil {
 		return row{err: err}
 	}
-	return row{name: fmt.Sprintf("; BIRD held all %d installed routes %s after the restarted edge's ECMP", held, ms(took)),
+	return row{name: fmt.Sprintf("; all %d installed routes held %s after ECMP", held, ms(took)),
 		uplinkd: mib(peak), peer: mib(birdPeak) + " (BIRD receiver)",
 		ratio: fmt.Sprintf("%.2f of goal 1 GiB", float64(peak)/float64(1<<30)), verdict: verdict(peak <= 1<<30)}
 }
