@@ -199,6 +199,8 @@ func TestHealthObserve(t *testing.T) {
 func TestFirstDelay(t *testing.T) {
 	now := time.Now()
 	aws := source.Config{Spec: feed.Spec{Kind: feed.KindAWS}, Every: 24 * time.Hour}
+	tokyo := aws
+	tokyo.Spec.Regions = []string{"ap-northeast-1"}
 	tests := []struct {
 		name string
 		cfg  source.Config
@@ -207,8 +209,10 @@ func TestFirstDelay(t *testing.T) {
 		want time.Duration
 	}{
 		{"never fetched", aws, lkg.State{}, false, 0},
-		{"fresh set waits", aws, lkg.State{LastSuccess: now.Add(-time.Hour)}, true, 23 * time.Hour},
-		{"old set now", aws, lkg.State{LastSuccess: now.Add(-48 * time.Hour)}, true, 0},
+		{"fresh set waits", aws, lkg.State{LastSuccess: now.Add(-time.Hour), Spec: aws.Fingerprint()}, true, 23 * time.Hour},
+		{"fresh set of other settings now", aws, lkg.State{LastSuccess: now.Add(-time.Hour), Spec: tokyo.Fingerprint()}, true, 0},
+		{"fresh set of an older file now", aws, lkg.State{LastSuccess: now.Add(-time.Hour)}, true, 0},
+		{"old set now", aws, lkg.State{LastSuccess: now.Add(-48 * time.Hour), Spec: aws.Fingerprint()}, true, 0},
 		{"static always", source.Config{Spec: feed.Spec{Kind: feed.KindStatic}, Every: time.Hour}, lkg.State{LastSuccess: now}, true, 0},
 		{"dns always", source.Config{Spec: feed.Spec{Kind: feed.KindDNS}, Every: time.Hour}, lkg.State{LastSuccess: now}, true, 0},
 	}

@@ -75,11 +75,15 @@ func (e *Engine) stopSources(srcs []source.Config) []*runner {
 }
 
 // firstDelay: a restored set younger than the interval is not fetched again
-// at once, so a daemon restarted in a loop does not hammer the feeds.
-// Static and file sources cost nothing to read and may have been edited;
-// a dns source's answers are not kept across restarts.
+// at once, so a daemon restarted in a loop does not hammer the feeds; unless
+// it was fetched for other settings (the source was edited while the daemon
+// was down). Static and file sources cost nothing to read and may have been
+// edited; a dns source's answers are not kept across restarts.
 func firstDelay(cfg source.Config, st lkg.State, ok bool, now time.Time) time.Duration {
 	if !ok || st.LastSuccess.IsZero() || slices.Contains([]feed.Kind{feed.KindStatic, feed.KindFile, feed.KindDNS}, cfg.Spec.Kind) {
+		return 0
+	}
+	if st.Spec != cfg.Fingerprint() {
 		return 0
 	}
 	return max(0, cfg.Every-st.Age(now))

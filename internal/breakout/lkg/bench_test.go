@@ -25,7 +25,7 @@ func BenchmarkPersistTable(b *testing.B) {
 	}
 	b.Run("write", func(b *testing.B) {
 		for b.Loop() {
-			if err := s.Success("table", es, "", ""); err != nil {
+			if err := s.Success("table", es, Fetch{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -16,7 +16,7 @@ func TestExpiringSet(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 30, 4, 0, 0, 0, time.UTC)}
 	dir := t.TempDir()
 	s := open(t, dir, c)
-	if err := s.Success("media", entries("media", "192.0.2.0/24"), "", ""); err != nil {
+	if err := s.Success("media", entries("media", "192.0.2.0/24"), Fetch{}); err != nil {
 		t.Fatal(err)
 	}
 	es := entries("media", "192.0.2.1/32", "192.0.2.2/32", "198.51.100.7/32")

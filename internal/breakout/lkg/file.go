@@ -23,6 +23,7 @@ import (
 //	success 2026-11-30T04:10:00Z
 //	etag "\"abc\""
 //	modified ""
+//	spec "3f1c…"
 //	count 2
 //	3.0.0.0/15	16509	AMAZON-02	internet	AMAZON	EC2	ap-southeast-1	ap-southeast-1
 //	...
@@ -91,9 +92,9 @@ func syncDir(dir string) error {
 }
 
 func encode(w *bufio.Writer, st *State) {
-	fmt.Fprintf(w, "%s\nsource %s\nsuccess %s\netag %s\nmodified %s\ncount %d\n", magic,
+	fmt.Fprintf(w, "%s\nsource %s\nsuccess %s\netag %s\nmodified %s\nspec %s\ncount %d\n", magic,
 		strconv.Quote(st.Source), st.LastSuccess.UTC().Format(time.RFC3339Nano),
-		strconv.Quote(st.ETag), strconv.Quote(st.LastModified), len(st.Entries))
+		strconv.Quote(st.ETag), strconv.Quote(st.LastModified), strconv.Quote(st.Spec), len(st.Entries))
 	var buf []byte
 	var last breakout.Entry
 	var attrs string // the encoded attributes of last
@@ -242,6 +243,14 @@ func (d *decoder) header(st *State) (int, error) {
 	}
 	st.LastSuccess = t
 	l, _ := d.line()
+	// spec came later: a file without it loads, with an empty Spec that
+	// matches no source, so the source is fetched again at once.
+	if v, ok := strings.CutPrefix(l, "spec "); ok {
+		if st.Spec, err = strconv.Unquote(v); err != nil {
+			return 0, d.errf("spec: %v", err)
+		}
+		l, _ = d.line()
+	}
 	v, ok := strings.CutPrefix(l, "count ")
 	count, err := strconv.Atoi(v)
 	if !ok || err != nil || count < 0 {

@@ -33,7 +33,7 @@ func TestNotModifiedSavesAnUnsavedSet(t *testing.T) {
 	}
 	block()
 	p := netip.MustParsePrefix("198.18.240.0/24")
-	if err := s.Success("s", []breakout.Entry{{Prefix: p}}, `"v1"`, ""); err == nil {
+	if err := s.Success("s", []breakout.Entry{{Prefix: p}}, Fetch{ETag: `"v1"`, LastModified: ""}); err == nil {
 		t.Fatal("Success wrote into a file as if it were a directory")
 	}
 	if err := s.NotModified("s"); err == nil {

@@ -27,7 +27,7 @@ func TestSuccessThatCannotBeSaved(t *testing.T) {
 		t.Fatal(err)
 	}
 	es := []breakout.Entry{breakout.NewEntry(netip.MustParsePrefix("198.18.240.0/24"), 0, breakout.Attrs{Source: "s"})}
-	if err := s.Success("s", es, "", ""); err == nil {
+	if err := s.Success("s", es, Fetch{}); err == nil {
 		t.Fatal("Success wrote into a file as if it were a directory")
 	}
 	st, _ := s.Get("s")

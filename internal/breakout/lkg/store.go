@@ -24,7 +24,11 @@ type State struct {
 	LastError    string           // why the latest refresh failed; "" when it succeeded
 	ETag         string           // validators of the good fetch, for conditional GET
 	LastModified string
-	Restored     bool // Entries come from disk, not yet refreshed in this run
+	// Spec fingerprints the source's configuration the set was fetched
+	// for: a set restored for a source whose URL or filters changed while
+	// the daemon was down is not fresh, whatever its age.
+	Spec     string
+	Restored bool // Entries come from disk, not yet refreshed in this run
 	// SaveError says the set could not be written to the state directory
 	// (full, read-only): it is good and in use, but a restart with the
 	// feeds down would not have it.
@@ -108,12 +112,18 @@ func (s *Store) sweepTemp() {
 // Problems returns the state files Open could not load.
 func (s *Store) Problems() []error { return slices.Clone(s.problems) }
 
+// Fetch describes a good fetch besides its entries.
+type Fetch struct {
+	ETag, LastModified string // the server's validators
+	Spec               string // the source configuration's fingerprint
+}
+
 // Success records a good fetch: es replace the source's set and are
 // persisted before Success returns. If persisting fails the new set is still
 // used in memory and the error is returned for the caller to report.
-func (s *Store) Success(source string, es []breakout.Entry, etag, lastModified string) error {
+func (s *Store) Success(source string, es []breakout.Entry, f Fetch) error {
 	now := s.now()
-	st := &State{Source: source, Entries: es, LastSuccess: now, LastAttempt: now, ETag: etag, LastModified: lastModified}
+	st := &State{Source: source, Entries: es, LastSuccess: now, LastAttempt: now, ETag: f.ETag, LastModified: f.LastModified, Spec: f.Spec}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()

@@ -48,7 +48,7 @@ func TestFailureKeepsSet(t *testing.T) {
 	c := &clock{time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)}
 	s := open(t, t.TempDir(), c)
 	good := entries("aws", "3.112.0.0/14", "2600:1f00::/24")
-	if err := s.Success("aws", good, `"e1"`, ""); err != nil {
+	if err := s.Success("aws", good, Fetch{ETag: `"e1"`, LastModified: ""}); err != nil {
 		t.Fatal(err)
 	}
 	c.t = c.t.Add(90 * time.Minute)
@@ -80,11 +80,11 @@ func TestSameSetKeepsHeldSlice(t *testing.T) {
 	c := &clock{time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)}
 	s := open(t, t.TempDir(), c)
 	first := entries("aws", "3.112.0.0/14", "2600:1f00::/24")
-	if err := s.Success("aws", first, "", ""); err != nil {
+	if err := s.Success("aws", first, Fetch{}); err != nil {
 		t.Fatal(err)
 	}
 	c.t = c.t.Add(24 * time.Hour)
-	if err := s.Success("aws", entries("aws", "3.112.0.0/14", "2600:1f00::/24"), "", ""); err != nil {
+	if err := s.Success("aws", entries("aws", "3.112.0.0/14", "2600:1f00::/24"), Fetch{}); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := s.Get("aws")
@@ -92,7 +92,7 @@ func TestSameSetKeepsHeldSlice(t *testing.T) {
 		t.Errorf("same set again: held slice replaced (%p, want %p) or age %v not reset", &st.Entries[0], &first[0], st.Age(c.t))
 	}
 	changed := entries("aws", "3.112.0.0/14")
-	if err := s.Success("aws", changed, "", ""); err != nil {
+	if err := s.Success("aws", changed, Fetch{}); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := s.Get("aws"); &st.Entries[0] != &changed[0] {
@@ -128,7 +128,7 @@ func TestRestart(t *testing.T) {
 		src string
 		es  []breakout.Entry
 	}{{"aws", aws}, {"odd/name ..", odd}} {
-		if err := s.Success(x.src, x.es, `W/"x"`, "Mon, 02 Jan 2006 15:04:05 GMT"); err != nil {
+		if err := s.Success(x.src, x.es, Fetch{ETag: `W/"x"`, LastModified: "Mon, 02 Jan 2006 15:04:05 GMT", Spec: "spec of " + x.src}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -138,8 +138,8 @@ func TestRestart(t *testing.T) {
 		t.Fatalf("problems: %v", p)
 	}
 	want := []State{
-		{Source: "aws", Entries: aws, LastSuccess: c.t.Add(-time.Hour), ETag: `W/"x"`, LastModified: "Mon, 02 Jan 2006 15:04:05 GMT", Restored: true},
-		{Source: "odd/name ..", Entries: odd, LastSuccess: c.t.Add(-time.Hour), ETag: `W/"x"`, LastModified: "Mon, 02 Jan 2006 15:04:05 GMT", Restored: true},
+		{Source: "aws", Entries: aws, LastSuccess: c.t.Add(-time.Hour), ETag: `W/"x"`, LastModified: "Mon, 02 Jan 2006 15:04:05 GMT", Spec: "spec of aws", Restored: true},
+		{Source: "odd/name ..", Entries: odd, LastSuccess: c.t.Add(-time.Hour), ETag: `W/"x"`, LastModified: "Mon, 02 Jan 2006 15:04:05 GMT", Spec: "spec of odd/name ..", Restored: true},
 	}
 	if diff := cmp.Diff(want, s2.States(), netipOpt); diff != "" {
 		t.Errorf("restored (-want +got):\n%s", diff)
@@ -155,12 +155,27 @@ func TestRestart(t *testing.T) {
 	}
 }
 
+// TestFileWithoutSpecLoads: a state file written before the spec line
+// existed still restores its set, with no Spec (so it is fetched again).
+func TestFileWithoutSpecLoads(t *testing.T) {
+	dir := t.TempDir()
+	old := "uplinkd-breakout-state 1\nsource \"aws\"\nsuccess 2026-11-30T02:00:00Z\netag \"\"\nmodified \"\"\ncount 1\n" +
+		"3.112.0.0/14\t16509\t\t\t\tEC2\tap-northeast-1\tap-northeast-1\nend\n"
+	if err := os.WriteFile(filepath.Join(dir, "aws.state"), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, ok := open(t, dir, &clock{time.Unix(1e9, 0)}).Get("aws")
+	if !ok || len(st.Entries) != 1 || st.Spec != "" || st.Entries[0].Service() != "EC2" {
+		t.Fatalf("old file restored as %+v (ok %v)", st, ok)
+	}
+}
+
 func TestCorruptFileIgnored(t *testing.T) {
 	dir := t.TempDir()
 	c := &clock{time.Unix(1e9, 0)}
 	s := open(t, dir, c)
 	for _, src := range []string{"good", "cut", "garbage", "count", "badprefix", "renamed"} {
-		if err := s.Success(src, entries(src, "10.0.0.0/8", "10.1.0.0/16"), "", ""); err != nil {
+		if err := s.Success(src, entries(src, "10.0.0.0/8", "10.1.0.0/16"), Fetch{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,6 +2,9 @@ package source
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +27,25 @@ type Config struct {
 	// the system's first nameserver).
 	Names    []string
 	Resolver string
+}
+
+// Fingerprint identifies what the source's set depends on: its type,
+// filters, header, URLs, files and names, not its refresh interval. A set
+// stored under another fingerprint was fetched for other settings.
+func (c Config) Fingerprint() string {
+	m := c.Spec.Meta
+	b, err := json.Marshal(struct {
+		Spec               feed.Spec
+		MetaASN            uint32
+		MetaAttrs          breakout.Attrs
+		URLs, Files, Names []string
+		Resolver           string
+	}{c.Spec, m.ASN, m.Attrs(), c.URLs, c.Files, c.Names, c.Resolver})
+	if err != nil {
+		panic(fmt.Sprintf("breakout source %s: fingerprint: %v", c.Spec.Name, err)) // plain data cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
 }
 
 // Outcome reports one refresh.
@@ -55,6 +77,11 @@ func (r *Refresher) Refresh(ctx context.Context, src Config) Outcome {
 	name := src.Spec.Name
 	prev, _ := r.Store.Get(name)
 	out := Outcome{Source: name}
+	if prev.Spec != src.Fingerprint() {
+		// Fetched for other settings (a filter or URL changed): a 304
+		// would confirm a set this configuration did not ask for.
+		prev.ETag, prev.LastModified = "", ""
+	}
 	es, v, notModified, err := r.load(ctx, src, prev)
 	switch {
 	case err != nil:
@@ -66,7 +93,7 @@ func (r *Refresher) Refresh(ctx context.Context, src Config) Outcome {
 		out.NotModified, out.Entries = true, len(prev.Entries)
 		r.log().Debug("breakout source not modified", "source", name)
 	default:
-		out.Err = r.Store.Success(name, es, v.ETag, v.LastModified)
+		out.Err = r.Store.Success(name, es, lkg.Fetch{ETag: v.ETag, LastModified: v.LastModified, Spec: src.Fingerprint()})
 		out.Entries, out.Changed = len(es), changed(prev.Entries, es)
 		r.log().Info("breakout source refreshed", "source", name, "prefixes", len(es), "changed", out.Changed)
 		if out.Err != nil {

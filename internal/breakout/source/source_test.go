@@ -10,11 +10,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/uplinkd/uplinkd/internal/breakout"
 	"github.com/uplinkd/uplinkd/internal/breakout/feed"
 	"github.com/uplinkd/uplinkd/internal/breakout/fetch"
 	"github.com/uplinkd/uplinkd/internal/breakout/lkg"
@@ -157,5 +159,68 @@ func TestRefreshStaticAndFile(t *testing.T) {
 	}
 	if !errors.Is(r.Refresh(context.Background(), Config{Spec: feed.Spec{Name: "none", Kind: feed.KindStatic}}).Err, feed.ErrEmpty) {
 		t.Error("static source without prefixes accepted")
+	}
+}
+
+// TestChangedSettingsAreNotConfirmedBy304: a source whose filter changed
+// (a reload, or an edit while the daemon was down) fetches its feed whole:
+// a conditional GET answered 304 would keep the set of the old filter.
+func TestChangedSettingsAreNotConfirmedBy304(t *testing.T) {
+	body, err := os.ReadFile("../testdata/aws-ip-ranges.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(&feedServer{mode: "ok", body: body})
+	defer srv.Close()
+	store, err := lkg.Open(t.TempDir(), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Refresher{Fetcher: &fetch.Fetcher{Timeout: time.Second}, Store: store, Log: discard}
+	ec2 := Config{Spec: feed.Spec{Name: "aws", Kind: feed.KindAWS, Services: []string{"EC2"}}, URLs: []string{srv.URL}}
+	if out := r.Refresh(context.Background(), ec2); out.Err != nil || out.Entries != 1457+1566 {
+		t.Fatalf("first refresh: %+v", out)
+	}
+	if out := r.Refresh(context.Background(), ec2); !out.NotModified {
+		t.Fatalf("same settings again: %+v, want a 304", out)
+	}
+	s3 := ec2
+	s3.Spec.Services = []string{"S3"}
+	out := r.Refresh(context.Background(), s3)
+	st, _ := store.Get("aws")
+	if out.Err != nil || out.NotModified || !out.Changed || st.Spec != s3.Fingerprint() {
+		t.Fatalf("after the filter changed: %+v, stored for %q; want a whole fetch for %q", out, st.Spec, s3.Fingerprint())
+	}
+	for _, e := range st.Entries {
+		if e.Service() != "S3" {
+			t.Fatalf("entry %v of service %s kept after the filter became S3", e.Prefix, e.Service())
+		}
+	}
+}
+
+// TestFingerprint: what the set depends on changes it, the refresh
+// interval does not, and it is the same from run to run.
+func TestFingerprint(t *testing.T) {
+	base := Config{Spec: feed.Spec{Name: "aws", Kind: feed.KindAWS, Services: []string{"EC2"}}, URLs: []string{"http://198.51.100.1/ip-ranges.json"}, Every: time.Hour}
+	if base.Fingerprint() != base.Fingerprint() || len(base.Fingerprint()) != 24 {
+		t.Fatalf("fingerprint %q not stable or not 24 hex digits", base.Fingerprint())
+	}
+	slower := base
+	slower.Every = 24 * time.Hour
+	if slower.Fingerprint() != base.Fingerprint() {
+		t.Error("the refresh interval changed the fingerprint")
+	}
+	for name, edit := range map[string]func(c *Config){
+		"url":    func(c *Config) { c.URLs = []string{"http://198.51.100.2/ip-ranges.json"} },
+		"filter": func(c *Config) { c.Spec.Regions = []string{"ap-northeast-1"} },
+		"header": func(c *Config) { c.Spec.Meta = breakout.NewEntry(netip.Prefix{}, 16509, breakout.Attrs{Name: "AMAZON"}) },
+		"type":   func(c *Config) { c.Spec.Kind = feed.KindURL },
+	} {
+		c := base
+		c.Spec.Services = slices.Clone(base.Spec.Services)
+		edit(&c)
+		if c.Fingerprint() == base.Fingerprint() {
+			t.Errorf("changing the %s left the fingerprint alone", name)
+		}
 	}
 }
