@@ -213,8 +213,10 @@ func TestFingerprint(t *testing.T) {
 	for name, edit := range map[string]func(c *Config){
 		"url":    func(c *Config) { c.URLs = []string{"http://198.51.100.2/ip-ranges.json"} },
 		"filter": func(c *Config) { c.Spec.Regions = []string{"ap-northeast-1"} },
-		"header": func(c *Config) { c.Spec.Meta = breakout.NewEntry(netip.Prefix{}, 16509, breakout.Attrs{Name: "AMAZON"}) },
-		"type":   func(c *Config) { c.Spec.Kind = feed.KindURL },
+		"header": func(c *Config) {
+			c.Spec.Meta = breakout.NewEntry(netip.Prefix{}, 16509, breakout.Attrs{Name: "AMAZON"})
+		},
+		"type": func(c *Config) { c.Spec.Kind = feed.KindURL },
 	} {
 		c := base
 		c.Spec.Services = slices.Clone(base.Spec.Services)
