@@ -78,6 +78,9 @@ func writeBreakout(w io.Writer, b engine.Status, now time.Time) error {
 	if c.LastError != "" {
 		fmt.Fprintf(w, "error: %s\n", c.LastError)
 	}
+	if c.MarkerError != "" {
+		fmt.Fprintf(w, "warning: table and rule priority not saved (%s): fix the state directory\n", c.MarkerError)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tTYPE\tPREFIXES\tLAST SUCCESS\tSTATE\tERROR")
 	for _, src := range b.Sources {

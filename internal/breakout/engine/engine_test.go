@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +276,31 @@ func TestApplyEnablesHealth(t *testing.T) {
 	}
 	if g := e.Status().Gateway; !g.Probing || g.Healthy {
 		t.Errorf("gateway status %+v, want probing and down", g)
+	}
+}
+
+// TestMarkerUnwritableDoesNotLoop: a state directory where the marker
+// cannot be written (full, read-only) is reported in Status, and the set
+// is not compiled and synced again and again for it.
+func TestMarkerUnwritableDoesNotLoop(t *testing.T) {
+	k, dir := newFakeKernel(), t.TempDir()
+	// A directory where the marker's temporary file goes: every write fails.
+	if err := os.MkdirAll(filepath.Join(dir, "breakout", markerFile+".new", "x"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	e := startFake(t, fakePlan(dir, static("a", "203.0.113.0/25")), k, &fakeProber{})
+	if err := e.RefreshNow(context.Background()); err != nil {
+		t.Fatalf("refresh reported %v; the routes are in, only the marker is not", err)
+	}
+	first := e.Status().Compile
+	if first.MarkerError == "" || first.Installed != 1 {
+		t.Fatalf("status %+v: want the route installed and the marker error shown", first)
+	}
+	time.Sleep(2500 * time.Millisecond) // past the installer's first retries (1 s, 2 s)
+	if c := e.Status().Compile; !c.LastCompile.Equal(first.LastCompile) {
+		t.Errorf("compiled again at %v after %v: the marker failure is being retried as a failed install", c.LastCompile, first.LastCompile)
+	}
+	if diff := cmp.Diff(pfxs("203.0.113.0/25"), k.prefixes(DefaultTable), netipOpt); diff != "" {
+		t.Errorf("table (-want +got):\n%s", diff)
 	}
 }

@@ -163,7 +163,24 @@ func (e *Engine) settle(p Plan) error {
 	e.mu.Lock()
 	e.stale = nil
 	e.mu.Unlock()
-	return writeMarker(e.dir, p.layout())
+	e.saveMarker(p.layout())
+	return nil
+}
+
+// saveMarker writes the marker, or reports why it could not. Not an error
+// of the reconcile: the marker only lets a later start with another table
+// or priority find this one to sweep, and retrying the reconcile for it
+// would re-sync a million routes every retry while the disk stays full.
+func (e *Engine) saveMarker(l layout) {
+	err := writeMarker(e.dir, l)
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+		e.log.Warn("breakout marker not saved: a restart with another table or rule priority would not sweep this one", "err", err)
+	}
+	e.mu.Lock()
+	e.cs.MarkerError = msg
+	e.mu.Unlock()
 }
 
 // sweepLayout removes an earlier layout's rules and routes, sparing what

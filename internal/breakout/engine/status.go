@@ -61,6 +61,7 @@ type CompileStatus struct {
 	ChurnBlocked bool   // the latest set would remove too much; waits for Force
 	Pending      int    // with ChurnBlocked: prefixes the refused update would delete
 	LastError    string // why the latest compile or install failed
+	MarkerError  string // the table and priority in use could not be saved (see marker.go)
 }
 
 // RejectCount counts refused entries per source and reason.
