@@ -66,11 +66,11 @@ func announceRows(ctx context.Context, o options) []row {
 		return []row{failed(id, name, err)}
 	}
 	ps := spread(all, o.announceN)
-	dir, err := os.MkdirTemp("", "uplinkd-bench-announce")
+	dir, removeDir, err := tempDir("uplinkd-bench-announce")
 	if err != nil {
 		return []row{failed(id, name, err)}
 	}
-	defer os.RemoveAll(dir)
+	defer removeDir()
 	remove, err := nsPair(annSpeakerNS, annReceiverNS, "ana0", "anb0", annSpeaker+"/24", annReceiver+"/24")
 	if err != nil {
 		return []row{failed(id, name, err)}

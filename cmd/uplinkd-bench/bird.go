@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"time"
 
@@ -80,11 +79,11 @@ func birdFailovers(ctx context.Context, n int, confA, confB string) ([]time.Dura
 		return nil, err
 	}
 	defer remove()
-	dir, err := os.MkdirTemp("", "uplinkd-bench-bird")
+	dir, removeDir, err := tempDir("uplinkd-bench-bird")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer removeDir()
 	var birds []*bird
 	for _, s := range []struct{ ns, conf string }{{b, confB}, {a, confA}} {
 		bd, err := startBird(s.ns, dir, s.conf)

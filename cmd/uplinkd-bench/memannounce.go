@@ -44,11 +44,11 @@ func announceMemoryRow(ctx context.Context, l *benchLab, nSource int) row {
 	if _, err := exec.LookPath("bird"); err != nil {
 		return notMeasured(id, name, "bird is not installed (apt-get install -y --no-install-recommends bird2)")
 	}
-	dir, err := os.MkdirTemp("", "uplinkd-bench-lanbird")
+	dir, removeDir, err := tempDir("uplinkd-bench-lanbird")
 	if err != nil {
 		return failed(id, name, err)
 	}
-	defer os.RemoveAll(dir)
+	defer removeDir()
 	b, err := startBird(l.NS("lan"), dir, lanBirdConf)
 	if err != nil {
 		return failed(id, name, err)
