@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -53,7 +55,25 @@ func main() {
 	if o.speak != "" {
 		os.Exit(speak(o.speak))
 	}
+	if err := checkLabRows(o.labRows); err != nil {
+		fmt.Fprintln(os.Stderr, "uplinkd-bench:", err)
+		os.Exit(2)
+	}
 	os.Exit(run(o))
+}
+
+// checkLabRows refuses a -lab-rows list naming no known row, which would
+// silently run none.
+func checkLabRows(list string) error {
+	if list == "all" {
+		return nil
+	}
+	for _, part := range strings.Split(list, ",") {
+		if !slices.Contains([]string{"1", "1slow", "2", "3", "6", "8"}, part) {
+			return fmt.Errorf("-lab-rows: unknown row %q (known: 1, 1slow, 2, 3, 6, 8, or all)", part)
+		}
+	}
+	return nil
 }
 
 // logw is where progress goes: stderr with -v, nowhere otherwise.

@@ -51,7 +51,7 @@ func startChild(cmd *exec.Cmd) (*child, error) {
 	c := &child{cmd: cmd, logs: &logBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = c.logs, c.logs
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", filepath.Base(cmd.Args[len(cmd.Args)-1]), err)
+		return nil, fmt.Errorf("start %s: %w", strings.Join(cmd.Args, " "), err)
 	}
 	go func() { cmd.Wait(); close(c.exited) }()
 	addCleanup(c.stop)

@@ -73,7 +73,9 @@ func uplinkdSlowRows(ctx context.Context, l *benchLab, n int) []row {
 		}
 	}
 	if err := restartSites(ctx, l, slow); err != nil {
-		return []row{failed("1e", "failover, "+slowTimers, fmt.Errorf("restart with slow timers: %w", err))}
+		// Leave the lab as the next rows expect it, whatever happened.
+		err = errors.Join(fmt.Errorf("restart with slow timers: %w", err), restartSites(ctx, l, orig))
+		return []row{failed("1e", "failover, "+slowTimers, err)}
 	}
 	var rows []row
 	for _, f := range faults {
