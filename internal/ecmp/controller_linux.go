@@ -35,10 +35,10 @@ type Controller struct {
 	handshake func(ifname string) time.Time
 
 	trigger chan struct{}
-	// failed is kicked by BFD: a reconcile that changes only liveness,
-	// done from the routes and links of the last full one, without asking
-	// GoBGP or reading the kernel back (detection to FIB in about a
-	// millisecond; the resync catches anything it could miss).
+	// failed is kicked by BFD: a reconcile that changes only liveness, on
+	// its own goroutine, done from the routes and links of the last full
+	// one, without asking GoBGP or reading the kernel back (detection to
+	// FIB in about a millisecond; the resync catches anything it misses).
 	failed chan struct{}
 	done   chan struct{}
 
@@ -82,6 +82,7 @@ func Start(ctx context.Context, plan Plan, log *slog.Logger, handshake func(stri
 		return nil, fmt.Errorf("start bgp: %w", err)
 	}
 	go c.run(ctx)
+	go c.failovers(ctx)
 	return c, nil
 }
 
@@ -184,26 +185,36 @@ func (c *Controller) run(ctx context.Context) {
 	hold := time.NewTimer(time.Hour)
 	defer hold.Stop()
 	for {
-		fast := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.done:
+			return
+		case <-c.trigger:
+		case <-c.speaker.Changes():
+		case <-tick.C:
+		case <-hold.C:
+		}
+		next := c.reconcile(ctx)
+		hold.Reset(untilOr(next, time.Hour))
+	}
+}
+
+// failovers serves BFD changes on a goroutine of their own, so that a
+// failure never waits behind a full reconcile asking GoBGP for its RIB (a
+// busy GoBGP answers in tens or hundreds of milliseconds). After each it
+// asks the main loop for a full reconcile, which also times the hold-down.
+func (c *Controller) failovers(ctx context.Context) {
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.done:
 			return
 		case <-c.failed:
-			fast = true
-		case <-c.trigger:
-		case <-c.speaker.Changes():
-		case <-tick.C:
-		case <-hold.C:
 		}
-		var next time.Time
-		if fast {
-			next = c.reconcileLiveness()
-		} else {
-			next = c.reconcile(ctx)
-		}
-		hold.Reset(untilOr(next, time.Hour))
+		c.reconcileLiveness()
+		c.kick()
 	}
 }
 
@@ -234,20 +245,18 @@ func (c *Controller) reconcile(ctx context.Context) time.Time {
 
 // reconcileLiveness is the reconcile of a BFD change: the routes and links
 // of the last full reconcile, the liveness of now, and only the prefixes
-// whose next hops differ from what was last installed are written. Without
-// a full reconcile yet it does one.
-func (c *Controller) reconcileLiveness() time.Time {
+// whose next hops differ from what was last installed are written. Before
+// the first full reconcile there is nothing to take out.
+func (c *Controller) reconcileLiveness() {
 	c.mu.Lock()
-	if c.routes == nil {
-		c.mu.Unlock()
-		return c.reconcile(context.Background())
-	}
 	defer c.mu.Unlock()
+	if c.routes == nil {
+		return // the full reconcile the caller asks for next does it all
+	}
 	now := time.Now()
 	want := NextHops(c.routes, c.members, func(name string) bool { return c.alive(name, now) })
 	c.lastErr = c.programChanged(want)
 	c.noteFailover(want, time.Now())
-	return c.live.NextExpiry(now)
 }
 
 // lookupMembers maps BGP peers to the tunnels they are reached through.

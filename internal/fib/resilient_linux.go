@@ -53,17 +53,32 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 		return err
 	}
 	members, err := h.ensureMembers(mp, ids, res.GroupID, all)
-	recreated := false
-	if err == nil {
-		recreated, err = h.ensureGroup(mp.Protocol, res, members, all)
+	if err != nil {
+		// Members created for a group that never took them must not linger.
+		return errors.Join(err, h.collectGarbage(mp.Protocol, ids))
+	}
+	g, err := h.ensureGroup(mp.Protocol, res, members, all)
+	if err == nil && g == groupShrunk {
+		// A failover: members left and nothing else changed. The route
+		// already uses the group and the members left are deleted, so
+		// there is nothing to check or collect; each round trip saved is
+		// time the dead tunnel still holds flows.
+		return nil
 	}
 	if err == nil {
-		err = h.ensureRoute(mp, res.GroupID, recreated)
+		err = h.ensureRoute(mp, res.GroupID, g == groupRecreated)
 	}
-	// Also on failure: members created for a group that never took them
-	// must not linger.
 	return errors.Join(err, h.collectGarbage(mp.Protocol, ids))
 }
+
+// groupChange is what ensureGroup did.
+type groupChange int
+
+const (
+	groupKept      groupChange = iota // already as wanted, or updated in place
+	groupShrunk                       // members deleted, nothing else changed
+	groupRecreated                    // deleted and created again: its routes went with it
+)
 
 func validateResilient(mp Multipath, ids IDRange, res Resilient) error {
 	if !ids.Contains(res.GroupID) || res.GroupID == 0 {
@@ -127,36 +142,40 @@ func findMember(mine []NexthopObject, family uint8, nh WeightedNexthop) (uint32,
 // alone when it already matches. Only a change of bucket count or of group
 // type forces a new group (the kernel cannot change those in place); that
 // also deletes the routes using it, so it reports recreated.
-func (h *Handle) ensureGroup(proto uint8, res Resilient, members []GroupMember, all []NexthopObject) (recreated bool, err error) {
+func (h *Handle) ensureGroup(proto uint8, res Resilient, members []GroupMember, all []NexthopObject) (groupChange, error) {
 	cur, exists := findID(all, res.GroupID)
 	switch {
 	case exists && cur.Protocol != proto:
-		return false, fmt.Errorf("nexthop group %d: id in use by protocol %d", res.GroupID, cur.Protocol)
+		return groupKept, fmt.Errorf("nexthop group %d: id in use by protocol %d", res.GroupID, cur.Protocol)
 	case exists && cur.Group == nil:
 		// Replacing it would pull a member out of some other group.
-		return false, fmt.Errorf("nexthop group %d: id in use by a member nexthop; pick group ids from the bottom of the range", res.GroupID)
+		return groupKept, fmt.Errorf("nexthop group %d: id in use by a member nexthop; pick group ids from the bottom of the range", res.GroupID)
 	}
 	name := fmt.Sprintf("nexthop group %d", res.GroupID)
 	flags := uint16(unix.NLM_F_CREATE | unix.NLM_F_EXCL)
 	res = res.withDefaults()
+	change := groupKept
 	switch {
 	case exists && groupMatches(cur, res, members):
-		return false, nil
+		return groupKept, nil
 	case exists && cur.Resilient != nil && cur.Resilient.Buckets == res.Buckets:
 		if gone, ok := onlyLeaving(cur, res, members, all); ok {
 			// Deleting a member object shrinks its group as the kernel does
 			// for a vanished device: ~100 µs. A group replace makes the
 			// kernel walk every IPv4 route (~10 ms per 300 k routes).
-			return false, h.deleteNexthops(gone)
+			if err := h.deleteNexthops(gone); err != nil {
+				return groupKept, err
+			}
+			return groupShrunk, nil
 		}
 		flags = unix.NLM_F_REPLACE
 	case exists:
 		if err := h.deleteNexthops([]uint32{res.GroupID}); err != nil {
-			return false, err
+			return groupKept, err
 		}
-		recreated = true
+		change = groupRecreated
 	}
-	return recreated, h.request(name, func(m *msgBuf, seq uint32) int {
+	return change, h.request(name, func(m *msgBuf, seq uint32) int {
 		return buildGroup(m, flags, seq, proto, res.GroupID, members, &res)
 	})
 }
