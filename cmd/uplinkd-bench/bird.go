@@ -38,11 +38,6 @@ protocol bfd {
 	neighbor 198.18.201.1 dev "brb0" local 198.18.201.2;
 }
 `
-	birdBlackhole = `table inet ubench {
-	chain ub_in { type filter hook input priority -200; policy accept; iifname "brb0" drop; }
-	chain ub_out { type filter hook output priority -200; policy accept; oifname "brb0" drop; }
-}
-`
 )
 
 // birdRow: row 1, the peer. Blackhole → BIRD's kernel route gone, n
@@ -105,12 +100,12 @@ func birdFailovers(ctx context.Context, n int, confA, confB string) ([]time.Dura
 		}
 		time.Sleep(300 * time.Millisecond)
 		t0 := time.Now()
-		if err := nft(b, birdBlackhole); err != nil {
+		if err := blackhole(b, "brb0"); err != nil {
 			return took, err
 		}
 		err := waitBirdRoute(ctx, h, false, 15*time.Second)
 		gone := time.Now()
-		if rerr := nft(b, "delete table inet ubench\n"); rerr != nil {
+		if rerr := unblackhole(b); rerr != nil {
 			return took, rerr
 		}
 		if err != nil {

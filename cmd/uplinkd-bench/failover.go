@@ -18,22 +18,13 @@ type fault struct {
 	apply, restore func(l *benchLab, carrier string) error
 }
 
-// blackholeNft drops everything to and from the home router in a carrier
-// namespace while every link stays up.
-const blackholeNft = `table inet ubench {
-	chain ub_fwd { type filter hook forward priority -200; policy accept; iifname "home0" drop; oifname "home0" drop; }
-	chain ub_in { type filter hook input priority -200; policy accept; iifname "home0" drop; }
-	chain ub_out { type filter hook output priority -200; policy accept; oifname "home0" drop; }
-}
-`
-
 var faults = []fault{
 	{id: "1a", name: "link down on the carrier side",
 		apply:   func(l *benchLab, c string) error { return carrierLink(l, c, false) },
 		restore: func(l *benchLab, c string) error { return carrierLink(l, c, true) }},
 	{id: "1b", name: "all packets dropped (nftables), link up",
-		apply:   func(l *benchLab, c string) error { return nft(l.NS(c), blackholeNft) },
-		restore: func(l *benchLab, c string) error { return nft(l.NS(c), "delete table inet ubench\n") }},
+		apply:   func(l *benchLab, c string) error { return blackhole(l.NS(c), "home0") },
+		restore: func(l *benchLab, c string) error { return unblackhole(l.NS(c)) }},
 }
 
 // carrierLink sets the carrier's end of the home link down or up through

@@ -83,6 +83,11 @@ func ms(d time.Duration) string {
 	if d < 10*time.Millisecond {
 		return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
 	}
+	if d < time.Second {
+		// A tenth: "300 ms" next to a verdict of MISSED (300.4 ms against
+		// a 300 ms goal) reads as a bug.
+		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
+	}
 	return fmt.Sprintf("%d ms", d.Milliseconds())
 }
 

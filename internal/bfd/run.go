@@ -82,7 +82,11 @@ func (s *Session) receive(r rxPacket) effect {
 	if p.Final {
 		st.poll = false
 	}
-	e := effect{final: p.Poll, detect: detectTime(s.cfg.RequiredMinRx, p.DesiredMinTx, p.DetectMult)}
+	// The detection time runs from the packet's arrival, stamped by the
+	// reader, not from now: the hand-over to this goroutine must not push
+	// the detection of a dead peer later.
+	detect := max(detectTime(s.cfg.RequiredMinRx, p.DesiredMinTx, p.DetectMult)-time.Since(r.at), time.Millisecond)
+	e := effect{final: p.Poll, detect: detect}
 	if st.state == StateAdminDown {
 		// §6.8.6: AdminDown discards the packet once the remote
 		// variables are recorded; nothing to answer, nothing to time.
