@@ -98,7 +98,7 @@ func birdFailovers(ctx context.Context, n int, confA, confB string) ([]time.Dura
 		if err := waitBirdRoute(ctx, h, true, 20*time.Second); err != nil {
 			return took, fmt.Errorf("iteration %d: before the fault: %w; bird says: %.300s", i+1, err, birds[0].logs.String()+birds[1].logs.String())
 		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(settle())
 		t0 := time.Now()
 		if err := blackhole(b, "brb0"); err != nil {
 			return took, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -104,6 +105,15 @@ func failoverSeries(ctx context.Context, l *benchLab, f fault, n int, limit time
 // blackholeP50/P99 are uplinkd's figures the BIRD row compares with.
 var blackholeP50, blackholeP99 time.Duration
 
+// settle is the pause before a fault: 300 ms and a random part longer than
+// a BFD transmit interval. A fixed pause after the session came back would
+// put every fault at the same point of the peer's transmit schedule (BIRD's
+// is anchored to its session coming up), measuring one detection time
+// instead of their spread.
+func settle() time.Duration {
+	return 300*time.Millisecond + rand.N(150*time.Millisecond)
+}
+
 func percentiles(ds []time.Duration) (time.Duration, time.Duration) {
 	p50, p99, _ := dist(ds)
 	return p50, p99
@@ -115,7 +125,7 @@ func failOnce(ctx context.Context, l *benchLab, f fault, c string, limit time.Du
 	if _, err := l.waitVia(ctx, 20*time.Second, allThree()); err != nil {
 		return 0, 0, fmt.Errorf("before the fault: %w", err)
 	}
-	time.Sleep(300 * time.Millisecond) // BFD and BGP settled on the returned tunnel
+	time.Sleep(settle()) // BFD and BGP settled on the returned tunnel
 	t0 := time.Now()
 	if err := f.apply(l, c); err != nil {
 		return 0, 0, err

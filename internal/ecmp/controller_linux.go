@@ -54,8 +54,9 @@ type Controller struct {
 	changes   int
 	// The inputs of the last full reconcile, for the fast one; routes is
 	// nil until there was one, and after a reload.
-	routes  map[netip.Prefix][]bgp.Path
-	members map[string]Member
+	routes   map[netip.Prefix][]bgp.Path
+	members  map[string]Member
+	sessions map[string]bool // uplink → its WireGuard session is current
 }
 
 // Start brings up BFD and BGP for plan and keeps the FIB reconciled until
@@ -237,7 +238,8 @@ func (c *Controller) reconcile(ctx context.Context) time.Time {
 	}
 	now := time.Now()
 	c.routes, c.members = routes, c.lookupMembers()
-	want := NextHops(routes, c.members, func(name string) bool { return c.alive(name, now) })
+	c.sessions = c.wgSessions(now)
+	want := NextHops(routes, c.members, c.aliveAt(now))
 	c.lastErr = c.program(want)
 	c.noteFailover(want, time.Now())
 	return c.live.NextExpiry(now)
@@ -254,7 +256,7 @@ func (c *Controller) reconcileLiveness() {
 		return // the full reconcile the caller asks for next does it all
 	}
 	now := time.Now()
-	want := NextHops(c.routes, c.members, func(name string) bool { return c.alive(name, now) })
+	want := NextHops(c.routes, c.members, c.aliveAt(now))
 	c.lastErr = c.programChanged(want)
 	c.noteFailover(want, time.Now())
 }
@@ -274,23 +276,34 @@ func (c *Controller) lookupMembers() map[string]Member {
 	return m
 }
 
-// alive: without BFD, an established BGP session is all there is (paths
+// aliveAt: without BFD, an established BGP session is all there is (paths
 // come only from established peers); with BFD, the session must be up and
-// past its hold-down. Either way the WireGuard session must not be dead.
-func (c *Controller) alive(name string, now time.Time) bool {
-	if c.plan.BFD && !c.live.Alive(name, now) {
-		return false
-	}
-	if c.handshake == nil {
-		return true
-	}
-	for _, l := range c.plan.Links {
-		if l.Name == name {
-			hs := c.handshake(l.Interface)
-			return !hs.IsZero() && now.Sub(hs) < 180*time.Second
+// past its hold-down. Either way the WireGuard session must not be dead, as
+// the last full reconcile read it: asking WireGuard is a round trip per
+// tunnel on the UAPI socket, too slow for a failover to wait on, and a
+// session expires over minutes, not milliseconds.
+func (c *Controller) aliveAt(now time.Time) func(name string) bool {
+	return func(name string) bool {
+		if c.plan.BFD && !c.live.Alive(name, now) {
+			return false
 		}
+		return c.sessions == nil || c.sessions[name]
 	}
-	return false
+}
+
+// wgSessions reads, once per tunnel, whether its WireGuard session is
+// current (a handshake within 180 s, the protocol's reject-after time);
+// nil without a handshake source (tests).
+func (c *Controller) wgSessions(now time.Time) map[string]bool {
+	if c.handshake == nil {
+		return nil
+	}
+	out := make(map[string]bool, len(c.plan.Links))
+	for _, l := range c.plan.Links {
+		hs := c.handshake(l.Interface)
+		out[l.Name] = !hs.IsZero() && now.Sub(hs) < 180*time.Second
+	}
+	return out
 }
 
 // noteFailover records how long the last detected failure took to leave
