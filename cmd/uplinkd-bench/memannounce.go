@@ -84,7 +84,7 @@ func announcePeak(ctx context.Context, l *benchLab, b *bird, conf string, nSourc
 		return row{err: err}
 	}
 	took := time.Since(t0)
-	pid, err := edgePID(l)
+	pid, err := l.DaemonPID("edge")
 	if err != nil {
 		return row{err: err}
 	}

@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/api"
 	"github.com/uplinkd/uplinkd/internal/lab"
+	"github.com/uplinkd/uplinkd/internal/procstat"
 )
 
 const (
@@ -70,7 +70,7 @@ func serveList(l *benchLab, ps []netip.Prefix) (stop func(), err error) {
 func memoryRow(ctx context.Context, l *benchLab, n int) row {
 	const id = "6"
 	name := "memory: edge daemon peak RSS with the 998 k set as a breakout source (peer: same daemon before)"
-	pid, err := edgePID(l)
+	pid, err := l.DaemonPID("edge")
 	if err != nil {
 		return failed(id, name, err)
 	}
@@ -136,28 +136,18 @@ func waitSource(ctx context.Context, l *benchLab, n int, limit time.Duration) (i
 	return 0, fmt.Errorf("source %s not installed within %s: %s; see %s", memSource, limit, last, l.LogPath("edge"))
 }
 
-func edgePID(l *benchLab) (int, error) {
-	b, err := os.ReadFile(filepath.Join(l.Dir, "edge.pid"))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(b)))
-}
-
 // vmHWM reads a process's peak resident set size in bytes. The pid file
 // holds `ip netns exec`'s pid, which execs the daemon in place.
 func vmHWM(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procstat.Read(pid)
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10, err
-		}
+	b, ok := st.Bytes("VmHWM")
+	if !ok {
+		return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	return b, nil
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }

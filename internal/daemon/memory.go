@@ -1,17 +1,15 @@
 package daemon
 
 import (
-	"bufio"
-	"bytes"
 	"log/slog"
 	"math"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
-	"strconv"
 
 	"github.com/uplinkd/uplinkd/internal/api"
 	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/procstat"
 )
 
 // setMemoryLimit applies memory_limit_mb as the Go runtime's soft memory
@@ -33,7 +31,10 @@ func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
 
 // memoryStatus reports the process's footprint for status and metrics.
 func memoryStatus() *api.Memory {
-	m := &api.Memory{RSSBytes: rss()}
+	m := &api.Memory{}
+	if st, err := procstat.Read(0); err == nil {
+		m.RSSBytes, _ = st.Bytes("VmRSS")
+	}
 	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
 		m.LimitBytes = l
 	}
@@ -46,25 +47,4 @@ func memoryStatus() *api.Memory {
 		m.HeapGoalBytes = int64(s[1].Value.Uint64())
 	}
 	return m
-}
-
-// rss reads VmRSS from /proc/self/status; 0 where there is none.
-func rss() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		v, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:"))
-		if !ok {
-			continue
-		}
-		f := bytes.Fields(v)
-		if len(f) == 2 && string(f[1]) == "kB" {
-			kb, _ := strconv.ParseInt(string(f[0]), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

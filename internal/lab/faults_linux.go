@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/uplinkd/uplinkd/internal/procstat"
 )
 
 // Fault modes a FaultFeed serves besides good lists: each path of the
@@ -228,24 +230,11 @@ func (l *Lab) Footprint(site string) (ProcStatus, error) {
 	if err != nil {
 		return ProcStatus{}, err
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procstat.Read(pid)
 	if err != nil {
 		return ProcStatus{}, err
 	}
-	var ps ProcStatus
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		switch k {
-		case "VmRSS":
-			ps.RSSKiB, _ = strconv.Atoi(f[0])
-		case "Threads":
-			ps.Threads, _ = strconv.Atoi(f[0])
-		}
-	}
+	ps := ProcStatus{RSSKiB: int(st["VmRSS"]), Threads: int(st["Threads"])}
 	if ps.RSSKiB == 0 || ps.Threads == 0 {
 		return ps, fmt.Errorf("/proc/%d/status: no VmRSS or Threads", pid)
 	}
