@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -15,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/uplinkd/uplinkd/internal/api"
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/fib"
+	"github.com/uplinkd/uplinkd/internal/lab"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -279,25 +277,7 @@ func (s *solo) logTail(n int) string {
 
 // inNS runs fn on a thread inside the namespace: sockets fn opens stay
 // there.
-func (s *solo) inNS(fn func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(s.ns)
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		return err
-	}
-	defer netns.Set(orig)
-	return fn()
-}
+func (s *solo) inNS(fn func() error) error { return lab.InNS(s.ns, fn) }
 
 // listen opens the feed server's socket inside the namespace.
 func (s *solo) listen() net.Listener {
