@@ -77,7 +77,8 @@ func (r *Refresher) Refresh(ctx context.Context, src Config) Outcome {
 	name := src.Spec.Name
 	prev, _ := r.Store.Get(name)
 	out := Outcome{Source: name}
-	if prev.Spec != src.Fingerprint() {
+	spec := src.Fingerprint()
+	if prev.Spec != spec {
 		// Fetched for other settings (a filter or URL changed): a 304
 		// would confirm a set this configuration did not ask for.
 		prev.ETag, prev.LastModified = "", ""
@@ -93,7 +94,7 @@ func (r *Refresher) Refresh(ctx context.Context, src Config) Outcome {
 		out.NotModified, out.Entries = true, len(prev.Entries)
 		r.log().Debug("breakout source not modified", "source", name)
 	default:
-		out.Err = r.Store.Success(name, es, lkg.Fetch{ETag: v.ETag, LastModified: v.LastModified, Spec: src.Fingerprint()})
+		out.Err = r.Store.Success(name, es, lkg.Fetch{ETag: v.ETag, LastModified: v.LastModified, Spec: spec})
 		out.Entries, out.Changed = len(es), changed(prev.Entries, es)
 		r.log().Info("breakout source refreshed", "source", name, "prefixes", len(es), "changed", out.Changed)
 		if out.Err != nil {
