@@ -25,6 +25,10 @@ type Manager struct {
 	// included (115 MB and a second of CPU per listing, measured).
 	rh  *netlink.Handle
 	wgc *wgctrl.Client
+	// sweptBlock: the whole table block 6001-6099 was swept once, for
+	// leftovers of an earlier run; later sweeps read only the tables that
+	// rules and pins name (a dump per table, so 200 when all are read).
+	sweptBlock bool
 
 	mu      sync.Mutex
 	devices map[string]Device // interfaces this process serves or adopted
@@ -70,8 +74,15 @@ func (m *Manager) Apply(d Desired) (Result, error) {
 	var r Result
 	var errs []error
 	// Pins first: a tunnel's first handshake must find its carrier table.
+	// One read of the rules serves every pin and the sweep; without it
+	// pins and routes wait for the next Apply, tunnels do not.
+	rules, rerr := m.ownedRules()
+	ps := newPinState(rules)
 	for _, p := range d.Pins {
-		if err := m.applyPin(&r, p); err != nil {
+		if rerr != nil {
+			break
+		}
+		if err := m.applyPin(&r, p, ps); err != nil {
 			errs = append(errs, fmt.Errorf("uplink %s: %w", p.Uplink, err))
 		}
 	}
@@ -80,7 +91,9 @@ func (m *Manager) Apply(d Desired) (Result, error) {
 			errs = append(errs, fmt.Errorf("tunnel %s: %w", t.Name, err))
 		}
 	}
-	if err := m.sweep(&r, d); err != nil {
+	if rerr != nil {
+		errs = append(errs, rerr, m.sweepLinks(&r, d))
+	} else if err := m.sweep(&r, d, ps); err != nil {
 		errs = append(errs, err)
 	}
 	m.last = d
@@ -96,7 +109,7 @@ func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var r Result
-	err := m.sweep(&r, Desired{Site: m.last.Site})
+	err := m.sweepAll(&r, Desired{Site: m.last.Site})
 	for name, d := range m.devices {
 		err = errors.Join(err, d.Close())
 		delete(m.devices, name)

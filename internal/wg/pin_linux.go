@@ -41,9 +41,21 @@ func (k routeKey) String() string {
 	return s + fmt.Sprintf(" ifindex %d", k.Link)
 }
 
+// pinState is what one Apply read and wanted of the pins, so that its
+// sweep reads nothing twice.
+type pinState struct {
+	rules []ruleKey          // uplinkd's rules, read once at the start
+	have  map[int][]routeKey // a pin table's routes as read before applying it
+	want  map[routeKey]bool  // every pin's routes
+}
+
+func newPinState(rules []ruleKey) *pinState {
+	return &pinState{rules: rules, have: map[int][]routeKey{}, want: map[routeKey]bool{}}
+}
+
 // applyPin makes sure the uplink's table and rules exist; rules and routes
 // that are no longer wanted go in the sweep.
-func (m *Manager) applyPin(r *Result, p Pin) error {
+func (m *Manager) applyPin(r *Result, p Pin, ps *pinState) error {
 	link, err := m.h.LinkByName(p.Interface)
 	if err != nil {
 		return fmt.Errorf("underlay interface %s: %w", p.Interface, err)
@@ -51,12 +63,8 @@ func (m *Manager) applyPin(r *Result, p Pin) error {
 	if err := ensureLooseRPF(r, p.Interface); err != nil {
 		return err
 	}
-	rules, err := m.ownedRules()
-	if err != nil {
-		return err
-	}
 	for _, rule := range pinRules(p) {
-		if err := m.ensureRule(r, rule, rules); err != nil {
+		if err := m.ensureRule(r, rule, ps.rules); err != nil {
 			return err
 		}
 	}
@@ -64,8 +72,10 @@ func (m *Manager) applyPin(r *Result, p Pin) error {
 	if err != nil {
 		return err
 	}
+	ps.have[p.Table] = routes
 	want, err := m.pinRoutes(p, link)
 	for _, k := range want {
+		ps.want[k] = true
 		if e := m.ensureRoute(r, k, routes); e != nil {
 			return e
 		}

@@ -3,6 +3,7 @@ package wg
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -12,8 +13,17 @@ import (
 
 // sweep removes what uplinkd owns but d no longer wants: tunnels, rules in
 // its priority block, and its routes in per-uplink tables.
-func (m *Manager) sweep(r *Result, d Desired) error {
-	return errors.Join(m.sweepLinks(r, d), m.sweepRules(r, d), m.sweepRoutes(r, d))
+func (m *Manager) sweep(r *Result, d Desired, ps *pinState) error {
+	return errors.Join(m.sweepLinks(r, d), m.sweepRules(r, d, ps.rules), m.sweepRoutes(r, d, ps))
+}
+
+// sweepAll removes everything of d's that no pin wants (Close: d has none).
+func (m *Manager) sweepAll(r *Result, d Desired) error {
+	rules, err := m.ownedRules()
+	if err != nil {
+		return errors.Join(m.sweepLinks(r, d), err)
+	}
+	return m.sweep(r, d, newPinState(rules))
 }
 
 func (m *Manager) sweepLinks(r *Result, d Desired) error {
@@ -55,16 +65,14 @@ func ownedAnySite(l netlink.Link) bool {
 	return len(a) > len(config.LinkAlias) && a[:len(config.LinkAlias)] == config.LinkAlias
 }
 
-func (m *Manager) sweepRules(r *Result, d Desired) error {
+// sweepRules deletes uplinkd's rules (have, as read before this Apply
+// added any) that d's pins do not want.
+func (m *Manager) sweepRules(r *Result, d Desired, have []ruleKey) error {
 	want := map[ruleKey]bool{}
 	for _, p := range d.Pins {
 		for _, k := range pinRules(p) {
 			want[k] = true
 		}
-	}
-	have, err := m.ownedRules()
-	if err != nil {
-		return err
 	}
 	var errs []error
 	for _, k := range have {
@@ -80,21 +88,23 @@ func (m *Manager) sweepRules(r *Result, d Desired) error {
 	return errors.Join(errs...)
 }
 
-func (m *Manager) sweepRoutes(r *Result, d Desired) error {
-	tables, want := m.ownedTables(d)
+func (m *Manager) sweepRoutes(r *Result, d Desired, ps *pinState) error {
 	// Table by table: one dump of every table with our protocol would
 	// also read the breakout table, up to a million routes.
 	var have []routeKey
-	for t := range tables {
-		ks, err := m.ownedRoutes(t)
-		if err != nil {
-			return err
+	for t := range m.sweepTables(d, ps.rules) {
+		ks, ok := ps.have[t]
+		if !ok {
+			var err error
+			if ks, err = m.ownedRoutes(t); err != nil {
+				return err
+			}
 		}
 		have = append(have, ks...)
 	}
 	var errs []error
 	for _, k := range have {
-		if want[k] {
+		if ps.want[k] {
 			continue
 		}
 		if err := m.h.RouteDel(k.route()); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -103,36 +113,32 @@ func (m *Manager) sweepRoutes(r *Result, d Desired) error {
 		}
 		r.add("delete route %s", k)
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	m.sweptBlock = true
+	return nil
 }
 
-// ownedTables returns the tables whose uplinkd routes this package owns
-// (uplinkd's table range, the configured ones, and any an uplinkd rule
-// points at) and the routes wanted in them.
-func (m *Manager) ownedTables(d Desired) (map[int]bool, map[routeKey]bool) {
+// sweepTables returns the tables whose uplinkd routes this package owns:
+// those of d's pins, of the last Apply's (a removed uplink), of uplinkd's
+// rules, and on the first sweep the whole block an earlier run could have
+// left routes in.
+func (m *Manager) sweepTables(d Desired, rules []ruleKey) map[int]bool {
 	tables := map[int]bool{}
-	for t := config.TableBase + 1; t < config.TableBase+config.RuleBlockSize; t++ {
-		tables[t] = true
-	}
-	if rules, err := m.ownedRules(); err == nil {
-		for _, k := range rules {
-			tables[k.Table] = true
+	if !m.sweptBlock {
+		for t := config.TableBase + 1; t < config.TableBase+config.RuleBlockSize; t++ {
+			tables[t] = true
 		}
 	}
-	want := map[routeKey]bool{}
-	for _, p := range d.Pins {
+	for _, k := range rules {
+		tables[k.Table] = true
+	}
+	for _, p := range slices.Concat(d.Pins, m.last.Pins) {
 		tables[p.Table] = true
-		link, err := m.h.LinkByName(p.Interface)
-		if err != nil {
-			continue
-		}
-		keys, _ := m.pinRoutes(p, link)
-		for _, k := range keys {
-			want[k] = true
-		}
 	}
 	delete(tables, unix.RT_TABLE_MAIN)
 	delete(tables, unix.RT_TABLE_LOCAL)
 	delete(tables, unix.RT_TABLE_DEFAULT)
-	return tables, want
+	return tables
 }
