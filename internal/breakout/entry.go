@@ -35,11 +35,15 @@ type Entry struct {
 // NewEntry makes an entry. Interning costs a hash lookup: a parser making
 // many entries with the same Attrs should make one and use With.
 func NewEntry(p netip.Prefix, asn uint32, a Attrs) Entry {
-	e := Entry{Prefix: p, ASN: asn}
-	if a != (Attrs{}) {
-		e.attrs = unique.Make(a)
+	return Entry{Prefix: p, ASN: asn, attrs: intern(a)}
+}
+
+// intern returns a's handle; the zero handle stands for no attributes.
+func intern(a Attrs) unique.Handle[Attrs] {
+	if a == (Attrs{}) {
+		return unique.Handle[Attrs]{}
 	}
-	return e
+	return unique.Make(a)
 }
 
 // Equal reports whether e and o are the same entry. It is e == o, spelled
@@ -85,7 +89,7 @@ func Reattr(es []Entry, f func(Attrs) Attrs) []Entry {
 		old := es[i].attrs
 		h, ok := done[old]
 		if !ok {
-			h = NewEntry(netip.Prefix{}, 0, f(es[i].Attrs())).attrs
+			h = intern(f(es[i].Attrs()))
 			done[old] = h
 		}
 		es[i].attrs = h
