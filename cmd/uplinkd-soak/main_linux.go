@@ -81,7 +81,7 @@ func run() int {
 	s := &soak{o: o, l: l, api: api.NewClient(l.Socket("edge"))}
 	if err := s.run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "soak: %v\n", err)
-		fmt.Fprintf(os.Stderr, "--- edge log ends:\n%s\n", tail(l.LogPath("edge"), 30))
+		fmt.Fprintf(os.Stderr, "--- edge log ends:\n%s\n", lab.Tail(l.LogPath("edge"), 30))
 		return 1
 	}
 	return 0
@@ -457,12 +457,3 @@ func (s *soak) verdict(ctx context.Context, rest, baseline sample) error {
 }
 
 func pct(from, to int) float64 { return 100 * float64(to-from) / float64(from) }
-
-func tail(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}

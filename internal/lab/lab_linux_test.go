@@ -52,7 +52,7 @@ func runLab(m *testing.M) int {
 	code := m.Run()
 	if code != 0 {
 		for _, site := range []string{"edge", "hub"} {
-			fmt.Printf("--- %s log:\n%s\n", site, tail(testLab.LogPath(site), 40))
+			fmt.Printf("--- %s log:\n%s\n", site, Tail(testLab.LogPath(site), 40))
 		}
 	}
 	if err := testLab.Down(); err != nil {

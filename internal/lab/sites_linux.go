@@ -204,7 +204,7 @@ func (l *Lab) waitSocket(site string, pid int, limit time.Duration) error {
 			return nil
 		}
 		if syscall.Kill(pid, 0) != nil {
-			return fmt.Errorf("%s daemon exited; its log %s ends:\n%s", site, l.LogPath(site), tail(l.LogPath(site), 15))
+			return fmt.Errorf("%s daemon exited; its log %s ends:\n%s", site, l.LogPath(site), Tail(l.LogPath(site), 15))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -363,7 +363,9 @@ func routingMissing(st api.Status) string {
 	return ""
 }
 
-func tail(path string, n int) string {
+// Tail returns the last n lines of the file at path (a daemon's log), ""
+// when it cannot be read.
+func Tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) > n {

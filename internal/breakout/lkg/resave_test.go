@@ -11,10 +11,11 @@ import (
 	"github.com/uplinkd/uplinkd/internal/breakout"
 )
 
-// A set that could not be saved is written by the next refresh even when
-// the feed answers 304 (unchanged feeds always do), and its save error
-// clears; while the directory stays unusable the error stays and is
-// returned, so the caller keeps retrying.
+// A set that cannot be saved stays in use, not stale, with the failure
+// kept for status. The next refresh writes it even when the feed answers
+// 304 (unchanged feeds always do) and the error clears; while the
+// directory stays unusable the error stays and is returned, so the caller
+// keeps retrying.
 func TestNotModifiedSavesAnUnsavedSet(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -33,8 +34,13 @@ func TestNotModifiedSavesAnUnsavedSet(t *testing.T) {
 	}
 	block()
 	p := netip.MustParsePrefix("198.18.240.0/24")
-	if err := s.Success("s", []breakout.Entry{{Prefix: p}}, Fetch{ETag: `"v1"`, LastModified: ""}); err == nil {
+	if err := s.Success("s", []breakout.Entry{{Prefix: p}}, Fetch{ETag: `"v1"`}); err == nil {
 		t.Fatal("Success wrote into a file as if it were a directory")
+	}
+	// The set that could not be written is still the good set in use,
+	// not stale, and the failure is kept for status.
+	if st, _ := s.Get("s"); len(st.Entries) != 1 || st.Stale() || st.SaveError == "" {
+		t.Errorf("after a failed save: %d entries, stale %v, save error %q", len(st.Entries), st.Stale(), st.SaveError)
 	}
 	if err := s.NotModified("s"); err == nil {
 		t.Error("NotModified reported the set saved while the directory is still unusable")
