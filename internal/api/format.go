@@ -121,6 +121,8 @@ func writeECMP(w io.Writer, e ecmp.Status, now time.Time) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", l.Name, l.Weight, l.BFD, dash(strings.Join(bgp, "; ")), yesNo(l.InECMP), note)
 	}
+	writeGroups(tw, "HUB", e.Hubs)
+	writeGroups(tw, "EDGE SITE", e.Sites)
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "PREFIX\tNEXT HOPS")
 	for _, r := range e.Routes {
@@ -130,6 +132,18 @@ func writeECMP(w io.Writer, e ecmp.Status, now time.Time) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", r.Prefix, strings.Join(nhs, ", "))
 	}
+	if lr := e.LastResort; lr != nil {
+		state := "standing by"
+		if lr.Active {
+			state = fmt.Sprintf("ACTIVE for %s (%s): no tunnel of any hub is alive", strings.Join(lr.Prefixes, " "), strings.TrimSuffix(Age(lr.Since, now), " ago"))
+		} else if !lr.Since.IsZero() {
+			state += fmt.Sprintf(" (last active until %s)", Age(lr.Since, now))
+		}
+		fmt.Fprintf(tw, "\nlast resort via %s: %s\n", lr.Via, state)
+		if lr.Error != "" {
+			fmt.Fprintf(tw, "last resort error: %s\n", lr.Error)
+		}
+	}
 	if e.Failover != nil {
 		fmt.Fprintf(tw, "\nlast failover: %s out of the FIB %s after detection (%s)\n", e.Failover.Link, e.Failover.Took, Age(e.Failover.Detected, now))
 	}
@@ -137,6 +151,22 @@ func writeECMP(w io.Writer, e ecmp.Status, now time.Time) error {
 		fmt.Fprintf(tw, "error: %s\n", e.Error)
 	}
 	return tw.Flush()
+}
+
+// writeGroups prints hubs (edge) or edge sites (hub) with their tunnels;
+// one unnamed group (the one-hub form) says nothing worth a table.
+func writeGroups(tw io.Writer, title string, gs []ecmp.GroupStatus) {
+	if len(gs) == 0 || len(gs) == 1 && gs[0].Name == "hub" {
+		return
+	}
+	fmt.Fprintf(tw, "\n%s\tPREFERENCE\tTUNNELS ALIVE\tIN ECMP\tCARRIES TRAFFIC\tREFUSED PFX\n", title)
+	for _, g := range gs {
+		pref := "-"
+		if g.Preference != 0 {
+			pref = fmt.Sprint(g.Preference)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%s\t%d\n", g.Name, pref, g.Alive, len(g.Tunnels), g.InECMP, yesNo(g.Carrying), g.Refused)
+	}
 }
 
 func yesNo(b bool) string {

@@ -14,15 +14,7 @@ var defaultRoutes = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.Mus
 // and must be told which LAN prefixes the edge may announce.
 func validateBGP(v *validator, raw *rawFile, c *Config) {
 	b := raw.BGP
-	if v.required("bgp", "peer_asn", "add the other site's AS number under [bgp], e.g. peer_asn = 64513") {
-		if b.PeerASN < 1 || b.PeerASN > 4294967294 {
-			v.errorf("bgp.peer_asn", "%d is not a usable AS number (use 1 to 4294967294)", b.PeerASN)
-		} else if uint32(b.PeerASN) == c.ASN {
-			v.errorf("bgp.peer_asn", "%d is this site's own asn (the sessions are eBGP: give the hub and the edge different AS numbers)", b.PeerASN)
-		} else {
-			c.BGP.PeerASN = uint32(b.PeerASN)
-		}
-	}
+	v.bgpPeerASN(raw, c)
 	c.BGP.HoldTime = v.seconds("bgp.hold_time", b.HoldTime, 9, 3, 65535, "GoBGP refuses hold times under 3 s; BFD detects failures faster")
 	c.BGP.Keepalive = v.seconds("bgp.keepalive", b.Keepalive, 3, 1, 21845, "a third of hold_time is usual")
 	if c.BGP.Keepalive*3 > c.BGP.HoldTime && v.has("bgp.keepalive") {
@@ -49,9 +41,7 @@ func validateBGP(v *validator, raw *rawFile, c *Config) {
 		c.BGP.Accept = v.prefixList("bgp.accept", b.Accept, defaultRoutes)
 	case RoleHub:
 		c.BGP.Originate = v.prefixList("bgp.originate", b.Originate, defaultRoutes)
-		if v.required("bgp", "accept", `list the edge's LAN prefixes the hub may accept, e.g. accept = ["198.18.10.0/24"]`) {
-			c.BGP.Accept = v.prefixList("bgp.accept", b.Accept, nil)
-		}
+		v.hubAccept(raw, c)
 	}
 }
 
@@ -140,6 +130,9 @@ func validateECMP(v *validator, raw *rawFile, c *Config) {
 	}
 	c.ECMP.Resilient = v.choice("ecmp.resilient", e.Resilient, "auto", "auto", "on", "off")
 	c.ECMP.OnExit = v.choice("ecmp.on_exit", e.OnExit, "flush", "flush", "keep")
+	if v.has("ecmp.last_resort") && c.Role == RoleHub {
+		v.errorf("ecmp.last_resort", "only an edge has a last resort (remove it from the hub's file)")
+	}
 	if v.has("ecmp.hash_policy") {
 		if e.HashPolicy < 0 || e.HashPolicy > 2 {
 			v.errorf("ecmp.hash_policy", "%d is not a multipath hash policy (0 = layer 3, 1 = layer 4, 2 = inner layer 3)", e.HashPolicy)

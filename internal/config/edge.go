@@ -25,9 +25,30 @@ func validateUplinks(v *validator, raw *rawFile, c *Config) {
 			underlay[u.Interface] = fmt.Sprintf("uplink[%d].interface", i)
 		}
 	}
+	v.underlay = underlay
+	legacy := len(raw.Hubs) == 0
 	var seen []tunnelPrefix
 	for i, u := range raw.Uplink {
-		c.Uplinks = append(c.Uplinks, v.uplink(i, u, underlay, &seen))
+		c.Uplinks = append(c.Uplinks, v.uplink(i, u))
+		p := fmt.Sprintf("uplink[%d]", i)
+		if legacy {
+			c.EdgeTunnels = append(c.EdgeTunnels, v.uplinkTunnel(p, u, c.Uplinks[i], &seen))
+		} else {
+			v.noTunnelKeys(p)
+		}
+	}
+	v.tunnelPrefixes = seen
+}
+
+// tunnelKeys are the keys of the one-hub form: with [[hub]] tables they
+// belong in each hub's [[hub.tunnel]].
+var tunnelKeys = []string{"tunnel_interface", "tunnel_address", "endpoint", "public_key"}
+
+func (v *validator) noTunnelKeys(p string) {
+	for _, k := range tunnelKeys {
+		if v.has(p + "." + k) {
+			v.errorf(p+"."+k, "with [[hub]] tables the tunnels are written per hub: move %s into a [[hub.tunnel]] with uplink = the uplink's name (the endpoint's host goes to the [[hub]]'s endpoint, its port to the tunnel's port, public_key to the [[hub]])", k)
+		}
 	}
 }
 
@@ -48,8 +69,8 @@ func (v *validator) sectionCount(name string, n int, role, owner Role, instead s
 	return true
 }
 
-// uplink validates one [[uplink]] and fills in its defaults.
-func (v *validator) uplink(i int, u rawUplink, underlay map[string]string, seen *[]tunnelPrefix) Uplink {
+// uplink validates one [[uplink]]'s carrier and fills in its defaults.
+func (v *validator) uplink(i int, u rawUplink) Uplink {
 	p := fmt.Sprintf("uplink[%d]", i)
 	up := Uplink{Priority: RulePriority + 1 + i}
 	if v.required(p, "name", `name the carrier, e.g. name = "docomo"`) && v.checkName(p+".name", u.Name) {
@@ -65,28 +86,35 @@ func (v *validator) uplink(i int, u rawUplink, underlay map[string]string, seen 
 		up.Gateway = v.gateway(p+".gateway", u.Gateway)
 	}
 	up.Weight = v.weight(p+".weight", u.Weight)
-	up.Tunnel = v.tunnelName(p, "wg-", up.Name, u.TunnelInterface)
-	if other, ok := underlay[up.Tunnel]; ok && up.Tunnel != "" {
-		v.errorf(p+".tunnel_interface", "%q is the underlay interface of %s (a tunnel needs a name of its own, e.g. %q)", up.Tunnel, parentPath(other), "wg-"+up.Name)
-	}
-	if v.required(p, "tunnel_address", `add this end's tunnel address, e.g. tunnel_address = ["198.18.100.0/31"]`) {
-		addrs := v.checkTunnelAddresses(p+".tunnel_address", u.TunnelAddress)
-		v.noOverlap(seen, addrs)
-		up.Addresses = prefixes(addrs)
-	}
-	if v.required(p, "endpoint", `add the hub's address and this tunnel's port, e.g. endpoint = "hub.example.net:51821"`) &&
-		v.checkEndpoint(p+".endpoint", u.Endpoint) {
-		up.Endpoint = u.Endpoint
-		v.unique("endpoint", strconv.Quote(u.Endpoint), claim{p + ".endpoint", true}, "endpoint",
-			"each uplink needs its own hub port, served by one [[tunnel]] on the hub")
-	}
-	if v.required(p, "public_key", "add the hub's public key for this tunnel, from wg pubkey on the hub") {
-		up.PublicKey = v.checkPublicKey(p+".public_key", u.PublicKey, "the hub")
-	}
 	up.Keepalive = v.keepalive(p+".persistent_keepalive", u.PersistentKeepalive)
 	up.FwMark = v.fwmark(p+".fwmark", u.FwMark, i)
 	up.Table = v.table(p+".table", u.Table, i)
 	return up
+}
+
+// uplinkTunnel validates the tunnel keys of an [[uplink]] in the one-hub
+// form: its tunnel to the one hub.
+func (v *validator) uplinkTunnel(p string, u rawUplink, up Uplink, seen *[]tunnelPrefix) EdgeTunnel {
+	t := EdgeTunnel{Name: up.Name, Uplink: up.Name, Hub: DefaultHub, Keepalive: up.Keepalive, FwMark: up.FwMark}
+	t.Interface = v.tunnelName(p, "wg-", up.Name, u.TunnelInterface)
+	if other, ok := v.underlay[t.Interface]; ok && t.Interface != "" {
+		v.errorf(p+".tunnel_interface", "%q is the underlay interface of %s (a tunnel needs a name of its own, e.g. %q)", t.Interface, parentPath(other), "wg-"+up.Name)
+	}
+	if v.required(p, "tunnel_address", `add this end's tunnel address, e.g. tunnel_address = ["198.18.100.0/31"]`) {
+		addrs := v.checkTunnelAddresses(p+".tunnel_address", u.TunnelAddress)
+		v.noOverlap(seen, addrs)
+		t.Addresses = prefixes(addrs)
+	}
+	if v.required(p, "endpoint", `add the hub's address and this tunnel's port, e.g. endpoint = "hub.example.net:51821"`) &&
+		v.checkEndpoint(p+".endpoint", u.Endpoint) {
+		t.Endpoint = u.Endpoint
+		v.unique("endpoint", strconv.Quote(u.Endpoint), claim{p + ".endpoint", true}, "endpoint",
+			"each uplink needs its own hub port, served by one [[tunnel]] on the hub")
+	}
+	if v.required(p, "public_key", "add the hub's public key for this tunnel, from wg pubkey on the hub") {
+		t.PublicKey = v.checkPublicKey(p+".public_key", u.PublicKey, "the hub")
+	}
+	return t
 }
 
 func (v *validator) gateway(path, s string) netip.Addr {

@@ -95,24 +95,22 @@ func TestExamples(t *testing.T) {
 						{Name: "office", Type: "static", Prefixes: pfx("198.51.100.0/24"), Refresh: 24 * time.Hour},
 					}},
 				Uplinks: []Uplink{
-					{
-						Name: "docomo", Interface: "wwan0", Weight: 3, Tunnel: "wg-docomo",
-						Addresses: pfx("198.18.100.0/31", "2001:db8:100:1::/127"),
-						Endpoint:  "hub.example.net:51821", PublicKey: hubKey, Keepalive: 25 * time.Second,
-						FwMark: 0x6001, Table: 6001, Priority: 6001,
-					},
-					{
-						Name: "softbank", Interface: "wwan1", Weight: 2, Tunnel: "wg-softbank",
-						Addresses: pfx("198.18.100.2/31", "2001:db8:100:2::/127"),
-						Endpoint:  "hub.example.net:51822", PublicKey: hubKey, Keepalive: 25 * time.Second,
-						FwMark: 0x6002, Table: 6002, Priority: 6002,
-					},
-					{
-						Name: "rakuten", Interface: "usb0", Weight: 1, Tunnel: "wg-rakuten",
-						Addresses: pfx("198.18.100.4/31", "2001:db8:100:3::/127"),
-						Endpoint:  "hub.example.net:51823", PublicKey: hubKey, Keepalive: 25 * time.Second,
-						FwMark: 0x6003, Table: 6003, Priority: 6003,
-					},
+					{Name: "docomo", Interface: "wwan0", Weight: 3, Keepalive: 25 * time.Second, FwMark: 0x6001, Table: 6001, Priority: 6001},
+					{Name: "softbank", Interface: "wwan1", Weight: 2, Keepalive: 25 * time.Second, FwMark: 0x6002, Table: 6002, Priority: 6002},
+					{Name: "rakuten", Interface: "usb0", Weight: 1, Keepalive: 25 * time.Second, FwMark: 0x6003, Table: 6003, Priority: 6003},
+				},
+				// The one-hub form: one implicit hub, tunnels keyed by uplink.
+				Hubs: []HubPeer{{Name: DefaultHub, ASN: 64513, Preference: 100, Weight: 1}},
+				EdgeTunnels: []EdgeTunnel{
+					{Name: "docomo", Uplink: "docomo", Hub: DefaultHub, Interface: "wg-docomo",
+						Addresses: pfx("198.18.100.0/31", "2001:db8:100:1::/127"), Endpoint: "hub.example.net:51821",
+						PublicKey: hubKey, Keepalive: 25 * time.Second, FwMark: 0x6001},
+					{Name: "softbank", Uplink: "softbank", Hub: DefaultHub, Interface: "wg-softbank",
+						Addresses: pfx("198.18.100.2/31", "2001:db8:100:2::/127"), Endpoint: "hub.example.net:51822",
+						PublicKey: hubKey, Keepalive: 25 * time.Second, FwMark: 0x6002},
+					{Name: "rakuten", Uplink: "rakuten", Hub: DefaultHub, Interface: "wg-rakuten",
+						Addresses: pfx("198.18.100.4/31", "2001:db8:100:3::/127"), Endpoint: "hub.example.net:51823",
+						PublicKey: hubKey, Keepalive: 25 * time.Second, FwMark: 0x6003},
 				},
 			},
 		},
@@ -124,7 +122,8 @@ func TestExamples(t *testing.T) {
 				WireGuard: wg, API: api, Liveness: live, ECMP: ecmp,
 				BGP: BGP{PeerASN: 64512, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
 					Originate: defaults, Accept: lan, MaxPrefixes: 100},
-				Hub: Hub{PublicInterface: "eth0"},
+				Hub:   Hub{PublicInterface: "eth0"},
+				Sites: []EdgeSite{{ASN: 64512, Accept: lan}},
 				Tunnels: []Tunnel{
 					{Name: "docomo", Interface: "wgh-docomo", ListenPort: 51821, Addresses: pfx("198.18.100.1/31", "2001:db8:100:1::1/127"), PublicKey: edgeKey},
 					{Name: "softbank", Interface: "wgh-softbank", ListenPort: 51822, Addresses: pfx("198.18.100.3/31", "2001:db8:100:2::1/127"), PublicKey: edgeKey},
@@ -191,16 +190,17 @@ peer_asn = 64513
 		Liveness: Liveness{BFD: true, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second},
 		ECMP:     ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"},
 		Uplinks: []Uplink{
-			{
-				Name: "a", Interface: "eth1", Weight: 1, Tunnel: "wg-a", Addresses: pfx("198.18.100.1/30"),
-				Endpoint: "[2001:db8::1]:51821", PublicKey: hubKey, Keepalive: 25 * time.Second,
-				FwMark: FwMarkBase + 1, Table: TableBase + 1, Priority: RulePriority + 1,
-			},
-			{
-				Name: "b", Interface: "eth2", Gateway: netip.MustParseAddr("100.64.0.1"), Weight: 255, Tunnel: "tun-b",
-				Addresses: pfx("2001:db8:100::1/64", "198.18.100.4/31"), Endpoint: "198.51.100.7:1", PublicKey: hubKey,
-				FwMark: 0x10, Table: 4294967295, Priority: RulePriority + 2,
-			},
+			{Name: "a", Interface: "eth1", Weight: 1, Keepalive: 25 * time.Second,
+				FwMark: FwMarkBase + 1, Table: TableBase + 1, Priority: RulePriority + 1},
+			{Name: "b", Interface: "eth2", Gateway: netip.MustParseAddr("100.64.0.1"), Weight: 255,
+				FwMark: 0x10, Table: 4294967295, Priority: RulePriority + 2},
+		},
+		Hubs: []HubPeer{{Name: DefaultHub, ASN: 64513, Preference: 100, Weight: 1}},
+		EdgeTunnels: []EdgeTunnel{
+			{Name: "a", Uplink: "a", Hub: DefaultHub, Interface: "wg-a", Addresses: pfx("198.18.100.1/30"),
+				Endpoint: "[2001:db8::1]:51821", PublicKey: hubKey, Keepalive: 25 * time.Second, FwMark: FwMarkBase + 1},
+			{Name: "b", Uplink: "b", Hub: DefaultHub, Interface: "tun-b", Addresses: pfx("2001:db8:100::1/64", "198.18.100.4/31"),
+				Endpoint: "198.51.100.7:1", PublicKey: hubKey, FwMark: 0x10},
 		},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})); diff != "" {
@@ -322,10 +322,17 @@ func TestSummary(t *testing.T) {
 	want := `edge.toml: role edge, site home, AS64512, router-id 198.18.1.1
 wireguard: auto, mtu 1380, key ` + key + `
 uplinks (3):
-  NAME      UNDERLAY  TUNNEL       ENDPOINT               WEIGHT  FWMARK  TABLE  ADDRESSES
-  docomo    wwan0     wg-docomo    hub.example.net:51821  3       0x6001  6001   198.18.100.0/31 2001:db8:100:1::/127
-  softbank  wwan1     wg-softbank  hub.example.net:51822  2       0x6002  6002   198.18.100.2/31 2001:db8:100:2::/127
-  rakuten   usb0      wg-rakuten   hub.example.net:51823  1       0x6003  6003   198.18.100.4/31 2001:db8:100:3::/127
+  NAME      UNDERLAY  WEIGHT  FWMARK  TABLE
+  docomo    wwan0     3       0x6001  6001
+  softbank  wwan1     2       0x6002  6002
+  rakuten   usb0      1       0x6003  6003
+hubs (1):
+  hub: AS64513, preference 100, weight 1
+tunnels (3):
+  NAME      UPLINK    HUB  TUNNEL       ENDPOINT               ADDRESSES
+  docomo    docomo    hub  wg-docomo    hub.example.net:51821  198.18.100.0/31 2001:db8:100:1::/127
+  softbank  softbank  hub  wg-softbank  hub.example.net:51822  198.18.100.2/31 2001:db8:100:2::/127
+  rakuten   rakuten   hub  wg-rakuten   hub.example.net:51823  198.18.100.4/31 2001:db8:100:3::/127
 breakout: via 198.18.5.1, table 6100, rule priority 6100, 3 sources: aws-ec2-tokyo (aws) netflix (asn) office (static)
 `
 	if diff := cmp.Diff(want, c.Summary()); diff != "" {

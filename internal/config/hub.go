@@ -10,6 +10,9 @@ func validateHub(v *validator, raw *rawFile, c *Config) {
 		return
 	}
 	_, written := v.ix.pos["hub"]
+	if _, array := v.ix.pos["hub[0]"]; array {
+		written = false // [[hub]]: an edge's hubs, checked with them
+	}
 	switch {
 	case written && c.Role == RoleEdge:
 		v.errorAt(v.at("hub"), `wrong role: [hub] belongs in a role = "hub" file and this one has role = "edge" (remove it, or set role = "hub")`)
@@ -38,9 +41,9 @@ func validateTunnels(v *validator, raw *rawFile, c *Config) {
 // tunnel validates one [[tunnel]] and fills in its defaults.
 func (v *validator) tunnel(i int, t rawTunnel, public string, seen *[]tunnelPrefix) Tunnel {
 	p := fmt.Sprintf("tunnel[%d]", i)
-	var tu Tunnel
+	tu := Tunnel{Site: t.Edge}
 	if v.required(p, "name", `name the edge uplink this tunnel serves, e.g. name = "docomo"`) && v.checkName(p+".name", t.Name) {
-		if v.unique("tunnel.name", strconv.Quote(t.Name), claim{p + ".name", true}, "name", "each edge uplink gets one [[tunnel]]") {
+		if v.unique("tunnel.name/"+t.Edge, strconv.Quote(t.Name), claim{p + ".name", true}, "name", perSite("each edge uplink gets one [[tunnel]]", t.Edge)) {
 			tu.Name = t.Name // left empty on a clash, so the derived interface name does not clash too
 		}
 	}
@@ -69,4 +72,12 @@ func (v *validator) listenPort(path string, n int64) int {
 	}
 	v.unique("listen_port", strconv.FormatInt(n, 10), claim{path, true}, "listen_port", "each tunnel needs its own UDP port")
 	return int(n)
+}
+
+// perSite adds "of site X" to a hint on a hub with [[edge]] tables.
+func perSite(hint, site string) string {
+	if site == "" {
+		return hint
+	}
+	return hint + " of edge " + strconv.Quote(site)
 }

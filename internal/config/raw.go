@@ -17,7 +17,9 @@ type rawFile struct {
 
 	WireGuard rawWireGuard `toml:"wireguard"`
 	API       rawAPI       `toml:"api"`
-	Hub       rawHub       `toml:"hub"`
+	Hub       rawHub       `toml:"hub"` // [hub] on a hub
+	Hubs      []rawEdgeHub `toml:"hub"` // [[hub]] on an edge: the VPSs it tunnels to
+	Edges     []rawSite    `toml:"edge"`
 	Uplink    []rawUplink  `toml:"uplink"`
 	Tunnel    []rawTunnel  `toml:"tunnel"`
 	BGP       rawBGP       `toml:"bgp"`
@@ -56,8 +58,36 @@ type rawUplink struct {
 	Table               int64    `toml:"table"`
 }
 
+// rawEdgeHub is one [[hub]] of an edge: a VPS and its tunnels.
+type rawEdgeHub struct {
+	Name       string         `toml:"name"`
+	Endpoint   string         `toml:"endpoint"`
+	PublicKey  string         `toml:"public_key"`
+	ASN        int64          `toml:"asn"`
+	Preference int64          `toml:"preference"`
+	Weight     int64          `toml:"weight"`
+	Tunnel     []rawHubTunnel `toml:"tunnel"`
+}
+
+// rawHubTunnel is one [[hub.tunnel]]: an uplink's tunnel to that hub.
+type rawHubTunnel struct {
+	Uplink          string   `toml:"uplink"`
+	Port            int64    `toml:"port"`
+	TunnelAddress   []string `toml:"tunnel_address"`
+	TunnelInterface string   `toml:"tunnel_interface"`
+}
+
+// rawSite is one [[edge]] of a hub: an edge site it serves. (Not [[site]]:
+// site is the top-level key naming this site.)
+type rawSite struct {
+	Name   string   `toml:"name"`
+	ASN    int64    `toml:"asn"`
+	Accept []string `toml:"accept"`
+}
+
 type rawTunnel struct {
 	Name            string   `toml:"name"`
+	Edge            string   `toml:"edge"`
 	TunnelInterface string   `toml:"tunnel_interface"`
 	ListenPort      int64    `toml:"listen_port"`
 	TunnelAddress   []string `toml:"tunnel_address"`
@@ -87,6 +117,7 @@ type rawECMP struct {
 	Resilient  string `toml:"resilient"`
 	HashPolicy int64  `toml:"hash_policy"`
 	OnExit     string `toml:"on_exit"`
+	LastResort string `toml:"last_resort"`
 }
 
 type rawBreakout struct {

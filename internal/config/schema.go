@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -67,12 +68,6 @@ func (c *checker) check(e entry) {
 		if c.ix.bad[path] {
 			return // reported once, where it first appeared
 		}
-		f, ok := fieldByTag(t, sg.name)
-		if !ok {
-			c.ix.bad[path] = true
-			c.unknown(e, i, t)
-			return
-		}
 		last := i == len(e.segs)-1
 		got := e.kind
 		if !last {
@@ -80,6 +75,12 @@ func (c *checker) check(e entry) {
 			if sg.index >= 0 {
 				got = kindArrayTable
 			}
+		}
+		f, ok := fieldByTagKind(t, sg.name, got)
+		if !ok {
+			c.ix.bad[path] = true
+			c.unknown(e, i, t)
+			return
 		}
 		if !c.kindOK(plainLast(e.segs[:i+1], f.Type), f.Type, got, e) {
 			c.ix.bad[path] = true
@@ -275,6 +276,23 @@ func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
 	return reflect.StructField{}, false
 }
 
+// fieldByTagKind is fieldByTag where one key names two fields of different
+// kinds ([hub] on a hub, [[hub]] on an edge): the field of the kind written
+// wins, or the first one, whose kind the checker then reports.
+func fieldByTagKind(t reflect.Type, name string, got kind) (reflect.StructField, bool) {
+	first, ok := fieldByTag(t, name)
+	if !ok {
+		return first, false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if tagName(f) == name && (kindOf(f.Type) == got || kindOf(f.Type) == kindTable && got == kindInlineTable) {
+			return f, true
+		}
+	}
+	return first, true
+}
+
 func tagName(f reflect.StructField) string {
 	name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
 	return name
@@ -283,7 +301,9 @@ func tagName(f reflect.StructField) string {
 func tagNames(t reflect.Type) []string {
 	var names []string
 	for i := 0; i < t.NumField(); i++ {
-		names = append(names, tagName(t.Field(i)))
+		if n := tagName(t.Field(i)); !slices.Contains(names, n) {
+			names = append(names, n)
+		}
 	}
 	return names
 }

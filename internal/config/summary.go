@@ -19,16 +19,33 @@ func (c *Config) Summary() string {
 	switch c.Role {
 	case RoleEdge:
 		fmt.Fprintf(&b, "uplinks (%d):\n", len(c.Uplinks))
-		fmt.Fprintln(tw, "  NAME\tUNDERLAY\tTUNNEL\tENDPOINT\tWEIGHT\tFWMARK\tTABLE\tADDRESSES")
+		fmt.Fprintln(tw, "  NAME\tUNDERLAY\tWEIGHT\tFWMARK\tTABLE")
 		for _, u := range c.Uplinks {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%#x\t%d\t%s\n", u.Name, u.Interface, u.Tunnel,
-				u.Endpoint, u.Weight, u.FwMark, u.Table, joinPrefixes(u.Addresses))
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%#x\t%d\n", u.Name, u.Interface, u.Weight, u.FwMark, u.Table)
+		}
+		tw.Flush()
+		fmt.Fprintf(&b, "hubs (%d):\n", len(c.Hubs))
+		for _, h := range c.Hubs {
+			fmt.Fprintf(&b, "  %s: AS%d, preference %d, weight %d\n", h.Name, h.ASN, h.Preference, h.Weight)
+		}
+		fmt.Fprintf(&b, "tunnels (%d):\n", len(c.EdgeTunnels))
+		fmt.Fprintln(tw, "  NAME\tUPLINK\tHUB\tTUNNEL\tENDPOINT\tADDRESSES")
+		for _, t := range c.EdgeTunnels {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Uplink, t.Hub, t.Interface, t.Endpoint, joinPrefixes(t.Addresses))
+		}
+		if c.ECMP.LastResort != "" {
+			fmt.Fprintf(tw, "last resort: %s\n", c.ECMP.LastResort)
 		}
 	case RoleHub:
+		for _, s := range c.Sites {
+			if s.Name != "" {
+				fmt.Fprintf(&b, "edge %s: AS%d, accepts %s\n", s.Name, s.ASN, joinPrefixes(s.Accept))
+			}
+		}
 		fmt.Fprintf(&b, "tunnels (%d):\n", len(c.Tunnels))
 		fmt.Fprintln(tw, "  NAME\tINTERFACE\tPORT\tADDRESSES")
 		for _, t := range c.Tunnels {
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", t.Name, t.Interface, t.ListenPort, joinPrefixes(t.Addresses))
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", t.Link(), t.Interface, t.ListenPort, joinPrefixes(t.Addresses))
 		}
 	}
 	tw.Flush()

@@ -53,12 +53,20 @@ type Config struct {
 	WireGuard WireGuard
 	API       API
 	Uplinks   []Uplink // edge only
-	Tunnels   []Tunnel // hub only
-	Hub       Hub      // hub only
-	BGP       BGP
-	Liveness  Liveness
-	ECMP      ECMP
-	Breakout  Breakout // edge only
+	// Hubs are the VPSs the edge tunnels to, EdgeTunnels one tunnel per
+	// uplink and hub (edge only). A file in the one-hub form gives one
+	// hub named DefaultHub.
+	Hubs        []HubPeer
+	EdgeTunnels []EdgeTunnel
+	Tunnels     []Tunnel // hub only
+	// Sites are the edge sites a hub serves (hub only); a file without
+	// [[edge]] tables gives one, unnamed, from [bgp] peer_asn and accept.
+	Sites    []EdgeSite
+	Hub      Hub // hub only
+	BGP      BGP
+	Liveness Liveness
+	ECMP     ECMP
+	Breakout Breakout // edge only
 }
 
 // WireGuard holds settings shared by all of a site's tunnels.
@@ -78,31 +86,113 @@ type API struct {
 	Metrics string
 }
 
-// Uplink is one carrier on the edge and the tunnel pinned to it.
+// Uplink is one carrier on the edge; every tunnel over it is pinned to it.
 type Uplink struct {
-	Name      string     // carrier name: docomo, softbank, rakuten
-	Interface string     // underlay interface towards the carrier
-	Gateway   netip.Addr // invalid: learned from the interface
-	Weight    int        // ECMP weight, > 0
-
-	Tunnel    string         // WireGuard interface name
-	Addresses []netip.Prefix // tunnel inner addresses (v4 /31, v6), local side
-	Endpoint  string         // hub host:port as written
-	PublicKey [32]byte       // hub's public key for this tunnel
-	Keepalive time.Duration  // persistent keepalive
+	Name      string        // carrier name: docomo, softbank, rakuten
+	Interface string        // underlay interface towards the carrier
+	Gateway   netip.Addr    // invalid: learned from the interface
+	Weight    int           // ECMP weight, > 0
+	Keepalive time.Duration // persistent keepalive of its tunnels
 
 	FwMark   uint32 // outer packets carry it; derived from position unless set
 	Table    int    // per-uplink routing table; derived unless set
 	Priority int    // policy-rule priority; derived from position
 }
 
+// DefaultHub names the one hub of a file in the one-hub form, whose
+// tunnels are written in the [[uplink]] tables.
+const DefaultHub = "hub"
+
+// Hub preference and weight bounds: equal preferences share traffic,
+// a lower one is a backup; a hub's weight multiplies its carriers'.
+const (
+	DefaultHubPreference = 100
+	MaxHubPreference     = 1000
+	MaxHubWeight         = 16
+	maxNexthopWeight     = 255
+)
+
+// HubPeer is one VPS an edge tunnels to.
+type HubPeer struct {
+	Name       string
+	Host       string   // endpoint host; "" in the one-hub form (each tunnel has its own)
+	PublicKey  [32]byte // the hub's key
+	ASN        uint32
+	Preference int // the highest preference with a live tunnel carries traffic
+	Weight     int // multiplies each carrier's weight
+}
+
+// EdgeTunnel is one WireGuard tunnel of the edge: one uplink to one hub,
+// pinned to the uplink's carrier.
+type EdgeTunnel struct {
+	// Name is the tunnel's key in liveness, BGP and status: the uplink's
+	// name in the one-hub form, uplink@hub with [[hub]] tables.
+	Name      string
+	Uplink    string
+	Hub       string
+	Interface string         // WireGuard interface name
+	Addresses []netip.Prefix // tunnel inner addresses (v4 /31, v6), local side
+	Endpoint  string         // hub host:port
+	PublicKey [32]byte       // the hub's key
+	Keepalive time.Duration
+	FwMark    uint32 // the uplink's
+}
+
 // Tunnel is one hub interface facing one edge uplink.
 type Tunnel struct {
 	Name       string // the edge uplink it serves (carrier name)
+	Site       string // the edge site it belongs to; "" without [[edge]] tables
 	Interface  string // WireGuard interface name
 	ListenPort int
 	Addresses  []netip.Prefix // local side
 	PublicKey  [32]byte       // the edge's public key
+}
+
+// Link is the tunnel's key in liveness, BGP and status: its name, or
+// name@site on a hub with [[edge]] tables.
+func (t Tunnel) Link() string {
+	if t.Site == "" {
+		return t.Name
+	}
+	return t.Name + "@" + t.Site
+}
+
+// EdgeSite is one edge site a hub serves: its AS and the LAN prefixes
+// its sessions may announce.
+type EdgeSite struct {
+	Name   string // "" for the one site of a file without [[edge]] tables
+	ASN    uint32
+	Accept []netip.Prefix
+}
+
+// SiteOf returns the edge site a hub tunnel belongs to.
+func (c *Config) SiteOf(t Tunnel) EdgeSite {
+	for _, s := range c.Sites {
+		if s.Name == t.Site {
+			return s
+		}
+	}
+	return EdgeSite{}
+}
+
+// HubOf returns the hub an edge tunnel goes to.
+func (c *Config) HubOf(t EdgeTunnel) HubPeer {
+	for _, h := range c.Hubs {
+		if h.Name == t.Hub {
+			return h
+		}
+	}
+	return HubPeer{}
+}
+
+// UplinkOf returns the uplink an edge tunnel is pinned to.
+func (c *Config) UplinkOf(t EdgeTunnel) Uplink {
+	for _, u := range c.Uplinks {
+		if u.Name == t.Uplink {
+			return u
+		}
+	}
+	return Uplink{}
 }
 
 // Hub holds hub-only settings.
@@ -152,7 +242,14 @@ type ECMP struct {
 	Resilient  string // "auto", "on" or "off": resilient next-hop groups
 	HashPolicy int    // net.ipv4.fib_multipath_hash_policy and IPv6's; 1 = layer 4
 	OnExit     string // "flush" removes the routes on stop, "keep" leaves them
+	// LastResort is where the default routes go while no tunnel of any
+	// hub is alive: "" (off), LastResortBreakout, or an uplink's name.
+	LastResort string
 }
+
+// LastResortBreakout sends the last-resort default through the breakout
+// gateway (the home 5G router).
+const LastResortBreakout = "breakout"
 
 // Breakout routes chosen prefixes through a local gateway (the home 5G
 // router) instead of the hub. Enabled when Gateway is set (edge only).

@@ -19,9 +19,12 @@ var validators = []func(v *validator, raw *rawFile, c *Config){
 	validateUplinks,
 	validateTunnels,
 	validateBGP,
+	validateEdgeHubs,
+	validateSites,
 	validateLiveness,
 	validateECMP,
 	validateBreakout,
+	validateLastResort,
 	validateMemory,
 }
 
@@ -62,6 +65,10 @@ type validator struct {
 	keys   keyReader
 	errs   ErrorList
 	claims map[string]claim
+	// Kept between sections: the edge's underlay interfaces (by name, the
+	// path that names each) and the tunnel prefixes already checked.
+	underlay       map[string]string
+	tunnelPrefixes []tunnelPrefix
 }
 
 // claim records which key holds a value that must be unique.

@@ -58,11 +58,13 @@ func protected(c *config.Config) []breakout.Protected {
 	host(c.Breakout.Gateway6, "breakout gateway")
 	for _, u := range c.Uplinks {
 		host(u.Gateway, u.Name+" gateway")
-		for _, a := range endpointAddrs(u.Endpoint) {
-			host(a, u.Name+" hub endpoint")
+	}
+	for _, t := range c.EdgeTunnels {
+		for _, a := range endpointAddrs(t.Endpoint) {
+			host(a, t.Name+" hub endpoint")
 		}
-		for _, p := range u.Addresses {
-			out = append(out, breakout.Protected{Prefix: p.Masked(), Label: u.Name + " tunnel"})
+		for _, p := range t.Addresses {
+			out = append(out, breakout.Protected{Prefix: p.Masked(), Label: t.Name + " tunnel"})
 		}
 	}
 	for _, p := range c.BGP.Originate {

@@ -202,10 +202,21 @@ func natFor(cfg *config.Config) nat.Desired {
 			}
 		}
 		return nat.Desired{m}
-	case cfg.Breakout.Enabled() && cfg.Breakout.Interface != "":
-		return nat.Desired{{Out: cfg.Breakout.Interface, Sources: cfg.BGP.Originate}}
 	}
-	return nil
+	var d nat.Desired
+	if cfg.Breakout.Enabled() && cfg.Breakout.Interface != "" {
+		d = append(d, nat.Masquerade{Out: cfg.Breakout.Interface, Sources: cfg.BGP.Originate})
+	}
+	if lr := cfg.ECMP.LastResort; lr != "" && lr != config.LastResortBreakout {
+		// The last resort through a carrier: the LAN leaves by its link
+		// without a tunnel, and the carrier knows no route back to it.
+		for _, u := range cfg.Uplinks {
+			if u.Name == lr {
+				d = append(d, nat.Masquerade{Out: u.Interface, Sources: cfg.BGP.Originate})
+			}
+		}
+	}
+	return d
 }
 
 func (d *Daemon) stopNAT(cfg *config.Config) error {

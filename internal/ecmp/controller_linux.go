@@ -52,11 +52,26 @@ type Controller struct {
 	lastErr   error
 	lastFail  Failover
 	changes   int
+	// writeErrors counts kernel writes that failed, bfdRebinds BFD
+	// sessions re-created for a re-created tunnel interface.
+	writeErrors int
+	bfdRebinds  int
 	// The inputs of the last full reconcile, for the fast one; routes is
 	// nil until there was one, and after a reload.
 	routes   map[netip.Prefix][]bgp.Path
 	members  map[string]Member
 	sessions map[string]bool // uplink → its WireGuard session is current
+	// bfdIndex is the interface index each tunnel's BFD session was bound
+	// to: a tunnel re-created under the same name needs a new session.
+	bfdIndex map[string]int
+	// The last resort: its next hop per family (true: IPv4) as the last
+	// full reconcile resolved it, why one could not be, and whether it
+	// carries the default routes now.
+	lrHops     map[bool]fib.WeightedNexthop
+	lrErr      error
+	lrActive   bool
+	lrSince    time.Time
+	lrPrefixes []netip.Prefix
 }
 
 // Start brings up BFD and BGP for plan and keeps the FIB reconciled until
@@ -69,7 +84,8 @@ func Start(ctx context.Context, plan Plan, log *slog.Logger, handshake func(stri
 	c := &Controller{log: log, fib: h, handshake: handshake, plan: plan,
 		trigger: make(chan struct{}, 1), failed: make(chan struct{}, 1), done: make(chan struct{}),
 		live: NewLiveness(plan.HoldDown), groups: map[netip.Prefix]uint32{},
-		installed: map[netip.Prefix][]fib.WeightedNexthop{}, downAt: map[string]time.Time{}}
+		installed: map[netip.Prefix][]fib.WeightedNexthop{}, downAt: map[string]time.Time{},
+		bfdIndex: map[string]int{}}
 	if err := c.prepare(); err != nil {
 		h.Close()
 		return nil, err
@@ -238,10 +254,14 @@ func (c *Controller) reconcile(ctx context.Context) time.Time {
 	}
 	now := time.Now()
 	c.routes, c.members = routes, c.lookupMembers()
+	c.rebindBFD(c.members)
 	c.sessions = c.wgSessions(now)
+	c.lrHops, c.lrErr = lastResortHops(c.plan.LastResort)
 	want := NextHops(routes, c.members, c.aliveAt(now))
+	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
 	c.lastErr = c.program(want)
 	c.noteFailover(want, time.Now())
+	c.noteLastResort(used, time.Now())
 	return c.live.NextExpiry(now)
 }
 
@@ -257,8 +277,10 @@ func (c *Controller) reconcileLiveness() {
 	}
 	now := time.Now()
 	want := NextHops(c.routes, c.members, c.aliveAt(now))
+	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
 	c.lastErr = c.programChanged(want)
 	c.noteFailover(want, time.Now())
+	c.noteLastResort(used, time.Now())
 }
 
 // lookupMembers maps BGP peers to the tunnels they are reached through.
@@ -269,7 +291,7 @@ func (c *Controller) lookupMembers() map[string]Member {
 		if err != nil {
 			continue
 		}
-		mem := Member{Uplink: l.Name, LinkIndex: link.Attrs().Index, Weight: l.Weight}
+		mem := Member{Uplink: l.Name, LinkIndex: link.Attrs().Index, Weight: l.Weight, Preference: l.Preference}
 		m[peerName(l.Name, false)] = mem
 		m[peerName(l.Name, true)] = mem
 	}

@@ -11,13 +11,18 @@ import (
 // Link is one tunnel the controller balances over, as derived from the
 // config: its BGP peers (one per address family) and its BFD session.
 type Link struct {
-	Name      string // uplink (edge) or tunnel (hub) name
+	Name      string // uplink (edge) or tunnel (hub) name: uplink@hub, tunnel@edge with several
 	Interface string // WireGuard interface
-	Weight    int
-	Local4    netip.Addr // BFD and the IPv4 session run between these
-	Peer4     netip.Addr
-	Local6    netip.Addr // invalid when the tunnel has no IPv6
-	Peer6     netip.Addr
+	Hub       string // edge: the hub it goes to
+	Site      string // hub: the edge site it serves ("" with one)
+	// Preference: of the live tunnels that reach a prefix, only those of
+	// the highest preference carry it (equal ones share: active-active).
+	Preference int
+	Weight     int
+	Local4     netip.Addr // BFD and the IPv4 session run between these
+	Peer4      netip.Addr
+	Local6     netip.Addr // invalid when the tunnel has no IPv6
+	Peer6      netip.Addr
 }
 
 // Plan is everything the controller needs from a site's config.
@@ -32,6 +37,9 @@ type Plan struct {
 	Resilient  string // auto, on, off
 	HashPolicy int
 	OnExit     string
+	// LastResort carries the default routes while no tunnel does; nil:
+	// off.
+	LastResort *LastResort
 }
 
 // peerName is the BGP peer of a link for one family.
@@ -44,14 +52,27 @@ func peerName(link string, v6 bool) string {
 
 // PlanFrom derives the controller's plan from a site's config.
 func PlanFrom(c *config.Config) Plan {
-	p := Plan{BFD: c.Liveness.BFD, Interval: c.Liveness.Interval, Mult: c.Liveness.Multiplier,
+	p := Plan{LastResort: lastResort(c), BFD: c.Liveness.BFD, Interval: c.Liveness.Interval, Mult: c.Liveness.Multiplier,
 		HoldDown: c.Liveness.HoldDown, Table: uint32(c.ECMP.Table), Resilient: c.ECMP.Resilient,
 		HashPolicy: c.ECMP.HashPolicy, OnExit: c.ECMP.OnExit}
-	for _, u := range c.Uplinks {
-		p.Links = append(p.Links, newLink(u.Name, u.Tunnel, u.Weight, u.Addresses))
+	asn := map[string]uint32{}            // link → its peer's AS
+	accept := map[string][]netip.Prefix{} // link → what its peer may announce (hub)
+	for _, t := range c.EdgeTunnels {
+		hub := c.HubOf(t)
+		l := newLink(t.Name, t.Interface, c.UplinkOf(t).Weight*hub.Weight, t.Addresses)
+		l.Hub, l.Preference = t.Hub, hub.Preference
+		p.Links = append(p.Links, l)
+		asn[l.Name] = hub.ASN
 	}
 	for _, t := range c.Tunnels {
-		p.Links = append(p.Links, newLink(t.Name, t.Interface, 1, t.Addresses))
+		site := c.SiteOf(t)
+		l := newLink(t.Link(), t.Interface, 1, t.Addresses)
+		l.Site = t.Site
+		p.Links = append(p.Links, l)
+		asn[l.Name] = site.ASN
+		if len(c.Sites) > 1 {
+			accept[l.Name] = site.Accept
+		}
 	}
 	p.Speaker = bgp.Config{
 		ASN: c.ASN, RouterID: c.RouterID, Passive: c.Role == config.RoleHub,
@@ -64,10 +85,10 @@ func PlanFrom(c *config.Config) Plan {
 	}
 	for _, l := range p.Links {
 		p.Speaker.Peers = append(p.Speaker.Peers, bgp.Peer{Name: peerName(l.Name, false),
-			Address: l.Peer4, Local: l.Local4, ASN: c.BGP.PeerASN, Port: c.BGP.Port})
+			Address: l.Peer4, Local: l.Local4, ASN: asn[l.Name], Port: c.BGP.Port, Accept: accept[l.Name]})
 		if l.Local6.IsValid() {
 			p.Speaker.Peers = append(p.Speaker.Peers, bgp.Peer{Name: peerName(l.Name, true),
-				Address: l.Peer6, Local: l.Local6, ASN: c.BGP.PeerASN, Port: c.BGP.Port})
+				Address: l.Peer6, Local: l.Local6, ASN: asn[l.Name], Port: c.BGP.Port, Accept: accept[l.Name]})
 		}
 	}
 	return p

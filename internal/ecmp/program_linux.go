@@ -3,6 +3,7 @@ package ecmp
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -28,50 +29,68 @@ const (
 
 // program makes the kernel hold exactly want, reading it back first and
 // touching only prefixes that differ. Additions and changes go before
-// deletions.
+// deletions. What it records as installed is what the kernel holds after:
+// a write that failed leaves the prefix as it was read, so the next
+// reconcile tries again rather than believing it done.
 func (c *Controller) program(want map[netip.Prefix][]fib.WeightedNexthop) error {
 	have, err := c.fib.Multipaths(c.plan.Table, config.RouteProtocol)
 	if err != nil {
 		return fmt.Errorf("read ecmp routes: %w", err)
 	}
 	actual := map[netip.Prefix]fib.MultipathState{}
+	installed := map[netip.Prefix][]fib.WeightedNexthop{}
 	for _, st := range have {
 		actual[st.Prefix] = st
+		installed[st.Prefix] = st.Nexthops
 	}
 	var errs []error
 	for _, p := range sortedPrefixes(want) {
 		if st, ok := actual[p]; ok && c.matches(st, want[p]) {
 			continue
 		}
-		if err := c.set(p, want[p]); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, c.record(installed, p, want[p]))
 	}
 	for p := range actual {
 		if _, ok := want[p]; !ok {
-			errs = append(errs, c.set(p, nil))
+			errs = append(errs, c.record(installed, p, nil))
 		}
 	}
-	c.installed = want
+	c.installed = installed
 	return errors.Join(errs...)
 }
 
 // programChanged writes the prefixes whose next hops in want differ from
 // what was last installed, trusting that record: no read-back.
 func (c *Controller) programChanged(want map[netip.Prefix][]fib.WeightedNexthop) error {
+	installed := maps.Clone(c.installed)
 	var errs []error
 	for _, p := range sortedPrefixes(want) {
 		if have, ok := c.installed[p]; !ok || !sameNexthops(have, want[p]) {
-			errs = append(errs, c.set(p, want[p]))
+			errs = append(errs, c.record(installed, p, want[p]))
 		}
 	}
 	for p := range c.installed {
 		if _, ok := want[p]; !ok {
-			errs = append(errs, c.set(p, nil))
+			errs = append(errs, c.record(installed, p, nil))
 		}
 	}
-	c.installed = want
+	c.installed = installed
 	return errors.Join(errs...)
+}
+
+// record sets one prefix and, if the kernel took it, notes it in
+// installed.
+func (c *Controller) record(installed map[netip.Prefix][]fib.WeightedNexthop, p netip.Prefix, nhs []fib.WeightedNexthop) error {
+	if err := c.set(p, nhs); err != nil {
+		c.writeErrors++
+		return err
+	}
+	if len(nhs) == 0 {
+		delete(installed, p)
+	} else {
+		installed[p] = nhs
+	}
+	return nil
 }
 
 // matches says whether the kernel's route already is what we want, in
@@ -181,6 +200,40 @@ func (c *Controller) syncBFD(plan Plan) {
 			c.log.Warn("bfd session", "tunnel", sc.Interface, "err", err)
 		}
 	}
+}
+
+// rebindBFD replaces the BFD session of a tunnel whose interface was
+// re-created: the old session's sockets are bound to an index that no
+// longer exists, so it would stay Down, and the tunnel out of ECMP,
+// until a restart. Called with c.mu held.
+func (c *Controller) rebindBFD(members map[string]Member) {
+	if !c.plan.BFD {
+		return
+	}
+	for _, l := range c.plan.Links {
+		m, ok := members[peerName(l.Name, false)]
+		if !ok {
+			continue
+		}
+		old, seen := c.bfdIndex[l.Name]
+		c.bfdIndex[l.Name] = m.LinkIndex
+		if !seen || old == m.LinkIndex {
+			continue
+		}
+		sc := c.bfdSession(l)
+		c.bfd.Remove(sc.Key())
+		if _, err := c.bfd.Add(sc); err != nil {
+			c.log.Warn("bfd session", "tunnel", l.Interface, "err", err)
+			continue
+		}
+		c.bfdRebinds++
+		c.log.Info("bfd session re-created: its tunnel interface was", "tunnel", l.Interface, "old_index", old, "index", m.LinkIndex)
+	}
+}
+
+func (c *Controller) bfdSession(l Link) bfd.SessionConfig {
+	return bfd.SessionConfig{Interface: l.Interface, Local: l.Local4, Peer: l.Peer4,
+		DesiredMinTx: c.plan.Interval, RequiredMinRx: c.plan.Interval, DetectMult: uint8(c.plan.Mult)}
 }
 
 // setHashPolicy spreads flows, not hosts: layer 4 by default. The setting

@@ -15,12 +15,38 @@ type Status struct {
 	Failover *Failover     `json:"last_failover,omitempty"`
 	Changes  int           `json:"fib_changes"`
 	Error    string        `json:"error,omitempty"`
+	// Hubs (edge) and Sites (a hub with several edge sites): their
+	// tunnels, and whether they carry traffic.
+	Hubs       []GroupStatus     `json:"hubs,omitempty"`
+	Sites      []GroupStatus     `json:"sites,omitempty"`
+	LastResort *LastResortStatus `json:"last_resort,omitempty"`
+	// WriteErrors counts kernel writes that failed (retried by the next
+	// reconcile); BFDRebinds BFD sessions re-created for a tunnel
+	// interface that was re-created.
+	WriteErrors int `json:"fib_write_errors"`
+	BFDRebinds  int `json:"bfd_rebinds"`
+}
+
+// GroupStatus is one hub (on an edge) or one edge site (on a hub) and its
+// tunnels.
+type GroupStatus struct {
+	Name       string   `json:"name"`
+	Preference int      `json:"preference,omitempty"` // hubs only
+	Tunnels    []string `json:"tunnels"`
+	Alive      int      `json:"tunnels_alive"` // BFD up (or BGP established without BFD)
+	InECMP     int      `json:"tunnels_in_ecmp"`
+	Carrying   bool     `json:"carries_traffic"`
+	// Refused counts prefixes its sessions announced that the import
+	// filter refused (received minus accepted).
+	Refused uint32 `json:"prefixes_refused"`
 }
 
 // LinkStatus is one tunnel's liveness and place in the ECMP set.
 type LinkStatus struct {
 	Name      string          `json:"name"`
 	Interface string          `json:"interface"`
+	Hub       string          `json:"hub,omitempty"`
+	Site      string          `json:"site,omitempty"`
 	Weight    int             `json:"weight"`
 	BFD       string          `json:"bfd"` // state, or "off"
 	BFDDetect string          `json:"bfd_detect,omitempty"`

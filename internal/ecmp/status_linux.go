@@ -2,9 +2,11 @@ package ecmp
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/bfd"
+	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 )
 
 // Status snapshots the controller for the control socket.
@@ -28,7 +30,7 @@ func (c *Controller) Status(ctx context.Context) Status {
 	byIndex := map[int]string{}
 	members := c.lookupMembers() // one link lookup per tunnel, not per tunnel per tunnel
 	for _, l := range c.plan.Links {
-		ls := LinkStatus{Name: l.Name, Interface: l.Interface, Weight: l.Weight, BFD: "off"}
+		ls := LinkStatus{Name: l.Name, Interface: l.Interface, Hub: l.Hub, Site: l.Site, Weight: l.Weight, BFD: "off"}
 		if b, ok := bfds[l.Interface]; ok && c.plan.BFD {
 			ls.BFD, ls.BFDDetect = b.State.String(), b.DetectTime.String()
 		}
@@ -45,10 +47,15 @@ func (c *Controller) Status(ctx context.Context) Status {
 		}
 		st.Links = append(st.Links, ls)
 	}
+	lr := c.lastResortStatus()
 	for _, p := range sortedPrefixes(c.installed) {
 		rs := RouteStatus{Prefix: p.String(), Group: c.groups[p]}
 		for _, nh := range c.installed[p] {
-			rs.NextHops = append(rs.NextHops, NextHop{Link: byIndex[nh.LinkIndex], Via: nh.Gateway.String(), Weight: nh.Weight})
+			name, ok := byIndex[nh.LinkIndex]
+			if !ok && lr != nil && lr.Active && slices.Contains(lr.Prefixes, p.String()) {
+				name = "last-resort:" + lr.Via
+			}
+			rs.NextHops = append(rs.NextHops, NextHop{Link: name, Via: nh.Gateway.String(), Weight: nh.Weight})
 			for i := range st.Links {
 				if st.Links[i].Name == byIndex[nh.LinkIndex] {
 					st.Links[i].InECMP = true
@@ -57,5 +64,73 @@ func (c *Controller) Status(ctx context.Context) Status {
 		}
 		st.Routes = append(st.Routes, rs)
 	}
+	st.LastResort, st.WriteErrors, st.BFDRebinds = lr, c.writeErrors, c.bfdRebinds
+	st.Hubs, st.Sites = c.groupStatus(st.Links, now)
 	return st
+}
+
+// lastResortStatus: nil when there is none. Called with c.mu held.
+func (c *Controller) lastResortStatus() *LastResortStatus {
+	if c.plan.LastResort == nil {
+		return nil
+	}
+	s := &LastResortStatus{Via: c.plan.LastResort.Via, Active: c.lrActive, Since: c.lrSince}
+	for _, p := range c.lrPrefixes {
+		s.Prefixes = append(s.Prefixes, p.String())
+	}
+	if c.lrErr != nil {
+		s.Error = c.lrErr.Error()
+	}
+	return s
+}
+
+// groupStatus sums the links by hub (edge) and by edge site (a hub with
+// several). Called with c.mu held.
+func (c *Controller) groupStatus(links []LinkStatus, now time.Time) (hubs, sites []GroupStatus) {
+	pref := map[string]int{}
+	for _, l := range c.plan.Links {
+		if l.Hub != "" {
+			pref[l.Hub] = l.Preference
+		}
+	}
+	add := func(list []GroupStatus, name string, l LinkStatus) []GroupStatus {
+		i := slices.IndexFunc(list, func(g GroupStatus) bool { return g.Name == name })
+		if i < 0 {
+			list = append(list, GroupStatus{Name: name, Preference: pref[name]})
+			i = len(list) - 1
+		}
+		g := &list[i]
+		g.Tunnels = append(g.Tunnels, l.Name)
+		if c.live.Alive(l.Name, now) || (!c.plan.BFD && established(l.BGP)) {
+			g.Alive++
+		}
+		if l.InECMP {
+			g.InECMP++
+			g.Carrying = true
+		}
+		for _, b := range l.BGP {
+			if b.Received > b.Accepted {
+				g.Refused += b.Received - b.Accepted
+			}
+		}
+		return list
+	}
+	for _, l := range links {
+		switch {
+		case l.Hub != "":
+			hubs = add(hubs, l.Hub, l)
+		case l.Site != "":
+			sites = add(sites, l.Site, l)
+		}
+	}
+	return hubs, sites
+}
+
+func established(peers []bgp.PeerState) bool {
+	for _, p := range peers {
+		if p.Established {
+			return true
+		}
+	}
+	return false
 }

@@ -21,6 +21,8 @@ type Desired struct {
 type Tunnel struct {
 	Name       string // interface name
 	Uplink     string // carrier it belongs to, for logs and status
+	Hub        string // edge: the hub it goes to
+	Site       string // hub: the edge site it serves ("" with one)
 	MTU        int
 	Addresses  []netip.Prefix
 	PrivateKey wgtypes.Key
@@ -59,19 +61,21 @@ var allTraffic = []netip.Prefix{
 func FromConfig(c *config.Config) Desired {
 	d := Desired{Site: c.Site, Impl: c.WireGuard.Impl}
 	priv := wgtypes.Key(c.WireGuard.PrivateKey)
-	for _, u := range c.Uplinks {
+	for _, t := range c.EdgeTunnels {
 		d.Tunnels = append(d.Tunnels, Tunnel{
-			Name: u.Tunnel, Uplink: u.Name, MTU: c.WireGuard.MTU,
-			Addresses: u.Addresses, PrivateKey: priv, FwMark: u.FwMark,
-			Peer: Peer{PublicKey: wgtypes.Key(u.PublicKey), Endpoint: u.Endpoint,
-				Keepalive: u.Keepalive, AllowedIPs: allTraffic},
+			Name: t.Interface, Uplink: t.Uplink, Hub: t.Hub, MTU: c.WireGuard.MTU,
+			Addresses: t.Addresses, PrivateKey: priv, FwMark: t.FwMark,
+			Peer: Peer{PublicKey: wgtypes.Key(t.PublicKey), Endpoint: t.Endpoint,
+				Keepalive: t.Keepalive, AllowedIPs: allTraffic},
 		})
+	}
+	for _, u := range c.Uplinks {
 		d.Pins = append(d.Pins, Pin{Uplink: u.Name, Interface: u.Interface,
 			Gateway: u.Gateway, FwMark: u.FwMark, Table: u.Table, Priority: u.Priority})
 	}
 	for _, t := range c.Tunnels {
 		d.Tunnels = append(d.Tunnels, Tunnel{
-			Name: t.Interface, Uplink: t.Name, MTU: c.WireGuard.MTU,
+			Name: t.Interface, Uplink: t.Name, Site: t.Site, MTU: c.WireGuard.MTU,
 			Addresses: t.Addresses, PrivateKey: priv, ListenPort: t.ListenPort,
 			Peer: Peer{PublicKey: wgtypes.Key(t.PublicKey), AllowedIPs: allTraffic},
 		})

@@ -6,6 +6,8 @@ import "time"
 type TunnelStatus struct {
 	Name          string    `json:"name"`
 	Uplink        string    `json:"uplink"`
+	Hub           string    `json:"hub,omitempty"`  // edge: the hub it goes to
+	Site          string    `json:"site,omitempty"` // hub: the edge site it serves
 	Impl          string    `json:"implementation"`
 	ListenPort    int       `json:"listen_port"`
 	FwMark        uint32    `json:"fwmark,omitempty"`

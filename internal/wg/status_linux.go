@@ -14,7 +14,7 @@ func (m *Manager) Status() []TunnelStatus {
 }
 
 func (m *Manager) tunnelStatus(t Tunnel) TunnelStatus {
-	s := TunnelStatus{Name: t.Name, Uplink: t.Uplink, FwMark: t.FwMark}
+	s := TunnelStatus{Name: t.Name, Uplink: t.Uplink, Hub: t.Hub, Site: t.Site, FwMark: t.FwMark}
 	if d, ok := m.devices[t.Name]; ok {
 		s.Impl = string(d.Impl())
 	}

@@ -57,6 +57,9 @@ type Peer struct {
 	Local   netip.Addr // local inner tunnel address to bind to; zero: any
 	ASN     uint32
 	Port    int // remote port, 179 when zero
+	// Accept, when not nil, is what this peer may announce instead of
+	// Config.Accept: a hub gives each edge site's sessions its own LAN.
+	Accept []netip.Prefix
 }
 
 const (
@@ -118,6 +121,9 @@ func (c Config) validate() error {
 	errs = append(errs, validatePeers(c.Peers)...)
 	errs = append(errs, validatePrefixes("originate", c.Originate)...)
 	errs = append(errs, validatePrefixes("accept", c.Accept)...)
+	for _, p := range c.Peers {
+		errs = append(errs, validatePrefixes("peer "+p.Name+" accept", p.Accept)...)
+	}
 	return errors.Join(errs...)
 }
 

@@ -105,7 +105,7 @@ func (s *Speaker) Routes(ctx context.Context) (map[netip.Prefix][]Path, error) {
 		return nil, err
 	}
 	dests, err := s.globalRIB(ctx)
-	routes, lerr := Learned(s.run.cfg.Peers, up, s.run.policy.accept, dests)
+	routes, lerr := Learned(s.run.cfg.Peers, up, s.run.cfg.Accept, dests)
 	return routes, errors.Join(err, lerr)
 }
 
@@ -120,17 +120,17 @@ func (s *Speaker) Routes(ctx context.Context) (map[netip.Prefix][]Path, error) {
 // destinations, in any order, give the same answer.
 func Learned(peers []Peer, up map[netip.Addr]bool, accept []netip.Prefix, dests []*api.Destination) (map[netip.Prefix][]Path, error) {
 	byPeer, err := byNeighbor(dests)
-	accepted := make(map[netip.Prefix]bool, len(accept))
-	for _, p := range accept {
-		accepted[p] = true
-	}
 	routes := map[netip.Prefix][]Path{}
 	for _, p := range peers {
 		if !up[p.Address] {
 			continue
 		}
+		mine := accept
+		if p.Accept != nil {
+			mine = p.Accept // a hub's edge site: its own LAN only
+		}
 		for _, a := range byPeer[p.Address] {
-			if accepted[a.prefix] {
+			if slices.Contains(mine, a.prefix) {
 				routes[a.prefix] = append(routes[a.prefix], Path{Peer: p.Name, NextHop: a.nextHop})
 			}
 		}

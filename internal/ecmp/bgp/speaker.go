@@ -132,7 +132,7 @@ func (s *Speaker) setup(ctx context.Context, r *running, c Config) error {
 	if err := setExportPolicy(ctx, r.srv); err != nil {
 		return err
 	}
-	p, err := installImportPolicy(ctx, r.srv, 1, c.Accept)
+	p, err := installImportPolicy(ctx, r.srv, 1, acceptGroups(c))
 	if err != nil {
 		return err
 	}
@@ -291,8 +291,10 @@ func globalChanged(a, b Config) bool {
 // ends as the state reached.
 func (s *Speaker) reconcile(ctx context.Context, r *running, c Config) error {
 	var errs []error
-	if err := s.applyAccept(ctx, r, c.Accept); err != nil {
+	if err := s.applyAccept(ctx, r, c); err != nil {
 		errs = append(errs, err)
+	} else {
+		r.cfg.Accept = c.Accept
 	}
 	peers, err := s.applyPeers(ctx, r, c)
 	r.cfg.Peers = peers
