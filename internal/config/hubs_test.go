@@ -222,3 +222,23 @@ func TestBadHubs(t *testing.T) {
 		})
 	}
 }
+
+// TestMultiExamples: the example files for several hubs and several edge
+// sites parse, and say what they mean.
+func TestMultiExamples(t *testing.T) {
+	key := writeKey(t, testKey, 0o600)
+	edge, err := Parse("edge-two-hubs.toml", example(t, "edge-two-hubs.toml", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(edge.Hubs) != 2 || len(edge.EdgeTunnels) != 6 || edge.ECMP.LastResort != LastResortBreakout {
+		t.Errorf("edge-two-hubs: %d hubs, %d tunnels, last resort %q; want 2, 6, breakout", len(edge.Hubs), len(edge.EdgeTunnels), edge.ECMP.LastResort)
+	}
+	hub, err := Parse("hub-two-edges.toml", example(t, "hub-two-edges.toml", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hub.Sites) != 2 || hub.Tunnels[2].Link() != "docomo@office" {
+		t.Errorf("hub-two-edges: sites %+v, third tunnel %q", hub.Sites, hub.Tunnels[2].Link())
+	}
+}

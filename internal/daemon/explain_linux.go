@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -12,6 +14,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/api"
 	"github.com/uplinkd/uplinkd/internal/breakout"
 	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/ecmp"
 )
 
 // explain asks the kernel which route it uses for a, then says which part
@@ -64,13 +67,18 @@ func (d *Daemon) explainECMP(e *api.Explanation, a netip.Addr) {
 		}
 		best = p.Bits()
 		e.Kind, e.Route = "ecmp", r.Prefix
-		e.Lines = []string{fmt.Sprintf("ECMP route %s learned by BGP from the %s, %s next hops:", r.Prefix, peerSide(d.cfg), st.Mode)}
-		for _, nh := range r.NextHops {
-			e.Lines = append(e.Lines, fmt.Sprintf("  %s via %s weight %d", nh.Link, nh.Via, nh.Weight))
+		if lr := st.LastResort; lr != nil && lr.Active && slices.Contains(lr.Prefixes, r.Prefix) {
+			e.Kind = "last-resort"
+			e.Lines = []string{fmt.Sprintf("last resort: %s via %s (%s), since %s: no tunnel of any hub is alive", r.Prefix, lr.Via, nexthopList(r.NextHops), lr.Since.Format(time.RFC3339))}
+		} else {
+			e.Lines = []string{fmt.Sprintf("ECMP route %s learned by BGP from the %s, %s next hops:", r.Prefix, peerSide(d.cfg), st.Mode)}
+			for _, nh := range r.NextHops {
+				e.Lines = append(e.Lines, fmt.Sprintf("  %s via %s weight %d%s", nh.Link, nh.Via, nh.Weight, hubOf(st, nh.Link)))
+			}
 		}
 		for _, l := range st.Links {
 			if !l.InECMP {
-				e.Lines = append(e.Lines, fmt.Sprintf("  (%s is out: BFD %s)", l.Name, l.BFD))
+				e.Lines = append(e.Lines, fmt.Sprintf("  (%s is out: BFD %s%s)", l.Name, l.BFD, outWhy(st, l)))
 			}
 		}
 	}
@@ -78,6 +86,48 @@ func (d *Daemon) explainECMP(e *api.Explanation, a netip.Addr) {
 		e.Kind = "other"
 		e.Lines = append(e.Lines, "a route in the ECMP table that uplinkd did not install")
 	}
+}
+
+// hubOf names the hub (edge) or edge site (hub) of a tunnel, for explain.
+func hubOf(st ecmp.Status, link string) string {
+	for _, l := range st.Links {
+		if l.Name != link {
+			continue
+		}
+		switch {
+		case l.Hub != "" && l.Hub != config.DefaultHub:
+			return ", hub " + l.Hub
+		case l.Site != "":
+			return ", edge site " + l.Site
+		}
+	}
+	return ""
+}
+
+// outWhy adds that a live tunnel is out because a better hub carries the
+// prefixes (primary/backup).
+func outWhy(st ecmp.Status, l ecmp.LinkStatus) string {
+	if l.BFD != "Up" || l.Hub == "" {
+		return ""
+	}
+	for _, h := range st.Hubs {
+		if h.Name != l.Hub && h.Carrying {
+			for _, mine := range st.Hubs {
+				if mine.Name == l.Hub && mine.Preference < h.Preference {
+					return fmt.Sprintf("; hub %s is a backup (preference %d < %d of %s)", l.Hub, mine.Preference, h.Preference, h.Name)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func nexthopList(nhs []ecmp.NextHop) string {
+	var s []string
+	for _, nh := range nhs {
+		s = append(s, "via "+nh.Via)
+	}
+	return strings.Join(s, ", ")
 }
 
 func peerSide(c *config.Config) string {

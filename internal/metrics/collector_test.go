@@ -58,6 +58,10 @@ func edgeECMP() *ecmp.Status {
 		},
 		Failover: &ecmp.Failover{Link: "softbank", Detected: now.Add(-time.Minute), FIBDone: now.Add(-time.Minute + 850*time.Millisecond)},
 		Error:    "replace route ::/0: no such device",
+		Hubs: []ecmp.GroupStatus{{Name: "tokyo", Preference: 100, Tunnels: []string{"docomo", "softbank", "rakuten"}, Alive: 1, InECMP: 1, Carrying: true},
+			{Name: "osaka", Preference: 50, Tunnels: []string{"docomo@osaka"}}},
+		Sites:      []ecmp.GroupStatus{{Name: "office", Tunnels: []string{"docomo@office"}, Refused: 2}},
+		LastResort: &ecmp.LastResortStatus{Via: "breakout", Since: now.Add(-2 * time.Hour)},
 	}
 }
 
@@ -169,16 +173,25 @@ func daemonAndTunnels() map[string]float64 {
 
 func ecmpSeries() map[string]float64 {
 	return map[string]float64{
-		`uplinkd_reconcile_error{part="ecmp"}`:   1,
-		`uplinkd_ecmp_member{uplink="docomo"}`:   1,
-		`uplinkd_ecmp_member{uplink="softbank"}`: 0,
-		`uplinkd_ecmp_member{uplink="rakuten"}`:  0,
-		`uplinkd_ecmp_weight{uplink="docomo"}`:   3,
-		`uplinkd_ecmp_weight{uplink="softbank"}`: 2,
-		`uplinkd_ecmp_weight{uplink="rakuten"}`:  1,
-		`uplinkd_ecmp_held{uplink="docomo"}`:     0,
-		`uplinkd_ecmp_held{uplink="softbank"}`:   1,
-		`uplinkd_ecmp_held{uplink="rakuten"}`:    0,
+		`uplinkd_reconcile_error{part="ecmp"}`:                         1,
+		"uplinkd_fib_write_errors_total":                               0,
+		`uplinkd_hub_carries_traffic{hub="tokyo"}`:                     1,
+		`uplinkd_hub_carries_traffic{hub="osaka"}`:                     0,
+		`uplinkd_hub_tunnels_alive{hub="tokyo"}`:                       1,
+		`uplinkd_hub_tunnels_alive{hub="osaka"}`:                       0,
+		`uplinkd_edge_site_prefixes_refused{site="office"}`:            2,
+		`uplinkd_last_resort_active{via="breakout"}`:                   0,
+		`uplinkd_last_resort_change_timestamp_seconds{via="breakout"}`: float64(now.Add(-2 * time.Hour).Unix()),
+		"uplinkd_bfd_rebinds_total":                                    0,
+		`uplinkd_ecmp_member{uplink="docomo"}`:                         1,
+		`uplinkd_ecmp_member{uplink="softbank"}`:                       0,
+		`uplinkd_ecmp_member{uplink="rakuten"}`:                        0,
+		`uplinkd_ecmp_weight{uplink="docomo"}`:                         3,
+		`uplinkd_ecmp_weight{uplink="softbank"}`:                       2,
+		`uplinkd_ecmp_weight{uplink="rakuten"}`:                        1,
+		`uplinkd_ecmp_held{uplink="docomo"}`:                           0,
+		`uplinkd_ecmp_held{uplink="softbank"}`:                         1,
+		`uplinkd_ecmp_held{uplink="rakuten"}`:                          0,
 		// rakuten runs without BFD: no BFD series at all.
 		`uplinkd_bfd_up{uplink="docomo"}`:                                                          1,
 		`uplinkd_bfd_up{uplink="softbank"}`:                                                        0,

@@ -38,6 +38,13 @@ var (
 	descFIBChanges     = desc("fib_changes_total", "Changes uplinkd made to the ECMP routes since it started.")
 	descFailover       = desc("failover_last_seconds", "Time from detecting the failure of an uplink to the FIB without it, for the last failover; the label names that uplink.", "uplink")
 	descFailoverAt     = desc("failover_last_timestamp_seconds", "When the last failover was detected, as a Unix time.", "uplink")
+	descHubCarrying    = desc("hub_carries_traffic", "1 if a tunnel to the hub is a next hop of the installed ECMP routes, else 0.", "hub")
+	descHubAlive       = desc("hub_tunnels_alive", "Tunnels to the hub that are alive (BFD up, past the hold-down).", "hub")
+	descSiteRefused    = desc("edge_site_prefixes_refused", "Prefixes the edge site's sessions announced that its import filter refused.", "site")
+	descLastResort     = desc("last_resort_active", "1 while the default routes go through the last resort (no tunnel of any hub alive), else 0.", "via")
+	descLastResortAt   = desc("last_resort_change_timestamp_seconds", "When the last resort last became active or inactive, as a Unix time.", "via")
+	descFIBWriteErrors = desc("fib_write_errors_total", "ECMP route writes the kernel refused (retried by the next reconcile).")
+	descBFDRebinds     = desc("bfd_rebinds_total", "BFD sessions re-created because their tunnel interface was re-created.")
 )
 
 // Breakout.
@@ -62,6 +69,7 @@ var allDescs = []*prometheus.Desc{
 	descBFDUp, descBFDDetect, descECMPMember, descECMPWeight, descECMPHeld,
 	descBGPEstablished, descBGPReceived, descBGPAccepted,
 	descFIBRoutes, descFIBChanges, descFailover, descFailoverAt,
+	descHubCarrying, descHubAlive, descSiteRefused, descLastResort, descLastResortAt, descFIBWriteErrors, descBFDRebinds,
 	descSourcePrefixes, descSourceLastSuccess, descSourceStale,
 	descRoutesInstalled, descRoutesDesired, descRejected, descActive, descChurnBlocked,
 	descGatewayUp, descGatewayRTT, descInstall, descCompile,

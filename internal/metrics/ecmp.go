@@ -20,6 +20,21 @@ func (e emitter) ecmp(st *ecmp.Status) {
 		e.timestamp(descFailoverAt, f.Detected, f.Link)
 	}
 	e.flag(descReconcileError, st.Error != "", "ecmp")
+	e.counter(descFIBWriteErrors, float64(st.WriteErrors))
+	e.counter(descBFDRebinds, float64(st.BFDRebinds))
+	for _, h := range st.Hubs {
+		e.flag(descHubCarrying, h.Carrying, h.Name)
+		e.gauge(descHubAlive, float64(h.Alive), h.Name)
+	}
+	for _, s := range st.Sites {
+		e.gauge(descSiteRefused, float64(s.Refused), s.Name)
+	}
+	if lr := st.LastResort; lr != nil {
+		e.flag(descLastResort, lr.Active, lr.Via)
+		if !lr.Since.IsZero() {
+			e.timestamp(descLastResortAt, lr.Since, lr.Via)
+		}
+	}
 }
 
 func (e emitter) link(l ecmp.LinkStatus) {
