@@ -1,0 +1,110 @@
+package ecmp
+
+import (
+	"log/slog"
+	"net/netip"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/uplinkd/uplinkd/internal/fib"
+	"github.com/uplinkd/uplinkd/internal/nstest"
+)
+
+// TestProgramRecordsOnlyWhatLanded: a route the kernel refuses (its
+// tunnel is gone) is not recorded as installed, so the next reconcile
+// writes it again instead of believing it done; and the last resort takes
+// the default when no tunnel carries it, then hands it back.
+func TestProgramRecordsOnlyWhatLanded(t *testing.T) {
+	if !nstest.Enter(t) {
+		return
+	}
+	for _, cmd := range [][]string{
+		{"ip", "link", "set", "lo", "up"},
+		{"ip", "link", "add", "t1", "type", "veth", "peer", "name", "t1p"},
+		{"ip", "link", "set", "t1", "up"}, {"ip", "link", "set", "t1p", "up"},
+		{"ip", "addr", "add", "198.18.100.0/31", "dev", "t1"},
+		{"ip", "link", "add", "bo", "type", "veth", "peer", "name", "bop"},
+		{"ip", "link", "set", "bo", "up"}, {"ip", "link", "set", "bop", "up"},
+		{"ip", "addr", "add", "198.18.5.2/24", "dev", "bo"},
+	} {
+		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", cmd, err, out)
+		}
+	}
+	h, err := fib.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	c := &Controller{log: slog.New(slog.DiscardHandler), fib: h, plan: Plan{Table: 254},
+		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
+	t1, _ := netlink.LinkByName("t1")
+	def4 := netip.MustParsePrefix("0.0.0.0/0")
+	gone := netip.MustParsePrefix("198.51.100.0/24")
+	want := map[netip.Prefix][]fib.WeightedNexthop{
+		def4: {nh("198.18.100.1", t1.Attrs().Index, 1)},
+		gone: {nh("198.18.100.1", 999, 1)}, // no such interface: refused
+	}
+	if err := c.program(want); err == nil {
+		t.Fatal("program: no error for a route via a missing interface")
+	}
+	if _, ok := c.installed[gone]; ok {
+		t.Errorf("installed records %s, which the kernel refused", gone)
+	}
+	if _, ok := c.installed[def4]; !ok {
+		t.Errorf("installed lacks %s, which the kernel took", def4)
+	}
+	if c.writeErrors != 1 {
+		t.Errorf("write errors %d, want 1", c.writeErrors)
+	}
+
+	// No tunnel: the last resort carries the default; a tunnel back: gone.
+	lr := &LastResort{Via: "breakout", Interface: "bo", Gateway4: netip.MustParseAddr("198.18.5.1")}
+	hops, err := lastResortHops(lr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.plan.LastResort = lr
+	none := map[netip.Prefix][]fib.WeightedNexthop{}
+	used := withLastResort(none, []netip.Prefix{def4}, hops)
+	if err := c.program(none); err != nil {
+		t.Fatal(err)
+	}
+	c.noteLastResort(used, time.Now())
+	if got := routeVia(t, "198.51.100.7"); got != "bo" {
+		t.Errorf("with no tunnel, 198.51.100.7 leaves by %q, want the last resort bo", got)
+	}
+	if !c.lastResortStatus().Active {
+		t.Error("status: last resort not active")
+	}
+	back := map[netip.Prefix][]fib.WeightedNexthop{def4: {nh("198.18.100.1", t1.Attrs().Index, 1)}}
+	used = withLastResort(back, []netip.Prefix{def4}, hops)
+	if err := c.program(back); err != nil {
+		t.Fatal(err)
+	}
+	c.noteLastResort(used, time.Now())
+	if got := routeVia(t, "198.51.100.7"); got != "t1" {
+		t.Errorf("with a tunnel back, 198.51.100.7 leaves by %q, want t1", got)
+	}
+	if st := c.lastResortStatus(); st.Active || st.Since.IsZero() {
+		t.Errorf("status after the tunnel came back: %+v", st)
+	}
+}
+
+// routeVia is the interface the kernel picks for dst (`ip route get`,
+// which sends nothing).
+func routeVia(t *testing.T, dst string) string {
+	t.Helper()
+	rs, err := netlink.RouteGet(netip.MustParseAddr(dst).AsSlice())
+	if err != nil || len(rs) == 0 {
+		return ""
+	}
+	l, err := netlink.LinkByIndex(rs[0].LinkIndex)
+	if err != nil {
+		return ""
+	}
+	return l.Attrs().Name
+}
