@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/breakout/engine"
+	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
+	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
 // WriteStatus prints a daemon's status as an aligned table, in the manner
@@ -29,7 +31,7 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nUPLINK\tTUNNEL\tIMPL\tPORT\tPEER ENDPOINT\tHANDSHAKE\tRX\tTX\tRX/s\tTX/s")
 	for _, t := range s.Tunnels {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Uplink, t.Name, dash(t.Impl), t.ListenPort,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", tunnelOwner(t), t.Name, dash(t.Impl), t.ListenPort,
 			dash(t.Endpoint), Age(t.LastHandshake, now), Bytes(t.RxBytes), Bytes(t.TxBytes),
 			Bytes(int64(t.RxRate)), Bytes(int64(t.TxRate)))
 	}
@@ -45,6 +47,18 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 		return writeBreakout(w, *s.Breakout, now)
 	}
 	return nil
+}
+
+// tunnelOwner names a tunnel's uplink, with its hub when the edge has
+// several (uplink@hub) or its edge site on a hub serving several.
+func tunnelOwner(t wg.TunnelStatus) string {
+	switch {
+	case t.Hub != "" && t.Hub != config.DefaultHub:
+		return t.Uplink + "@" + t.Hub
+	case t.Site != "":
+		return t.Uplink + "@" + t.Site
+	}
+	return t.Uplink
 }
 
 // writeBreakout prints the gateway, the install and each source.
@@ -156,7 +170,7 @@ func writeECMP(w io.Writer, e ecmp.Status, now time.Time) error {
 // writeGroups prints hubs (edge) or edge sites (hub) with their tunnels;
 // one unnamed group (the one-hub form) says nothing worth a table.
 func writeGroups(tw io.Writer, title string, gs []ecmp.GroupStatus) {
-	if len(gs) == 0 || len(gs) == 1 && gs[0].Name == "hub" {
+	if len(gs) == 0 || len(gs) == 1 && gs[0].Name == config.DefaultHub {
 		return
 	}
 	fmt.Fprintf(tw, "\n%s\tPREFERENCE\tTUNNELS ALIVE\tIN ECMP\tCARRIES TRAFFIC\tREFUSED PFX\n", title)
