@@ -3,12 +3,39 @@ GO      ?= go
 BIN     := bin/uplinkd
 PKGS    := ./...
 
-.PHONY: all build test demo demo-down lint fuzz clean
+.PHONY: all build test demo demo-down lint fuzz clean dist deb test-deb
+
+VERSION ?= 0.2.0+git$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION)
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/uplinkd
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/uplinkd
+
+# Static binaries for routers: linux amd64, arm64, armv7, and mips/mipsle
+# with soft float (OpenWrt), stripped; prints their sizes.
+DIST_TARGETS := amd64 arm64 arm-7 mips mipsle
+dist:
+	@mkdir -p dist
+	@for t in $(DIST_TARGETS); do \
+	  arch=$${t%%-*}; arm=$${t#*-}; [ "$$arm" = "$$t" ] && arm=; \
+	  out=dist/uplinkd-linux-$$arch$${arm:+v$$arm}; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm GOMIPS=softfloat \
+	    $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $$out ./cmd/uplinkd || exit 1; \
+	  printf '%-28s %s\n' $$out "$$(du -h $$out | cut -f1)"; \
+	done
+
+# A Debian package of the amd64 binary (dpkg-deb): unit installed, not
+# enabled; example configs as conffiles. test-deb installs it into a
+# private dpkg root, checks it and removes it.
+deb:
+	@mkdir -p dist
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o dist/uplinkd-linux-amd64 ./cmd/uplinkd
+	contrib/deb/build.sh dist/uplinkd-linux-amd64 $(VERSION) amd64 dist
+
+test-deb: deb
+	contrib/deb/check.sh dist/uplinkd_$(VERSION)_amd64.deb
 
 # The whole suite: unit tests, kernel tests in throwaway namespaces, then
 # the lab end to end on its own (its timings should not compete with the
@@ -45,7 +72,7 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 
 # The performance goals measured side by side with their peers in one run
 # (root: namespaces ulb-* and ubn-*); prints one table, see BENCHMARKS.md.

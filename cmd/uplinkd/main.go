@@ -34,6 +34,7 @@ const usage = `usage: uplinkd COMMAND [flags]
   breakout diff -c FILE              what an update would add and remove
   genkey               print a new WireGuard private key (as wg genkey)
   pubkey               read a private key on stdin, print its public key
+  version              print the version
   lab up|down|status   the demo lab of network namespaces on this machine
 `
 
@@ -52,7 +53,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmds := map[string]func([]string, io.Reader, io.Writer, io.Writer) error{
 		"run": cmdRun, "check": cmdCheck, "status": cmdStatus,
 		"genkey": cmdGenkey, "pubkey": cmdPubkey, "lab": cmdLab,
-		"explain": cmdExplain, "breakout": cmdBreakout,
+		"explain": cmdExplain, "breakout": cmdBreakout, "version": cmdVersion,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

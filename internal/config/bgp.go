@@ -122,7 +122,7 @@ func validateECMP(v *validator, raw *rawFile, c *Config) {
 	e := raw.ECMP
 	c.ECMP = ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"}
 	if v.has("ecmp.table") {
-		if e.Table < 1 || e.Table > 0xffffffff || e.Table == 253 || e.Table == 255 {
+		if e.Table < 1 || e.Table > maxTable || e.Table == 253 || e.Table == 255 {
 			v.errorf("ecmp.table", "%d cannot hold the ECMP routes (use 254 for main, or a table of your own)", e.Table)
 		} else {
 			c.ECMP.Table = int(e.Table)

@@ -97,7 +97,7 @@ func (v *validator) breakoutPeer(i int, r rawBreakoutPeer) BreakoutPeer {
 
 func (v *validator) breakoutTable(n int64) int {
 	switch {
-	case n < 1 || n > 0xffffffff || (n >= 253 && n <= 255):
+	case n < 1 || n > maxTable || (n >= 253 && n <= 255):
 		v.errorf("breakout.table", "%d cannot hold breakout routes (use a table of its own; the default is %d)", n, BreakoutTable)
 	case n > TableBase && n < TableBase+RuleBlockSize:
 		v.errorf("breakout.table", "%d is in the uplinks' table range %d-%d (use another; the default is %d)", n, TableBase+1, TableBase+RuleBlockSize-1, BreakoutTable)

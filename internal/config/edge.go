@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"time"
@@ -194,8 +195,8 @@ func (v *validator) table(path string, n int64, i int) int {
 		n = int64(TableBase + 1 + i)
 	} else {
 		switch {
-		case n < 1 || n > 0xffffffff:
-			v.errorf(path, "%d is out of range (1 to 4294967295; leave it out for the default %d)", n, TableBase+1+i)
+		case n < 1 || n > maxTable:
+			v.errorf(path, "%d is out of range (1 to %d; leave it out for the default %d)", n, maxTable, TableBase+1+i)
 			return 0
 		case n >= 253 && n <= 255:
 			v.errorf(path, "%d is the kernel's %s table (choose another number; leave it out for the default %d)", n, reservedTables[n], TableBase+1+i)
@@ -208,3 +209,7 @@ func (v *validator) table(path string, n int64, i int) int {
 }
 
 var reservedTables = map[int64]string{253: "default", 254: "main", 255: "local"}
+
+// maxTable is the highest routing table uplinkd can use: the kernel takes
+// 32 bits, netlink's int holds only 31 on a 32-bit router (armv7, mips).
+const maxTable = min(0xffffffff, math.MaxInt)

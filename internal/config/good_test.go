@@ -171,7 +171,7 @@ endpoint = "198.51.100.7:1"
 public_key = "VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI="
 persistent_keepalive = 0
 fwmark = 0x10
-table = 4294967295
+table = 2147483647
 [bgp]
 peer_asn = 64513
 `
@@ -193,7 +193,7 @@ peer_asn = 64513
 			{Name: "a", Interface: "eth1", Weight: 1, Keepalive: 25 * time.Second,
 				FwMark: FwMarkBase + 1, Table: TableBase + 1, Priority: RulePriority + 1},
 			{Name: "b", Interface: "eth2", Gateway: netip.MustParseAddr("100.64.0.1"), Weight: 255,
-				FwMark: 0x10, Table: 4294967295, Priority: RulePriority + 2},
+				FwMark: 0x10, Table: 2147483647, Priority: RulePriority + 2},
 		},
 		Hubs: []HubPeer{{Name: DefaultHub, ASN: 64513, Preference: 100, Weight: 1}},
 		EdgeTunnels: []EdgeTunnel{

@@ -18,7 +18,8 @@ import (
 // carrier link goes down the kernel deletes the default through it, and
 // without this route marked packets would fall through to the main table,
 // moving the tunnel onto another carrier without anyone noticing.
-const unreachableMetric = 0xff000000
+// It is below 2^31 so that it fits netlink's int on 32-bit routers (armv7, mips).
+const unreachableMetric = 0x7f000000
 
 // routeKey identifies a route by what matters to uplinkd.
 type routeKey struct {
