@@ -92,6 +92,9 @@ func TestApplyTwiceChangesNothing(t *testing.T) {
 	m := newManager(t)
 	defer m.Close()
 	d := pair(t, "docomo")
+	// The floor an earlier version left (metric 0xff000000, which does not
+	// fit netlink's int on 32-bit routers) is replaced, not kept beside.
+	sh(t, "ip", "route", "add", "unreachable", "default", "proto", "211", "metric", "4278190080", "table", "6001")
 
 	r, err := m.Apply(d)
 	if err != nil {
@@ -114,10 +117,13 @@ func TestApplyTwiceChangesNothing(t *testing.T) {
 		t.Errorf("ip rule lacks the pin rule:\n%s", rules)
 	}
 	table := sh(t, "ip", "route", "show", "table", "6001")
-	for _, want := range []string{"default via 100.64.9.1 dev up0 proto 211", "unreachable default proto 211 metric 4278190080"} {
+	for _, want := range []string{"default via 100.64.9.1 dev up0 proto 211", "unreachable default proto 211 metric 2130706432"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table 6001 lacks %q:\n%s", want, table)
 		}
+	}
+	if strings.Contains(table, "4278190080") {
+		t.Errorf("table 6001 keeps the old floor:\n%s", table)
 	}
 	if got := sh(t, "ip", "-6", "route", "show", "table", "6001"); !strings.Contains(got, "unreachable default") {
 		t.Errorf("ipv6 table 6001 lacks the unreachable floor:\n%s", got)
