@@ -12,6 +12,9 @@ import (
 // point, eight leave room without letting a typo create hundreds.
 const maxTunnels = 8
 
+// MaxHubs bounds an edge's [[hub]] tables, as maxTunnels its uplinks.
+const MaxHubs = maxTunnels
+
 func validateUplinks(v *validator, raw *rawFile, c *Config) {
 	if v.ix.bad["uplink"] {
 		return

@@ -20,6 +20,7 @@ type rawFile struct {
 	Hub       rawHub       `toml:"hub"` // [hub] on a hub
 	Hubs      []rawEdgeHub `toml:"hub"` // [[hub]] on an edge: the VPSs it tunnels to
 	Edges     []rawSite    `toml:"edge"`
+	Publish   []rawPublish `toml:"publish"`
 	Uplink    []rawUplink  `toml:"uplink"`
 	Tunnel    []rawTunnel  `toml:"tunnel"`
 	BGP       rawBGP       `toml:"bgp"`
@@ -83,6 +84,18 @@ type rawSite struct {
 	Name   string   `toml:"name"`
 	ASN    int64    `toml:"asn"`
 	Accept []string `toml:"accept"`
+}
+
+// rawPublish is one [[publish]]: a home service reachable at the hub.
+type rawPublish struct {
+	Name     string   `toml:"name"`
+	Protocol string   `toml:"protocol"`
+	Port     int64    `toml:"port"`
+	PortEnd  int64    `toml:"port_end"`
+	To       string   `toml:"to"`
+	To6      string   `toml:"to6"`
+	Allow    []string `toml:"allow"`
+	Rate     int64    `toml:"rate"`
 }
 
 type rawTunnel struct {

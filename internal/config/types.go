@@ -32,6 +32,15 @@ const (
 	RuleBlockSize = 100  // priorities RulePriority..RulePriority+99 are uplinkd's
 	TableBase     = 6000 // uplink i (0-based) gets table TableBase+1+i unless set
 	FwMarkBase    = 0x6000
+	// Return paths of published services (edge): connections that came in
+	// from hub i (0-based) carry conntrack mark ReturnMarkBase+1+i; their
+	// replies get it as fwmark and look up table ReturnTableBase+1+i, the
+	// default over that hub's live tunnels, at rule priority
+	// ReturnPriorityBase+1+i (inside uplinkd's block, before breakout).
+	ReturnMarkBase     = 0x6200
+	ReturnMarkMask     = 0xffffff00
+	ReturnTableBase    = 6200
+	ReturnPriorityBase = 6090
 	// LinkAlias is written into IFLA_IFALIAS of every interface uplinkd
 	// creates, followed by the site name.
 	LinkAlias = "uplinkd:"
@@ -61,8 +70,12 @@ type Config struct {
 	Tunnels     []Tunnel // hub only
 	// Sites are the edge sites a hub serves (hub only); a file without
 	// [[edge]] tables gives one, unnamed, from [bgp] peer_asn and accept.
-	Sites    []EdgeSite
-	Hub      Hub // hub only
+	Sites []EdgeSite
+	Hub   Hub // hub only
+	// Publish lists the home services reachable at the hub's public
+	// address; the edge lists the same ones so that its own firewall
+	// lets them in and their replies go back the way they came.
+	Publish  []Publish
 	BGP      BGP
 	Liveness Liveness
 	ECMP     ECMP
@@ -146,6 +159,28 @@ type Tunnel struct {
 	ListenPort int
 	Addresses  []netip.Prefix // local side
 	PublicKey  [32]byte       // the edge's public key
+}
+
+// Publish is one home service published at the hub: Protocol traffic to
+// the hub's public address on Port..PortEnd goes to To (v4, by DNAT that
+// keeps the client's address) and to To6 (v6, routed), from Allow only
+// (all when empty), at most Rate new connections a second (0: no limit).
+type Publish struct {
+	Name          string
+	Protocol      string         // "tcp" or "udp"
+	Port, PortEnd int            // public ports on the hub; PortEnd == Port for one
+	To            netip.AddrPort // port 0: the same ports as the public ones
+	To6           netip.AddrPort // invalid: not published over IPv6
+	Allow         []netip.Prefix
+	Rate          int
+}
+
+// LANPorts is the range of ports the service listens on at home.
+func (p Publish) LANPorts() (lo, hi int) {
+	if p.To.Port() != 0 {
+		return int(p.To.Port()), int(p.To.Port())
+	}
+	return p.Port, p.PortEnd
 }
 
 // Link is the tunnel's key in liveness, BGP and status: its name, or
@@ -313,3 +348,28 @@ type RouteHeader struct {
 
 // Enabled says whether the site runs breakout.
 func (b Breakout) Enabled() bool { return b.Gateway.IsValid() }
+
+// ReturnPath is how the replies of published services go back to the hub
+// they came in from: connections from the hub's tunnels are marked Mark,
+// their replies look up Table (the default over that hub's live tunnels)
+// by a rule at Priority.
+type ReturnPath struct {
+	Hub      string
+	Mark     uint32
+	Table    int
+	Priority int
+}
+
+// ReturnPaths lists one per hub, in [[hub]] order, on an edge that
+// publishes services; none otherwise.
+func (c *Config) ReturnPaths() []ReturnPath {
+	if c.Role != RoleEdge || len(c.Publish) == 0 {
+		return nil
+	}
+	var out []ReturnPath
+	for i, h := range c.Hubs {
+		out = append(out, ReturnPath{Hub: h.Name, Mark: uint32(ReturnMarkBase + 1 + i),
+			Table: ReturnTableBase + 1 + i, Priority: ReturnPriorityBase + 1 + i})
+	}
+	return out
+}

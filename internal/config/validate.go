@@ -25,6 +25,7 @@ var validators = []func(v *validator, raw *rawFile, c *Config){
 	validateECMP,
 	validateBreakout,
 	validateLastResort,
+	validatePublish,
 	validateMemory,
 }
 
@@ -69,6 +70,7 @@ type validator struct {
 	// path that names each) and the tunnel prefixes already checked.
 	underlay       map[string]string
 	tunnelPrefixes []tunnelPrefix
+	published      []portUse // public ports of [[publish]] tables so far
 }
 
 // claim records which key holds a value that must be unique.

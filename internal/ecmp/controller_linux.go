@@ -72,6 +72,8 @@ type Controller struct {
 	lrActive   bool
 	lrSince    time.Time
 	lrPrefixes []netip.Prefix
+	// retInstalled is what each return table holds, as last written.
+	retInstalled map[uint32]map[netip.Prefix][]fib.WeightedNexthop
 }
 
 // Start brings up BFD and BGP for plan and keeps the FIB reconciled until
@@ -85,7 +87,7 @@ func Start(ctx context.Context, plan Plan, log *slog.Logger, handshake func(stri
 		trigger: make(chan struct{}, 1), failed: make(chan struct{}, 1), done: make(chan struct{}),
 		live: NewLiveness(plan.HoldDown), groups: map[netip.Prefix]uint32{},
 		installed: map[netip.Prefix][]fib.WeightedNexthop{}, downAt: map[string]time.Time{},
-		bfdIndex: map[string]int{}}
+		bfdIndex: map[string]int{}, retInstalled: map[uint32]map[netip.Prefix][]fib.WeightedNexthop{}}
 	if err := c.prepare(); err != nil {
 		h.Close()
 		return nil, err
@@ -119,6 +121,9 @@ func (c *Controller) prepare() error {
 		c.resilient = ok
 	}
 	c.log.Info("ecmp routes", "mode", c.Mode(), "table", c.plan.Table)
+	if err := c.dropReturns(c.plan); err != nil {
+		c.log.Warn("stale return tables", "err", err)
+	}
 	have, err := c.fib.Multipaths(c.plan.Table, config.RouteProtocol)
 	if err != nil {
 		return fmt.Errorf("read ecmp routes: %w", err)
@@ -146,6 +151,9 @@ func (c *Controller) Apply(ctx context.Context, plan Plan) error {
 	c.mu.Lock()
 	c.plan = plan
 	c.routes = nil // links and weights may have changed: the next reconcile is a full one
+	if err := c.dropReturns(plan); err != nil {
+		c.log.Warn("return tables after reload", "err", err)
+	}
 	c.mu.Unlock()
 	c.syncBFD(plan)
 	err := c.speaker.Apply(ctx, plan.Speaker)
@@ -161,7 +169,7 @@ func (c *Controller) Close(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.plan.OnExit != "keep" {
-		st, err := c.fib.Sweep([]uint32{c.plan.Table}, config.RouteProtocol, NexthopIDs)
+		st, err := c.fib.Sweep(append([]uint32{c.plan.Table}, c.plan.returnTables()...), config.RouteProtocol, NexthopIDs)
 		errs = append(errs, err)
 		c.log.Info("ecmp routes removed", "routes", st.Routes, "nexthops", st.Nexthops)
 	}
@@ -259,7 +267,8 @@ func (c *Controller) reconcile(ctx context.Context) time.Time {
 	c.lrHops, c.lrErr = lastResortHops(c.plan.LastResort)
 	want := NextHops(routes, c.members, c.aliveAt(now))
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
-	c.lastErr = c.program(want)
+	c.lastErr = errors.Join(c.program(want),
+		c.programReturns(returnRoutes(c.plan, routes, c.members, c.aliveAt(now)), true))
 	c.noteFailover(want, time.Now())
 	c.noteLastResort(used, time.Now())
 	return c.live.NextExpiry(now)
@@ -278,7 +287,8 @@ func (c *Controller) reconcileLiveness() {
 	now := time.Now()
 	want := NextHops(c.routes, c.members, c.aliveAt(now))
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
-	c.lastErr = c.programChanged(want)
+	c.lastErr = errors.Join(c.programChanged(want),
+		c.programReturns(returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now)), false))
 	c.noteFailover(want, time.Now())
 	c.noteLastResort(used, time.Now())
 }

@@ -40,6 +40,9 @@ type Plan struct {
 	// LastResort carries the default routes while no tunnel does; nil:
 	// off.
 	LastResort *LastResort
+	// Returns are the tables that carry the replies of published services
+	// back to their hub: each the default over that hub's live tunnels.
+	Returns []config.ReturnPath
 }
 
 // peerName is the BGP peer of a link for one family.
@@ -52,7 +55,7 @@ func peerName(link string, v6 bool) string {
 
 // PlanFrom derives the controller's plan from a site's config.
 func PlanFrom(c *config.Config) Plan {
-	p := Plan{LastResort: lastResort(c), BFD: c.Liveness.BFD, Interval: c.Liveness.Interval, Mult: c.Liveness.Multiplier,
+	p := Plan{LastResort: lastResort(c), Returns: c.ReturnPaths(), BFD: c.Liveness.BFD, Interval: c.Liveness.Interval, Mult: c.Liveness.Multiplier,
 		HoldDown: c.Liveness.HoldDown, Table: uint32(c.ECMP.Table), Resilient: c.ECMP.Resilient,
 		HashPolicy: c.ECMP.HashPolicy, OnExit: c.ECMP.OnExit}
 	asn := map[string]uint32{}            // link → its peer's AS

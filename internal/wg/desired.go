@@ -15,6 +15,27 @@ type Desired struct {
 	Impl    config.Impl
 	Tunnels []Tunnel
 	Pins    []Pin // edge only
+	// Returns send the replies of published services back to the hub
+	// they came from (edge, with [[publish]]): rules only; the tables'
+	// routes are the ECMP controller's.
+	Returns []Return
+}
+
+// Return is one hub's return-path rule: packets marked Mark look up Table.
+type Return struct {
+	Hub      string
+	Mark     uint32
+	Table    int
+	Priority int
+}
+
+// Returns lists the return-path rules of an edge that publishes services.
+func Returns(c *config.Config) []Return {
+	var out []Return
+	for _, rp := range c.ReturnPaths() {
+		out = append(out, Return{Hub: rp.Hub, Mark: rp.Mark, Table: rp.Table, Priority: rp.Priority})
+	}
+	return out
 }
 
 // Tunnel is one WireGuard interface with its single peer.
@@ -59,7 +80,7 @@ var allTraffic = []netip.Prefix{
 
 // FromConfig derives the desired tunnels and pins of a site.
 func FromConfig(c *config.Config) Desired {
-	d := Desired{Site: c.Site, Impl: c.WireGuard.Impl}
+	d := Desired{Site: c.Site, Impl: c.WireGuard.Impl, Returns: Returns(c)}
 	priv := wgtypes.Key(c.WireGuard.PrivateKey)
 	for _, t := range c.EdgeTunnels {
 		d.Tunnels = append(d.Tunnels, Tunnel{

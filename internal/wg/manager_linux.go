@@ -86,6 +86,13 @@ func (m *Manager) Apply(d Desired) (Result, error) {
 			errs = append(errs, fmt.Errorf("uplink %s: %w", p.Uplink, err))
 		}
 	}
+	for _, rt := range d.Returns {
+		for _, k := range returnRules(rt) {
+			if rerr == nil {
+				errs = append(errs, m.ensureRule(&r, k, ps.rules))
+			}
+		}
+	}
 	for _, t := range d.Tunnels {
 		if err := m.applyTunnel(&r, d, t); err != nil {
 			errs = append(errs, fmt.Errorf("tunnel %s: %w", t.Name, err))

@@ -33,6 +33,11 @@ func pinRules(p Pin) []ruleKey {
 	}
 }
 
+// returnRules send a hub's marked replies, v4 and v6, to its table.
+func returnRules(rt Return) []ruleKey {
+	return pinRules(Pin{FwMark: rt.Mark, Table: rt.Table, Priority: rt.Priority})
+}
+
 func (k ruleKey) rule() *netlink.Rule {
 	r := netlink.NewRule()
 	r.Family = k.Family

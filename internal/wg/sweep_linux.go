@@ -74,6 +74,11 @@ func (m *Manager) sweepRules(r *Result, d Desired, have []ruleKey) error {
 			want[k] = true
 		}
 	}
+	for _, rt := range d.Returns {
+		for _, k := range returnRules(rt) {
+			want[k] = true
+		}
+	}
 	var errs []error
 	for _, k := range have {
 		if want[k] {
@@ -136,6 +141,10 @@ func (m *Manager) sweepTables(d Desired, rules []ruleKey) map[int]bool {
 	}
 	for _, p := range slices.Concat(d.Pins, m.last.Pins) {
 		tables[p.Table] = true
+	}
+	// The return-path tables are the ECMP controller's, rules or not.
+	for t := config.ReturnTableBase + 1; t < config.ReturnTableBase+config.RuleBlockSize; t++ {
+		delete(tables, t)
 	}
 	delete(tables, unix.RT_TABLE_MAIN)
 	delete(tables, unix.RT_TABLE_LOCAL)
