@@ -25,6 +25,29 @@ type Status struct {
 	LastErr  string               `json:"last_error,omitempty"`
 	Reloaded time.Time            `json:"reloaded,omitzero"`
 	Memory   *Memory              `json:"memory,omitempty"`
+	Inbound  *Inbound             `json:"inbound,omitempty"`
+}
+
+// Inbound is what reaches the home from outside: the published services
+// and the firewall table that guards the rest.
+type Inbound struct {
+	Table     string      `json:"table"`
+	Published []Published `json:"published,omitempty"`
+	// Repairs counts read-backs that found the table changed outside
+	// uplinkd (a firewall reload) and rebuilt it.
+	Repairs int    `json:"repairs"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Published is one [[publish]] service.
+type Published struct {
+	Name     string   `json:"name"`
+	Protocol string   `json:"protocol"`
+	Ports    string   `json:"ports"`         // public ports on the hub
+	To       string   `json:"to"`            // home address:port (v4)
+	To6      string   `json:"to6,omitempty"` // home address:port (v6)
+	Allow    []string `json:"allow,omitempty"`
+	Rate     int      `json:"rate_per_second,omitempty"`
 }
 
 // Memory is the daemon's footprint: what the kernel charges it (RSS), the

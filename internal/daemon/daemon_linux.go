@@ -15,6 +15,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/breakout/engine"
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
+	"github.com/uplinkd/uplinkd/internal/inbound"
 	"github.com/uplinkd/uplinkd/internal/nat"
 	"github.com/uplinkd/uplinkd/internal/sdnotify"
 	"github.com/uplinkd/uplinkd/internal/wg"
@@ -46,6 +47,10 @@ type Daemon struct {
 	cfg       *config.Config
 	reloaded  time.Time
 	reloadErr error
+	// The inbound table: how often a read-back found it changed behind
+	// our back (a firewall reload) and put it back, and the last error.
+	inRepairs int
+	inErr     error
 }
 
 // Run serves the site described by the file at path until ctx ends. hup
@@ -84,7 +89,7 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	log.Info("stopping: withdrawing routes, removing tunnels, rules and NAT")
 	stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return errors.Join(d.stopBreakout(), d.ecmp.Close(stop), d.stopNAT(d.cfg), srv.Close(), m.Close())
+	return errors.Join(d.stopBreakout(), d.ecmp.Close(stop), d.stopNAT(d.cfg), inbound.Remove(), srv.Close(), m.Close())
 }
 
 // startRouting turns forwarding on, sets up the hub's NAT and starts BGP,
@@ -289,8 +294,30 @@ func (d *Daemon) apply(why string) {
 	if err != nil {
 		d.log.Warn("reconcile incomplete", "trigger", why, "err", err)
 	}
+	d.applyInbound(cfg, why)
 	if len(r.Changes) > 0 {
 		d.log.Info("reconciled", "trigger", why, "changes", len(r.Changes), "took", time.Since(start).Round(time.Microsecond))
+	}
+}
+
+// applyInbound reconciles the inbound table (published services and the
+// firewall). On the timer nothing should differ: a change then is drift
+// repaired, counted and logged.
+func (d *Daemon) applyInbound(cfg *config.Config, why string) {
+	changed, err := inbound.Apply(inbound.FromConfig(cfg))
+	d.mu.Lock()
+	d.inErr = err
+	if changed && why == "timer" {
+		d.inRepairs++
+	}
+	d.mu.Unlock()
+	switch {
+	case err != nil:
+		d.log.Warn("inbound table", "err", err)
+	case changed && why == "timer":
+		d.log.Warn("inbound table repaired: it had been changed or removed outside uplinkd", "table", inbound.TableName)
+	case changed:
+		d.log.Info("changed", "what", "nftables table "+inbound.TableName, "trigger", why)
 	}
 }
 
@@ -338,9 +365,10 @@ func (d *Daemon) setLevel(cfg *config.Config) {
 func (d *Daemon) status() api.Status {
 	d.mu.Lock()
 	cfg, reloaded, reloadErr, ctl, bo, an := d.cfg, d.reloaded, d.reloadErr, d.ecmp, d.bo, d.ann
+	in := inboundStatus(cfg, d.inRepairs, d.inErr)
 	d.mu.Unlock()
 	s := api.Status{Role: string(cfg.Role), Site: cfg.Site, Started: d.started, Config: d.path,
-		Tunnels: d.wg.Status(), Reloaded: reloaded, Memory: memoryStatus()}
+		Tunnels: d.wg.Status(), Reloaded: reloaded, Memory: memoryStatus(), Inbound: in}
 	if ctl != nil {
 		e := ctl.Status(context.Background())
 		s.ECMP = &e
@@ -357,4 +385,33 @@ func (d *Daemon) status() api.Status {
 		s.LastErr = fmt.Sprintf("reload refused: %v", reloadErr)
 	}
 	return s
+}
+
+// inboundStatus describes the inbound table for status; nil for a site
+// without one (an edge with no hubs cannot happen; a hub always has it).
+func inboundStatus(cfg *config.Config, repairs int, err error) *api.Inbound {
+	in := &api.Inbound{Table: inbound.TableName, Repairs: repairs}
+	if err != nil {
+		in.Error = err.Error()
+	}
+	for _, p := range cfg.Publish {
+		lo, hi := p.LANPorts()
+		pub := api.Published{Name: p.Name, Protocol: p.Protocol, Ports: portSpan(p.Port, p.PortEnd),
+			To: p.To.Addr().String() + ":" + portSpan(lo, hi), Rate: p.Rate}
+		if p.To6.IsValid() {
+			pub.To6 = "[" + p.To6.Addr().String() + "]:" + portSpan(lo, hi)
+		}
+		for _, a := range p.Allow {
+			pub.Allow = append(pub.Allow, a.String())
+		}
+		in.Published = append(in.Published, pub)
+	}
+	return in
+}
+
+func portSpan(lo, hi int) string {
+	if lo == hi {
+		return fmt.Sprint(lo)
+	}
+	return fmt.Sprintf("%d-%d", lo, hi)
 }

@@ -20,6 +20,10 @@ type Desired struct {
 	// Hubs are the edge's hubs: the mark of connections that come in
 	// through each one's tunnels.
 	Hubs []HubTunnels
+	// Trusted are sources a hub's tunnels may open connections from
+	// (edge): the hubs' own tunnel addresses, so that a hub can reach the
+	// LAN it routes to while the internet behind it cannot.
+	Trusted []netip.Prefix
 	// Return says whether replies carry their hub's mark as fwmark (an
 	// edge with published services; its return tables exist).
 	Return bool
@@ -51,6 +55,9 @@ func FromConfig(c *config.Config) Desired {
 			for _, t := range c.EdgeTunnels {
 				if t.Hub == h.Name {
 					ht.Interfaces = append(ht.Interfaces, t.Interface)
+					for _, a := range t.Addresses {
+						d.Trusted = append(d.Trusted, a.Masked())
+					}
 				}
 			}
 			d.Hubs = append(d.Hubs, ht)

@@ -124,6 +124,10 @@ func (d Desired) edgeForward() []rule {
 			}
 		}
 	}
+	for _, src := range d.Trusted {
+		out = append(out, rule{chainForward, "tunnels: from the hub itself " + src.String(),
+			cat(fromHub, nfproto(src.Addr().Is4()), addrMatch(src, false), accept())})
+	}
 	return append(out, rule{chainForward, "tunnels: drop new", cat(fromHub, []expr.Any{&expr.Counter{}}, drop())})
 }
 
