@@ -43,10 +43,36 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 			return err
 		}
 	}
+	if s.Inbound != nil {
+		writeInbound(w, *s.Inbound)
+	}
 	if s.Breakout != nil {
 		return writeBreakout(w, *s.Breakout, now)
 	}
 	return nil
+}
+
+// writeInbound prints the published services and the firewall's state.
+func writeInbound(w io.Writer, in Inbound) {
+	state := "ok"
+	if in.Error != "" {
+		state = "error: " + in.Error
+	}
+	fmt.Fprintf(w, "\nINBOUND (nftables table %s, %s, %d repairs)\n", in.Table, state, in.Repairs)
+	if len(in.Published) == 0 {
+		fmt.Fprintln(w, "nothing published: new connections from outside are dropped")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tPROTO\tPORTS\tTO\tTO (v6)\tALLOW\tRATE/s")
+	for _, p := range in.Published {
+		rate := "-"
+		if p.Rate > 0 {
+			rate = fmt.Sprint(p.Rate)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Protocol, p.Ports, p.To, dash(p.To6), dash(strings.Join(p.Allow, " ")), rate)
+	}
+	tw.Flush()
 }
 
 // tunnelOwner names a tunnel's uplink, with its hub when the edge has

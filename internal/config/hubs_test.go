@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,5 +241,58 @@ func TestMultiExamples(t *testing.T) {
 	}
 	if len(hub.Sites) != 2 || hub.Tunnels[2].Link() != "docomo@office" {
 		t.Errorf("hub-two-edges: sites %+v, third tunnel %q", hub.Sites, hub.Tunnels[2].Link())
+	}
+}
+
+// TestBadPublish: a published port that collides with what the hub
+// listens on or another service, a target outside the LAN, an inverted
+// range are refused at their position.
+func TestBadPublish(t *testing.T) {
+	const pub = `
+[[publish]]
+name = "web"
+protocol = "tcp"
+port = 8443
+to = "198.18.10.2:443"
+`
+	tests := []struct {
+		name, old, repl string
+		want            []string
+	}{
+		{"good", "", "", nil},
+		{"wireguard port", "protocol = \"tcp\"\nport = 8443", "protocol = \"udp\"\nport = 51821", []string{
+			"34:1: publish[0].port: udp 51821 collides with tunnel[0].listen_port (WireGuard) 51821 (choose a port nothing else on the hub listens on)"}},
+		{"bgp port", "port = 8443\nto = \"198.18.10.2:443\"", "port = 170\nport_end = 180\nto = \"198.18.10.2\"", []string{
+			"34:1: publish[0].port: tcp 170-180 collides with BGP ([bgp] port) 179 (choose a port nothing else on the hub listens on)"}},
+		{"metrics port", "port = 8443", "port = 9474", []string{
+			"34:1: publish[0].port: tcp 9474 collides with api.metrics 9474 (choose a port nothing else on the hub listens on)"}},
+		{"inverted range", "port = 8443", "port = 8443\nport_end = 8000", []string{
+			"35:1: publish[0].port_end: 8000 is below port 8443 (the range is port..port_end, inclusive)"}},
+		{"outside the LAN", `to = "198.18.10.2:443"`, `to = "203.0.113.50:443"`, []string{
+			"35:1: publish[0].to: 203.0.113.50 is outside the LAN prefixes (198.18.10.0/24 2001:db8:10::/64 198.18.20.0/24): a published service must be at home, behind the tunnels"}},
+		{"range to one port", "port = 8443", "port = 8443\nport_end = 8445", []string{
+			"36:1: publish[0].to: a port range (8443-8445) goes to the same ports at home: write to without a port, e.g. \"198.18.10.2\""}},
+		{"v6 in to", `to = "198.18.10.2:443"`, `to = "[2001:db8:10::2]:443"`, []string{
+			"35:1: publish[0].to: 2001:db8:10::2 is not an IPv4 (to) address"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := twoEdges + pub
+			if tt.old != "" {
+				src = twoEdges + edit(t, pub, tt.old, tt.repl)
+			}
+			c, err := parse("h.toml", []byte(src), testKeys)
+			if diff := cmp.Diff(tt.want, positions(t, err)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			if tt.want == nil && (len(c.Publish) != 1 || c.Publish[0].To != netip.MustParseAddrPort("198.18.10.2:443")) {
+				t.Errorf("publish: %+v", c.Publish)
+			}
+		})
+	}
+	// Two services on one port.
+	_, err := parse("h.toml", []byte(twoEdges+pub+strings.Replace(pub, `"web"`, `"web2"`, 1)), testKeys)
+	if diff := cmp.Diff([]string{"40:1: publish[1].port: tcp 8443 collides with publish[0] 8443 (choose a port nothing else on the hub listens on)"}, positions(t, err)); diff != "" {
+		t.Errorf("two on one port (-want +got):\n%s", diff)
 	}
 }

@@ -49,6 +49,20 @@ func (c *Config) Summary() string {
 		}
 	}
 	tw.Flush()
+	for _, p := range c.Publish {
+		lo, hi := p.LANPorts()
+		fmt.Fprintf(&b, "publish %s: %s %s -> %s port %s", p.Name, p.Protocol, portRange(p.Port, p.PortEnd), p.To.Addr(), portRange(lo, hi))
+		if p.To6.IsValid() {
+			fmt.Fprintf(&b, ", %s", p.To6.Addr())
+		}
+		if len(p.Allow) > 0 {
+			fmt.Fprintf(&b, ", from %s", joinPrefixes(p.Allow))
+		}
+		if p.Rate > 0 {
+			fmt.Fprintf(&b, ", at most %d new/s", p.Rate)
+		}
+		fmt.Fprintln(&b)
+	}
 	if c.Breakout.Enabled() {
 		bo := c.Breakout
 		fmt.Fprintf(&b, "breakout: via %s, table %d, rule priority %d, %d sources:", bo.Gateway, bo.Table, bo.RulePriority, len(bo.Sources))
