@@ -36,6 +36,7 @@ const usage = `usage: uplinkd COMMAND [flags]
   pubkey               read a private key on stdin, print its public key
   version              print the version
   lab up|down|status   the demo lab of network namespaces on this machine
+  lab kill-hub         the demo's second step: the first hub dies, traffic moves
 `
 
 // defaultConfig is where a deployed site keeps its file.
@@ -198,8 +199,9 @@ func cmdLab(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
 	dir := fs.String("dir", "", "lab directory (default /run/uplinkd-lab)")
 	listen := fs.String("listen", ":8080", "whoami: address to serve on")
+	hubs := fs.Int("hubs", 2, "up: how many hubs (1 or 2)")
 	if len(args) == 0 {
-		return errors.New("lab needs up, down or status")
+		return errors.New("lab needs up, down, status or kill-hub")
 	}
 	verb := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -210,7 +212,7 @@ func cmdLab(args []string, _ io.Reader, stdout, _ io.Writer) error {
 		return err
 	}
 	self, _ = filepath.EvalSymlinks(self)
-	l := lab.New(lab.Options{Dir: *dir, Binary: self})
+	l := lab.New(lab.Options{Dir: *dir, Binary: self, Hubs: *hubs})
 	switch verb {
 	case "up":
 		if err := l.Up(context.Background(), stdout); err != nil {
@@ -220,16 +222,22 @@ func cmdLab(args []string, _ io.Reader, stdout, _ io.Writer) error {
 		return l.WriteTable(stdout)
 	case "status":
 		return l.WriteTable(stdout)
+	case "kill-hub": // the demo's second step: a VPS dies
+		return l.KillHubDemo(context.Background(), stdout)
 	case "down":
 		return l.Down()
 	case "whoami": // the lab's servers; not for users
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 		return lab.ServeWhoAmI(ctx, *listen)
+	case "whoami-udp": // the lab's published UDP server; not for users
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		return lab.ServeUDPWhoAmI(ctx, *listen)
 	case "feeds": // the lab's feed server; not for users
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 		return lab.ServeFeeds(ctx, *listen)
 	}
-	return fmt.Errorf("unknown lab verb %q: use up, down or status", verb)
+	return fmt.Errorf("unknown lab verb %q: use up, down, status or kill-hub", verb)
 }

@@ -34,7 +34,7 @@ func (l *Lab) Up(ctx context.Context, progress io.Writer) error {
 		{"carrier-grade NAT", l.makeNAT},
 		{"keys and configs", l.writeSites},
 		{"servers", l.startServers},
-		{"hub daemon", func() error { return l.Start("hub") }},
+		{"hub daemons", func() error { return l.startAll(l.HubSites()) }},
 		{"edge daemon", func() error { return l.Start("edge") }},
 		{"handshakes", func() error { return l.WaitHandshakes(ctx, 20*time.Second) }},
 		{"BGP, ECMP and breakout", func() error { return l.WaitRouting(ctx, 30*time.Second) }},
@@ -166,10 +166,10 @@ func masquerade(ns, oif string) error {
 // working directory. It is safe to run twice and after a crash.
 func (l *Lab) Down() error {
 	var errs []error
-	for _, site := range []string{"edge", "hub"} {
+	for _, site := range []string{"edge", "hub", "hub2"} {
 		errs = append(errs, l.Stop(site))
 	}
-	for _, h := range l.Hosts() {
+	for _, h := range append(l.Hosts(), "hub2") {
 		ns := l.NS(h)
 		if _, err := os.Stat("/run/netns/" + ns); err != nil {
 			continue
@@ -178,12 +178,21 @@ func (l *Lab) Down() error {
 		errs = append(errs, run("ip", "netns", "del", ns))
 	}
 	for _, c := range Carriers {
-		for _, name := range []string{l.EdgeTunnel(c), l.HubTunnel(c)} {
+		for _, name := range []string{l.EdgeTunnel(c), l.HubTunnel(c), l.EdgeTunnelTo("hub2", c), l.HubTunnelOf("hub2", c)} {
 			os.Remove(filepath.Join("/var/run/wireguard", name+".sock"))
 		}
 	}
 	errs = append(errs, os.RemoveAll(l.Dir))
 	return errors.Join(errs...)
+}
+
+func (l *Lab) startAll(sites []string) error {
+	for _, s := range sites {
+		if err := l.Start(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // killAll ends whatever still runs in a namespace (a daemon whose pid

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/procstat"
@@ -310,4 +311,86 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// KillHub is the fault of a VPS dying: its daemon SIGKILLed (no BGP
+// withdrawal, no BFD AdminDown) and its link to the internet cut.
+// Both happen at once; it returns once the process is gone.
+func (l *Lab) KillHub(site string) error {
+	b, err := os.ReadFile(l.pidPath(site))
+	if err != nil {
+		return err
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return err
+	}
+	if err := run("ip", "-n", l.NS(site), "link", "set", "eth0", "down"); err != nil {
+		return err
+	}
+	return l.Kill(site)
+}
+
+// KillHubDemo is `uplinkd lab kill-hub`: the first hub dies; it prints
+// how long the edge took to stop using it and where the LAN's traffic
+// goes now.
+func (l *Lab) KillHubDemo(ctx context.Context, w io.Writer) error {
+	if l.Hubs < 2 {
+		return fmt.Errorf("the lab has one hub: bring it up with two (uplinkd lab up -hubs 2)")
+	}
+	start := time.Now()
+	killed := make(chan error, 1)
+	go func() { killed <- l.KillHub("hub") }()
+	took, werr := l.WaitDefaultOnly(ctx, "hub2", start, 5*time.Second)
+	if err := <-killed; err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "hub killed (SIGKILL, link cut) at %s\n", start.Format("15:04:05.000"))
+	if werr != nil {
+		fmt.Fprintf(w, "%v\n", werr)
+	} else {
+		fmt.Fprintf(w, "the edge's default route is over hub2's tunnels only, %s after the kill\n", took.Round(time.Millisecond))
+	}
+	seen, err := l.WhoAmI("lan", WebAddr)
+	if err != nil {
+		seen = "no answer (" + err.Error() + ")"
+	}
+	fmt.Fprintf(w, "from ul-lan, ul-web sees %s (hub2 is %s)\n\n", seen, Hub2Public)
+	return l.WriteTable(w)
+}
+
+// WaitDefaultOnly polls the edge's kernel (not the daemon) until its IPv4
+// default leaves only through the tunnels to one hub site, and says how
+// long that took since start.
+func (l *Lab) WaitDefaultOnly(ctx context.Context, site string, start time.Time, limit time.Duration) (time.Duration, error) {
+	var last string
+	for time.Since(start) < limit && ctx.Err() == nil {
+		out, err := exec.Command("ip", "-n", l.NS("home"), "route", "show", "0.0.0.0/0").Output()
+		last = string(out)
+		if err == nil && l.onlyVia(last, site) {
+			return time.Since(start), nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("the edge's default is not over %s's tunnels only within %s:\n%s", site, limit, last)
+}
+
+// onlyVia says whether a route printed by ip(8) has next hops through the
+// tunnels to site and through no other interface.
+func (l *Lab) onlyVia(route, site string) bool {
+	mine := map[string]bool{}
+	for _, c := range Carriers {
+		mine[l.EdgeTunnelTo(site, c)] = true
+	}
+	f := strings.Fields(route)
+	n := 0
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "dev" {
+			if !mine[f[i+1]] {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
 }

@@ -46,7 +46,12 @@ func (l *Lab) DialFrom(host, network, addr string, timeout time.Duration) (net.C
 
 // WhoAmI asks a lab server, from a lab host, which address it sees.
 func (l *Lab) WhoAmI(from, server string) (string, error) {
-	c, err := l.DialFrom(from, "tcp", net.JoinHostPort(server, fmt.Sprint(WhoAmIPort)), 2*time.Second)
+	return l.WhoAmIAt(from, server, WhoAmIPort)
+}
+
+// WhoAmIAt asks a whoami server at server:port, from a lab host.
+func (l *Lab) WhoAmIAt(from, server string, port int) (string, error) {
+	c, err := l.DialFrom(from, "tcp", net.JoinHostPort(server, fmt.Sprint(port)), 2*time.Second)
 	if err != nil {
 		return "", err
 	}

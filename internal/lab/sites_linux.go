@@ -31,8 +31,11 @@ func (l *Lab) keyPath(site string) string { return filepath.Join(l.Dir, site+".k
 
 // siteNS is the namespace a site's daemon runs in.
 func (l *Lab) siteNS(site string) string {
-	if site == "edge" {
+	switch site {
+	case "edge":
 		return l.NS("home")
+	case "hub2":
+		return l.NS("hub2")
 	}
 	return l.NS("hub")
 }
@@ -40,7 +43,7 @@ func (l *Lab) siteNS(site string) string {
 // writeSites makes a key pair per site and writes both configs.
 func (l *Lab) writeSites() error {
 	pub := map[string]string{}
-	for _, site := range []string{"edge", "hub"} {
+	for _, site := range l.Sites() {
 		k, err := wg.GenKey()
 		if err != nil {
 			return err
@@ -52,13 +55,49 @@ func (l *Lab) writeSites() error {
 			return err
 		}
 	}
-	if err := os.WriteFile(l.ConfigPath("edge"), []byte(l.edgeConfig(pub["hub"])), 0o644); err != nil {
+	if err := os.WriteFile(l.ConfigPath("edge"), []byte(l.edgeConfig(pub)), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(l.ConfigPath("hub"), []byte(l.hubConfig(pub["edge"])), 0o644)
+	for _, site := range l.HubSites() {
+		if err := os.WriteFile(l.ConfigPath(site), []byte(l.hubConfig(site, pub["edge"])), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (l *Lab) edgeConfig(hubKey string) string {
+// hubASN is a hub site's AS: the hubs are different operators' VPSs.
+func hubASN(site string) int {
+	if site == "hub2" {
+		return 64514
+	}
+	return 64513
+}
+
+// publishConfig publishes the LAN host's whoami over TCP and UDP at the
+// hubs' public addresses; the edge lists the same services.
+func publishConfig() string {
+	return fmt.Sprintf(`
+# The LAN host's servers, published at the hub's public address: the
+# client's own address reaches them (DNAT, no SNAT).
+[[publish]]
+name = "whoami"
+protocol = "tcp"
+port = %[1]d
+to = "%[3]s:%[4]d"
+to6 = "[%[5]s]:%[4]d"
+
+[[publish]]
+name = "whoami-udp"
+protocol = "udp"
+port = %[2]d
+to = "%[3]s"
+to6 = "%[5]s"
+`, PublishPort, PublishUDPPort, LANHost, WhoAmIPort, LANHost6)
+}
+
+func (l *Lab) edgeConfig(keys map[string]string) string {
+	hubKey := keys["hub"]
 	var b strings.Builder
 	fmt.Fprintf(&b, `# The lab's home router, written by "uplinkd lab up".
 role = "edge"
@@ -113,6 +152,11 @@ url = "http://%s:%d/media.txt"
 refresh = 60
 `, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Socket("edge"), LANPrefix, LANPrefix6,
 		BreakoutGW, BreakoutGW6, WebAddr, FeedPort, WebAddr, FeedPort, WebAddr, FeedPort)
+	b.WriteString(publishConfig())
+	if l.Hubs > 1 {
+		l.edgeHubs(&b, keys)
+		return b.String()
+	}
 	for i, c := range Carriers {
 		_, edge4, _, edge6 := TunnelAddrs(i)
 		fmt.Fprintf(&b, `
@@ -131,12 +175,30 @@ persistent_keepalive = 25
 	return b.String()
 }
 
-func (l *Lab) hubConfig(edgeKey string) string {
+// edgeHubs writes the carriers and the [[hub]] tables of a lab with two
+// hubs: active-active, and the 5G router as the last resort.
+func (l *Lab) edgeHubs(b *strings.Builder, keys map[string]string) {
+	b.WriteString("\n[ecmp]\nlast_resort = \"breakout\"\n")
+	for i, c := range Carriers {
+		fmt.Fprintf(b, "\n[[uplink]]\nname = %q\ninterface = \"wwan-%s\"\ngateway = %q\nweight = 1\npersistent_keepalive = 25\n",
+			c, c, CarrierGateway(i))
+	}
+	for _, site := range l.HubSites() {
+		fmt.Fprintf(b, "\n[[hub]]\nname = %q\nendpoint = %q\npublic_key = %q\nasn = %d\n", site, HubAddr(site), keys[site], hubASN(site))
+		for i, c := range Carriers {
+			_, edge4, _, edge6 := TunnelAddrsTo(site, i)
+			fmt.Fprintf(b, "\n[[hub.tunnel]]\nuplink = %q\nport = %d\ntunnel_address = [\"%s/31\", \"%s/127\"]\ntunnel_interface = %q\n",
+				c, HubPort(i), edge4, edge6, l.EdgeTunnelTo(site, c))
+		}
+	}
+}
+
+func (l *Lab) hubConfig(site, edgeKey string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# The lab's VPS hub, written by "uplinkd lab up".
 role = "hub"
-site = "lab-hub"
-asn = 64513
+site = "lab-%s"
+asn = %d
 router_id = %q
 state_dir = %q
 
@@ -158,9 +220,10 @@ originate = ["0.0.0.0/0", "::/0", "198.18.250.0/24"]
 
 [liveness]
 hold_down_ms = 1000
-`, HubPublic, filepath.Join(l.Dir, "hub-state"), l.keyPath("hub"), l.Socket("hub"), LANPrefix, LANPrefix6)
+`, site, hubASN(site), HubAddr(site), filepath.Join(l.Dir, site+"-state"), l.keyPath(site), l.Socket(site), LANPrefix, LANPrefix6)
+	b.WriteString(publishConfig())
 	for i, c := range Carriers {
-		hub4, _, hub6, _ := TunnelAddrs(i)
+		hub4, _, hub6, _ := TunnelAddrsTo(site, i)
 		fmt.Fprintf(&b, `
 [[tunnel]]
 name = %q
@@ -168,7 +231,7 @@ tunnel_interface = %q
 listen_port = %d
 tunnel_address = ["%s/31", "%s/127"]
 public_key = %q
-`, c, l.HubTunnel(c), HubPort(i), hub4, hub6, edgeKey)
+`, c, l.HubTunnelOf(site, c), HubPort(i), hub4, hub6, edgeKey)
 	}
 	return b.String()
 }
@@ -219,7 +282,8 @@ func (l *Lab) startServers() error {
 		host, verb string
 		port       int
 	}{
-		{"web", "whoami", WhoAmIPort}, {"media", "whoami", WhoAmIPort}, {"web", "feeds", FeedPort}}
+		{"web", "whoami", WhoAmIPort}, {"media", "whoami", WhoAmIPort}, {"web", "feeds", FeedPort},
+		{"lan", "whoami", WhoAmIPort}, {"lan", "whoami-udp", PublishUDPPort}}
 	for _, sv := range servers {
 		host := sv.host
 		cmd := exec.Command("ip", "netns", "exec", l.NS(host), l.Binary, "lab", sv.verb,
@@ -295,7 +359,7 @@ func (l *Lab) WaitHandshakes(ctx context.Context, limit time.Duration) error {
 	var missing []string
 	for {
 		missing = missing[:0]
-		for _, site := range []string{"hub", "edge"} {
+		for _, site := range l.Sites() {
 			st, err := api.NewClient(l.Socket(site)).Status()
 			if err != nil {
 				return err
@@ -328,7 +392,7 @@ func (l *Lab) WaitRouting(ctx context.Context, limit time.Duration) error {
 		if err != nil {
 			return err
 		}
-		missing := routingMissing(st)
+		missing := l.routingMissing(st)
 		if missing == "" {
 			return nil
 		}
@@ -341,16 +405,16 @@ func (l *Lab) WaitRouting(ctx context.Context, limit time.Duration) error {
 }
 
 // routingMissing says what the edge still lacks, "" when nothing.
-func routingMissing(st api.Status) string {
+func (l *Lab) routingMissing(st api.Status) string {
 	if st.ECMP == nil {
 		return "no ECMP status"
 	}
 	ok := false
 	for _, r := range st.ECMP.Routes {
-		ok = ok || (r.Prefix == "0.0.0.0/0" && len(r.NextHops) == len(Carriers))
+		ok = ok || (r.Prefix == "0.0.0.0/0" && len(r.NextHops) == len(Carriers)*l.Hubs)
 	}
 	if !ok {
-		return "no default route over all three tunnels"
+		return fmt.Sprintf("no default route over all %d tunnels", len(Carriers)*l.Hubs)
 	}
 	if st.Breakout == nil || st.Breakout.Compile.Installed == 0 {
 		return "no breakout routes installed"

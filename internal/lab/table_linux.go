@@ -19,20 +19,22 @@ func (l *Lab) WriteTable(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hub, err := api.NewClient(l.Socket("hub")).Status()
-	if err != nil {
-		return err
-	}
-	hubBy := map[string]wg.TunnelStatus{}
-	for _, t := range hub.Tunnels {
-		hubBy[t.Uplink] = t
+	hubBy := map[string]wg.TunnelStatus{} // by hub site and carrier
+	for _, site := range l.HubSites() {
+		hub, err := api.NewClient(l.Socket(site)).Status()
+		if err != nil {
+			continue // a dead hub (lab kill-hub): its column stays empty
+		}
+		for _, t := range hub.Tunnels {
+			hubBy[site+"/"+t.Uplink] = t
+		}
 	}
 	now := time.Now()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CARRIER\tTUNNEL\tIMPL\tHUB SEES IT FROM\tHANDSHAKE\tRX\tTX")
+	fmt.Fprintln(tw, "CARRIER\tHUB\tTUNNEL\tIMPL\tHUB SEES IT FROM\tHANDSHAKE\tRX\tTX")
 	for _, t := range edge.Tunnels {
-		h := hubBy[t.Uplink]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Uplink, t.Name, t.Impl, h.Endpoint,
+		h := hubBy[t.Hub+"/"+t.Uplink]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Uplink, t.Hub, t.Name, t.Impl, h.Endpoint,
 			api.Age(t.LastHandshake, now), api.Bytes(t.RxBytes), api.Bytes(t.TxBytes))
 	}
 	if err := tw.Flush(); err != nil {
@@ -62,12 +64,31 @@ func (l *Lab) writeRouting(w io.Writer, edge api.Status) {
 		}
 		fmt.Fprintln(w)
 	}
+	if lr := edge.ECMP; lr != nil && lr.LastResort != nil {
+		fmt.Fprintf(w, "last resort: via %s, active %v\n", lr.LastResort.Via, lr.LastResort.Active)
+	}
+	hubs := "the hub"
+	if l.Hubs > 1 {
+		hubs = "a hub (" + HubPublic + " or " + Hub2Public + ")"
+	}
 	for _, t := range []struct{ server, addr, want string }{
-		{"ul-web", WebAddr, "the hub"}, {"ul-media", MediaAddr, "the 5G router"}} {
+		{"ul-web", WebAddr, hubs}, {"ul-media", MediaAddr, "the 5G router"}} {
 		seen, err := l.WhoAmI("lan", t.addr)
 		if err != nil {
 			seen = "no answer (" + err.Error() + ")"
 		}
 		fmt.Fprintf(w, "from ul-lan, %s (%s) sees %s: %s\n", t.server, t.addr, seen, t.want)
+	}
+	// Inbound: ul-web reaches the LAN host's published service at the
+	// hub, and the LAN host sees ul-web's own address.
+	for _, site := range l.HubSites() {
+		if _, err := api.NewClient(l.Socket(site)).Status(); err != nil {
+			continue // a dead hub publishes nothing
+		}
+		seen, err := l.WhoAmIAt("web", HubAddr(site), PublishPort)
+		if err != nil {
+			seen = "no answer (" + err.Error() + ")"
+		}
+		fmt.Fprintf(w, "from ul-web, the LAN host's service published at %s:%d sees %s: the client itself\n", HubAddr(site), PublishPort, seen)
 	}
 }

@@ -11,6 +11,10 @@ type Options struct {
 	Dir    string // working directory: configs, keys, logs, sockets
 	Tag    string // "" for the demo; a short word keeps test labs apart
 	Binary string // the uplinkd binary the daemons run
+	// Hubs is 1 (the default) or 2: a second VPS, ul-hub2, with its own
+	// public address, the edge in the [[hub]] form, active-active, and
+	// the last resort through the 5G router.
+	Hubs int
 }
 
 // Lab names every object of one lab instance.
@@ -23,6 +27,7 @@ func New(opts Options) *Lab {
 	if opts.Dir == "" {
 		opts.Dir = "/run/uplinkd-lab" + opts.Tag
 	}
+	opts.Hubs = min(max(opts.Hubs, 1), 2)
 	return &Lab{Options: opts}
 }
 
@@ -32,8 +37,23 @@ func (l *Lab) NS(host string) string { return "ul" + l.Tag + "-" + host }
 
 // Hosts lists every namespace of the lab.
 func (l *Lab) Hosts() []string {
-	return []string{"lan", "home", "docomo", "softbank", "rakuten", "inet", "hub", "5g", "web", "media"}
+	hosts := []string{"lan", "home", "docomo", "softbank", "rakuten", "inet", "hub", "5g", "web", "media"}
+	if l.Hubs > 1 {
+		hosts = append(hosts, "hub2")
+	}
+	return hosts
 }
+
+// Sites are the lab's daemons: the hubs, then the edge.
+func (l *Lab) Sites() []string {
+	if l.Hubs > 1 {
+		return []string{"hub", "hub2", "edge"}
+	}
+	return []string{"hub", "edge"}
+}
+
+// HubSites are the lab's hub daemons.
+func (l *Lab) HubSites() []string { return l.Sites()[:len(l.Sites())-1] }
 
 // EdgeTunnel and HubTunnel are the WireGuard interface names of a carrier's
 // tunnel. They must be unique machine-wide: wireguard-go's UAPI sockets
@@ -42,6 +62,23 @@ func (l *Lab) EdgeTunnel(carrier string) string { return "wg" + l.Tag + "-" + ca
 
 // HubTunnel is the hub's interface facing a carrier's tunnel.
 func (l *Lab) HubTunnel(carrier string) string { return "wgh" + l.Tag + "-" + carrier }
+
+// EdgeTunnelTo is the edge's interface of a carrier's tunnel to a hub
+// site ("hub" or "hub2"); HubTunnelOf the hub's side of it.
+func (l *Lab) EdgeTunnelTo(site, carrier string) string {
+	if site == "hub2" {
+		return "wg" + l.Tag + "2-" + carrier
+	}
+	return l.EdgeTunnel(carrier)
+}
+
+// HubTunnelOf is a hub site's interface facing a carrier's tunnel.
+func (l *Lab) HubTunnelOf(site, carrier string) string {
+	if site == "hub2" {
+		return "wgh" + l.Tag + "2-" + carrier
+	}
+	return l.HubTunnel(carrier)
+}
 
 // Addresses of the lab. "Public" ones come from 203.0.113.0/24 and
 // 198.51.100.0/24 (the media server, inside the breakout prefix), the
@@ -59,7 +96,22 @@ const (
 	FiveGPublic = "203.0.113.7"
 	BreakoutGW  = "198.18.5.1"
 	BreakoutGW6 = "2001:db8:5::1"
+	Hub2Public  = "203.0.113.13"
+	Hub2Public6 = "2001:db8:ff:d::2"
+	LANHost6    = "2001:db8:10::2"
+	// PublishPort is where the hubs publish the LAN host's whoami (TCP)
+	// and its UDP who-am-i (PublishUDPPort).
+	PublishPort    = 8443
+	PublishUDPPort = 5353
 )
+
+// HubAddr is a hub site's public address.
+func HubAddr(site string) string {
+	if site == "hub2" {
+		return Hub2Public
+	}
+	return HubPublic
+}
 
 // CarrierPublic is the address a carrier's CGN masquerades to: what the
 // hub sees as that tunnel's endpoint.
@@ -74,8 +126,18 @@ func HubPort(i int) int { return 51821 + i }
 // TunnelAddrs are the inner addresses of carrier i's tunnel: hub side
 // first, then edge side.
 func TunnelAddrs(i int) (hub4, edge4, hub6, edge6 string) {
-	return fmt.Sprintf("198.18.100.%d", 2*i), fmt.Sprintf("198.18.100.%d", 2*i+1),
-		fmt.Sprintf("2001:db8:100:%d::", i+1), fmt.Sprintf("2001:db8:100:%d::1", i+1)
+	return TunnelAddrsTo("hub", i)
+}
+
+// TunnelAddrsTo are TunnelAddrs of the tunnel to a hub site: hub2's from
+// 198.18.101.0/24 and 2001:db8:101::/48.
+func TunnelAddrsTo(site string, i int) (hub4, edge4, hub6, edge6 string) {
+	n := 100
+	if site == "hub2" {
+		n = 101
+	}
+	return fmt.Sprintf("198.18.%d.%d", n, 2*i), fmt.Sprintf("198.18.%d.%d", n, 2*i+1),
+		fmt.Sprintf("2001:db8:%d:%d::", n, i+1), fmt.Sprintf("2001:db8:%d:%d::1", n, i+1)
 }
 
 // link is one veth pair between two lab hosts.
@@ -94,6 +156,9 @@ func (l *Lab) links() []link {
 		{"hub", "eth0", "inet", "hub", []string{HubPublic + "/31", HubPublic6 + "/64"}, []string{"203.0.113.8/31", "2001:db8:ff:9::1/64"}},
 		{"web", "eth0", "inet", "web", []string{WebAddr + "/31", WebAddr6 + "/64"}, []string{"203.0.113.10/31", "2001:db8:ff:b::1/64"}},
 		{"media", "eth0", "inet", "media", []string{MediaAddr + "/31", "2001:db8:ff:c::2/64"}, []string{"198.51.100.10/31", "2001:db8:ff:c::1/64"}},
+	}
+	if l.Hubs > 1 {
+		ls = append(ls, link{"hub2", "eth0", "inet", "hub2", []string{Hub2Public + "/31", Hub2Public6 + "/64"}, []string{"203.0.113.12/31", "2001:db8:ff:d::1/64"}})
 	}
 	for i, c := range Carriers {
 		ls = append(ls,
@@ -115,6 +180,9 @@ func (l *Lab) routes() map[string][][]string {
 	for i, c := range Carriers {
 		r[c] = [][]string{{"default", "via", fmt.Sprintf("203.0.113.%d", 2*i)}}
 	}
+	if l.Hubs > 1 {
+		r["hub2"] = [][]string{{"default", "via", "203.0.113.12"}, {"-6", "default", "via", "2001:db8:ff:d::1"}}
+	}
 	return r
 }
 
@@ -124,5 +192,9 @@ func (l *Lab) natHosts() []string { return append([]string{"5g"}, Carriers...) }
 
 // routers forward packets.
 func (l *Lab) routers() []string {
-	return append([]string{"home", "inet", "hub", "5g"}, Carriers...)
+	rs := append([]string{"home", "inet", "hub", "5g"}, Carriers...)
+	if l.Hubs > 1 {
+		rs = append(rs, "hub2")
+	}
+	return rs
 }

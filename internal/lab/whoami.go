@@ -47,3 +47,25 @@ func discard(pc net.PacketConn) {
 		}
 	}
 }
+
+// ServeUDPWhoAmI answers every UDP datagram with the sender's address:
+// the published UDP service of the lab's LAN host.
+func ServeUDPWhoAmI(ctx context.Context, addr string) error {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		pc.Close()
+	}()
+	buf := make([]byte, 1500)
+	for {
+		_, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return nil
+		}
+		host, _, _ := net.SplitHostPort(from.String())
+		pc.WriteTo([]byte(host+"\n"), from)
+	}
+}
