@@ -79,6 +79,11 @@ func TestHubInbound(t *testing.T) {
 	} else if s := <-seen; s != "203.0.113.11" {
 		t.Errorf("home server saw %s, want the client's own 203.0.113.11 (%s)", s, got)
 	}
+	// The UDP service keeps its port (no port in to): the home server
+	// gets the datagram on 5353, from the client's own address.
+	if got := udpExchange(t, client, home, "203.0.113.9:5353", "198.18.10.2:5353"); got != "203.0.113.11" {
+		t.Errorf("published udp 5353: the home server saw %q, want 203.0.113.11 on its port 5353", got)
+	}
 	serveTCP(t, home, "198.18.10.2:22")
 	if _, err := dialTCP(client, "203.0.113.9:2222"); err == nil {
 		t.Error("tcp 2222 from outside its allowed sources reached the home")
@@ -220,4 +225,30 @@ func TestTableReadsBack(t *testing.T) {
 			t.Errorf("%s: second Apply changed %v, %v", name, changed, err)
 		}
 	}
+}
+
+// udpExchange listens on serve in ns home, sends one datagram from ns
+// client to dst and returns the address the server saw it from ("" if
+// nothing arrived).
+func udpExchange(t *testing.T, client, home, dst, serve string) string {
+	t.Helper()
+	var pc net.PacketConn
+	if err := inNS(home, func() (err error) { pc, err = net.ListenPacket("udp", serve); return }); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var c net.Conn
+	if err := inNS(client, func() (err error) { c, err = net.Dial("udp", dst); return }); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("who"))
+	pc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 16)
+	_, from, err := pc.ReadFrom(buf)
+	if err != nil {
+		return ""
+	}
+	ap, _ := netip.ParseAddrPort(from.String())
+	return ap.Addr().Unmap().String()
 }

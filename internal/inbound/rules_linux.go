@@ -238,10 +238,11 @@ func limit(rate int) []expr.Any {
 
 func dnat(to netip.AddrPort) []expr.Any {
 	x := []expr.Any{&expr.Immediate{Register: 1, Data: to.Addr().AsSlice()}}
-	n := &expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, Specified: true}
+	n := &expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1}
 	if to.Port() != 0 {
+		// Only with a port: "specified" without one rewrites it to 0.
 		x = append(x, &expr.Immediate{Register: 2, Data: be16(int(to.Port()))})
-		n.RegProtoMin = 2
+		n.RegProtoMin, n.Specified = 2, true
 	}
 	return append(x, n)
 }

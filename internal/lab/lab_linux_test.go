@@ -3,6 +3,7 @@ package lab
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,7 +56,12 @@ func runLab(m *testing.M) int {
 			fmt.Printf("--- %s log:\n%s\n", site, Tail(testLab.LogPath(site), 40))
 		}
 	}
-	if err := testLab.Down(); err != nil {
+	if code != 0 && hubLab != nil {
+		for _, site := range hubLab.Sites() {
+			fmt.Printf("--- two-hub lab %s log:\n%s\n", site, Tail(hubLab.LogPath(site), 30))
+		}
+	}
+	if err := errors.Join(testLab.Down(), downHubLab()); err != nil {
 		fmt.Printf("lab down: %v\n", err)
 		return 1
 	}
