@@ -94,8 +94,11 @@ func fibReport(l *Lab) (string, string) {
 			}
 		}
 		rules := show(fam, "rule", "show")
-		if n := strings.Count(rules, "fwmark"); n != len(Carriers) {
+		if n := strings.Count(rules, "fwmark 0x600"); n != len(Carriers) {
 			add("ip %s rule: %d pin rules, want %d", fam, n, len(Carriers))
+		}
+		if n := strings.Count(rules, "fwmark 0x6201 lookup 6201"); n != 1 {
+			add("ip %s rule: %d return-path rules of the published services, want 1", fam, n)
 		}
 		for i := range Carriers {
 			if n := strings.Count(rules, fmt.Sprintf("lookup %d ", 6001+i)); n != 1 {

@@ -384,3 +384,60 @@ func TestPublishedServicesReachHome(t *testing.T) {
 		t.Errorf("LAN to web: %q, %v", seen, err)
 	}
 }
+
+// TestTwoHubsKillRestartOneOfEach: the edge SIGKILLed and restarted with
+// two hubs converges to exactly one copy of every tunnel, rule, route and
+// nftables table.
+func TestTwoHubsKillRestartOneOfEach(t *testing.T) {
+	l := needHubLab(t)
+	waitDefault(t, l, tunnelsTo(l, "hub", "hub2"), 10*time.Second)
+	if err := l.Kill("edge"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start("edge"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitRouting(context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitDefault(t, l, tunnelsTo(l, "hub", "hub2"), 10*time.Second)
+	home := l.NS("home")
+	show := func(args ...string) string {
+		out, err := exec.Command("ip", append([]string{"-n", home}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+		return string(out)
+	}
+	links := show("-o", "link", "show")
+	for _, name := range tunnelsTo(l, "hub", "hub2") {
+		if n := strings.Count(links, ": "+name+":"); n != 1 {
+			t.Errorf("%d links named %s, want 1", n, name)
+		}
+	}
+	for _, fam := range []string{"-4", "-6"} {
+		rules := show(fam, "rule", "show")
+		for what, want := range map[string]int{"fwmark 0x600": 3, "fwmark 0x6201 lookup 6201": 1, "fwmark 0x6202 lookup 6202": 1, "lookup 6100 proto 211": 1} {
+			if n := strings.Count(rules, what); n != want {
+				t.Errorf("ip %s rule: %d of %q, want %d:\n%s", fam, n, what, want, rules)
+			}
+		}
+		if n := strings.Count(show(fam, "route", "show", "default"), "default"); n != 1 {
+			t.Errorf("ip %s: %d default routes, want 1", fam, n)
+		}
+		for _, table := range []string{"6201", "6202"} {
+			if n := strings.Count(show(fam, "route", "show", "table", table), "default"); n != 1 {
+				t.Errorf("ip %s table %s: %d default routes, want 1 (the return path)", fam, table, n)
+			}
+		}
+	}
+	out, err := exec.Command("ip", "netns", "exec", home, "nft", "list", "tables").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft: %v: %s", err, out)
+	}
+	for _, table := range []string{"table inet uplinkd\n", "table inet uplinkd_inbound\n"} {
+		if n := strings.Count(string(out), table); n != 1 {
+			t.Errorf("%d of %q, want 1:\n%s", n, strings.TrimSpace(table), out)
+		}
+	}
+}

@@ -270,8 +270,11 @@ func TestKillAndRestartLeavesOneOfEach(t *testing.T) {
 	}
 	for _, fam := range []string{"-4", "-6"} {
 		rules, _ := inNS(home, "ip", fam, "rule", "show")
-		if n := strings.Count(rules, "fwmark"); n != 3 {
+		if n := strings.Count(rules, "fwmark 0x600"); n != 3 {
 			t.Errorf("ip %s rule: %d pin rules, want 3:\n%s", fam, n, rules)
+		}
+		if n := strings.Count(rules, "fwmark 0x6201 lookup 6201"); n != 1 {
+			t.Errorf("ip %s rule: %d return-path rules, want 1:\n%s", fam, n, rules)
 		}
 		if n := strings.Count(rules, "lookup 6100 proto 211"); n != 1 {
 			t.Errorf("ip %s rule: %d breakout rules, want 1:\n%s", fam, n, rules)
