@@ -394,3 +394,51 @@ func (l *Lab) onlyVia(route, site string) bool {
 	}
 	return n > 0
 }
+
+// RestartHub brings a hub back after KillHub: its link, the address and
+// default routes the kernel dropped with it (IPv6 addresses go with the
+// link: keep_addr_on_down is off), and its daemon.
+func (l *Lab) RestartHub(site string) error {
+	ns := l.NS(site)
+	gw4, gw6, addr6 := "203.0.113.8", "2001:db8:ff:9::1", HubPublic6
+	if site == "hub2" {
+		gw4, gw6, addr6 = "203.0.113.12", "2001:db8:ff:d::1", Hub2Public6
+	}
+	for _, args := range [][]string{
+		{"-n", ns, "link", "set", "eth0", "up"},
+		{"-n", ns, "addr", "replace", addr6 + "/64", "dev", "eth0", "nodad"},
+		{"-n", ns, "route", "replace", "default", "via", gw4},
+		{"-n", ns, "-6", "route", "replace", "default", "via", gw6},
+	} {
+		var err error
+		for range 50 { // the link's own routes come back a moment after it is up
+			if err = run("ip", args...); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return l.Start(site)
+}
+
+// BlackholeHubs drops, in every hub's namespace, the tunnels' outer packets
+// arriving from the internet (on), or lifts that (off).
+func (l *Lab) BlackholeHubs(on bool) error {
+	for _, site := range l.HubSites() {
+		ns := l.NS(site)
+		exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "ulblackhole").Run()
+		if !on {
+			continue
+		}
+		rules := "table inet ulblackhole {\n chain bh {\n  type filter hook prerouting priority -300; policy accept;\n  iifname \"eth0\" udp dport 51821-51823 drop\n }\n}\n"
+		cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+		cmd.Stdin = strings.NewReader(rules)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("blackhole %s: %v: %s", site, err, out)
+		}
+	}
+	return nil
+}

@@ -246,52 +246,20 @@ func TestHubKilledTrafficMoves(t *testing.T) {
 	restartHub(t, l)
 }
 
-// restartHub brings the first hub back after KillHub: its link (and the
-// default route the kernel dropped with it) and its daemon.
+// restartHub brings the first hub back after KillHub.
 func restartHub(t *testing.T, l *Lab) {
 	t.Helper()
-	for _, args := range [][]string{
-		{"-n", l.NS("hub"), "link", "set", "eth0", "up"},
-		// Link down flushed its IPv6 address (keep_addr_on_down is off).
-		{"-n", l.NS("hub"), "addr", "replace", HubPublic6 + "/64", "dev", "eth0", "nodad"},
-		{"-n", l.NS("hub"), "route", "replace", "default", "via", "203.0.113.8"},
-		{"-n", l.NS("hub"), "-6", "route", "replace", "default", "via", "2001:db8:ff:9::1"},
-	} {
-		// The link's IPv6 routes come back a moment after it is up.
-		var out []byte
-		var err error
-		for range 50 {
-			if out, err = exec.Command("ip", args...).CombinedOutput(); err == nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("ip %v: %v: %s", args, err, out)
-		}
-	}
-	if err := l.Start("hub"); err != nil {
+	if err := l.RestartHub("hub"); err != nil {
 		t.Fatal(err)
 	}
 	waitDefault(t, l, tunnelsTo(l, "hub", "hub2"), 20*time.Second)
 }
 
-// blackholeHubs drops, in each hub's namespace, everything arriving from
-// the internet (the tunnels' outer packets included), or lifts it.
+// blackholeHubs drops the tunnels' packets at every hub, or lifts that.
 func blackholeHubs(t *testing.T, l *Lab, on bool) {
 	t.Helper()
-	for _, site := range l.HubSites() {
-		ns := l.NS(site)
-		exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "ulblackhole").Run()
-		if !on {
-			continue
-		}
-		rules := "table inet ulblackhole {\n chain bh {\n  type filter hook prerouting priority -300; policy accept;\n  iifname \"eth0\" udp dport 51821-51823 drop\n }\n}\n"
-		cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(rules)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("blackhole %s: %v: %s", site, err, out)
-		}
+	if err := l.BlackholeHubs(on); err != nil {
+		t.Fatal(err)
 	}
 }
 
