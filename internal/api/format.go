@@ -58,19 +58,19 @@ func writeInbound(w io.Writer, in Inbound) {
 	if in.Error != "" {
 		state = "error: " + in.Error
 	}
-	fmt.Fprintf(w, "\nINBOUND (nftables table %s, %s, %d repairs)\n", in.Table, state, in.Repairs)
+	fmt.Fprintf(w, "\nINBOUND (nftables table %s, %s, %d repairs, %d uninvited packets dropped)\n", in.Table, state, in.Repairs, in.DroppedPackets)
 	if len(in.Published) == 0 {
 		fmt.Fprintln(w, "nothing published: new connections from outside are dropped")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tPROTO\tPORTS\tTO\tTO (v6)\tALLOW\tRATE/s")
+	fmt.Fprintln(tw, "SERVICE\tPROTO\tPORTS\tTO\tTO (v6)\tALLOW\tRATE/s\tCONNECTIONS")
 	for _, p := range in.Published {
 		rate := "-"
 		if p.Rate > 0 {
 			rate = fmt.Sprint(p.Rate)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Protocol, p.Ports, p.To, dash(p.To6), dash(strings.Join(p.Allow, " ")), rate)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", p.Name, p.Protocol, p.Ports, p.To, dash(p.To6), dash(strings.Join(p.Allow, " ")), rate, p.Connections)
 	}
 	tw.Flush()
 }

@@ -35,8 +35,12 @@ type Inbound struct {
 	Published []Published `json:"published,omitempty"`
 	// Repairs counts read-backs that found the table changed outside
 	// uplinkd (a firewall reload) and rebuilt it.
-	Repairs int    `json:"repairs"`
-	Error   string `json:"error,omitempty"`
+	Repairs int `json:"repairs"`
+	// DroppedPackets counts packets the table dropped as uninvited: from
+	// the public side towards the LANs (hub), new ones from the tunnels
+	// (edge).
+	DroppedPackets uint64 `json:"dropped_packets"`
+	Error          string `json:"error,omitempty"`
 }
 
 // Published is one [[publish]] service.
@@ -48,6 +52,10 @@ type Published struct {
 	To6      string   `json:"to6,omitempty"` // home address:port (v6)
 	Allow    []string `json:"allow,omitempty"`
 	Rate     int      `json:"rate_per_second,omitempty"`
+	// Connections counts new connections let in since the table was last
+	// built (its DNAT or IPv6 accept rule sees only a connection's first
+	// packet).
+	Connections uint64 `json:"connections_total"`
 }
 
 // Memory is the daemon's footprint: what the kernel charges it (RSS), the

@@ -367,6 +367,12 @@ func (d *Daemon) status() api.Status {
 	cfg, reloaded, reloadErr, ctl, bo, an := d.cfg, d.reloaded, d.reloadErr, d.ecmp, d.bo, d.ann
 	in := inboundStatus(cfg, d.inRepairs, d.inErr)
 	d.mu.Unlock()
+	if counts, err := inbound.ReadCounts(); err == nil {
+		in.DroppedPackets = counts.Dropped
+		for i := range in.Published {
+			in.Published[i].Connections = counts.Connections[in.Published[i].Name]
+		}
+	}
 	s := api.Status{Role: string(cfg.Role), Site: cfg.Site, Started: d.started, Config: d.path,
 		Tunnels: d.wg.Status(), Reloaded: reloaded, Memory: memoryStatus(), Inbound: in}
 	if ctl != nil {

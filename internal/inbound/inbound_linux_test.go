@@ -93,6 +93,14 @@ func TestHubInbound(t *testing.T) {
 		t.Error("an unpublished port of the home is reachable through the hub")
 	}
 
+	counts, err := ReadCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts.Connections["https"] != 1 || counts.Connections["dns"] != 1 || counts.Dropped == 0 {
+		t.Errorf("counters: %+v; want one https and one dns connection, some drops", counts)
+	}
+
 	// A firewall reload flushes everything; the next reconcile repairs.
 	run(t, "nft", "flush", "ruleset")
 	if !ping(client, "198.18.10.2") {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,4 +112,57 @@ func Remove() error {
 	}
 	c.DelTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: TableName})
 	return flush(c, "remove")
+}
+
+// Counts are what the table's counters say: new connections to each
+// published service (its DNAT or, for IPv6, its accept rule sees only a
+// connection's first packet: the rest are established), and packets
+// dropped as uninvited.
+type Counts struct {
+	Connections map[string]uint64 // by service name
+	Dropped     uint64
+}
+
+// ReadCounts reads the counters back from the kernel; zero without the
+// table.
+func ReadCounts() (Counts, error) {
+	out := Counts{Connections: map[string]uint64{}}
+	c, err := nftables.New()
+	if err != nil {
+		return out, fmt.Errorf("nftables: %w", err)
+	}
+	t, err := c.ListTableOfFamily(TableName, nftables.TableFamilyINet)
+	if err != nil {
+		return out, nil
+	}
+	for _, name := range []string{chainDNAT, chainForward} {
+		rules, err := c.GetRules(t, &nftables.Chain{Name: name, Table: t})
+		if err != nil {
+			continue // a role without this chain
+		}
+		for _, r := range rules {
+			out.add(string(r.UserData), counted(r))
+		}
+	}
+	return out, nil
+}
+
+// add files one rule's count under its service or as dropped, by tag.
+func (c *Counts) add(tag string, n uint64) {
+	switch {
+	case strings.HasPrefix(tag, "publish "):
+		name, _, _ := strings.Cut(strings.TrimPrefix(tag, "publish "), ":")
+		c.Connections[name] += n
+	case strings.Contains(tag, "drop"):
+		c.Dropped += n
+	}
+}
+
+func counted(r *nftables.Rule) uint64 {
+	for _, e := range r.Exprs {
+		if ct, ok := e.(*expr.Counter); ok {
+			return ct.Packets
+		}
+	}
+	return 0
 }

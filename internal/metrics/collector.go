@@ -42,6 +42,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if st.Breakout != nil {
 		e.breakout(st.Breakout)
 	}
+	if st.Inbound != nil {
+		e.inbound(st.Inbound)
+	}
 }
 
 // emitter writes const metrics for one scrape.

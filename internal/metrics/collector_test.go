@@ -87,7 +87,9 @@ func edgeBreakout() *engine.Status {
 
 func edgeStatus() api.Status {
 	return api.Status{Role: "edge", Site: "home", Tunnels: edgeTunnels(), ECMP: edgeECMP(), Breakout: edgeBreakout(),
-		Reloaded: now.Add(-10 * time.Minute)}
+		Reloaded: now.Add(-10 * time.Minute),
+		Inbound: &api.Inbound{Table: "uplinkd_inbound", Repairs: 1, DroppedPackets: 42,
+			Published: []api.Published{{Name: "https", Protocol: "tcp", Ports: "443", To: "198.18.10.2:443", Connections: 7}}}}
 }
 
 // scrape serves st through Handler and parses the answer as Prometheus
@@ -150,6 +152,9 @@ func value(t dto.MetricType, m *dto.Metric) float64 {
 // daemonAndTunnels are the series of edgeStatus without ECMP or breakout.
 func daemonAndTunnels() map[string]float64 {
 	return map[string]float64{
+		`uplinkd_published_connections_total{service="https"}`:                         7,
+		"uplinkd_inbound_dropped_packets_total":                                        42,
+		"uplinkd_inbound_repairs_total":                                                1,
 		`uplinkd_info{role="edge",site="home"}`:                                        1,
 		`uplinkd_last_reload_timestamp_seconds`:                                        float64(now.Add(-10 * time.Minute).Unix()),
 		`uplinkd_reconcile_error{part="daemon"}`:                                       0,

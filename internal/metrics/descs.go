@@ -45,6 +45,9 @@ var (
 	descLastResortAt   = desc("last_resort_change_timestamp_seconds", "When the last resort last became active or inactive, as a Unix time.", "via")
 	descFIBWriteErrors = desc("fib_write_errors_total", "ECMP route writes the kernel refused (retried by the next reconcile).")
 	descBFDRebinds     = desc("bfd_rebinds_total", "BFD sessions re-created because their tunnel interface was re-created.")
+	descPublishedConns = desc("published_connections_total", "New connections let in to the published service.", "service")
+	descInboundDropped = desc("inbound_dropped_packets_total", "Packets the inbound firewall dropped as uninvited.")
+	descInboundRepairs = desc("inbound_repairs_total", "Times a read-back found the inbound table changed outside uplinkd and rebuilt it.")
 )
 
 // Breakout.
@@ -69,6 +72,7 @@ var allDescs = []*prometheus.Desc{
 	descBFDUp, descBFDDetect, descECMPMember, descECMPWeight, descECMPHeld,
 	descBGPEstablished, descBGPReceived, descBGPAccepted,
 	descFIBRoutes, descFIBChanges, descFailover, descFailoverAt,
+	descPublishedConns, descInboundDropped, descInboundRepairs,
 	descHubCarrying, descHubAlive, descSiteRefused, descLastResort, descLastResortAt, descFIBWriteErrors, descBFDRebinds,
 	descSourcePrefixes, descSourceLastSuccess, descSourceStale,
 	descRoutesInstalled, descRoutesDesired, descRejected, descActive, descChurnBlocked,
