@@ -35,7 +35,7 @@ func (l *Lab) Up(ctx context.Context, progress io.Writer) error {
 		{"keys and configs", l.writeSites},
 		{"servers", l.startServers},
 		{"hub daemons", func() error { return l.startAll(l.HubSites()) }},
-		{"edge daemon", func() error { return l.Start("edge") }},
+		{"edge daemons", func() error { return l.startAll(l.Sites()[len(l.HubSites()):]) }},
 		{"handshakes", func() error { return l.WaitHandshakes(ctx, 20*time.Second) }},
 		{"BGP, ECMP and breakout", func() error { return l.WaitRouting(ctx, 30*time.Second) }},
 	}
@@ -166,10 +166,10 @@ func masquerade(ns, oif string) error {
 // working directory. It is safe to run twice and after a crash.
 func (l *Lab) Down() error {
 	var errs []error
-	for _, site := range []string{"edge", "hub", "hub2"} {
+	for _, site := range []string{"edge", "edge2", "hub", "hub2"} {
 		errs = append(errs, l.Stop(site))
 	}
-	for _, h := range append(l.Hosts(), "hub2") {
+	for _, h := range append(l.Hosts(), "hub2", "home2", "lan2") {
 		ns := l.NS(h)
 		if _, err := os.Stat("/run/netns/" + ns); err != nil {
 			continue
@@ -178,7 +178,7 @@ func (l *Lab) Down() error {
 		errs = append(errs, run("ip", "netns", "del", ns))
 	}
 	for _, c := range Carriers {
-		for _, name := range []string{l.EdgeTunnel(c), l.HubTunnel(c), l.EdgeTunnelTo("hub2", c), l.HubTunnelOf("hub2", c)} {
+		for _, name := range []string{l.EdgeTunnel(c), l.HubTunnel(c), l.EdgeTunnelTo("hub2", c), l.HubTunnelOf("hub2", c), l.Edge2Tunnel(), l.HubEdge2Tunnel()} {
 			os.Remove(filepath.Join("/var/run/wireguard", name+".sock"))
 		}
 	}

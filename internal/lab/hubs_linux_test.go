@@ -27,7 +27,7 @@ func needHubLab(t *testing.T) *Lab {
 	t.Helper()
 	l := needLab(t)
 	hubLabOnce.Do(func() {
-		hubLab = New(Options{Tag: "m", Binary: l.Binary, Hubs: 2})
+		hubLab = New(Options{Tag: "m", Binary: l.Binary, Hubs: 2, SecondEdge: true})
 		var progress bytes.Buffer
 		start := time.Now()
 		if hubLabErr = hubLab.Up(context.Background(), &progress); hubLabErr != nil {
@@ -407,5 +407,52 @@ func TestTwoHubsKillRestartOneOfEach(t *testing.T) {
 		if n := strings.Count(string(out), table); n != 1 {
 			t.Errorf("%d of %q, want 1:\n%s", n, strings.TrimSpace(table), out)
 		}
+	}
+}
+
+// TestHubServesTwoEdgeSites: the first hub serves a second home too. Each
+// home's LAN is reachable from the hub; the second home also announces
+// the first's LAN, and the hub's import filter for that site refuses it
+// (counted in status), so the first home's LAN stays on its own tunnels.
+func TestHubServesTwoEdgeSites(t *testing.T) {
+	l := needHubLab(t)
+	for _, host := range []string{LANHost, LAN2Host} {
+		var err error
+		for range 50 {
+			if err = ping(l.NS("hub"), host); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Errorf("from the hub: %v", err)
+		}
+	}
+	if seen, err := l.WhoAmI("lan2", WebAddr); err != nil || seen != HubPublic {
+		t.Errorf("second home's LAN to web: seen as %q (%v), want the hub's %s", seen, err, HubPublic)
+	}
+	route, err := exec.Command("ip", "-n", l.NS("hub"), "route", "show", LANPrefix).CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(route), l.HubEdge2Tunnel()) || !strings.Contains(string(route), l.HubTunnel("docomo")) {
+		t.Errorf("the hub's route to the first home's LAN:\n%s\nwant only the first home's tunnels, never %s", route, l.HubEdge2Tunnel())
+	}
+	var refused uint32
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		st := status(t, l, "hub")
+		for _, g := range st.ECMP.Sites {
+			if g.Name == "home2" {
+				refused = g.Refused
+			}
+		}
+		if refused == 1 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if refused != 1 {
+		t.Errorf("hub status: home2 refused %d prefixes, want 1 (the first home's LAN)", refused)
 	}
 }

@@ -36,6 +36,8 @@ func (l *Lab) siteNS(site string) string {
 		return l.NS("home")
 	case "hub2":
 		return l.NS("hub2")
+	case "edge2":
+		return l.NS("home2")
 	}
 	return l.NS("hub")
 }
@@ -59,11 +61,73 @@ func (l *Lab) writeSites() error {
 		return err
 	}
 	for _, site := range l.HubSites() {
-		if err := os.WriteFile(l.ConfigPath(site), []byte(l.hubConfig(site, pub["edge"])), 0o644); err != nil {
+		if err := os.WriteFile(l.ConfigPath(site), []byte(l.hubConfig(site, pub)), 0o644); err != nil {
 			return err
 		}
 	}
+	if l.SecondEdge {
+		return os.WriteFile(l.ConfigPath("edge2"), []byte(l.edge2Config(pub["hub"])), 0o644)
+	}
 	return nil
+}
+
+// edge2Config is the second home: one fibre line, one tunnel to the first
+// hub, its own LAN announced and, as a mistake or an attack, the first
+// home's too.
+func (l *Lab) edge2Config(hubKey string) string {
+	return fmt.Sprintf(`# The lab's second home, written by "uplinkd lab up".
+role = "edge"
+site = "lab-home2"
+asn = 64520
+router_id = "198.18.20.1"
+state_dir = %q
+
+[wireguard]
+private_key_file = %q
+implementation = "auto"
+
+[api]
+socket = %q
+
+[bgp]
+peer_asn = 64513
+originate = [%q, %q]
+
+[liveness]
+hold_down_ms = 1000
+
+[[uplink]]
+name = "fiber"
+interface = "inet0"
+gateway = "203.0.113.14"
+tunnel_interface = %q
+tunnel_address = ["%s/31"]
+endpoint = "%s:%d"
+public_key = %q
+`, filepath.Join(l.Dir, "edge2-state"), l.keyPath("edge2"), l.Socket("edge2"), LAN2Prefix, LANPrefix,
+		l.Edge2Tunnel(), Edge2Tunnel4, HubPublic, Edge2Port, hubKey)
+}
+
+// hubBGP is a hub's [bgp] and, with a second home, its [[edge]] tables.
+func (l *Lab) hubBGP(site string) string {
+	const originate = `# The extra prefix is refused by the edge's import filter (a lab test).
+originate = ["0.0.0.0/0", "::/0", "198.18.250.0/24"]
+`
+	if !l.SecondEdge || site != "hub" {
+		return fmt.Sprintf("[bgp]\npeer_asn = 64512\naccept = [%q, %q]\n%s", LANPrefix, LANPrefix6, originate)
+	}
+	return fmt.Sprintf(`[bgp]
+%s
+[[edge]]
+name = "home"
+asn = 64512
+accept = [%q, %q]
+
+[[edge]]
+name = "home2"
+asn = 64520
+accept = [%q]
+`, originate, LANPrefix, LANPrefix6, LAN2Prefix)
 }
 
 // hubASN is a hub site's AS: the hubs are different operators' VPSs.
@@ -193,7 +257,8 @@ func (l *Lab) edgeHubs(b *strings.Builder, keys map[string]string) {
 	}
 }
 
-func (l *Lab) hubConfig(site, edgeKey string) string {
+func (l *Lab) hubConfig(site string, keys map[string]string) string {
+	edgeKey := keys["edge"]
 	var b strings.Builder
 	fmt.Fprintf(&b, `# The lab's VPS hub, written by "uplinkd lab up".
 role = "hub"
@@ -212,16 +277,12 @@ socket = %q
 [hub]
 public_interface = "eth0"
 
-[bgp]
-peer_asn = 64512
-accept = [%q, %q]
-# The extra prefix is refused by the edge's import filter (a lab test).
-originate = ["0.0.0.0/0", "::/0", "198.18.250.0/24"]
-
 [liveness]
 hold_down_ms = 1000
-`, site, hubASN(site), HubAddr(site), filepath.Join(l.Dir, site+"-state"), l.keyPath(site), l.Socket(site), LANPrefix, LANPrefix6)
+
+%s`, site, hubASN(site), HubAddr(site), filepath.Join(l.Dir, site+"-state"), l.keyPath(site), l.Socket(site), l.hubBGP(site))
 	b.WriteString(publishConfig())
+	two := l.SecondEdge && site == "hub"
 	for i, c := range Carriers {
 		hub4, _, hub6, _ := TunnelAddrsTo(site, i)
 		fmt.Fprintf(&b, `
@@ -232,6 +293,13 @@ listen_port = %d
 tunnel_address = ["%s/31", "%s/127"]
 public_key = %q
 `, c, l.HubTunnelOf(site, c), HubPort(i), hub4, hub6, edgeKey)
+		if two {
+			b.WriteString("edge = \"home\"\n")
+		}
+	}
+	if two {
+		fmt.Fprintf(&b, "\n[[tunnel]]\nname = \"fiber\"\nedge = \"home2\"\ntunnel_interface = %q\nlisten_port = %d\ntunnel_address = [\"198.18.102.0/31\"]\npublic_key = %q\n",
+			l.HubEdge2Tunnel(), Edge2Port, keys["edge2"])
 	}
 	return b.String()
 }

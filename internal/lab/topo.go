@@ -15,6 +15,11 @@ type Options struct {
 	// public address, the edge in the [[hub]] form, active-active, and
 	// the last resort through the 5G router.
 	Hubs int
+	// SecondEdge adds a second home (ul-home2, its LAN 198.18.20.0/24 on
+	// ul-lan2, one fibre line straight to the internet) served by the
+	// first hub, which then has an [[edge]] table per home. The second
+	// home also claims the first's LAN, which the hub must refuse.
+	SecondEdge bool
 }
 
 // Lab names every object of one lab instance.
@@ -41,19 +46,46 @@ func (l *Lab) Hosts() []string {
 	if l.Hubs > 1 {
 		hosts = append(hosts, "hub2")
 	}
+	if l.SecondEdge {
+		hosts = append(hosts, "home2", "lan2")
+	}
 	return hosts
 }
 
 // Sites are the lab's daemons: the hubs, then the edge.
 func (l *Lab) Sites() []string {
+	sites := []string{"hub"}
 	if l.Hubs > 1 {
-		return []string{"hub", "hub2", "edge"}
+		sites = append(sites, "hub2")
 	}
-	return []string{"hub", "edge"}
+	sites = append(sites, "edge")
+	if l.SecondEdge {
+		sites = append(sites, "edge2")
+	}
+	return sites
 }
 
 // HubSites are the lab's hub daemons.
-func (l *Lab) HubSites() []string { return l.Sites()[:len(l.Sites())-1] }
+func (l *Lab) HubSites() []string {
+	if l.Hubs > 1 {
+		return []string{"hub", "hub2"}
+	}
+	return []string{"hub"}
+}
+
+// The second home: its LAN, its line to the internet, its tunnel to the
+// first hub.
+const (
+	LAN2Host     = "198.18.20.2"
+	LAN2Prefix   = "198.18.20.0/24"
+	Home2Public  = "203.0.113.15"
+	Edge2Port    = 51831
+	Edge2Tunnel4 = "198.18.102.1" // the edge's side; the hub's is .0
+)
+
+// Edge2Tunnel and HubEdge2Tunnel name the second home's tunnel at each end.
+func (l *Lab) Edge2Tunnel() string    { return "wg" + l.Tag + "-e2" }
+func (l *Lab) HubEdge2Tunnel() string { return "wgh" + l.Tag + "-e2" }
 
 // EdgeTunnel and HubTunnel are the WireGuard interface names of a carrier's
 // tunnel. They must be unique machine-wide: wireguard-go's UAPI sockets
@@ -160,6 +192,10 @@ func (l *Lab) links() []link {
 	if l.Hubs > 1 {
 		ls = append(ls, link{"hub2", "eth0", "inet", "hub2", []string{Hub2Public + "/31", Hub2Public6 + "/64"}, []string{"203.0.113.12/31", "2001:db8:ff:d::1/64"}})
 	}
+	if l.SecondEdge {
+		ls = append(ls, link{"lan2", "eth0", "home2", "lan0", []string{LAN2Host + "/24"}, []string{"198.18.20.1/24"}},
+			link{"home2", "inet0", "inet", "home2", []string{Home2Public + "/31"}, []string{"203.0.113.14/31"}})
+	}
 	for i, c := range Carriers {
 		ls = append(ls,
 			link{"home", "wwan-" + c, c, "home0", []string{fmt.Sprintf("100.64.%d.2/24", i+1)}, []string{CarrierGateway(i) + "/24"}},
@@ -183,6 +219,9 @@ func (l *Lab) routes() map[string][][]string {
 	if l.Hubs > 1 {
 		r["hub2"] = [][]string{{"default", "via", "203.0.113.12"}, {"-6", "default", "via", "2001:db8:ff:d::1"}}
 	}
+	if l.SecondEdge {
+		r["lan2"] = [][]string{{"default", "via", "198.18.20.1"}}
+	}
 	return r
 }
 
@@ -195,6 +234,9 @@ func (l *Lab) routers() []string {
 	rs := append([]string{"home", "inet", "hub", "5g"}, Carriers...)
 	if l.Hubs > 1 {
 		rs = append(rs, "hub2")
+	}
+	if l.SecondEdge {
+		rs = append(rs, "home2")
 	}
 	return rs
 }
