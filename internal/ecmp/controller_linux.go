@@ -220,7 +220,8 @@ func (c *Controller) run(ctx context.Context) {
 		case <-tick.C:
 		case <-hold.C:
 		}
-		next := c.reconcile(ctx)
+		next, stale := c.reconcile(ctx)
+		c.rebindBFD(stale)
 		hold.Reset(untilOr(next, time.Hour))
 	}
 }
@@ -251,18 +252,19 @@ func untilOr(t time.Time, d time.Duration) time.Duration {
 }
 
 // reconcile recomputes the next hops of every prefix and programs what
-// differs from the kernel. It returns when the next hold-down ends.
-func (c *Controller) reconcile(ctx context.Context) time.Time {
+// differs from the kernel. It returns when the next hold-down ends, and
+// the BFD sessions to re-create (see staleBFD).
+func (c *Controller) reconcile(ctx context.Context) (time.Time, []bfd.SessionConfig) {
 	routes, err := c.speaker.Routes(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
 		c.lastErr = err
-		return time.Time{}
+		return time.Time{}, nil
 	}
 	now := time.Now()
 	c.routes, c.members = routes, c.lookupMembers()
-	c.rebindBFD(c.members)
+	stale := c.staleBFD(c.members)
 	c.sessions = c.wgSessions(now)
 	c.lrHops, c.lrErr = lastResortHops(c.plan.LastResort)
 	want := NextHops(routes, c.members, c.aliveAt(now))
@@ -271,7 +273,7 @@ func (c *Controller) reconcile(ctx context.Context) time.Time {
 		c.programReturns(returnRoutes(c.plan, routes, c.members, c.aliveAt(now)), true))
 	c.noteFailover(want, time.Now())
 	c.noteLastResort(used, time.Now())
-	return c.live.NextExpiry(now)
+	return c.live.NextExpiry(now), stale
 }
 
 // reconcileLiveness is the reconcile of a BFD change: the routes and links

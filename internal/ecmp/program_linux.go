@@ -202,14 +202,16 @@ func (c *Controller) syncBFD(plan Plan) {
 	}
 }
 
-// rebindBFD replaces the BFD session of a tunnel whose interface was
-// re-created: the old session's sockets are bound to an index that no
-// longer exists, so it would stay Down, and the tunnel out of ECMP,
-// until a restart. Called with c.mu held.
-func (c *Controller) rebindBFD(members map[string]Member) {
+// staleBFD lists the tunnels whose interface was re-created since their
+// BFD session was bound: that session's sockets are bound to an index that
+// no longer exists, so it would stay Down, and the tunnel out of ECMP,
+// until a restart. Called with c.mu held; rebindBFD then replaces them
+// without it (a session's last state change calls back into onBFD).
+func (c *Controller) staleBFD(members map[string]Member) []bfd.SessionConfig {
 	if !c.plan.BFD {
-		return
+		return nil
 	}
+	var out []bfd.SessionConfig
 	for _, l := range c.plan.Links {
 		m, ok := members[peerName(l.Name, false)]
 		if !ok {
@@ -217,17 +219,25 @@ func (c *Controller) rebindBFD(members map[string]Member) {
 		}
 		old, seen := c.bfdIndex[l.Name]
 		c.bfdIndex[l.Name] = m.LinkIndex
-		if !seen || old == m.LinkIndex {
-			continue
+		if seen && old != m.LinkIndex {
+			out = append(out, c.bfdSession(l))
 		}
-		sc := c.bfdSession(l)
+	}
+	return out
+}
+
+// rebindBFD replaces the sessions staleBFD found. Called without c.mu.
+func (c *Controller) rebindBFD(stale []bfd.SessionConfig) {
+	for _, sc := range stale {
 		c.bfd.Remove(sc.Key())
 		if _, err := c.bfd.Add(sc); err != nil {
-			c.log.Warn("bfd session", "tunnel", l.Interface, "err", err)
+			c.log.Warn("bfd session", "tunnel", sc.Interface, "err", err)
 			continue
 		}
+		c.mu.Lock()
 		c.bfdRebinds++
-		c.log.Info("bfd session re-created: its tunnel interface was", "tunnel", l.Interface, "old_index", old, "index", m.LinkIndex)
+		c.mu.Unlock()
+		c.log.Info("bfd session re-created: its tunnel interface was", "tunnel", sc.Interface)
 	}
 }
 

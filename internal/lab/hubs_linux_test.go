@@ -456,3 +456,23 @@ func TestHubServesTwoEdgeSites(t *testing.T) {
 		t.Errorf("hub status: home2 refused %d prefixes, want 1 (the first home's LAN)", refused)
 	}
 }
+
+// TestRecreatedTunnelBackInECMP: a tunnel interface deleted by hand (or by
+// a crashed helper) is re-created with its WireGuard config, gets a new
+// BFD session bound to the new interface, and is back in the ECMP set
+// without a restart.
+func TestRecreatedTunnelBackInECMP(t *testing.T) {
+	l := needLab(t)
+	all := tunnelsTo(l, "hub")
+	waitDefault(t, l, all, 10*time.Second)
+	before := status(t, l, "edge").ECMP.BFDRebinds
+	if out, err := inNS(l.NS("home"), "ip", "link", "del", l.EdgeTunnel("rakuten")); err != nil {
+		t.Fatalf("delete %s: %v: %s", l.EdgeTunnel("rakuten"), err, out)
+	}
+	waitDefault(t, l, all[:2], 5*time.Second)
+	took := waitDefault(t, l, all, 20*time.Second)
+	t.Logf("re-created tunnel back in ECMP %s after it left", took.Round(time.Millisecond))
+	if after := status(t, l, "edge").ECMP.BFDRebinds; after <= before {
+		t.Errorf("status bfd_rebinds %d, was %d: the BFD session was not re-created", after, before)
+	}
+}
