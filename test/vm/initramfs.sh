@@ -1,13 +1,15 @@
 #!/bin/sh
 # Build the VM's initramfs, an uncompressed cpio (nothing to unpack under
 # TCG):
-#   test/vm/initramfs.sh KERNELDIR OUT
+#   test/vm/initramfs.sh KERNELDIR OUT [BINARY...]
 # It holds busybox-static (the shell and the small tools), the host's ip,
-# tc, wg and nft with the libraries they load (the guest has no libc of its
-# own), the kernel modules the tests use with their dependencies, and
-# test/vm/init as /init. The tests themselves come over 9p at run time.
+# tc, wg and nft, the libraries they and the BINARYs (the test binaries)
+# load: the guest has no libc of its own; the kernel modules the tests use
+# with their dependencies, and test/vm/init as /init. The test binaries
+# themselves come over 9p at run time.
 set -eu
 kdir=$1 out=$2
+shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 abi=$(ls "$kdir/lib/modules")
 mods=$kdir/lib/modules/$abi
@@ -58,14 +60,18 @@ for a in $(busybox --list); do
 done
 ln -s ../bin/busybox "$stage/sbin/modprobe" # the kernel's module loader
 
-# The host's network tools and their libraries, at the paths ldd names.
+# The host's network tools, and every library they or the test binaries
+# load, at the paths ldd names.
+tools=
 for t in ip tc wg nft; do
 	p=$(command -v "$t") || { echo "vmtest: no $t on this machine" >&2; exit 1; }
 	cp -L "$p" "$stage/usr/sbin/$t"
-	for lib in $(ldd "$p" | awk '/=> \// { print $3 } /^\t\/[^ ]*ld-linux/ { print $1 }'); do
-		mkdir -p "$stage$(dirname "$lib")"
-		cp -L "$lib" "$stage$lib"
-	done
+	tools="$tools $p"
+done
+for lib in $(for b in $tools "$@"; do ldd "$b" 2>/dev/null || true; done |
+	awk '/=> \// { print $3 } /^\t\/[^ ]*ld-linux/ { print $1 }' | sort -u); do
+	mkdir -p "$stage$(dirname "$lib")"
+	cp -L "$lib" "$stage$lib"
 done
 mkdir -p "$stage/etc"
 for f in /etc/iproute2 /etc/protocols /etc/services; do
