@@ -8,7 +8,7 @@
 # skips (in CI, CI=true, it fails instead).
 #
 # Settings (environment):
-#   VMTEST_PKGS     packages to run (default: wg fib ecmp nat breakout/engine)
+#   VMTEST_PKGS     packages to run (default: wg fib ecmp nat inbound breakout/engine)
 #   VMTEST_RUN      -test.run pattern for every package (default: all tests)
 #   VMTEST_SMP      vCPUs (default 1: TCG, and the machine is shared)
 #   VMTEST_MEM      guest memory (default 1536M)
@@ -18,7 +18,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cd "$top"
-pkgs=${VMTEST_PKGS:-./internal/wg ./internal/fib ./internal/ecmp ./internal/nat ./internal/breakout/engine}
+pkgs=${VMTEST_PKGS:-./internal/wg ./internal/fib ./internal/ecmp ./internal/nat ./internal/inbound ./internal/breakout/engine}
 smp=${VMTEST_SMP:-1}
 mem=${VMTEST_MEM:-1536M}
 tmo=${VMTEST_TIMEOUT:-270}
