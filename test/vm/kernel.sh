@@ -31,7 +31,8 @@ if [ -s "$dir/vmlinux" ]; then
 fi
 
 work=$(mktemp -d "$cache/fetch.XXXXXX")
-chmod 0755 "$work" # apt-get download drops to user _apt
+# apt-get download as root writes as user _apt, which needs the directory.
+if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$work"; fi
 trap 'rm -rf "$work"' EXIT INT TERM
 echo "vmtest: downloading $pkg" >&2
 (cd "$work" && apt-get download -q "$pkg" >&2)
