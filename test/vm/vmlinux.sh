@@ -21,7 +21,7 @@ try() {
 	return 1
 }
 
-try '\3757zXZ\0' xz -dc && exit 0
+try '\3757zXZ' xz -dc && exit 0
 try '\050\265\057\375' zstd -dc && exit 0
 try '\037\213\010' gzip -dc && exit 0
 rm -f "$out"
