@@ -57,7 +57,7 @@ func testKeys(t *testing.T) (edge, hub wgtypes.Key) {
 func pair(t *testing.T, uplinks ...string) Desired {
 	t.Helper()
 	edge, hub := testKeys(t)
-	d := Desired{Site: "t", Impl: config.ImplAuto}
+	d := Desired{Site: "t", Impl: testImpl(t)}
 	for i, u := range uplinks {
 		port := 51900 + i
 		d.Tunnels = append(d.Tunnels,
