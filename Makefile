@@ -10,8 +10,10 @@ LDFLAGS := -X main.version=$(VERSION)
 
 all: build
 
+# The daemon (what a router runs) and, beside it, the demo lab's command.
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/uplinkd
+	$(GO) build -o bin/uplinkd-lab ./cmd/uplinkd-lab
 
 # Static binaries for routers: linux amd64, arm64, armv7, and mips/mipsle
 # with soft float (OpenWrt), stripped; prints their sizes.
@@ -57,13 +59,13 @@ test-kernel:
 # and print the tunnels. `sudo make demo-down` (or `sudo bin/uplinkd lab
 # down`) removes it all.
 demo: build
-	./$(BIN) lab up
+	./bin/uplinkd-lab up
 	@echo
 	@echo "lab is up: try 'sudo ip netns exec ul-home $(BIN) status -c /run/uplinkd-lab/edge.toml'"
-	@echo "tear it down with: sudo $(BIN) lab down"
+	@echo "then 'sudo bin/uplinkd-lab kill-hub'; tear it down with: sudo bin/uplinkd-lab down"
 
 demo-down: build
-	./$(BIN) lab down
+	./bin/uplinkd-lab down
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

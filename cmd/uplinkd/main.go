@@ -13,14 +13,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/api"
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/daemon"
-	"github.com/uplinkd/uplinkd/internal/lab"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -35,8 +33,6 @@ const usage = `usage: uplinkd COMMAND [flags]
   genkey               print a new WireGuard private key (as wg genkey)
   pubkey               read a private key on stdin, print its public key
   version              print the version
-  lab up|down|status   the demo lab of network namespaces on this machine
-  lab kill-hub         the demo's second step: the first hub dies, traffic moves
 `
 
 // defaultConfig is where a deployed site keeps its file.
@@ -53,7 +49,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Reader, io.Writer, io.Writer) error{
 		"run": cmdRun, "check": cmdCheck, "status": cmdStatus,
-		"genkey": cmdGenkey, "pubkey": cmdPubkey, "lab": cmdLab,
+		"genkey": cmdGenkey, "pubkey": cmdPubkey,
 		"explain": cmdExplain, "breakout": cmdBreakout, "version": cmdVersion,
 	}
 	cmd, ok := cmds[args[0]]
@@ -193,51 +189,4 @@ func cmdPubkey(_ []string, stdin io.Reader, stdout, _ io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, k)
 	return err
-}
-
-func cmdLab(args []string, _ io.Reader, stdout, _ io.Writer) error {
-	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
-	dir := fs.String("dir", "", "lab directory (default /run/uplinkd-lab)")
-	listen := fs.String("listen", ":8080", "whoami: address to serve on")
-	hubs := fs.Int("hubs", 2, "up: how many hubs (1 or 2)")
-	if len(args) == 0 {
-		return errors.New("lab needs up, down, status or kill-hub")
-	}
-	verb := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	self, _ = filepath.EvalSymlinks(self)
-	l := lab.New(lab.Options{Dir: *dir, Binary: self, Hubs: *hubs})
-	switch verb {
-	case "up":
-		if err := l.Up(context.Background(), stdout); err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout)
-		return l.WriteTable(stdout)
-	case "status":
-		return l.WriteTable(stdout)
-	case "kill-hub": // the demo's second step: a VPS dies
-		return l.KillHubDemo(context.Background(), stdout)
-	case "down":
-		return l.Down()
-	case "whoami": // the lab's servers; not for users
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-		defer stop()
-		return lab.ServeWhoAmI(ctx, *listen)
-	case "whoami-udp": // the lab's published UDP server; not for users
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-		defer stop()
-		return lab.ServeUDPWhoAmI(ctx, *listen)
-	case "feeds": // the lab's feed server; not for users
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-		defer stop()
-		return lab.ServeFeeds(ctx, *listen)
-	}
-	return fmt.Errorf("unknown lab verb %q: use up, down, status or kill-hub", verb)
 }

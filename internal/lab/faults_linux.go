@@ -331,12 +331,12 @@ func (l *Lab) KillHub(site string) error {
 	return l.Kill(site)
 }
 
-// KillHubDemo is `uplinkd lab kill-hub`: the first hub dies; it prints
+// KillHubDemo is `uplinkd-lab kill-hub`: the first hub dies; it prints
 // how long the edge took to stop using it and where the LAN's traffic
 // goes now.
 func (l *Lab) KillHubDemo(ctx context.Context, w io.Writer) error {
 	if l.Hubs < 2 {
-		return fmt.Errorf("the lab has one hub: bring it up with two (uplinkd lab up -hubs 2)")
+		return fmt.Errorf("the lab has one hub: bring it up with two (uplinkd-lab up -hubs 2)")
 	}
 	start := time.Now()
 	killed := make(chan error, 1)

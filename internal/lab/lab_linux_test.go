@@ -38,9 +38,12 @@ func runLab(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	os.Chmod(dir, 0o755) // a test runs the CLI as another user
 	bin := filepath.Join(dir, "uplinkd")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/uplinkd/uplinkd/cmd/uplinkd").CombinedOutput(); err != nil {
-		fmt.Printf("build uplinkd: %v\n%s", err, out)
-		return 1
+	for _, cmd := range []string{"uplinkd", "uplinkd-lab"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "github.com/uplinkd/uplinkd/cmd/"+cmd).CombinedOutput()
+		if err != nil {
+			fmt.Printf("build %s: %v\n%s", cmd, err, out)
+			return 1
+		}
 	}
 	testLab = New(Options{Tag: "t", Binary: bin})
 	start := time.Now()

@@ -75,7 +75,7 @@ func (l *Lab) writeSites() error {
 // hub, its own LAN announced and, as a mistake or an attack, the first
 // home's too.
 func (l *Lab) edge2Config(hubKey string) string {
-	return fmt.Sprintf(`# The lab's second home, written by "uplinkd lab up".
+	return fmt.Sprintf(`# The lab's second home, written by "uplinkd-lab up".
 role = "edge"
 site = "lab-home2"
 asn = 64520
@@ -163,7 +163,7 @@ to6 = "%[5]s"
 func (l *Lab) edgeConfig(keys map[string]string) string {
 	hubKey := keys["hub"]
 	var b strings.Builder
-	fmt.Fprintf(&b, `# The lab's home router, written by "uplinkd lab up".
+	fmt.Fprintf(&b, `# The lab's home router, written by "uplinkd-lab up".
 role = "edge"
 site = "lab-home"
 asn = 64512
@@ -260,7 +260,7 @@ func (l *Lab) edgeHubs(b *strings.Builder, keys map[string]string) {
 func (l *Lab) hubConfig(site string, keys map[string]string) string {
 	edgeKey := keys["edge"]
 	var b strings.Builder
-	fmt.Fprintf(&b, `# The lab's VPS hub, written by "uplinkd lab up".
+	fmt.Fprintf(&b, `# The lab's VPS hub, written by "uplinkd-lab up".
 role = "hub"
 site = "lab-%s"
 asn = %d
@@ -305,7 +305,7 @@ public_key = %q
 }
 
 // Start runs a site's daemon inside its namespace, detached so that it
-// outlives `uplinkd lab up`, and waits for its control socket.
+// outlives `uplinkd-lab up`, and waits for its control socket.
 func (l *Lab) Start(site string) error {
 	logf, err := os.OpenFile(l.LogPath(site), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -354,7 +354,7 @@ func (l *Lab) startServers() error {
 		{"lan", "whoami", WhoAmIPort}, {"lan", "whoami-udp", PublishUDPPort}}
 	for _, sv := range servers {
 		host := sv.host
-		cmd := exec.Command("ip", "netns", "exec", l.NS(host), l.Binary, "lab", sv.verb,
+		cmd := exec.Command("ip", "netns", "exec", l.NS(host), l.Servers, sv.verb,
 			"-listen", fmt.Sprintf(":%d", sv.port))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		if err := cmd.Start(); err != nil {

@@ -1,6 +1,9 @@
 package lab
 
-import "fmt"
+import (
+	"fmt"
+	"path/filepath"
+)
 
 // Carriers are the lab's mobile operators, in uplink order.
 var Carriers = []string{"docomo", "softbank", "rakuten"}
@@ -11,6 +14,9 @@ type Options struct {
 	Dir    string // working directory: configs, keys, logs, sockets
 	Tag    string // "" for the demo; a short word keeps test labs apart
 	Binary string // the uplinkd binary the daemons run
+	// Servers is the uplinkd-lab binary that runs the lab's servers
+	// (whoami, feeds); default: uplinkd-lab beside Binary.
+	Servers string
 	// Hubs is 1 (the default) or 2: a second VPS, ul-hub2, with its own
 	// public address, the edge in the [[hub]] form, active-active, and
 	// the last resort through the 5G router.
@@ -33,6 +39,9 @@ func New(opts Options) *Lab {
 		opts.Dir = "/run/uplinkd-lab" + opts.Tag
 	}
 	opts.Hubs = min(max(opts.Hubs, 1), 2)
+	if opts.Servers == "" && opts.Binary != "" {
+		opts.Servers = filepath.Join(filepath.Dir(opts.Binary), "uplinkd-lab")
+	}
 	return &Lab{Options: opts}
 }
 

@@ -1,0 +1,92 @@
+// Command uplinkd-lab builds and drives the demo lab: network namespaces on
+// one Linux machine with two hubs, an edge on three carriers, a home 5G
+// router and servers, running the uplinkd binary found beside it. It is
+// not part of the router build: the daemon carries none of it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/uplinkd/uplinkd/internal/lab"
+)
+
+const usage = `usage: uplinkd-lab COMMAND [flags]
+
+  up [-hubs N]   build the lab (two hubs by default) and print its status table
+  status         the status table again
+  kill-hub       the demo's second step: the first hub dies, the traffic moves
+  down           remove it all (safe to run twice, or after a crash)
+
+flags: -dir DIR (default /run/uplinkd-lab), -daemon PATH (default: uplinkd beside this binary)
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(os.Stderr, "uplinkd-lab: %v\n", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return errors.New("no command")
+	}
+	fs := flag.NewFlagSet("uplinkd-lab", flag.ContinueOnError)
+	dir := fs.String("dir", "", "lab directory (default /run/uplinkd-lab)")
+	listen := fs.String("listen", ":8080", "whoami, whoami-udp, feeds: address to serve on")
+	hubs := fs.Int("hubs", 2, "up: how many hubs (1 or 2)")
+	daemon := fs.String("daemon", "", "the uplinkd binary the sites run (default: beside this one)")
+	verb := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	self, _ = filepath.EvalSymlinks(self)
+	if *daemon == "" {
+		*daemon = filepath.Join(filepath.Dir(self), "uplinkd")
+	}
+	l := lab.New(lab.Options{Dir: *dir, Binary: *daemon, Servers: self, Hubs: *hubs})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	switch verb {
+	case "up":
+		if _, err := os.Stat(*daemon); err != nil {
+			return fmt.Errorf("the daemon: %w (build it with make build, or give -daemon)", err)
+		}
+		if err := l.Up(ctx, stdout); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+		return l.WriteTable(stdout)
+	case "status":
+		return l.WriteTable(stdout)
+	case "kill-hub":
+		return l.KillHubDemo(ctx, stdout)
+	case "down":
+		return l.Down()
+	case "whoami": // the lab's servers, run in its namespaces
+		return lab.ServeWhoAmI(ctx, *listen)
+	case "whoami-udp":
+		return lab.ServeUDPWhoAmI(ctx, *listen)
+	case "feeds":
+		return lab.ServeFeeds(ctx, *listen)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", verb, usage)
+}
