@@ -18,7 +18,7 @@ func coldStart(ctx context.Context, l *benchLab) ([]row, error) {
 	stop := make(chan struct{})
 	w := &timedWriter{at: map[string]time.Time{}}
 	w.onNew = func(step string) {
-		if step == "edge daemon" {
+		if step == lab.StepEdgeDaemons {
 			go watchECMP(l.NS("home"), stop, ecmpAt)
 		}
 	}
@@ -38,7 +38,7 @@ func coldStart(ctx context.Context, l *benchLab) ([]row, error) {
 	default:
 		return nil, fmt.Errorf("the default route over three tunnels was never seen while the lab came up")
 	}
-	edge, hs := w.when("edge daemon"), w.when("BGP, ECMP and breakout")
+	edge, hs := w.when(lab.StepEdgeDaemons), w.when(lab.StepRouting)
 	afterHS := max(0, ecmp.Sub(hs))
 	return []row{
 		{id: "7a", name: "cold start: lab.Up → WaitRouting done (10 namespaces, 2 daemons, 3 sessions, ECMP, breakout)",

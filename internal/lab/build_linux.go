@@ -35,9 +35,9 @@ func (l *Lab) Up(ctx context.Context, progress io.Writer) error {
 		{"keys and configs", l.writeSites},
 		{"servers", l.startServers},
 		{"hub daemons", func() error { return l.startAll(l.HubSites()) }},
-		{"edge daemons", func() error { return l.startAll(l.Sites()[len(l.HubSites()):]) }},
+		{StepEdgeDaemons, func() error { return l.startAll(l.Sites()[len(l.HubSites()):]) }},
 		{"handshakes", func() error { return l.WaitHandshakes(ctx, 20*time.Second) }},
-		{"BGP, ECMP and breakout", func() error { return l.WaitRouting(ctx, 30*time.Second) }},
+		{StepRouting, func() error { return l.WaitRouting(ctx, 30*time.Second) }},
 	}
 	for _, s := range steps {
 		fmt.Fprintf(progress, "lab: %s\n", s.what)

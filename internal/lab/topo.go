@@ -28,6 +28,13 @@ type Options struct {
 	SecondEdge bool
 }
 
+// Steps of Up's progress that callers time (the bench's cold start): it
+// prints "lab: STEP" as each begins.
+const (
+	StepEdgeDaemons = "edge daemons"           // the edge sites' daemons start
+	StepRouting     = "BGP, ECMP and breakout" // handshakes done; waiting for routing
+)
+
 // Lab names every object of one lab instance.
 type Lab struct {
 	Options
