@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"strings"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/lab"
@@ -44,15 +42,21 @@ func hubRow(id, name string, took []time.Duration, err error, goal time.Duration
 }
 
 // hubSeries runs one fault n times, keeping what it measured up to the
-// first error.
-func hubSeries(ctx context.Context, l *lab.Lab, n int, once func(context.Context, *lab.Lab) (time.Duration, error)) ([]time.Duration, error) {
+// first error. The edge's default is read over rtnetlink every
+// millisecond, from this process.
+func hubSeries(ctx context.Context, l *lab.Lab, n int, once func(context.Context, *lab.Lab, *lab.DefaultWatch) (time.Duration, error)) ([]time.Duration, error) {
+	w, err := l.WatchDefault()
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
 	var took []time.Duration
 	for i := range n {
-		if err := waitSix(ctx, l, 30*time.Second); err != nil {
-			return took, fmt.Errorf("iteration %d, before the fault: %w", i+1, err)
+		if _, devs, err := w.Wait(ctx, time.Now(), 30*time.Second, func(d []string) bool { return len(d) == 2*len(lab.Carriers) }); err != nil {
+			return took, fmt.Errorf("iteration %d, before the fault: not over six tunnels: %v: %w", i+1, devs, err)
 		}
 		time.Sleep(settle())
-		d, err := once(ctx, l)
+		d, err := once(ctx, l, w)
 		if err != nil {
 			return took, fmt.Errorf("iteration %d: %w", i+1, err)
 		}
@@ -62,11 +66,11 @@ func hubSeries(ctx context.Context, l *lab.Lab, n int, once func(context.Context
 	return took, nil
 }
 
-func killHubOnce(ctx context.Context, l *lab.Lab) (time.Duration, error) {
+func killHubOnce(ctx context.Context, l *lab.Lab, w *lab.DefaultWatch) (time.Duration, error) {
 	start := time.Now()
 	killed := make(chan error, 1)
 	go func() { killed <- l.KillHub("hub") }()
-	took, err := l.WaitDefaultOnly(ctx, "hub2", start, 5*time.Second)
+	took, _, err := w.Wait(ctx, start, 5*time.Second, l.OnlyTunnelsTo("hub2"))
 	if kerr := <-killed; kerr != nil {
 		return 0, kerr
 	}
@@ -79,53 +83,18 @@ func killHubOnce(ctx context.Context, l *lab.Lab) (time.Duration, error) {
 // lastResortOnce blackholes both hubs' public links at once (one
 // nftables batch each, from this process: no process start in the timed
 // span), then lifts it.
-func lastResortOnce(ctx context.Context, l *lab.Lab) (time.Duration, error) {
+func lastResortOnce(ctx context.Context, l *lab.Lab, w *lab.DefaultWatch) (time.Duration, error) {
 	start := time.Now()
 	for _, site := range l.HubSites() {
 		if err := blackhole(l.NS(site), "eth0"); err != nil {
 			return 0, err
 		}
 	}
-	took, err := waitDefaultDev(ctx, l, "breakout", start, 5*time.Second)
+	took, _, err := w.Wait(ctx, start, 5*time.Second, lab.OnlyVia("breakout"))
 	for _, site := range l.HubSites() {
 		if rerr := unblackhole(l.NS(site)); rerr != nil {
 			return 0, rerr
 		}
 	}
 	return took, err
-}
-
-// waitSix waits until the edge's default leaves by all six tunnels.
-func waitSix(ctx context.Context, l *lab.Lab, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if len(defaultDevs(l)) == 2*len(lab.Carriers) {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("default not over six tunnels within %s: %v", limit, defaultDevs(l))
-}
-
-// waitDefaultDev waits until the edge's default leaves only by dev.
-func waitDefaultDev(ctx context.Context, l *lab.Lab, dev string, start time.Time, limit time.Duration) (time.Duration, error) {
-	for time.Since(start) < limit && ctx.Err() == nil {
-		if d := defaultDevs(l); len(d) == 1 && d[0] == dev {
-			return time.Since(start), nil
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return 0, fmt.Errorf("default not via %s within %s: %v", dev, limit, defaultDevs(l))
-}
-
-func defaultDevs(l *lab.Lab) []string {
-	out, _ := exec.Command("ip", "-n", l.NS("home"), "route", "show", "0.0.0.0/0").Output()
-	var devs []string
-	f := strings.Fields(string(out))
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "dev" {
-			devs = append(devs, f[i+1])
-		}
-	}
-	return devs
 }

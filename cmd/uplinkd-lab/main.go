@@ -23,6 +23,7 @@ const usage = `usage: uplinkd-lab COMMAND [flags]
   up [-hubs N]   build the lab (two hubs by default) and print its status table
   status         the status table again
   kill-hub       the demo's second step: the first hub dies, the traffic moves
+  revive-hub     the third: the first hub comes back, the traffic spreads again
   down           remove it all (safe to run twice, or after a crash)
 
 flags: -dir DIR (default /run/uplinkd-lab), -daemon PATH (default: uplinkd beside this binary)
@@ -76,6 +77,8 @@ func run(args []string, stdout io.Writer) error {
 		return l.WriteTable(stdout)
 	case "kill-hub":
 		return l.KillHubDemo(ctx, stdout)
+	case "revive-hub":
+		return l.ReviveHubDemo(ctx, stdout)
 	case "down":
 		return l.Down()
 	case "whoami": // the lab's servers, run in its namespaces

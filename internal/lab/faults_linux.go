@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/uplinkd/uplinkd/internal/api"
 	"github.com/uplinkd/uplinkd/internal/procstat"
 )
 
@@ -359,40 +360,50 @@ func (l *Lab) KillHubDemo(ctx context.Context, w io.Writer) error {
 	return l.WriteTable(w)
 }
 
+// ReviveHubDemo is `uplinkd-lab revive-hub`, the demo's third step: the
+// hub killed by kill-hub comes back; it prints how long until the edge's
+// default is over all six tunnels again (the hold-down included).
+func (l *Lab) ReviveHubDemo(ctx context.Context, w io.Writer) error {
+	if l.Hubs < 2 {
+		return fmt.Errorf("the lab has one hub: bring it up with two (uplinkd-lab up -hubs 2)")
+	}
+	if _, err := api.NewClient(l.Socket("hub")).Status(); err == nil {
+		return fmt.Errorf("the hub is running; kill it first (uplinkd-lab kill-hub)")
+	}
+	start := time.Now()
+	if err := l.RestartHub("hub"); err != nil {
+		return err
+	}
+	dw, err := l.WatchDefault()
+	if err != nil {
+		return err
+	}
+	defer dw.Close()
+	all := func(devs []string) bool { return len(devs) == len(Carriers)*l.Hubs }
+	took, _, werr := dw.Wait(ctx, start, 30*time.Second, all)
+	fmt.Fprintf(w, "hub restarted at %s\n", start.Format("15:04:05.000"))
+	if werr != nil {
+		fmt.Fprintf(w, "%v\n", werr)
+	} else {
+		fmt.Fprintf(w, "the edge's default route is over all %d tunnels again, %s after the restart (hold-down 1 s)\n\n", len(Carriers)*l.Hubs, took.Round(time.Millisecond))
+	}
+	return l.WriteTable(w)
+}
+
 // WaitDefaultOnly polls the edge's kernel (not the daemon) until its IPv4
 // default leaves only through the tunnels to one hub site, and says how
 // long that took since start.
 func (l *Lab) WaitDefaultOnly(ctx context.Context, site string, start time.Time, limit time.Duration) (time.Duration, error) {
-	var last string
-	for time.Since(start) < limit && ctx.Err() == nil {
-		out, err := exec.Command("ip", "-n", l.NS("home"), "route", "show", "0.0.0.0/0").Output()
-		last = string(out)
-		if err == nil && l.onlyVia(last, site) {
-			return time.Since(start), nil
-		}
-		time.Sleep(5 * time.Millisecond)
+	w, err := l.WatchDefault()
+	if err != nil {
+		return 0, err
 	}
-	return 0, fmt.Errorf("the edge's default is not over %s's tunnels only within %s:\n%s", site, limit, last)
-}
-
-// onlyVia says whether a route printed by ip(8) has next hops through the
-// tunnels to site and through no other interface.
-func (l *Lab) onlyVia(route, site string) bool {
-	mine := map[string]bool{}
-	for _, c := range Carriers {
-		mine[l.EdgeTunnelTo(site, c)] = true
+	defer w.Close()
+	took, _, err := w.Wait(ctx, start, limit, l.OnlyTunnelsTo(site))
+	if err != nil {
+		return 0, fmt.Errorf("not over %s's tunnels only: %w", site, err)
 	}
-	f := strings.Fields(route)
-	n := 0
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "dev" {
-			if !mine[f[i+1]] {
-				return false
-			}
-			n++
-		}
-	}
-	return n > 0
+	return took, nil
 }
 
 // RestartHub brings a hub back after KillHub: its link, the address and

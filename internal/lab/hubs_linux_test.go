@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -50,57 +52,26 @@ func downHubLab() error {
 	return hubLab.Down()
 }
 
-// defaultVia lists the interfaces of the edge's IPv4 default, as the
-// kernel has it.
-func defaultVia(t *testing.T, l *Lab) []string {
+// watch opens a DefaultWatch on the edge for the test.
+func watch(t *testing.T, l *Lab) *DefaultWatch {
 	t.Helper()
-	out, err := exec.Command("ip", "-n", l.NS("home"), "route", "show", "0.0.0.0/0").CombinedOutput()
+	w, err := l.WatchDefault()
 	if err != nil {
-		t.Fatalf("ip route: %v: %s", err, out)
+		t.Fatal(err)
 	}
-	var devs []string
-	f := strings.Fields(string(out))
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "dev" {
-			devs = append(devs, f[i+1])
-		}
-	}
-	return devs
+	t.Cleanup(w.Close)
+	return w
 }
 
-// waitDefault waits until the edge's default leaves exactly by want.
+// waitDefault waits until the edge's IPv4 default leaves exactly by want
+// (read from its kernel every millisecond) and says how long that took.
 func waitDefault(t *testing.T, l *Lab, want []string, limit time.Duration) time.Duration {
 	t.Helper()
-	start := time.Now()
-	var got []string
-	for time.Since(start) < limit {
-		got = defaultVia(t, l)
-		if sameSet(got, want) {
-			return time.Since(start)
-		}
-		time.Sleep(10 * time.Millisecond)
+	took, got, err := watch(t, l).Wait(context.Background(), time.Now(), limit, OnlyVia(want...))
+	if err != nil {
+		t.Fatalf("edge default via %v, want %v (after %s)", got, want, limit)
 	}
-	t.Fatalf("edge default via %v, want %v (after %s)", got, want, limit)
-	return 0
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	m := map[string]int{}
-	for _, x := range a {
-		m[x]++
-	}
-	for _, x := range b {
-		m[x]--
-	}
-	for _, n := range m {
-		if n != 0 {
-			return false
-		}
-	}
-	return true
+	return took
 }
 
 func tunnelsTo(l *Lab, sites ...string) []string {
@@ -264,44 +235,102 @@ func blackholeHubs(t *testing.T, l *Lab, on bool) {
 }
 
 // TestAllHubsDownLastResort: every hub blackholed, the edge installs the
-// default through the 5G router and the LAN reaches the web from the 5G
-// router's address; hubs back, the tunnels return after the hold-down,
-// the last resort goes, and nothing of it is left behind.
+// default (IPv4 and IPv6) through the 5G router and the LAN reaches the
+// web from the 5G router's addresses; hubs back, the tunnels return only
+// after the hold-down, the LAN's default never goes missing on the way,
+// and the edge's kernel is as it was before: no route, rule, next hop or
+// NAT rule of the last resort left behind.
 func TestAllHubsDownLastResort(t *testing.T) {
 	l := needHubLab(t)
-	waitDefault(t, l, tunnelsTo(l, "hub", "hub2"), 10*time.Second)
+	six := tunnelsTo(l, "hub", "hub2")
+	waitDefault(t, l, six, 10*time.Second)
+	home := l.NS("home")
+	before, err := readState(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := watch(t, l)
+	ctx := context.Background()
 	start := time.Now()
 	blackholeHubs(t, l, true)
 	defer blackholeHubs(t, l, false)
-	waitDefault(t, l, []string{"breakout"}, 5*time.Second)
-	took := time.Since(start)
+	took, _, err := w.Wait(ctx, start, 5*time.Second, OnlyVia("breakout"))
+	if err != nil {
+		t.Fatalf("every hub blackholed: %v", err)
+	}
 	t.Logf("MEASURE all hubs blackholed -> last resort installed: %s", took.Round(time.Millisecond))
 	if took > 800*time.Millisecond {
 		t.Errorf("last resort after %s; BFD at 100 ms x 3 should take about 300 ms", took)
 	}
-	if seen, err := l.WhoAmI("lan", WebAddr); err != nil || seen != FiveGPublic {
-		t.Errorf("with every hub down, web sees the LAN as %q (%v), want the 5G router's %s", seen, err, FiveGPublic)
+	if _, err := waitDevs6(w, []string{"breakout"}, 2*time.Second); err != nil {
+		t.Errorf("IPv6 default during the last resort: %v", err)
+	}
+	for server, want := range map[string]string{WebAddr: FiveGPublic, WebAddr6: FiveGPublic6} {
+		if seen, err := l.WhoAmI("lan", server); err != nil || seen != want {
+			t.Errorf("with every hub down, %s sees the LAN as %q (%v), want the 5G router's %s", server, seen, err, want)
+		}
 	}
 	st := status(t, l, "edge")
-	if lr := st.ECMP.LastResort; lr == nil || !lr.Active || lr.Since.IsZero() {
-		t.Errorf("status last resort: %+v, want active with a since time", lr)
+	if lr := st.ECMP.LastResort; lr == nil || !lr.Active || lr.Since.IsZero() || len(lr.Prefixes) != 2 {
+		t.Errorf("status last resort: %+v, want active for 0.0.0.0/0 and ::/0 with a since time", lr)
 	}
+
+	lift := time.Now()
 	blackholeHubs(t, l, false)
-	waitDefault(t, l, tunnelsTo(l, "hub", "hub2"), 20*time.Second)
+	gone, missing, err := lastResortGone(w, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("hubs back -> last resort gone after %s (hold-down 1 s); the default was missing in %d of the polls", gone.Sub(lift).Round(time.Millisecond), missing)
+	if missing > 0 {
+		t.Errorf("the edge had no IPv4 default in %d polls (1 ms apart) while the tunnels took over from the last resort", missing)
+	}
+	if d := gone.Sub(lift); d < time.Second {
+		t.Errorf("the last resort went %s after the hubs came back, before the tunnels' hold-down (1 s) was over", d)
+	}
+	waitDefault(t, l, six, 20*time.Second)
 	if seen, err := l.WhoAmI("lan", WebAddr); err != nil || (seen != HubPublic && seen != Hub2Public) {
 		t.Errorf("hubs back: web sees the LAN as %q (%v), want a hub's address", seen, err)
 	}
-	out, _ := exec.Command("ip", "-n", l.NS("home"), "route", "show", "table", "all", "proto", "211").CombinedOutput()
-	if strings.Contains(string(out), "dev breakout") && strings.Contains(string(out), "default") {
-		for _, line := range strings.Split(string(out), "\n") {
-			if strings.HasPrefix(line, "default") && strings.Contains(line, "breakout") {
-				t.Errorf("last resort left behind: %s", line)
-			}
-		}
-	}
+	waitState(t, home, before, 10*time.Second)
 	if st := status(t, l, "edge"); st.ECMP.LastResort == nil || st.ECMP.LastResort.Active {
 		t.Errorf("status after the hubs came back: %+v", st.ECMP.LastResort)
 	}
+}
+
+// waitDevs6 waits until the edge's IPv6 default leaves exactly by want.
+func waitDevs6(w *DefaultWatch, want []string, limit time.Duration) ([]string, error) {
+	deadline := time.Now().Add(limit)
+	var devs []string
+	for time.Now().Before(deadline) {
+		var err error
+		if devs, err = w.Devs(true); err == nil && OnlyVia(want...)(devs) {
+			return devs, nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return devs, fmt.Errorf("via %v, want %v (after %s)", devs, want, limit)
+}
+
+// lastResortGone polls the edge's IPv4 default every millisecond until it
+// no longer leaves by the 5G router, counting the polls that found no
+// default at all.
+func lastResortGone(w *DefaultWatch, limit time.Duration) (time.Time, int, error) {
+	deadline := time.Now().Add(limit)
+	missing := 0
+	for time.Now().Before(deadline) {
+		devs, err := w.Devs(false)
+		now := time.Now()
+		switch {
+		case err != nil:
+		case len(devs) == 0:
+			missing++
+		case !slices.Contains(devs, "breakout"):
+			return now, missing, nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return time.Time{}, missing, fmt.Errorf("the default still leaves by the last resort %s after the hubs came back", limit)
 }
 
 // TestPublishedServicesReachHome: the LAN host's service published at
@@ -355,10 +384,18 @@ func TestPublishedServicesReachHome(t *testing.T) {
 
 // TestTwoHubsKillRestartOneOfEach: the edge SIGKILLed and restarted with
 // two hubs converges to exactly one copy of every tunnel, rule, route and
-// nftables table.
+// nftables table, and its kernel, and both hubs', are as before the kill.
 func TestTwoHubsKillRestartOneOfEach(t *testing.T) {
 	l := needHubLab(t)
 	waitDefault(t, l, tunnelsTo(l, "hub", "hub2"), 10*time.Second)
+	before := map[string]kernelState{}
+	for _, host := range []string{"home", "hub", "hub2"} {
+		st, err := readState(l.NS(host))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[host] = st
+	}
 	if err := l.Kill("edge"); err != nil {
 		t.Fatal(err)
 	}
@@ -408,6 +445,9 @@ func TestTwoHubsKillRestartOneOfEach(t *testing.T) {
 			t.Errorf("%d of %q, want 1:\n%s", n, strings.TrimSpace(table), out)
 		}
 	}
+	for _, host := range []string{"home", "hub", "hub2"} {
+		waitState(t, l.NS(host), before[host], 15*time.Second)
+	}
 }
 
 // TestHubServesTwoEdgeSites: the first hub serves a second home too. Each
@@ -455,6 +495,68 @@ func TestHubServesTwoEdgeSites(t *testing.T) {
 	if refused != 1 {
 		t.Errorf("hub status: home2 refused %d prefixes, want 1 (the first home's LAN)", refused)
 	}
+	firstHomeClaimsSecond(t, l)
+}
+
+// firstHomeClaimsSecond: the other way round, the first home announces
+// the second's LAN too (a reload): each of its sessions to the hub refuses
+// it, `uplinkd status` on the hub says so per site, and the second home's
+// LAN stays on its own tunnel.
+func firstHomeClaimsSecond(t *testing.T, l *Lab) {
+	t.Helper()
+	own := fmt.Sprintf("originate = [%q, %q]", LANPrefix, LANPrefix6)
+	claim := fmt.Sprintf("originate = [%q, %q, %q]", LANPrefix, LANPrefix6, LAN2Prefix)
+	setEdgeConfig(t, l, func(s string) string { return strings.Replace(s, own, claim, 1) })
+	defer setEdgeConfig(t, l, func(s string) string { return strings.Replace(s, claim, own, 1) })
+	var text string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := exec.Command(l.Binary, "status", "-c", l.ConfigPath("hub")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("uplinkd status on the hub: %v\n%s", err, out)
+		}
+		text = string(out)
+		if siteRefused(text, "home") == len(Carriers) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := siteRefused(text, "home"); got != len(Carriers) {
+		t.Errorf("hub status: home refused %d prefixes, want %d (the second home's LAN, on each of its sessions):\n%s", got, len(Carriers), text)
+	}
+	if got := siteRefused(text, "home2"); got != 1 {
+		t.Errorf("hub status: home2 refused %d prefixes, want still 1:\n%s", got, text)
+	}
+	route, err := exec.Command("ip", "-n", l.NS("hub"), "route", "show", LAN2Prefix).CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(route), l.HubEdge2Tunnel()) || strings.Contains(string(route), l.HubTunnel("docomo")) {
+		t.Errorf("the hub's route to the second home's LAN:\n%s\nwant only %s", route, l.HubEdge2Tunnel())
+	}
+}
+
+// siteRefused reads a site's REFUSED PFX from the EDGE SITE table of
+// `uplinkd status`; -1 when the site is not listed.
+func siteRefused(status, site string) int {
+	_, table, ok := strings.Cut(status, "\nEDGE SITE")
+	if !ok {
+		return -1
+	}
+	for _, line := range strings.Split(table, "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			break
+		}
+		if f[0] == site {
+			n, err := strconv.Atoi(f[len(f)-1])
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
 }
 
 // TestRecreatedTunnelBackInECMP: a tunnel interface deleted by hand (or by

@@ -68,9 +68,14 @@ func runLab(m *testing.M) int {
 		fmt.Printf("lab down: %v\n", err)
 		return 1
 	}
-	if leftover := leftovers(testLab); leftover != "" {
-		fmt.Printf("lab down left: %s\n", leftover)
-		return 1
+	for _, l := range []*Lab{testLab, hubLab} {
+		if l == nil {
+			continue
+		}
+		if leftover := leftovers(l); leftover != "" {
+			fmt.Printf("lab down left: %s\n", leftover)
+			return 1
+		}
 	}
 	return code
 }
@@ -84,11 +89,15 @@ func leftovers(l *Lab) string {
 			left = append(left, "namespace "+strings.Fields(line)[0])
 		}
 	}
+	names := []string{l.Edge2Tunnel(), l.HubEdge2Tunnel()}
 	for _, c := range Carriers {
-		for _, n := range []string{l.EdgeTunnel(c), l.HubTunnel(c)} {
-			if _, err := os.Stat(filepath.Join("/var/run/wireguard", n+".sock")); err == nil {
-				left = append(left, "socket "+n)
-			}
+		for _, site := range l.HubSites() {
+			names = append(names, l.EdgeTunnelTo(site, c), l.HubTunnelOf(site, c))
+		}
+	}
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join("/var/run/wireguard", n+".sock")); err == nil {
+			left = append(left, "socket "+n)
 		}
 	}
 	if _, err := os.Stat(l.Dir); err == nil {

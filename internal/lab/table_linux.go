@@ -20,10 +20,12 @@ func (l *Lab) WriteTable(w io.Writer) error {
 		return err
 	}
 	hubBy := map[string]wg.TunnelStatus{} // by hub site and carrier
+	down := map[string]bool{}
 	for _, site := range l.HubSites() {
 		hub, err := api.NewClient(l.Socket(site)).Status()
 		if err != nil {
-			continue // a dead hub (lab kill-hub): its column stays empty
+			down[site] = true // a dead hub (kill-hub) says nothing
+			continue
 		}
 		for _, t := range hub.Tunnels {
 			hubBy[site+"/"+t.Uplink] = t
@@ -33,8 +35,11 @@ func (l *Lab) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CARRIER\tHUB\tTUNNEL\tIMPL\tHUB SEES IT FROM\tHANDSHAKE\tRX\tTX")
 	for _, t := range edge.Tunnels {
-		h := hubBy[t.Hub+"/"+t.Uplink]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Uplink, t.Hub, t.Name, t.Impl, h.Endpoint,
+		from := hubBy[t.Hub+"/"+t.Uplink].Endpoint
+		if down[t.Hub] || (t.Hub == "" && down["hub"]) {
+			from = "(hub down)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Uplink, t.Hub, t.Name, t.Impl, from,
 			api.Age(t.LastHandshake, now), api.Bytes(t.RxBytes), api.Bytes(t.TxBytes))
 	}
 	if err := tw.Flush(); err != nil {

@@ -142,11 +142,14 @@ const (
 	LANPrefix   = "198.18.10.0/24"
 	LANPrefix6  = "2001:db8:10::/64"
 	FiveGPublic = "203.0.113.7"
-	BreakoutGW  = "198.18.5.1"
-	BreakoutGW6 = "2001:db8:5::1"
-	Hub2Public  = "203.0.113.13"
-	Hub2Public6 = "2001:db8:ff:d::2"
-	LANHost6    = "2001:db8:10::2"
+	// FiveGPublic6 is the 5G router's IPv6 address on the internet side;
+	// it masquerades IPv6 too.
+	FiveGPublic6 = "2001:db8:ff:7::2"
+	BreakoutGW   = "198.18.5.1"
+	BreakoutGW6  = "2001:db8:5::1"
+	Hub2Public   = "203.0.113.13"
+	Hub2Public6  = "2001:db8:ff:d::2"
+	LANHost6     = "2001:db8:10::2"
 	// PublishPort is where the hubs publish the LAN host's whoami (TCP)
 	// and its UDP who-am-i (PublishUDPPort).
 	PublishPort    = 8443
@@ -200,7 +203,7 @@ func (l *Lab) links() []link {
 	ls := []link{
 		{"lan", "eth0", "home", "lan0", []string{LANHost + "/24", "2001:db8:10::2/64"}, []string{"198.18.10.1/24", "2001:db8:10::1/64"}},
 		{"home", "breakout", "5g", "lan0", []string{"198.18.5.2/24", "2001:db8:5::2/64"}, []string{BreakoutGW + "/24", BreakoutGW6 + "/64"}},
-		{"5g", "inet0", "inet", "5g", []string{FiveGPublic + "/31", "2001:db8:ff:7::2/64"}, []string{"203.0.113.6/31", "2001:db8:ff:7::1/64"}},
+		{"5g", "inet0", "inet", "5g", []string{FiveGPublic + "/31", FiveGPublic6 + "/64"}, []string{"203.0.113.6/31", "2001:db8:ff:7::1/64"}},
 		{"hub", "eth0", "inet", "hub", []string{HubPublic + "/31", HubPublic6 + "/64"}, []string{"203.0.113.8/31", "2001:db8:ff:9::1/64"}},
 		{"web", "eth0", "inet", "web", []string{WebAddr + "/31", WebAddr6 + "/64"}, []string{"203.0.113.10/31", "2001:db8:ff:b::1/64"}},
 		{"media", "eth0", "inet", "media", []string{MediaAddr + "/31", "2001:db8:ff:c::2/64"}, []string{"198.51.100.10/31", "2001:db8:ff:c::1/64"}},
