@@ -22,6 +22,7 @@ type kernelState map[string][]string
 
 var (
 	nhidRE      = regexp.MustCompile(`nhid \d+`)
+	linkLocalRE = regexp.MustCompile(`fe80::[0-9a-f:]+`)
 	nhObjRE     = regexp.MustCompile(`^id \d+ `)
 	nhGroupRE   = regexp.MustCompile(`group ([0-9/]+)`)
 	unbalRE     = regexp.MustCompile(` unbalanced_time \d+`)
@@ -71,14 +72,16 @@ func prefixed(p string) func(string) string {
 }
 
 // routeLine: a multipath route's next hops in a fixed order, its group
-// unnamed.
+// unnamed, link-local addresses unnamed (a userspace tunnel's device is
+// new after a restart, and the kernel gives it a random one).
 func routeLine(s string) string {
 	parts := strings.Split(s, `\`)
 	for i := range parts {
 		parts[i] = strings.TrimSpace(manySpaceRE.ReplaceAllString(parts[i], " "))
 	}
 	slices.Sort(parts[1:])
-	return nhidRE.ReplaceAllString(strings.Join(parts, " | "), "nhid N")
+	s = nhidRE.ReplaceAllString(strings.Join(parts, " | "), "nhid N")
+	return linkLocalRE.ReplaceAllString(s, "fe80::LL")
 }
 
 // nexthopLine: an object without its ID; a group as its size.
@@ -149,6 +152,10 @@ func TestKernelStateNormalizes(t *testing.T) {
 		{routeLine, `default nhid 6000000 proto 211 \	nexthop via 1.1.1.1 dev a weight 1 \	nexthop via 2.2.2.2 dev b weight 1`,
 			`default nhid 6000007 proto 211 \	nexthop via 2.2.2.2 dev b weight 1 \	nexthop via 1.1.1.1 dev a weight 1`, true},
 		{routeLine, `default nhid 1 proto 211 \	nexthop via 1.1.1.1 dev a weight 1`, `default nhid 1 proto 211 \	nexthop via 1.1.1.1 dev a weight 2`, false},
+		{routeLine, `local fe80::1a5d:b353:5a79:ab40 dev wg-docomo table local proto kernel metric 0 pref medium`,
+			`local fe80::60a:3f0e:7c0a:10a3 dev wg-docomo table local proto kernel metric 0 pref medium`, true},
+		{routeLine, `local fe80::1a5d:b353:5a79:ab40 dev wg-docomo table local proto kernel metric 0 pref medium`,
+			`local fe80::1a5d:b353:5a79:ab40 dev wg2-docomo table local proto kernel metric 0 pref medium`, false},
 		{routeLine, `default via 198.18.5.1 dev breakout proto 211`, `default via 198.18.5.1 dev breakout proto 211 metric 5`, false},
 		{nexthopLine, `id 6000000 group 1/2/3 type resilient buckets 256 idle_timer 5 unbalanced_timer 60 unbalanced_time 0 proto 211`,
 			`id 6000009 group 7/8/9 type resilient buckets 256 idle_timer 5 unbalanced_timer 60 unbalanced_time 12 proto 211`, true},
