@@ -155,46 +155,6 @@ func TestCompileMaxCount(t *testing.T) {
 	}
 }
 
-func TestCompileChurn(t *testing.T) {
-	prev := pfxs("10.0.0.0/24", "10.0.2.0/24", "10.0.4.0/24", "10.0.6.0/24")
-	next := ents("x", "10.0.0.0/24", "10.0.2.0/24", "10.0.8.0/24")
-	tests := []struct {
-		name    string
-		limit   float64
-		force   bool
-		wantErr bool
-	}{
-		{"over limit", 0.4, false, true}, // removes 2 of 4 = 50 %
-		{"at limit", 0.5, false, false},  // 50 % is allowed
-		{"forced", 0.1, true, false},
-		{"no limit", 0, false, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := Compile(next, Options{Guards: Guards{MaxChurn: tt.limit}, Previous: prev, Force: tt.force})
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if diff := cmp.Diff(pfxs("10.0.8.0/24"), res.Add, netipOpt); diff != "" {
-				t.Errorf("add (-want +got):\n%s", diff)
-			}
-			if !tt.wantErr {
-				return
-			}
-			var ce *ChurnError
-			if !errors.Is(err, ErrChurn) || !errors.As(err, &ce) {
-				t.Fatalf("error %v is not a *ChurnError", err)
-			}
-			if ce.Removed != 2 || ce.Previous != 4 || !strings.Contains(err.Error(), "50.0%") {
-				t.Errorf("churn error = %+v, %q", ce, err)
-			}
-		})
-	}
-	if _, err := Compile(nil, Options{Guards: Guards{MaxChurn: 0.5}}); err != nil {
-		t.Errorf("first compile (no previous set) refused: %v", err)
-	}
-}
-
 func TestIndex(t *testing.T) {
 	es := []Entry{
 		NewEntry(netip.MustParsePrefix("3.112.0.0/14"), 0, Attrs{Source: "aws", Service: "EC2", Region: "ap-northeast-1"}),
@@ -321,9 +281,9 @@ func TestGuardsValidate(t *testing.T) {
 	if err := guards.Validate(); err != nil {
 		t.Errorf("good guards: %v", err)
 	}
-	bad := Guards{MinBits4: 33, MinBits6: -1, MaxCount: -1, MaxChurn: 1.5, Protected: []Protected{{Label: "hub"}}}
+	bad := Guards{MinBits4: 33, MinBits6: -1, MaxCount: -1, MaxChurn: 1.5, MaxGrowth: -1, MaxCoverage: 2, Protected: []Protected{{Label: "hub"}}}
 	err := bad.Validate()
-	for _, w := range []string{"IPv4", "IPv6", "count", "churn", "protected hub"} {
+	for _, w := range []string{"IPv4", "IPv6", "count", "churn", "growth", "coverage", "protected hub"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error %v does not mention %q", err, w)
 		}

@@ -10,30 +10,10 @@ import (
 // update is refused rather than cut: a cut set would drop arbitrary routes.
 var ErrTooMany = errors.New("breakout: too many prefixes")
 
-// ErrChurn is matched (errors.Is) by a *ChurnError.
-var ErrChurn = errors.New("breakout: update removes too many prefixes")
-
-// ChurnError refuses an update that would remove more than the allowed share
-// of the previous set. The caller may retry with Options.Force.
-type ChurnError struct {
-	Removed  int     // prefixes the update would delete
-	Previous int     // size of the previous set
-	Limit    float64 // Guards.MaxChurn
-}
-
-func (e *ChurnError) Error() string {
-	return fmt.Sprintf("breakout: update removes %d of %d prefixes (%.1f%%, limit %.1f%%); use force to apply",
-		e.Removed, e.Previous, 100*float64(e.Removed)/float64(e.Previous), 100*e.Limit)
-}
-
-// Is makes errors.Is(err, ErrChurn) true.
-func (e *ChurnError) Is(target error) bool { return target == ErrChurn }
-
 // Options tune one compilation.
 type Options struct {
 	Guards   Guards
-	Previous []netip.Prefix // the set now installed, for the churn limit
-	Force    bool           // apply even past the churn limit
+	Previous []netip.Prefix // the set now installed, for Result.Add and Del
 	// MaxRejections caps Result.Rejected (counts stay exact); 0 means 1000.
 	MaxRejections int
 }
@@ -55,9 +35,11 @@ type Result struct {
 }
 
 // Compile turns the union of all sources' entries into the desired set:
-// guards per entry, then aggregation, then the count and churn limits on the
-// whole set. On ErrTooMany or a *ChurnError the Result is still filled so the
-// caller can show what would have changed. entries is not copied
+// guards per entry, then aggregation, then the count limit on the whole
+// set. On ErrTooMany the Result is still filled so the caller can show what
+// would have changed. How far one update may move a set (churn, growth,
+// coverage) is CheckUpdate's to judge, per source, before a fetched set
+// becomes one of the sets compiled here. entries is not copied
 // (Result.Index refers to it) and must not change afterwards.
 func Compile(entries []Entry, opt Options) (Result, error) {
 	return CompileSets([][]Entry{entries}, opt)
@@ -110,13 +92,6 @@ func checkSet(res Result, opt Options) error {
 	g := opt.Guards
 	if g.MaxCount > 0 && len(res.Prefixes) > g.MaxCount {
 		return fmt.Errorf("%w: %d after aggregation, limit %d", ErrTooMany, len(res.Prefixes), g.MaxCount)
-	}
-	if opt.Force || g.MaxChurn <= 0 || len(opt.Previous) == 0 {
-		return nil
-	}
-	prev := len(sortedCopy(opt.Previous))
-	if float64(len(res.Del)) > g.MaxChurn*float64(prev) {
-		return &ChurnError{Removed: len(res.Del), Previous: prev, Limit: g.MaxChurn}
 	}
 	return nil
 }

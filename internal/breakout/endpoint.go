@@ -1,0 +1,66 @@
+package breakout
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+)
+
+// Endpoint is a host:port whose addresses breakout must never take over: a
+// hub's WireGuard endpoint, as the config writes it. A route that covered
+// it would send the tunnel's own packets to the breakout gateway.
+type Endpoint struct {
+	HostPort string // "hub.example.net:51820", "198.51.100.7:51820", "[2001:db8::7]:51820"
+	Label    string // what it is, e.g. "docomo hub endpoint"
+}
+
+// LookupFunc resolves a host name, as net.Resolver.LookupNetIP(ctx, "ip", host).
+type LookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
+
+// ProtectEndpoints returns the addresses of eps as host prefixes to
+// protect, resolving names with lookup. An endpoint that yields no address
+// cannot be protected: it gets a warning, to be shown in status and
+// logged, instead of being left out silently. Addresses come back sorted
+// and once each; warnings in the order of eps.
+func ProtectEndpoints(ctx context.Context, lookup LookupFunc, eps []Endpoint) (prot []Protected, warnings []string) {
+	for _, ep := range eps {
+		addrs, err := endpointAddrs(ctx, lookup, ep.HostPort)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("%s %s: %v: its address is not protected from breakout routes", ep.Label, ep.HostPort, err))
+			continue
+		}
+		for _, a := range addrs {
+			prot = append(prot, Protected{Prefix: netip.PrefixFrom(a, a.BitLen()), Label: ep.Label})
+		}
+	}
+	slices.SortFunc(prot, func(a, b Protected) int { return ComparePrefix(a.Prefix, b.Prefix) })
+	return slices.CompactFunc(prot, func(a, b Protected) bool { return a.Prefix == b.Prefix }), warnings
+}
+
+// endpointAddrs is the address of an endpoint written as one, else what
+// its name resolves to; none is an error.
+func endpointAddrs(ctx context.Context, lookup LookupFunc, hostPort string) ([]netip.Addr, error) {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return nil, fmt.Errorf("not host:port")
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	addrs, err := lookup(ctx, host)
+	if err != nil {
+		return nil, fmt.Errorf("does not resolve (%w)", err)
+	}
+	out := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		if a.IsValid() {
+			out = append(out, a.Unmap())
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("resolves to no address")
+	}
+	return out, nil
+}
