@@ -155,6 +155,46 @@ func TestCompileMaxCount(t *testing.T) {
 	}
 }
 
+// TestCompileChurnBackstop: an install that withdraws more than MaxChurn
+// of the installed address space waits for Force; addresses are counted,
+// so a route split by aggregation is no withdrawal.
+func TestCompileChurnBackstop(t *testing.T) {
+	prev := pfxs("10.0.0.0/24", "10.0.2.0/24", "10.0.4.0/24", "10.0.6.0/24", "2001:db8::/32")
+	tests := []struct {
+		name    string
+		next    []Entry
+		limit   float64
+		force   bool
+		wantErr string // part of the error; "" for none
+	}{
+		{"over limit", ents("x", "10.0.0.0/24", "10.0.2.0/24", "10.0.8.0/24", "2001:db8::/32"), 0.4, false, "withdraw 50.0% of the installed IPv4 address space (2 of 5 routes deleted; limit 40.0%)"},
+		{"at limit", ents("x", "10.0.0.0/24", "10.0.2.0/24", "10.0.8.0/24", "2001:db8::/32"), 0.5, false, ""},
+		{"a split route withdraws little", ents("x", "10.0.0.0/25", "10.0.2.0/24", "10.0.4.0/24", "10.0.6.0/24", "2001:db8::/32"), 0.2, false, ""},
+		{"ipv6 counted apart", ents("x", "10.0.0.0/24", "10.0.2.0/24", "10.0.4.0/24", "10.0.6.0/24"), 0.5, false, "100.0% of the installed IPv6"},
+		{"everything gone", nil, 0.5, false, "100.0% of the installed IPv4"},
+		{"forced", nil, 0.1, true, ""},
+		{"no limit", nil, 0, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Compile(tt.next, Options{Guards: Guards{MaxChurn: tt.limit}, Previous: prev, Force: tt.force})
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var ce *ChurnError
+			if !errors.Is(err, ErrChurn) || !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want a *ChurnError saying %q", err, tt.wantErr)
+			}
+		})
+	}
+	if _, err := Compile(nil, Options{Guards: Guards{MaxChurn: 0.5}}); err != nil {
+		t.Errorf("first compile (nothing installed) refused: %v", err)
+	}
+}
+
 func TestIndex(t *testing.T) {
 	es := []Entry{
 		NewEntry(netip.MustParsePrefix("3.112.0.0/14"), 0, Attrs{Source: "aws", Service: "EC2", Region: "ap-northeast-1"}),

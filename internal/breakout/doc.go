@@ -17,8 +17,8 @@
 //	// gate: breakout.CheckUpdate(guards, Update{Previous: saved, Next: fetched,
 //	// Others: the other sources' sets}); a *HoldError keeps the saved set
 //	// and marks the source held until an operator accepts the update.
-//	res, err := breakout.CompileSets(sets, breakout.Options{Guards: guards, Previous: installed})
-//	// err: ErrTooMany: keep what is installed
+//	res, err := breakout.CompileSets(sets, breakout.Options{Guards: guards, Previous: installed, Force: force})
+//	// err: ErrTooMany or *ChurnError (the backstop: errors.Is ErrChurn): keep what is installed
 //	// else install res.Prefixes via the breakout gateway (fib.Via + Sync),
 //	// or res.Add then res.Del, and announce them over BGP if configured.
 //	res.Explain(addr)                                  // for `uplinkd explain IP`
