@@ -19,24 +19,45 @@ type Endpoint struct {
 // LookupFunc resolves a host name, as net.Resolver.LookupNetIP(ctx, "ip", host).
 type LookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
 
-// ProtectEndpoints returns the addresses of eps as host prefixes to
-// protect, resolving names with lookup. An endpoint that yields no address
-// cannot be protected: it gets a warning, to be shown in status and
-// logged, instead of being left out silently. Addresses come back sorted
-// and once each; warnings in the order of eps.
-func ProtectEndpoints(ctx context.Context, lookup LookupFunc, eps []Endpoint) (prot []Protected, warnings []string) {
+// EndpointGuard turns endpoints into protected host prefixes. It
+// remembers what each endpoint last resolved to, so that a name that stops
+// resolving (a resolver down for a while) keeps its protection. The zero
+// value is ready; it is not safe for concurrent use.
+type EndpointGuard struct {
+	last map[string][]netip.Addr // by HostPort
+}
+
+// Resolve returns the addresses of eps as host prefixes to protect,
+// resolving names with lookup. An endpoint that yields no address gets a
+// warning, to be shown in status and logged, instead of being left out
+// silently: its last addresses stay protected if it had any, else it is
+// not protected at all. Prefixes come back sorted and once each; warnings
+// in the order of eps.
+func (g *EndpointGuard) Resolve(ctx context.Context, lookup LookupFunc, eps []Endpoint) (prot []Protected, warnings []string) {
+	now := map[string][]netip.Addr{}
 	for _, ep := range eps {
 		addrs, err := endpointAddrs(ctx, lookup, ep.HostPort)
 		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("%s %s: %v: its address is not protected from breakout routes", ep.Label, ep.HostPort, err))
-			continue
+			addrs = g.last[ep.HostPort]
+			warnings = append(warnings, endpointWarning(ep, err, addrs))
+		}
+		if len(addrs) > 0 {
+			now[ep.HostPort] = addrs
 		}
 		for _, a := range addrs {
 			prot = append(prot, Protected{Prefix: netip.PrefixFrom(a, a.BitLen()), Label: ep.Label})
 		}
 	}
+	g.last = now
 	slices.SortFunc(prot, func(a, b Protected) int { return ComparePrefix(a.Prefix, b.Prefix) })
 	return slices.CompactFunc(prot, func(a, b Protected) bool { return a.Prefix == b.Prefix }), warnings
+}
+
+func endpointWarning(ep Endpoint, err error, kept []netip.Addr) string {
+	if len(kept) == 0 {
+		return fmt.Sprintf("%s %s: %v: its address is not protected from breakout routes", ep.Label, ep.HostPort, err)
+	}
+	return fmt.Sprintf("%s %s: %v: still protecting the addresses it last had, %v", ep.Label, ep.HostPort, err, kept)
 }
 
 // endpointAddrs is the address of an endpoint written as one, else what

@@ -25,14 +25,15 @@ func fakeLookup(m map[string][]string) LookupFunc {
 	}
 }
 
-// TestProtectEndpoints: every hub endpoint's address is protected, and one
-// whose name does not resolve is a warning, not a silent gap.
-func TestProtectEndpoints(t *testing.T) {
-	lookup := fakeLookup(map[string][]string{
+// TestEndpointGuard: every hub endpoint's address is protected, and one
+// whose name does not resolve is a warning, not a silent gap; a name that
+// stops resolving keeps the protection of its last addresses.
+func TestEndpointGuard(t *testing.T) {
+	names := map[string][]string{
 		"hub1.example.net":   {"198.51.100.7", "2001:db8::7"},
 		"empty.example.net":  {},
 		"mapped.example.net": {"::ffff:203.0.113.9"},
-	})
+	}
 	eps := []Endpoint{
 		{"hub1.example.net:51820", "docomo hub endpoint"},
 		{"hub1.example.net:51821", "softbank hub endpoint"}, // the same addresses, listed once
@@ -41,7 +42,8 @@ func TestProtectEndpoints(t *testing.T) {
 		{"empty.example.net:51820", "hub3 endpoint"},
 		{"mapped.example.net:51820", "hub4 endpoint"},
 	}
-	prot, warnings := ProtectEndpoints(context.Background(), lookup, eps)
+	var g EndpointGuard
+	prot, warnings := g.Resolve(context.Background(), fakeLookup(names), eps)
 	want := []Protected{
 		{netip.MustParsePrefix("198.51.100.7/32"), "docomo hub endpoint"},
 		{netip.MustParsePrefix("203.0.113.1/32"), "rakuten hub endpoint"},
@@ -57,5 +59,15 @@ func TestProtectEndpoints(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantWarn, warnings); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+
+	delete(names, "hub1.example.net")
+	prot, warnings = g.Resolve(context.Background(), fakeLookup(names), eps[:1])
+	if diff := cmp.Diff([]Protected{want[0], want[3]}, prot, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
+		t.Errorf("protected once the name is gone (-want +got):\n%s", diff)
+	}
+	wantWarn = []string{"docomo hub endpoint hub1.example.net:51820: does not resolve (lookup hub1.example.net: no such host): still protecting the addresses it last had, [198.51.100.7 2001:db8::7]"}
+	if diff := cmp.Diff(wantWarn, warnings); diff != "" {
+		t.Errorf("warnings once the name is gone (-want +got):\n%s", diff)
 	}
 }

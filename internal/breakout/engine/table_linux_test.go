@@ -27,7 +27,7 @@ func TestWholeTable(t *testing.T) {
 	srv := newFeedServer(t, body)
 	p := basePlan(t, t.TempDir())
 	p.Fetcher.Timeout = 20 * time.Second
-	p.Sources = []source.Config{{Spec: feed.Spec{Name: "routeviews", Kind: feed.KindASN}, URLs: []string{srv.URL}}}
+	p.Sources = []source.Config{{Spec: feed.Spec{Name: "routeviews", Kind: feed.KindASN}, URLs: []string{srv.URL}, AllowHTTP: true}}
 	want := wantSet(t, p, p.Sources[0].Spec, body).Prefixes // the reference's entries can go
 	before := heapInUse()
 	start := time.Now()
