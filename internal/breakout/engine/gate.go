@@ -33,6 +33,9 @@ func (e *Engine) gate(src source.Config, prev lkg.State, next []breakout.Entry, 
 	e.mu.Unlock()
 	if forced {
 		e.log.Warn("breakout update taken by force = true (remove it from the config: later updates are guarded again)", "source", src.Spec.Name, "held", err)
+		e.mu.Lock()
+		e.forceInstall = true // and its install, past the backstop
+		e.mu.Unlock()
 		return nil
 	}
 	return err
@@ -42,16 +45,14 @@ func (e *Engine) gate(src source.Config, prev lkg.State, next []breakout.Entry, 
 var ErrNoSource = errors.New("no such breakout source")
 
 // Accept takes, once, the update a source holds, as if the guards had let
-// it through (`uplinkd breakout accept SOURCE`), and installs the outcome.
-// With name "" it takes every held update and lets the next install past
-// the churn backstop. It returns the sources whose update it took.
+// it through (`uplinkd breakout accept SOURCE`), and installs the outcome,
+// past the churn backstop that would otherwise refuse the install for the
+// same reason. With name "" it takes every held update, and an install the
+// backstop refused. It returns the sources whose update it took.
 func (e *Engine) Accept(name string) ([]string, error) {
 	var taken []string
 	if name == "" {
 		taken = e.acceptAll()
-		e.mu.Lock()
-		e.forceInstall = true
-		e.mu.Unlock()
 	} else {
 		if !e.configured(name) {
 			return nil, fmt.Errorf("%w: %s", ErrNoSource, name)
@@ -64,6 +65,7 @@ func (e *Engine) Accept(name string) ([]string, error) {
 		taken = []string{name}
 	}
 	e.mu.Lock()
+	e.forceInstall = true
 	e.gen++
 	e.mu.Unlock()
 	_, err := e.reconcile()

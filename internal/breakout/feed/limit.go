@@ -69,25 +69,36 @@ func ReadAll(r io.Reader, max int64) ([]byte, error) {
 	return readAll(r, max, 0)
 }
 
-// readAll is ReadAll with a size hint: the buffer is sized once for
-// min(hint, max) bytes, so a body costs its size, not the two or three
+// readAll is ReadAll with a size hint: the buffer is made once for
+// min(hint, max)+1 bytes, so a body costs its size, not the two or three
 // times io.ReadAll's doubling would, and a lying hint costs no more than
-// max.
+// max. It stops as soon as max is passed.
 func readAll(r io.Reader, max, hint int64) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxBytes
 	}
-	var buf bytes.Buffer
+	size := int64(bytes.MinRead)
 	if hint > 0 {
-		buf.Grow(int(min(hint, max)) + bytes.MinRead)
+		size = min(hint, max) + 1
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(r, max+1)); err != nil {
-		return nil, err
+	b := make([]byte, 0, size)
+	lr := io.LimitReader(r, max+1)
+	for {
+		if int64(len(b)) > max {
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // let append pick the growth
+		}
+		n, err := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if int64(buf.Len()) > max {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
-	}
-	return buf.Bytes(), nil
 }
 
 // gzipMagic starts every gzip stream (RFC 1952).
