@@ -307,13 +307,13 @@ type Breakout struct {
 	MaxEntries       int           // entries one source's feed may list, counted while reading
 	ReadBack         time.Duration // how often the rule and table are read back and repaired
 	Force            bool
-	Probe        bool
-	ProbeEvery   time.Duration
-	DownAfter    int
-	UpAfter      int
-	FetchTimeout time.Duration
-	MaxFeedBytes int64
-	Sources      []BreakoutSource
+	Probe            bool
+	ProbeEvery       time.Duration
+	DownAfter        int
+	UpAfter          int
+	FetchTimeout     time.Duration
+	MaxFeedBytes     int64
+	Sources          []BreakoutSource
 	// Peers receive the installed set over BGP with the gateway as next
 	// hop (the job exabgp did): e.g. the LAN's own router.
 	Peers []BreakoutPeer
