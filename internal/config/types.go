@@ -299,6 +299,15 @@ type Breakout struct {
 	MaxPrefixes  int
 	MaxChurn     int // percent of a source's saved set (or of the whole) one update may remove
 	MaxGrowth    int // percent of a source's saved set (or of the whole) one update may add
+	Force        bool
+	Probe        bool
+	ProbeEvery   time.Duration
+	DownAfter    int
+	UpAfter      int
+	FetchTimeout time.Duration
+	MaxFeedBytes int64
+	Sources      []BreakoutSource
+
 	// MaxCoverage is the percent of the IPv4 address space (or of IPv6's
 	// 2000::/3) one source may cover, unless the source sets its own;
 	// MaxTotalCoverage, the whole set.
@@ -306,14 +315,7 @@ type Breakout struct {
 	MaxTotalCoverage int
 	MaxEntries       int           // entries one source's feed may list, counted while reading
 	ReadBack         time.Duration // how often the rule and table are read back and repaired
-	Force            bool
-	Probe            bool
-	ProbeEvery       time.Duration
-	DownAfter        int
-	UpAfter          int
-	FetchTimeout     time.Duration
-	MaxFeedBytes     int64
-	Sources          []BreakoutSource
+
 	// Peers receive the installed set over BGP with the gateway as next
 	// hop (the job exabgp did): e.g. the LAN's own router.
 	Peers []BreakoutPeer
