@@ -20,29 +20,35 @@ type Endpoint struct {
 type LookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
 
 // EndpointGuard turns endpoints into protected host prefixes. It
-// remembers what each endpoint last resolved to, so that a name that stops
+// remembers what each host last resolved to, so that a name that stops
 // resolving (a resolver down for a while) keeps its protection. The zero
 // value is ready; it is not safe for concurrent use.
 type EndpointGuard struct {
-	last map[string][]netip.Addr // by HostPort
+	last map[string][]netip.Addr // by host
 }
 
 // Resolve returns the addresses of eps as host prefixes to protect,
-// resolving names with lookup. An endpoint that yields no address gets a
-// warning, to be shown in status and logged, instead of being left out
-// silently: its last addresses stay protected if it had any, else it is
-// not protected at all. Prefixes come back sorted and once each; warnings
-// in the order of eps.
+// resolving names with lookup, each host once (a hub is reached by one
+// tunnel per uplink). A host that yields no address gets one warning, to
+// be shown in status and logged, instead of being left out silently: its
+// last addresses stay protected if it had any, else it is not protected
+// at all. Prefixes come back sorted and once each; warnings in the order
+// of eps.
 func (g *EndpointGuard) Resolve(ctx context.Context, lookup LookupFunc, eps []Endpoint) (prot []Protected, warnings []string) {
 	now := map[string][]netip.Addr{}
-	for _, ep := range eps {
-		addrs, err := endpointAddrs(ctx, lookup, ep.HostPort)
+	done := map[string]bool{}
+	for i, ep := range eps {
+		host, addrs, err := endpointAddrs(ctx, lookup, ep.HostPort)
+		if done[host] {
+			continue
+		}
+		done[host] = true
 		if err != nil {
-			addrs = g.last[ep.HostPort]
-			warnings = append(warnings, endpointWarning(ep, err, addrs))
+			addrs = g.last[host]
+			warnings = append(warnings, endpointWarning(ep, err, addrs, sameHost(eps[i+1:], host)))
 		}
 		if len(addrs) > 0 {
-			now[ep.HostPort] = addrs
+			now[host] = addrs
 		}
 		for _, a := range addrs {
 			prot = append(prot, Protected{Prefix: netip.PrefixFrom(a, a.BitLen()), Label: ep.Label})
@@ -53,26 +59,41 @@ func (g *EndpointGuard) Resolve(ctx context.Context, lookup LookupFunc, eps []En
 	return slices.CompactFunc(prot, func(a, b Protected) bool { return a.Prefix == b.Prefix }), warnings
 }
 
-func endpointWarning(ep Endpoint, err error, kept []netip.Addr) string {
-	if len(kept) == 0 {
-		return fmt.Sprintf("%s %s: %v: its address is not protected from breakout routes", ep.Label, ep.HostPort, err)
+// sameHost counts the endpoints of eps on host.
+func sameHost(eps []Endpoint, host string) int {
+	n := 0
+	for _, ep := range eps {
+		if h, _, err := net.SplitHostPort(ep.HostPort); err == nil && h == host {
+			n++
+		}
 	}
-	return fmt.Sprintf("%s %s: %v: still protecting the addresses it last had, %v", ep.Label, ep.HostPort, err, kept)
+	return n
 }
 
-// endpointAddrs is the address of an endpoint written as one, else what
-// its name resolves to; none is an error.
-func endpointAddrs(ctx context.Context, lookup LookupFunc, hostPort string) ([]netip.Addr, error) {
+func endpointWarning(ep Endpoint, err error, kept []netip.Addr, more int) string {
+	what := ep.Label + " " + ep.HostPort
+	if more > 0 {
+		what += fmt.Sprintf(" (and %d more on this host)", more)
+	}
+	if len(kept) == 0 {
+		return fmt.Sprintf("%s: %v: its address is not protected from breakout routes", what, err)
+	}
+	return fmt.Sprintf("%s: %v: still protecting the addresses it last had, %v", what, err, kept)
+}
+
+// endpointAddrs is the host of an endpoint and its address if written as
+// one, else what the name resolves to; none is an error.
+func endpointAddrs(ctx context.Context, lookup LookupFunc, hostPort string) (string, []netip.Addr, error) {
 	host, _, err := net.SplitHostPort(hostPort)
 	if err != nil {
-		return nil, fmt.Errorf("not host:port")
+		return hostPort, nil, fmt.Errorf("not host:port")
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
-		return []netip.Addr{a.Unmap()}, nil
+		return host, []netip.Addr{a.Unmap()}, nil
 	}
 	addrs, err := lookup(ctx, host)
 	if err != nil {
-		return nil, fmt.Errorf("does not resolve (%w)", err)
+		return host, nil, fmt.Errorf("does not resolve (%w)", err)
 	}
 	out := make([]netip.Addr, 0, len(addrs))
 	for _, a := range addrs {
@@ -81,7 +102,7 @@ func endpointAddrs(ctx context.Context, lookup LookupFunc, hostPort string) ([]n
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("resolves to no address")
+		return host, nil, fmt.Errorf("resolves to no address")
 	}
-	return out, nil
+	return host, out, nil
 }

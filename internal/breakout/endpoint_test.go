@@ -39,6 +39,7 @@ func TestEndpointGuard(t *testing.T) {
 		{"hub1.example.net:51821", "softbank hub endpoint"}, // the same addresses, listed once
 		{"203.0.113.1:51820", "rakuten hub endpoint"},
 		{"nowhere.example.net:51820", "hub2 endpoint"},
+		{"nowhere.example.net:51821", "hub2 endpoint"}, // one warning for the host
 		{"empty.example.net:51820", "hub3 endpoint"},
 		{"mapped.example.net:51820", "hub4 endpoint"},
 	}
@@ -54,7 +55,7 @@ func TestEndpointGuard(t *testing.T) {
 		t.Errorf("protected (-want +got):\n%s", diff)
 	}
 	wantWarn := []string{
-		"hub2 endpoint nowhere.example.net:51820: does not resolve (lookup nowhere.example.net: no such host): its address is not protected from breakout routes",
+		"hub2 endpoint nowhere.example.net:51820 (and 1 more on this host): does not resolve (lookup nowhere.example.net: no such host): its address is not protected from breakout routes",
 		"hub3 endpoint empty.example.net:51820: resolves to no address: its address is not protected from breakout routes",
 	}
 	if diff := cmp.Diff(wantWarn, warnings); diff != "" {
