@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+
+	"go4.org/netipx"
 )
 
 // Limits an update can break, matched with errors.Is through a *HoldError.
@@ -86,7 +88,12 @@ func CheckUpdate(g Guards, u Update) (Verdict, error) {
 	gd := newGuard(g)
 	prev, next := gd.prefixes(u.Previous), gd.prefixes(u.Next)
 	others := gd.union(u.Others)
-	v := Verdict{Source: measure(prev, next), Whole: measureWhole(others, prev, next)}
+	add, del := Diff(prev, next)
+	v := Verdict{Source: measure(prev, next, add, del)}
+	v.Whole = v.Source
+	if len(others) > 0 {
+		v.Whole = measureWhole(others, prev, next, add, del)
+	}
 	hold := func(scope string, limit error, format string, args ...any) (Verdict, error) {
 		return v, &HoldError{Source: u.Source, Scope: scope, Limit: limit, Detail: fmt.Sprintf(format, args...)}
 	}
@@ -175,39 +182,42 @@ func (g guard) union(sets [][]Entry) []netip.Prefix {
 	return SortPrefixes(ps)
 }
 
-// measure compares two sorted, unique prefix lists.
-func measure(prev, next []netip.Prefix) Change {
-	add, del := Diff(prev, next)
+// measure compares two sorted, unique prefix lists; add and del are
+// their Diff.
+func measure(prev, next, add, del []netip.Prefix) Change {
 	c := Change{Previous: len(prev), Next: len(next), Added: len(add), Removed: len(del)}
-	c.setCoverage(slices.Values(next), len(next))
+	c.summarize(slices.Values(next))
 	return c
 }
 
 // measureWhole is measure of others+prev against others+next, without
 // building either union: a million prefixes are 16 MB a copy.
-func measureWhole(others, prev, next []netip.Prefix) Change {
-	add, del := Diff(prev, next)
+func measureWhole(others, prev, next, add, del []netip.Prefix) Change {
 	c := Change{
 		Previous: len(others) + len(prev) - countIn(others, prev),
 		Next:     len(others) + len(next) - countIn(others, next),
 		Added:    len(add) - countIn(others, add),
 		Removed:  len(del) - countIn(others, del),
 	}
-	c.setCoverage(merged(others, next), len(others)+len(next))
+	c.summarize(merged(others, next))
 	return c
 }
 
-// setCoverage aggregates ps (sorted) and measures what they cover.
-func (c *Change) setCoverage(ps iter.Seq[netip.Prefix], n int) {
-	agg := aggregateSorted(ps, n)
-	c.Aggregated = len(agg)
-	for _, p := range agg {
-		if p.Addr().Is4() {
-			c.Coverage4 += math.Ldexp(1, -p.Bits())
-		} else {
-			c.Coverage6 += math.Ldexp(1, 3-p.Bits())
+// summarize aggregates ps (sorted) as Aggregate does, counting the
+// prefixes and the address space of the result without keeping them.
+func (c *Change) summarize(ps iter.Seq[netip.Prefix]) {
+	var scratch []netip.Prefix
+	mergedRanges(ps, func(r netipx.IPRange) {
+		scratch = r.AppendPrefixes(scratch[:0])
+		c.Aggregated += len(scratch)
+		for _, p := range scratch {
+			if p.Addr().Is4() {
+				c.Coverage4 += math.Ldexp(1, -p.Bits())
+			} else {
+				c.Coverage6 += math.Ldexp(1, 3-p.Bits())
+			}
 		}
-	}
+	})
 	c.Coverage6 = min(c.Coverage6, 1) // a prefix outside 2000::/3 still counts
 }
 
