@@ -106,8 +106,9 @@ func TestCheckRefusesPlainHTTPFeed(t *testing.T) {
 	text = strings.Replace(text, `url = "https://ip-ranges.amazonaws.com/ip-ranges.json"`, `url = "http://ip-ranges.amazonaws.com/ip-ranges.json"`, 1)
 	path := filepath.Join(dir, "edge.toml")
 	os.WriteFile(path, []byte(text), 0o600)
+	line := strings.Count(text[:strings.Index(text, `url = "http://`)], "\n") + 1
 	out, _, code := call(t, "", "check", "-c", path)
-	if code != 1 || !strings.Contains(out, path+":133:1: breakout.source[0].url: \"http://ip-ranges.amazonaws.com/ip-ranges.json\" is plain http") {
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("%s:%d:1: breakout.source[0].url: \"http://ip-ranges.amazonaws.com/ip-ranges.json\" is plain http", path, line)) {
 		t.Errorf("check exited %d:\n%s", code, out)
 	}
 	text = strings.Replace(text, `url = "http://ip-ranges.amazonaws.com/ip-ranges.json"`, "url = \"http://ip-ranges.amazonaws.com/ip-ranges.json\"\nallow_http = true", 1)
