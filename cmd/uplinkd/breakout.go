@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/uplinkd/uplinkd/internal/api"
 	"github.com/uplinkd/uplinkd/internal/breakout"
 	"github.com/uplinkd/uplinkd/internal/breakout/lkg"
 	"github.com/uplinkd/uplinkd/internal/breakout/routefile"
@@ -22,13 +23,18 @@ import (
 
 func cmdBreakout(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("breakout needs fetch or diff")
+		return errors.New("breakout needs fetch, diff or accept")
 	}
 	fs := flag.NewFlagSet("breakout "+args[0], flag.ContinueOnError)
 	path := configFlag(fs)
 	out := fs.String("out", "", "fetch: directory for the route files")
+	all := fs.Bool("all", false, "accept: every held update")
+	sock := fs.String("socket", "", "accept: the daemon's control socket (instead of reading it from the config)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if args[0] == "accept" {
+		return acceptHeld(*path, *sock, fs.Args(), *all, stdout)
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -47,7 +53,42 @@ func cmdBreakout(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	case "diff":
 		return diffBreakout(cfg, stdout, log)
 	}
-	return fmt.Errorf("unknown breakout verb %q: use fetch or diff", args[0])
+	return fmt.Errorf("unknown breakout verb %q: use fetch, diff or accept", args[0])
+}
+
+// acceptHeld asks the running daemon, through its control socket, to take
+// the update a source holds once (`uplinkd breakout accept SOURCE`), or
+// every held update with --all.
+func acceptHeld(path, sock string, args []string, all bool, stdout io.Writer) error {
+	source := ""
+	switch {
+	case all && len(args) == 0:
+	case !all && len(args) == 1:
+		source = args[0]
+	default:
+		return errors.New("accept needs one SOURCE (as status names it), or --all")
+	}
+	if sock == "" {
+		cfg, err := config.Load(path)
+		if err != nil {
+			return err
+		}
+		sock = cfg.API.Socket
+	}
+	res, err := api.NewClient(sock).Accept(source)
+	if err != nil {
+		return err
+	}
+	if len(res.Accepted) == 0 {
+		fmt.Fprintln(stdout, "no source holds an update")
+	}
+	for _, name := range res.Accepted {
+		fmt.Fprintf(stdout, "%s: held update taken; later updates are guarded again\n", name)
+	}
+	if res.InstallError != "" {
+		return fmt.Errorf("taken, but the install failed (the daemon retries): %s", res.InstallError)
+	}
+	return nil
 }
 
 // fetchAll refreshes every source once into a throwaway store and returns
@@ -63,7 +104,7 @@ func fetchAll(cfg *config.Config, log *slog.Logger) (map[string][]breakout.Entry
 		return nil, err
 	}
 	plan := daemon.BreakoutPlan(cfg)
-	r := &source.Refresher{Fetcher: plan.Fetcher, Store: store, Log: log}
+	r := &source.Refresher{Fetcher: plan.Fetcher, Store: store, Log: log, Limits: plan.Limits}
 	got := map[string][]breakout.Entry{}
 	var errs []error
 	for _, src := range plan.Sources {

@@ -30,6 +30,7 @@ const usage = `usage: uplinkd COMMAND [flags]
   explain -c FILE IP   which route the kernel uses for IP, and why
   breakout fetch -c FILE --out DIR   write each source as a seed-format route file
   breakout diff -c FILE              what an update would add and remove
+  breakout accept -c FILE SOURCE     take a source's held feed update, once (--all: every one)
   genkey               print a new WireGuard private key (as wg genkey)
   pubkey               read a private key on stdin, print its public key
   version              print the version

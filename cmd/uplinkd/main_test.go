@@ -2,10 +2,16 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/uplinkd/uplinkd/internal/api"
 )
 
 func call(t *testing.T, stdin string, args ...string) (string, string, int) {
@@ -81,5 +87,64 @@ func TestCheckReportsFileLineColumn(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "nothing was changed") {
 		t.Errorf("stderr %q", stderr)
+	}
+}
+
+// TestCheckRefusesPlainHTTPFeed: a feed URL over plain http is refused by
+// check, at its line and column, unless its source says allow_http.
+func TestCheckRefusesPlainHTTPFeed(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "private.key")
+	if err := os.WriteFile(key, []byte("aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8gd28=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile("../../configs/edge.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(example), `private_key_file = "/etc/uplinkd/private.key"`, `private_key_file = "`+key+`"`, 1)
+	text = strings.Replace(text, `url = "https://ip-ranges.amazonaws.com/ip-ranges.json"`, `url = "http://ip-ranges.amazonaws.com/ip-ranges.json"`, 1)
+	path := filepath.Join(dir, "edge.toml")
+	os.WriteFile(path, []byte(text), 0o600)
+	line := strings.Count(text[:strings.Index(text, `url = "http://`)], "\n") + 1
+	out, _, code := call(t, "", "check", "-c", path)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("%s:%d:1: breakout.source[0].url: \"http://ip-ranges.amazonaws.com/ip-ranges.json\" is plain http", path, line)) {
+		t.Errorf("check exited %d:\n%s", code, out)
+	}
+	text = strings.Replace(text, `url = "http://ip-ranges.amazonaws.com/ip-ranges.json"`, "url = \"http://ip-ranges.amazonaws.com/ip-ranges.json\"\nallow_http = true", 1)
+	os.WriteFile(path, []byte(text), 0o600)
+	if out, _, code := call(t, "", "check", "-c", path); code != 0 {
+		t.Errorf("with allow_http, check exited %d:\n%s", code, out)
+	}
+}
+
+// TestBreakoutAccept: the command asks the daemon over its socket and
+// says what was taken; without a source it says how to name one.
+func TestBreakoutAccept(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only root may accept over the socket")
+	}
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	srv, err := api.Listen(sock, "", func() api.Status { return api.Status{} }, func(netip.Addr) api.Explanation { return api.Explanation{} },
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.HandleAccept(func(source string) (api.AcceptResult, error) {
+		if source != "aws" {
+			return api.AcceptResult{}, fmt.Errorf("source %s holds no update", source)
+		}
+		return api.AcceptResult{Accepted: []string{"aws"}}, nil
+	})
+	out, stderr, code := call(t, "", "breakout", "accept", "--socket", sock, "aws")
+	if code != 0 || out != "aws: held update taken; later updates are guarded again\n" {
+		t.Errorf("accept aws: exit %d, %q %q", code, out, stderr)
+	}
+	if _, stderr, code := call(t, "", "breakout", "accept", "--socket", sock, "github"); code != 1 || !strings.Contains(stderr, "source github holds no update") {
+		t.Errorf("accept github: exit %d, %q", code, stderr)
+	}
+	if _, stderr, code := call(t, "", "breakout", "accept", "--socket", sock); code != 1 || !strings.Contains(stderr, "accept needs one SOURCE") {
+		t.Errorf("accept without a source: exit %d, %q", code, stderr)
 	}
 }

@@ -113,7 +113,7 @@ func writeBreakout(w io.Writer, b engine.Status, now time.Time) error {
 	}
 	fmt.Fprintln(w)
 	if c.ChurnBlocked {
-		fmt.Fprintf(w, "update held: it would delete %d prefixes, more than max_churn_percent allows (set force = true to take it)\n", c.Pending)
+		fmt.Fprintf(w, "install held: it would delete %d prefixes, more than max_churn_percent allows (`uplinkd breakout accept --all` takes it)\n", c.Pending)
 	}
 	if c.LastError != "" {
 		fmt.Fprintf(w, "error: %s\n", c.LastError)
@@ -121,11 +121,26 @@ func writeBreakout(w io.Writer, b engine.Status, now time.Time) error {
 	if c.MarkerError != "" {
 		fmt.Fprintf(w, "warning: table and rule priority not saved (%s): fix the state directory\n", c.MarkerError)
 	}
+	for _, warn := range b.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	if rb := b.ReadBack; rb.RuleRepairs+rb.RouteRepairs > 0 || rb.LastError != "" {
+		fmt.Fprintf(w, "read-back every %gs: %d rule and %d route repairs", rb.IntervalSeconds, rb.RuleRepairs, rb.RouteRepairs)
+		if !rb.LastRepair.IsZero() {
+			fmt.Fprintf(w, ", last %s (%s)", Age(rb.LastRepair, now), rb.LastRepairWhat)
+		}
+		if rb.LastError != "" {
+			fmt.Fprintf(w, "; error: %s", rb.LastError)
+		}
+		fmt.Fprintln(w)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tTYPE\tPREFIXES\tLAST SUCCESS\tSTATE\tERROR")
 	for _, src := range b.Sources {
 		st := "fresh"
 		switch {
+		case src.Held:
+			st = fmt.Sprintf("held %s (%d fetched)", Age(src.HeldSince, now), src.HeldPrefixes)
 		case src.Stale:
 			st = "stale"
 		case src.Restored:
@@ -133,7 +148,15 @@ func writeBreakout(w io.Writer, b engine.Status, now time.Time) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", src.Name, src.Kind, src.Prefixes, Age(src.LastSuccess, now), st, dash(src.LastError))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, src := range b.Sources {
+		if src.Held {
+			fmt.Fprintf(w, "%s (`uplinkd breakout accept %s` takes it, once)\n", src.HeldReason, src.Name)
+		}
+	}
+	return nil
 }
 
 // writeECMP prints the liveness of each tunnel and the ECMP routes.

@@ -27,6 +27,7 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 	path string
+	mux  *http.ServeMux // HandleAccept adds to it
 }
 
 // Listen opens the socket at path, owned by root and readable only by root
@@ -61,9 +62,9 @@ func Listen(path, group string, status StatusFunc, explain ExplainFunc, log *slo
 	})
 	// IdleTimeout: a client that keeps its connection open (each
 	// NewClient has its own pool) must not hold a goroutine forever.
-	s := &Server{ln: ln, path: path, http: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout: 30 * time.Second,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
+	s := &Server{ln: ln, path: path, mux: mux, http: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout: 30 * time.Second, ConnContext: withPeer,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
 	go s.http.Serve(ln)
 	return s, nil
 }

@@ -26,6 +26,13 @@ func Aggregate(ps []netip.Prefix) []netip.Prefix {
 // from the index, without a list of a million prefixes in between.
 func aggregateSorted(ps iter.Seq[netip.Prefix], n int) []netip.Prefix {
 	out := make([]netip.Prefix, 0, n/4)
+	mergedRanges(ps, func(r netipx.IPRange) { out = r.AppendPrefixes(out) })
+	return out
+}
+
+// mergedRanges calls fn with each maximal range of the union of ps, which
+// come in ComparePrefix order, duplicates allowed.
+func mergedRanges(ps iter.Seq[netip.Prefix], fn func(netipx.IPRange)) {
 	var cur netipx.IPRange
 	for p := range ps {
 		r := netipx.RangeOfPrefix(p)
@@ -36,14 +43,13 @@ func aggregateSorted(ps iter.Seq[netip.Prefix], n int) []netip.Prefix {
 			continue
 		}
 		if cur.IsValid() {
-			out = cur.AppendPrefixes(out)
+			fn(cur)
 		}
 		cur = r
 	}
 	if cur.IsValid() {
-		out = cur.AppendPrefixes(out)
+		fn(cur)
 	}
-	return out
 }
 
 // joins reports whether r, which starts at or after cur, overlaps or touches

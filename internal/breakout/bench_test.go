@@ -174,3 +174,18 @@ func BenchmarkParseAndCompileTable(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "prefixes")
 }
+
+// BenchmarkCheckUpdateTable: the gate a fetched set passes before it
+// replaces the saved one, for the whole table against itself with 1 %
+// dropped: guards, sort, diff, coverage.
+func BenchmarkCheckUpdateTable(b *testing.B) {
+	es := loadTable(b)
+	next := es[:len(es)*99/100]
+	g := breakout.Guards{MinBits4: 8, MaxCount: 2_000_000, MaxChurn: 0.5, MaxGrowth: 1, MinChurn: 16}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := breakout.CheckUpdate(g, breakout.Update{Source: "table", Previous: es, Next: next}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

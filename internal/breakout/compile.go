@@ -3,27 +3,35 @@ package breakout
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
+
+	"go4.org/netipx"
 )
 
 // ErrTooMany means the compiled set is larger than Guards.MaxCount. The whole
 // update is refused rather than cut: a cut set would drop arbitrary routes.
 var ErrTooMany = errors.New("breakout: too many prefixes")
 
-// ErrChurn is matched (errors.Is) by a *ChurnError.
-var ErrChurn = errors.New("breakout: update removes too many prefixes")
-
-// ChurnError refuses an update that would remove more than the allowed share
-// of the previous set. The caller may retry with Options.Force.
+// ChurnError refuses an install that would withdraw more than
+// Guards.MaxChurn of the address space now installed, in either family.
+// It is the backstop behind CheckUpdate, which judges each source's update
+// before it is compiled: it catches what no source's update explains, such
+// as a start whose saved sets were lost (the routes in the kernel are then
+// the only baseline) or a large source removed from the configuration.
+// It counts addresses, not prefixes, so that aggregation cannot make a
+// small update look large. Options.Force takes the install anyway.
 type ChurnError struct {
-	Removed  int     // prefixes the update would delete
-	Previous int     // size of the previous set
+	Removed  int     // prefixes the install would delete
+	Previous int     // prefixes installed
+	Family   string  // "IPv4" or "IPv6"
+	Share    float64 // of that family's installed address space
 	Limit    float64 // Guards.MaxChurn
 }
 
 func (e *ChurnError) Error() string {
-	return fmt.Sprintf("breakout: update removes %d of %d prefixes (%.1f%%, limit %.1f%%); use force to apply",
-		e.Removed, e.Previous, 100*float64(e.Removed)/float64(e.Previous), 100*e.Limit)
+	return fmt.Sprintf("breakout: install would withdraw %.1f%% of the installed %s address space (%d of %d routes deleted; limit %.1f%%); use force to apply",
+		100*e.Share, e.Family, e.Removed, e.Previous, 100*e.Limit)
 }
 
 // Is makes errors.Is(err, ErrChurn) true.
@@ -32,8 +40,8 @@ func (e *ChurnError) Is(target error) bool { return target == ErrChurn }
 // Options tune one compilation.
 type Options struct {
 	Guards   Guards
-	Previous []netip.Prefix // the set now installed, for the churn limit
-	Force    bool           // apply even past the churn limit
+	Previous []netip.Prefix // the set now installed: Result.Add and Del, and the churn backstop
+	Force    bool           // install even past the churn backstop
 	// MaxRejections caps Result.Rejected (counts stay exact); 0 means 1000.
 	MaxRejections int
 }
@@ -55,9 +63,12 @@ type Result struct {
 }
 
 // Compile turns the union of all sources' entries into the desired set:
-// guards per entry, then aggregation, then the count and churn limits on the
-// whole set. On ErrTooMany or a *ChurnError the Result is still filled so the
-// caller can show what would have changed. entries is not copied
+// guards per entry, then aggregation, then the count limit and the churn
+// backstop (see ChurnError) on the whole set. On ErrTooMany or a
+// *ChurnError the Result is still filled so the caller can show what would
+// have changed. How far one source's update may move a set (churn, growth,
+// coverage) is CheckUpdate's to judge, before a fetched set becomes one of
+// the sets compiled here. entries is not copied
 // (Result.Index refers to it) and must not change afterwards.
 func Compile(entries []Entry, opt Options) (Result, error) {
 	return CompileSets([][]Entry{entries}, opt)
@@ -111,12 +122,55 @@ func checkSet(res Result, opt Options) error {
 	if g.MaxCount > 0 && len(res.Prefixes) > g.MaxCount {
 		return fmt.Errorf("%w: %d after aggregation, limit %d", ErrTooMany, len(res.Prefixes), g.MaxCount)
 	}
-	if opt.Force || g.MaxChurn <= 0 || len(opt.Previous) == 0 {
+	if opt.Force || g.MaxChurn <= 0 || len(res.Del) == 0 {
 		return nil
 	}
-	prev := len(sortedCopy(opt.Previous))
-	if float64(len(res.Del)) > g.MaxChurn*float64(prev) {
-		return &ChurnError{Removed: len(res.Del), Previous: prev, Limit: g.MaxChurn}
+	prev := sortedCopy(opt.Previous)
+	for _, w := range withdrawn(prev, res.Prefixes) {
+		if w.share > g.MaxChurn {
+			return &ChurnError{Removed: len(res.Del), Previous: len(prev), Family: w.family, Share: w.share, Limit: g.MaxChurn}
+		}
 	}
 	return nil
+}
+
+// familyShare is a share of one family's address space.
+type familyShare struct {
+	family string
+	share  float64
+}
+
+// withdrawn is, per family, the share of prev's addresses that next does
+// not cover.
+func withdrawn(prev, next []netip.Prefix) []familyShare {
+	var had, gone [2]float64 // IPv4, IPv6
+	size := func(p netip.Prefix) (int, float64) {
+		if p.Addr().Is4() {
+			return 0, math.Ldexp(1, 32-p.Bits())
+		}
+		return 1, math.Ldexp(1, 128-p.Bits())
+	}
+	var b netipx.IPSetBuilder
+	for _, p := range prev {
+		b.AddPrefix(p)
+	}
+	for _, p := range next {
+		b.RemovePrefix(p)
+	}
+	left, _ := b.IPSet()
+	for _, p := range Aggregate(prev) {
+		f, n := size(p)
+		had[f] += n
+	}
+	for _, p := range left.Prefixes() {
+		f, n := size(p)
+		gone[f] += n
+	}
+	var out []familyShare
+	for f, name := range []string{"IPv4", "IPv6"} {
+		if had[f] > 0 {
+			out = append(out, familyShare{name, gone[f] / had[f]})
+		}
+	}
+	return out
 }

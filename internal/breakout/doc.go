@@ -12,12 +12,17 @@
 // A daemon wires them as:
 //
 //	store := lkg.Open(stateDir, log)                   // restores sets from disk
-//	r := &source.Refresher{Fetcher: f, Store: store, Log: log}
+//	r := &source.Refresher{Fetcher: f, Store: store, Limits: lim, Gate: gate, Log: log}
 //	r.Refresh(ctx, cfg)                                // per source, on its interval
-//	res, err := breakout.Compile(store.Entries(), breakout.Options{
-//		Guards: guards, Previous: installed, Force: force})
-//	// err: ErrTooMany or *ChurnError (errors.Is ErrChurn): keep what is installed
+//	// gate: breakout.CheckUpdate(guards, Update{Previous: saved, Next: fetched,
+//	// Others: the other sources' sets}); a *HoldError keeps the saved set
+//	// and marks the source held until an operator accepts the update.
+//	res, err := breakout.CompileSets(sets, breakout.Options{Guards: guards, Previous: installed, Force: force})
+//	// err: ErrTooMany or *ChurnError (the backstop: errors.Is ErrChurn): keep what is installed
 //	// else install res.Prefixes via the breakout gateway (fib.Via + Sync),
 //	// or res.Add then res.Del, and announce them over BGP if configured.
 //	res.Explain(addr)                                  // for `uplinkd explain IP`
+//
+// ProtectEndpoints turns hub endpoints (names included) into protected
+// prefixes, with a warning for each that does not resolve.
 package breakout

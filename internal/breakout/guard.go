@@ -16,13 +16,25 @@ type Protected struct {
 	Label  string       // e.g. "hub endpoint", "lan"
 }
 
-// Guards are the limits every compiled set must respect.
+// Guards are the limits every compiled set must respect: per entry
+// (Protected, MinBits4, MinBits6), on the whole set (MaxCount), and on how
+// far one update of a source may move its own set and the whole (see
+// CheckUpdate). Shares are fractions: 0.5 is 50 %; 0 means no limit.
 type Guards struct {
 	Protected []Protected
 	MinBits4  int     // shortest IPv4 prefix accepted, e.g. 8; 0: no limit
 	MinBits6  int     // shortest IPv6 prefix accepted, e.g. 16; 0: no limit
 	MaxCount  int     // most prefixes after aggregation; 0: no limit
-	MaxChurn  float64 // largest share (0..1) of the previous set one update may remove; 0: no limit
+	MaxChurn  float64 // largest share of the previous set one update may remove
+	MaxGrowth float64 // largest share of the previous set one update may add (1: double)
+	// MinChurn is a change small enough to pass MaxChurn and MaxGrowth
+	// whatever the share: a source of 3 prefixes may swap one.
+	MinChurn int
+	// MaxCoverage is the largest share of the IPv4 address space, or of
+	// IPv6's 2000::/3, one source's set may cover; MaxTotalCoverage that
+	// of the whole set. Every unicast /8 is 87 % of IPv4; all of AWS, 2.2 %.
+	MaxCoverage      float64
+	MaxTotalCoverage float64
 }
 
 // Reason is why the guards turned an entry away.
@@ -112,6 +124,12 @@ func (g Guards) Validate() error {
 	}
 	if g.MaxChurn < 0 || g.MaxChurn > 1 {
 		errs = append(errs, fmt.Errorf("maximum churn %g not in 0..1", g.MaxChurn))
+	}
+	if g.MaxGrowth < 0 || g.MinChurn < 0 {
+		errs = append(errs, fmt.Errorf("maximum growth %g or minimum churn %d is negative", g.MaxGrowth, g.MinChurn))
+	}
+	if g.MaxCoverage < 0 || g.MaxCoverage > 1 || g.MaxTotalCoverage < 0 || g.MaxTotalCoverage > 1 {
+		errs = append(errs, fmt.Errorf("maximum coverage %g or total coverage %g not in 0..1", g.MaxCoverage, g.MaxTotalCoverage))
 	}
 	for _, p := range g.Protected {
 		if !p.Prefix.IsValid() {

@@ -50,7 +50,12 @@ func validateBreakout(v *validator, raw *rawFile, c *Config) {
 	out.MinBits4 = int(v.intIn("breakout.min_length_v4", b.MinLength4, 8, 1, 32, "the shortest IPv4 prefix a feed may add"))
 	out.MinBits6 = int(v.intIn("breakout.min_length_v6", b.MinLength6, 16, 1, 128, "the shortest IPv6 prefix a feed may add"))
 	out.MaxPrefixes = int(v.intIn("breakout.max_prefixes", b.MaxPrefixes, 2_000_000, 1, 10_000_000, "the most prefixes breakout may install"))
-	out.MaxChurn = int(v.intIn("breakout.max_churn_percent", b.MaxChurnPercent, 50, 1, 100, "an update removing more of the installed set waits for force = true"))
+	out.MaxChurn = int(v.intIn("breakout.max_churn_percent", b.MaxChurnPercent, 50, 1, 100, "an update removing more of a source's set is held until `uplinkd breakout accept`"))
+	out.MaxGrowth = int(v.intIn("breakout.max_growth_percent", b.MaxGrowth, 100, 1, 100_000, "an update adding more to a source's set is held until `uplinkd breakout accept`"))
+	out.MaxCoverage = int(v.intIn("breakout.max_coverage_percent", b.MaxCoverage, 10, 1, 100, "the share of the IPv4 address space one source may cover; all of AWS is 2.2"))
+	out.MaxTotalCoverage = int(v.intIn("breakout.max_total_coverage_percent", b.MaxTotalCover, 20, 1, 100, "the share of the IPv4 address space all sources together may cover"))
+	out.MaxEntries = int(v.intIn("breakout.max_entries", b.MaxEntries, 2_000_000, 1, 10_000_000, "entries one source's feed may list, duplicates included"))
+	out.ReadBack = v.seconds("breakout.read_back_interval", b.ReadBack, 30, 1, 3600, "how often the rule and table are checked and repaired")
 	out.Force = b.Force
 	out.Probe = true
 	if v.has("breakout.probe") {
@@ -165,8 +170,36 @@ func (v *validator) breakoutSource(i int, s rawBreakoutSource) BreakoutSource {
 	if v.has(p + ".resolver") {
 		out.Resolver = v.resolver(p+".resolver", s.Resolver)
 	}
+	out.AllowHTTP = s.AllowHTTP
+	if v.has(p + ".max_coverage_percent") {
+		out.MaxCoverage = int(v.intIn(p+".max_coverage_percent", s.MaxCoverage, 0, 1, 100, "the share of the IPv4 address space this source may cover"))
+	}
 	v.sourceNeeds(p, out)
+	v.plainHTTP(p, out)
 	return out
+}
+
+// plainHTTP refuses http:// feed URLs unless the source opts in: a feed
+// says where traffic goes, and anyone on the path of a plain http fetch
+// could rewrite it. The fetcher refuses redirects to http just the same.
+func (v *validator) plainHTTP(p string, s BreakoutSource) {
+	if s.AllowHTTP && !v.has(p+".url") && !v.has(p+".urls") {
+		v.errorf(p+".allow_http", "applies only to a source fetched from a url (remove it)")
+		return
+	}
+	if s.AllowHTTP {
+		return
+	}
+	for j, u := range s.URLs {
+		if !strings.HasPrefix(strings.ToLower(u), "http://") {
+			continue
+		}
+		key := p + ".url"
+		if !v.has(key) {
+			key = fmt.Sprintf("%s.urls[%d]", p, j)
+		}
+		v.errorf(key, "%q is plain http: anyone on the path could rewrite the feed (use https, or add allow_http = true to this source if the path is one you trust)", u)
+	}
 }
 
 // sourceURLs takes url or urls (google: goog.json, then cloud.json).

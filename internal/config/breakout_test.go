@@ -50,7 +50,17 @@ func TestBadBreakout(t *testing.T) {
 		{"resolver by name", []string{`type = "aws"`, "type = \"dns\"\nnames = [\"media.example.net\"]\nresolver = \"ns.example.net\""},
 			[]string{`34:1: breakout.source[0].resolver: "ns.example.net" is not a resolver address (write ip:port, e.g. "198.18.0.53:53")`}},
 		{"churn over 100", []string{`gateway = "198.18.5.1"`, "gateway = \"198.18.5.1\"\nmax_churn_percent = 150"},
-			[]string{`29:1: breakout.max_churn_percent: 150 is out of range (1 to 100; an update removing more of the installed set waits for force = true)`}},
+			[]string{"29:1: breakout.max_churn_percent: 150 is out of range (1 to 100; an update removing more of a source's set is held until `uplinkd breakout accept`)"}},
+		{"plain http", []string{`url = "https://ip-ranges.amazonaws.com/ip-ranges.json"`, `url = "http://feeds.example.net/ip-ranges.json"`},
+			[]string{`33:1: breakout.source[0].url: "http://feeds.example.net/ip-ranges.json" is plain http: anyone on the path could rewrite the feed (use https, or add allow_http = true to this source if the path is one you trust)`}},
+		{"plain http in urls", []string{`url = "https://ip-ranges.amazonaws.com/ip-ranges.json"`, `urls = ["https://a.example.net/goog.json", "HTTP://b.example.net/cloud.json"]`},
+			[]string{`33:44: breakout.source[0].urls[1]: "HTTP://b.example.net/cloud.json" is plain http: anyone on the path could rewrite the feed (use https, or add allow_http = true to this source if the path is one you trust)`}},
+		{"allow_http without a url", []string{`url = "https://ip-ranges.amazonaws.com/ip-ranges.json"` + "\n", "", `type = "aws"`, "type = \"static\"\nprefixes = [\"198.51.100.0/24\"]\nallow_http = true"},
+			[]string{`34:1: breakout.source[0].allow_http: applies only to a source fetched from a url (remove it)`}},
+		{"source coverage 0", []string{`services = ["EC2"]`, "services = [\"EC2\"]\nmax_coverage_percent = 0"},
+			[]string{`35:1: breakout.source[0].max_coverage_percent: 0 is out of range (1 to 100; the share of the IPv4 address space this source may cover)`}},
+		{"total coverage over 100", []string{`gateway = "198.18.5.1"`, "gateway = \"198.18.5.1\"\nmax_total_coverage_percent = 101"},
+			[]string{`29:1: breakout.max_total_coverage_percent: 101 is out of range (1 to 100; the share of the IPv4 address space all sources together may cover)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,6 +70,24 @@ func TestBadBreakout(t *testing.T) {
 				t.Errorf("errors mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestBreakoutGuardOptions: the guards' options and a source's opt-ins are
+// read as written; plain http passes with allow_http.
+func TestBreakoutGuardOptions(t *testing.T) {
+	src := edit(t, goodEdge+breakoutTail,
+		`gateway = "198.18.5.1"`, "gateway = \"198.18.5.1\"\nmax_growth_percent = 300\nmax_coverage_percent = 5\nmax_total_coverage_percent = 75\nmax_entries = 1500000\nread_back_interval = 10",
+		`url = "https://ip-ranges.amazonaws.com/ip-ranges.json"`, "url = \"http://198.18.0.80/ip-ranges.json\"\nallow_http = true\nmax_coverage_percent = 70")
+	c, err := parse("t.toml", []byte(src), testKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Breakout
+	got := []any{b.MaxGrowth, b.MaxCoverage, b.MaxTotalCoverage, b.MaxEntries, b.ReadBack, b.Sources[0].AllowHTTP, b.Sources[0].MaxCoverage, b.Sources[0].URLs}
+	want := []any{300, 5, 75, 1_500_000, 10 * time.Second, true, 70, []string{"http://198.18.0.80/ip-ranges.json"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
 

@@ -83,7 +83,8 @@ func TestExamples(t *testing.T) {
 				BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
 					Originate: lan, Accept: defaults, MaxPrefixes: 100},
 				Breakout: Breakout{Gateway: netip.MustParseAddr("198.18.5.1"), Interface: "eth1", Table: 6100, RulePriority: 6100,
-					MinBits4: 8, MinBits6: 16, MaxPrefixes: 2000000, MaxChurn: 50, Probe: true, ProbeEvery: time.Second,
+					MinBits4: 8, MinBits6: 16, MaxPrefixes: 2000000, MaxChurn: 50, MaxGrowth: 100, MaxCoverage: 10, MaxTotalCoverage: 20,
+					MaxEntries: 2_000_000, ReadBack: 30 * time.Second, Probe: true, ProbeEvery: time.Second,
 					DownAfter: 3, UpAfter: 2, FetchTimeout: 30 * time.Second, MaxFeedBytes: 32 << 20,
 					Sources: []BreakoutSource{
 						{Name: "aws-ec2-tokyo", Type: "aws", URLs: []string{"https://ip-ranges.amazonaws.com/ip-ranges.json"},

@@ -150,6 +150,11 @@ type rawBreakout struct {
 	UpAfter         int64               `toml:"probe_up_after"`
 	FetchTimeout    int64               `toml:"fetch_timeout"`
 	MaxFeedMB       int64               `toml:"max_feed_mb"`
+	MaxEntries      int64               `toml:"max_entries"`
+	MaxGrowth       int64               `toml:"max_growth_percent"`
+	MaxCoverage     int64               `toml:"max_coverage_percent"`
+	MaxTotalCover   int64               `toml:"max_total_coverage_percent"`
+	ReadBack        int64               `toml:"read_back_interval"`
 	Source          []rawBreakoutSource `toml:"source"`
 	Peer            []rawBreakoutPeer   `toml:"peer"`
 }
@@ -178,6 +183,8 @@ type rawBreakoutSource struct {
 	Header              rawRouteHeader `toml:"header"`
 	Names               []string       `toml:"names"`
 	Resolver            string         `toml:"resolver"`
+	AllowHTTP           bool           `toml:"allow_http"`
+	MaxCoverage         int64          `toml:"max_coverage_percent"`
 }
 
 type rawRouteHeader struct {

@@ -297,7 +297,8 @@ type Breakout struct {
 	MinBits4     int // shortest IPv4 prefix accepted
 	MinBits6     int
 	MaxPrefixes  int
-	MaxChurn     int // percent of the installed set one update may remove
+	MaxChurn     int // percent of a source's saved set (or of the whole) one update may remove
+	MaxGrowth    int // percent of a source's saved set (or of the whole) one update may add
 	Force        bool
 	Probe        bool
 	ProbeEvery   time.Duration
@@ -306,6 +307,15 @@ type Breakout struct {
 	FetchTimeout time.Duration
 	MaxFeedBytes int64
 	Sources      []BreakoutSource
+
+	// MaxCoverage is the percent of the IPv4 address space (or of IPv6's
+	// 2000::/3) one source may cover, unless the source sets its own;
+	// MaxTotalCoverage, the whole set.
+	MaxCoverage      int
+	MaxTotalCoverage int
+	MaxEntries       int           // entries one source's feed may list, counted while reading
+	ReadBack         time.Duration // how often the rule and table are read back and repaired
+
 	// Peers receive the installed set over BGP with the gateway as next
 	// hop (the job exabgp did): e.g. the LAN's own router.
 	Peers []BreakoutPeer
@@ -336,6 +346,8 @@ type BreakoutSource struct {
 	Header              RouteHeader
 	Names               []string // dns: the names to resolve
 	Resolver            string   // dns: ip:port; "": the system's resolver
+	AllowHTTP           bool     // the URLs may be plain http://
+	MaxCoverage         int      // percent; 0: Breakout.MaxCoverage
 }
 
 // RouteHeader fills the header fields of the seed-format route files.

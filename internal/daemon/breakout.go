@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"context"
-	"net"
 	"net/netip"
 	"time"
 
@@ -21,7 +19,9 @@ func BreakoutPlan(c *config.Config) engine.Plan {
 		Gateway: b.Gateway, Gateway6: b.Gateway6, Interface: b.Interface,
 		Table: uint32(b.Table), RulePriority: b.RulePriority, StateDir: c.StateDir, Force: b.Force,
 		Guards: breakout.Guards{Protected: protected(c), MinBits4: b.MinBits4, MinBits6: b.MinBits6,
-			MaxCount: b.MaxPrefixes, MaxChurn: float64(b.MaxChurn) / 100},
+			MaxCount: b.MaxPrefixes, MaxChurn: float64(b.MaxChurn) / 100, MaxGrowth: float64(b.MaxGrowth) / 100,
+			MaxCoverage: float64(b.MaxCoverage) / 100, MaxTotalCoverage: float64(b.MaxTotalCoverage) / 100},
+		Endpoints: endpoints(c), Limits: feed.Limits{MaxBytes: b.MaxFeedBytes, MaxEntries: b.MaxEntries}, ReadBack: b.ReadBack,
 		// A probe must time out before the next one is due.
 		Health: engine.Health{Disabled: !b.Probe, Interval: b.ProbeEvery, Timeout: min(500*time.Millisecond, b.ProbeEvery*3/4),
 			DownAfter: b.DownAfter, UpAfter: b.UpAfter},
@@ -41,6 +41,7 @@ func sourceConfig(s config.BreakoutSource) source.Config {
 			ServiceAreas: s.ServiceAreas, ASNs: s.ASNs, Prefixes: s.Prefixes,
 			Meta: breakout.NewEntry(netip.Prefix{}, s.Header.ASN, breakout.Attrs{ASNName: s.Header.ASNName, Category: s.Header.Category, Name: s.Header.Name})},
 		URLs: s.URLs, Files: s.Files, Every: s.Refresh, Names: s.Names, Resolver: s.Resolver,
+		AllowHTTP: s.AllowHTTP, MaxCoverage: float64(s.MaxCoverage) / 100,
 	}
 }
 
@@ -60,9 +61,6 @@ func protected(c *config.Config) []breakout.Protected {
 		host(u.Gateway, u.Name+" gateway")
 	}
 	for _, t := range c.EdgeTunnels {
-		for _, a := range endpointAddrs(t.Endpoint) {
-			host(a, t.Name+" hub endpoint")
-		}
 		for _, p := range t.Addresses {
 			out = append(out, breakout.Protected{Prefix: p.Masked(), Label: t.Name + " tunnel"})
 		}
@@ -73,20 +71,15 @@ func protected(c *config.Config) []breakout.Protected {
 	return out
 }
 
-// endpointAddrs resolves a hub endpoint's host (an address, or a name).
-func endpointAddrs(endpoint string) []netip.Addr {
-	h, _, err := net.SplitHostPort(endpoint)
-	if err != nil {
-		return nil
+// endpoints lists the hub endpoints (host:port, names allowed) whose
+// addresses no breakout prefix may cover: the engine resolves them, again
+// on every read-back, and warns in status of one that does not resolve.
+func endpoints(c *config.Config) []breakout.Endpoint {
+	var out []breakout.Endpoint
+	for _, t := range c.EdgeTunnels {
+		if t.Endpoint != "" {
+			out = append(out, breakout.Endpoint{HostPort: t.Endpoint, Label: t.Name + " hub endpoint"})
+		}
 	}
-	if a, err := netip.ParseAddr(h); err == nil {
-		return []netip.Addr{a}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	addrs, _ := net.DefaultResolver.LookupNetIP(ctx, "ip", h)
-	for i := range addrs {
-		addrs[i] = addrs[i].Unmap()
-	}
-	return addrs
+	return out
 }

@@ -72,6 +72,7 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 		m.Close()
 		return err
 	}
+	srv.HandleAccept(d.acceptBreakout)
 	log.Info("uplinkd started", "role", cfg.Role, "site", cfg.Site, "config", path, "pid", os.Getpid())
 	d.apply("start")
 	if err := d.startRouting(ctx, cfg); err != nil {

@@ -22,6 +22,9 @@ import (
 // route with its live tunnels, or neither.
 func (d *Daemon) explain(a netip.Addr) api.Explanation {
 	e := api.Explanation{Addr: a.String(), Kind: "none"}
+	if d.explainPublished(&e, a) {
+		return e
+	}
 	routes, err := netlink.RouteGet(net.IP(a.AsSlice()))
 	if err != nil || len(routes) == 0 {
 		e.Lines = append(e.Lines, fmt.Sprintf("the kernel has no route to %s (%v)", a, err))
@@ -54,6 +57,54 @@ func (d *Daemon) explain(a netip.Addr) api.Explanation {
 		}
 	}
 	return e
+}
+
+// explainPublished answers for the hub's own public address: where each
+// published service there goes.
+func (d *Daemon) explainPublished(e *api.Explanation, a netip.Addr) bool {
+	d.mu.Lock()
+	cfg := d.cfg
+	d.mu.Unlock()
+	if cfg.Role != config.RoleHub || len(cfg.Publish) == 0 || !localOn(cfg.Hub.PublicInterface, a) {
+		return false
+	}
+	e.Kind = "published"
+	e.Lines = append(e.Lines, fmt.Sprintf("%s is this hub's public address on %s; published there:", a, cfg.Hub.PublicInterface))
+	for _, p := range cfg.Publish {
+		lo, hi := p.LANPorts()
+		to := p.To.Addr()
+		if a.Is6() {
+			if !p.To6.IsValid() {
+				continue
+			}
+			to = p.To6.Addr()
+		}
+		line := fmt.Sprintf("  %s %s -> %s port %s (%s)", p.Protocol, portSpan(p.Port, p.PortEnd), to, portSpan(lo, hi), p.Name)
+		if a.Is6() {
+			line = fmt.Sprintf("  %s %s port %s (%s, routed)", p.Protocol, to, portSpan(lo, hi), p.Name)
+		}
+		e.Lines = append(e.Lines, line)
+	}
+	e.Lines = append(e.Lines, "  everything else from the public side towards the edges is dropped")
+	return true
+}
+
+// localOn says whether a is an address of the interface.
+func localOn(ifname string, a netip.Addr) bool {
+	link, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return false
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return false
+	}
+	for _, ad := range addrs {
+		if x, ok := netip.AddrFromSlice(ad.IP); ok && x.Unmap() == a {
+			return true
+		}
+	}
+	return false
 }
 
 // explainECMP finds the ECMP route that covers a, longest first.

@@ -138,6 +138,7 @@ func FaultSourceConfig(name, url string) string {
 name = %q
 type = "aws"
 url = %q
+allow_http = true
 services = ["EC2"]
 regions = [%q]
 refresh = 60

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/uplinkd/uplinkd/internal/api"
 )
 
 // The multi-hub lab (ulm-*): two hubs, the edge active-active over six
@@ -375,6 +377,11 @@ func TestPublishedServicesReachHome(t *testing.T) {
 	}
 	if _, err := l.DialFrom("web", "tcp", fmt.Sprintf("[%s]:22", LANHost6), time.Second); err == nil {
 		t.Error("an unpublished v6 port of the LAN host is open")
+	}
+	// explain of the hub's public address says where each service goes.
+	e, err := api.NewClient(l.Socket("hub")).Explain(HubPublic)
+	if err != nil || e.Kind != "published" || !strings.Contains(strings.Join(e.Lines, "\n"), fmt.Sprintf("tcp %d -> %s port %d (whoami)", PublishPort, LANHost, WhoAmIPort)) {
+		t.Errorf("explain %s on the hub: %+v, %v", HubPublic, e, err)
 	}
 	// Outbound is unchanged.
 	if seen, err := l.WhoAmI("lan", WebAddr); err != nil || (seen != HubPublic && seen != Hub2Public) {

@@ -196,6 +196,7 @@ probe_interval_ms = 200
 name = "aws-ec2-tokyo"
 type = "aws"
 url = "http://%s:%d/aws-ip-ranges.json"
+allow_http = true # the lab's feed server is plain http
 services = ["EC2"]
 regions = ["ap-northeast-1"]
 refresh = 60
@@ -205,6 +206,7 @@ header = { asn = 16509, asn_name = "AMAZON-02", category = "internet", name = "A
 name = "netflix"
 type = "asn"
 url = "http://%s:%d/caida-pfx2as-20240406-AS2906-ipv4.txt"
+allow_http = true # the lab's feed server is plain http
 asns = [2906]
 refresh = 60
 header = { asn = 2906, asn_name = "AS-SSI", category = "streaming", name = "NETFLIX" }
@@ -213,6 +215,7 @@ header = { asn = 2906, asn_name = "AS-SSI", category = "streaming", name = "NETF
 name = "media"
 type = "url"
 url = "http://%s:%d/media.txt"
+allow_http = true # the lab's feed server is plain http
 refresh = 60
 `, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Socket("edge"), LANPrefix, LANPrefix6,
 		BreakoutGW, BreakoutGW6, WebAddr, FeedPort, WebAddr, FeedPort, WebAddr, FeedPort)

@@ -4,16 +4,19 @@ import (
 	"github.com/uplinkd/uplinkd/internal/breakout/engine"
 )
 
-// breakout emits per-source freshness, the compiled and installed sets,
-// and the gateway's health.
+// breakout emits per-source freshness and held updates, the compiled and
+// installed sets, the gateway's health and the read-back's repairs.
 func (e emitter) breakout(st *engine.Status) {
 	for _, s := range st.Sources {
 		e.gauge(descSourcePrefixes, float64(s.Prefixes), s.Name)
 		e.timestamp(descSourceLastSuccess, s.LastSuccess, s.Name)
 		e.flag(descSourceStale, s.Stale, s.Name)
+		e.flag(descSourceHeld, s.Held, s.Name)
 	}
 	e.compile(st.Compile)
 	e.gateway(st.Gateway)
+	e.counter(descRepairs, float64(st.ReadBack.RuleRepairs), "breakout_rule")
+	e.counter(descRepairs, float64(st.ReadBack.RouteRepairs), "breakout_routes")
 }
 
 func (e emitter) compile(cs engine.CompileStatus) {

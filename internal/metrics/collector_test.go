@@ -68,7 +68,7 @@ func edgeECMP() *ecmp.Status {
 func edgeBreakout() *engine.Status {
 	return &engine.Status{
 		Sources: []engine.SourceStatus{
-			{Name: "aws-ec2-tokyo", Kind: feed.KindAWS, Prefixes: 412, LastSuccess: now.Add(-time.Hour)},
+			{Name: "aws-ec2-tokyo", Kind: feed.KindAWS, Prefixes: 412, LastSuccess: now.Add(-time.Hour), Held: true, HeldReason: "update of source aws-ec2-tokyo held: …"},
 			{Name: "netflix", Kind: "asn", Prefixes: 77, LastSuccess: now.Add(-49 * time.Hour), Stale: true, LastError: "fetch: 503"},
 			{Name: "never", Kind: "static"},
 		},
@@ -81,7 +81,8 @@ func edgeBreakout() *engine.Status {
 			LastCompile: now.Add(-time.Hour), CompileTook: 40 * time.Millisecond,
 			LastInstall: now.Add(-time.Hour), InstallTook: 250 * time.Millisecond,
 		},
-		Gateway: engine.GatewayStatus{Addr: netip.MustParseAddr("192.168.1.1"), Probing: true, Healthy: true, LastRTT: 3 * time.Millisecond},
+		Gateway:  engine.GatewayStatus{Addr: netip.MustParseAddr("192.168.1.1"), Probing: true, Healthy: true, LastRTT: 3 * time.Millisecond},
+		ReadBack: engine.ReadBackStatus{IntervalSeconds: 30, RuleRepairs: 2, RouteRepairs: 5},
 	}
 }
 
@@ -230,6 +231,11 @@ func breakoutSeries() map[string]float64 {
 		`uplinkd_breakout_source_stale{source="aws-ec2-tokyo"}`:                          0,
 		`uplinkd_breakout_source_stale{source="netflix"}`:                                1,
 		`uplinkd_breakout_source_stale{source="never"}`:                                  0,
+		`uplinkd_breakout_source_held{source="aws-ec2-tokyo"}`:                           1,
+		`uplinkd_breakout_source_held{source="netflix"}`:                                 0,
+		`uplinkd_breakout_source_held{source="never"}`:                                   0,
+		`uplinkd_repairs_total{part="breakout_rule"}`:                                    2,
+		`uplinkd_repairs_total{part="breakout_routes"}`:                                  5,
 		`uplinkd_breakout_routes_installed`:                                              470,
 		`uplinkd_breakout_routes_desired`:                                                480,
 		`uplinkd_breakout_rejected{reason="default route",source="aws-ec2-tokyo"}`:       1,

@@ -12,6 +12,7 @@ var (
 	descInfo           = desc("info", "Always 1; the labels name this site and its role (edge or hub).", "role", "site")
 	descReloaded       = desc("last_reload_timestamp_seconds", "When the config was last reloaded (SIGHUP), as a Unix time; absent before the first reload.")
 	descReconcileError = desc("reconcile_error", "1 while that part's last reconcile or reload failed (see `uplinkd status` for the error), else 0.", "part")
+	descRepairs        = desc("repairs_total", "Kernel objects a part's timed read-back found changed outside uplinkd (deleted, altered, left behind) and put right, since the daemon started.", "part")
 )
 
 // WireGuard tunnels.
@@ -59,7 +60,8 @@ var (
 	descRoutesDesired     = desc("breakout_routes_desired", "Prefixes of the latest compiled breakout set (more than installed while an update is refused).")
 	descRejected          = desc("breakout_rejected", "Source entries the guards refused in the latest compile, by reason.", "source", "reason")
 	descActive            = desc("breakout_active", "1 while the breakout policy rule is in, so breakout routes carry traffic, else 0.")
-	descChurnBlocked      = desc("breakout_churn_blocked", "1 while the latest set would remove too many routes and waits for a forced install, else 0.")
+	descChurnBlocked      = desc("breakout_churn_blocked", "1 while the latest install would withdraw more of the installed set than max_churn_percent allows and waits for `uplinkd breakout accept --all`, else 0.")
+	descSourceHeld        = desc("breakout_source_held", "1 while the source holds a fetched update the guards refused (its last good set stays installed until `uplinkd breakout accept`), else 0.", "source")
 	descGatewayUp         = desc("breakout_gateway_up", "1 if the breakout gateway answers its probes, else 0; absent when probing is off.")
 	descGatewayRTT        = desc("breakout_gateway_rtt_seconds", "Round-trip time of the last answered probe to the breakout gateway.")
 	descInstall           = desc("breakout_install_seconds", "Duration of the last install of the breakout table.")
@@ -67,14 +69,14 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{
-	descBuildInfo, descInfo, descReloaded, descReconcileError,
+	descBuildInfo, descInfo, descReloaded, descReconcileError, descRepairs,
 	descTunnelUp, descTunnelHandshake, descTunnelRx, descTunnelTx, descTunnelError,
 	descBFDUp, descBFDDetect, descECMPMember, descECMPWeight, descECMPHeld,
 	descBGPEstablished, descBGPReceived, descBGPAccepted,
 	descFIBRoutes, descFIBChanges, descFailover, descFailoverAt,
 	descPublishedConns, descInboundDropped, descInboundRepairs,
 	descHubCarrying, descHubAlive, descSiteRefused, descLastResort, descLastResortAt, descFIBWriteErrors, descBFDRebinds,
-	descSourcePrefixes, descSourceLastSuccess, descSourceStale,
+	descSourcePrefixes, descSourceLastSuccess, descSourceStale, descSourceHeld,
 	descRoutesInstalled, descRoutesDesired, descRejected, descActive, descChurnBlocked,
 	descGatewayUp, descGatewayRTT, descInstall, descCompile,
 }

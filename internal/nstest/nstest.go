@@ -26,6 +26,13 @@ var seq atomic.Int32
 // namespace, runs the same test there, reports its result and returns false.
 func Enter(t *testing.T) bool {
 	t.Helper()
+	return EnterAs(t, "un")
+}
+
+// EnterAs is Enter with the namespace named prefix-PID-N: tests of one
+// area that run beside others' can keep to a prefix of their own.
+func EnterAs(t *testing.T, prefix string) bool {
+	t.Helper()
 	if os.Getenv(envKey) != "" {
 		return true // already the child, inside its namespace
 	}
@@ -35,7 +42,7 @@ func Enter(t *testing.T) bool {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs iproute2's ip command")
 	}
-	ns := fmt.Sprintf("un-%d-%d", os.Getpid(), seq.Add(1))
+	ns := fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), seq.Add(1))
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 		t.Fatalf("create namespace %s: %v: %s", ns, err, out)
 	}

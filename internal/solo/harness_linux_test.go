@@ -186,7 +186,7 @@ probe = false
 
 // urlSource is a [[breakout.source]] of type url on the test's feed server.
 func urlSource(name, path string) string {
-	return fmt.Sprintf("\n[[breakout.source]]\nname = %q\ntype = \"url\"\nurl = \"http://%s/%s\"\nrefresh = 3600\n", name, feedAddr, path)
+	return fmt.Sprintf("\n[[breakout.source]]\nname = %q\ntype = \"url\"\nurl = \"http://%s/%s\"\nallow_http = true\nrefresh = 3600\n", name, feedAddr, path)
 }
 
 // start runs `uplinkd run` in the namespace (through wrap, if set) and

@@ -60,6 +60,12 @@ func resolveOne(ctx context.Context, name string, qtype uint16, server string) (
 	if err != nil {
 		return nil, 0, err
 	}
+	return answerEntries(r, name, qtype)
+}
+
+// answerEntries reads the entries for name out of an answer: a server
+// error fails, a name that does not exist yields nothing.
+func answerEntries(r *dns.Msg, name string, qtype uint16) ([]breakout.Entry, time.Duration, error) {
 	switch r.Rcode {
 	case dns.RcodeSuccess, dns.RcodeNameError:
 	default:

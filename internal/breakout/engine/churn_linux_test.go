@@ -46,7 +46,7 @@ func TestOnePercentChurn(t *testing.T) {
 	srv := newFeedServer(t, prefixList(base))
 	p := basePlan(t, t.TempDir())
 	p.Guards.MaxChurn = 0.05
-	p.Sources = []source.Config{{Spec: feed.Spec{Name: "list", Kind: feed.KindURL}, URLs: []string{srv.URL}}}
+	p.Sources = []source.Config{{Spec: feed.Spec{Name: "list", Kind: feed.KindURL}, URLs: []string{srv.URL}, AllowHTTP: true}}
 	e := startEngine(t, p)
 	defer e.Close(true)
 	if err := e.RefreshNow(context.Background()); err != nil {

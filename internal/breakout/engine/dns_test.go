@@ -27,7 +27,7 @@ func TestDNSAnswersExpire(t *testing.T) {
 	const every = 100 * time.Millisecond // under source.MinTTL, so a 2 s TTL is honoured as is
 	p := fakePlan(t.TempDir(),
 		source.Config{Spec: feed.Spec{Name: "media", Kind: feed.KindDNS}, Names: []string{"media.example.net"}, Resolver: dnsSrv.Addr, Every: every},
-		source.Config{Spec: feed.Spec{Name: "list", Kind: feed.KindURL}, URLs: []string{feedSrv.URL}, Every: every})
+		source.Config{Spec: feed.Spec{Name: "list", Kind: feed.KindURL}, URLs: []string{feedSrv.URL}, Every: every, AllowHTTP: true})
 	p.Fetcher = &fetch.Fetcher{Timeout: 200 * time.Millisecond}
 	k := newFakeKernel()
 	e := startFake(t, p, k, &fakeProber{})

@@ -29,8 +29,24 @@
 // A failed, empty or malformed fetch never withdraws anything: the source
 // keeps its last good set (packages source and lkg), marked stale in
 // Status; only a dns source's answers go, each once its TTL is past, and
-// such a source is refreshed when its first answer goes bad. An update the guards refuse (too many prefixes, or more churn
-// than allowed without Plan.Force) keeps the installed set too. Each
-// install is diff-only (fib.Sync: add before delete), and Status reports
-// its counts without reading the table back.
+// such a source is refreshed when its first answer goes bad.
+//
+// A fetched set must pass the gate (breakout.CheckUpdate) before it
+// replaces the source's last good set: measured against that saved set
+// (after a restart, the one restored from disk) and against the whole,
+// an update that removes or adds too much, covers too much address space
+// or makes the set too large is held. The saved set and the table keep
+// what they had, Status shows the source held and why, other sources go
+// on updating, and Accept (`uplinkd breakout accept`) or Plan.Force takes
+// it once. Behind the gate, an install that would withdraw more than
+// MaxChurn of the installed address space (a start whose state files were
+// lost, a large source removed from the configuration) waits the same way.
+// Each install is diff-only (fib.Sync: add before delete), and Status
+// reports its counts without reading the table back.
+//
+// Every Plan.ReadBack the engine reads the rules and the table back and
+// puts right what someone else changed (a deleted rule, a flushed table),
+// counting the repairs in Status; and it resolves the hub endpoints again,
+// protecting their addresses, with a warning in Status for a name that
+// does not resolve.
 package engine

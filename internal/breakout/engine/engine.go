@@ -32,6 +32,7 @@ type Engine struct {
 
 	installMu sync.Mutex // one reconcile (compile, sync, layout) at a time
 	ruleMu    sync.Mutex // rule changes, from reconcile and the health loop
+	resolveMu sync.Mutex // one resolution of the endpoints at a time
 
 	mu        sync.Mutex // guards the fields below
 	plan      Plan
@@ -48,6 +49,13 @@ type Engine struct {
 	applied   uint64 // gen of the last reconcile that needs no retry
 	lastErr   error  // that reconcile's outcome (a refused set)
 	closed    bool
+	// forceOnce names the sources whose next held update is taken (a
+	// Start with Plan.Force, until each source's first refresh);
+	// forceInstall lets the next install past the churn backstop.
+	forceOnce    map[string]bool
+	forceInstall bool
+	endpoints    endpointState  // Plan.Endpoints as last resolved
+	rbStatus     ReadBackStatus // what the read-backs found and repaired
 }
 
 // loop is a goroutine that can be stopped and waited for.
@@ -92,7 +100,7 @@ func start(ctx context.Context, p Plan, log *slog.Logger, k kernel, probe prober
 		log = slog.New(slog.DiscardHandler)
 	}
 	dir := filepath.Join(p.StateDir, "breakout")
-	store, err := lkg.Open(dir, log)
+	store, err := lkg.Open(dir, log, lkg.WithMaxEntries(p.Limits.MaxEntries))
 	if err != nil {
 		return nil, fmt.Errorf("breakout: %w", err)
 	}
@@ -100,8 +108,14 @@ func start(ctx context.Context, p Plan, log *slog.Logger, k kernel, probe prober
 		log: log, k: k, store: store, dir: dir, newProbe: probe,
 		kick: make(chan struct{}, 1), plan: p, cur: p.layout(),
 		runners: map[string]*runner{}, gen: 1,
-		refresher: &source.Refresher{Fetcher: p.Fetcher, Store: store, Log: log},
 		hs:        healthState{Healthy: true, Since: time.Now()},
+		forceOnce: map[string]bool{}, forceInstall: p.Force,
+	}
+	e.refresher = e.newRefresher(p)
+	if p.Force {
+		for _, s := range p.Sources {
+			e.forceOnce[s.Spec.Name] = true
+		}
 	}
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	e.forgetUnplanned(p)
@@ -109,12 +123,14 @@ func start(ctx context.Context, p Plan, log *slog.Logger, k kernel, probe prober
 		e.cancel()
 		return nil, err
 	}
+	e.resolveEndpoints(e.ctx)
 	again, err := e.reconcile()
 	if err != nil {
 		log.Warn("breakout initial install failed", "retry", again, "err", err)
 	}
-	e.loops.Add(1)
+	e.loops.Add(2)
 	go e.runInstaller()
+	go e.runReadBack()
 	if again {
 		e.kick <- struct{}{} // the installer retries it
 	}
@@ -179,15 +195,20 @@ func (e *Engine) Apply(ctx context.Context, p Plan) error {
 	}
 	old := e.plan
 	e.plan = p
-	e.refresher = &source.Refresher{Fetcher: p.Fetcher, Store: e.store, Log: e.log}
+	e.refresher = e.newRefresher(p)
 	stopped := e.stopSources(p.Sources)
 	e.mu.Unlock()
 	for _, r := range stopped {
 		r.retire()
 	}
 	e.forgetUnplanned(p)
+	if p.Force {
+		e.acceptAll()
+	}
+	e.resolveEndpoints(ctx)
 	e.mu.Lock()
 	e.startSources(p.Sources, false)
+	e.forceInstall = e.forceInstall || p.Force
 	e.gen++
 	e.mu.Unlock()
 	if healthChanged(old, p) {
@@ -195,6 +216,11 @@ func (e *Engine) Apply(ctx context.Context, p Plan) error {
 	}
 	_, err := e.reconcile()
 	return err
+}
+
+// newRefresher refreshes sources for p, through the gate.
+func (e *Engine) newRefresher(p Plan) *source.Refresher {
+	return &source.Refresher{Fetcher: p.Fetcher, Store: e.store, Log: e.log, Limits: p.Limits, Gate: e.gate}
 }
 
 // restartHealth stops the probe loop, if any, and starts the Plan's.
@@ -212,8 +238,8 @@ func (e *Engine) restartHealth(p Plan, keep bool) {
 }
 
 // RefreshNow refreshes every source at once and installs the outcome. It
-// returns the sources' failures (their last good sets stay installed) and
-// the install's.
+// returns the sources' failures and held updates (their last good sets
+// stay installed) and the install's.
 func (e *Engine) RefreshNow(ctx context.Context) error {
 	e.mu.Lock()
 	rs := make([]*runner, 0, len(e.runners))
@@ -224,7 +250,10 @@ func (e *Engine) RefreshNow(ctx context.Context) error {
 	errs := make([]error, len(rs)+1)
 	var wg sync.WaitGroup
 	for i, r := range rs {
-		wg.Go(func() { errs[i] = e.refresh(ctx, r).Err })
+		wg.Go(func() {
+			out := e.refresh(ctx, r)
+			errs[i] = errors.Join(out.Err, out.Held)
+		})
 	}
 	wg.Wait()
 	_, errs[len(rs)] = e.reconcile()

@@ -18,7 +18,7 @@ import (
 func awsTokyo(url string) source.Config {
 	return source.Config{
 		Spec: feed.Spec{Name: "aws", Kind: feed.KindAWS, Services: []string{"EC2"}, Regions: []string{"ap-northeast-1"}},
-		URLs: []string{url},
+		URLs: []string{url}, AllowHTTP: true,
 	}
 }
 
@@ -218,8 +218,8 @@ func TestRestartFromDisk(t *testing.T) {
 	})
 }
 
-// TestMaxChurnAndForce: an update removing more than the limit waits, and
-// Force lets it through.
+// TestMaxChurnAndForce: an update removing more than the limit is held:
+// the table keeps the set; a reload with force takes it once.
 func TestMaxChurnAndForce(t *testing.T) {
 	if !nstest.Enter(t) {
 		return
@@ -229,7 +229,7 @@ func TestMaxChurnAndForce(t *testing.T) {
 	srv := newFeedServer(t, prefixList(base))
 	p := basePlan(t, t.TempDir())
 	p.Guards.MaxChurn = 0.1
-	p.Sources = []source.Config{{Spec: feed.Spec{Name: "list", Kind: feed.KindURL}, URLs: []string{srv.URL}}}
+	p.Sources = []source.Config{{Spec: feed.Spec{Name: "list", Kind: feed.KindURL}, URLs: []string{srv.URL}, AllowHTTP: true}}
 	e := startEngine(t, p)
 	defer e.Close(true)
 	if err := e.RefreshNow(context.Background()); err != nil {
@@ -243,8 +243,8 @@ func TestMaxChurnAndForce(t *testing.T) {
 	if got := dumpTable(t, DefaultTable); len(got) != 1000 {
 		t.Fatalf("a refused update changed the table: %d routes", len(got))
 	}
-	if c := e.Status().Compile; !c.ChurnBlocked || c.Pending != 300 || c.Installed != 1000 {
-		t.Errorf("compile %+v, want churn-blocked, 300 pending, 1000 installed", c)
+	if s := e.Status().Sources[0]; !s.Held || s.HeldPrefixes != 700 || s.Prefixes != 1000 || !strings.Contains(s.HeldReason, "removes 300 of 1000 prefixes") {
+		t.Errorf("source %+v, want held with 700, keeping 1000", s)
 	}
 	p.Force = true
 	if err := e.Apply(context.Background(), p); err != nil {
@@ -253,7 +253,12 @@ func TestMaxChurnAndForce(t *testing.T) {
 	if got := dumpTable(t, DefaultTable); len(got) != 700 {
 		t.Fatalf("forced update: %d routes, want 700", len(got))
 	}
-	if c := e.Status().Compile; c.ChurnBlocked || c.Deleted != 300 {
-		t.Errorf("compile %+v, want 300 deleted", c)
+	if s, c := e.Status().Sources[0], e.Status().Compile; s.Held || c.Deleted != 300 {
+		t.Errorf("source held %v, %d deleted; want the update taken, 300 deleted", s.Held, c.Deleted)
+	}
+	// Force took that update; the next one is guarded again.
+	srv.set("ok", prefixList(base[:300]))
+	if err := e.RefreshNow(context.Background()); !errors.Is(err, breakout.ErrChurn) {
+		t.Errorf("the update after a forced one: %v, want held again", err)
 	}
 }

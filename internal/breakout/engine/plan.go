@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/breakout"
+	"github.com/uplinkd/uplinkd/internal/breakout/feed"
 	"github.com/uplinkd/uplinkd/internal/breakout/fetch"
 	"github.com/uplinkd/uplinkd/internal/breakout/source"
 )
@@ -21,14 +22,35 @@ const (
 	DefaultTimeout      = 500 * time.Millisecond
 	DefaultDownAfter    = 3
 	DefaultUpAfter      = 2
+	// DefaultReadBack is how often the rule and the table are read back
+	// and repaired: a firewall reload or a hand that deletes the rule is
+	// undone within this.
+	DefaultReadBack = 30 * time.Second
+	// DefaultMinChurn is the change small enough to pass the churn and
+	// growth limits whatever its share (Guards.MinChurn).
+	DefaultMinChurn = 16
 )
 
 // Plan is everything the engine needs to know; Apply replaces it whole.
 type Plan struct {
 	Sources []source.Config // each with its own refresh interval (Every; 0: daily)
-	// Guards: Protected is filled in by the caller (hub endpoints, uplink
-	// gateways, the breakout gateway, LAN prefixes, tunnel addresses).
-	Guards  breakout.Guards
+	// Guards: Protected is filled in by the caller (uplink gateways, the
+	// breakout gateway, LAN prefixes, tunnel addresses). The churn, growth
+	// and coverage limits judge each source's update before it replaces
+	// the source's last good set (breakout.CheckUpdate); MaxChurn is also
+	// the backstop of the whole install (breakout.ChurnError).
+	Guards breakout.Guards
+	// Endpoints are the hub endpoints (host:port, names allowed): the
+	// engine resolves them at start, on Apply and on every read-back,
+	// protects their addresses, and warns in Status of any that does not
+	// resolve.
+	Endpoints []breakout.Endpoint
+	// Lookup resolves endpoint names; nil: the system resolver.
+	Lookup breakout.LookupFunc
+	// Limits bound what one feed may cost while it is read (unpacked
+	// size, entries) and which state files are loaded; zero fields take
+	// package feed's defaults.
+	Limits  feed.Limits
 	Gateway netip.Addr // the breakout next hop (the home 5G router)
 	// Gateway6 is the next hop of IPv6 prefixes when Gateway is IPv4 (the
 	// same router's IPv6 address; only Gateway is probed). Left invalid
@@ -41,8 +63,15 @@ type Plan struct {
 	Table        uint32
 	RulePriority int
 	StateDir     string // the last-known-good store lives in StateDir/breakout
-	Force        bool   // let an update exceed the churn limit
-	Health       Health
+	// Force takes, once, what the guards hold back: at Start, each
+	// source's first update and the first install; on Apply, every update
+	// held at that moment and the next install. Later updates are guarded
+	// again, force or not.
+	Force  bool
+	Health Health
+	// ReadBack is how often the rule and the table are read back from the
+	// kernel and repaired (0: DefaultReadBack).
+	ReadBack time.Duration
 	// Fetcher downloads the feeds; nil: timeouts and caps of package
 	// fetch with two retries.
 	Fetcher *fetch.Fetcher
@@ -70,8 +99,10 @@ func (p Plan) withDefaults() Plan {
 	p.Health.Timeout = or(p.Health.Timeout, DefaultTimeout)
 	p.Health.DownAfter = or(p.Health.DownAfter, DefaultDownAfter)
 	p.Health.UpAfter = or(p.Health.UpAfter, DefaultUpAfter)
+	p.ReadBack = or(p.ReadBack, DefaultReadBack)
+	p.Guards.MinChurn = or(p.Guards.MinChurn, DefaultMinChurn)
 	if p.Fetcher == nil {
-		p.Fetcher = &fetch.Fetcher{Retries: 2}
+		p.Fetcher = &fetch.Fetcher{Retries: 2, MaxBytes: p.Limits.MaxBytes}
 	}
 	p.Sources = slices.Clone(p.Sources)
 	for i := range p.Sources {
@@ -102,6 +133,9 @@ func (p Plan) validate() error {
 	}
 	if p.RulePriority <= 0 || p.RulePriority >= 32766 {
 		errs = append(errs, fmt.Errorf("rule priority %d not in 1..32765 (before main)", p.RulePriority))
+	}
+	if p.ReadBack < 0 {
+		errs = append(errs, fmt.Errorf("negative read-back interval %s", p.ReadBack))
 	}
 	if p.Health.Timeout > p.Health.Interval {
 		errs = append(errs, fmt.Errorf("health timeout %s longer than interval %s", p.Health.Timeout, p.Health.Interval))

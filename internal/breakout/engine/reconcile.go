@@ -48,8 +48,11 @@ func (e *Engine) reconcile() (retry bool, err error) {
 // install compiles and syncs the table. A set the guards refuse leaves the
 // installed one in place and is reported in Status.
 func (e *Engine) install(p Plan, prev []netip.Prefix) (retry bool, err error) {
+	e.mu.Lock()
+	g, force := e.guards(p), e.forceInstall
+	e.mu.Unlock()
 	t0 := time.Now()
-	res, err := breakout.CompileSets(e.entries(), breakout.Options{Guards: guardsFor(p), Previous: prev, Force: p.Force})
+	res, err := breakout.CompileSets(e.entries(), breakout.Options{Guards: g, Previous: prev, Force: force})
 	compiled := time.Since(t0)
 	if err != nil {
 		e.recordRefused(res, err, compiled)
@@ -68,6 +71,11 @@ func (e *Engine) install(p Plan, prev []netip.Prefix) (retry bool, err error) {
 	if err != nil {
 		err = fmt.Errorf("install breakout table %d: %w", p.Table, err)
 		installed = e.readBack(p.Table, installed)
+	}
+	if err == nil && force {
+		e.mu.Lock()
+		e.forceInstall = false // taken once
+		e.mu.Unlock()
 	}
 	e.recordInstall(&res, installed, st, err, compiled, took)
 	e.tellState(p)

@@ -147,6 +147,9 @@ func (e *Engine) refresh(ctx context.Context, r *runner) source.Outcome {
 	e.mu.Unlock()
 	prev, _ := e.store.Get(r.cfg.Spec.Name)
 	out := rf.Refresh(ctx, r.cfg)
+	e.mu.Lock()
+	delete(e.forceOnce, r.cfg.Spec.Name) // Plan.Force at Start: the first refresh only
+	e.mu.Unlock()
 	cur, _ := e.store.Get(r.cfg.Spec.Name)
 	if !slices.Equal(prev.Entries, cur.Entries) {
 		e.changed()

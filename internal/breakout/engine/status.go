@@ -1,10 +1,8 @@
 package engine
 
 import (
-	"errors"
-
 	"cmp"
-	"github.com/uplinkd/uplinkd/internal/fib"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/uplinkd/uplinkd/internal/breakout"
 	"github.com/uplinkd/uplinkd/internal/breakout/feed"
+	"github.com/uplinkd/uplinkd/internal/fib"
 )
 
 // Status is a snapshot of the engine, cheap to take: counts come from the
@@ -23,6 +22,12 @@ type Status struct {
 	// Withdrawn is "" while breakout routes traffic, else why not,
 	// e.g. "withdrawn: gateway down".
 	Withdrawn string
+	// ReadBack is what the timed read-backs of the rule and table found
+	// and repaired.
+	ReadBack ReadBackStatus `json:"read_back"`
+	// Warnings are conditions that do not stop breakout but weaken its
+	// guards, e.g. a hub endpoint whose name does not resolve.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // SourceStatus is one source's last good set and its latest refresh.
@@ -36,6 +41,14 @@ type SourceStatus struct {
 	Restored    bool          // the set comes from disk, not refreshed in this run yet
 	LastError   string
 	NextRefresh time.Time
+	// Held is set while the source holds a fetched update the guards
+	// refused: its last good set stays installed and saved until
+	// `uplinkd breakout accept SOURCE` (or force = true) takes it, or the
+	// feed comes back within the limits.
+	Held         bool      `json:"held"`
+	HeldReason   string    `json:"held_reason,omitempty"`
+	HeldSince    time.Time `json:"held_since,omitzero"`
+	HeldPrefixes int       `json:"held_prefixes,omitempty"` // entries of the held set
 }
 
 // CompileStatus describes the desired set and the last install.
@@ -58,8 +71,8 @@ type CompileStatus struct {
 	Replaced     int
 	Deleted      int
 	Unchanged    int
-	ChurnBlocked bool   // the latest set would remove too much; waits for Force
-	Pending      int    // with ChurnBlocked: prefixes the refused update would delete
+	ChurnBlocked bool   // the latest install would withdraw too much (the backstop); waits for force
+	Pending      int    // with ChurnBlocked: prefixes the refused install would delete
 	LastError    string // why the latest compile or install failed
 	MarkerError  string // the table and priority in use could not be saved (see marker.go)
 }
@@ -89,7 +102,8 @@ const maxStatusRejections = 20
 // Status returns a snapshot.
 func (e *Engine) Status() Status {
 	e.mu.Lock()
-	p, cs, hs := e.plan, e.cs, e.hs
+	p, cs, hs, rb := e.plan, e.cs, e.hs, e.rbStatus
+	warnings := slices.Clone(e.endpoints.warnings)
 	next := map[string]time.Time{}
 	for name, r := range e.runners {
 		next[name] = r.next
@@ -99,7 +113,8 @@ func (e *Engine) Status() Status {
 	st := Status{Sources: e.sourceStatus(p, next, time.Now()), Compile: cs, Gateway: GatewayStatus{
 		Addr: p.Gateway, Probing: hs.Probing, Healthy: hs.Healthy, Since: hs.Since, LastRTT: hs.LastRTT,
 		LastProbe: hs.LastProbe, Misses: hs.Misses, LastError: hs.LastError,
-	}}
+	}, ReadBack: rb, Warnings: warnings}
+	st.ReadBack.IntervalSeconds = p.ReadBack.Seconds()
 	if !p.Health.Disabled && !hs.Healthy {
 		st.Withdrawn = "withdrawn: gateway down"
 	}
@@ -118,6 +133,9 @@ func (e *Engine) sourceStatus(p Plan, next map[string]time.Time, now time.Time) 
 			}
 			if !st.LastSuccess.IsZero() {
 				s.Age = st.Age(now)
+			}
+			if h := st.Held; h != nil {
+				s.Held, s.HeldReason, s.HeldSince, s.HeldPrefixes = true, h.Reason, h.Since, len(h.Entries)
 			}
 		}
 		out = append(out, s)

@@ -10,6 +10,7 @@ var (
 	ErrEmpty     = errors.New("empty feed")
 	ErrNoMatch   = errors.New("no prefixes selected")
 	ErrTooLarge  = errors.New("feed exceeds size limit")
+	ErrTooMany   = errors.New("feed has too many entries")
 	ErrMalformed = errors.New("malformed feed")
 )
 

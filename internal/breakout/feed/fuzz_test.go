@@ -94,3 +94,20 @@ func FuzzPrefixOrigin(f *testing.F) {
 		checkParse(t, es, err)
 	})
 }
+
+// FuzzParseWithin: whatever the body and kind, a set past the limits is
+// never returned.
+func FuzzParseWithin(f *testing.F) {
+	f.Add([]byte("198.18.0.0/24\n198.18.0.0/24\n198.18.0.0/24\n"), uint8(0))
+	f.Add([]byte("198.18.0.0\t24\t2906\n198.18.1.0\t24\t2906\n198.18.2.0\t24\t2906\n"), uint8(1))
+	f.Add(repeated(f, "198.18.0.0/24\n", 10000, true), uint8(0))
+	kinds := []Spec{{Kind: KindURL}, {Kind: KindASN}, {Kind: KindASN, ASNs: []uint32{2906}}, {Kind: KindAWS}, {Kind: KindGoogle}}
+	lim := Limits{MaxBytes: 4096, MaxEntries: 2}
+	f.Fuzz(func(t *testing.T, b []byte, kind uint8) {
+		es, err := kinds[int(kind)%len(kinds)].ParseWithin(lim, b)
+		checkParse(t, es, err)
+		if len(es) > lim.MaxEntries {
+			t.Fatalf("%d entries returned, limit %d", len(es), lim.MaxEntries)
+		}
+	})
+}

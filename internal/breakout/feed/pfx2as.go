@@ -12,16 +12,21 @@ import (
 // "network<TAB>length<TAB>origin", gzip'd or not) and returns the prefixes
 // originated by any of asns, or the whole table when asns is empty.
 func ParsePfx2as(body []byte, asns []uint32) ([]breakout.Entry, error) {
+	return parsePfx2as(body, asns, Limits{})
+}
+
+func parsePfx2as(body []byte, asns []uint32, lim Limits) ([]breakout.Entry, error) {
 	const format = "pfx2as"
-	body, err := tableBody(format, body)
+	body, err := tableBody(format, body, lim)
 	if err != nil {
 		return nil, err
 	}
 	want := newASNSet(asns)
+	max := lim.maxEntries()
 	var out []breakout.Entry
 	if len(want) == 0 {
 		// About 21 bytes a row; sizing once saves a dozen regrowths.
-		out = make([]breakout.Entry, 0, len(body)/20)
+		out = make([]breakout.Entry, 0, min(len(body)/20, max))
 	}
 	var f [][]byte
 	err = eachLine(body, "#", func(n int, line []byte) error {
@@ -33,6 +38,9 @@ func ParsePfx2as(body []byte, asns []uint32) ([]breakout.Entry, error) {
 		if err == nil && ok {
 			var p netip.Prefix
 			if p, err = pfx2asPrefix(f[0], f[1]); err == nil {
+				if len(out) == max {
+					return lim.tooMany(format, n)
+				}
 				out = append(out, breakout.Entry{Prefix: p, ASN: asn})
 			}
 		}

@@ -13,8 +13,12 @@ import (
 // ips-v4/ips-v6, ipverse per-ASN lists and user "url" lists. Each entry is a
 // copy of tmpl with the prefix set. A gzip'd body is unpacked first.
 func ParsePrefixList(body []byte, tmpl breakout.Entry) ([]breakout.Entry, error) {
+	return parsePrefixList(body, tmpl, Limits{})
+}
+
+func parsePrefixList(body []byte, tmpl breakout.Entry, lim Limits) ([]breakout.Entry, error) {
 	const format = "prefixlist"
-	body, err := maybeGunzip(format, body, 0)
+	body, err := maybeGunzip(format, body, lim.MaxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -22,7 +26,9 @@ func ParsePrefixList(body []byte, tmpl breakout.Entry) ([]breakout.Entry, error)
 		return nil, perr(format, "", ErrEmpty)
 	}
 	// Sized once: regrowing a million-entry slice costs twice its size.
-	out := make([]breakout.Entry, 0, bytes.Count(body, []byte{'\n'})+1)
+	// But never past the limit: a line costs 11 bytes and its entry 48.
+	max := lim.maxEntries()
+	out := make([]breakout.Entry, 0, min(bytes.Count(body, []byte{'\n'})+1, max))
 	err = eachLine(body, "#", func(n int, line []byte) error {
 		if i := bytes.IndexByte(line, '#'); i >= 0 {
 			line = bytes.TrimSpace(line[:i])
@@ -30,6 +36,9 @@ func ParsePrefixList(body []byte, tmpl breakout.Entry) ([]breakout.Entry, error)
 		p, err := parsePrefix(string(line), true)
 		if err != nil {
 			return perr(format, lineWhere(n), malformedf("%v", err))
+		}
+		if len(out) == max {
+			return lim.tooMany(format, n)
 		}
 		e := tmpl
 		e.Prefix = p

@@ -11,12 +11,17 @@ import (
 // comments). The origin may be MOAS or an AS-set as in ParsePfx2as. It
 // returns the prefixes originated by any of asns, or all when asns is empty.
 func ParsePrefixOrigin(body []byte, asns []uint32) ([]breakout.Entry, error) {
+	return parsePrefixOrigin(body, asns, Limits{})
+}
+
+func parsePrefixOrigin(body []byte, asns []uint32, lim Limits) ([]breakout.Entry, error) {
 	const format = "prefix-origin"
-	body, err := tableBody(format, body)
+	body, err := tableBody(format, body, lim)
 	if err != nil {
 		return nil, err
 	}
 	want := newASNSet(asns)
+	max := lim.maxEntries()
 	var out []breakout.Entry
 	var f [][]byte
 	err = eachLine(body, ";#", func(n int, line []byte) error {
@@ -28,6 +33,9 @@ func ParsePrefixOrigin(body []byte, asns []uint32) ([]breakout.Entry, error) {
 		if err == nil && ok {
 			e := breakout.Entry{ASN: asn}
 			if e.Prefix, err = parsePrefix(string(f[0]), false); err == nil {
+				if len(out) == max {
+					return lim.tooMany(format, n)
+				}
 				out = append(out, e)
 			}
 		}
@@ -41,8 +49,8 @@ func ParsePrefixOrigin(body []byte, asns []uint32) ([]breakout.Entry, error) {
 
 // tableBody unpacks a gzip'd table and refuses an empty one: an empty feed
 // must not read as "this AS announces nothing".
-func tableBody(format string, body []byte) ([]byte, error) {
-	body, err := maybeGunzip(format, body, 0)
+func tableBody(format string, body []byte, lim Limits) ([]byte, error) {
+	body, err := maybeGunzip(format, body, lim.MaxBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -46,13 +46,24 @@ type Spec struct {
 	Meta breakout.Entry
 }
 
-// Parse parses one fetched body. For KindGoogle a second body, when given,
-// is cloud.json and is subtracted from the first (goog.json).
+// Parse parses one fetched body within the default Limits. For KindGoogle
+// a second body, when given, is cloud.json and is subtracted from the
+// first (goog.json).
 func (s Spec) Parse(bodies ...[]byte) ([]breakout.Entry, error) {
+	return s.ParseWithin(Limits{}, bodies...)
+}
+
+// ParseWithin is Parse within lim: a gzip'd body that unpacks past
+// lim.MaxBytes, or a feed that yields more than lim.MaxEntries entries, is
+// refused (ErrTooLarge, ErrTooMany) once the limit is passed.
+func (s Spec) ParseWithin(lim Limits, bodies ...[]byte) ([]breakout.Entry, error) {
 	if len(bodies) == 0 && s.Kind != KindStatic {
 		return nil, fmt.Errorf("source %s: no body", s.Name)
 	}
-	es, err := s.parse(bodies)
+	es, err := s.parse(bodies, lim)
+	if err == nil {
+		err = lim.check(string(s.Kind), es)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.Name, err)
 	}
@@ -70,7 +81,7 @@ func (s Spec) Fill(es []breakout.Entry) []breakout.Entry {
 	return breakout.Reattr(es, s.fillAttrs)
 }
 
-func (s Spec) parse(b [][]byte) ([]breakout.Entry, error) {
+func (s Spec) parse(b [][]byte, lim Limits) ([]breakout.Entry, error) {
 	switch s.Kind {
 	case KindAWS:
 		return ParseAWS(b[0], AWSFilter{s.Services, s.Regions, s.NetworkBorderGroups})
@@ -80,13 +91,13 @@ func (s Spec) parse(b [][]byte) ([]breakout.Entry, error) {
 		}
 		return ParseGoogle(b[0])
 	case KindCloudflare, KindURL:
-		return ParsePrefixList(b[0], breakout.Entry{})
+		return parsePrefixList(b[0], breakout.Entry{}, lim)
 	case KindGitHub:
 		return ParseGitHub(b[0], s.Keys)
 	case KindM365:
 		return ParseM365(b[0], M365Filter{s.Categories, s.ServiceAreas})
 	case KindASN:
-		return ParseASN(b[0], s.ASNs)
+		return parseASNTable(b[0], s.ASNs, lim)
 	case KindFile:
 		return routefile.Read(b[0], s.Name)
 	case KindStatic:
@@ -119,21 +130,25 @@ func or(a, b string) string {
 // list names no origin, so it is taken as belonging to asns[0] when exactly
 // one ASN is configured.
 func ParseASN(body []byte, asns []uint32) ([]breakout.Entry, error) {
-	unpacked, err := maybeGunzip("asn", body, 0)
+	return parseASNTable(body, asns, Limits{})
+}
+
+func parseASNTable(body []byte, asns []uint32, lim Limits) ([]breakout.Entry, error) {
+	unpacked, err := maybeGunzip("asn", body, lim.MaxBytes)
 	if err != nil {
 		return nil, err
 	}
 	switch firstFieldCount(unpacked) {
 	case 3:
-		return ParsePfx2as(unpacked, asns)
+		return parsePfx2as(unpacked, asns, lim)
 	case 2:
-		return ParsePrefixOrigin(unpacked, asns)
+		return parsePrefixOrigin(unpacked, asns, lim)
 	}
 	var tmpl breakout.Entry
 	if len(asns) == 1 {
 		tmpl.ASN = asns[0]
 	}
-	return ParsePrefixList(unpacked, tmpl)
+	return parsePrefixList(unpacked, tmpl, lim)
 }
 
 // firstFieldCount counts the fields of the first line that is not blank or

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -14,6 +15,9 @@ import (
 var (
 	ErrTooLarge = errors.New("body exceeds size limit")
 	ErrEmpty    = errors.New("empty body")
+	// ErrInsecure refuses a plain http:// URL, or a redirect to one, of a
+	// Fetcher without AllowHTTP: anyone on the path could rewrite the feed.
+	ErrInsecure = errors.New("plain http refused (use https, or allow_http = true on the source)")
 )
 
 // StatusError is an HTTP answer other than 200 or an expected 304.
@@ -43,6 +47,10 @@ type Fetcher struct {
 	Backoff    time.Duration // wait before the first retry, doubled each time; 0: DefaultBackoff
 	MaxBackoff time.Duration // 0: DefaultMaxBackoff
 	UserAgent  string
+	// AllowHTTP permits plain http:// URLs and redirects to them. Without
+	// it only https is fetched: a feed decides where traffic goes, and
+	// anyone on the path of a plain http fetch could rewrite it.
+	AllowHTTP bool
 }
 
 // Validators identify the version of a body the caller already holds.
@@ -87,20 +95,60 @@ func (f *Fetcher) once(ctx context.Context, url string, have Validators) (Result
 	ctx, cancel := context.WithTimeout(ctx, or(f.Timeout, DefaultTimeout))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err == nil {
+		err = f.checkScheme(req.URL)
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("fetch %s: %w", url, err)
 	}
 	setHeaders(req, have, f.UserAgent)
-	client := f.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	resp, err := f.client().Do(req)
 	if err != nil {
 		return Result{}, fmt.Errorf("fetch %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	return f.read(resp, url, have)
+}
+
+// maxRedirects is net/http's own default, which a CheckRedirect replaces.
+const maxRedirects = 10
+
+// client is the caller's client (or http.DefaultClient) with a redirect
+// policy that holds every hop to the scheme rule of the first request: an
+// https feed that redirects to http would otherwise be followed.
+func (f *Fetcher) client() *http.Client {
+	base := f.Client
+	if base == nil {
+		base = http.DefaultClient
+	}
+	c := *base
+	next := base.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := f.checkScheme(req.URL); err != nil {
+			return fmt.Errorf("redirect to %s: %w", req.URL.Redacted(), err)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
+	return &c
+}
+
+// checkScheme allows https, and http when the Fetcher allows it.
+func (f *Fetcher) checkScheme(u *url.URL) error {
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && f.AllowHTTP:
+		return nil
+	case u.Scheme == "http":
+		return ErrInsecure
+	}
+	return fmt.Errorf("scheme %q is not http(s)", u.Scheme)
 }
 
 func setHeaders(req *http.Request, have Validators, ua string) {
@@ -168,7 +216,7 @@ func keep(got, have Validators) Validators {
 // retryable: network failures, timeouts of one attempt, 5xx, 429 and empty
 // bodies may pass; 4xx, an oversized body or the caller giving up will not.
 func retryable(ctx context.Context, err error) bool {
-	if ctx.Err() != nil || errors.Is(err, ErrTooLarge) {
+	if ctx.Err() != nil || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrInsecure) {
 		return false
 	}
 	var se *StatusError

@@ -24,8 +24,9 @@ func server(t *testing.T, h func(n int, w http.ResponseWriter, r *http.Request))
 	return s, &n
 }
 
+// fast fetches from the plain http test servers quickly.
 func fast() *Fetcher {
-	return &Fetcher{Timeout: 2 * time.Second, Retries: 2, Backoff: time.Millisecond, MaxBytes: 1 << 10}
+	return &Fetcher{Timeout: 2 * time.Second, Retries: 2, Backoff: time.Millisecond, MaxBytes: 1 << 10, AllowHTTP: true}
 }
 
 func TestFetchConditional(t *testing.T) {
@@ -150,7 +151,7 @@ func TestFetchHang(t *testing.T) {
 		}
 	})
 	defer close(release)
-	f := &Fetcher{Timeout: 100 * time.Millisecond, Retries: 1, Backoff: time.Millisecond}
+	f := &Fetcher{Timeout: 100 * time.Millisecond, Retries: 1, Backoff: time.Millisecond, AllowHTTP: true}
 	start := time.Now()
 	_, err := f.Fetch(context.Background(), s.URL, Validators{})
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -167,7 +168,7 @@ func TestFetchHang(t *testing.T) {
 func TestFetchCancel(t *testing.T) {
 	s, _ := server(t, func(_ int, w http.ResponseWriter, _ *http.Request) { http.Error(w, "x", 500) })
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &Fetcher{Retries: 5, Backoff: time.Hour}
+	f := &Fetcher{Retries: 5, Backoff: time.Hour, AllowHTTP: true}
 	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
 	_, err := f.Fetch(ctx, s.URL, Validators{})
 	if !errors.Is(err, context.Canceled) {
@@ -176,5 +177,77 @@ func TestFetchCancel(t *testing.T) {
 	var se *StatusError
 	if !errors.As(err, &se) {
 		t.Errorf("error %v lost the last failure", err)
+	}
+}
+
+// TestFetchHTTPSOnly: without AllowHTTP a plain http URL is refused before
+// any request, and so is an https feed's redirect to http; https redirects
+// are followed, and AllowHTTP lets both through.
+func TestFetchHTTPSOnly(t *testing.T) {
+	plain, plainHits := server(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.Write([]byte("198.18.0.0/24")) })
+	var tlsHits atomic.Int32
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tlsHits.Add(1)
+		switch r.URL.Path {
+		case "/to-http":
+			http.Redirect(w, r, plain.URL+"/list", http.StatusFound)
+		case "/to-https":
+			http.Redirect(w, r, "/list", http.StatusMovedPermanently)
+		default:
+			w.Write([]byte("198.18.1.0/24"))
+		}
+	}))
+	t.Cleanup(secure.Close)
+	tests := []struct {
+		name      string
+		url       string
+		allowHTTP bool
+		want      string // body, or "" for ErrInsecure
+		plainHits int32  // requests that reached the plain server
+		tlsHits   int32  // and the https one: a refusal is not retried
+	}{
+		{"https", secure.URL + "/list", false, "198.18.1.0/24", 0, 1},
+		{"https to https", secure.URL + "/to-https", false, "198.18.1.0/24", 0, 2},
+		{"http refused", plain.URL + "/list", false, "", 0, 0},
+		{"https to http refused", secure.URL + "/to-http", false, "", 0, 1},
+		{"http allowed", plain.URL + "/list", true, "198.18.0.0/24", 1, 0},
+		{"https to http allowed", secure.URL + "/to-http", true, "198.18.0.0/24", 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plainHits.Store(0)
+			tlsHits.Store(0)
+			f := &Fetcher{Client: secure.Client(), Timeout: 2 * time.Second, Retries: 2, Backoff: time.Millisecond, AllowHTTP: tt.allowHTTP}
+			res, err := f.Fetch(context.Background(), tt.url, Validators{})
+			switch {
+			case tt.want == "" && !errors.Is(err, ErrInsecure):
+				t.Errorf("error %v, want ErrInsecure", err)
+			case tt.want != "" && (err != nil || string(res.Body) != tt.want):
+				t.Errorf("got %q, %v; want %q", res.Body, err, tt.want)
+			}
+			if p, s := plainHits.Load(), tlsHits.Load(); p != tt.plainHits || s != tt.tlsHits {
+				t.Errorf("requests: %d plain http, %d https; want %d and %d", p, s, tt.plainHits, tt.tlsHits)
+			}
+		})
+	}
+}
+
+// TestFetchKeepsCallersRedirectPolicy: a client's own CheckRedirect still
+// runs after the scheme check.
+func TestFetchKeepsCallersRedirectPolicy(t *testing.T) {
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/a" {
+			http.Redirect(w, r, "/b", http.StatusFound)
+			return
+		}
+		w.Write([]byte("x"))
+	}))
+	t.Cleanup(secure.Close)
+	c := secure.Client()
+	stop := errors.New("no redirects here")
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return stop }
+	_, err := (&Fetcher{Client: c}).Fetch(context.Background(), secure.URL+"/a", Validators{})
+	if !errors.Is(err, stop) {
+		t.Errorf("error %v, want the client's own", err)
 	}
 }

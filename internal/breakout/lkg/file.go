@@ -3,7 +3,9 @@ package lkg
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -138,7 +140,14 @@ func unfield(s string) (string, error) {
 	return s, nil
 }
 
-func readFile(path string) (*State, error) {
+// readFile loads a state file; one whose header counts more than
+// maxEntries entries (0: no limit) is refused before the rest is read.
+func readFile(path string, maxEntries int) (*State, error) {
+	if maxEntries > 0 {
+		if n, err := headerCount(path); err == nil && n > maxEntries {
+			return nil, fmt.Errorf("holds %d entries, more than max_entries %d", n, maxEntries)
+		}
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -151,6 +160,23 @@ func readFile(path string) (*State, error) {
 		return nil, fmt.Errorf("file holds source %q, not the one its name says", st.Source)
 	}
 	return st, nil
+}
+
+// headerCount reads the count line of a state file's header, which comes
+// within its first few hundred bytes; decode checks the rest.
+func headerCount(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 64<<10))
+	for i := 0; i < 8 && sc.Scan(); i++ {
+		if v, ok := strings.CutPrefix(sc.Text(), "count "); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, errors.New("no count in the header")
 }
 
 // decoder walks the file line by line, keeping the line number for errors.

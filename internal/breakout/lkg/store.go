@@ -36,6 +36,8 @@ type State struct {
 	// Expires, when set (dns answers), says until when each of Entries is
 	// good: a failed refresh drops those past it. See SuccessUntil.
 	Expires []time.Time
+	// Held, when set, is a newer fetch the guards refused; see Offer.
+	Held *Held
 }
 
 // Stale reports whether the latest refresh failed, so Entries are older
@@ -47,13 +49,14 @@ func (s State) Age(now time.Time) time.Duration { return now.Sub(s.LastSuccess) 
 
 // Store holds the states of all sources. It is safe for concurrent use.
 type Store struct {
-	dir      string
-	log      *slog.Logger
-	now      func() time.Time
-	mu       sync.Mutex // guards m
-	wmu      sync.Mutex // orders Success calls so the file matches memory
-	m        map[string]*State
-	problems []error
+	dir        string
+	log        *slog.Logger
+	now        func() time.Time
+	maxEntries int        // a state file holding more is not loaded; 0: no limit
+	mu         sync.Mutex // guards m
+	wmu        sync.Mutex // orders Success calls so the file matches memory
+	m          map[string]*State
+	problems   []error
 }
 
 // Option configures a Store.
@@ -61,6 +64,11 @@ type Option func(*Store)
 
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithMaxEntries refuses to load a state file of more than n entries (the
+// config's max_entries): one an older version wrote from a feed past
+// today's limits is ignored before it is read, not loaded into memory.
+func WithMaxEntries(n int) Option { return func(s *Store) { s.maxEntries = n } }
 
 // Open loads every state file in dir (created if missing). A file that does
 // not load is logged, kept in Problems and ignored: one corrupt file must
@@ -89,7 +97,7 @@ func Open(dir string, log *slog.Logger, opts ...Option) (*Store, error) {
 }
 
 func (s *Store) load(path string) {
-	st, err := readFile(path)
+	st, err := readFile(path, s.maxEntries)
 	if err != nil {
 		err = fmt.Errorf("state file %s ignored: %w", path, err)
 		s.problems = append(s.problems, err)
@@ -122,10 +130,16 @@ type Fetch struct {
 // persisted before Success returns. If persisting fails the new set is still
 // used in memory and the error is returned for the caller to report.
 func (s *Store) Success(source string, es []breakout.Entry, f Fetch) error {
-	now := s.now()
-	st := &State{Source: source, Entries: es, LastSuccess: now, LastAttempt: now, ETag: f.ETag, LastModified: f.LastModified, Spec: f.Spec}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	return s.success(source, es, f)
+}
+
+// success is Success with wmu held. It ends any hold: the set it records
+// is the newer one.
+func (s *Store) success(source string, es []breakout.Entry, f Fetch) error {
+	now := s.now()
+	st := &State{Source: source, Entries: es, LastSuccess: now, LastAttempt: now, ETag: f.ETag, LastModified: f.LastModified, Spec: f.Spec}
 	s.mu.Lock()
 	if old, ok := s.m[source]; ok && slices.Equal(old.Entries, es) {
 		// The same set fetched again: keep the slice already held (and
@@ -162,6 +176,7 @@ func (s *Store) NotModified(source string) error {
 	}
 	now := s.now()
 	st.LastSuccess, st.LastAttempt, st.LastError, st.Restored = now, now, "", false
+	st.Held = nil // the feed is back to the good set
 	unsaved := st.SaveError != ""
 	s.mu.Unlock()
 	if unsaved {

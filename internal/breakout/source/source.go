@@ -27,6 +27,13 @@ type Config struct {
 	// the system's first nameserver).
 	Names    []string
 	Resolver string
+	// AllowHTTP lets the URLs be plain http (and redirect to it); without
+	// it only https is fetched. Not part of the Fingerprint: it changes
+	// how the set is fetched, not what it is.
+	AllowHTTP bool
+	// MaxCoverage is this source's own limit on the share of the address
+	// space its set may cover (see breakout.Guards); 0: the guards'.
+	MaxCoverage float64
 }
 
 // Fingerprint identifies what the source's set depends on: its type,
@@ -51,20 +58,34 @@ func (c Config) Fingerprint() string {
 // Outcome reports one refresh.
 type Outcome struct {
 	Source      string
-	Entries     int  // size of the set now held (new or kept)
+	Entries     int  // size of the last good set now (new or kept)
 	Changed     bool // the set differs from the one held before
 	NotModified bool // the server answered 304
 	Err         error
+	// Held is why the Gate refused the fetched set: the last good set
+	// stays and the fetched one waits in the store (lkg.State.Held).
+	Held error
 	// Next, when set, is how soon the source wants refreshing again,
 	// sooner than Every: a dns source when its first answer goes bad.
 	Next time.Duration
 }
+
+// Gate judges a source's fetched set before it replaces the last good
+// set prev (see breakout.CheckUpdate); others are the other sources' sets.
+// An error holds the fetched set.
+type Gate func(src Config, prev lkg.State, next []breakout.Entry, others [][]breakout.Entry) error
 
 // Refresher runs refreshes against a store.
 type Refresher struct {
 	Fetcher *fetch.Fetcher
 	Store   *lkg.Store
 	Log     *slog.Logger // nil: discard
+	// Limits bound what one feed may cost while it is read (unpacked
+	// size, entries); zero fields take package feed's defaults.
+	Limits feed.Limits
+	// Gate, when set, judges every fetched set of a source that is not
+	// static (a static source's prefixes are the configuration itself).
+	Gate Gate
 }
 
 // Refresh fetches and parses src and records the result. On any error the
@@ -94,7 +115,13 @@ func (r *Refresher) Refresh(ctx context.Context, src Config) Outcome {
 		out.NotModified, out.Entries = true, len(prev.Entries)
 		r.log().Debug("breakout source not modified", "source", name)
 	default:
-		out.Err = r.Store.Success(name, es, lkg.Fetch{ETag: v.ETag, LastModified: v.LastModified, Spec: spec})
+		out.Held, out.Err = r.Store.Offer(name, es, lkg.Fetch{ETag: v.ETag, LastModified: v.LastModified, Spec: spec}, r.check(src, es))
+		if out.Held != nil {
+			out.Entries = len(prev.Entries)
+			r.log().Warn("breakout update held, keeping the last good set (uplinkd breakout accept takes it)", "source", name,
+				"prefixes", len(prev.Entries), "fetched", len(es), "reason", out.Held)
+			return out
+		}
 		out.Entries, out.Changed = len(es), changed(prev.Entries, es)
 		r.log().Info("breakout source refreshed", "source", name, "prefixes", len(es), "changed", out.Changed)
 		if out.Err != nil {
@@ -102,6 +129,14 @@ func (r *Refresher) Refresh(ctx context.Context, src Config) Outcome {
 		}
 	}
 	return out
+}
+
+// check is the store's view of the Gate for one fetched set.
+func (r *Refresher) check(src Config, next []breakout.Entry) lkg.Check {
+	if r.Gate == nil || src.Spec.Kind == feed.KindStatic {
+		return nil
+	}
+	return func(prev lkg.State, others [][]breakout.Entry) error { return r.Gate(src, prev, next, others) }
 }
 
 func (r *Refresher) log() *slog.Logger {
@@ -118,17 +153,17 @@ func (r *Refresher) load(ctx context.Context, src Config, prev lkg.State) (es []
 	switch {
 	case src.Spec.Kind == feed.KindStatic:
 	case src.Spec.Kind == feed.KindFile:
-		bodies, err = readFiles(src.Files)
+		bodies, err = readFiles(src.Files, r.Limits.MaxBytes)
 	default:
-		bodies, v, notModified, err = r.fetchAll(ctx, src.URLs, prev)
+		bodies, v, notModified, err = r.fetchAll(ctx, src, prev)
 	}
 	if err != nil || notModified {
 		return nil, v, notModified, err
 	}
 	if src.Spec.Kind == feed.KindFile {
-		es, err = parseEach(src.Spec, src.Files, bodies)
+		es, err = parseEach(src.Spec, r.Limits, src.Files, bodies)
 	} else {
-		es, err = src.Spec.Parse(bodies...)
+		es, err = src.Spec.ParseWithin(r.Limits, bodies...)
 	}
 	return es, v, false, err
 }
@@ -136,7 +171,8 @@ func (r *Refresher) load(ctx context.Context, src Config, prev lkg.State) (es []
 // fetchAll fetches every URL. A single-URL source uses conditional GET
 // against the held set's validators; with several URLs (goog.json minus
 // cloud.json) every body is needed to recompute, so all are fetched whole.
-func (r *Refresher) fetchAll(ctx context.Context, urls []string, prev lkg.State) ([][]byte, fetch.Validators, bool, error) {
+func (r *Refresher) fetchAll(ctx context.Context, src Config, prev lkg.State) ([][]byte, fetch.Validators, bool, error) {
+	urls := src.URLs
 	if len(urls) == 0 {
 		return nil, fetch.Validators{}, false, fmt.Errorf("no url")
 	}
@@ -146,8 +182,10 @@ func (r *Refresher) fetchAll(ctx context.Context, urls []string, prev lkg.State)
 	}
 	var bodies [][]byte
 	var v fetch.Validators
+	f := *r.Fetcher
+	f.AllowHTTP = src.AllowHTTP
 	for _, u := range urls {
-		res, err := r.Fetcher.Fetch(ctx, u, have)
+		res, err := f.Fetch(ctx, u, have)
 		if err != nil {
 			return nil, v, false, err
 		}
@@ -162,7 +200,7 @@ func (r *Refresher) fetchAll(ctx context.Context, urls []string, prev lkg.State)
 	return bodies, v, false, nil
 }
 
-func readFiles(paths []string) ([][]byte, error) {
+func readFiles(paths []string, max int64) ([][]byte, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("no route file")
 	}
@@ -172,7 +210,7 @@ func readFiles(paths []string) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := feed.ReadAll(f, 0)
+		b, err := feed.ReadAll(f, max)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p, err)
@@ -184,12 +222,15 @@ func readFiles(paths []string) ([][]byte, error) {
 
 // parseEach parses several route files of one source; any bad file fails
 // the whole source, as a partial set would withdraw the good file's routes.
-func parseEach(spec feed.Spec, paths []string, bodies [][]byte) ([]breakout.Entry, error) {
+func parseEach(spec feed.Spec, lim feed.Limits, paths []string, bodies [][]byte) ([]breakout.Entry, error) {
 	var out []breakout.Entry
 	for i, b := range bodies {
-		es, err := spec.Parse(b)
+		es, err := spec.ParseWithin(lim, b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", paths[i], err)
+		}
+		if lim.MaxEntries > 0 && len(out)+len(es) > lim.MaxEntries {
+			return nil, fmt.Errorf("%s: %w: more than %d in all files (max_entries)", paths[i], feed.ErrTooMany, lim.MaxEntries)
 		}
 		out = append(out, es...)
 	}

@@ -76,7 +76,7 @@ func TestRefreshKeepsLastGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &Refresher{Fetcher: &fetch.Fetcher{Timeout: 300 * time.Millisecond, Backoff: time.Millisecond}, Store: store, Log: discard}
-	src := Config{Spec: feed.Spec{Name: "aws-ec2", Kind: feed.KindAWS, Services: []string{"EC2"}}, URLs: []string{srv.URL}}
+	src := Config{Spec: feed.Spec{Name: "aws-ec2", Kind: feed.KindAWS, Services: []string{"EC2"}}, URLs: []string{srv.URL}, AllowHTTP: true}
 	const ec2 = 1457 + 1566 // EC2 v4 + v6 records in the fixture (see feed tests)
 
 	out := r.Refresh(context.Background(), src)
@@ -177,7 +177,7 @@ func TestChangedSettingsAreNotConfirmedBy304(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &Refresher{Fetcher: &fetch.Fetcher{Timeout: time.Second}, Store: store, Log: discard}
-	ec2 := Config{Spec: feed.Spec{Name: "aws", Kind: feed.KindAWS, Services: []string{"EC2"}}, URLs: []string{srv.URL}}
+	ec2 := Config{Spec: feed.Spec{Name: "aws", Kind: feed.KindAWS, Services: []string{"EC2"}}, URLs: []string{srv.URL}, AllowHTTP: true}
 	if out := r.Refresh(context.Background(), ec2); out.Err != nil || out.Entries != 1457+1566 {
 		t.Fatalf("first refresh: %+v", out)
 	}
