@@ -55,14 +55,14 @@ test:
 test-kernel:
 	GO=$(GO) test/vm/run.sh
 
-# Build the lab of network namespaces, start a hub and an edge daemon in it
-# and print the tunnels. `sudo make demo-down` (or `sudo bin/uplinkd lab
+# Build the lab of network namespaces, start two hubs and an edge daemon in
+# it and print the tunnels. `sudo make demo-down` (or `sudo bin/uplinkd-lab
 # down`) removes it all.
 demo: build
 	./bin/uplinkd-lab up
 	@echo
 	@echo "lab is up: try 'sudo ip netns exec ul-home $(BIN) status -c /run/uplinkd-lab/edge.toml'"
-	@echo "then 'sudo bin/uplinkd-lab kill-hub'; tear it down with: sudo bin/uplinkd-lab down"
+	@echo "then 'sudo bin/uplinkd-lab kill-hub' and 'sudo bin/uplinkd-lab revive-hub'; tear it down with: sudo bin/uplinkd-lab down"
 
 demo-down: build
 	./bin/uplinkd-lab down

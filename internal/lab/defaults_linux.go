@@ -88,9 +88,14 @@ func (w *DefaultWatch) name(index int) string {
 // Wait polls (every millisecond) until the IPv4 default's interfaces
 // satisfy ok, and says how long that took since start.
 func (w *DefaultWatch) Wait(ctx context.Context, start time.Time, limit time.Duration, ok func([]string) bool) (time.Duration, []string, error) {
+	return w.WaitFamily(ctx, false, start, limit, ok)
+}
+
+// WaitFamily is Wait for the IPv6 default (v6) or the IPv4 one.
+func (w *DefaultWatch) WaitFamily(ctx context.Context, v6 bool, start time.Time, limit time.Duration, ok func([]string) bool) (time.Duration, []string, error) {
 	var last []string
 	for time.Since(start) < limit && ctx.Err() == nil {
-		devs, err := w.Devs(false)
+		devs, err := w.Devs(v6)
 		now := time.Now()
 		if err == nil && ok(devs) {
 			return now.Sub(start), devs, nil
@@ -98,7 +103,11 @@ func (w *DefaultWatch) Wait(ctx context.Context, start time.Time, limit time.Dur
 		last = devs
 		time.Sleep(time.Millisecond)
 	}
-	return 0, last, fmt.Errorf("the edge's default is via %v after %s", last, limit)
+	family := "IPv4"
+	if v6 {
+		family = "IPv6"
+	}
+	return 0, last, fmt.Errorf("the edge's %s default is via %v after %s", family, last, limit)
 }
 
 // OnlyTunnelsTo accepts a default leaving only by the tunnels to a hub

@@ -340,6 +340,9 @@ func (l *Lab) KillHubDemo(ctx context.Context, w io.Writer) error {
 	if l.Hubs < 2 {
 		return fmt.Errorf("the lab has one hub: bring it up with two (uplinkd-lab up -hubs 2)")
 	}
+	if _, err := api.NewClient(l.Socket("hub")).Status(); err != nil {
+		return fmt.Errorf("the hub is not running (uplinkd-lab revive-hub brings it back): %w", err)
+	}
 	start := time.Now()
 	killed := make(chan error, 1)
 	go func() { killed <- l.KillHub("hub") }()
@@ -382,11 +385,14 @@ func (l *Lab) ReviveHubDemo(ctx context.Context, w io.Writer) error {
 	defer dw.Close()
 	all := func(devs []string) bool { return len(devs) == len(Carriers)*l.Hubs }
 	took, _, werr := dw.Wait(ctx, start, 30*time.Second, all)
+	if werr == nil {
+		took, _, werr = dw.WaitFamily(ctx, true, start, 30*time.Second, all)
+	}
 	fmt.Fprintf(w, "hub restarted at %s\n", start.Format("15:04:05.000"))
 	if werr != nil {
 		fmt.Fprintf(w, "%v\n", werr)
 	} else {
-		fmt.Fprintf(w, "the edge's default route is over all %d tunnels again, %s after the restart (hold-down 1 s)\n\n", len(Carriers)*l.Hubs, took.Round(time.Millisecond))
+		fmt.Fprintf(w, "the edge's default routes (v4 and v6) are over all %d tunnels again, %s after the restart (hold-down 1 s)\n\n", len(Carriers)*l.Hubs, took.Round(time.Millisecond))
 	}
 	return l.WriteTable(w)
 }

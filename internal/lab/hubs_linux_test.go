@@ -264,8 +264,8 @@ func TestAllHubsDownLastResort(t *testing.T) {
 	if took > 800*time.Millisecond {
 		t.Errorf("last resort after %s; BFD at 100 ms x 3 should take about 300 ms", took)
 	}
-	if _, err := waitDevs6(w, []string{"breakout"}, 2*time.Second); err != nil {
-		t.Errorf("IPv6 default during the last resort: %v", err)
+	if _, _, err := w.WaitFamily(ctx, true, time.Now(), 2*time.Second, OnlyVia("breakout")); err != nil {
+		t.Errorf("during the last resort: %v", err)
 	}
 	for server, want := range map[string]string{WebAddr: FiveGPublic, WebAddr6: FiveGPublic6} {
 		if seen, err := l.WhoAmI("lan", server); err != nil || seen != want {
@@ -298,20 +298,6 @@ func TestAllHubsDownLastResort(t *testing.T) {
 	if st := status(t, l, "edge"); st.ECMP.LastResort == nil || st.ECMP.LastResort.Active {
 		t.Errorf("status after the hubs came back: %+v", st.ECMP.LastResort)
 	}
-}
-
-// waitDevs6 waits until the edge's IPv6 default leaves exactly by want.
-func waitDevs6(w *DefaultWatch, want []string, limit time.Duration) ([]string, error) {
-	deadline := time.Now().Add(limit)
-	var devs []string
-	for time.Now().Before(deadline) {
-		var err error
-		if devs, err = w.Devs(true); err == nil && OnlyVia(want...)(devs) {
-			return devs, nil
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return devs, fmt.Errorf("via %v, want %v (after %s)", devs, want, limit)
 }
 
 // lastResortGone polls the edge's IPv4 default every millisecond until it
