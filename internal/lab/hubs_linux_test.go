@@ -103,7 +103,9 @@ func setEdgeConfig(t *testing.T, l *Lab, edit func(string) string) {
 
 // TestTwoHubsActiveActiveThenPrimaryBackup: both hubs equal, the default
 // has a next hop per carrier and hub; hub2 made a backup (preference 50,
-// SIGHUP), only the primary's three; equal again, all six.
+// SIGHUP), only the primary's three; the primary killed, the backup takes
+// over within the BFD detection time and the LAN is seen from hub2; the
+// primary back, the backup hands the traffic back; equal again, all six.
 func TestTwoHubsActiveActiveThenPrimaryBackup(t *testing.T) {
 	l := needHubLab(t)
 	waitDefault(t, l, tunnelsTo(l, "hub", "hub2"), 10*time.Second)
@@ -114,16 +116,69 @@ func TestTwoHubsActiveActiveThenPrimaryBackup(t *testing.T) {
 		return strings.Replace(s, "name = \"hub2\"\n", "name = \"hub2\"\npreference = 50\n", 1)
 	}
 	setEdgeConfig(t, l, backup)
+	defer func() {
+		if _, err := api.NewClient(l.Socket("hub")).Status(); err != nil {
+			l.RestartHub("hub") // the test stopped with the primary dead
+		}
+		setEdgeConfig(t, l, func(s string) string { return strings.Replace(s, "preference = 50\n", "", 1) })
+		waitDefault(t, l, tunnelsTo(l, "hub", "hub2"), 20*time.Second)
+	}()
 	took := waitDefault(t, l, tunnelsTo(l, "hub"), 10*time.Second)
 	t.Logf("primary/backup after reload: default over hub's three tunnels only, %s", took.Round(time.Millisecond))
-	st := status(t, l, "edge")
-	for _, h := range st.ECMP.Hubs {
-		if want := h.Name == "hub"; h.Carrying != want {
+	carrying(t, l, "hub")
+	if seen, err := l.WhoAmI("lan", WebAddr); err != nil || seen != HubPublic {
+		t.Errorf("primary/backup: web sees the LAN as %q (%v), want the primary's %s", seen, err, HubPublic)
+	}
+
+	start := time.Now()
+	killed := make(chan error, 1)
+	go func() { killed <- l.KillHub("hub") }()
+	took, err := l.WaitDefaultOnly(context.Background(), "hub2", start, 5*time.Second)
+	if kerr := <-killed; kerr != nil {
+		t.Fatal(kerr)
+	}
+	if err != nil {
+		t.Fatalf("primary killed: %v", err)
+	}
+	t.Logf("MEASURE primary killed -> FIB over the backup's tunnels: %s", took.Round(time.Millisecond))
+	if took > 600*time.Millisecond {
+		t.Errorf("the backup took over %s after the primary died; BFD at 100 ms x 3 should take about 300 ms", took)
+	}
+	if n := len(defaultDevs(t, l)); n != len(Carriers) {
+		t.Errorf("backup carrying: %d next hops, want %d", n, len(Carriers))
+	}
+	carrying(t, l, "hub2")
+	if seen, err := l.WhoAmI("lan", WebAddr); err != nil || seen != Hub2Public {
+		t.Errorf("primary dead: web sees the LAN as %q (%v), want the backup's %s", seen, err, Hub2Public)
+	}
+	if err := l.RestartHub("hub"); err != nil {
+		t.Fatal(err)
+	}
+	took = waitDefault(t, l, tunnelsTo(l, "hub"), 20*time.Second)
+	t.Logf("primary back: the backup handed the default back %s after the primary's daemon was up", took.Round(time.Millisecond))
+	carrying(t, l, "hub")
+}
+
+// carrying checks that the edge's status says only this hub carries
+// traffic.
+func carrying(t *testing.T, l *Lab, hub string) {
+	t.Helper()
+	for _, h := range status(t, l, "edge").ECMP.Hubs {
+		if want := h.Name == hub; h.Carrying != want {
 			t.Errorf("status: hub %s carries traffic %v, want %v", h.Name, h.Carrying, want)
 		}
 	}
-	setEdgeConfig(t, l, func(s string) string { return strings.Replace(s, "preference = 50\n", "", 1) })
-	waitDefault(t, l, tunnelsTo(l, "hub", "hub2"), 10*time.Second)
+}
+
+// defaultDevs reads the edge's IPv4 default's interfaces once.
+func defaultDevs(t *testing.T, l *Lab) []string {
+	t.Helper()
+	w := watch(t, l)
+	devs, err := w.Devs(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return devs
 }
 
 // echoServer serves a line echo in a lab host's namespace; it reports
