@@ -93,13 +93,14 @@ func (s *Session) receive(r rxPacket, now time.Time) effect {
 	defer s.mu.Unlock()
 	st := &s.st
 	p := r.p
+	was := s.period()
 	st.rxPackets++
 	st.lastRx = r.at
 	st.remoteDiscr = p.MyDiscr
 	st.remoteState, st.remoteDiag = p.State, p.Diag
 	st.remoteDesiredTx, st.remoteMinRx, st.remoteMult = p.DesiredMinTx, p.RequiredMinRx, p.DetectMult
 	if p.Final {
-		st.poll = false
+		st.poll = false // §6.5: our Poll Sequence is answered
 	}
 	// The detection time runs from the packet's arrival, stamped by the
 	// reader, not from now: the hand-over to this goroutine must not push
@@ -113,6 +114,7 @@ func (s *Session) receive(r rxPacket, now time.Time) effect {
 	}
 	e.change = s.transition(RecvEvent(p.State), r.at)
 	e.periodic = e.change != nil
+	s.retime(was, now)
 	return e
 }
 
@@ -120,11 +122,13 @@ func (s *Session) receive(r rxPacket, now time.Time) effect {
 // Called with s.mu held.
 func (s *Session) expire(now time.Time) effect {
 	st := &s.st
+	was := s.period()
 	// The peer is gone: forget it, and keep sending slowly so it can
 	// find us again (a zero RemoteMinRx from it would silence us forever).
 	st.remoteDiscr, st.remoteState, st.remoteMinRx, st.poll = 0, StateDown, 1, false
 	st.detectAt = time.Time{}
 	c := s.transition(EventTimerExpired, now)
+	s.retime(was, now)
 	return effect{change: c, periodic: c != nil}
 }
 
@@ -157,6 +161,12 @@ func (s *Session) transition(ev Event, at time.Time) *Change {
 	if next == StateUp {
 		// §6.8.3: the fast rate is only allowed once Up, and changing it
 		// starts a Poll Sequence (§6.5) so the peer confirms the new rate.
+		// A session's intervals are fixed for its life: DesiredMinTx
+		// falls only here, which may take effect at once, and rises only
+		// on leaving Up, and RequiredMinRx never changes. So the rules of
+		// §6.8.3 for a rise while Up (keep the old rate until the Poll
+		// ends) and for a lower RequiredMinRx (keep the old detection
+		// time until then) have nothing to apply to.
 		st.desiredTx, st.poll, st.upSince = s.cfg.DesiredMinTx, true, at
 	} else {
 		st.desiredTx, st.poll, st.upSince = max(s.cfg.DesiredMinTx, slowTx), false, time.Time{}
@@ -171,6 +181,30 @@ func (s *Session) period() time.Duration {
 		return iv
 	}
 	return slowTx
+}
+
+// retime applies a change of the agreed transmit interval at once
+// (RFC 5880 §6.8.2, §6.8.3, §6.8.7): the next periodic packet goes a
+// freshly jittered new interval after the last periodic one, or now if
+// that moment has passed. Faster, because a peer that lowered its Required
+// Min RX times us by our Desired Min TX as soon as its Poll ends, which
+// our Final does at once (FRR polls from 1 s to its profile on every
+// bring-up); slower, because we must never send faster than the peer
+// asked. A Final, sent off the schedule, is not the last periodic packet.
+// Called with s.mu held.
+func (s *Session) retime(was time.Duration, now time.Time) {
+	iv := s.period()
+	if iv == was {
+		return
+	}
+	s.st.nextTx = later(s.st.lastTx.Add(jitter(iv, s.cfg.DetectMult, s.rnd)), now)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // transmit sends one Control packet: a Final answering a Poll, or the
