@@ -173,9 +173,9 @@ func writeECMP(w io.Writer, e ecmp.Status, now time.Time) error {
 			}
 			bgp = append(bgp, p.Family[:4]+" "+st)
 		}
-		note := ""
+		note := l.BFDNote
 		if !l.HeldUntil.IsZero() {
-			note = fmt.Sprintf("hold-down %.1fs", l.HeldUntil.Sub(now).Seconds())
+			note = strings.TrimSpace(note + fmt.Sprintf(" hold-down %.1fs", l.HeldUntil.Sub(now).Seconds()))
 		}
 		for _, p := range l.BGP {
 			if p.LastError != "" {

@@ -30,14 +30,14 @@ var labSeq atomic.Int32
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root to create network namespaces (ub-*) and veth pairs")
+		t.Skip("skipping: needs root to create network namespaces (ubf-*) and veth pairs")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("skipping: iproute2 `ip` not installed")
 	}
 	id := fmt.Sprintf("%d-%d", os.Getpid(), labSeq.Add(1))
 	l := &lab{
-		nsA: "ub-bfd-a-" + id, nsB: "ub-bfd-b-" + id, ifA: "ub0", ifB: "ub1",
+		nsA: "ubf-a-" + id, nsB: "ubf-b-" + id, ifA: "ub0", ifB: "ub1",
 		a4: netip.MustParseAddr("198.18.7.0"), b4: netip.MustParseAddr("198.18.7.1"),
 		a6: netip.MustParseAddr("2001:db8:7::1"), b6: netip.MustParseAddr("2001:db8:7::2"),
 	}

@@ -142,7 +142,8 @@ func waitNegotiatedKey(t *testing.T, m *Manager, k Key) {
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		for _, st := range m.Snapshot() {
-			if (Key{st.Interface, st.Peer}) == k && !st.PollActive && st.DetectTime == 300*time.Millisecond {
+			if (Key{st.Interface, st.Peer}) == k && st.State == StateUp && !st.PollActive &&
+				st.TxInterval == 100*time.Millisecond && st.DetectTime == 300*time.Millisecond {
 				t.Logf("%s: %v, remote %v, tx %v, rx %v, detect %v, tx/rx packets %d/%d",
 					k, st.State, st.RemoteState, st.TxInterval, st.RxInterval, st.DetectTime, st.TxPackets, st.RxPackets)
 				return

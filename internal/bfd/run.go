@@ -7,57 +7,76 @@ import (
 // effect is what handling one event asks the loop to do once the session
 // lock is released, so that callbacks and socket writes never run under it.
 type effect struct {
-	change  *Change
-	final   bool          // answer a Poll with a Final (§6.8.7), at once
-	sendNow bool          // state changed: tell the peer now, not a second later
-	detect  time.Duration // >0: restart the detection timer; <0: stop it
+	change   *Change
+	final    bool // answer a Poll with a Final (§6.8.7), at once, off the schedule
+	periodic bool // the scheduled packet is due, or the state changed: tell the peer now
 }
 
+// run is the session's goroutine. Its two timers are deadlines in the
+// session's state, so that any event can move either; one runtime timer
+// wakes the loop at the earlier of them.
 func (s *Session) run() {
 	defer close(s.exited)
-	tx := time.NewTimer(0) // the first Down packet goes out at once
-	defer tx.Stop()
-	detect := time.NewTimer(time.Hour)
-	detect.Stop()
-	defer detect.Stop()
+	wake := time.NewTimer(0) // the first Down packet goes out at once
+	defer wake.Stop()
 	for {
 		var e effect
 		select {
 		case <-s.done:
-			s.shutdown()
+			s.shutdown(time.Now())
 			return
 		case p := <-s.rx:
-			e = s.receive(p)
-		case <-tx.C:
-			s.transmit(false)
-			tx.Reset(s.nextTx())
-			continue
-		case <-detect.C:
-			e = s.expire()
+			e = s.receive(p, time.Now())
 		case down := <-s.admin:
-			e = s.adminEvent(down)
+			e = s.adminEvent(down, time.Now())
+		case <-wake.C:
 		}
-		s.apply(e, tx, detect)
+		s.settle(e, time.Now())
+		wake.Reset(time.Until(s.wakeAt()))
 	}
 }
 
-func (s *Session) apply(e effect, tx, detect *time.Timer) {
+// settle carries out an event's effect, then whatever deadline has passed
+// by now. The loop does this after every event; tests drive it directly
+// on a clock of their own.
+func (s *Session) settle(e effect, now time.Time) {
+	s.apply(e, now)
+	s.apply(s.due(now), now)
+}
+
+func (s *Session) apply(e effect, now time.Time) {
 	if e.change != nil {
 		s.report(*e.change)
 	}
 	if e.final {
-		s.transmit(true)
+		s.transmit(true, now)
 	}
-	if e.sendNow {
-		s.transmit(false)
-		tx.Reset(s.nextTx())
+	if e.periodic {
+		s.transmit(false, now)
 	}
-	switch {
-	case e.detect > 0:
-		detect.Reset(e.detect)
-	case e.detect < 0:
-		detect.Stop()
+}
+
+// due fires the deadlines that have passed: detection first, so that a
+// packet due at the same moment already says Down.
+func (s *Session) due(now time.Time) effect {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var e effect
+	if d := s.st.detectAt; !d.IsZero() && !now.Before(d) {
+		e = s.expire(now)
 	}
+	e.periodic = e.periodic || !now.Before(s.st.nextTx)
+	return e
+}
+
+// wakeAt is the earlier of the two deadlines.
+func (s *Session) wakeAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.st.detectAt; !d.IsZero() && d.Before(s.st.nextTx) {
+		return d
+	}
+	return s.st.nextTx
 }
 
 func (s *Session) report(c Change) {
@@ -69,59 +88,62 @@ func (s *Session) report(c Change) {
 
 // receive applies a validated packet (RFC 5880 §6.8.6, from "Set
 // bfd.RemoteDiscr" on).
-func (s *Session) receive(r rxPacket) effect {
+func (s *Session) receive(r rxPacket, now time.Time) effect {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := &s.st
 	p := r.p
+	was := s.period()
 	st.rxPackets++
 	st.lastRx = r.at
 	st.remoteDiscr = p.MyDiscr
 	st.remoteState, st.remoteDiag = p.State, p.Diag
 	st.remoteDesiredTx, st.remoteMinRx, st.remoteMult = p.DesiredMinTx, p.RequiredMinRx, p.DetectMult
 	if p.Final {
-		st.poll = false
+		st.poll = false // §6.5: our Poll Sequence is answered
 	}
 	// The detection time runs from the packet's arrival, stamped by the
 	// reader, not from now: the hand-over to this goroutine must not push
 	// the detection of a dead peer later.
-	detect := max(detectTime(s.cfg.RequiredMinRx, p.DesiredMinTx, p.DetectMult)-time.Since(r.at), time.Millisecond)
-	e := effect{final: p.Poll, detect: detect}
+	st.detectAt = r.at.Add(detectTime(s.cfg.RequiredMinRx, p.DesiredMinTx, p.DetectMult))
+	e := effect{final: p.Poll}
 	if st.state == StateAdminDown {
 		// §6.8.6: AdminDown discards the packet once the remote
 		// variables are recorded; nothing to answer, nothing to time.
-		e.final, e.detect = false, -1
+		e.final, st.detectAt = false, time.Time{}
 	}
 	e.change = s.transition(RecvEvent(p.State), r.at)
-	e.sendNow = e.change != nil
+	e.periodic = e.change != nil
+	s.retime(was, now)
 	return e
 }
 
 // expire handles the detection timer (§6.8.4, §6.8.1 bfd.RemoteDiscr).
-func (s *Session) expire() effect {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// Called with s.mu held.
+func (s *Session) expire(now time.Time) effect {
 	st := &s.st
+	was := s.period()
 	// The peer is gone: forget it, and keep sending slowly so it can
 	// find us again (a zero RemoteMinRx from it would silence us forever).
 	st.remoteDiscr, st.remoteState, st.remoteMinRx, st.poll = 0, StateDown, 1, false
-	c := s.transition(EventTimerExpired, time.Now())
-	return effect{change: c, sendNow: c != nil}
+	st.detectAt = time.Time{}
+	c := s.transition(EventTimerExpired, now)
+	s.retime(was, now)
+	return effect{change: c, periodic: c != nil}
 }
 
-func (s *Session) adminEvent(down bool) effect {
+func (s *Session) adminEvent(down bool, now time.Time) effect {
 	ev := EventAdminUp
 	if down {
 		ev = EventAdminDown
 	}
 	s.mu.Lock()
-	c := s.transition(ev, time.Now())
-	s.mu.Unlock()
-	e := effect{change: c, sendNow: c != nil}
+	defer s.mu.Unlock()
+	c := s.transition(ev, now)
 	if down {
-		e.detect = -1
+		s.st.detectAt = time.Time{}
 	}
-	return e
+	return effect{change: c, periodic: c != nil}
 }
 
 // transition runs the state machine and the side effects the RFC ties to
@@ -139,6 +161,12 @@ func (s *Session) transition(ev Event, at time.Time) *Change {
 	if next == StateUp {
 		// §6.8.3: the fast rate is only allowed once Up, and changing it
 		// starts a Poll Sequence (§6.5) so the peer confirms the new rate.
+		// A session's intervals are fixed for its life: DesiredMinTx
+		// falls only here, which may take effect at once, and rises only
+		// on leaving Up, and RequiredMinRx never changes. So the rules of
+		// §6.8.3 for a rise while Up (keep the old rate until the Poll
+		// ends) and for a lower RequiredMinRx (keep the old detection
+		// time until then) have nothing to apply to.
 		st.desiredTx, st.poll, st.upSince = s.cfg.DesiredMinTx, true, at
 	} else {
 		st.desiredTx, st.poll, st.upSince = max(s.cfg.DesiredMinTx, slowTx), false, time.Time{}
@@ -146,24 +174,53 @@ func (s *Session) transition(ev Event, at time.Time) *Change {
 	return c
 }
 
-// nextTx is the jittered time to the next periodic packet.
-func (s *Session) nextTx() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	iv, ok := txInterval(s.st.desiredTx, s.st.remoteMinRx)
-	if !ok {
-		// The peer asked for silence (§6.8.7); look again later.
-		iv = slowTx
+// period is the agreed transmit interval, or slowTx while the peer asks
+// for no packets at all (§6.8.7), to look again later.
+func (s *Session) period() time.Duration {
+	if iv, ok := txInterval(s.st.desiredTx, s.st.remoteMinRx); ok {
+		return iv
 	}
-	return jitter(iv, s.cfg.DetectMult, s.rnd)
+	return slowTx
 }
 
-// transmit sends one Control packet; final answers a Poll.
-func (s *Session) transmit(final bool) {
-	s.mu.Lock()
-	if !final && s.st.remoteMinRx == 0 {
-		s.mu.Unlock()
+// retime applies a change of the agreed transmit interval at once
+// (RFC 5880 §6.8.2, §6.8.3, §6.8.7): the next periodic packet goes a
+// freshly jittered new interval after the last periodic one, or now if
+// that moment has passed. Faster, because a peer that lowered its Required
+// Min RX times us by our Desired Min TX as soon as its Poll ends, which
+// our Final does at once (FRR polls from 1 s to its profile on every
+// bring-up); slower, because we must never send faster than the peer
+// asked. A Final, sent off the schedule, is not the last periodic packet.
+// Called with s.mu held.
+func (s *Session) retime(was time.Duration, now time.Time) {
+	iv := s.period()
+	if iv == was {
 		return
+	}
+	s.st.nextTx = later(s.st.lastTx.Add(jitter(iv, s.cfg.DetectMult, s.rnd)), now)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// transmit sends one Control packet: a Final answering a Poll, or the
+// periodic one, which also sets when the next is due.
+func (s *Session) transmit(final bool, now time.Time) {
+	s.mu.Lock()
+	if !final {
+		silent := s.st.remoteMinRx == 0
+		if !silent {
+			s.st.lastTx = now
+		}
+		s.st.nextTx = now.Add(jitter(s.period(), s.cfg.DetectMult, s.rnd))
+		if silent {
+			s.mu.Unlock()
+			return
+		}
 	}
 	p := s.packet(final)
 	s.mu.Unlock()
@@ -197,13 +254,13 @@ func (s *Session) packet(final bool) Packet {
 }
 
 // shutdown says AdminDown to the peer before the session disappears.
-func (s *Session) shutdown() {
+func (s *Session) shutdown(now time.Time) {
 	s.mu.Lock()
-	c := s.transition(EventAdminDown, time.Now())
+	c := s.transition(EventAdminDown, now)
 	s.mu.Unlock()
 	if c != nil {
 		s.report(*c)
-		s.transmit(false)
+		s.transmit(false, now)
 	}
 	if err := s.conn.Close(); err != nil {
 		s.log.Debug("bfd close socket", "err", err)

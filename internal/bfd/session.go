@@ -112,8 +112,12 @@ type sessionState struct {
 	remoteMult         uint8
 	poll               bool
 	lastRx, upSince    time.Time
-	txPackets, txErr   uint64
-	rxPackets, changes uint64
+	// The session's two timers, as deadlines the goroutine sleeps
+	// until: the next periodic packet, and the detection time (zero:
+	// not running). lastTx is when the last periodic packet went out.
+	lastTx, nextTx, detectAt time.Time
+	txPackets, txErr         uint64
+	rxPackets, changes       uint64
 }
 
 // rxPacket is a validated packet handed from a listener to its session.

@@ -191,17 +191,14 @@ func signal(ch chan struct{}) {
 func (c *Controller) onBFD(ch bfd.Change) {
 	c.mu.Lock()
 	for _, l := range c.plan.Links {
-		if l.Interface == ch.Interface {
-			up := ch.New == bfd.StateUp
-			wasAlive := c.live.Alive(l.Name, ch.At)
-			if c.live.Set(l.Name, up, ch.At) && wasAlive && !up {
-				c.downAt[l.Name] = ch.At // a failure to time until the FIB drops it
-			}
+		if l.Interface == ch.Interface && c.live.ObserveBFD(l.Name, ch) {
+			c.downAt[l.Name] = ch.At // a failure to time until the FIB drops it
 		}
 	}
 	c.mu.Unlock()
 	signal(c.failed) // before the log line: logging may wait on the journal
-	c.log.Info("bfd", "tunnel", ch.Interface, "peer", ch.Peer, "state", ch.New.String(), "diag", ch.Diag.String())
+	c.log.Info("bfd", "tunnel", ch.Interface, "peer", ch.Peer, "state", ch.New.String(), "diag", ch.Diag.String(),
+		"remote_state", ch.RemoteState.String())
 }
 
 func (c *Controller) run(ctx context.Context) {

@@ -1,6 +1,10 @@
 package ecmp
 
-import "time"
+import (
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/bfd"
+)
 
 // Liveness tracks whether each tunnel may carry traffic. A tunnel going
 // down leaves at once; one coming back up returns only after it has stayed
@@ -16,6 +20,9 @@ type tunnelLive struct {
 	up      bool
 	since   time.Time // of the current state
 	wasDown bool      // it has been down after being up: hold-down applies
+	// peerAdminDown: up is kept although BFD is not Up, because the peer
+	// took the session down on purpose (see ObserveBFD).
+	peerAdminDown bool
 }
 
 // NewLiveness returns a tracker with the given hold-down.
@@ -30,14 +37,57 @@ func (l *Liveness) Set(name string, up bool, at time.Time) bool {
 	if t == nil {
 		t = &tunnelLive{}
 		l.tunnels[name] = t
-	} else if t.up == up {
-		return false
+	} else {
+		t.peerAdminDown = false
+		if t.up == up {
+			return false
+		}
 	}
 	if t.up && !up {
 		t.wasDown = true
 	}
 	t.up, t.since = up, at
 	return true
+}
+
+// ObserveBFD records a state change of a tunnel's BFD session and reports
+// whether it took a live tunnel out: a failure to time until the FIB drops
+// it.
+//
+// A session the peer took down on purpose (it sent AdminDown: its operator,
+// or FRR's bgpd deleting or re-registering the session) says nothing about
+// the path, so a tunnel that was up keeps its place (RFC 5882 §3.2) and is
+// marked peer administratively down. The other signals still judge it: BGP
+// (paths come only from established sessions, within its hold time) and
+// the WireGuard handshake age. BFD ends the grace by coming Up again or by
+// detecting a failure: the peer coming back takes the session Down → Init
+// → Up, and Init keeps the grace, but Init → Down on the detection time is
+// a failure. Silence after the AdminDown ends nothing, and BFD, being
+// Down, reports none: FRR sends one AdminDown packet and stops (RFC 5880
+// §6.8.16 asks for no more), so silence is what a shut-down peer looks
+// like. Our own AdminDown (the session removed) is no grace: the tunnel
+// leaves, as before.
+func (l *Liveness) ObserveBFD(name string, ch bfd.Change) (failed bool) {
+	wasAlive := l.Alive(name, ch.At)
+	t := l.tunnels[name]
+	switch {
+	case ch.New == bfd.StateUp:
+		l.Set(name, true, ch.At)
+	case t != nil && t.peerAdminDown && ch.New == bfd.StateInit:
+		// The peer is back and the session on its way Up.
+	case t != nil && t.up && ch.New == bfd.StateDown && ch.RemoteState == bfd.StateAdminDown:
+		t.peerAdminDown = true
+	default:
+		l.Set(name, false, ch.At)
+	}
+	return wasAlive && !l.Alive(name, ch.At)
+}
+
+// PeerAdminDown reports whether a tunnel is kept although its BFD session
+// is down, because the peer took the session down on purpose.
+func (l *Liveness) PeerAdminDown(name string) bool {
+	t := l.tunnels[name]
+	return t != nil && t.peerAdminDown
 }
 
 // Forget drops a tunnel that is no longer configured.

@@ -3,6 +3,10 @@ package ecmp
 import (
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/uplinkd/uplinkd/internal/bfd"
 )
 
 func TestLiveness(t *testing.T) {
@@ -53,6 +57,63 @@ func TestNextExpiry(t *testing.T) {
 	}
 	if got := l.NextExpiry(t0.Add(6 * time.Second)); !got.IsZero() {
 		t.Errorf("NextExpiry after the hold-down = %v, want zero", got)
+	}
+}
+
+// TestObserveBFD follows one tunnel through what its BFD session reports:
+// a peer's AdminDown keeps it in (RFC 5882 §3.2) until BFD is Up again or
+// detects a failure; a failure takes it out at once, and only a failure is
+// timed as one.
+func TestObserveBFD(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	l := NewLiveness(2 * time.Second)
+	ch := func(old, new bfd.State, diag bfd.Diag, remote bfd.State) *bfd.Change {
+		return &bfd.Change{Interface: "wg-docomo", Old: old, New: new, Diag: diag, RemoteState: remote}
+	}
+	const (
+		adm, down, ini, up = bfd.StateAdminDown, bfd.StateDown, bfd.StateInit, bfd.StateUp
+		none, expired      = bfd.DiagNone, bfd.DiagControlExpired
+		nbr, local         = bfd.DiagNeighborDown, bfd.DiagAdminDown
+	)
+	for _, s := range []struct {
+		what      string
+		ch        *bfd.Change // nil: only time passes
+		now       time.Duration
+		alive     bool
+		failed    bool
+		peerAdmin bool
+		held      bool
+	}{
+		{"peer heard, not yet Up", ch(down, ini, none, down), 0, false, false, false, false},
+		{"first Up: in at once", ch(ini, up, none, ini), 0, true, false, false, false},
+		{"peer AdminDown: stays in", ch(up, down, nbr, adm), time.Second, true, false, true, false},
+		{"peer silent ten minutes: still in", nil, 10 * time.Minute, true, false, true, false},
+		{"peer back: Init keeps it", ch(down, ini, none, down), 11 * time.Minute, true, false, true, false},
+		{"Up again: no hold-down, nothing failed", ch(ini, up, none, up), 11 * time.Minute, true, false, false, false},
+		{"peer AdminDown again", ch(up, down, nbr, adm), 12 * time.Minute, true, false, true, false},
+		{"peer back", ch(down, ini, none, down), 13 * time.Minute, true, false, true, false},
+		{"then silent in Init: a failure", ch(ini, down, expired, down), 13*time.Minute + time.Second, false, true, false, false},
+		{"AdminDown of a dead tunnel keeps it out", ch(ini, down, nbr, adm), 14 * time.Minute, false, false, false, false},
+		{"Up after a failure: held", ch(ini, up, none, up), 15 * time.Minute, false, false, false, true},
+		{"held down over", nil, 15*time.Minute + 2*time.Second, true, false, false, false},
+		{"detection time: out at once", ch(up, down, expired, up), 16 * time.Minute, false, true, false, false},
+		{"Up", ch(ini, up, none, up), 17 * time.Minute, false, false, false, true},
+		{"peer Down (not AdminDown) in hold-down: out, no failure to time", ch(up, down, nbr, down), 17*time.Minute + time.Second, false, false, false, false},
+		{"Up", ch(ini, up, none, up), 18 * time.Minute, false, false, false, true},
+		{"our own AdminDown: out", ch(up, adm, local, up), 19 * time.Minute, false, true, false, false},
+	} {
+		at := t0.Add(s.now)
+		failed := false
+		if s.ch != nil {
+			s.ch.At = at
+			failed = l.ObserveBFD("docomo", *s.ch)
+		}
+		held, _ := l.Held("docomo", at)
+		got := []bool{l.Alive("docomo", at), failed, l.PeerAdminDown("docomo"), held}
+		want := []bool{s.alive, s.failed, s.peerAdmin, s.held}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: alive, failed, peer admin down, held (-want +got):\n%s", s.what, diff)
+		}
 	}
 }
 

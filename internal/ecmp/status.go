@@ -50,6 +50,7 @@ type LinkStatus struct {
 	Weight    int             `json:"weight"`
 	BFD       string          `json:"bfd"` // state, or "off"
 	BFDDetect string          `json:"bfd_detect,omitempty"`
+	BFDNote   string          `json:"bfd_note,omitempty"` // why a tunnel whose BFD is down stays in
 	HeldUntil time.Time       `json:"held_until,omitzero"`
 	InECMP    bool            `json:"in_ecmp"`
 	BGP       []bgp.PeerState `json:"bgp"`

@@ -34,6 +34,9 @@ func (c *Controller) Status(ctx context.Context) Status {
 		if b, ok := bfds[l.Interface]; ok && c.plan.BFD {
 			ls.BFD, ls.BFDDetect = b.State.String(), b.DetectTime.String()
 		}
+		if c.live.PeerAdminDown(l.Name) {
+			ls.BFDNote = "peer administratively down"
+		}
 		if held, until := c.live.Held(l.Name, now); held {
 			ls.HeldUntil = until
 		}
