@@ -8,6 +8,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/uplinkd/uplinkd/internal/lab"
 )
 
 // BIRD on ubn-bira checks its static route's next hop with BFD at
@@ -100,12 +102,12 @@ func birdFailovers(ctx context.Context, n int, confA, confB string) ([]time.Dura
 		}
 		time.Sleep(settle())
 		t0 := time.Now()
-		if err := blackhole(b, "brb0"); err != nil {
+		if err := lab.Blackhole(b, "brb0"); err != nil {
 			return took, err
 		}
 		err := waitBirdRoute(ctx, h, false, 15*time.Second)
 		gone := time.Now()
-		if rerr := unblackhole(b); rerr != nil {
+		if rerr := lab.Unblackhole(b); rerr != nil {
 			return took, rerr
 		}
 		if err != nil {

@@ -24,8 +24,8 @@ var faults = []fault{
 		apply:   func(l *benchLab, c string) error { return carrierLink(l, c, false) },
 		restore: func(l *benchLab, c string) error { return carrierLink(l, c, true) }},
 	{id: "1b", name: "all packets dropped (nftables), link up",
-		apply:   func(l *benchLab, c string) error { return blackhole(l.NS(c), "home0") },
-		restore: func(l *benchLab, c string) error { return unblackhole(l.NS(c)) }},
+		apply:   func(l *benchLab, c string) error { return lab.Blackhole(l.NS(c), "home0") },
+		restore: func(l *benchLab, c string) error { return lab.Unblackhole(l.NS(c)) }},
 }
 
 // carrierLink sets the carrier's end of the home link down or up through

@@ -85,16 +85,12 @@ func killHubOnce(ctx context.Context, l *lab.Lab, w *lab.DefaultWatch) (time.Dur
 // span), then lifts it.
 func lastResortOnce(ctx context.Context, l *lab.Lab, w *lab.DefaultWatch) (time.Duration, error) {
 	start := time.Now()
-	for _, site := range l.HubSites() {
-		if err := blackhole(l.NS(site), "eth0"); err != nil {
-			return 0, err
-		}
+	if err := l.BlackholeHubs(true); err != nil {
+		return 0, err
 	}
 	took, _, err := w.Wait(ctx, start, 5*time.Second, lab.OnlyVia("breakout"))
-	for _, site := range l.HubSites() {
-		if rerr := unblackhole(l.NS(site)); rerr != nil {
-			return 0, rerr
-		}
+	if rerr := l.BlackholeHubs(false); rerr != nil {
+		return 0, rerr
 	}
 	return took, err
 }

@@ -442,20 +442,19 @@ func (l *Lab) RestartHub(site string) error {
 	return l.Start(site)
 }
 
-// BlackholeHubs drops, in every hub's namespace, the tunnels' outer packets
-// arriving from the internet (on), or lifts that (off).
+// BlackholeHubs drops, in every hub's namespace, every packet into and out
+// of its public link (on), or lifts that (off): the hubs are up but
+// nothing reaches them. One nftables batch per hub, from this process.
 func (l *Lab) BlackholeHubs(on bool) error {
 	for _, site := range l.HubSites() {
-		ns := l.NS(site)
-		exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "ulblackhole").Run()
-		if !on {
-			continue
+		var err error
+		if on {
+			err = Blackhole(l.NS(site), "eth0")
+		} else {
+			err = Unblackhole(l.NS(site))
 		}
-		rules := "table inet ulblackhole {\n chain bh {\n  type filter hook prerouting priority -300; policy accept;\n  iifname \"eth0\" udp dport 51821-51823 drop\n }\n}\n"
-		cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(rules)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("blackhole %s: %v: %s", site, err, out)
+		if err != nil {
+			return err
 		}
 	}
 	return nil

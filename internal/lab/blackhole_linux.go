@@ -1,7 +1,8 @@
-package main
+package lab
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -9,13 +10,13 @@ import (
 )
 
 // blackholeTable is the nftables table a blackhole lives in.
-const blackholeTable = "ubench-blackhole"
+const blackholeTable = "uplinkd-lab-blackhole"
 
-// blackhole drops every packet into, out of and through ifname in ns,
+// Blackhole drops every packet into, out of and through ifname in ns,
 // links up. It is one netlink batch from this process: `ip netns exec nft`
 // takes 15-80 ms to start here, and inside the timed span that would add
-// to both uplinkd's and BIRD's figures a delay neither of them caused.
-func blackhole(ns, ifname string) error {
+// to the bench's and the tests' figures a delay no daemon caused.
+func Blackhole(ns, ifname string) error {
 	c, closeNS, err := nftIn(ns)
 	if err != nil {
 		return err
@@ -43,13 +44,21 @@ func blackhole(ns, ifname string) error {
 	return nil
 }
 
-// unblackhole removes what blackhole added.
-func unblackhole(ns string) error {
+// Unblackhole removes what Blackhole added; without a blackhole it does
+// nothing.
+func Unblackhole(ns string) error {
 	c, closeNS, err := nftIn(ns)
 	if err != nil {
 		return err
 	}
 	defer closeNS()
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return fmt.Errorf("list nftables tables in %s: %w", ns, err)
+	}
+	if !slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == blackholeTable }) {
+		return nil
+	}
 	c.DelTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: blackholeTable})
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("remove blackhole in %s: %w", ns, err)
