@@ -18,3 +18,9 @@ func (l *Lab) Down() error { return errLinux }
 
 // WriteTable needs Linux.
 func (l *Lab) WriteTable(io.Writer) error { return errLinux }
+
+// KillHubDemo needs Linux.
+func (l *Lab) KillHubDemo(context.Context, io.Writer) error { return errLinux }
+
+// ReviveHubDemo needs Linux.
+func (l *Lab) ReviveHubDemo(context.Context, io.Writer) error { return errLinux }
