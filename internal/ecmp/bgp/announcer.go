@@ -256,8 +256,8 @@ func (a *Announcer) rearm(r *announcing, addr netip.Addr) {
 	if a.run != r {
 		return
 	}
-	p, ok := idlePeer(r.srv, r.cfg.Peers, addr)
-	if !ok {
+	p, admin, ok := downPeer(r.srv, r.cfg.Peers, addr)
+	if !ok || admin != api.PeerState_UP {
 		return
 	}
 	err := r.srv.DeletePeer(context.Background(), &api.DeletePeerRequest{Address: addr.String()})

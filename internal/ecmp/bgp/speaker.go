@@ -33,6 +33,7 @@ type running struct {
 	cfg    Config             // as applied, with defaults
 	policy importPolicy
 	book   *peerBook // names and last errors, shared with GoBGP's goroutines
+	timers timerSet  // pending restarts of peers stopped by their prefix limit
 	// watching is set once the watcher runs: its unregistration is a
 	// management operation that shutdown must let through.
 	watching bool
@@ -225,6 +226,7 @@ func (s *Speaker) Stop(ctx context.Context) error {
 
 // shutdown stops a server and ends its goroutines.
 func (s *Speaker) shutdown(r *running) error {
+	r.timers.stop()
 	r.serve.retire()
 	mark := r.serve.mgmtOps.Load()
 	r.cancel()
@@ -298,5 +300,6 @@ func (s *Speaker) reconcile(ctx context.Context, r *running, c Config) error {
 	}
 	r.cfg.Passive, r.cfg.HoldTime, r.cfg.Keepalive = c.Passive, c.HoldTime, c.Keepalive
 	r.cfg.ConnectRetry, r.cfg.MaxPrefixes = c.ConnectRetry, c.MaxPrefixes
+	r.cfg.MaxPrefixRestart, r.cfg.Password = c.MaxPrefixRestart, c.Password
 	return errors.Join(errs...)
 }
