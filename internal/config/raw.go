@@ -116,6 +116,9 @@ type rawBGP struct {
 	Accept      []string `toml:"accept"`
 	MaxPrefixes int64    `toml:"max_prefixes"`
 	GRPC        string   `toml:"grpc"`
+	// MaxPrefixRestart: seconds a session stopped by max_prefixes stays down.
+	MaxPrefixRestart int64  `toml:"max_prefix_restart"`
+	Password         string `toml:"password"`
 }
 
 type rawLiveness struct {

@@ -63,6 +63,9 @@ func (c *Config) Summary() string {
 		}
 		fmt.Fprintln(&b)
 	}
+	if c.BGP.Password != "" {
+		fmt.Fprintln(&b, "bgp: tcp-md5 on every session (password not shown)")
+	}
 	if c.Breakout.Enabled() {
 		bo := c.Breakout
 		fmt.Fprintf(&b, "breakout: via %s, table %d, rule priority %d, %d sources:", bo.Gateway, bo.Table, bo.RulePriority, len(bo.Sources))

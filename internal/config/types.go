@@ -261,6 +261,10 @@ type BGP struct {
 	Accept      []netip.Prefix // the only prefixes taken from the peer
 	MaxPrefixes int            // per session and family
 	GRPC        string         // GoBGP's gRPC API for the gobgp CLI; "" off
+	// MaxPrefixRestart is how long a session stopped by MaxPrefixes stays
+	// down before it is started again; 0: until a reload or restart.
+	MaxPrefixRestart time.Duration
+	Password         Secret // TCP-MD5 key of every session; "" none
 }
 
 // Liveness decides how fast a dead tunnel leaves the ECMP set.
