@@ -229,7 +229,7 @@ implementation = "userspace"
 		MTU                int
 		Impl               Impl
 	}
-	want := settings{"/srv/uplinkd", "debug", API{"/run/u.sock", "uplinkd", "127.0.0.1:9474"}, 1280, ImplUserspace}
+	want := settings{"/srv/uplinkd", "debug", API{"/run/u.sock", "uplinkd", "127.0.0.1:9474", false}, 1280, ImplUserspace}
 	if diff := cmp.Diff(want, settings{got.StateDir, got.LogLevel, got.API, got.WireGuard.MTU, got.WireGuard.Impl}); diff != "" {
 		t.Errorf("settings mismatch (-want +got):\n%s", diff)
 	}

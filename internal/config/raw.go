@@ -39,6 +39,8 @@ type rawAPI struct {
 	Socket  string `toml:"socket"`
 	Group   string `toml:"group"`
 	Metrics string `toml:"metrics"`
+	// MetricsPublic allows a metrics address other than loopback.
+	MetricsPublic bool `toml:"metrics_public"`
 }
 
 type rawHub struct {

@@ -97,6 +97,9 @@ type API struct {
 	// Metrics is where Prometheus metrics are served (host:port, loopback
 	// by default); empty: not served.
 	Metrics string
+	// MetricsPublic is the operator's opt-in to serve metrics on an
+	// address other than loopback, where anyone who reaches it reads them.
+	MetricsPublic bool
 }
 
 // Uplink is one carrier on the edge; every tunnel over it is pinned to it.

@@ -80,7 +80,7 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	if err := d.startRouting(ctx, cfg); err != nil {
 		return errors.Join(err, srv.Close(), m.Close())
 	}
-	stopMetrics, err := serveMetrics(cfg.API.Metrics, d.status, log)
+	stopMetrics, err := serveMetrics(cfg.API, d.status, log)
 	if err != nil {
 		log.Warn("metrics not served", "addr", cfg.API.Metrics, "err", err)
 	}
