@@ -222,6 +222,8 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 	defer resync.Stop()
 	kick := time.NewTicker(kickEvery)
 	defer kick.Stop()
+	wd := sdnotify.NewPinger() // pinged from this loop: a hung loop gets restarted
+	defer wd.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -233,6 +235,8 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 			d.apply("link " + u.Attrs().Name)
 		case <-resync.C:
 			d.apply("timer")
+		case <-wd.C():
+			notify(d.log, sdnotify.Watchdog)
 		case <-kick.C:
 			for _, t := range d.wg.Kick(d.suspects()) {
 				d.log.Debug("handshake kicked", "tunnel", t)
