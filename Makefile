@@ -66,7 +66,7 @@ race:
 	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -Ev '$(RACE_SKIP)')
 
 # Build the lab of network namespaces, start a hub and an edge daemon in it
-# and print the tunnels. `sudo make demo-down` (or `sudo bin/uplinkd lab
+# and print the tunnels. `sudo make demo-down` (or `sudo bin/uplinkd-lab
 # down`) removes it all.
 demo: build
 	./bin/uplinkd-lab up
