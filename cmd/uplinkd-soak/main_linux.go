@@ -198,7 +198,9 @@ func (s *soak) report(ctx context.Context) (sample, error) {
 			return baseline, fmt.Errorf("edge daemon: %w", err)
 		}
 		fmt.Println(s.row(sm))
-		if baseline.fp.RSSKiB == 0 && sm.at >= s.o.warmup {
+		// A sample with a reading missing (the metrics scrape failed) is no
+		// baseline: the next complete one is.
+		if !measured(baseline.fp) && sm.at >= s.o.warmup && measured(sm.fp) {
 			baseline = sm
 			fmt.Printf("         (baseline after the %s warm-up: %s)\n", s.o.warmup, sm.fp)
 		}
@@ -398,10 +400,8 @@ func (s *soak) verdict(ctx context.Context, rest, baseline sample) error {
 	}
 	if baseline.fp.RSSKiB == 0 {
 		baseline = rest
-		fmt.Println("soak: the load ended before the warm-up did: comparing with the footprint at rest before it")
+		fmt.Println("soak: no complete sample after the warm-up: comparing with the footprint at rest before the load")
 	}
-	limit := 1 + s.o.growth/100
-	within := func(base, now int) bool { return base < 0 || float64(now) <= float64(base)*limit }
 	// The Go runtime hands freed memory back over minutes (a leak never
 	// does): wait, bounded, for the footprint to come back within limit.
 	var end sample
@@ -411,8 +411,7 @@ func (s *soak) verdict(ctx context.Context, rest, baseline sample) error {
 		if end, err = s.take(); err != nil {
 			return err
 		}
-		if within(baseline.fp.RSSKiB, end.fp.RSSKiB) && within(baseline.fp.Threads, end.fp.Threads) &&
-			within(baseline.fp.Goroutines, end.fp.Goroutines) || time.Now().After(deadline) {
+		if len(growthFailures(baseline.fp, end.fp, s.o.growth)) == 0 || time.Now().After(deadline) {
 			break
 		}
 		select {
@@ -423,16 +422,7 @@ func (s *soak) verdict(ctx context.Context, rest, baseline sample) error {
 	}
 	fmt.Println(s.row(end))
 	fmt.Printf("soak: at rest after the load: %s\n", end.line())
-	var fails []string
-	if !within(baseline.fp.Goroutines, end.fp.Goroutines) {
-		fails = append(fails, fmt.Sprintf("goroutines grew from %d to %d (over +%.0f%%)", baseline.fp.Goroutines, end.fp.Goroutines, s.o.growth))
-	}
-	if !within(baseline.fp.RSSKiB, end.fp.RSSKiB) {
-		fails = append(fails, fmt.Sprintf("RSS grew from %.1f to %.1f MiB (over +%.0f%%)", mib(baseline.fp.RSSKiB), mib(end.fp.RSSKiB), s.o.growth))
-	}
-	if !within(baseline.fp.Threads, end.fp.Threads) {
-		fails = append(fails, fmt.Sprintf("threads grew from %d to %d (over +%.0f%%)", baseline.fp.Threads, end.fp.Threads, s.o.growth))
-	}
+	fails := growthFailures(baseline.fp, end.fp, s.o.growth)
 	if end.routes != rest.routes || end.nexthops != rest.nexthops || end.breakout != rest.breakout {
 		fails = append(fails, fmt.Sprintf("FIB not back to its size at rest: %d routes, %d nexthops, %d breakout (was %d, %d, %d)",
 			end.routes, end.nexthops, end.breakout, rest.routes, rest.nexthops, rest.breakout))
@@ -454,6 +444,38 @@ func (s *soak) verdict(ctx context.Context, rest, baseline sample) error {
 	}
 	fmt.Println("soak: PASS: no growth beyond the limit, FIB back to its size at rest, no daemon errors")
 	return nil
+}
+
+// measured reports whether every reading of a footprint was taken:
+// lab.ProcStatus marks a reading it could not take as -1, and a zero is
+// no reading either (a live Go daemon has RSS, threads and goroutines).
+func measured(p lab.ProcStatus) bool {
+	return p.RSSKiB > 0 && p.Threads > 0 && p.Goroutines > 0
+}
+
+// growthFailures compares a footprint with its baseline: each reading that
+// grew over growth percent is a failure, and so is each reading that could
+// not be taken on either side, since a leak check that cannot measure
+// must not pass.
+func growthFailures(base, now lab.ProcStatus, growth float64) []string {
+	limit := 1 + growth/100
+	var fails []string
+	check := func(what string, b, n int, valid func(int) bool, show func(int) string) {
+		switch {
+		case !valid(b):
+			fails = append(fails, fmt.Sprintf("%s of the baseline could not be measured, so its growth cannot be checked", what))
+		case !valid(n):
+			fails = append(fails, fmt.Sprintf("%s at the end could not be measured, so its growth cannot be checked", what))
+		case float64(n) > float64(b)*limit:
+			fails = append(fails, fmt.Sprintf("%s grew from %s to %s (over +%.0f%%)", what, show(b), show(n), growth))
+		}
+	}
+	positive := func(v int) bool { return v > 0 }
+	count := func(v int) string { return fmt.Sprint(v) }
+	check("goroutines", base.Goroutines, now.Goroutines, positive, count)
+	check("RSS", base.RSSKiB, now.RSSKiB, positive, func(v int) string { return fmt.Sprintf("%.1f MiB", mib(v)) })
+	check("threads", base.Threads, now.Threads, positive, count)
+	return fails
 }
 
 func pct(from, to int) float64 { return 100 * float64(to-from) / float64(from) }

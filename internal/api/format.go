@@ -10,6 +10,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/breakout/engine"
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
+	"github.com/uplinkd/uplinkd/internal/nat"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -27,6 +28,9 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 		}
 		fmt.Fprintf(w, "memory: rss %s, heap %s (next collection at %s), limit %s\n",
 			Bytes(m.RSSBytes), Bytes(m.HeapBytes), Bytes(m.HeapGoalBytes), limit)
+	}
+	if n := s.NAT; n != nil {
+		writeNAT(w, *n, now)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nUPLINK\tTUNNEL\tIMPL\tPORT\tPEER ENDPOINT\tHANDSHAKE\tRX\tTX\tRX/s\tTX/s")
@@ -85,6 +89,23 @@ func tunnelOwner(t wg.TunnelStatus) string {
 		return t.Uplink + "@" + t.Site
 	}
 	return t.Uplink
+}
+
+// writeNAT prints the masquerade table and forwarding as last read back,
+// and the repairs the read-back made.
+func writeNAT(w io.Writer, n nat.Status, now time.Time) {
+	fwd := "on"
+	if !n.Forwarding {
+		fwd = "not confirmed"
+	}
+	fmt.Fprintf(w, "nat: %d masquerade rules, forwarding %s, read back %s; %d repairs", n.Rules, fwd, Age(n.CheckedAt, now), n.Repairs)
+	if n.Repairs > 0 {
+		fmt.Fprintf(w, " (last %s: %s)", Age(n.LastRepair, now), n.LastRepairWhat)
+	}
+	fmt.Fprintln(w)
+	if n.Error != "" {
+		fmt.Fprintf(w, "nat error: %s\n", n.Error)
+	}
 }
 
 // writeBreakout prints the gateway, the install and each source.

@@ -31,8 +31,8 @@ type Server struct {
 }
 
 // Listen opens the socket at path, owned by root and readable only by root
-// or by members of group when one is set. A stale socket file from a
-// killed run is replaced.
+// or by members of group when one is set. A stale socket from a killed run
+// is replaced; anything else at path is refused (ErrNotSocket).
 func Listen(path, group string, status StatusFunc, explain ExplainFunc, log *slog.Logger) (*Server, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("control socket directory: %w", err)
@@ -69,17 +69,50 @@ func Listen(path, group string, status StatusFunc, explain ExplainFunc, log *slo
 	return s, nil
 }
 
-// removeStale deletes a socket nobody answers on, and refuses to start
-// beside a live daemon.
+// ErrNotSocket is returned by Listen when something other than a socket
+// is at the socket's path: uplinkd deletes only a socket of its own kind.
+var ErrNotSocket = errors.New("not a socket")
+
+// removeStale deletes a socket nobody answers on (a run that was killed
+// left it), refuses to start beside a live daemon, and refuses to delete
+// anything that is not a socket: a mistyped [api] socket must not cost the
+// operator a file.
 func removeStale(path string) error {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return nil
+	case err != nil:
+		return fmt.Errorf("control socket %s: %w", path, err)
+	case fi.Mode().Type() != os.ModeSocket:
+		return fmt.Errorf("control socket %s: a %s is there, %w (uplinkd will not delete it: move it away or set [api] socket to another path)",
+			path, fileKind(fi.Mode()), ErrNotSocket)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
 		return fmt.Errorf("control socket %s is in use: another uplinkd is running", path)
 	}
-	return os.Remove(path)
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stale control socket %s: %w", path, err)
+	}
+	return nil
+}
+
+// fileKind names what a mode is, for the message.
+func fileKind(m os.FileMode) string {
+	switch m.Type() {
+	case 0:
+		return "regular file"
+	case os.ModeDir:
+		return "directory"
+	case os.ModeSymlink:
+		return "symbolic link"
+	case os.ModeNamedPipe:
+		return "named pipe"
+	case os.ModeDevice, os.ModeDevice | os.ModeCharDevice:
+		return "device"
+	}
+	return "file of mode " + m.Type().String()
 }
 
 // restrict makes the socket 0600 root, or 0660 with the configured group.

@@ -6,6 +6,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/breakout/engine"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
+	"github.com/uplinkd/uplinkd/internal/nat"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -22,6 +23,7 @@ type Status struct {
 	ECMP     *ecmp.Status         `json:"ecmp,omitempty"`
 	Breakout *engine.Status       `json:"breakout,omitempty"`
 	Announce *bgp.AnnouncerStatus `json:"breakout_announce,omitempty"`
+	NAT      *nat.Status          `json:"nat,omitempty"`
 	LastErr  string               `json:"last_error,omitempty"`
 	Reloaded time.Time            `json:"reloaded,omitzero"`
 	Memory   *Memory              `json:"memory,omitempty"`

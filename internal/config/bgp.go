@@ -1,7 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
@@ -34,6 +37,11 @@ func validateBGP(v *validator, raw *rawFile, c *Config) {
 	}
 	if v.has("bgp.grpc") {
 		c.BGP.GRPC = v.loopbackAddr("bgp.grpc", b.GRPC)
+	}
+	c.BGP.MaxPrefixRestart = v.seconds("bgp.max_prefix_restart", b.MaxPrefixRestart, 30, 0, 86400,
+		"how long a session stopped by max_prefixes stays down; 0 keeps it down until a reload")
+	if v.has("bgp.password") {
+		c.BGP.Password = v.password("bgp.password", b.Password)
 	}
 	switch c.Role {
 	case RoleEdge:
@@ -167,4 +175,64 @@ func (v *validator) loopbackAddr(path, s string) string {
 		return s
 	}
 	return ""
+}
+
+// Secret is a value that must never be printed: status, logs, `uplinkd
+// check` and %v show only whether it is set.
+type Secret string
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "(hidden)"
+}
+
+// GoString keeps %#v from printing it.
+func (s Secret) GoString() string { return fmt.Sprintf("config.Secret(%q)", s.String()) }
+
+// MarshalText keeps encoders (JSON, TOML) from printing it.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// LogValue keeps slog from printing it.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// maxMD5Key is Linux's TCP_MD5SIG_MAXKEYLEN.
+const maxMD5Key = 80
+
+// password checks a TCP-MD5 key. Messages never quote it. The file that
+// holds it must not be readable by everyone, as for a private key.
+func (v *validator) password(path, s string) Secret {
+	switch {
+	case s == "":
+		v.errorf(path, "must not be empty (leave the key out for sessions without TCP-MD5)")
+		return ""
+	case len(s) > maxMD5Key:
+		v.errorf(path, "is %d bytes; a TCP-MD5 key holds at most %d", len(s), maxMD5Key)
+		return ""
+	case !printableASCII(s):
+		v.errorf(path, "holds a character other than printable ASCII (the other router must be given the same key: keep to letters, digits and punctuation)")
+		return ""
+	}
+	// A config given as text (tests, stdin) has no file to check.
+	fi, err := v.keys.Stat(v.file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		v.errorf(path, "cannot check who may read %s: %v", v.file, unwrapPathError(err))
+		return ""
+	case fi.Mode().Perm()&0o004 != 0:
+		v.errorf(path, "%s holds the BGP password and is readable by every user (mode %04o): chmod o-rwx %s", v.file, fi.Mode().Perm(), v.file)
+		return ""
+	}
+	return Secret(s)
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

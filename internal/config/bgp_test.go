@@ -1,6 +1,12 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -48,5 +54,93 @@ func TestBadBGPLivenessECMP(t *testing.T) {
 				t.Errorf("errors mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestBadPasswordAndRestart: the new [bgp] keys are refused with the
+// position and never with the password in the message.
+func TestBadPasswordAndRestart(t *testing.T) {
+	const lan = `originate = ["198.18.10.0/24"]`
+	long := strings.Repeat("k", 81)
+	tests := []struct {
+		name string
+		line string
+		want []string
+	}{
+		{"negative restart", "max_prefix_restart = -1",
+			[]string{"26:1: bgp.max_prefix_restart: -1 is out of range (seconds, 0 to 86400; how long a session stopped by max_prefixes stays down; 0 keeps it down until a reload)"}},
+		{"empty password", `password = ""`,
+			[]string{"26:1: bgp.password: must not be empty (leave the key out for sessions without TCP-MD5)"}},
+		{"password too long", `password = "` + long + `"`,
+			[]string{"26:1: bgp.password: is 81 bytes; a TCP-MD5 key holds at most 80"}},
+		{"password with a tab", `password = "tab\there"`,
+			[]string{"26:1: bgp.password: holds a character other than printable ASCII (the other router must be given the same key: keep to letters, digits and punctuation)"}},
+		{"password as a number", `password = 1234`,
+			[]string{"26:1: bgp.password: expected a string, got an integer (put the value in double quotes)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse("t.toml", []byte(edit(t, goodEdge, lan, lan+"\n"+tt.line)), testKeys)
+			if diff := cmp.Diff(tt.want, positions(t, err)); diff != "" {
+				t.Errorf("errors mismatch (-want +got):\n%s", diff)
+			}
+			if strings.Contains(fmt.Sprint(err), long) || strings.Contains(fmt.Sprint(err), "tab\there") {
+				t.Errorf("the error quotes the password: %v", err)
+			}
+		})
+	}
+}
+
+// TestPasswordNeverPrinted: a good password reaches the config but no
+// printed form of it: %v, %+v, %#v, JSON, slog and `uplinkd check`.
+func TestPasswordNeverPrinted(t *testing.T) {
+	const secret = "Tcp-Md5-Key-0815"
+	const lan = `originate = ["198.18.10.0/24"]`
+	c, err := parse("t.toml", []byte(edit(t, goodEdge, lan, lan+"\npassword = \""+secret+"\"\nmax_prefix_restart = 0")), testKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(c.BGP.Password) != secret || c.BGP.MaxPrefixRestart != 0 {
+		t.Fatalf("password %d bytes, restart %v; want the key and 0", len(c.BGP.Password), c.BGP.MaxPrefixRestart)
+	}
+	js, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "bgp", c.BGP, "password", c.BGP.Password)
+	for name, out := range map[string]string{
+		"%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v", c), "%#v": fmt.Sprintf("%#v", c),
+		"json": string(js), "slog": logged.String(), "summary": c.Summary(),
+	} {
+		if strings.Contains(out, secret) {
+			t.Errorf("%s prints the password:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(c.Summary(), "tcp-md5 on every session") {
+		t.Errorf("summary does not say the sessions are signed:\n%s", c.Summary())
+	}
+}
+
+// TestPasswordFileReadableByAll: a config holding a password must not be
+// world-readable, like a private key.
+func TestPasswordFileReadableByAll(t *testing.T) {
+	const lan = `originate = ["198.18.10.0/24"]`
+	src := []byte(edit(t, goodEdge, lan, lan+"\npassword = \"shared-key\""))
+	for _, tt := range []struct {
+		mode fs.FileMode
+		want []string
+	}{
+		{0o640, nil},
+		{0o644, []string{"26:1: bgp.password: /etc/uplinkd/uplinkd.toml holds the BGP password and is readable by every user (mode 0644): chmod o-rwx /etc/uplinkd/uplinkd.toml"}},
+	} {
+		keys := fakeKeys{"/etc/uplinkd/uplinkd.toml": {mode: tt.mode}}
+		for k, v := range testKeys {
+			keys[k] = v
+		}
+		_, err := parse("/etc/uplinkd/uplinkd.toml", src, keys)
+		if diff := cmp.Diff(tt.want, positions(t, err)); diff != "" {
+			t.Errorf("mode %04o: errors mismatch (-want +got):\n%s", tt.mode, diff)
+		}
 	}
 }

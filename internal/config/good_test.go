@@ -81,7 +81,7 @@ func TestExamples(t *testing.T) {
 				RouterID: netip.MustParseAddr("198.18.1.1"), StateDir: "/var/lib/uplinkd", LogLevel: "info", MemoryLimitMB: 256,
 				WireGuard: wg, API: api, Liveness: live, ECMP: ecmp,
 				BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
-					Originate: lan, Accept: defaults, MaxPrefixes: 100},
+					Originate: lan, Accept: defaults, MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second},
 				Breakout: Breakout{Gateway: netip.MustParseAddr("198.18.5.1"), Interface: "eth1", Table: 6100, RulePriority: 6100,
 					MinBits4: 8, MinBits6: 16, MaxPrefixes: 2000000, MaxChurn: 50, MaxGrowth: 100, MaxCoverage: 10, MaxTotalCoverage: 20,
 					MaxEntries: 2_000_000, ReadBack: 30 * time.Second, Probe: true, ProbeEvery: time.Second,
@@ -122,7 +122,7 @@ func TestExamples(t *testing.T) {
 				RouterID: netip.MustParseAddr("198.18.1.2"), StateDir: "/var/lib/uplinkd", LogLevel: "info", MemoryLimitMB: 256,
 				WireGuard: wg, API: api, Liveness: live, ECMP: ecmp,
 				BGP: BGP{PeerASN: 64512, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
-					Originate: defaults, Accept: lan, MaxPrefixes: 100},
+					Originate: defaults, Accept: lan, MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second},
 				Hub:   Hub{PublicInterface: "eth0"},
 				Sites: []EdgeSite{{ASN: 64512, Accept: lan}},
 				Tunnels: []Tunnel{
@@ -187,7 +187,7 @@ peer_asn = 64513
 		WireGuard: WireGuard{PrivateKeyFile: "/etc/uplinkd/private.key", PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto},
 		API:       API{Socket: "/run/uplinkd/uplinkd.sock", Metrics: "127.0.0.1:9474"},
 		BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
-			Accept: pfx("0.0.0.0/0", "::/0"), MaxPrefixes: 100},
+			Accept: pfx("0.0.0.0/0", "::/0"), MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second},
 		Liveness: Liveness{BFD: true, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second},
 		ECMP:     ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"},
 		Uplinks: []Uplink{
@@ -229,7 +229,7 @@ implementation = "userspace"
 		MTU                int
 		Impl               Impl
 	}
-	want := settings{"/srv/uplinkd", "debug", API{"/run/u.sock", "uplinkd", "127.0.0.1:9474"}, 1280, ImplUserspace}
+	want := settings{"/srv/uplinkd", "debug", API{"/run/u.sock", "uplinkd", "127.0.0.1:9474", false}, 1280, ImplUserspace}
 	if diff := cmp.Diff(want, settings{got.StateDir, got.LogLevel, got.API, got.WireGuard.MTU, got.WireGuard.Impl}); diff != "" {
 		t.Errorf("settings mismatch (-want +got):\n%s", diff)
 	}

@@ -17,6 +17,7 @@ type fakeKeys map[string]fakeFile
 type fakeFile struct {
 	mode fs.FileMode
 	data string
+	uid  int // owner; 0 (root) unless set
 }
 
 func (f fakeKeys) Stat(name string) (fs.FileInfo, error) {
@@ -26,6 +27,11 @@ func (f fakeKeys) Stat(name string) (fs.FileInfo, error) {
 	}
 	return fakeInfo{name: name, f: ff}, nil
 }
+
+func (f fakeKeys) Owner(fi fs.FileInfo) (int, bool) { return fi.(fakeInfo).f.uid, true }
+
+// Euid: the tests check as root, like the daemon.
+func (f fakeKeys) Euid() int { return 0 }
 
 func (f fakeKeys) ReadFile(name string) ([]byte, error) {
 	ff, ok := f[name]
@@ -55,6 +61,7 @@ var testKeys = fakeKeys{
 	"/k/group":                 {mode: 0o640, data: testKey + "\n"},
 	"/k/garbage":               {mode: 0o600, data: "not a key at all\n"},
 	"/k/dir":                   {mode: fs.ModeDir | 0o700},
+	"/k/theirs":                {mode: 0o600, data: testKey + "\n", uid: 1000},
 }
 
 // positions renders an error as "LINE:COL: message" lines, the part a test

@@ -15,13 +15,20 @@ import (
 type keyReader interface {
 	Stat(name string) (fs.FileInfo, error)
 	ReadFile(name string) ([]byte, error)
+	// Owner is the uid owning a file Stat returned; false where the
+	// platform has no uids.
+	Owner(fs.FileInfo) (uid int, ok bool)
+	// Euid is the user the check runs as (the daemon: root).
+	Euid() int
 }
 
 // osKeys reads key files from the real filesystem.
 type osKeys struct{}
 
-func (osKeys) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
-func (osKeys) ReadFile(name string) ([]byte, error)  { return os.ReadFile(name) }
+func (osKeys) Stat(name string) (fs.FileInfo, error)   { return os.Stat(name) }
+func (osKeys) ReadFile(name string) ([]byte, error)    { return os.ReadFile(name) }
+func (osKeys) Owner(fi fs.FileInfo) (uid int, ok bool) { return fileOwner(fi) }
+func (osKeys) Euid() int                               { return os.Geteuid() }
 
 // maxKeyFile bounds what is read: a key file is 45 bytes; anything much
 // larger is the wrong file.
@@ -53,6 +60,10 @@ func (v *validator) privateKey(name string, w *WireGuard) {
 	case fi.Mode().Perm()&0o077 != 0:
 		v.errorf(path, "%s is open to group or others (mode %04o); a private key must be private: chmod 600 %s", name, fi.Mode().Perm(), name)
 		return
+	case !v.ownedBySelf(fi):
+		uid, _ := v.keys.Owner(fi)
+		v.errorf(path, "%s belongs to uid %d, not to root or the user uplinkd runs as (uid %d): whoever owns it can change the key or its mode: chown root:root %s", name, uid, v.keys.Euid(), name)
+		return
 	case fi.Size() > maxKeyFile:
 		v.errorf(path, "%s is %d bytes, too large for a key file (it should hold one base64 key from uplinkd genkey)", name, fi.Size())
 		return
@@ -68,6 +79,13 @@ func (v *validator) privateKey(name string, w *WireGuard) {
 		return
 	}
 	w.PrivateKey = key
+}
+
+// ownedBySelf reports whether a key file belongs to root or to the user
+// the check runs as; where files have no owner it cannot say otherwise.
+func (v *validator) ownedBySelf(fi fs.FileInfo) bool {
+	uid, ok := v.keys.Owner(fi)
+	return !ok || uid == 0 || uid == v.keys.Euid()
 }
 
 // unwrapPathError drops the path from an *fs.PathError, which the message

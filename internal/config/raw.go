@@ -39,6 +39,8 @@ type rawAPI struct {
 	Socket  string `toml:"socket"`
 	Group   string `toml:"group"`
 	Metrics string `toml:"metrics"`
+	// MetricsPublic allows a metrics address other than loopback.
+	MetricsPublic bool `toml:"metrics_public"`
 }
 
 type rawHub struct {
@@ -116,6 +118,9 @@ type rawBGP struct {
 	Accept      []string `toml:"accept"`
 	MaxPrefixes int64    `toml:"max_prefixes"`
 	GRPC        string   `toml:"grpc"`
+	// MaxPrefixRestart: seconds a session stopped by max_prefixes stays down.
+	MaxPrefixRestart int64  `toml:"max_prefix_restart"`
+	Password         string `toml:"password"`
 }
 
 type rawLiveness struct {

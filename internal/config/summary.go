@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"text/tabwriter"
 )
@@ -63,6 +64,12 @@ func (c *Config) Summary() string {
 		}
 		fmt.Fprintln(&b)
 	}
+	if c.API.Metrics != "" && !c.metricsOnLoopback() {
+		fmt.Fprintf(&b, "metrics: served on %s to every host that can reach it (metrics_public = true)\n", c.API.Metrics)
+	}
+	if c.BGP.Password != "" {
+		fmt.Fprintln(&b, "bgp: tcp-md5 on every session (password not shown)")
+	}
 	if c.Breakout.Enabled() {
 		bo := c.Breakout
 		fmt.Fprintf(&b, "breakout: via %s, table %d, rule priority %d, %d sources:", bo.Gateway, bo.Table, bo.RulePriority, len(bo.Sources))
@@ -72,6 +79,13 @@ func (c *Config) Summary() string {
 		fmt.Fprintln(&b)
 	}
 	return b.String()
+}
+
+// metricsOnLoopback reports whether the metrics address is loopback; a
+// valid config holds an IP literal there.
+func (c *Config) metricsOnLoopback() bool {
+	ap, err := netip.ParseAddrPort(c.API.Metrics)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
 
 func joinPrefixes[T fmt.Stringer](list []T) string {

@@ -97,6 +97,9 @@ type API struct {
 	// Metrics is where Prometheus metrics are served (host:port, loopback
 	// by default); empty: not served.
 	Metrics string
+	// MetricsPublic is the operator's opt-in to serve metrics on an
+	// address other than loopback, where anyone who reaches it reads them.
+	MetricsPublic bool
 }
 
 // Uplink is one carrier on the edge; every tunnel over it is pinned to it.
@@ -261,6 +264,10 @@ type BGP struct {
 	Accept      []netip.Prefix // the only prefixes taken from the peer
 	MaxPrefixes int            // per session and family
 	GRPC        string         // GoBGP's gRPC API for the gobgp CLI; "" off
+	// MaxPrefixRestart is how long a session stopped by MaxPrefixes stays
+	// down before it is started again; 0: until a reload or restart.
+	MaxPrefixRestart time.Duration
+	Password         Secret // TCP-MD5 key of every session; "" none
 }
 
 // Liveness decides how fast a dead tunnel leaves the ECMP set.

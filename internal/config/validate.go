@@ -286,21 +286,27 @@ func validateAPI(v *validator, raw *rawFile, c *Config) {
 		v.errorf("api.group", `must not be empty (leave the key out to keep the socket root-only)`)
 	}
 	c.API.Metrics = "127.0.0.1:9474"
+	c.API.MetricsPublic = raw.API.MetricsPublic
 	if v.has("api.metrics") {
-		c.API.Metrics = v.metricsAddr(raw.API.Metrics)
+		c.API.Metrics = v.metricsAddr(raw.API.Metrics, c.API.MetricsPublic)
 	}
 }
 
 // metricsAddr checks where metrics are served: an IP literal and a port,
-// so that nothing listens on an address nobody meant; "" turns them off.
-func (v *validator) metricsAddr(s string) string {
+// so that nothing listens on an address nobody meant, and loopback unless
+// the operator opted in (metrics_public); "" turns them off.
+func (v *validator) metricsAddr(s string, public bool) string {
 	if s == "" {
 		return ""
 	}
 	host, port, err := net.SplitHostPort(s)
-	_, aerr := netip.ParseAddr(host)
-	if err != nil || aerr != nil || port == "" || port == "0" {
+	a, aerr := netip.ParseAddr(host)
+	switch {
+	case err != nil || aerr != nil || port == "" || port == "0":
 		v.errorf("api.metrics", "%q is not address:port (e.g. \"127.0.0.1:9474\"; \"\" turns metrics off)", s)
+		return ""
+	case !a.IsLoopback() && !public:
+		v.errorf("api.metrics", "%s is not a loopback address: the metrics name the site's tunnels, peers and prefixes to whoever reaches them (keep 127.0.0.1, or add metrics_public = true under [api] to serve them there)", host)
 		return ""
 	}
 	return s

@@ -36,8 +36,9 @@ type Daemon struct {
 	started time.Time
 	wg      *wg.Manager
 	ecmp    *ecmp.Controller
-	bo      *engine.Engine // nil unless [breakout] is configured
-	ann     *announcer     // nil unless [[breakout.peer]] lists receivers
+	nat     *nat.Reconciler // forwarding and the nftables table, read back on a timer
+	bo      *engine.Engine  // nil unless [breakout] is configured
+	ann     *announcer      // nil unless [[breakout.peer]] lists receivers
 	// annPeers are the receivers ann was started for.
 	annPeers []config.BreakoutPeer
 
@@ -64,7 +65,8 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	d := &Daemon{log: log, level: level, path: path, started: time.Now(), wg: m, cfg: cfg, ctx: ctx}
+	d := &Daemon{log: log, level: level, path: path, started: time.Now(), wg: m, cfg: cfg, ctx: ctx,
+		nat: nat.NewReconciler(nat.System{}, log)}
 	d.setLevel(cfg)
 	setMemoryLimit(cfg, log)
 	srv, err := api.Listen(cfg.API.Socket, cfg.API.Group, d.status, d.explain, log)
@@ -78,7 +80,7 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	if err := d.startRouting(ctx, cfg); err != nil {
 		return errors.Join(err, srv.Close(), m.Close())
 	}
-	stopMetrics, err := serveMetrics(cfg.API.Metrics, d.status, log)
+	stopMetrics, err := serveMetrics(cfg.API, d.status, log)
 	if err != nil {
 		log.Warn("metrics not served", "addr", cfg.API.Metrics, "err", err)
 	}
@@ -90,22 +92,16 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	log.Info("stopping: withdrawing routes, removing tunnels, rules and NAT")
 	stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return errors.Join(d.stopBreakout(), d.ecmp.Close(stop), d.stopNAT(d.cfg), inbound.Remove(), srv.Close(), m.Close())
+	return errors.Join(d.stopBreakout(), d.ecmp.Close(stop), d.nat.Close(), inbound.Remove(), srv.Close(), m.Close())
 }
 
 // startRouting turns forwarding on, sets up the hub's NAT and starts BGP,
 // BFD and the ECMP reconciler over the tunnels that now exist.
 func (d *Daemon) startRouting(ctx context.Context, cfg *config.Config) error {
-	changed, err := nat.Forwarding()
-	if err != nil {
+	if err := d.nat.Apply(natFor(cfg)); err != nil {
 		return err
 	}
-	for _, c := range changed {
-		d.log.Info("changed", "what", c)
-	}
-	if err := d.applyNAT(cfg); err != nil {
-		return err
-	}
+	go d.nat.Run(ctx, nat.ReadBackEvery)
 	c, err := ecmp.Start(ctx, ecmp.PlanFrom(cfg), d.log, d.wg.LastHandshake)
 	if err != nil {
 		return err
@@ -184,20 +180,8 @@ func (d *Daemon) stopBreakout() error {
 	return errors.Join(bo.Close(!keep), an.stop())
 }
 
-// applyNAT masquerades the edge's LAN and tunnel addresses out of the
-// hub's public interface, and the LAN out of the edge's breakout link.
-func (d *Daemon) applyNAT(cfg *config.Config) error {
-	want := natFor(cfg)
-	if len(want) == 0 {
-		return nat.Remove()
-	}
-	changed, err := nat.Apply(want)
-	if changed {
-		d.log.Info("changed", "what", "nftables table uplinkd: masquerade")
-	}
-	return err
-}
-
+// natFor masquerades the edge's LAN and tunnel addresses out of the hub's
+// public interface, and the LAN out of the edge's breakout link.
 func natFor(cfg *config.Config) nat.Desired {
 	switch {
 	case cfg.Role == config.RoleHub:
@@ -225,13 +209,6 @@ func natFor(cfg *config.Config) nat.Desired {
 	return d
 }
 
-func (d *Daemon) stopNAT(cfg *config.Config) error {
-	if len(natFor(cfg)) == 0 {
-		return nil
-	}
-	return nat.Remove()
-}
-
 func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 	links := make(chan netlink.LinkUpdate, 128)
 	done := make(chan struct{})
@@ -245,6 +222,8 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 	defer resync.Stop()
 	kick := time.NewTicker(kickEvery)
 	defer kick.Stop()
+	wd := sdnotify.NewPinger() // pinged from this loop: a hung loop gets restarted
+	defer wd.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -256,6 +235,8 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 			d.apply("link " + u.Attrs().Name)
 		case <-resync.C:
 			d.apply("timer")
+		case <-wd.C():
+			notify(d.log, sdnotify.Watchdog)
 		case <-kick.C:
 			for _, t := range d.wg.Kick(d.suspects()) {
 				d.log.Debug("handshake kicked", "tunnel", t)
@@ -342,7 +323,7 @@ func (d *Daemon) reload() {
 	setMemoryLimit(cfg, d.log)
 	d.log.Info("config reloaded", "config", d.path)
 	d.apply("reload")
-	if err := d.applyNAT(cfg); err != nil {
+	if err := d.nat.Apply(natFor(cfg)); err != nil {
 		d.log.Warn("nat after reload", "err", err)
 	}
 	if err := d.ecmp.Apply(context.Background(), ecmp.PlanFrom(cfg)); err != nil {
@@ -385,6 +366,8 @@ func (d *Daemon) status() api.Status {
 		s.Breakout = &b
 	}
 	s.Announce = an.status(context.Background())
+	n := d.nat.Status()
+	s.NAT = &n
 	if err := d.wg.LastError(); err != nil {
 		s.LastErr = err.Error()
 	}

@@ -1,42 +1,25 @@
 package daemon
 
 import (
-	"context"
-	"errors"
 	"log/slog"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/metrics"
 )
 
-// serveMetrics serves Prometheus metrics at addr ("" serves nothing) and
+// serveMetrics serves Prometheus metrics at cfg.Metrics ("" serves nothing) and
 // returns what stops it.
-func serveMetrics(addr string, status func() api.Status, log *slog.Logger) (func(), error) {
-	if addr == "" {
+func serveMetrics(cfg config.API, status func() api.Status, log *slog.Logger) (func(), error) {
+	if cfg.Metrics == "" {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := metrics.Serve(cfg.Metrics, cfg.MetricsPublic, status, log)
 	if err != nil {
 		return func() {}, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", metrics.Handler(metrics.NewCollector(status)))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("metrics server", "err", err)
-		}
-	}()
-	log.Info("metrics served", "addr", "http://"+addr+"/metrics")
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}, nil
+	log.Info("metrics served", "addr", "http://"+cfg.Metrics+"/metrics")
+	return func() { srv.Close() }, nil
 }
 
 // notify tells systemd (Type=notify) where the daemon is; outside systemd

@@ -82,6 +82,7 @@ func PlanFrom(c *config.Config) Plan {
 		ListenPort: -1, HoldTime: c.BGP.HoldTime, Keepalive: c.BGP.Keepalive,
 		ConnectRetry: time.Second, Originate: c.BGP.Originate, Accept: c.BGP.Accept,
 		MaxPrefixes: uint32(c.BGP.MaxPrefixes), GRPC: c.BGP.GRPC,
+		MaxPrefixRestart: c.BGP.MaxPrefixRestart, Password: string(c.BGP.Password),
 	}
 	if c.Role == config.RoleHub {
 		p.Speaker.ListenPort = c.BGP.Port

@@ -45,6 +45,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if st.Inbound != nil {
 		e.inbound(st.Inbound)
 	}
+	if st.NAT != nil {
+		e.nat(st.NAT)
+	}
 }
 
 // emitter writes const metrics for one scrape.

@@ -22,6 +22,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/breakout/feed"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
+	"github.com/uplinkd/uplinkd/internal/nat"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -88,7 +89,7 @@ func edgeBreakout() *engine.Status {
 
 func edgeStatus() api.Status {
 	return api.Status{Role: "edge", Site: "home", Tunnels: edgeTunnels(), ECMP: edgeECMP(), Breakout: edgeBreakout(),
-		Reloaded: now.Add(-10 * time.Minute),
+		NAT: natRepaired(), Reloaded: now.Add(-10 * time.Minute),
 		Inbound: &api.Inbound{Table: "uplinkd_inbound", Repairs: 1, DroppedPackets: 42,
 			Published: []api.Published{{Name: "https", Protocol: "tcp", Ports: "443", To: "198.18.10.2:443", Connections: 7}}}}
 }
@@ -249,6 +250,22 @@ func breakoutSeries() map[string]float64 {
 	}
 }
 
+// natRepaired has its table rewritten twice by the read-back, forwarding on.
+func natRepaired() *nat.Status {
+	return &nat.Status{Rules: 3, Forwarding: true, CheckedAt: now.Add(-5 * time.Second),
+		Repairs: 2, LastRepair: now.Add(-time.Minute), LastRepairWhat: "nftables table uplinkd written"}
+}
+
+func natSeries() map[string]float64 {
+	return map[string]float64{
+		`uplinkd_repairs_total{part="nat"}`:                   2,
+		`uplinkd_readback_last_timestamp_seconds{part="nat"}`: float64(now.Add(-5 * time.Second).Unix()),
+		`uplinkd_nat_rules`:                                   3,
+		`uplinkd_forwarding_enabled`:                          1,
+		`uplinkd_reconcile_error{part="nat"}`:                 0,
+	}
+}
+
 func merge(ms ...map[string]float64) map[string]float64 {
 	out := map[string]float64{}
 	for _, m := range ms {
@@ -261,14 +278,17 @@ func merge(ms ...map[string]float64) map[string]float64 {
 
 func TestScrape(t *testing.T) {
 	withoutParts := edgeStatus()
-	withoutParts.ECMP, withoutParts.Breakout = nil, nil
+	withoutParts.ECMP, withoutParts.Breakout, withoutParts.NAT = nil, nil, nil
+	withNAT := withoutParts
+	withNAT.NAT = natRepaired()
 	for _, tc := range []struct {
 		name string
 		st   api.Status
 		want map[string]float64
 	}{
-		{"edge with ECMP and breakout", edgeStatus(), merge(daemonAndTunnels(), ecmpSeries(), breakoutSeries())},
+		{"edge with ECMP, breakout and NAT", edgeStatus(), merge(daemonAndTunnels(), ecmpSeries(), breakoutSeries(), natSeries())},
 		{"without ECMP and breakout", withoutParts, daemonAndTunnels()},
+		{"with NAT repaired by the read-back", withNAT, merge(daemonAndTunnels(), natSeries())},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mfs := scrape(t, tc.st)

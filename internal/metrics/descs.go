@@ -13,6 +13,13 @@ var (
 	descReloaded       = desc("last_reload_timestamp_seconds", "When the config was last reloaded (SIGHUP), as a Unix time; absent before the first reload.")
 	descReconcileError = desc("reconcile_error", "1 while that part's last reconcile or reload failed (see `uplinkd status` for the error), else 0.", "part")
 	descRepairs        = desc("repairs_total", "Kernel objects a part's timed read-back found changed outside uplinkd (deleted, altered, left behind) and put right, since the daemon started.", "part")
+	descReadBack       = desc("readback_last_timestamp_seconds", "When the part last read its kernel state back, as a Unix time.", "part")
+)
+
+// NAT and forwarding.
+var (
+	descNATRules   = desc("nat_rules", "Masquerade rules wanted in nftables table inet uplinkd.")
+	descForwarding = desc("forwarding_enabled", "1 if IPv4 and IPv6 forwarding were on at the last read-back, else 0.")
 )
 
 // WireGuard tunnels.
@@ -69,7 +76,8 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{
-	descBuildInfo, descInfo, descReloaded, descReconcileError, descRepairs,
+	descBuildInfo, descInfo, descReloaded, descReconcileError, descRepairs, descReadBack,
+	descNATRules, descForwarding,
 	descTunnelUp, descTunnelHandshake, descTunnelRx, descTunnelTx, descTunnelError,
 	descBFDUp, descBFDDetect, descECMPMember, descECMPWeight, descECMPHeld,
 	descBGPEstablished, descBGPReceived, descBGPAccepted,

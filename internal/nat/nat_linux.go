@@ -13,50 +13,68 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TableName is uplinkd's own nftables table (family inet).
-const TableName = "uplinkd"
+// System is the kernel of the current network namespace.
+type System struct{}
 
-// Desired is a site's source NAT: each rule masquerades its sources when
-// they leave by its interface (the hub's public interface; the edge's
-// breakout link, since the 5G router knows no route back to the LAN).
-type Desired []Masquerade
+var _ Kernel = System{}
 
-// Masquerade rewrites Sources to Out's address on the way out of Out.
-type Masquerade struct {
-	Out     string
-	Sources []netip.Prefix
-}
-
-// rules renders the desired state as one tag per rule; a rule's tag is
-// kept in its userdata so the table can be compared with what is wanted.
-func (d Desired) rules() []string {
-	var tags []string
-	for _, m := range d {
-		for _, p := range m.Sources {
-			tags = append(tags, tag(m.Out, p))
-		}
-	}
-	slices.Sort(tags)
-	return slices.Compact(tags)
-}
-
-func tag(out string, p netip.Prefix) string {
-	return fmt.Sprintf("masquerade %s from %s", out, p.Masked())
-}
-
-// Apply makes uplinkd's table hold exactly the desired masquerade rules,
-// rebuilding it in one transaction when anything differs. It reports
-// whether it changed the kernel.
-func Apply(d Desired) (bool, error) {
+// Rules lists the tags of the rules in uplinkd's table. Tables and chains
+// are listed rather than looked up by name, so that "not there" is told
+// from a failure without reading netlink error codes.
+func (System) Rules() ([]string, bool, error) {
 	c, err := nftables.New()
 	if err != nil {
-		return false, fmt.Errorf("nftables: %w", err)
+		return nil, false, fmt.Errorf("nftables: %w", err)
 	}
-	if have, err := current(c); err == nil && slices.Equal(have, d.rules()) {
-		return false, nil
+	t, err := ownTable(c)
+	if err != nil || t == nil {
+		return nil, false, err
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, true, fmt.Errorf("read nftables table %s: %w", TableName, err)
+	}
+	if !slices.ContainsFunc(chains, func(ch *nftables.Chain) bool {
+		return ch.Table.Name == TableName && ch.Name == "postrouting"
+	}) {
+		return nil, true, nil // a table without our chain: rewritten
+	}
+	rules, err := c.GetRules(t, &nftables.Chain{Name: "postrouting", Table: t})
+	if err != nil {
+		return nil, true, fmt.Errorf("read nftables table %s: %w", TableName, err)
+	}
+	tags := make([]string, 0, len(rules))
+	for _, r := range rules {
+		tags = append(tags, string(r.UserData))
+	}
+	slices.Sort(tags)
+	return tags, true, nil
+}
+
+// ownTable finds uplinkd's table; nil if there is none.
+func ownTable(c *nftables.Conn) (*nftables.Table, error) {
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("list nftables tables: %w", err)
+	}
+	for _, t := range tables {
+		if t.Name == TableName {
+			return t, nil
+		}
+	}
+	return nil, nil
+}
+
+// WriteTable rebuilds uplinkd's table in one transaction.
+func (System) WriteTable(d Desired) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
 	}
 	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
-	if _, err := c.ListTableOfFamily(TableName, nftables.TableFamilyINet); err == nil {
+	if old, err := ownTable(c); err != nil {
+		return err
+	} else if old != nil {
 		c.DelTable(t)
 	}
 	c.AddTable(t)
@@ -65,31 +83,13 @@ func Apply(d Desired) (bool, error) {
 	for _, m := range d {
 		for _, p := range m.Sources {
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: masqueradeFrom(m.Out, p.Masked()),
-				UserData: []byte(tag(m.Out, p))})
+				UserData: []byte(Tag(m.Out, p))})
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return false, fmt.Errorf("write nftables table %s: %w", TableName, err)
+		return fmt.Errorf("write nftables table %s: %w", TableName, err)
 	}
-	return true, nil
-}
-
-// current lists the tags of the rules in uplinkd's table.
-func current(c *nftables.Conn) ([]string, error) {
-	t, err := c.ListTableOfFamily(TableName, nftables.TableFamilyINet)
-	if err != nil {
-		return nil, err
-	}
-	rules, err := c.GetRules(t, &nftables.Chain{Name: "postrouting", Table: t})
-	if err != nil {
-		return nil, err
-	}
-	var tags []string
-	for _, r := range rules {
-		tags = append(tags, string(r.UserData))
-	}
-	slices.Sort(tags)
-	return tags, nil
+	return nil
 }
 
 // masqueradeFrom is `meta nfproto F oifname OUT ip(6) saddr P masquerade`.
@@ -121,14 +121,14 @@ func maskBytes(p netip.Prefix) []byte {
 	return b
 }
 
-// Remove deletes uplinkd's table; a table that is not there is fine.
-func Remove() error {
+// RemoveTable deletes uplinkd's table; a table that is not there is fine.
+func (System) RemoveTable() error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	if _, err := c.ListTableOfFamily(TableName, nftables.TableFamilyINet); err != nil {
-		return nil
+	if t, err := ownTable(c); err != nil || t == nil {
+		return err
 	}
 	c.DelTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: TableName})
 	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
@@ -137,23 +137,19 @@ func Remove() error {
 	return nil
 }
 
-// Forwarding turns on IPv4 and IPv6 forwarding in the current namespace
-// (both roles route) and reports what it changed.
-func Forwarding() ([]string, error) {
-	var changed []string
-	for _, key := range []string{"net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding"} {
-		path := "/proc/sys/" + key
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return changed, fmt.Errorf("read %s: %w", key, err)
-		}
-		if strings.TrimSpace(string(b)) == "1" {
-			continue
-		}
-		if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
-			return changed, fmt.Errorf("enable %s: %w", key, err)
-		}
-		changed = append(changed, strings.ReplaceAll(key, "/", ".")+" = 1")
+// Sysctl reads /proc/sys/KEY.
+func (System) Sysctl(key string) (string, error) {
+	b, err := os.ReadFile("/proc/sys/" + key)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", sysctlName(key), err)
 	}
-	return changed, nil
+	return strings.TrimSpace(string(b)), nil
+}
+
+// SetSysctl writes /proc/sys/KEY.
+func (System) SetSysctl(key, value string) error {
+	if err := os.WriteFile("/proc/sys/"+key, []byte(value), 0o644); err != nil {
+		return fmt.Errorf("set %s: %w", sysctlName(key), err)
+	}
+	return nil
 }

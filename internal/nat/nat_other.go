@@ -2,27 +2,17 @@
 
 package nat
 
-import (
-	"errors"
-	"net/netip"
-)
+import "errors"
 
-// Desired is a site's source NAT.
-type Desired []Masquerade
+// System is the kernel; outside Linux every call fails.
+type System struct{}
 
-// Masquerade rewrites Sources to Out's address on the way out of Out.
-type Masquerade struct {
-	Out     string
-	Sources []netip.Prefix
-}
+var _ Kernel = System{}
 
 var errLinux = errors.New("nat needs Linux nftables")
 
-// Apply needs Linux.
-func Apply(Desired) (bool, error) { return false, errLinux }
-
-// Remove needs Linux.
-func Remove() error { return errLinux }
-
-// Forwarding needs Linux.
-func Forwarding() ([]string, error) { return nil, errLinux }
+func (System) Rules() ([]string, bool, error) { return nil, false, errLinux }
+func (System) WriteTable(Desired) error       { return errLinux }
+func (System) RemoveTable() error             { return errLinux }
+func (System) Sysctl(string) (string, error)  { return "", errLinux }
+func (System) SetSysctl(string, string) error { return errLinux }

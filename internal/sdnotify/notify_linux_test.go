@@ -98,3 +98,42 @@ func TestNotifyWithNoListenerFails(t *testing.T) {
 		t.Fatalf("Ready() to a missing socket = %v, %v; want false and an error", sent, err)
 	}
 }
+
+// TestPingerPacesWatchdog: under WatchdogSec=200ms the pinger fires about
+// every 100 ms and each ping reaches systemd as WATCHDOG=1.
+func TestPingerPacesWatchdog(t *testing.T) {
+	c := listen(t, pathSocket(t))
+	t.Setenv("WATCHDOG_USEC", "200000")
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	p := NewPinger()
+	defer p.Stop()
+	if p.Every() != 100*time.Millisecond {
+		t.Errorf("ping every %v, want half of WatchdogSec 200ms", p.Every())
+	}
+	begin := time.Now()
+	for range 3 {
+		select {
+		case <-p.C():
+		case <-time.After(time.Second):
+			t.Fatal("no ping due within a second")
+		}
+		if sent, err := Watchdog(); !sent || err != nil {
+			t.Fatalf("Watchdog() = %v, %v", sent, err)
+		}
+		if got := receive(t, c); got != "WATCHDOG=1" {
+			t.Errorf("systemd got %q, want WATCHDOG=1", got)
+		}
+	}
+	if took := time.Since(begin); took < 250*time.Millisecond || took > 900*time.Millisecond {
+		t.Errorf("3 pings took %v, want about 300ms", took)
+	}
+}
+
+func TestPingerWithoutWatchdogNeverFires(t *testing.T) {
+	t.Setenv("WATCHDOG_USEC", "")
+	p := NewPinger()
+	defer p.Stop()
+	if p.C() != nil || p.Every() != 0 {
+		t.Fatalf("pinger without a watchdog: C %v, every %v; want nil, 0", p.C(), p.Every())
+	}
+}

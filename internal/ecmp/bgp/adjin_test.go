@@ -31,7 +31,7 @@ func TestAdjInEnableFiltered(t *testing.T) {
 		TableType: api.TableType_ADJ_IN, Name: "127.0.0.2",
 		Family: family(addr("127.0.0.2")), EnableFiltered: true,
 	}
-	err := edge.run.srv.ListPath(context.Background(), req, func(d *api.Destination) {
+	err := listPath(context.Background(), edge.run.srv, req, func(d *api.Destination) {
 		for _, path := range d.GetPaths() {
 			filtered[netip.MustParsePrefix(d.GetPrefix())] = path.GetFiltered()
 		}

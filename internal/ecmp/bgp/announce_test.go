@@ -35,17 +35,18 @@ func startReceiver(t *testing.T, listen netip.Addr, port int, announcer netip.Ad
 	t.Helper()
 	loop := newServeLoop()
 	srv := server.NewBgpServer(server.LoggerOption(slogAdapter{log: testLog(t)}), server.TimingHookOption(loop))
-	go loop.run(srv)
+	loop.serve(srv)
 	c := Config{ASN: receiverASN, RouterID: addr("10.255.9.9"), ListenPort: port, ListenAddrs: []netip.Addr{listen}}
-	if err := startBgp(context.Background(), srv, c); err != nil {
+	if err := startBgp(context.Background(), loop, c); err != nil {
 		t.Fatalf("start receiver: %v", err)
 	}
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
+			loop.retire()
 			mark := loop.mgmtOps.Load()
 			srv.StopBgp(context.Background(), &api.StopBgpRequest{})
-			loop.end(srv, mark, 1, stopWait)
+			loop.end(mark, 1, stopWait)
 		})
 	}
 	t.Cleanup(stop)
@@ -68,7 +69,7 @@ func (r *receiver) routes() (map[netip.Prefix]netip.Addr, error) {
 	for _, fam := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
 		var errs []error
 		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: family(fam)}
-		err := r.srv.ListPath(context.Background(), req, func(d *api.Destination) {
+		err := listPath(context.Background(), r.srv, req, func(d *api.Destination) {
 			if err := addDestination(byPeer, d); err != nil {
 				errs = append(errs, err)
 			}

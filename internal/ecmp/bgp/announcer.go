@@ -133,10 +133,10 @@ func (a *Announcer) start(ctx context.Context, c AnnouncerConfig, sc Config) (*a
 		server.LoggerOption(slogAdapter{log: a.log, peerDown: book.peerDown}),
 		server.TimingHookOption(loop),
 		server.GrpcListenAddress(apiAddr))
-	go loop.run(srv)
+	loop.serve(srv)
 	r := &announcing{srv: srv, serve: loop, cfg: c, book: book, stopWatch: func() {},
 		stream: &pathStream{dir: dir}}
-	if err := startBgp(ctx, srv, sc); err != nil {
+	if err := startBgp(ctx, loop, sc); err != nil {
 		a.shutdown(r)
 		return nil, err
 	}
@@ -256,8 +256,8 @@ func (a *Announcer) rearm(r *announcing, addr netip.Addr) {
 	if a.run != r {
 		return
 	}
-	p, ok := idlePeer(r.srv, r.cfg.Peers, addr)
-	if !ok {
+	p, admin, ok := downPeer(r.srv, r.cfg.Peers, addr)
+	if !ok || admin != api.PeerState_UP {
 		return
 	}
 	err := r.srv.DeletePeer(context.Background(), &api.DeletePeerRequest{Address: addr.String()})
@@ -287,6 +287,7 @@ func (a *Announcer) Stop(ctx context.Context) error {
 
 // shutdown stops a server and ends its goroutines (see serveLoop).
 func (a *Announcer) shutdown(r *announcing) error {
+	r.serve.retire()
 	mark := r.serve.mgmtOps.Load()
 	r.stopWatch()
 	r.stream.close()
@@ -298,7 +299,7 @@ func (a *Announcer) shutdown(r *announcing) error {
 	if r.watching {
 		pending++
 	}
-	if !r.serve.end(r.srv, mark, pending, stopWait) {
+	if !r.serve.end(mark, pending, stopWait) {
 		a.log.Debug("bgp server loop left running", "reason", "pending operations not seen")
 	}
 	return err

@@ -45,9 +45,22 @@ type Config struct {
 
 	// MaxPrefixes is the limit per peer and family on prefixes received,
 	// counted before the import filter. Exceeding it ends the session with
-	// a CEASE and keeps it down; PeerState.LastError says so. Zero: no limit.
+	// a CEASE; PeerState.LastError says so. Zero: no limit.
 	MaxPrefixes uint32
+	// MaxPrefixRestart is how long a session ended by MaxPrefixes stays
+	// down before the speaker starts it again (whole seconds; GoBGP v3 has
+	// no restart timer of its own). Zero keeps it down until Apply changes
+	// the peer or the speaker restarts.
+	MaxPrefixRestart time.Duration
+
+	// Password signs every session with TCP-MD5 (RFC 2385); both ends must
+	// use the same. Empty: no signature. At most 80 bytes, the kernel's
+	// TCP_MD5SIG_MAXKEYLEN. Never logged.
+	Password string
 }
+
+// maxPasswordLen is Linux's TCP_MD5SIG_MAXKEYLEN.
+const maxPasswordLen = 80
 
 // Peer is one eBGP session, over one tunnel, for one address family (that of
 // Address).
@@ -118,6 +131,9 @@ func (c Config) validate() error {
 		bad("listen port %d out of range (-1 for none)", c.ListenPort)
 	}
 	errs = append(errs, validateTimers(c)...)
+	if len(c.Password) > maxPasswordLen { // the message must not quote it
+		bad("password is %d bytes, over the %d TCP-MD5 allows", len(c.Password), maxPasswordLen)
+	}
 	errs = append(errs, validatePeers(c.Peers)...)
 	errs = append(errs, validatePrefixes("originate", c.Originate)...)
 	errs = append(errs, validatePrefixes("accept", c.Accept)...)
@@ -137,6 +153,10 @@ func validateTimers(c Config) []error {
 	whole("hold time", c.HoldTime)
 	whole("keepalive", c.Keepalive)
 	whole("connect retry", c.ConnectRetry)
+	whole("max-prefix restart", c.MaxPrefixRestart)
+	if c.MaxPrefixRestart < 0 {
+		errs = append(errs, fmt.Errorf("%w: max-prefix restart %v must not be negative", ErrConfig, c.MaxPrefixRestart))
+	}
 	if c.HoldTime < minHoldTime {
 		errs = append(errs, fmt.Errorf("%w: hold time %v is under %v, which GoBGP refuses (use BFD for faster detection)", ErrConfig, c.HoldTime, minHoldTime))
 	}

@@ -56,8 +56,10 @@
 //     non-blocking send on a channel of capacity one.
 //   - Max prefixes: GoBGP's per-family prefix limit counts received
 //     prefixes before the filter; past it GoBGP sends a CEASE and keeps the
-//     session down (admin state PFX_CT) until Apply changes that peer's
-//     settings or the speaker restarts. PeerState.LastError says
+//     session down (admin state PFX_CT); GoBGP v3 has no restart timer, so
+//     the speaker re-creates the peer after MaxPrefixRestart (zero: it
+//     stays down until Apply changes that peer or the speaker restarts).
+//     PeerState.LastError says
 //     "max-prefix N exceeded". Other LastError values are GoBGP's reason
 //     for the last drop ("hold-timer-expired", "notification-received
 //     cease/..."), which it reports only in its "Peer Down" log line: the
@@ -71,10 +73,16 @@
 //     cannot end its Serve goroutine; the speaker ends it through GoBGP's
 //     timing hook (runtime.Goexit after a last management operation), so a
 //     stopped speaker leaves no goroutine behind (TestStopLeavesNoGoroutines).
+//   - TCP-MD5: Config.Password is GoBGP's AuthPassword on every peer; GoBGP
+//     sets TCP_MD5SIG on the dialing socket and, for passive peers, on the
+//     listener per neighbor address. A changed password re-creates the
+//     sessions. It is never logged.
 //   - Globals: StartBgp writes two package variables of GoBGP (route
-//     selection options, multipath) that every server in the process reads.
-//     Every speaker writes the same values and starts are serialised, but
-//     with two speakers in one process (the tests) -race reports them.
+//     selection options, multipath) that every server in the process reads
+//     on its own goroutine. globalsGate (globals.go) runs each StartBgp
+//     with every other server parked in its timing hook and no ListPath in
+//     progress, so the routing speaker and the announcer (and the tests'
+//     many servers) can share the process; `go test -race` passes.
 //
 // # Announcer
 //

@@ -75,10 +75,11 @@ type peerSpec struct {
 	Passive                        bool
 	HoldTime, Keepalive, ConnRetry time.Duration
 	MaxPrefixes                    uint32
+	Password                       string
 }
 
 func specOf(c Config, p Peer) peerSpec {
-	return peerSpec{p.Local, p.ASN, p.Port, c.Passive, c.HoldTime, c.Keepalive, c.ConnectRetry, c.MaxPrefixes}
+	return peerSpec{p.Local, p.ASN, p.Port, c.Passive, c.HoldTime, c.Keepalive, c.ConnectRetry, c.MaxPrefixes, c.Password}
 }
 
 func apiPeer(c Config, p Peer) *api.Peer {
@@ -87,6 +88,7 @@ func apiPeer(c Config, p Peer) *api.Peer {
 			NeighborAddress: p.Address.String(),
 			PeerAsn:         p.ASN,
 			Description:     p.Name,
+			AuthPassword:    c.Password,
 		},
 		Transport: &api.Transport{
 			PassiveMode: c.Passive,
@@ -245,26 +247,97 @@ func (s *Speaker) peerState(p *api.Peer) PeerState {
 // dropped session idle for a fixed 5 s (refusing the far side's connections
 // meanwhile) before it dials again; a new peer starts at once, so a
 // restarted hub or edge is back in 1–2 s instead of 6–7. A peer stopped by
-// its prefix limit is left down, or it would flap.
+// its prefix limit is re-created only after MaxPrefixRestart (never when
+// zero), or it would flap.
 func (s *Speaker) rearm(r *running, addr netip.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.run != r {
 		return
 	}
-	p, ok := idlePeer(r.srv, r.cfg.Peers, addr)
-	if !ok {
+	p, admin, ok := downPeer(r.srv, r.cfg.Peers, addr)
+	switch {
+	case !ok:
+		return
+	case admin == api.PeerState_PFX_CT:
+		s.restartLater(r, p)
+		return
+	case admin != api.PeerState_UP:
 		return
 	}
-	err := deletePeer(context.Background(), r.srv, p)
-	if err == nil {
-		err = addPeer(context.Background(), r.srv, r.cfg, p)
-	}
-	if err != nil {
+	if err := s.recreate(r, p); err != nil {
 		s.log.Warn("re-create bgp peer after session loss", "peer", p.Name, "err", err)
 		return
 	}
 	s.log.Debug("bgp peer re-created to skip idle hold", "peer", p.Name)
+}
+
+// recreate deletes and adds p again: a new GoBGP peer dials at once, with
+// its admin state up. Called with s.mu held.
+func (s *Speaker) recreate(r *running, p Peer) error {
+	err := deletePeer(context.Background(), r.srv, p)
+	if err == nil {
+		err = addPeer(context.Background(), r.srv, r.cfg, p)
+	}
+	return err
+}
+
+// restartLater starts a peer stopped by its prefix limit again after
+// MaxPrefixRestart, if by then it is still stopped and the speaker still
+// runs the same server. Called with s.mu held.
+func (s *Speaker) restartLater(r *running, p Peer) {
+	wait := r.cfg.MaxPrefixRestart
+	if wait <= 0 {
+		s.log.Warn("bgp peer stopped by its prefix limit: it stays down until a reload", "peer", p.Name,
+			"max_prefixes", r.cfg.MaxPrefixes)
+		return
+	}
+	s.log.Warn("bgp peer stopped by its prefix limit: restarting it later", "peer", p.Name,
+		"max_prefixes", r.cfg.MaxPrefixes, "restart_in", wait)
+	r.timers.after(wait, func() { s.restartLimited(r, p.Address) })
+}
+
+func (s *Speaker) restartLimited(r *running, addr netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.run != r {
+		return
+	}
+	p, admin, ok := downPeer(r.srv, r.cfg.Peers, addr)
+	if !ok || admin != api.PeerState_PFX_CT {
+		return // Apply re-created it meanwhile, or it is gone
+	}
+	if err := s.recreate(r, p); err != nil {
+		s.log.Warn("restart bgp peer after its prefix limit", "peer", p.Name, "err", err)
+		return
+	}
+	s.log.Info("bgp peer restarted after its prefix limit", "peer", p.Name)
+}
+
+// timerSet holds a running speaker's pending restarts, stopped with it.
+type timerSet struct {
+	mu      sync.Mutex
+	stopped bool
+	timers  []*time.Timer
+}
+
+func (t *timerSet) after(d time.Duration, f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	t.timers = append(t.timers, time.AfterFunc(d, f))
+}
+
+func (t *timerSet) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	for _, tm := range t.timers {
+		tm.Stop()
+	}
+	t.timers = nil
 }
 
 // peerBook holds what GoBGP's own goroutines need about peers: names for
@@ -328,18 +401,19 @@ func (b *peerBook) peerDown(addr, reason string) {
 	b.lastErr[a.Unmap()] = reason
 }
 
-// idlePeer returns the configured peer at addr if GoBGP holds its session
-// idle while it is administratively up: a session that just dropped, which
-// rearm re-creates rather than wait out GoBGP's idle hold.
-func idlePeer(srv *server.BgpServer, peers []Peer, addr netip.Addr) (Peer, bool) {
+// downPeer returns the configured peer at addr and its admin state if
+// GoBGP holds its session idle: one that just dropped (admin state up),
+// which rearm re-creates rather than wait out GoBGP's idle hold, or one
+// stopped by its prefix limit (PFX_CT).
+func downPeer(srv *server.BgpServer, peers []Peer, addr netip.Addr) (Peer, api.PeerState_AdminState, bool) {
 	i := slices.IndexFunc(peers, func(p Peer) bool { return p.Address == addr })
 	if i < 0 {
-		return Peer{}, false
+		return Peer{}, 0, false
 	}
-	idle := false
+	idle, admin := false, api.PeerState_UP
 	srv.ListPeer(context.Background(), &api.ListPeerRequest{Address: addr.String()}, func(ap *api.Peer) {
 		st := ap.GetState()
-		idle = st.GetSessionState() == api.PeerState_IDLE && st.GetAdminState() == api.PeerState_UP
+		idle, admin = st.GetSessionState() == api.PeerState_IDLE, st.GetAdminState()
 	})
-	return peers[i], idle
+	return peers[i], admin, idle
 }

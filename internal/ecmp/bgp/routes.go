@@ -203,7 +203,7 @@ func (s *Speaker) globalRIB(ctx context.Context) ([]*api.Destination, error) {
 	var errs []error
 	for _, fam := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
 		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: family(fam)}
-		err := s.run.srv.ListPath(ctx, req, func(d *api.Destination) { dests = append(dests, d) })
+		err := listPath(ctx, s.run.srv, req, func(d *api.Destination) { dests = append(dests, d) })
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list %s routes: %w", familyName(fam), err))
 		}

@@ -18,6 +18,7 @@ import (
 // the hook can end it with runtime.Goexit once the server is stopped and
 // one last, harmless operation (GetBgp) has been answered.
 type serveLoop struct {
+	srv     *server.BgpServer
 	mgmtOps atomic.Int64 // management operations finished by Serve
 	exit    atomic.Bool  // set: end Serve after the next operation
 	done    chan struct{}
@@ -25,25 +26,38 @@ type serveLoop struct {
 
 var _ server.FSMTimingHook = (*serveLoop)(nil)
 
+// newServeLoop makes the timing hook a server is built with; serve then
+// runs that server.
 func newServeLoop() *serveLoop {
 	return &serveLoop{done: make(chan struct{})}
 }
 
-// Observe runs on the Serve goroutine.
+// Observe runs on the Serve goroutine after every operation: it parks there
+// while another server starts (see globalsGate), and ends Serve once asked.
 func (l *serveLoop) Observe(op server.FSMOperation, _, _ time.Duration) {
+	if gobgpGlobals.parkNow.Load() {
+		gobgpGlobals.park(l)
+	}
 	if op != server.FSMMgmtOp {
 		return
 	}
 	l.mgmtOps.Add(1)
 	if l.exit.Load() {
+		gobgpGlobals.leave(l)
 		close(l.done)
 		runtime.Goexit()
 	}
 }
 
-func (l *serveLoop) run(srv *server.BgpServer) {
-	srv.Serve()
+// serve runs srv's Serve on its own goroutine.
+func (l *serveLoop) serve(srv *server.BgpServer) {
+	l.srv = srv
+	go srv.Serve()
 }
+
+// retire is the first step of a shutdown, before its mark is taken: see
+// globalsGate.retire.
+func (l *serveLoop) retire() { gobgpGlobals.retire(l) }
 
 // end ends the Serve goroutine of a stopped server. pending is how many
 // management operations must have finished since mark: StopBgp's and the
@@ -54,12 +68,13 @@ func (l *serveLoop) run(srv *server.BgpServer) {
 // within wait, Serve is left running rather than risk it. The last
 // operation is sent from its own goroutine, so that Stop can never hang on
 // a server that is gone.
-func (l *serveLoop) end(srv *server.BgpServer, mark, pending int64, wait time.Duration) bool {
+func (l *serveLoop) end(mark, pending int64, wait time.Duration) bool {
 	const quiet = 20 * time.Millisecond
 	deadline := time.Now().Add(wait)
 	seen, since := l.mgmtOps.Load(), time.Now()
 	for seen < mark+pending || time.Since(since) < quiet {
 		if time.Now().After(deadline) {
+			gobgpGlobals.leave(l) // left behind: starts must not wait for it
 			return false
 		}
 		time.Sleep(time.Millisecond)
@@ -68,11 +83,12 @@ func (l *serveLoop) end(srv *server.BgpServer, mark, pending int64, wait time.Du
 		}
 	}
 	l.exit.Store(true)
-	go srv.GetBgp(context.Background(), &api.GetBgpRequest{})
+	go l.srv.GetBgp(context.Background(), &api.GetBgpRequest{})
 	select {
 	case <-l.done:
 		return true
 	case <-time.After(wait):
+		gobgpGlobals.leave(l)
 		return false
 	}
 }

@@ -33,6 +33,7 @@ type running struct {
 	cfg    Config             // as applied, with defaults
 	policy importPolicy
 	book   *peerBook // names and last errors, shared with GoBGP's goroutines
+	timers timerSet  // pending restarts of peers stopped by their prefix limit
 	// watching is set once the watcher runs: its unregistration is a
 	// management operation that shutdown must let through.
 	watching bool
@@ -111,10 +112,10 @@ func (s *Speaker) start(ctx context.Context, c Config) (*running, error) {
 		opts = append(opts, server.GrpcListenAddress(c.GRPC))
 	}
 	srv := server.NewBgpServer(opts...)
-	go loop.run(srv)
+	loop.serve(srv)
 	r := &running{srv: srv, serve: loop, cancel: func() {}, book: book}
 
-	if err := startBgp(ctx, srv, c); err != nil {
+	if err := startBgp(ctx, loop, c); err != nil {
 		s.shutdown(r)
 		return nil, fmt.Errorf("listen on port %d: %w", c.ListenPort, err)
 	}
@@ -150,17 +151,6 @@ func (s *Speaker) setup(ctx context.Context, r *running, c Config) error {
 	}
 	r.cfg = c
 	return nil
-}
-
-// startMu serialises StartBgp: it writes two package variables of GoBGP
-// (route selection options, multipath), shared by every server in the
-// process. All speakers write the same values.
-var startMu sync.Mutex
-
-func startBgp(ctx context.Context, srv *server.BgpServer, c Config) error {
-	startMu.Lock()
-	defer startMu.Unlock()
-	return srv.StartBgp(ctx, &api.StartBgpRequest{Global: globalConfig(c)})
 }
 
 func globalConfig(c Config) *api.Global {
@@ -236,6 +226,8 @@ func (s *Speaker) Stop(ctx context.Context) error {
 
 // shutdown stops a server and ends its goroutines.
 func (s *Speaker) shutdown(r *running) error {
+	r.timers.stop()
+	r.serve.retire()
 	mark := r.serve.mgmtOps.Load()
 	r.cancel()
 	err := r.srv.StopBgp(context.Background(), &api.StopBgpRequest{})
@@ -246,7 +238,7 @@ func (s *Speaker) shutdown(r *running) error {
 	if r.watching {
 		pending++ // the watcher's unregistration
 	}
-	if !r.serve.end(r.srv, mark, pending, stopWait) {
+	if !r.serve.end(mark, pending, stopWait) {
 		s.log.Debug("bgp server loop left running", "reason", "pending operations not seen")
 	}
 	return err
@@ -308,5 +300,6 @@ func (s *Speaker) reconcile(ctx context.Context, r *running, c Config) error {
 	}
 	r.cfg.Passive, r.cfg.HoldTime, r.cfg.Keepalive = c.Passive, c.HoldTime, c.Keepalive
 	r.cfg.ConnectRetry, r.cfg.MaxPrefixes = c.ConnectRetry, c.MaxPrefixes
+	r.cfg.MaxPrefixRestart, r.cfg.Password = c.MaxPrefixRestart, c.Password
 	return errors.Join(errs...)
 }
