@@ -26,6 +26,9 @@ func TestReadBackRepairs(t *testing.T) {
 
 	k.DelRule(rule{4, DefaultRulePriority, DefaultTable})
 	took := waitFor(t, "the rule restored", func() bool { return len(k.ruleSet()) == 2 })
+	// The count follows the repair it counts: wait for it too (under a
+	// slow machine, such as the test VM's TCG, the gap shows).
+	waitFor(t, "the repair counted", func() bool { return e.Status().ReadBack.RuleRepairs > 0 })
 	rb := e.Status().ReadBack
 	if rb.RuleRepairs != 1 || !strings.Contains(rb.LastRepairWhat, "ipv4 rule pref 6100 lookup 6100 was missing") {
 		t.Errorf("read-back status %+v; want one rule repair", rb)
@@ -53,6 +56,7 @@ func TestReadBackLeavesWithdrawnRuleOut(t *testing.T) {
 	waitFor(t, "withdrawn", func() bool { return len(k.ruleSet()) == 0 && e.Status().Withdrawn != "" })
 	k.AddRule(rule{6, DefaultRulePriority, DefaultTable})
 	waitFor(t, "the stray rule removed", func() bool { return len(k.ruleSet()) == 0 })
+	waitFor(t, "the repair counted", func() bool { return e.Status().ReadBack.RuleRepairs > 0 })
 	if n := e.Status().ReadBack.RuleRepairs; n != 1 {
 		t.Errorf("%d rule repairs, want 1", n)
 	}
