@@ -98,14 +98,14 @@ func TestFRRInterop(t *testing.T) {
 	if testing.Short() {
 		hold = 10 * time.Second
 	}
-	t.Run("stable", func(t *testing.T) { frrStable(t, f, m, hold, a4.Key(), a6.Key()) })
+	t.Run("stable", func(t *testing.T) { frrStable(t, f, m, rec, hold, a4.Key(), a6.Key()) })
 	t.Run("peer admin down", func(t *testing.T) { frrAdminDown(t, f, m, rec, l) })
 	t.Run("blackhole", func(t *testing.T) { frrBlackhole(t, f, m, rec, l, a4.Key(), a6.Key()) })
 }
 
 // frrStable holds the sessions for d and asserts no state change on either
 // side and transmission at the negotiated rate.
-func frrStable(t *testing.T, f *frr, m *Manager, d time.Duration, keys ...Key) {
+func frrStable(t *testing.T, f *frr, m *Manager, rec *recorder, d time.Duration, keys ...Key) {
 	// Settled: both sides at 100 ms, polls done, before the count starts.
 	for _, k := range keys {
 		waitNegotiatedKey(t, m, k)
@@ -118,10 +118,22 @@ func frrStable(t *testing.T, f *frr, m *Manager, d time.Duration, keys ...Key) {
 		}
 		return len(ps) == 2
 	})
+	for _, k := range keys {
+		rec.drain(k)
+	}
 	before, fBefore := snapshotByKey(m), f.peersByAddr(t)
 	time.Sleep(d)
 	after, fAfter := snapshotByKey(m), f.peersByAddr(t)
 	for _, k := range keys {
+		// Which side timed out tells a flap of ours (FRR's detection
+		// expired: we see Down with NeighborSignaledSessionDown) from
+		// bfdd falling silent (ours expired: ControlDetectionTimeExpired).
+		for c := range len(rec.chanFor(k)) {
+			ch := <-rec.chanFor(k)
+			if c < 6 {
+				t.Logf("%s: %s %v→%v diag %v, remote %v", k, ch.At.Format("15:04:05.000"), ch.Old, ch.New, ch.Diag, ch.RemoteState)
+			}
+		}
 		b, a := before[k], after[k]
 		tx := a.TxPackets - b.TxPackets
 		// 100 ms less up to 25 % jitter: 10 to 13.3 packets a second.
