@@ -387,8 +387,13 @@ func (c *Config) ReturnPaths() []ReturnPath {
 	}
 	var out []ReturnPath
 	for i, h := range c.Hubs {
-		out = append(out, ReturnPath{Hub: h.Name, Mark: uint32(ReturnMarkBase + 1 + i),
+		out = append(out, ReturnPath{Hub: h.Name, Mark: HubMark(i),
 			Table: ReturnTableBase + 1 + i, Priority: ReturnPriorityBase + 1 + i})
 	}
 	return out
 }
+
+// HubMark is the connection mark of hub i (0-based, in [[hub]] order):
+// what the edge's inbound firewall marks its connections with and what
+// their replies carry as fwmark.
+func HubMark(i int) uint32 { return uint32(ReturnMarkBase + 1 + i) }

@@ -2,6 +2,7 @@ package ecmp
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/config"
@@ -57,7 +58,7 @@ type LastResortStatus struct {
 func withLastResort(want map[netip.Prefix][]fib.WeightedNexthop, accept []netip.Prefix, hops map[bool]fib.WeightedNexthop) []netip.Prefix {
 	var used []netip.Prefix
 	for _, p := range defaultRoutes {
-		if _, carried := want[p]; carried || !accepts(accept, p) {
+		if _, carried := want[p]; carried || !slices.Contains(accept, p) {
 			continue
 		}
 		if nh, ok := hops[p.Addr().Is4()]; ok {
@@ -66,13 +67,4 @@ func withLastResort(want map[netip.Prefix][]fib.WeightedNexthop, accept []netip.
 		}
 	}
 	return used
-}
-
-func accepts(accept []netip.Prefix, p netip.Prefix) bool {
-	for _, a := range accept {
-		if a == p {
-			return true
-		}
-	}
-	return false
 }

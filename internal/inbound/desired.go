@@ -51,7 +51,7 @@ func FromConfig(c *config.Config) Desired {
 	case config.RoleEdge:
 		d.Return = len(c.ReturnPaths()) > 0
 		for i, h := range c.Hubs {
-			ht := HubTunnels{Hub: h.Name, Mark: uint32(config.ReturnMarkBase + 1 + i)}
+			ht := HubTunnels{Hub: h.Name, Mark: config.HubMark(i)}
 			for _, t := range c.EdgeTunnels {
 				if t.Hub == h.Name {
 					ht.Interfaces = append(ht.Interfaces, t.Interface)
