@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -44,16 +45,21 @@ func streamDir() (dir, addr string, err error) {
 }
 
 // dialStream connects once GoBGP's listener, which it opens on its own
-// goroutine, is there.
+// goroutine, accepts. The socket's file appears at bind(2), before
+// listen(2): a connect in between is refused, and gRPC's first call then
+// fails at once ("connection refused", seen in CI), so a plain connect
+// must succeed first.
 func dialStream(ctx context.Context, dir string) (*pathStream, error) {
 	sock := filepath.Join(dir, "gobgp.sock")
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("api socket %s did not appear", sock)
+			return nil, fmt.Errorf("api socket %s does not accept: %w", sock, err)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
