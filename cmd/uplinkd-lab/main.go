@@ -20,13 +20,15 @@ import (
 
 const usage = `usage: uplinkd-lab COMMAND [flags]
 
-  up [-hubs N]   build the lab (two hubs by default) and print its status table
+  up [-hubs N] [-hub frr|bird]
+                 build the lab (two hubs by default) and print its status table;
+                 -hub: one hub run by FRR or BIRD 2 over wireguard-go instead of uplinkd
   status         the status table again
   kill-hub       the demo's second step: the first hub dies, the traffic moves
   revive-hub     the third: the first hub comes back, the traffic spreads again
   down           remove it all (safe to run twice, or after a crash)
 
-flags: -dir DIR (default /run/uplinkd-lab), -daemon PATH (default: uplinkd beside this binary)
+flags: -keep (up: a lab that fails stays, to look at), -dir DIR (default /run/uplinkd-lab), -daemon PATH (default: uplinkd beside this binary)
 `
 
 func main() {
@@ -48,6 +50,8 @@ func run(args []string, stdout io.Writer) error {
 	listen := fs.String("listen", ":8080", "whoami, whoami-udp, feeds: address to serve on")
 	hubs := fs.Int("hubs", 2, "up: how many hubs (1 or 2)")
 	daemon := fs.String("daemon", "", "the uplinkd binary the sites run (default: beside this one)")
+	hub := fs.String("hub", "", "up: what runs the hub: uplinkd (default), frr or bird")
+	keep := fs.Bool("keep", false, "up: leave a lab that failed to come up as it is")
 	verb := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -60,7 +64,15 @@ func run(args []string, stdout io.Writer) error {
 	if *daemon == "" {
 		*daemon = filepath.Join(filepath.Dir(self), "uplinkd")
 	}
-	l := lab.New(lab.Options{Dir: *dir, Binary: *daemon, Servers: self, Hubs: *hubs})
+	switch *hub {
+	case "", lab.HubUplinkd, lab.HubFRR, lab.HubBIRD:
+	default:
+		return fmt.Errorf("-hub %q: want uplinkd, frr or bird", *hub)
+	}
+	if verb == "up" && *hub == "" {
+		*hub = lab.HubUplinkd // not the hub of a lab already up
+	}
+	l := lab.New(lab.Options{Dir: *dir, Binary: *daemon, Servers: self, Hubs: *hubs, HubDaemon: *hub, Keep: *keep})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	switch verb {
@@ -76,6 +88,9 @@ func run(args []string, stdout io.Writer) error {
 	case "status":
 		return l.WriteTable(stdout)
 	case "kill-hub":
+		if l.PeerHub() {
+			return errors.New("kill-hub needs uplinkd on both hubs (up -hubs 2)")
+		}
 		return l.KillHubDemo(ctx, stdout)
 	case "revive-hub":
 		return l.ReviveHubDemo(ctx, stdout)

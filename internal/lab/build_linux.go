@@ -19,7 +19,7 @@ import (
 
 // Up builds the lab from nothing (removing any earlier one first), starts
 // the hub's and the edge's daemons and waits until every tunnel has a
-// handshake. On failure it tears down what it built.
+// handshake. On failure it tears down what it built, unless Keep.
 func (l *Lab) Up(ctx context.Context, progress io.Writer) error {
 	if err := l.Down(); err != nil {
 		return fmt.Errorf("clear earlier lab: %w", err)
@@ -34,7 +34,7 @@ func (l *Lab) Up(ctx context.Context, progress io.Writer) error {
 		{"carrier-grade NAT", l.makeNAT},
 		{"keys and configs", l.writeSites},
 		{"servers", l.startServers},
-		{"hub daemons", func() error { return l.startAll(l.HubSites()) }},
+		{"hub daemons", l.startHubs},
 		{StepEdgeDaemons, func() error { return l.startAll(l.Sites()[len(l.HubSites()):]) }},
 		{"handshakes", func() error { return l.WaitHandshakes(ctx, 20*time.Second) }},
 		// 45 s: a feed fetch the edge opened through the last resort (its
@@ -47,6 +47,9 @@ func (l *Lab) Up(ctx context.Context, progress io.Writer) error {
 		fmt.Fprintf(progress, "lab: %s\n", s.what)
 		if err := s.do(); err != nil {
 			err = fmt.Errorf("lab %s: %w", s.what, err)
+			if l.Keep {
+				return fmt.Errorf("%w (kept for a look: uplinkd-lab down removes it)", err)
+			}
 			if derr := l.Down(); derr != nil {
 				err = errors.Join(err, derr)
 			}
@@ -173,6 +176,7 @@ func (l *Lab) Down() error {
 	for _, site := range []string{"edge", "edge2", "hub", "hub2"} {
 		errs = append(errs, l.Stop(site))
 	}
+	errs = append(errs, l.stopPeerHub())
 	for _, h := range append(l.Hosts(), "hub2", "home2", "lan2") {
 		ns := l.NS(h)
 		if _, err := os.Stat("/run/netns/" + ns); err != nil {
@@ -188,6 +192,14 @@ func (l *Lab) Down() error {
 	}
 	errs = append(errs, os.RemoveAll(l.Dir))
 	return errors.Join(errs...)
+}
+
+// startHubs starts uplinkd on each hub, or the peer hub's processes.
+func (l *Lab) startHubs() error {
+	if l.PeerHub() {
+		return l.startPeerHub()
+	}
+	return l.startAll(l.HubSites())
 }
 
 func (l *Lab) startAll(sites []string) error {

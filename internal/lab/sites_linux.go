@@ -61,6 +61,9 @@ func (l *Lab) writeSites() error {
 		return err
 	}
 	for _, site := range l.HubSites() {
+		if l.PeerHub() {
+			break // its configs are written as it starts
+		}
 		if err := os.WriteFile(l.ConfigPath(site), []byte(l.hubConfig(site, pub)), 0o644); err != nil {
 			return err
 		}
@@ -430,7 +433,7 @@ func (l *Lab) WaitHandshakes(ctx context.Context, limit time.Duration) error {
 	var missing []string
 	for {
 		missing = missing[:0]
-		for _, site := range l.Sites() {
+		for _, site := range l.DaemonSites() {
 			st, err := api.NewClient(l.Socket(site)).Status()
 			if err != nil {
 				return err

@@ -21,7 +21,11 @@ func (l *Lab) WriteTable(w io.Writer) error {
 	}
 	hubBy := map[string]wg.TunnelStatus{} // by hub site and carrier
 	down := map[string]bool{}
+	l.peerHubTunnels(hubBy)
 	for _, site := range l.HubSites() {
+		if l.PeerHub() {
+			break
+		}
 		hub, err := api.NewClient(l.Socket(site)).Status()
 		if err != nil {
 			down[site] = true // a dead hub (kill-hub) says nothing
@@ -47,6 +51,18 @@ func (l *Lab) WriteTable(w io.Writer) error {
 	}
 	l.writeRouting(w, edge)
 	return nil
+}
+
+// peerHubTunnels adds what a peer hub's WireGuard sees as each tunnel's
+// endpoint.
+func (l *Lab) peerHubTunnels(hubBy map[string]wg.TunnelStatus) {
+	if !l.PeerHub() {
+		return
+	}
+	for c, ep := range l.HubEndpoints() {
+		hubBy["/"+c] = wg.TunnelStatus{Endpoint: ep}
+		hubBy["hub/"+c] = wg.TunnelStatus{Endpoint: ep}
+	}
 }
 
 // writeRouting adds what the edge routes where, and the proof: what each
@@ -86,7 +102,10 @@ func (l *Lab) writeRouting(w io.Writer, edge api.Status) {
 	}
 	// Inbound: ul-web reaches the LAN host's published service at the
 	// hub, and the LAN host sees ul-web's own address.
-	for _, site := range l.HubSites() {
+	for _, site := range l.DaemonSites() {
+		if site != "hub" && site != "hub2" {
+			continue
+		}
 		if _, err := api.NewClient(l.Socket(site)).Status(); err != nil {
 			continue // a dead hub publishes nothing
 		}

@@ -1,8 +1,11 @@
 package lab
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Carriers are the lab's mobile operators, in uplink order.
@@ -26,7 +29,23 @@ type Options struct {
 	// first hub, which then has an [[edge]] table per home. The second
 	// home also claims the first's LAN, which the hub must refuse.
 	SecondEdge bool
+	// HubDaemon runs the hub: HubUplinkd (the default), or HubFRR or
+	// HubBIRD, a peer hub of wireguard-go and FRR or BIRD 2 (one hub, one
+	// edge), the interop lab.
+	HubDaemon string
+	// Keep leaves a lab that failed to come up as it is, to look at.
+	Keep bool
 }
+
+// hubDaemonFile, in the lab's directory, names a peer hub's daemon.
+const hubDaemonFile = "hub-daemon"
+
+// What may run the lab's hub.
+const (
+	HubUplinkd = "uplinkd"
+	HubFRR     = "frr"
+	HubBIRD    = "bird"
+)
 
 // Steps of Up's progress that callers time (the bench's cold start): it
 // prints "lab: STEP" as each begins.
@@ -46,6 +65,14 @@ func New(opts Options) *Lab {
 		opts.Dir = "/run/uplinkd-lab" + opts.Tag
 	}
 	opts.Hubs = min(max(opts.Hubs, 1), 2)
+	if opts.HubDaemon == "" {
+		// A lab already up says what runs its hub.
+		b, _ := os.ReadFile(filepath.Join(opts.Dir, hubDaemonFile))
+		opts.HubDaemon = cmp.Or(strings.TrimSpace(string(b)), HubUplinkd)
+	}
+	if opts.HubDaemon != HubUplinkd {
+		opts.Hubs, opts.SecondEdge = 1, false
+	}
 	if opts.Servers == "" && opts.Binary != "" {
 		opts.Servers = filepath.Join(filepath.Dir(opts.Binary), "uplinkd-lab")
 	}
@@ -79,6 +106,17 @@ func (l *Lab) Sites() []string {
 		sites = append(sites, "edge2")
 	}
 	return sites
+}
+
+// PeerHub says whether the hub is FRR or BIRD, not uplinkd.
+func (l *Lab) PeerHub() bool { return l.HubDaemon != HubUplinkd }
+
+// DaemonSites are the sites that run uplinkd (all but a peer hub).
+func (l *Lab) DaemonSites() []string {
+	if l.PeerHub() {
+		return l.Sites()[1:]
+	}
+	return l.Sites()
 }
 
 // HubSites are the lab's hub daemons.
