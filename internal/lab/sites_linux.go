@@ -160,7 +160,14 @@ protocol = "udp"
 port = %[2]d
 to = "%[3]s"
 to6 = "%[5]s"
-`, PublishPort, PublishUDPPort, LANHost, WhoAmIPort, LANHost6)
+
+# A long-lived stream (the failover test's).
+[[publish]]
+name = "stream"
+protocol = "tcp"
+port = %[6]d
+to = "%[3]s:%[7]d"
+`, PublishPort, PublishUDPPort, LANHost, WhoAmIPort, LANHost6, StreamPublishPort, StreamPort)
 }
 
 func (l *Lab) edgeConfig(keys map[string]string) string {
