@@ -144,7 +144,14 @@ func waitFile(path string, limit time.Duration) error {
 
 // iperf runs one 4 s TCP test from ulb-home and returns received bit/s.
 func iperf(ctx context.Context, l *benchLab, addr string) (float64, error) {
-	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.NS("home"), "iperf3", "-c", addr, "-t", "4", "-J").Output()
+	return iperfFrom(ctx, l.NS("home"), addr)
+}
+
+// iperfFrom runs a 4 s iperf3 TCP client in ns against addr ("host" or
+// "host -p port") and returns the receiver's rate.
+func iperfFrom(ctx context.Context, ns, addr string) (float64, error) {
+	args := append([]string{"netns", "exec", ns, "iperf3", "-c"}, strings.Fields(addr)...)
+	out, err := exec.CommandContext(ctx, "ip", append(args, "-t", "4", "-J")...).Output()
 	if err != nil {
 		return 0, fmt.Errorf("iperf3 -c %s: %v: %.200s", addr, err, out)
 	}

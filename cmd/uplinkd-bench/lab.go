@@ -64,6 +64,9 @@ func labRows(ctx context.Context, o options, bin string) []row {
 	if want("8") {
 		rows = append(rows, dataPathRow(ctx, l))
 	}
+	if want("10") {
+		rows = append(rows, publishRows(ctx, l, max(o.n, 20))...)
+	}
 	if want("9") {
 		rows = append(rows, hubRows(ctx, bin, max(o.n, 30))...)
 	}

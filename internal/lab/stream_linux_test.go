@@ -1,9 +1,6 @@
 package lab
 
 import (
-	"context"
-	"fmt"
-	"net"
 	"testing"
 	"time"
 )
@@ -41,51 +38,21 @@ func TestPublishedStreamSurvivesBlackhole(t *testing.T) {
 	waitDefault(t, l, tunnelsOf(l), 20*time.Second)
 }
 
-// openStream starts the stream server on ul-lan and connects to it from
-// ul-web through the hub's published port.
 func openStream(t *testing.T, l *Lab) *StreamWatch {
 	t.Helper()
-	var ln net.Listener
-	if err := InNS(l.NS("lan"), func() (err error) {
-		ln, err = net.Listen("tcp", fmt.Sprintf(":%d", StreamPort))
-		return err
-	}); err != nil {
+	w, stop, err := l.OpenStream()
+	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go ServeStream(ctx, ln)
-	c, err := l.DialFrom("web", "tcp", net.JoinHostPort(HubPublic, fmt.Sprint(StreamPublishPort)), 2*time.Second)
-	if err != nil {
-		cancel()
-		t.Fatalf("published stream: %v", err)
-	}
-	w := WatchStream(c)
-	t.Cleanup(func() { w.Close(); cancel() })
+	t.Cleanup(stop)
 	return w
 }
 
-// streamCarrier is the carrier whose tunnel the edge sends the most on over
-// a second: the stream's.
 func streamCarrier(t *testing.T, l *Lab) string {
 	t.Helper()
-	tx := func() map[string]uint64 {
-		m := map[string]uint64{}
-		for _, tu := range status(t, l, "edge").Tunnels {
-			m[tu.Uplink] = uint64(tu.TxBytes)
-		}
-		return m
+	c, err := l.StreamCarrier()
+	if err != nil {
+		t.Fatal(err)
 	}
-	before := tx()
-	time.Sleep(time.Second)
-	after := tx()
-	best, most := "", uint64(0)
-	for c, n := range after {
-		if d := n - before[c]; d > most {
-			best, most = c, d
-		}
-	}
-	if most < 100<<10 {
-		t.Fatalf("no tunnel carried the stream (most: %s, %d bytes in 1 s)", best, most)
-	}
-	return best
+	return c
 }

@@ -1,0 +1,63 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/api"
+)
+
+// OpenStream starts the stream server on the LAN host and connects to it
+// from ul-web through the hub's published port; stop ends both.
+func (l *Lab) OpenStream() (w *StreamWatch, stop func(), err error) {
+	var ln net.Listener
+	if err := InNS(l.NS("lan"), func() (err error) {
+		ln, err = net.Listen("tcp", fmt.Sprintf(":%d", StreamPort))
+		return err
+	}); err != nil {
+		return nil, nil, fmt.Errorf("stream server: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go ServeStream(ctx, ln)
+	c, err := l.DialFrom("web", "tcp", net.JoinHostPort(HubPublic, fmt.Sprint(StreamPublishPort)), 2*time.Second)
+	if err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("published stream: %w", err)
+	}
+	w = WatchStream(c)
+	return w, func() { w.Close(); cancel() }, nil
+}
+
+// StreamCarrier is the carrier whose tunnel the edge sent the most on
+// over a second (the stream's, while it is the only traffic).
+func (l *Lab) StreamCarrier() (string, error) {
+	tx := func() (map[string]uint64, error) {
+		st, err := api.NewClient(l.Socket("edge")).Status()
+		m := map[string]uint64{}
+		for _, tu := range st.Tunnels {
+			m[tu.Uplink] = uint64(tu.TxBytes)
+		}
+		return m, err
+	}
+	before, err := tx()
+	if err != nil {
+		return "", err
+	}
+	time.Sleep(time.Second)
+	after, err := tx()
+	if err != nil {
+		return "", err
+	}
+	best, most := "", uint64(0)
+	for c, n := range after {
+		if d := n - before[c]; d > most {
+			best, most = c, d
+		}
+	}
+	if most < 100<<10 {
+		return "", fmt.Errorf("no tunnel carried the stream (most: %s, %d bytes in 1 s)", best, most)
+	}
+	return best, nil
+}
