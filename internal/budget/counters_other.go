@@ -8,7 +8,9 @@ import "errors"
 type Netlink struct{}
 
 // Read needs Linux.
-func (Netlink) Read(string) (Sample, error) { return Sample{}, errors.New("interface counters need Linux") }
+func (Netlink) Read(string) (Sample, error) {
+	return Sample{}, errors.New("interface counters need Linux")
+}
 
 // BootID is unknown outside Linux.
 func BootID() string { return "" }
