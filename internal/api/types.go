@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/breakout/engine"
+	"github.com/uplinkd/uplinkd/internal/budget"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 	"github.com/uplinkd/uplinkd/internal/nat"
@@ -28,6 +29,8 @@ type Status struct {
 	Reloaded time.Time            `json:"reloaded,omitzero"`
 	Memory   *Memory              `json:"memory,omitempty"`
 	Inbound  *Inbound             `json:"inbound,omitempty"`
+	// Budgets are the carriers' data budgets (edge uplinks with one).
+	Budgets []budget.Status `json:"budgets,omitempty"`
 }
 
 // Inbound is what reaches the home from outside: the published services

@@ -93,6 +93,7 @@ func (v *validator) uplink(i int, u rawUplink) Uplink {
 	up.Keepalive = v.keepalive(p+".persistent_keepalive", u.PersistentKeepalive)
 	up.FwMark = v.fwmark(p+".fwmark", u.FwMark, i)
 	up.Table = v.table(p+".table", u.Table, i)
+	up.Budget = v.budget(p, u, up.Weight)
 	return up
 }
 

@@ -96,7 +96,8 @@ func TestExamples(t *testing.T) {
 						{Name: "office", Type: "static", Prefixes: pfx("198.51.100.0/24"), Refresh: 24 * time.Hour},
 					}},
 				Uplinks: []Uplink{
-					{Name: "docomo", Interface: "wwan0", Weight: 3, Keepalive: 25 * time.Second, FwMark: 0x6001, Table: 6001, Priority: 6001},
+					{Name: "docomo", Interface: "wwan0", Weight: 3, Keepalive: 25 * time.Second, FwMark: 0x6001, Table: 6001, Priority: 6001,
+						Budget: Budget{Bytes: 30e9, BillingDay: 25, SoftPercent: 80, HardPercent: 95, SoftWeight: 1}},
 					{Name: "softbank", Interface: "wwan1", Weight: 2, Keepalive: 25 * time.Second, FwMark: 0x6002, Table: 6002, Priority: 6002},
 					{Name: "rakuten", Interface: "usb0", Weight: 1, Keepalive: 25 * time.Second, FwMark: 0x6003, Table: 6003, Priority: 6003},
 				},
@@ -323,10 +324,10 @@ func TestSummary(t *testing.T) {
 	want := `edge.toml: role edge, site home, AS64512, router-id 198.18.1.1
 wireguard: auto, mtu 1380, key ` + key + `
 uplinks (3):
-  NAME      UNDERLAY  WEIGHT  FWMARK  TABLE
-  docomo    wwan0     3       0x6001  6001
-  softbank  wwan1     2       0x6002  6002
-  rakuten   usb0      1       0x6003  6003
+  NAME      UNDERLAY  WEIGHT  FWMARK  TABLE  BUDGET
+  docomo    wwan0     3       0x6001  6001   30 GB from day 25, weight 1 at 80 %, last resort at 95 %
+  softbank  wwan1     2       0x6002  6002   -
+  rakuten   usb0      1       0x6003  6003   -
 hubs (1):
   hub: AS64513, preference 100, weight 1
 tunnels (3):

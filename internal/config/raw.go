@@ -59,6 +59,14 @@ type rawUplink struct {
 	PersistentKeepalive int64    `toml:"persistent_keepalive"`
 	FwMark              int64    `toml:"fwmark"`
 	Table               int64    `toml:"table"`
+	// Budget is a size with a unit ("30GB") or a whole number of bytes:
+	// one key, two kinds, the one written is filled.
+	Budget      string `toml:"budget"`
+	BudgetBytes int64  `toml:"budget"`
+	BillingDay  int64  `toml:"billing_day"`
+	BudgetSoft  int64  `toml:"budget_soft_percent"`
+	BudgetHard  int64  `toml:"budget_hard_percent"`
+	SoftWeight  int64  `toml:"budget_soft_weight"`
 }
 
 // rawEdgeHub is one [[hub]] of an edge: a VPS and its tunnels.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -20,9 +21,9 @@ func (c *Config) Summary() string {
 	switch c.Role {
 	case RoleEdge:
 		fmt.Fprintf(&b, "uplinks (%d):\n", len(c.Uplinks))
-		fmt.Fprintln(tw, "  NAME\tUNDERLAY\tWEIGHT\tFWMARK\tTABLE")
+		fmt.Fprintln(tw, "  NAME\tUNDERLAY\tWEIGHT\tFWMARK\tTABLE\tBUDGET")
 		for _, u := range c.Uplinks {
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%#x\t%d\n", u.Name, u.Interface, u.Weight, u.FwMark, u.Table)
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%#x\t%d\t%s\n", u.Name, u.Interface, u.Weight, u.FwMark, u.Table, u.Budget)
 		}
 		tw.Flush()
 		fmt.Fprintf(&b, "hubs (%d):\n", len(c.Hubs))
@@ -94,4 +95,23 @@ func joinPrefixes[T fmt.Stringer](list []T) string {
 		s[i] = p.String()
 	}
 	return strings.Join(s, " ")
+}
+
+// String describes a budget in one line of `uplinkd check`'s summary.
+func (b Budget) String() string {
+	if b.Bytes == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%s from day %d, weight %d at %d %%, last resort at %d %%",
+		decimalBytes(b.Bytes), b.BillingDay, b.SoftWeight, b.SoftPercent, b.HardPercent)
+}
+
+// decimalBytes prints a size in the decimal units carriers bill in.
+func decimalBytes(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	f, i := float64(n), 0
+	for ; f >= 1000 && i < len(units)-1; i++ {
+		f /= 1000
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64) + " " + units[i]
 }

@@ -113,7 +113,35 @@ type Uplink struct {
 	FwMark   uint32 // outer packets carry it; derived from position unless set
 	Table    int    // per-uplink routing table; derived unless set
 	Priority int    // policy-rule priority; derived from position
+
+	Budget Budget // the carrier's data allowance; Bytes 0: none
 }
+
+// Budget is a carrier's data allowance per billing period, counted as the
+// bytes its underlay interface sends and receives: the carrier bills them
+// all, tunnel overhead and liveness included.
+type Budget struct {
+	Bytes int64 // per billing period; 0: no budget
+	// BillingDay is the day of the month a period starts, 1 to 31; a
+	// month without that day starts its period on its last day.
+	BillingDay int
+	// At SoftPercent of Bytes the uplink's ECMP weight drops to
+	// SoftWeight; at HardPercent its tunnels carry traffic only while no
+	// other uplink's tunnel is alive (a last resort).
+	SoftPercent int
+	HardPercent int
+	SoftWeight  int
+}
+
+// Budget defaults: Peplink's allowance monitor acts at 75, 95 and 100 %;
+// the hard limit stays below 100 % because the carrier's count and ours
+// differ a little (link-layer framing, what a reboot loses).
+const (
+	DefaultBillingDay        = 1
+	DefaultBudgetSoftPercent = 80
+	DefaultBudgetHardPercent = 95
+	DefaultBudgetSoftWeight  = 1
+)
 
 // DefaultHub names the one hub of a file in the one-hub form, whose
 // tunnels are written in the [[uplink]] tables.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/uplinkd/uplinkd/internal/api"
 	"github.com/uplinkd/uplinkd/internal/breakout/engine"
+	"github.com/uplinkd/uplinkd/internal/budget"
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/inbound"
@@ -41,6 +42,10 @@ type Daemon struct {
 	ann     *announcer      // nil unless [[breakout.peer]] lists receivers
 	// annPeers are the receivers ann was started for.
 	annPeers []config.BreakoutPeer
+	// meter counts the carriers' data budgets (nil without any);
+	// stopMeter ends its loop after a last save.
+	meter     *budget.Meter
+	stopMeter func()
 
 	ctx context.Context // the daemon's life, for what a reload starts
 
@@ -92,6 +97,7 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	log.Info("stopping: withdrawing routes, removing tunnels, rules and NAT")
 	stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	d.stopBudget()
 	return errors.Join(d.stopBreakout(), d.ecmp.Close(stop), d.nat.Close(), inbound.Remove(), srv.Close(), m.Close())
 }
 
@@ -109,6 +115,7 @@ func (d *Daemon) startRouting(ctx context.Context, cfg *config.Config) error {
 	d.mu.Lock()
 	d.ecmp = c
 	d.mu.Unlock()
+	d.syncBudget(ctx, cfg)
 	return d.syncBreakout(ctx, cfg)
 }
 
@@ -329,6 +336,7 @@ func (d *Daemon) reload() {
 	if err := d.ecmp.Apply(context.Background(), ecmp.PlanFrom(cfg)); err != nil {
 		d.log.Warn("bgp after reload", "err", err)
 	}
+	d.syncBudget(d.ctx, cfg)
 	if err := d.syncBreakout(d.ctx, cfg); err != nil {
 		d.log.Warn("breakout after reload", "err", err)
 	}
@@ -366,6 +374,7 @@ func (d *Daemon) status() api.Status {
 		s.Breakout = &b
 	}
 	s.Announce = an.status(context.Background())
+	s.Budgets = d.budgetStatus()
 	n := d.nat.Status()
 	s.NAT = &n
 	if err := d.wg.LastError(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"sync"
 	"time"
@@ -74,6 +75,8 @@ type Controller struct {
 	lrPrefixes []netip.Prefix
 	// retInstalled is what each return table holds, as last written.
 	retInstalled map[uint32]map[netip.Prefix][]fib.WeightedNexthop
+	// limits are the carriers' data budget limits, by uplink name.
+	limits map[string]Limit
 }
 
 // Start brings up BFD and BGP for plan and keeps the FIB reconciled until
@@ -300,7 +303,8 @@ func (c *Controller) lookupMembers() map[string]Member {
 		if err != nil {
 			continue
 		}
-		mem := Member{Uplink: l.Name, LinkIndex: link.Attrs().Index, Weight: l.Weight, Preference: l.Preference}
+		mem := limited(Member{Uplink: l.Name, LinkIndex: link.Attrs().Index, Weight: l.Weight, Preference: l.Preference},
+			l, c.limits[l.Carrier])
 		m[peerName(l.Name, false)] = mem
 		m[peerName(l.Name, true)] = mem
 	}
@@ -362,4 +366,17 @@ func (c *Controller) DownTunnels() map[string]bool {
 		}
 	}
 	return out
+}
+
+// SetLimits takes the carriers' data budget limits (by uplink name; a
+// carrier not named is unlimited) and reconciles the FIB if they changed.
+func (c *Controller) SetLimits(limits map[string]Limit) {
+	c.mu.Lock()
+	same := maps.Equal(c.limits, limits)
+	c.limits = maps.Clone(limits)
+	c.mu.Unlock()
+	if !same {
+		c.log.Info("budget limits", "limits", fmt.Sprint(limits))
+		c.kick()
+	}
 }

@@ -15,28 +15,50 @@ type Member struct {
 	LinkIndex  int
 	Weight     int
 	Preference int // its hub's: only the best preference alive carries a prefix
+	// LastResort: its carrier is past its hard data budget, so it carries
+	// a prefix only while no other member that reaches it is alive,
+	// whatever their preferences.
+	LastResort bool
+}
+
+// rank orders members for a prefix: a last resort below all others, then
+// by preference. Only the best rank alive carries the prefix.
+func (m Member) rank() [2]int {
+	first := 1
+	if m.LastResort {
+		first = 0
+	}
+	return [2]int{first, m.Preference}
+}
+
+func compareRank(a, b [2]int) int {
+	if a[0] != b[0] {
+		return a[0] - b[0]
+	}
+	return a[1] - b[1]
 }
 
 // NextHops computes each prefix's weighted next hops: one per path whose
-// peer maps to a member that is alive, of the highest preference among
-// those (backup hubs carry a prefix only while no better hub's tunnel
-// does). A prefix with no live path is left out, so its route is withdrawn
+// peer maps to a member that is alive, of the best rank among those:
+// backup hubs carry a prefix only while no better hub's tunnel does, and
+// a last resort (a carrier past its hard budget) only while nothing else
+// does. A prefix with no live path is left out, so its route is withdrawn
 // rather than kept pointing at dead tunnels.
 func NextHops(routes map[netip.Prefix][]bgp.Path, peers map[string]Member, alive func(uplink string) bool) map[netip.Prefix][]fib.WeightedNexthop {
 	out := map[netip.Prefix][]fib.WeightedNexthop{}
 	for p, paths := range routes {
 		var nhs []fib.WeightedNexthop
-		best := 0
+		var best [2]int
 		for _, path := range paths {
 			m, ok := peers[path.Peer]
 			if !ok || m.LinkIndex == 0 || !alive(m.Uplink) || path.NextHop.Is6() != p.Addr().Is6() {
 				continue
 			}
-			switch {
-			case m.Preference < best:
+			switch c := compareRank(m.rank(), best); {
+			case len(nhs) > 0 && c < 0:
 				continue
-			case m.Preference > best:
-				nhs, best = nhs[:0], m.Preference
+			case len(nhs) == 0 || c > 0:
+				nhs, best = nhs[:0], m.rank()
 			}
 			nhs = append(nhs, fib.WeightedNexthop{Gateway: path.NextHop, LinkIndex: m.LinkIndex, Weight: m.Weight})
 		}

@@ -28,3 +28,6 @@ func (c *Controller) Status(context.Context) Status { return Status{} }
 
 // DownTunnels needs Linux.
 func (c *Controller) DownTunnels() map[string]bool { return nil }
+
+// SetLimits needs Linux.
+func (c *Controller) SetLimits(map[string]Limit) {}

@@ -19,6 +19,10 @@ type Link struct {
 	// the highest preference carry it (equal ones share: active-active).
 	Preference int
 	Weight     int
+	// Carrier is the uplink it is pinned to (edge), whose data budget
+	// limits it; SoftWeight its weight past the soft limit.
+	Carrier    string
+	SoftWeight int
 	Local4     netip.Addr // BFD and the IPv4 session run between these
 	Peer4      netip.Addr
 	Local6     netip.Addr // invalid when the tunnel has no IPv6
@@ -64,6 +68,7 @@ func PlanFrom(c *config.Config) Plan {
 		hub := c.HubOf(t)
 		l := newLink(t.Name, t.Interface, c.UplinkOf(t).Weight*hub.Weight, t.Addresses)
 		l.Hub, l.Preference = t.Hub, hub.Preference
+		l.Carrier, l.SoftWeight = t.Uplink, c.UplinkOf(t).Budget.SoftWeight*hub.Weight
 		p.Links = append(p.Links, l)
 		asn[l.Name] = hub.ASN
 	}

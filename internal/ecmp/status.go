@@ -54,6 +54,10 @@ type LinkStatus struct {
 	HeldUntil time.Time       `json:"held_until,omitzero"`
 	InECMP    bool            `json:"in_ecmp"`
 	BGP       []bgp.PeerState `json:"bgp"`
+	// BudgetLimit is "soft" or "hard" while its carrier's data budget
+	// limits it, and BudgetWeight its weight then.
+	BudgetLimit  string `json:"budget_limit,omitempty"`
+	BudgetWeight int    `json:"budget_weight,omitempty"`
 }
 
 // RouteStatus is one ECMP route as installed.

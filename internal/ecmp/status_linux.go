@@ -48,6 +48,9 @@ func (c *Controller) Status(ctx context.Context) Status {
 		if m, ok := members[peerName(l.Name, false)]; ok {
 			byIndex[m.LinkIndex] = l.Name
 		}
+		if lim := c.limits[l.Carrier]; lim != Unlimited {
+			ls.BudgetLimit, ls.BudgetWeight = lim.String(), limited(Member{Weight: l.Weight}, l, lim).Weight
+		}
 		st.Links = append(st.Links, ls)
 	}
 	lr := c.lastResortStatus()

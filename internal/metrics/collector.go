@@ -48,6 +48,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if st.NAT != nil {
 		e.nat(st.NAT)
 	}
+	e.budgets(st.Budgets)
 }
 
 // emitter writes const metrics for one scrape.

@@ -20,6 +20,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/breakout"
 	"github.com/uplinkd/uplinkd/internal/breakout/engine"
 	"github.com/uplinkd/uplinkd/internal/breakout/feed"
+	"github.com/uplinkd/uplinkd/internal/budget"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 	"github.com/uplinkd/uplinkd/internal/nat"
@@ -91,7 +92,37 @@ func edgeStatus() api.Status {
 	return api.Status{Role: "edge", Site: "home", Tunnels: edgeTunnels(), ECMP: edgeECMP(), Breakout: edgeBreakout(),
 		NAT: natRepaired(), Reloaded: now.Add(-10 * time.Minute),
 		Inbound: &api.Inbound{Table: "uplinkd_inbound", Repairs: 1, DroppedPackets: 42,
-			Published: []api.Published{{Name: "https", Protocol: "tcp", Ports: "443", To: "198.18.10.2:443", Connections: 7}}}}
+			Published: []api.Published{{Name: "https", Protocol: "tcp", Ports: "443", To: "198.18.10.2:443", Connections: 7}}},
+		Budgets: edgeBudgets()}
+}
+
+// edgeBudgets: docomo past its soft limit, saved a minute ago; softbank
+// counted for under an hour (no projection) and never saved.
+func edgeBudgets() []budget.Status {
+	return []budget.Status{
+		{Uplink: "docomo", UsedBytes: 850e6, BudgetBytes: 1e9, ProjectedBytes: 8783333333, State: budget.Soft,
+			PeriodEnd: now.Add(25 * 24 * time.Hour), Saved: now.Add(-time.Minute)},
+		{Uplink: "softbank", UsedBytes: 1e6, BudgetBytes: 30e9, State: budget.OK, PeriodEnd: now.Add(time.Hour)},
+	}
+}
+
+func budgetSeries() map[string]float64 {
+	return map[string]float64{
+		`uplinkd_uplink_budget_used_bytes{uplink="docomo"}`:                     850e6,
+		`uplinkd_uplink_budget_used_bytes{uplink="softbank"}`:                   1e6,
+		`uplinkd_uplink_budget_bytes{uplink="docomo"}`:                          1e9,
+		`uplinkd_uplink_budget_bytes{uplink="softbank"}`:                        30e9,
+		`uplinkd_uplink_budget_projected_bytes{uplink="docomo"}`:                8783333333,
+		`uplinkd_uplink_budget_state{state="ok",uplink="docomo"}`:               0,
+		`uplinkd_uplink_budget_state{state="soft",uplink="docomo"}`:             1,
+		`uplinkd_uplink_budget_state{state="hard",uplink="docomo"}`:             0,
+		`uplinkd_uplink_budget_state{state="ok",uplink="softbank"}`:             1,
+		`uplinkd_uplink_budget_state{state="soft",uplink="softbank"}`:           0,
+		`uplinkd_uplink_budget_state{state="hard",uplink="softbank"}`:           0,
+		`uplinkd_uplink_budget_period_end_timestamp_seconds{uplink="docomo"}`:   float64(now.Add(25 * 24 * time.Hour).Unix()),
+		`uplinkd_uplink_budget_period_end_timestamp_seconds{uplink="softbank"}`: float64(now.Add(time.Hour).Unix()),
+		`uplinkd_uplink_budget_saved_timestamp_seconds{uplink="docomo"}`:        float64(now.Add(-time.Minute).Unix()),
+	}
 }
 
 // scrape serves st through Handler and parses the answer as Prometheus
@@ -278,7 +309,7 @@ func merge(ms ...map[string]float64) map[string]float64 {
 
 func TestScrape(t *testing.T) {
 	withoutParts := edgeStatus()
-	withoutParts.ECMP, withoutParts.Breakout, withoutParts.NAT = nil, nil, nil
+	withoutParts.ECMP, withoutParts.Breakout, withoutParts.NAT, withoutParts.Budgets = nil, nil, nil, nil
 	withNAT := withoutParts
 	withNAT.NAT = natRepaired()
 	for _, tc := range []struct {
@@ -286,7 +317,7 @@ func TestScrape(t *testing.T) {
 		st   api.Status
 		want map[string]float64
 	}{
-		{"edge with ECMP, breakout and NAT", edgeStatus(), merge(daemonAndTunnels(), ecmpSeries(), breakoutSeries(), natSeries())},
+		{"edge with ECMP, breakout and NAT", edgeStatus(), merge(daemonAndTunnels(), ecmpSeries(), breakoutSeries(), natSeries(), budgetSeries())},
 		{"without ECMP and breakout", withoutParts, daemonAndTunnels()},
 		{"with NAT repaired by the read-back", withNAT, merge(daemonAndTunnels(), natSeries())},
 	} {

@@ -87,4 +87,5 @@ var allDescs = []*prometheus.Desc{
 	descSourcePrefixes, descSourceLastSuccess, descSourceStale, descSourceHeld,
 	descRoutesInstalled, descRoutesDesired, descRejected, descActive, descChurnBlocked,
 	descGatewayUp, descGatewayRTT, descInstall, descCompile,
+	descBudgetUsed, descBudgetBytes, descBudgetProjected, descBudgetState, descBudgetPeriodEnd, descBudgetSaved,
 }

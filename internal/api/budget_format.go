@@ -1,0 +1,72 @@
+package api
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/budget"
+	"github.com/uplinkd/uplinkd/internal/ecmp"
+)
+
+// writeBudgets prints the carriers' data budgets in decimal units, as
+// carriers bill.
+func writeBudgets(w io.Writer, bs []budget.Status, now time.Time) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nDATA BUDGET\tINTERFACE\tUSED\tBUDGET\tPERIOD\tPROJECTED\tSTATE\tACTION")
+	for _, b := range bs {
+		projected := "-"
+		if b.ProjectedBytes > 0 {
+			projected = fmt.Sprintf("%s (%.0f %%)", DecimalBytes(b.ProjectedBytes), float64(b.ProjectedBytes)*100/float64(b.BudgetBytes))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s (%.1f %%)\t%s\t%s → %s (resets in %s)\t%s\t%s\t%s\n", b.Uplink, b.Interface,
+			DecimalBytes(b.UsedBytes), b.UsedPercent, DecimalBytes(uint64(b.BudgetBytes)),
+			b.PeriodStart.Format(time.DateOnly), b.PeriodEnd.Format(time.DateOnly), days(b.PeriodEnd.Sub(now)),
+			projected, b.State, dash(b.Action))
+	}
+	for _, b := range bs {
+		if b.Error != "" {
+			fmt.Fprintf(tw, "budget %s: %s\n", b.Uplink, b.Error)
+		}
+	}
+	return tw.Flush()
+}
+
+// days prints a span of days and hours: 5d3h, 7h.
+func days(d time.Duration) string {
+	d = d.Round(time.Hour)
+	if d < 24*time.Hour {
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// DecimalBytes prints a byte count in the decimal units carriers bill in:
+// 850 MB, 30 GB, 1.25 GB (three digits).
+func DecimalBytes(n uint64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	f, i := float64(n), 0
+	for ; f >= 1000 && i < len(units)-1; i++ {
+		f /= 1000
+	}
+	if f >= 100 {
+		return strconv.FormatFloat(f, 'f', 0, 64) + " " + units[i]
+	}
+	return strconv.FormatFloat(f, 'g', 3, 64) + " " + units[i]
+}
+
+// budgetNote says what a carrier's data budget does to one of its tunnels.
+func budgetNote(l ecmp.LinkStatus) string {
+	switch l.BudgetLimit {
+	case "soft":
+		return fmt.Sprintf("budget soft limit: weight %d → %d", l.Weight, l.BudgetWeight)
+	case "hard":
+		return "budget hard limit: last resort"
+	}
+	return ""
+}
