@@ -264,7 +264,9 @@ const frrBFDConf = `bfd
 `
 
 // frrBGPConf is the hub's bgpd: an eBGP session per tunnel and family
-// with GTSM, BFD on the IPv4 ones (uplinkd runs BFD on IPv4 only), the
+// without GTSM (with "ttl-security hops 1" FRR 8.4 runs the peer's BFD as
+// multihop, which uplinkd's single-hop BFD never answers: the edge says
+// ttl_security = false instead), BFD on the IPv4 ones (uplinkd runs BFD on IPv4 only), the
 // default route sent (default-originate; nothing else: to-home denies
 // all), only the home's LAN accepted, ECMP towards it. "timers connect 1":
 // FRR's connect retry is 120 s, too long for a tunnel that comes back.
@@ -293,7 +295,7 @@ router bgp %d
 		v4, v6 = append(v4, edge4), append(v6, edge6)
 	}
 	for i, n := range append(append([]string{}, v4...), v6...) {
-		fmt.Fprintf(&b, " neighbor %s remote-as 64512\n neighbor %s ttl-security hops 1\n neighbor %s timers connect 1\n", n, n, n)
+		fmt.Fprintf(&b, " neighbor %s remote-as 64512\n neighbor %s timers connect 1\n", n, n)
 		if i < len(v4) {
 			fmt.Fprintf(&b, " neighbor %s bfd profile fast\n", n)
 		}

@@ -28,6 +28,22 @@ func TestBIRDHub(t *testing.T) {
 	})
 }
 
+// TestFRRHub is TestBIRDHub against FRR (zebra, bgpd, bfdd; BFD profile
+// 100 ms × 3), the hub of issue 16 whose BFD flapped against ours.
+func TestFRRHub(t *testing.T) {
+	l := needPeerLab(t, HubFRR, "fr")
+	peerHubSuite(t, l, func() (int, error) {
+		ps, err := frrPeers(l)
+		n := 0
+		for _, p := range ps {
+			if p.Status == "up" {
+				n++
+			}
+		}
+		return n, err
+	})
+}
+
 // peerHubSuite runs what each peer hub must show; bfdUp counts the hub's
 // own BFD sessions that are up.
 func peerHubSuite(t *testing.T, l *Lab, bfdUp func() (int, error)) {

@@ -190,7 +190,7 @@ socket = %q
 [bgp]
 peer_asn = 64513
 originate = [%q, %q]
-
+%s
 [liveness]
 hold_down_ms = 1000
 
@@ -227,7 +227,7 @@ type = "url"
 url = "http://%s:%d/media.txt"
 allow_http = true # the lab's feed server is plain http
 refresh = 60
-`, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Socket("edge"), LANPrefix, LANPrefix6,
+`, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Socket("edge"), LANPrefix, LANPrefix6, l.edgeGTSM(),
 		BreakoutGW, BreakoutGW6, WebAddr, FeedPort, WebAddr, FeedPort, WebAddr, FeedPort)
 	b.WriteString(publishConfig())
 	if l.Hubs > 1 {
@@ -250,6 +250,17 @@ persistent_keepalive = 25
 `, c, c, CarrierGateway(i), l.EdgeTunnel(c), edge4, edge6, HubPublic, HubPort(i), hubKey)
 	}
 	return b.String()
+}
+
+// edgeGTSM turns GTSM off against an FRR hub: FRR's bgpd makes a peer's
+// BFD session multihop (RFC 5883, port 4784) whenever GTSM is on for it,
+// and uplinkd's BFD is single-hop (RFC 5881). Inside WireGuard only the
+// hub can send anyway, so GTSM adds little there.
+func (l *Lab) edgeGTSM() string {
+	if l.HubDaemon == HubFRR {
+		return "# FRR's BFD turns multihop with GTSM on; uplinkd's is single-hop.\nttl_security = false\n"
+	}
+	return ""
 }
 
 // edgeHubs writes the carriers and the [[hub]] tables of a lab with two
