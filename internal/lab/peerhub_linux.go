@@ -96,6 +96,10 @@ func (l *Lab) peerTunnel(i int, carrier, edgeKey string) error {
 		"listen-port", strconv.Itoa(HubPort(i)), "peer", edgeKey, "allowed-ips", "0.0.0.0/0,::/0"); err != nil {
 		return err
 	}
+	// The edge's tunnel MTU (uplinkd's default), not wireguard-go's 1420.
+	if err := run("ip", "-n", ns, "link", "set", ifname, "mtu", "1380"); err != nil {
+		return err
+	}
 	hub4, _, hub6, _ := TunnelAddrs(i)
 	return addrUp(ns, ifname, []string{hub4 + "/31", hub6 + "/127"})
 }
