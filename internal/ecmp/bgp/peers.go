@@ -16,19 +16,22 @@ import (
 
 // PeerState is what status shows of one session.
 type PeerState struct {
-	Name        string
-	Address     netip.Addr
-	Family      string // "ipv4-unicast" or "ipv6-unicast", by the neighbor address
-	State       string // "idle", "connect", "active", "opensent", "openconfirm", "established"
-	Established bool
+	Name        string     `json:"name"`
+	Address     netip.Addr `json:"address"`
+	Family      string     `json:"family"` // "ipv4-unicast" or "ipv6-unicast", by the neighbor address
+	State       string     `json:"state"`  // "idle", "connect", "active", "opensent", "openconfirm", "established"
+	Established bool       `json:"established"`
 	// Since is when the session came up if established, else when it last
 	// went down (zero if it never was up).
-	Since    time.Time
-	Received uint32 // prefixes received, before the import filter
-	Accepted uint32 // prefixes that passed the import filter
+	Since    time.Time `json:"since,omitzero"`
+	Received uint32    `json:"prefixes_received"` // before the import filter
+	Accepted uint32    `json:"prefixes_accepted"` // that passed the import filter
 	// LastError says why the session is or last went down: "max-prefix 3
 	// exceeded", "hold-timer-expired", "notification-received cease/...".
-	LastError string
+	LastError string `json:"last_error,omitempty"`
+	// Note names the likely cause of a session stuck before established
+	// (see stallNote): a GTSM, AS, address or password mismatch.
+	Note string `json:"note,omitempty"`
 }
 
 const stateEstablished = "established"
