@@ -79,10 +79,12 @@ type peerSpec struct {
 	HoldTime, Keepalive, ConnRetry time.Duration
 	MaxPrefixes                    uint32
 	Password                       string
+	NoGTSM                         bool
 }
 
 func specOf(c Config, p Peer) peerSpec {
-	return peerSpec{p.Local, p.ASN, p.Port, c.Passive, c.HoldTime, c.Keepalive, c.ConnectRetry, c.MaxPrefixes, c.Password}
+	return peerSpec{p.Local, p.ASN, p.Port, c.Passive, c.HoldTime, c.Keepalive, c.ConnectRetry, c.MaxPrefixes, c.Password,
+		c.DisableTTLSecurity}
 }
 
 func apiPeer(c Config, p Peer) *api.Peer {
@@ -106,9 +108,12 @@ func apiPeer(c Config, p Peer) *api.Peer {
 			Config:       &api.AfiSafiConfig{Family: family(p.Address), Enabled: true},
 			PrefixLimits: &api.PrefixLimit{Family: family(p.Address), MaxPrefixes: c.MaxPrefixes},
 		}},
-		// GTSM (RFC 5082): the session is one hop over the tunnel, so
-		// both ends send TTL 255 and drop anything that came from further.
-		TtlSecurity: &api.TtlSecurity{Enabled: true, TtlMin: 255},
+	}
+	// GTSM (RFC 5082): the session is one hop over the tunnel, so both
+	// ends send TTL 255 and drop anything that came from further. Off,
+	// GoBGP sends eBGP's TTL 1.
+	if !c.DisableTTLSecurity {
+		ap.TtlSecurity = &api.TtlSecurity{Enabled: true, TtlMin: 255}
 	}
 	if p.Local.IsValid() {
 		ap.Transport.LocalAddress = p.Local.String()
@@ -159,6 +164,7 @@ func (s *Speaker) applyPeers(ctx context.Context, r *running, c Config) ([]Peer,
 			errs = append(errs, err)
 			continue
 		}
+		r.book.restart(p.Address, time.Now())
 		s.log.Info("bgp peer configured", "peer", p.Name, "peer_address", p.Address, "replaced", ok)
 		reached = append(reached, p)
 	}
@@ -242,7 +248,13 @@ func (s *Speaker) peerState(p *api.Peer) PeerState {
 	}
 	if p.GetState().GetAdminState() == api.PeerState_PFX_CT {
 		st.LastError = fmt.Sprintf("max-prefix %d exceeded", s.run.cfg.MaxPrefixes)
+		return st
 	}
+	c := s.run.cfg
+	sl := s.run.book.stall(addr, st.State, time.Now())
+	sl.Hold, sl.Keepalive, sl.GTSM, sl.Password = c.HoldTime, c.Keepalive, !c.DisableTTLSecurity, c.Password != ""
+	sl.LocalASN, sl.PeerASN = c.ASN, p.GetConf().GetPeerAsn()
+	st.Note = stallNote(sl)
 	return st
 }
 
@@ -352,6 +364,7 @@ type peerBook struct {
 	lastErr   map[netip.Addr]string
 	up        map[netip.Addr]bool
 	downSince map[netip.Addr]time.Time // survives the re-creation by rearm
+	stretches map[netip.Addr]*stretch  // the span each session is not established (stall.go)
 }
 
 func newPeerBook(peers []Peer) *peerBook {
@@ -359,6 +372,7 @@ func newPeerBook(peers []Peer) *peerBook {
 		lastErr:   map[netip.Addr]string{},
 		up:        map[netip.Addr]bool{},
 		downSince: map[netip.Addr]time.Time{},
+		stretches: map[netip.Addr]*stretch{},
 	}
 	b.setPeers(peers)
 	return b
@@ -372,6 +386,17 @@ func (b *peerBook) setPeers(peers []Peer) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.names = names
+	now := time.Now()
+	for a := range names {
+		if b.stretches[a] == nil {
+			b.stretches[a] = &stretch{since: now, stateSince: now}
+		}
+	}
+	for a := range b.stretches {
+		if _, ok := names[a]; !ok {
+			delete(b.stretches, a)
+		}
+	}
 }
 
 func (b *peerBook) get(a netip.Addr) (name, lastErr string, downSince time.Time) {
@@ -390,6 +415,7 @@ func (b *peerBook) transition(a netip.Addr, state string, now time.Time) (name, 
 	if wentDown {
 		b.downSince[a] = now
 	}
+	b.step(a, state, wentDown, now)
 	b.up[a] = up
 	return b.names[a], b.lastErr[a], wentDown
 }
