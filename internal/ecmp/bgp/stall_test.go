@@ -22,19 +22,21 @@ func TestStallNote(t *testing.T) {
 		want string // a part of the note; "" for none
 	}{
 		{"established", with(func(s *stall) { s.State, s.Down = "established", time.Hour }), ""},
-		{"coming up", with(func(s *stall) { s.State, s.InState, s.Down = "active", time.Second, 2 * time.Second }), ""},
-		{"opensent for a moment", with(func(s *stall) { s.State, s.InState, s.Down = "opensent", 100 * time.Millisecond, 2 * time.Second }), ""},
-		{"no OPEN, GTSM on", with(func(s *stall) { s.State, s.InState, s.Down = "opensent", 3 * time.Second, 4 * time.Second }),
+		{"coming up", with(func(s *stall) { s.State, s.InState, s.Down = "active", time.Second, 2*time.Second }), ""},
+		{"opensent for a moment", with(func(s *stall) { s.State, s.InState, s.Down = "opensent", 100*time.Millisecond, 2*time.Second }), ""},
+		{"no OPEN, GTSM on", with(func(s *stall) { s.State, s.InState, s.Down = "opensent", 3*time.Second, 4*time.Second }),
 			"no OPEN from peer: GTSM mismatch (peer sends TTL 1? set `ttl security on` in BIRD"},
 		{"no OPEN, GTSM off", with(func(s *stall) {
 			s.State, s.InState, s.Down, s.GTSM = "opensent", 3*time.Second, 4*time.Second, false
 		}), "no OPEN from peer: GTSM mismatch (peer requires TTL 255?"},
-		{"OPEN but no KEEPALIVE", with(func(s *stall) { s.State, s.InState, s.Down = "openconfirm", 5 * time.Second, 6 * time.Second }),
+		{"OPEN but no KEEPALIVE", with(func(s *stall) { s.State, s.InState, s.Down = "openconfirm", 5*time.Second, 6*time.Second }),
 			"OPEN from peer but no KEEPALIVE: the peer does not get our packets: GTSM mismatch"},
 		{"back to active after openconfirm timed out", with(func(s *stall) {
 			s.State, s.Furthest, s.InState, s.Down = "active", "openconfirm", time.Second, 10*time.Second
 		}), "OPEN from peer but no KEEPALIVE"},
-		{"never a TCP connection", with(func(s *stall) { s.State, s.Furthest, s.InState, s.Down = "active", "active", 9 * time.Second, 9 * time.Second }),
+		{"never a TCP connection", with(func(s *stall) {
+			s.State, s.Furthest, s.InState, s.Down = "active", "active", 9*time.Second, 9*time.Second
+		}),
 			"no TCP connection: wrong address or port"},
 		{"never a TCP connection, with a password", with(func(s *stall) {
 			s.State, s.Down, s.Password = "connect", 20*time.Second, true
