@@ -277,7 +277,7 @@ func TestSchemaProblemsCatches(t *testing.T) {
 }
 
 // TestStatusDocumented: docs/status-api.md names every key of the golden
-// file, in backquotes.
+// file, in backquotes (an array's as `key[]` or `key`).
 func TestStatusDocumented(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/status-api.md")
 	if err != nil {
@@ -295,7 +295,7 @@ func TestStatusDocumented(t *testing.T) {
 	collectKeys(v, keys)
 	var missing []string
 	for k := range keys {
-		if !bytes.Contains(doc, []byte("`"+k+"`")) {
+		if !bytes.Contains(doc, []byte("`"+k+"`")) && !bytes.Contains(doc, []byte("`"+k+"[]`")) {
 			missing = append(missing, k)
 		}
 	}
