@@ -15,6 +15,7 @@ import (
 
 	"github.com/uplinkd/uplinkd/internal/breakout"
 	"github.com/uplinkd/uplinkd/internal/breakout/engine"
+	"github.com/uplinkd/uplinkd/internal/budget"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 	"github.com/uplinkd/uplinkd/internal/nat"
@@ -49,6 +50,7 @@ func fullStatus() Status {
 		ECMP: &ecmp.Status{Mode: "resilient", Table: 6000, Changes: 7, Error: "x", WriteErrors: 1, BFDRebinds: 1,
 			Links: []ecmp.LinkStatus{{Name: "docomo", Interface: "wg-docomo", Hub: "tokyo", Site: "home", Weight: 3,
 				BFD: "Up", BFDDetect: 300 * time.Millisecond, BFDNote: "peer administratively down",
+				BudgetLimit: "soft", BudgetWeight: 1,
 				HeldUntil: at(3 * time.Second), InECMP: true,
 				BGP: []bgp.PeerState{peer("docomo-v4", v4, "ipv4-unicast"), peer("docomo-v6", v6, "ipv6-unicast")}}},
 			Routes: []ecmp.RouteStatus{{Prefix: "0.0.0.0/0", Group: 1,
@@ -85,6 +87,10 @@ func fullStatus() Status {
 				Established: true, Since: at(-time.Hour), LastError: "x", UpdatesSent: 3, Advertised4: 1000, Advertised6: 100}}},
 		NAT: &nat.Status{Rules: 3, Forwarding: true, CheckedAt: at(-time.Second), Repairs: 1, LastRepair: at(-time.Minute),
 			LastRepairWhat: "table rewritten", Error: "x"},
+		Budgets: []budget.Status{{Uplink: "docomo", Interface: "wwan0", UsedBytes: 80 << 30, BudgetBytes: 100 << 30,
+			UsedPercent: 80, SoftPercent: 80, HardPercent: 95, PeriodStart: at(-29 * 24 * time.Hour), PeriodEnd: at(24 * time.Hour),
+			CountingSince: at(-29 * 24 * time.Hour), ProjectedBytes: 83 << 30, State: budget.Soft,
+			Action: "soft limit 80 % reached: weight 3 → 1", Saved: at(-time.Minute), Error: "x"}},
 		Memory: &Memory{RSSBytes: 30 << 20, HeapBytes: 10 << 20, HeapGoalBytes: 20 << 20, LimitBytes: 64 << 20},
 		Inbound: &Inbound{Table: "uplinkd_in", Repairs: 1, DroppedPackets: 5, Error: "x",
 			Published: []Published{{Name: "web", Protocol: "tcp", Ports: "443", To: "198.18.10.2:443",
