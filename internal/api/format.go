@@ -206,6 +206,9 @@ func writeECMP(w io.Writer, e ecmp.Status, now time.Time) error {
 			if p.LastError != "" {
 				note = strings.TrimSpace(note + " " + p.LastError)
 			}
+			if p.Note != "" {
+				note = strings.TrimSpace(note + " " + p.Family[:4] + ": " + p.Note)
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", l.Name, l.Weight, l.BFD, dash(strings.Join(bgp, "; ")), yesNo(l.InECMP), note)
 	}
@@ -233,7 +236,7 @@ func writeECMP(w io.Writer, e ecmp.Status, now time.Time) error {
 		}
 	}
 	if e.Failover != nil {
-		fmt.Fprintf(tw, "\nlast failover: %s out of the FIB %s after detection (%s)\n", e.Failover.Link, e.Failover.Took, Age(e.Failover.Detected, now))
+		fmt.Fprintf(tw, "\nlast failover: %s out of the FIB %s after detection (%s)\n", e.Failover.Link, e.Failover.Took.Round(time.Microsecond), Age(e.Failover.Detected, now))
 	}
 	if e.Error != "" {
 		fmt.Fprintf(tw, "error: %s\n", e.Error)

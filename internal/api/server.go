@@ -50,7 +50,9 @@ func Listen(path, group string, status StatusFunc, explain ExplainFunc, log *slo
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /"+Version+"/status", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, status())
+		st := status()
+		st.SchemaVersion = SchemaVersion
+		writeJSON(w, st)
 	})
 	mux.HandleFunc("GET /"+Version+"/explain", func(w http.ResponseWriter, r *http.Request) {
 		a, err := netip.ParseAddr(r.URL.Query().Get("ip"))

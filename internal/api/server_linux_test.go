@@ -41,7 +41,7 @@ func TestSocketModes(t *testing.T) {
 		if fi.Mode().Perm() != tt.mode || gid != tt.gid {
 			t.Errorf("group %q: socket mode %v gid %s, want %v gid %s", tt.group, fi.Mode().Perm(), gid, tt.mode, tt.gid)
 		}
-		if st, err := NewClient(path).Status(); err != nil || st.Site != "t" {
+		if st, err := NewClient(path).Status(); err != nil || st.Site != "t" || st.SchemaVersion != SchemaVersion {
 			t.Errorf("status over the socket: %+v, %v", st, err)
 		}
 		s.Close()

@@ -14,21 +14,31 @@ import (
 // Version is the API version in every path.
 const Version = "v1"
 
+// SchemaVersion is the version of the status JSON (docs/status-api.md):
+// raised when a field is renamed, removed or changes its meaning or unit,
+// not when one is added. 2: snake_case everywhere and durations with
+// their unit in the key (1 had Go field names in the BGP and breakout
+// parts and raw nanoseconds).
+const SchemaVersion = 2
+
 // Status is the answer to GET /v1/status.
 type Status struct {
-	Role     string               `json:"role"`
-	Site     string               `json:"site"`
-	Started  time.Time            `json:"started"`
-	Config   string               `json:"config"`
-	Tunnels  []wg.TunnelStatus    `json:"tunnels"`
-	ECMP     *ecmp.Status         `json:"ecmp,omitempty"`
-	Breakout *engine.Status       `json:"breakout,omitempty"`
-	Announce *bgp.AnnouncerStatus `json:"breakout_announce,omitempty"`
-	NAT      *nat.Status          `json:"nat,omitempty"`
-	LastErr  string               `json:"last_error,omitempty"`
-	Reloaded time.Time            `json:"reloaded,omitzero"`
-	Memory   *Memory              `json:"memory,omitempty"`
-	Inbound  *Inbound             `json:"inbound,omitempty"`
+	// SchemaVersion is set by the server (SchemaVersion); a client decoding
+	// an older daemon's status sees 0 there.
+	SchemaVersion int                  `json:"schema_version"`
+	Role          string               `json:"role"`
+	Site          string               `json:"site"`
+	Started       time.Time            `json:"started"`
+	Config        string               `json:"config"`
+	Tunnels       []wg.TunnelStatus    `json:"tunnels"`
+	ECMP          *ecmp.Status         `json:"ecmp,omitempty"`
+	Breakout      *engine.Status       `json:"breakout,omitempty"`
+	Announce      *bgp.AnnouncerStatus `json:"breakout_announce,omitempty"`
+	NAT           *nat.Status          `json:"nat,omitempty"`
+	LastErr       string               `json:"last_error,omitempty"`
+	Reloaded      time.Time            `json:"reloaded,omitzero"`
+	Memory        *Memory              `json:"memory,omitempty"`
+	Inbound       *Inbound             `json:"inbound,omitempty"`
 	// Budgets are the carriers' data budgets (edge uplinks with one).
 	Budgets []budget.Status `json:"budgets,omitempty"`
 }

@@ -43,6 +43,10 @@ func validateBGP(v *validator, raw *rawFile, c *Config) {
 	if v.has("bgp.password") {
 		c.BGP.Password = v.password("bgp.password", b.Password)
 	}
+	c.BGP.TTLSecurity = true
+	if v.has("bgp.ttl_security") {
+		c.BGP.TTLSecurity = b.TTLSecurity
+	}
 	switch c.Role {
 	case RoleEdge:
 		c.BGP.Originate = v.prefixList("bgp.originate", b.Originate, nil)

@@ -144,3 +144,33 @@ func TestPasswordFileReadableByAll(t *testing.T) {
 		}
 	}
 }
+
+// TestTTLSecurity: GTSM is on unless [bgp] ttl_security = false, for a
+// peer that cannot do it; a quoted value is refused where it stands.
+func TestTTLSecurity(t *testing.T) {
+	for _, tt := range []struct {
+		name, line string
+		want       bool
+		errs       []string
+	}{
+		{"default", "", true, nil},
+		{"off", "ttl_security = false", false, nil},
+		{"on", "ttl_security = true", true, nil},
+		{"quoted", `ttl_security = "off"`, false,
+			[]string{`26:1: bgp.ttl_security: expected a boolean, got a string (write true or false without quotes)`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lan := `originate = ["198.18.10.0/24"]`
+			c, err := parse("t.toml", []byte(edit(t, goodEdge, lan, lan+"\n"+tt.line)), testKeys)
+			if diff := cmp.Diff(tt.errs, positions(t, err)); diff != "" {
+				t.Fatalf("errors mismatch (-want +got):\n%s", diff)
+			}
+			if err == nil && c.BGP.TTLSecurity != tt.want {
+				t.Errorf("ttl security %v, want %v", c.BGP.TTLSecurity, tt.want)
+			}
+			if err == nil && strings.Contains(c.Summary(), "ttl security (GTSM) off") == tt.want {
+				t.Errorf("summary with ttl security %v:\n%s", tt.want, c.Summary())
+			}
+		})
+	}
+}

@@ -81,7 +81,7 @@ func TestExamples(t *testing.T) {
 				RouterID: netip.MustParseAddr("198.18.1.1"), StateDir: "/var/lib/uplinkd", LogLevel: "info", MemoryLimitMB: 256,
 				WireGuard: wg, API: api, Liveness: live, ECMP: ecmp,
 				BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
-					Originate: lan, Accept: defaults, MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second},
+					Originate: lan, Accept: defaults, MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second, TTLSecurity: true},
 				Breakout: Breakout{Gateway: netip.MustParseAddr("198.18.5.1"), Interface: "eth1", Table: 6100, RulePriority: 6100,
 					MinBits4: 8, MinBits6: 16, MaxPrefixes: 2000000, MaxChurn: 50, MaxGrowth: 100, MaxCoverage: 10, MaxTotalCoverage: 20,
 					MaxEntries: 2_000_000, ReadBack: 30 * time.Second, Probe: true, ProbeEvery: time.Second,
@@ -123,7 +123,7 @@ func TestExamples(t *testing.T) {
 				RouterID: netip.MustParseAddr("198.18.1.2"), StateDir: "/var/lib/uplinkd", LogLevel: "info", MemoryLimitMB: 256,
 				WireGuard: wg, API: api, Liveness: live, ECMP: ecmp,
 				BGP: BGP{PeerASN: 64512, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
-					Originate: defaults, Accept: lan, MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second},
+					Originate: defaults, Accept: lan, MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second, TTLSecurity: true},
 				Hub:   Hub{PublicInterface: "eth0"},
 				Sites: []EdgeSite{{ASN: 64512, Accept: lan}},
 				Tunnels: []Tunnel{
@@ -188,7 +188,7 @@ peer_asn = 64513
 		WireGuard: WireGuard{PrivateKeyFile: "/etc/uplinkd/private.key", PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto},
 		API:       API{Socket: "/run/uplinkd/uplinkd.sock", Metrics: "127.0.0.1:9474"},
 		BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
-			Accept: pfx("0.0.0.0/0", "::/0"), MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second},
+			Accept: pfx("0.0.0.0/0", "::/0"), MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second, TTLSecurity: true},
 		Liveness: Liveness{BFD: true, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second},
 		ECMP:     ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"},
 		Uplinks: []Uplink{

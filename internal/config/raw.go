@@ -129,6 +129,7 @@ type rawBGP struct {
 	// MaxPrefixRestart: seconds a session stopped by max_prefixes stays down.
 	MaxPrefixRestart int64  `toml:"max_prefix_restart"`
 	Password         string `toml:"password"`
+	TTLSecurity      bool   `toml:"ttl_security"`
 }
 
 type rawLiveness struct {

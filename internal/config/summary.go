@@ -71,6 +71,9 @@ func (c *Config) Summary() string {
 	if c.BGP.Password != "" {
 		fmt.Fprintln(&b, "bgp: tcp-md5 on every session (password not shown)")
 	}
+	if !c.BGP.TTLSecurity {
+		fmt.Fprintln(&b, "bgp: ttl security (GTSM) off: sessions send TTL 1")
+	}
 	if c.Breakout.Enabled() {
 		bo := c.Breakout
 		fmt.Fprintf(&b, "breakout: via %s, table %d, rule priority %d, %d sources:", bo.Gateway, bo.Table, bo.RulePriority, len(bo.Sources))

@@ -296,6 +296,10 @@ type BGP struct {
 	// down before it is started again; 0: until a reload or restart.
 	MaxPrefixRestart time.Duration
 	Password         Secret // TCP-MD5 key of every session; "" none
+	// TTLSecurity is GTSM (RFC 5082): send TTL 255 and accept only 255.
+	// Default on; off for a peer that cannot do it (BIRD without `ttl
+	// security on`): the usual eBGP TTL 1.
+	TTLSecurity bool
 }
 
 // Liveness decides how fast a dead tunnel leaves the ECMP set.

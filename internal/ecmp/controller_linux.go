@@ -345,7 +345,7 @@ func (c *Controller) wgSessions(now time.Time) map[string]bool {
 // the FIB, for status and metrics.
 func (c *Controller) noteFailover(want map[netip.Prefix][]fib.WeightedNexthop, done time.Time) {
 	for name, at := range c.downAt {
-		c.lastFail = Failover{Link: name, Detected: at, FIBDone: done, Took: done.Sub(at).Round(time.Microsecond).String()}
+		c.lastFail = Failover{Link: name, Detected: at, FIBDone: done, Took: done.Sub(at)}
 		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", done.Sub(at).Round(time.Microsecond))
 		delete(c.downAt, name)
 	}

@@ -88,6 +88,7 @@ func PlanFrom(c *config.Config) Plan {
 		ConnectRetry: time.Second, Originate: c.BGP.Originate, Accept: c.BGP.Accept,
 		MaxPrefixes: uint32(c.BGP.MaxPrefixes), GRPC: c.BGP.GRPC,
 		MaxPrefixRestart: c.BGP.MaxPrefixRestart, Password: string(c.BGP.Password),
+		DisableTTLSecurity: !c.BGP.TTLSecurity,
 	}
 	if c.Role == config.RoleHub {
 		p.Speaker.ListenPort = c.BGP.Port

@@ -48,8 +48,8 @@ type LinkStatus struct {
 	Hub       string          `json:"hub,omitempty"`
 	Site      string          `json:"site,omitempty"`
 	Weight    int             `json:"weight"`
-	BFD       string          `json:"bfd"` // state, or "off"
-	BFDDetect string          `json:"bfd_detect,omitempty"`
+	BFD       string          `json:"bfd"`                // state, or "off"
+	BFDDetect time.Duration   `json:"-"`                  // negotiated; JSON: bfd_detect_ms
 	BFDNote   string          `json:"bfd_note,omitempty"` // why a tunnel whose BFD is down stays in
 	HeldUntil time.Time       `json:"held_until,omitzero"`
 	InECMP    bool            `json:"in_ecmp"`
@@ -77,8 +77,8 @@ type NextHop struct {
 // Failover is the last measured time from a detected failure to the FIB
 // without that tunnel.
 type Failover struct {
-	Link     string    `json:"link"`
-	Detected time.Time `json:"detected"`
-	FIBDone  time.Time `json:"fib_done"`
-	Took     string    `json:"took"`
+	Link     string        `json:"link"`
+	Detected time.Time     `json:"detected"`
+	FIBDone  time.Time     `json:"fib_done"`
+	Took     time.Duration `json:"-"` // FIBDone - Detected; JSON: took_ms
 }

@@ -48,9 +48,9 @@ func edgeECMP() *ecmp.Status {
 	return &ecmp.Status{
 		Mode: "resilient", Table: 100, Changes: 7,
 		Links: []ecmp.LinkStatus{
-			{Name: "docomo", Interface: "wg-docomo", Weight: 3, BFD: "Up", BFDDetect: "300ms", InECMP: true,
+			{Name: "docomo", Interface: "wg-docomo", Weight: 3, BFD: "Up", BFDDetect: 300 * time.Millisecond, InECMP: true,
 				BGP: []bgp.PeerState{peer("docomo", "ipv4-unicast", true, 2, 1), peer("docomo-v6", "ipv6-unicast", true, 1, 1)}},
-			{Name: "softbank", Interface: "wg-softbank", Weight: 2, BFD: "Down", BFDDetect: "900ms", HeldUntil: now.Add(20 * time.Second),
+			{Name: "softbank", Interface: "wg-softbank", Weight: 2, BFD: "Down", BFDDetect: 900 * time.Millisecond, HeldUntil: now.Add(20 * time.Second),
 				BGP: []bgp.PeerState{peer("softbank", "ipv4-unicast", false, 0, 0)}},
 			{Name: "rakuten", Interface: "wg-rakuten", Weight: 1, BFD: "off"},
 		},

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"strings"
-	"time"
 
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 )
@@ -43,9 +42,8 @@ func (e emitter) link(l ecmp.LinkStatus) {
 	e.flag(descECMPHeld, !l.HeldUntil.IsZero() && l.HeldUntil.After(e.now), l.Name)
 	if l.BFD != "off" && l.BFD != "" {
 		e.flag(descBFDUp, strings.EqualFold(l.BFD, "up"), l.Name)
-		// ecmp prints the detection time with Duration.String.
-		if d, err := time.ParseDuration(l.BFDDetect); err == nil {
-			e.gauge(descBFDDetect, d.Seconds(), l.Name)
+		if l.BFDDetect > 0 {
+			e.gauge(descBFDDetect, l.BFDDetect.Seconds(), l.Name)
 		}
 	}
 	for _, p := range l.BGP {

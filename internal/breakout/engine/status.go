@@ -16,12 +16,12 @@ import (
 // Status is a snapshot of the engine, cheap to take: counts come from the
 // last install, never from a dump of the table.
 type Status struct {
-	Sources []SourceStatus
-	Compile CompileStatus
-	Gateway GatewayStatus
+	Sources []SourceStatus `json:"sources"`
+	Compile CompileStatus  `json:"compile"`
+	Gateway GatewayStatus  `json:"gateway"`
 	// Withdrawn is "" while breakout routes traffic, else why not,
 	// e.g. "withdrawn: gateway down".
-	Withdrawn string
+	Withdrawn string `json:"withdrawn,omitempty"`
 	// ReadBack is what the timed read-backs of the rule and table found
 	// and repaired.
 	ReadBack ReadBackStatus `json:"read_back"`
@@ -32,15 +32,15 @@ type Status struct {
 
 // SourceStatus is one source's last good set and its latest refresh.
 type SourceStatus struct {
-	Name        string
-	Kind        feed.Kind
-	Prefixes    int           // entries in the last good set
-	LastSuccess time.Time     // zero if the source never succeeded
-	Age         time.Duration // since LastSuccess; 0 if never
-	Stale       bool          // the latest refresh failed; the last good set stays
-	Restored    bool          // the set comes from disk, not refreshed in this run yet
-	LastError   string
-	NextRefresh time.Time
+	Name        string        `json:"name"`
+	Kind        feed.Kind     `json:"kind"`
+	Prefixes    int           `json:"prefixes"`              // entries in the last good set
+	LastSuccess time.Time     `json:"last_success,omitzero"` // zero if the source never succeeded
+	Age         time.Duration `json:"-"`                     // since LastSuccess; 0 if never (JSON: age_seconds)
+	Stale       bool          `json:"stale"`                 // the latest refresh failed; the last good set stays
+	Restored    bool          `json:"restored"`              // the set comes from disk, not refreshed in this run yet
+	LastError   string        `json:"last_error,omitempty"`
+	NextRefresh time.Time     `json:"next_refresh,omitzero"`
 	// Held is set while the source holds a fetched update the guards
 	// refused: its last good set stays installed and saved until
 	// `uplinkd breakout accept SOURCE` (or force = true) takes it, or the
@@ -53,47 +53,47 @@ type SourceStatus struct {
 
 // CompileStatus describes the desired set and the last install.
 type CompileStatus struct {
-	Table        uint32
-	RulePriority int
-	RulePresent  bool   // the policy rule is in: breakout routes traffic
-	RuleError    string // the last rule change failed
-	Desired      int    // prefixes of the latest compiled set
-	Installed    int    // routes in the table after the last install
-	Accepted     int    // source entries that passed the guards
-	Rejected     []RejectCount
+	Table        uint32        `json:"table"`
+	RulePriority int           `json:"rule_priority"`
+	RulePresent  bool          `json:"rule_present"`         // the policy rule is in: breakout routes traffic
+	RuleError    string        `json:"rule_error,omitempty"` // the last rule change failed
+	Desired      int           `json:"desired"`              // prefixes of the latest compiled set
+	Installed    int           `json:"installed"`            // routes in the table after the last install
+	Accepted     int           `json:"accepted"`             // source entries that passed the guards
+	Rejected     []RejectCount `json:"rejected"`
 	// Rejections are the first refused entries, with the detail of each.
-	Rejections   []breakout.Rejection
-	LastCompile  time.Time
-	CompileTook  time.Duration
-	LastInstall  time.Time     // of the last Sync
-	InstallTook  time.Duration // of the last Sync
-	Added        int           // by the last Sync
-	Replaced     int
-	Deleted      int
-	Unchanged    int
-	ChurnBlocked bool   // the latest install would withdraw too much (the backstop); waits for force
-	Pending      int    // with ChurnBlocked: prefixes the refused install would delete
-	LastError    string // why the latest compile or install failed
-	MarkerError  string // the table and priority in use could not be saved (see marker.go)
+	Rejections   []breakout.Rejection `json:"rejections"`
+	LastCompile  time.Time            `json:"last_compile,omitzero"`
+	CompileTook  time.Duration        `json:"-"`                     // JSON: compile_took_ms
+	LastInstall  time.Time            `json:"last_install,omitzero"` // of the last Sync
+	InstallTook  time.Duration        `json:"-"`                     // of the last Sync; JSON: install_took_ms
+	Added        int                  `json:"added"`                 // by the last Sync
+	Replaced     int                  `json:"replaced"`
+	Deleted      int                  `json:"deleted"`
+	Unchanged    int                  `json:"unchanged"`
+	ChurnBlocked bool                 `json:"churn_blocked"`          // the latest install would withdraw too much (the backstop); waits for force
+	Pending      int                  `json:"pending"`                // with ChurnBlocked: prefixes the refused install would delete
+	LastError    string               `json:"last_error,omitempty"`   // why the latest compile or install failed
+	MarkerError  string               `json:"marker_error,omitempty"` // the table and priority in use could not be saved (see marker.go)
 }
 
 // RejectCount counts refused entries per source and reason.
 type RejectCount struct {
-	Source string
-	Reason breakout.Reason
-	Count  int
+	Source string          `json:"source"`
+	Reason breakout.Reason `json:"reason"`
+	Count  int             `json:"count"`
 }
 
 // GatewayStatus is the breakout gateway's health.
 type GatewayStatus struct {
-	Addr      netip.Addr
-	Probing   bool // false: disabled, or no probe socket (see LastError)
-	Healthy   bool
-	Since     time.Time
-	LastRTT   time.Duration
-	LastProbe time.Time
-	Misses    int
-	LastError string
+	Addr      netip.Addr    `json:"address"`
+	Probing   bool          `json:"probing"` // false: disabled, or no probe socket (see LastError)
+	Healthy   bool          `json:"healthy"`
+	Since     time.Time     `json:"since,omitzero"` // of the latest change of Healthy
+	LastRTT   time.Duration `json:"-"`              // JSON: last_rtt_ms
+	LastProbe time.Time     `json:"last_probe,omitzero"`
+	Misses    int           `json:"misses"` // consecutive
+	LastError string        `json:"last_error,omitempty"`
 }
 
 // maxStatusRejections bounds the rejections Status carries.

@@ -12,33 +12,36 @@ import (
 
 // AnnouncerStatus is what status shows of the announcer.
 type AnnouncerStatus struct {
-	Running            bool
-	Peers              []AnnouncerPeer
-	IPv4, IPv6         int // prefixes announced (in GoBGP's RIB)
-	NextHop4, NextHop6 netip.Addr
-	LastSet            time.Time
-	LastSetTook        time.Duration
-	LastAdded          int
-	LastWithdrawn      int
-	LastBulk           bool   // the last Set re-sent the table packed
-	LastReset          bool   // the last Set withdrew all by ending the sessions
-	LastError          string // of the last Set, empty if it succeeded
+	Running       bool            `json:"running"`
+	Peers         []AnnouncerPeer `json:"peers"`
+	IPv4          int             `json:"ipv4_prefixes"` // announced (in GoBGP's RIB)
+	IPv6          int             `json:"ipv6_prefixes"`
+	NextHop4      netip.Addr      `json:"next_hop_ipv4"`
+	NextHop6      netip.Addr      `json:"next_hop_ipv6"`
+	LastSet       time.Time       `json:"last_set,omitzero"`
+	LastSetTook   time.Duration   `json:"-"` // JSON: last_set_took_ms
+	LastAdded     int             `json:"last_added"`
+	LastWithdrawn int             `json:"last_withdrawn"`
+	LastBulk      bool            `json:"last_bulk"`            // the last Set re-sent the table packed
+	LastReset     bool            `json:"last_reset"`           // the last Set withdrew all by ending the sessions
+	LastError     string          `json:"last_error,omitempty"` // of the last Set, empty if it succeeded
 }
 
 // AnnouncerPeer is one receiving session.
 type AnnouncerPeer struct {
-	Name        string
-	Address     netip.Addr
-	State       string
-	Established bool
-	Since       time.Time // up since, or down since (zero if never up)
-	LastError   string
+	Name        string     `json:"name"`
+	Address     netip.Addr `json:"address"`
+	State       string     `json:"state"`
+	Established bool       `json:"established"`
+	Since       time.Time  `json:"since,omitzero"` // up since, or down since (zero if never up)
+	LastError   string     `json:"last_error,omitempty"`
 	// UpdatesSent counts UPDATE messages, not prefixes: packed ones carry
 	// hundreds each.
-	UpdatesSent uint64
+	UpdatesSent uint64 `json:"updates_sent"`
 	// Advertised4 and Advertised6 are GoBGP's count of prefixes it would
 	// send the peer now, if advertised counts were asked for.
-	Advertised4, Advertised6 uint64
+	Advertised4 uint64 `json:"advertised_ipv4"`
+	Advertised6 uint64 `json:"advertised_ipv6"`
 }
 
 // Status reports the sessions and what is announced; it is cheap enough

@@ -130,7 +130,7 @@ func (a *Announcer) start(ctx context.Context, c AnnouncerConfig, sc Config) (*a
 	book := newPeerBook(c.Peers)
 	loop := newServeLoop()
 	srv := newAPIServer(
-		server.LoggerOption(slogAdapter{log: a.log, peerDown: book.peerDown}),
+		server.LoggerOption(slogAdapter{log: a.log, peerDown: book.peerDown, notified: book.notification}),
 		server.TimingHookOption(loop),
 		server.GrpcListenAddress(apiAddr))
 	loop.serve(srv)

@@ -57,6 +57,12 @@ type Config struct {
 	// use the same. Empty: no signature. At most 80 bytes, the kernel's
 	// TCP_MD5SIG_MAXKEYLEN. Never logged.
 	Password string
+
+	// DisableTTLSecurity turns GTSM (RFC 5082) off: sessions then send the
+	// usual eBGP TTL 1 and accept any TTL, for a peer that cannot do GTSM
+	// or does not have it on (BIRD without `ttl security on`). With it on
+	// (the default), both ends send TTL 255 and drop anything less.
+	DisableTTLSecurity bool
 }
 
 // maxPasswordLen is Linux's TCP_MD5SIG_MAXKEYLEN.

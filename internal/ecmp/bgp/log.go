@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
+	bgppkt "github.com/osrg/gobgp/v3/pkg/packet/bgp"
 )
 
 // slogAdapter feeds GoBGP's logger interface into the daemon's *slog.Logger,
@@ -19,6 +20,9 @@ type slogAdapter struct {
 	// peerDown, if set, receives GoBGP's reason for a session going down,
 	// which GoBGP reports nowhere but in its "Peer Down" line.
 	peerDown func(addr, reason string)
+	// notified, if set, receives each NOTIFICATION GoBGP sends or
+	// receives, which before established it reports only in log lines.
+	notified func(addr string, f failure)
 }
 
 var _ gobgplog.Logger = slogAdapter{}
@@ -32,7 +36,32 @@ func (a slogAdapter) Panic(msg string, f gobgplog.Fields) {
 // speaker never starts, and a library must not end the daemon.
 func (a slogAdapter) Fatal(msg string, f gobgplog.Fields) { a.emit(slog.LevelError, msg, f) }
 func (a slogAdapter) Error(msg string, f gobgplog.Fields) { a.emit(slog.LevelError, msg, f) }
-func (a slogAdapter) Warn(msg string, f gobgplog.Fields)  { a.emit(slog.LevelWarn, msg, f) }
+func (a slogAdapter) Warn(msg string, f gobgplog.Fields) {
+	if a.notified != nil {
+		if n, ok := notificationOf(msg, f); ok {
+			a.notified(fmt.Sprint(f["Key"]), n)
+		}
+	}
+	a.emit(slog.LevelWarn, msg, f)
+}
+
+// notificationOf reads GoBGP's "sent notification" (Data: the
+// *bgppkt.MessageError) and "received notification" (Code, Subcode) lines.
+func notificationOf(msg string, f gobgplog.Fields) (failure, bool) {
+	switch msg {
+	case "sent notification":
+		if e, ok := f["Data"].(*bgppkt.MessageError); ok {
+			return failure{sent: true, code: e.TypeCode, subcode: e.SubTypeCode, text: e.Message}, true
+		}
+	case "received notification":
+		code, ok1 := f["Code"].(uint8)
+		sub, ok2 := f["Subcode"].(uint8)
+		if ok1 && ok2 {
+			return failure{code: code, subcode: sub, text: bgppkt.NewNotificationErrorCode(code, sub).String()}, true
+		}
+	}
+	return failure{}, false
+}
 func (a slogAdapter) Info(msg string, f gobgplog.Fields) {
 	if msg == "Peer Down" && a.peerDown != nil {
 		a.peerDown(fmt.Sprint(f["Key"]), fmt.Sprint(f["Reason"]))

@@ -16,19 +16,22 @@ import (
 
 // PeerState is what status shows of one session.
 type PeerState struct {
-	Name        string
-	Address     netip.Addr
-	Family      string // "ipv4-unicast" or "ipv6-unicast", by the neighbor address
-	State       string // "idle", "connect", "active", "opensent", "openconfirm", "established"
-	Established bool
+	Name        string     `json:"name"`
+	Address     netip.Addr `json:"address"`
+	Family      string     `json:"family"` // "ipv4-unicast" or "ipv6-unicast", by the neighbor address
+	State       string     `json:"state"`  // "idle", "connect", "active", "opensent", "openconfirm", "established"
+	Established bool       `json:"established"`
 	// Since is when the session came up if established, else when it last
 	// went down (zero if it never was up).
-	Since    time.Time
-	Received uint32 // prefixes received, before the import filter
-	Accepted uint32 // prefixes that passed the import filter
+	Since    time.Time `json:"since,omitzero"`
+	Received uint32    `json:"prefixes_received"` // before the import filter
+	Accepted uint32    `json:"prefixes_accepted"` // that passed the import filter
 	// LastError says why the session is or last went down: "max-prefix 3
 	// exceeded", "hold-timer-expired", "notification-received cease/...".
-	LastError string
+	LastError string `json:"last_error,omitempty"`
+	// Note names the likely cause of a session stuck before established
+	// (see stallNote): a GTSM, AS, address or password mismatch.
+	Note string `json:"note,omitempty"`
 }
 
 const stateEstablished = "established"
@@ -76,10 +79,12 @@ type peerSpec struct {
 	HoldTime, Keepalive, ConnRetry time.Duration
 	MaxPrefixes                    uint32
 	Password                       string
+	NoGTSM                         bool
 }
 
 func specOf(c Config, p Peer) peerSpec {
-	return peerSpec{p.Local, p.ASN, p.Port, c.Passive, c.HoldTime, c.Keepalive, c.ConnectRetry, c.MaxPrefixes, c.Password}
+	return peerSpec{p.Local, p.ASN, p.Port, c.Passive, c.HoldTime, c.Keepalive, c.ConnectRetry, c.MaxPrefixes, c.Password,
+		c.DisableTTLSecurity}
 }
 
 func apiPeer(c Config, p Peer) *api.Peer {
@@ -103,9 +108,12 @@ func apiPeer(c Config, p Peer) *api.Peer {
 			Config:       &api.AfiSafiConfig{Family: family(p.Address), Enabled: true},
 			PrefixLimits: &api.PrefixLimit{Family: family(p.Address), MaxPrefixes: c.MaxPrefixes},
 		}},
-		// GTSM (RFC 5082): the session is one hop over the tunnel, so
-		// both ends send TTL 255 and drop anything that came from further.
-		TtlSecurity: &api.TtlSecurity{Enabled: true, TtlMin: 255},
+	}
+	// GTSM (RFC 5082): the session is one hop over the tunnel, so both
+	// ends send TTL 255 and drop anything that came from further. Off,
+	// GoBGP sends eBGP's TTL 1.
+	if !c.DisableTTLSecurity {
+		ap.TtlSecurity = &api.TtlSecurity{Enabled: true, TtlMin: 255}
 	}
 	if p.Local.IsValid() {
 		ap.Transport.LocalAddress = p.Local.String()
@@ -156,6 +164,7 @@ func (s *Speaker) applyPeers(ctx context.Context, r *running, c Config) ([]Peer,
 			errs = append(errs, err)
 			continue
 		}
+		r.book.restart(p.Address, time.Now())
 		s.log.Info("bgp peer configured", "peer", p.Name, "peer_address", p.Address, "replaced", ok)
 		reached = append(reached, p)
 	}
@@ -239,7 +248,13 @@ func (s *Speaker) peerState(p *api.Peer) PeerState {
 	}
 	if p.GetState().GetAdminState() == api.PeerState_PFX_CT {
 		st.LastError = fmt.Sprintf("max-prefix %d exceeded", s.run.cfg.MaxPrefixes)
+		return st
 	}
+	c := s.run.cfg
+	sl := s.run.book.stall(addr, st.State, time.Now())
+	sl.Hold, sl.Keepalive, sl.GTSM, sl.Password = c.HoldTime, c.Keepalive, !c.DisableTTLSecurity, c.Password != ""
+	sl.LocalASN, sl.PeerASN = c.ASN, p.GetConf().GetPeerAsn()
+	st.Note = stallNote(sl)
 	return st
 }
 
@@ -349,6 +364,7 @@ type peerBook struct {
 	lastErr   map[netip.Addr]string
 	up        map[netip.Addr]bool
 	downSince map[netip.Addr]time.Time // survives the re-creation by rearm
+	stretches map[netip.Addr]*stretch  // the span each session is not established (stall.go)
 }
 
 func newPeerBook(peers []Peer) *peerBook {
@@ -356,6 +372,7 @@ func newPeerBook(peers []Peer) *peerBook {
 		lastErr:   map[netip.Addr]string{},
 		up:        map[netip.Addr]bool{},
 		downSince: map[netip.Addr]time.Time{},
+		stretches: map[netip.Addr]*stretch{},
 	}
 	b.setPeers(peers)
 	return b
@@ -369,6 +386,17 @@ func (b *peerBook) setPeers(peers []Peer) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.names = names
+	now := time.Now()
+	for a := range names {
+		if b.stretches[a] == nil {
+			b.stretches[a] = &stretch{since: now, stateSince: now}
+		}
+	}
+	for a := range b.stretches {
+		if _, ok := names[a]; !ok {
+			delete(b.stretches, a)
+		}
+	}
 }
 
 func (b *peerBook) get(a netip.Addr) (name, lastErr string, downSince time.Time) {
@@ -387,6 +415,7 @@ func (b *peerBook) transition(a netip.Addr, state string, now time.Time) (name, 
 	if wentDown {
 		b.downSince[a] = now
 	}
+	b.step(a, state, wentDown, now)
 	b.up[a] = up
 	return b.names[a], b.lastErr[a], wentDown
 }

@@ -106,7 +106,7 @@ func (s *Speaker) start(ctx context.Context, c Config) (*running, error) {
 	book := newPeerBook(c.Peers)
 	loop := newServeLoop()
 	opts := []server.ServerOption{
-		server.LoggerOption(slogAdapter{log: s.log, peerDown: book.peerDown}),
+		server.LoggerOption(slogAdapter{log: s.log, peerDown: book.peerDown, notified: book.notification}),
 		server.TimingHookOption(loop)}
 	if c.GRPC != "" {
 		opts = append(opts, server.GrpcListenAddress(c.GRPC))
