@@ -15,7 +15,7 @@ func TestContribConfigsAreTheLabs(t *testing.T) {
 	l := New(Options{})
 	for _, c := range []struct {
 		file, comment, lab string
-		check             []string
+		check              []string
 	}{
 		{"../../contrib/bird/uplinkd-hub.conf", "#", birdConf(l), []string{"bird", "-p", "-c"}},
 		{"../../contrib/frr/uplinkd-hub.conf", "!", frrBFDConf + frrBGPConf(), []string{"vtysh", "-C", "-f"}},

@@ -113,7 +113,7 @@ func openRefused(s stall) string {
 
 func gtsmHint(on bool) string {
 	if on {
-		return "GTSM mismatch (peer sends TTL 1? set `ttl security on` in BIRD or `ttl-security hops 1` in FRR, or [bgp] ttl_security = false)"
+		return "GTSM mismatch (peer sends TTL 1? set `ttl security on` in BIRD, or [bgp] ttl_security = false for FRR)"
 	}
 	return "GTSM mismatch (peer requires TTL 255? turn its TTL security off, or set [bgp] ttl_security = true)"
 }
