@@ -272,6 +272,15 @@ func TestKernelLab(t *testing.T) {
 	})
 
 	t.Run("SIGTERMRemovesAll", func(t *testing.T) {
+		running, err := readState(l.NS("home"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		made := leftAfterStop(l, running)
+		if n := countKinds(made); n["link"] != len(Carriers) || n["nexthops"] == 0 || n["nft"] == 0 || n["rule"] == 0 || n["route"] == 0 {
+			t.Fatalf("the running edge's objects as the check sees them: %v, want its links, rules, routes, nexthops and nftables:\n%s",
+				n, strings.Join(made, "\n"))
+		}
 		if err := l.Stop("edge"); err != nil {
 			t.Fatal(err)
 		}
@@ -283,6 +292,7 @@ func TestKernelLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		left := leftAfterStop(l, st)
+		t.Logf("SIGTERM: %v of the running edge's objects, %d left", countKinds(made), len(left))
 		if len(left) > 0 {
 			t.Errorf("the edge's SIGTERM left in %s:\n%s", l.NS("home"), strings.Join(left, "\n"))
 		}
@@ -321,6 +331,16 @@ func leftAfterStop(l *Lab, st kernelState) []string {
 		}
 	}
 	return left
+}
+
+// countKinds counts leftAfterStop's lines by kind.
+func countKinds(lines []string) map[string]int {
+	n := map[string]int{}
+	for _, line := range lines {
+		kind, _, _ := strings.Cut(line, " ")
+		n[kind]++
+	}
+	return n
 }
 
 // The mixed case: the edge's kernel links against the hub's embedded
