@@ -50,7 +50,9 @@ test:
 # The kernel's own WireGuard, which this machine lacks: boots Debian's
 # linux-image-amd64 under qemu (TCG, no KVM needed) and runs the kernel
 # tests of wg, fib, ecmp, nat, inbound and the breakout engine inside with
-# implementation "kernel" (test/vm/run.sh; settings VMTEST_* there). Skips,
+# implementation "kernel", and the lab's kernel WireGuard labs (kernel on
+# both sites; kernel edge, userspace hub) (test/vm/run.sh; settings
+# VMTEST_* there). Skips,
 # saying why, without qemu-system-x86 or busybox-static.
 test-kernel:
 	GO=$(GO) test/vm/run.sh

@@ -37,15 +37,15 @@ func runLab(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	os.Chmod(dir, 0o755) // a test runs the CLI as another user
-	bin := filepath.Join(dir, "uplinkd")
-	for _, cmd := range []string{"uplinkd", "uplinkd-lab"} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "github.com/uplinkd/uplinkd/cmd/"+cmd).CombinedOutput()
-		if err != nil {
-			fmt.Printf("build %s: %v\n%s", cmd, err, out)
-			return 1
-		}
+	if labBinary, err = labBinaries(dir); err != nil {
+		fmt.Println(err)
+		return 1
 	}
-	testLab = New(Options{Tag: "t", Binary: bin})
+	if os.Getenv(onlyEnv) == "kernel" {
+		fmt.Printf("%s=kernel: the kernel WireGuard labs only, no ult lab\n", onlyEnv)
+		return m.Run()
+	}
+	testLab = New(Options{Tag: "t", Binary: labBinary})
 	start := time.Now()
 	var progress bytes.Buffer
 	if err := testLab.Up(context.Background(), &progress); err != nil {
@@ -108,6 +108,9 @@ func leftovers(l *Lab) string {
 
 func needLab(t *testing.T) *Lab {
 	t.Helper()
+	if testLab == nil && labBinary != "" {
+		t.Skipf("the ult lab is not built (%s=%s)", onlyEnv, os.Getenv(onlyEnv))
+	}
 	if testLab == nil {
 		t.Skip("needs root: the lab builds network namespaces")
 	}

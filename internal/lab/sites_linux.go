@@ -87,7 +87,7 @@ state_dir = %q
 
 [wireguard]
 private_key_file = %q
-implementation = "auto"
+implementation = %q
 
 [api]
 socket = %q
@@ -107,7 +107,7 @@ tunnel_interface = %q
 tunnel_address = ["%s/31"]
 endpoint = "%s:%d"
 public_key = %q
-`, filepath.Join(l.Dir, "edge2-state"), l.keyPath("edge2"), l.Socket("edge2"), LAN2Prefix, LANPrefix,
+`, filepath.Join(l.Dir, "edge2-state"), l.keyPath("edge2"), l.Impl("edge2"), l.Socket("edge2"), LAN2Prefix, LANPrefix,
 		l.Edge2Tunnel(), Edge2Tunnel4, HubPublic, Edge2Port, hubKey)
 }
 
@@ -182,7 +182,7 @@ state_dir = %q
 
 [wireguard]
 private_key_file = %q
-implementation = "auto"
+implementation = %q
 
 [api]
 socket = %q
@@ -227,7 +227,7 @@ type = "url"
 url = "http://%s:%d/media.txt"
 allow_http = true # the lab's feed server is plain http
 refresh = 60
-`, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Socket("edge"), LANPrefix, LANPrefix6, l.edgeGTSM(),
+`, filepath.Join(l.Dir, "edge-state"), l.keyPath("edge"), l.Impl("edge"), l.Socket("edge"), LANPrefix, LANPrefix6, l.edgeGTSM(),
 		BreakoutGW, BreakoutGW6, WebAddr, FeedPort, WebAddr, FeedPort, WebAddr, FeedPort)
 	b.WriteString(publishConfig())
 	if l.Hubs > 1 {
@@ -293,7 +293,7 @@ state_dir = %q
 
 [wireguard]
 private_key_file = %q
-implementation = "auto"
+implementation = %q
 
 [api]
 socket = %q
@@ -304,7 +304,7 @@ public_interface = "eth0"
 [liveness]
 hold_down_ms = 1000
 
-%s`, site, hubASN(site), HubAddr(site), filepath.Join(l.Dir, site+"-state"), l.keyPath(site), l.Socket(site), l.hubBGP(site))
+%s`, site, hubASN(site), HubAddr(site), filepath.Join(l.Dir, site+"-state"), l.keyPath(site), l.Impl(site), l.Socket(site), l.hubBGP(site))
 	b.WriteString(publishConfig())
 	two := l.SecondEdge && site == "hub"
 	for i, c := range Carriers {

@@ -35,6 +35,10 @@ type Options struct {
 	HubDaemon string
 	// Keep leaves a lab that failed to come up as it is, to look at.
 	Keep bool
+	// EdgeImpl and HubImpl are the WireGuard implementation of the edge
+	// sites' and the uplinkd hubs' tunnels: "auto" (the default: the
+	// kernel's where it has the module), "kernel" or "userspace".
+	EdgeImpl, HubImpl string
 }
 
 // hubDaemonFile, in the lab's directory, names a peer hub's daemon.

@@ -10,7 +10,7 @@ set -eu
 run=$1
 passed=0 failed=0 skipped=0 bad=0
 count() { grep -c "^--- $1:" "$2" || true; }
-while read -r name dir; do
+while read -r name dir _; do
 	log=$run/out/$name.log
 	if [ ! -f "$run/out/$name.rc" ]; then
 		[ ! -s "$log" ] || tail -n 100 "$log" | sed 's/^/    /'

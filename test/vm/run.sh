@@ -7,8 +7,13 @@
 # the console's last lines. Without qemu or busybox-static it says why and
 # skips (in CI, CI=true, it fails instead).
 #
+# internal/lab runs its kernel WireGuard labs only (UPLINKD_LAB_ONLY=kernel:
+# a kernel/kernel lab and a kernel edge with a userspace hub), on uplinkd
+# and uplinkd-lab built here without cgo (UPLINKD_LAB_BINARY): the guest
+# has no Go toolchain and no libc.
+#
 # Settings (environment):
-#   VMTEST_PKGS     packages to run (default: wg fib ecmp nat inbound breakout/engine)
+#   VMTEST_PKGS     packages to run (default: wg fib ecmp nat inbound breakout/engine lab)
 #   VMTEST_RUN      -test.run pattern for every package (default: all tests)
 #   VMTEST_SMP      vCPUs (default 1: TCG, and the machine is shared)
 #   VMTEST_MEM      guest memory (default 1536M)
@@ -18,7 +23,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cd "$top"
-pkgs=${VMTEST_PKGS:-./internal/wg ./internal/fib ./internal/ecmp ./internal/nat ./internal/inbound ./internal/breakout/engine}
+pkgs=${VMTEST_PKGS:-./internal/wg ./internal/fib ./internal/ecmp ./internal/nat ./internal/inbound ./internal/breakout/engine ./internal/lab}
 smp=${VMTEST_SMP:-1}
 mem=${VMTEST_MEM:-1536M}
 tmo=${VMTEST_TIMEOUT:-270}
@@ -54,11 +59,22 @@ mkdir -p "$run/bin" "$run/out"
 # initramfs carries the libraries they load.
 $go test -c -o "$run/bin/" $pkgs
 "$here/initramfs.sh" "$kdir" "$cache/initramfs.cpio" "$run"/bin/*.test
+echo "UPLINKD_TEST_WG_IMPL=kernel" >"$run/env"
+# A plan line: the binary's name, the package's directory, arguments of
+# its own (before VMTEST_RUN's, which wins).
 for p in $pkgs; do
 	d=${p#./}
-	echo "$(basename "$d") $d"
+	case $d in
+	internal/lab)
+		for cmd in uplinkd uplinkd-lab; do
+			CGO_ENABLED=0 $go build -o "$run/bin/$cmd" "./cmd/$cmd"
+		done
+		echo "UPLINKD_LAB_BINARY=/vm/bin/uplinkd UPLINKD_LAB_ONLY=kernel" >>"$run/env"
+		echo "lab $d -test.run=^TestKernel|^TestImplOptions"
+		;;
+	*) echo "$(basename "$d") $d" ;;
+	esac
 done >"$run/plan"
-echo "UPLINKD_TEST_WG_IMPL=kernel" >"$run/env"
 echo "-test.timeout=$((tmo - 30))s${VMTEST_RUN:+ -test.run=$VMTEST_RUN}" >"$run/args"
 built=$(date +%s)
 echo "test-kernel: kernel, initramfs and test binaries ready in $((built - start)) s; booting $(basename "$kdir") (${smp} vCPU, TCG)"
