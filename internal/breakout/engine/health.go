@@ -4,13 +4,15 @@ import (
 	"context"
 	"net/netip"
 	"time"
+
+	"github.com/uplinkd/uplinkd/internal/probe"
 )
 
 // prober sends one echo request to the gateway and waits for the reply.
-type prober interface {
-	Probe(ctx context.Context, timeout time.Duration) (rtt time.Duration, err error)
-	Close() error
-}
+type prober = probe.Prober
+
+// newICMPProber pings the gateway.
+var newICMPProber proberFunc = probe.NewICMP
 
 // proberFunc opens a prober for gw, reached through iface ("" any).
 type proberFunc func(gw netip.Addr, iface string) (prober, error)

@@ -1,4 +1,4 @@
-package engine
+package probe
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// icmpProber pings the gateway over a raw ICMP socket (root) or, failing
+// icmpProber pings an address over a raw ICMP socket (root) or, failing
 // that, an unprivileged ping socket (net.ipv4.ping_group_range).
 type icmpProber struct {
 	conn  *icmp.PacketConn
@@ -26,9 +26,11 @@ type icmpProber struct {
 	seq   int
 }
 
-var _ prober = (*icmpProber)(nil)
+var _ Prober = (*icmpProber)(nil)
 
-func newICMPProber(gw netip.Addr, iface string) (prober, error) {
+// NewICMP opens a Prober that pings gw (through iface, for a link-local
+// IPv6 address; "" otherwise).
+func NewICMP(gw netip.Addr, iface string) (Prober, error) {
 	p := &icmpProber{id: rand.IntN(0xffff), seq: rand.IntN(0xffff)}
 	rawNet, dgramNet, any := "ip4:icmp", "udp4", "0.0.0.0"
 	p.proto, p.typ = 1, ipv4.ICMPTypeEcho
@@ -58,7 +60,7 @@ func newICMPProber(gw netip.Addr, iface string) (prober, error) {
 // replies to earlier, timed-out requests are skipped by sequence number.
 func (p *icmpProber) Probe(ctx context.Context, timeout time.Duration) (time.Duration, error) {
 	p.seq = (p.seq + 1) & 0xffff
-	msg := icmp.Message{Type: p.typ, Body: &icmp.Echo{ID: p.id, Seq: p.seq, Data: []byte("uplinkd breakout")}}
+	msg := icmp.Message{Type: p.typ, Body: &icmp.Echo{ID: p.id, Seq: p.seq, Data: []byte("uplinkd probe")}}
 	b, err := msg.Marshal(nil)
 	if err != nil {
 		return 0, err
