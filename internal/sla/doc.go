@@ -1,0 +1,11 @@
+// Package sla judges each tunnel's quality against the operator's
+// thresholds: a carrier that answers every liveness packet while its
+// latency climbs to seconds or it loses a quarter of its packets is "up but
+// bad", which neither BGP nor BFD sees. A probe per tunnel (ICMP echo to
+// the far end's tunnel address, through the tunnel) gives round-trip time,
+// jitter and loss over a sliding window; a breach that lasts Breach marks
+// the tunnel degraded (ecmp then lowers its weight or keeps it only as a
+// last resort, never taking the last one out), and it returns after it has
+// met every threshold for Recover. Only a live tunnel is judged: one that
+// BFD has taken out starts afresh when it comes back.
+package sla

@@ -1,0 +1,185 @@
+package sla
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/probe"
+)
+
+// Target is one tunnel to judge: its probe goes to Addr (the far end's
+// tunnel address) every Interval.
+type Target struct {
+	Link       string // the ecmp link name ("docomo", "docomo@hub2")
+	Addr       netip.Addr
+	Interval   time.Duration
+	Thresholds Thresholds
+}
+
+// LinkStatus is one tunnel's figures and verdict, for status.
+type LinkStatus struct {
+	Link    string
+	Target  netip.Addr
+	Quality Quality
+	Verdict
+	Judging bool // false while the tunnel is down (nothing is judged)
+}
+
+// Monitor runs a probe loop per target and tells onChange the verdicts
+// (by link) whenever one changes.
+type Monitor struct {
+	open     func(netip.Addr, string) (probe.Prober, error)
+	alive    func(link string) bool
+	onChange func(map[string]Verdict)
+	log      *slog.Logger
+
+	mu    sync.Mutex
+	loops map[string]*loop
+}
+
+type loop struct {
+	target Target
+	cancel context.CancelFunc
+	done   chan struct{}
+	judge  *Judge
+	judged bool
+}
+
+// NewMonitor returns a monitor; open makes a prober (probe.NewICMP),
+// alive says whether a tunnel is up (only live ones are judged).
+func NewMonitor(open func(netip.Addr, string) (probe.Prober, error), alive func(string) bool,
+	onChange func(map[string]Verdict), log *slog.Logger) *Monitor {
+	return &Monitor{open: open, alive: alive, onChange: onChange, log: log, loops: map[string]*loop{}}
+}
+
+// Set makes the loops match targets: new ones start, gone or changed
+// ones stop (a changed one starts afresh).
+func (m *Monitor) Set(targets []Target) {
+	m.mu.Lock()
+	want := map[string]Target{}
+	for _, t := range targets {
+		want[t.Link] = t
+	}
+	var stop []*loop
+	for name, l := range m.loops {
+		if t, ok := want[name]; !ok || t != l.target {
+			stop = append(stop, l)
+			delete(m.loops, name)
+		}
+	}
+	for name, t := range want {
+		if _, ok := m.loops[name]; !ok {
+			m.loops[name] = m.start(t)
+		}
+	}
+	m.mu.Unlock()
+	for _, l := range stop {
+		l.cancel()
+		<-l.done
+	}
+	if len(stop) > 0 {
+		m.notify()
+	}
+}
+
+func (m *Monitor) start(t Target) *loop {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &loop{target: t, cancel: cancel, done: make(chan struct{}), judge: NewJudge(t.Thresholds)}
+	go m.run(ctx, l)
+	return l
+}
+
+// probeTimeout is how long a probe may wait for its reply: long enough to
+// measure a round trip well past any RTT limit, not counting it lost.
+func probeTimeout(t Target) time.Duration { return max(time.Second, 3*t.Thresholds.MaxRTT) }
+
+func (m *Monitor) run(ctx context.Context, l *loop) {
+	defer close(l.done)
+	p, err := m.open(l.target.Addr, "")
+	if err != nil {
+		m.log.Warn("sla probe not started", "link", l.target.Link, "target", l.target.Addr, "err", err)
+		return
+	}
+	defer p.Close()
+	tick := time.NewTicker(l.target.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !m.alive(l.target.Link) {
+			m.idle(l)
+			continue
+		}
+		at := time.Now()
+		rtt, err := p.Probe(ctx, probeTimeout(l.target))
+		if ctx.Err() != nil {
+			return
+		}
+		m.record(l, Sample{At: at, RTT: rtt, Lost: err != nil})
+	}
+}
+
+// idle forgets a down tunnel's window: when it comes back it is judged
+// afresh, not kept out by the probes it lost while BFD had it out.
+func (m *Monitor) idle(l *loop) {
+	m.mu.Lock()
+	was := l.judge.Verdict().Degraded
+	l.judge.Reset(time.Now())
+	l.judged = false
+	m.mu.Unlock()
+	if was {
+		m.notify()
+	}
+}
+
+func (m *Monitor) record(l *loop, s Sample) {
+	m.mu.Lock()
+	l.judged = true
+	changed := l.judge.Add(s)
+	v := l.judge.Verdict()
+	m.mu.Unlock()
+	if !changed {
+		return
+	}
+	if v.Degraded {
+		m.log.Warn("tunnel breaks its sla", "link", l.target.Link, "reason", v.Reason)
+	} else {
+		m.log.Info("tunnel meets its sla again", "link", l.target.Link, "was", v.Reason)
+	}
+	m.notify()
+}
+
+// notify hands every verdict to onChange.
+func (m *Monitor) notify() {
+	m.mu.Lock()
+	out := make(map[string]Verdict, len(m.loops))
+	for name, l := range m.loops {
+		out[name] = l.judge.Verdict()
+	}
+	m.mu.Unlock()
+	m.onChange(out)
+}
+
+// Status lists every tunnel's figures and verdict, by link name.
+func (m *Monitor) Status() []LinkStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]LinkStatus, 0, len(m.loops))
+	for name, l := range m.loops {
+		out = append(out, LinkStatus{Link: name, Target: l.target.Addr, Quality: l.judge.Quality(),
+			Verdict: l.judge.Verdict(), Judging: l.judged})
+	}
+	slices.SortFunc(out, func(a, b LinkStatus) int { return strings.Compare(a.Link, b.Link) })
+	return out
+}
+
+// Close stops every loop.
+func (m *Monitor) Close() { m.Set(nil) }

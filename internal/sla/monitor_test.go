@@ -1,0 +1,96 @@
+package sla
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/probe"
+)
+
+// fakeProber answers with the RTT its link is set to, or loses the probe.
+type fakeProber struct{ rtt *atomic.Int64 } // <0: lost
+
+func (p fakeProber) Probe(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	if r := p.rtt.Load(); r >= 0 {
+		return time.Duration(r), nil
+	}
+	return 0, errors.New("lost")
+}
+func (fakeProber) Close() error { return nil }
+
+type verdicts struct {
+	mu   sync.Mutex
+	last map[string]Verdict
+}
+
+func (v *verdicts) set(m map[string]Verdict) { v.mu.Lock(); v.last = m; v.mu.Unlock() }
+func (v *verdicts) degraded(link string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.last[link].Degraded
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 3 s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestMonitor: a tunnel whose probes slow down is reported degraded, the
+// other is not; taking the tunnel down (BFD) clears it; it recovers.
+func TestMonitor(t *testing.T) {
+	rtts := map[string]*atomic.Int64{"docomo": {}, "softbank": {}}
+	for _, r := range rtts {
+		r.Store(int64(20 * time.Millisecond))
+	}
+	addrs := map[netip.Addr]string{netip.MustParseAddr("198.18.100.0"): "docomo", netip.MustParseAddr("198.18.100.2"): "softbank"}
+	open := func(a netip.Addr, _ string) (probe.Prober, error) { return fakeProber{rtts[addrs[a]]}, nil }
+	var down atomic.Bool
+	alive := func(link string) bool { return link != "docomo" || !down.Load() }
+	var got verdicts
+	m := NewMonitor(open, alive, got.set, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer m.Close()
+	th := Thresholds{MaxRTT: 100 * time.Millisecond, MaxLoss: 20, Window: 200 * time.Millisecond,
+		Breach: 100 * time.Millisecond, Recover: 200 * time.Millisecond}
+	var targets []Target
+	for a, link := range addrs {
+		targets = append(targets, Target{Link: link, Addr: a, Interval: 10 * time.Millisecond, Thresholds: th})
+	}
+	m.Set(targets)
+
+	rtts["docomo"].Store(int64(300 * time.Millisecond))
+	waitFor(t, "docomo degraded", func() bool { return got.degraded("docomo") })
+	if got.degraded("softbank") {
+		t.Error("softbank degraded too")
+	}
+	down.Store(true)
+	waitFor(t, "a down tunnel is not judged", func() bool { return !got.degraded("docomo") })
+	for _, s := range m.Status() {
+		if s.Link == "docomo" && s.Judging {
+			t.Error("status says docomo is judged while down")
+		}
+	}
+	down.Store(false)
+	waitFor(t, "docomo degraded again once up", func() bool { return got.degraded("docomo") })
+	rtts["docomo"].Store(-1)
+	time.Sleep(100 * time.Millisecond)
+	rtts["docomo"].Store(int64(20 * time.Millisecond))
+	waitFor(t, "docomo recovered", func() bool { return !got.degraded("docomo") })
+
+	m.Set(targets[:1])
+	if n := len(m.Status()); n != 1 {
+		t.Errorf("%d loops after Set of one target", n)
+	}
+}
