@@ -171,4 +171,6 @@ func percent(f float64) string {
 	return fmt.Sprintf("%.1f", f)
 }
 
-func roundSeconds(d time.Duration) string { return fmt.Sprintf("%d s", int(d.Round(time.Second)/time.Second)) }
+func roundSeconds(d time.Duration) string {
+	return fmt.Sprintf("%d s", int(d.Round(time.Second)/time.Second))
+}
