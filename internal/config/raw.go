@@ -25,6 +25,7 @@ type rawFile struct {
 	Tunnel    []rawTunnel  `toml:"tunnel"`
 	BGP       rawBGP       `toml:"bgp"`
 	Liveness  rawLiveness  `toml:"liveness"`
+	SLA       rawSLA       `toml:"sla"`
 	ECMP      rawECMP      `toml:"ecmp"`
 	Breakout  rawBreakout  `toml:"breakout"`
 }
@@ -137,6 +138,18 @@ type rawLiveness struct {
 	IntervalMS int64 `toml:"interval_ms"`
 	Multiplier int64 `toml:"multiplier"`
 	HoldDownMS int64 `toml:"hold_down_ms"`
+}
+
+type rawSLA struct {
+	ProbeIntervalMS int64   `toml:"probe_interval_ms"`
+	WindowMS        int64   `toml:"window_ms"`
+	BreachMS        int64   `toml:"breach_ms"`
+	RecoverMS       int64   `toml:"recover_ms"`
+	MaxRTTMS        int64   `toml:"max_rtt_ms"`
+	MaxJitterMS     int64   `toml:"max_jitter_ms"`
+	MaxLossPercent  int64   `toml:"max_loss_percent"`
+	Action          string  `toml:"action"`
+	DegradedWeight  int64   `toml:"degraded_weight"`
 }
 
 type rawECMP struct {

@@ -78,6 +78,7 @@ type Config struct {
 	Publish  []Publish
 	BGP      BGP
 	Liveness Liveness
+	SLA      SLA
 	ECMP     ECMP
 	Breakout Breakout // edge only
 }
@@ -309,6 +310,23 @@ type Liveness struct {
 	Multiplier int           // BFD detect multiplier
 	HoldDown   time.Duration // how long a tunnel stays up before it returns
 }
+
+// SLA is what each tunnel's measured quality must meet ([sla]); with no
+// limit set nothing is probed.
+type SLA struct {
+	ProbeInterval time.Duration // an ICMP echo per tunnel this often
+	Window        time.Duration // the figures are computed over this much
+	Breach        time.Duration // a breach lasting this long takes the tunnel out (or lowers it)
+	Recover       time.Duration // meeting every limit this long brings it back
+	MaxRTT        time.Duration // 0: not judged
+	MaxJitter     time.Duration // 0: not judged
+	MaxLoss       float64       // percent; 0: not judged
+	Action        string        // "out" (kept only as a last resort) or "degrade"
+	Weight        int           // a degraded tunnel's weight (action "degrade")
+}
+
+// On says whether any limit is set.
+func (s SLA) On() bool { return s.MaxRTT > 0 || s.MaxJitter > 0 || s.MaxLoss > 0 }
 
 // ECMP is how the balanced routes go into the kernel.
 type ECMP struct {

@@ -22,6 +22,7 @@ var validators = []func(v *validator, raw *rawFile, c *Config){
 	validateEdgeHubs,
 	validateSites,
 	validateLiveness,
+	validateSLA,
 	validateECMP,
 	validateBreakout,
 	validateLastResort,
