@@ -9,6 +9,7 @@ import (
 
 	"github.com/uplinkd/uplinkd/internal/budget"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
+	"github.com/uplinkd/uplinkd/internal/sla"
 )
 
 // writeBudgets prints the carriers' data budgets in decimal units, as
@@ -69,4 +70,27 @@ func budgetNote(l ecmp.LinkStatus) string {
 		return "budget hard limit: last resort"
 	}
 	return ""
+}
+
+// writeSLA prints each probed tunnel's quality over the window and its
+// verdict.
+func writeSLA(w io.Writer, ls []sla.LinkStatus) error {
+	if len(ls) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nSLA (ICMP probes through each tunnel)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LINK\tTARGET\tRTT\tJITTER\tLOSS\tSAMPLES\tSTATE\tWHY")
+	for _, l := range ls {
+		state := "ok"
+		switch {
+		case !l.Judging:
+			state = "not judged (tunnel down)"
+		case l.Degraded:
+			state = "degraded"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%.1f ms\t%.0f %%\t%d\t%s\t%s\n", l.Link, l.Target, l.RTTMs, l.JitterMs,
+			l.LossPercent, l.Samples, state, dash(l.Reason))
+	}
+	return tw.Flush()
 }

@@ -50,6 +50,9 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 	if err := writeBudgets(w, s.Budgets, now); err != nil {
 		return err
 	}
+	if err := writeSLA(w, s.SLA); err != nil {
+		return err
+	}
 	if s.Inbound != nil {
 		writeInbound(w, *s.Inbound)
 	}
@@ -201,7 +204,7 @@ func writeECMP(w io.Writer, e ecmp.Status, now time.Time) error {
 		if !l.HeldUntil.IsZero() {
 			note = strings.TrimSpace(note + fmt.Sprintf(" hold-down %.1fs", l.HeldUntil.Sub(now).Seconds()))
 		}
-		note = strings.TrimSpace(note + " " + budgetNote(l))
+		note = strings.TrimSpace(note + " " + budgetNote(l) + " " + l.SLANote)
 		for _, p := range l.BGP {
 			if p.LastError != "" {
 				note = strings.TrimSpace(note + " " + p.LastError)

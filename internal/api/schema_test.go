@@ -19,6 +19,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 	"github.com/uplinkd/uplinkd/internal/nat"
+	"github.com/uplinkd/uplinkd/internal/sla"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -50,7 +51,7 @@ func fullStatus() Status {
 		ECMP: &ecmp.Status{Mode: "resilient", Table: 6000, Changes: 7, Error: "x", WriteErrors: 1, BFDRebinds: 1,
 			Links: []ecmp.LinkStatus{{Name: "docomo", Interface: "wg-docomo", Hub: "tokyo", Site: "home", Weight: 3,
 				BFD: "Up", BFDDetect: 300 * time.Millisecond, BFDNote: "peer administratively down",
-				BudgetLimit: "soft", BudgetWeight: 1,
+				BudgetLimit: "soft", BudgetWeight: 1, SLANote: "sla: loss 23 % > 10 % for 12 s; kept only as a last resort",
 				HeldUntil: at(3 * time.Second), InECMP: true,
 				BGP: []bgp.PeerState{peer("docomo-v4", v4, "ipv4-unicast"), peer("docomo-v6", v6, "ipv6-unicast")}}},
 			Routes: []ecmp.RouteStatus{{Prefix: "0.0.0.0/0", Group: 1,
@@ -91,6 +92,9 @@ func fullStatus() Status {
 			UsedPercent: 80, SoftPercent: 80, HardPercent: 95, PeriodStart: at(-29 * 24 * time.Hour), PeriodEnd: at(24 * time.Hour),
 			CountingSince: at(-29 * 24 * time.Hour), ProjectedBytes: 83 << 30, State: budget.Soft,
 			Action: "soft limit 80 % reached: weight 3 → 1", Saved: at(-time.Minute), Error: "x"}},
+		SLA: []sla.LinkStatus{{Link: "docomo", Target: netip.MustParseAddr("198.18.100.0"), Judging: true, Samples: 10,
+			RTTMs: 42.5, JitterMs: 3.25, LossPercent: 23, Degraded: true, Since: at(-12 * time.Second),
+			Reason: "loss 23 % > 10 % for 12 s"}},
 		Memory: &Memory{RSSBytes: 30 << 20, HeapBytes: 10 << 20, HeapGoalBytes: 20 << 20, LimitBytes: 64 << 20},
 		Inbound: &Inbound{Table: "uplinkd_in", Repairs: 1, DroppedPackets: 5, Error: "x",
 			Published: []Published{{Name: "web", Protocol: "tcp", Ports: "443", To: "198.18.10.2:443",

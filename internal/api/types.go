@@ -8,6 +8,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 	"github.com/uplinkd/uplinkd/internal/nat"
+	"github.com/uplinkd/uplinkd/internal/sla"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -41,6 +42,8 @@ type Status struct {
 	Inbound       *Inbound             `json:"inbound,omitempty"`
 	// Budgets are the carriers' data budgets (edge uplinks with one).
 	Budgets []budget.Status `json:"budgets,omitempty"`
+	// SLA is each tunnel's measured quality and verdict ([sla] set).
+	SLA []sla.LinkStatus `json:"sla,omitempty"`
 }
 
 // Inbound is what reaches the home from outside: the published services

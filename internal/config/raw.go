@@ -141,15 +141,15 @@ type rawLiveness struct {
 }
 
 type rawSLA struct {
-	ProbeIntervalMS int64   `toml:"probe_interval_ms"`
-	WindowMS        int64   `toml:"window_ms"`
-	BreachMS        int64   `toml:"breach_ms"`
-	RecoverMS       int64   `toml:"recover_ms"`
-	MaxRTTMS        int64   `toml:"max_rtt_ms"`
-	MaxJitterMS     int64   `toml:"max_jitter_ms"`
-	MaxLossPercent  int64   `toml:"max_loss_percent"`
-	Action          string  `toml:"action"`
-	DegradedWeight  int64   `toml:"degraded_weight"`
+	ProbeIntervalMS int64  `toml:"probe_interval_ms"`
+	WindowMS        int64  `toml:"window_ms"`
+	BreachMS        int64  `toml:"breach_ms"`
+	RecoverMS       int64  `toml:"recover_ms"`
+	MaxRTTMS        int64  `toml:"max_rtt_ms"`
+	MaxJitterMS     int64  `toml:"max_jitter_ms"`
+	MaxLossPercent  int64  `toml:"max_loss_percent"`
+	Action          string `toml:"action"`
+	DegradedWeight  int64  `toml:"degraded_weight"`
 }
 
 type rawECMP struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/inbound"
 	"github.com/uplinkd/uplinkd/internal/nat"
 	"github.com/uplinkd/uplinkd/internal/sdnotify"
+	"github.com/uplinkd/uplinkd/internal/sla"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -46,6 +47,8 @@ type Daemon struct {
 	// stopMeter ends its loop after a last save.
 	meter     *budget.Meter
 	stopMeter func()
+	// sla probes each tunnel and judges it against [sla] (nil without).
+	sla *sla.Monitor
 
 	ctx context.Context // the daemon's life, for what a reload starts
 
@@ -98,6 +101,7 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 	stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	d.stopBudget()
+	d.stopSLA()
 	return errors.Join(d.stopBreakout(), d.ecmp.Close(stop), d.nat.Close(), inbound.Remove(), srv.Close(), m.Close())
 }
 
@@ -116,6 +120,7 @@ func (d *Daemon) startRouting(ctx context.Context, cfg *config.Config) error {
 	d.ecmp = c
 	d.mu.Unlock()
 	d.syncBudget(ctx, cfg)
+	d.syncSLA(cfg)
 	return d.syncBreakout(ctx, cfg)
 }
 
@@ -337,6 +342,7 @@ func (d *Daemon) reload() {
 		d.log.Warn("bgp after reload", "err", err)
 	}
 	d.syncBudget(d.ctx, cfg)
+	d.syncSLA(cfg)
 	if err := d.syncBreakout(d.ctx, cfg); err != nil {
 		d.log.Warn("breakout after reload", "err", err)
 	}
@@ -375,6 +381,7 @@ func (d *Daemon) status() api.Status {
 	}
 	s.Announce = an.status(context.Background())
 	s.Budgets = d.budgetStatus()
+	s.SLA = d.slaStatus()
 	n := d.nat.Status()
 	s.NAT = &n
 	if err := d.wg.LastError(); err != nil {

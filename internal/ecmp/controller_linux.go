@@ -77,6 +77,8 @@ type Controller struct {
 	retInstalled map[uint32]map[netip.Prefix][]fib.WeightedNexthop
 	// limits are the carriers' data budget limits, by uplink name.
 	limits map[string]Limit
+	// sla holds the tunnels that break their SLA, by link name.
+	sla map[string]SLAVerdict
 }
 
 // Start brings up BFD and BGP for plan and keeps the FIB reconciled until
@@ -305,6 +307,8 @@ func (c *Controller) lookupMembers() map[string]Member {
 		}
 		mem := limited(Member{Uplink: l.Name, LinkIndex: link.Attrs().Index, Weight: l.Weight, Preference: l.Preference},
 			l, c.limits[l.Carrier])
+		v, degraded := c.sla[l.Name]
+		mem = slaLimited(mem, v, degraded)
 		m[peerName(l.Name, false)] = mem
 		m[peerName(l.Name, true)] = mem
 	}
@@ -366,6 +370,27 @@ func (c *Controller) DownTunnels() map[string]bool {
 		}
 	}
 	return out
+}
+
+// SetSLA takes the tunnels that break their SLA (by link name; one not
+// named meets it) and reconciles the FIB if they changed.
+func (c *Controller) SetSLA(degraded map[string]SLAVerdict) {
+	c.mu.Lock()
+	same := maps.EqualFunc(c.sla, degraded, func(a, b SLAVerdict) bool { return a.Weight == b.Weight })
+	c.sla = maps.Clone(degraded)
+	c.mu.Unlock()
+	if !same {
+		c.log.Info("sla verdicts", "degraded", fmt.Sprint(degraded))
+		c.kick()
+	}
+}
+
+// Alive says whether a tunnel is up as liveness sees it (BFD up and past
+// its hold-down; with BFD off, always): what the SLA probes judge.
+func (c *Controller) Alive(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.plan.BFD || c.live.Alive(name, time.Now())
 }
 
 // SetLimits takes the carriers' data budget limits (by uplink name; a

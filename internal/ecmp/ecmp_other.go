@@ -29,5 +29,11 @@ func (c *Controller) Status(context.Context) Status { return Status{} }
 // DownTunnels needs Linux.
 func (c *Controller) DownTunnels() map[string]bool { return nil }
 
+// SetSLA needs Linux.
+func (c *Controller) SetSLA(map[string]SLAVerdict) {}
+
+// Alive needs Linux.
+func (c *Controller) Alive(string) bool { return false }
+
 // SetLimits needs Linux.
 func (c *Controller) SetLimits(map[string]Limit) {}

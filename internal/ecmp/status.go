@@ -58,6 +58,8 @@ type LinkStatus struct {
 	// limits it, and BudgetWeight its weight then.
 	BudgetLimit  string `json:"budget_limit,omitempty"`
 	BudgetWeight int    `json:"budget_weight,omitempty"`
+	// SLANote says why the tunnel breaks its SLA and what that does to it.
+	SLANote string `json:"sla_note,omitempty"`
 }
 
 // RouteStatus is one ECMP route as installed.

@@ -51,6 +51,9 @@ func (c *Controller) Status(ctx context.Context) Status {
 		if lim := c.limits[l.Carrier]; lim != Unlimited {
 			ls.BudgetLimit, ls.BudgetWeight = lim.String(), limited(Member{Weight: l.Weight}, l, lim).Weight
 		}
+		if v, ok := c.sla[l.Name]; ok {
+			ls.SLANote = slaNote(v)
+		}
 		st.Links = append(st.Links, ls)
 	}
 	lr := c.lastResortStatus()

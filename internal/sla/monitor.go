@@ -21,14 +21,22 @@ type Target struct {
 	Thresholds Thresholds
 }
 
-// LinkStatus is one tunnel's figures and verdict, for status.
+// LinkStatus is one tunnel's figures over the window and its verdict, as
+// status shows them.
 type LinkStatus struct {
-	Link    string
-	Target  netip.Addr
-	Quality Quality
-	Verdict
-	Judging bool // false while the tunnel is down (nothing is judged)
+	Link        string     `json:"link"`
+	Target      netip.Addr `json:"target"`  // what its probes ping
+	Judging     bool       `json:"judging"` // false while the tunnel is down: nothing is judged
+	Samples     int        `json:"samples"`
+	RTTMs       float64    `json:"rtt_ms"`
+	JitterMs    float64    `json:"jitter_ms"`
+	LossPercent float64    `json:"loss_percent"`
+	Degraded    bool       `json:"degraded"`
+	Since       time.Time  `json:"since,omitzero"`   // of the latest change of Degraded
+	Reason      string     `json:"reason,omitempty"` // why it is, or last was, degraded
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Monitor runs a probe loop per target and tells onChange the verdicts
 // (by link) whenever one changes.
@@ -174,8 +182,10 @@ func (m *Monitor) Status() []LinkStatus {
 	defer m.mu.Unlock()
 	out := make([]LinkStatus, 0, len(m.loops))
 	for name, l := range m.loops {
-		out = append(out, LinkStatus{Link: name, Target: l.target.Addr, Quality: l.judge.Quality(),
-			Verdict: l.judge.Verdict(), Judging: l.judged})
+		q, v := l.judge.Quality(), l.judge.Verdict()
+		out = append(out, LinkStatus{Link: name, Target: l.target.Addr, Judging: l.judged, Samples: q.Samples,
+			RTTMs: ms(q.RTT), JitterMs: ms(q.Jitter), LossPercent: q.Loss,
+			Degraded: v.Degraded, Since: v.Since, Reason: v.Reason})
 	}
 	slices.SortFunc(out, func(a, b LinkStatus) int { return strings.Compare(a.Link, b.Link) })
 	return out

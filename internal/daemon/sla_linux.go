@@ -1,0 +1,96 @@
+package daemon
+
+import (
+	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/ecmp"
+	"github.com/uplinkd/uplinkd/internal/probe"
+	"github.com/uplinkd/uplinkd/internal/sla"
+)
+
+// syncSLA starts the SLA monitor once [sla] sets a limit, gives it a
+// target per tunnel (the far end's IPv4 tunnel address), and stops it when
+// the limits are gone. Its verdicts go to ecmp as they change.
+func (d *Daemon) syncSLA(cfg *config.Config) {
+	d.mu.Lock()
+	m, ctl := d.sla, d.ecmp
+	d.mu.Unlock()
+	if ctl == nil {
+		return
+	}
+	if !cfg.SLA.On() {
+		if m != nil {
+			m.Close()
+			ctl.SetSLA(nil)
+			d.mu.Lock()
+			d.sla = nil
+			d.mu.Unlock()
+		}
+		return
+	}
+	if m == nil {
+		m = sla.NewMonitor(probe.NewICMP, ctl.Alive, d.onSLA, d.log.With("part", "sla"))
+		d.mu.Lock()
+		d.sla = m
+		d.mu.Unlock()
+	}
+	m.Set(slaTargets(cfg.SLA, ecmp.PlanFrom(cfg).Links))
+}
+
+// onSLA hands the verdicts to ecmp, with the running config's action.
+func (d *Daemon) onSLA(v map[string]sla.Verdict) {
+	d.mu.Lock()
+	s, ctl := d.cfg.SLA, d.ecmp
+	d.mu.Unlock()
+	ctl.SetSLA(slaVerdicts(s, v))
+}
+
+// slaTargets is a probe per tunnel that has an IPv4 peer address.
+func slaTargets(s config.SLA, links []ecmp.Link) []sla.Target {
+	th := sla.Thresholds{MaxRTT: s.MaxRTT, MaxJitter: s.MaxJitter, MaxLoss: s.MaxLoss,
+		Window: s.Window, Breach: s.Breach, Recover: s.Recover}
+	var out []sla.Target
+	for _, l := range links {
+		if l.Peer4.IsValid() {
+			out = append(out, sla.Target{Link: l.Name, Addr: l.Peer4, Interval: s.ProbeInterval, Thresholds: th})
+		}
+	}
+	return out
+}
+
+// slaVerdicts keeps the degraded tunnels and what the action does to them.
+func slaVerdicts(s config.SLA, all map[string]sla.Verdict) map[string]ecmp.SLAVerdict {
+	out := map[string]ecmp.SLAVerdict{}
+	for link, v := range all {
+		if !v.Degraded {
+			continue
+		}
+		w := 0 // "out": a last resort
+		if s.Action == "degrade" {
+			w = s.Weight
+		}
+		out[link] = ecmp.SLAVerdict{Weight: w, Reason: v.Reason}
+	}
+	return out
+}
+
+// stopSLA ends the probes.
+func (d *Daemon) stopSLA() {
+	d.mu.Lock()
+	m := d.sla
+	d.sla = nil
+	d.mu.Unlock()
+	if m != nil {
+		m.Close()
+	}
+}
+
+// slaStatus is every probed tunnel's figures; nil without [sla].
+func (d *Daemon) slaStatus() []sla.LinkStatus {
+	d.mu.Lock()
+	m := d.sla
+	d.mu.Unlock()
+	if m == nil {
+		return nil
+	}
+	return m.Status()
+}
