@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"net/netip"
+
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/probe"
@@ -28,7 +30,8 @@ func (d *Daemon) syncSLA(cfg *config.Config) {
 		return
 	}
 	if m == nil {
-		m = sla.NewMonitor(probe.NewICMP, ctl.Alive, d.onSLA, d.log.With("part", "sla"))
+		open := func(a netip.Addr, iface string) (sla.Pinger, error) { return probe.NewICMPPipe(a, iface) }
+		m = sla.NewMonitor(open, ctl.Alive, d.onSLA, d.log.With("part", "sla"))
 		d.mu.Lock()
 		d.sla = m
 		d.mu.Unlock()

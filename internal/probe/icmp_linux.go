@@ -92,14 +92,24 @@ func (p *icmpProber) await(start time.Time) (time.Duration, error) {
 }
 
 func (p *icmpProber) matches(b []byte) bool {
+	seq, ok := p.reply(b)
+	return ok && seq == p.seq
+}
+
+// reply says whether b is an echo reply to this prober, and its sequence
+// number.
+func (p *icmpProber) reply(b []byte) (int, bool) {
 	m, err := icmp.ParseMessage(p.proto, b)
 	if err != nil || (m.Type != ipv4.ICMPTypeEchoReply && m.Type != ipv6.ICMPTypeEchoReply) {
-		return false
+		return 0, false
 	}
 	e, ok := m.Body.(*icmp.Echo)
 	// A ping socket rewrites the id to its port and demultiplexes replies
 	// itself; only a raw socket must check it.
-	return ok && e.Seq == p.seq && (!p.raw || e.ID == p.id)
+	if !ok || (p.raw && e.ID != p.id) {
+		return 0, false
+	}
+	return e.Seq, true
 }
 
 func (p *icmpProber) Close() error { return p.conn.Close() }

@@ -6,6 +6,7 @@
 // jitter and loss over a sliding window; a breach that lasts Breach marks
 // the tunnel degraded (ecmp then lowers its weight or keeps it only as a
 // last resort, never taking the last one out), and it returns after it has
-// met every threshold for Recover. Only a live tunnel is judged: one that
-// BFD has taken out starts afresh when it comes back.
+// met every threshold for Recover. Only a live tunnel is probed; one that
+// BFD had out for longer than the window starts afresh when it comes back,
+// one that flaps keeps the figures of its spells up.
 package sla

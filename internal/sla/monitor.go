@@ -41,7 +41,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // Monitor runs a probe loop per target and tells onChange the verdicts
 // (by link) whenever one changes.
 type Monitor struct {
-	open     func(netip.Addr, string) (probe.Prober, error)
+	open     func(netip.Addr, string) (Pinger, error)
 	alive    func(link string) bool
 	onChange func(map[string]Verdict)
 	log      *slog.Logger
@@ -58,9 +58,9 @@ type loop struct {
 	judged bool
 }
 
-// NewMonitor returns a monitor; open makes a prober (probe.NewICMP),
+// NewMonitor returns a monitor; open makes a pinger (probe.NewICMPPipe),
 // alive says whether a tunnel is up (only live ones are judged).
-func NewMonitor(open func(netip.Addr, string) (probe.Prober, error), alive func(string) bool,
+func NewMonitor(open func(netip.Addr, string) (Pinger, error), alive func(string) bool,
 	onChange func(map[string]Verdict), log *slog.Logger) *Monitor {
 	return &Monitor{open: open, alive: alive, onChange: onChange, log: log, loops: map[string]*loop{}}
 }
@@ -106,6 +106,17 @@ func (m *Monitor) start(t Target) *loop {
 // measure a round trip well past any RTT limit, not counting it lost.
 func probeTimeout(t Target) time.Duration { return max(time.Second, 3*t.Thresholds.MaxRTT) }
 
+// Pinger sends echo requests without waiting and reports their replies
+// (probe.Pipe).
+type Pinger interface {
+	Send() (seq int, err error)
+	Replies() <-chan probe.Reply
+	Close() error
+}
+
+// run sends a probe every interval while the tunnel is alive, whatever
+// became of the ones before: a reply is a sample of its round trip, a
+// probe unanswered after probeTimeout a lost one.
 func (m *Monitor) run(ctx context.Context, l *loop) {
 	defer close(l.done)
 	p, err := m.open(l.target.Addr, "")
@@ -116,27 +127,62 @@ func (m *Monitor) run(ctx context.Context, l *loop) {
 	defer p.Close()
 	tick := time.NewTicker(l.target.Interval)
 	defer tick.Stop()
+	timeout := probeTimeout(l.target)
+	sent := map[int]time.Time{}
+	var downSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case r, ok := <-p.Replies():
+			if !ok {
+				return
+			}
+			if at, mine := sent[r.Seq]; mine {
+				delete(sent, r.Seq)
+				m.record(l, Sample{At: r.At, RTT: r.At.Sub(at)})
+			}
+		case now := <-tick.C:
+			for seq, at := range sent {
+				if now.Sub(at) > timeout {
+					delete(sent, seq)
+					m.record(l, Sample{At: now, Lost: true})
+				}
+			}
+			if !m.alive(l.target.Link) {
+				if downSince.IsZero() {
+					downSince = now
+				}
+				clear(sent) // lost to the outage BFD already reported
+				m.pause(l)
+				continue
+			}
+			if !downSince.IsZero() && now.Sub(downSince) > l.target.Thresholds.Window {
+				m.idle(l) // down longer than the window: judged afresh
+			}
+			downSince = time.Time{}
+			seq, err := p.Send()
+			if err != nil {
+				m.record(l, Sample{At: now, Lost: true})
+				continue
+			}
+			sent[seq] = now
 		}
-		if !m.alive(l.target.Link) {
-			m.idle(l)
-			continue
-		}
-		at := time.Now()
-		rtt, err := p.Probe(ctx, probeTimeout(l.target))
-		if ctx.Err() != nil {
-			return
-		}
-		m.record(l, Sample{At: at, RTT: rtt, Lost: err != nil})
 	}
 }
 
-// idle forgets a down tunnel's window: when it comes back it is judged
-// afresh, not kept out by the probes it lost while BFD had it out.
+// pause marks a down tunnel as not judged. Its window and verdict stay:
+// a tunnel BFD takes out and back in again and again (a lossy carrier)
+// keeps the figures of its spells up; probes while it is down would only
+// say what BFD already said.
+func (m *Monitor) pause(l *loop) {
+	m.mu.Lock()
+	l.judged = false
+	m.mu.Unlock()
+}
+
+// idle forgets the window and verdict of a tunnel that was down longer
+// than the window: it is judged afresh, not kept out by an old verdict.
 func (m *Monitor) idle(l *loop) {
 	m.mu.Lock()
 	was := l.judge.Verdict().Degraded

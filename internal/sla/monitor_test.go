@@ -1,8 +1,6 @@
 package sla
 
 import (
-	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -14,16 +12,32 @@ import (
 	"github.com/uplinkd/uplinkd/internal/probe"
 )
 
-// fakeProber answers with the RTT its link is set to, or loses the probe.
-type fakeProber struct{ rtt *atomic.Int64 } // <0: lost
-
-func (p fakeProber) Probe(ctx context.Context, timeout time.Duration) (time.Duration, error) {
-	if r := p.rtt.Load(); r >= 0 {
-		return time.Duration(r), nil
-	}
-	return 0, errors.New("lost")
+// fakePinger answers each probe after the RTT its link is set to, or
+// loses it.
+type fakePinger struct {
+	rtt     *atomic.Int64 // <0: lost
+	mu      sync.Mutex
+	seq     int
+	replies chan probe.Reply
 }
-func (fakeProber) Close() error { return nil }
+
+func (p *fakePinger) Send() (int, error) {
+	p.mu.Lock()
+	p.seq++
+	seq := p.seq
+	p.mu.Unlock()
+	if r := p.rtt.Load(); r >= 0 {
+		time.AfterFunc(time.Duration(r), func() {
+			select {
+			case p.replies <- probe.Reply{Seq: seq, At: time.Now()}:
+			default:
+			}
+		})
+	}
+	return seq, nil
+}
+func (p *fakePinger) Replies() <-chan probe.Reply { return p.replies }
+func (p *fakePinger) Close() error                { return nil }
 
 type verdicts struct {
 	mu   sync.Mutex
@@ -49,14 +63,17 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 // TestMonitor: a tunnel whose probes slow down is reported degraded, the
-// other is not; taking the tunnel down (BFD) clears it; it recovers.
+// other is not; down, it is not judged but keeps its verdict; down longer
+// than the window it starts afresh; it recovers.
 func TestMonitor(t *testing.T) {
 	rtts := map[string]*atomic.Int64{"docomo": {}, "softbank": {}}
 	for _, r := range rtts {
 		r.Store(int64(20 * time.Millisecond))
 	}
 	addrs := map[netip.Addr]string{netip.MustParseAddr("198.18.100.0"): "docomo", netip.MustParseAddr("198.18.100.2"): "softbank"}
-	open := func(a netip.Addr, _ string) (probe.Prober, error) { return fakeProber{rtts[addrs[a]]}, nil }
+	open := func(a netip.Addr, _ string) (Pinger, error) {
+		return &fakePinger{rtt: rtts[addrs[a]], replies: make(chan probe.Reply, 100)}, nil
+	}
 	var down atomic.Bool
 	alive := func(link string) bool { return link != "docomo" || !down.Load() }
 	var got verdicts
@@ -76,14 +93,25 @@ func TestMonitor(t *testing.T) {
 		t.Error("softbank degraded too")
 	}
 	down.Store(true)
-	waitFor(t, "a down tunnel is not judged", func() bool { return !got.degraded("docomo") })
-	for _, s := range m.Status() {
-		if s.Link == "docomo" && s.Judging {
-			t.Error("status says docomo is judged while down")
+	waitFor(t, "a down tunnel is not judged", func() bool {
+		for _, s := range m.Status() {
+			if s.Link == "docomo" {
+				return !s.Judging
+			}
 		}
+		return false
+	})
+	if !got.degraded("docomo") {
+		t.Error("a tunnel that went down forgot its verdict at once")
 	}
+	// Down longer than the window, back healthy: judged afresh, at once
+	// good (a kept verdict would wait Recover for good probes).
+	time.Sleep(300 * time.Millisecond)
+	rtts["docomo"].Store(int64(20 * time.Millisecond))
 	down.Store(false)
-	waitFor(t, "docomo degraded again once up", func() bool { return got.degraded("docomo") })
+	waitFor(t, "docomo afresh after a long down", func() bool { return !got.degraded("docomo") })
+	rtts["docomo"].Store(int64(300 * time.Millisecond))
+	waitFor(t, "docomo degraded again", func() bool { return got.degraded("docomo") })
 	rtts["docomo"].Store(-1)
 	time.Sleep(100 * time.Millisecond)
 	rtts["docomo"].Store(int64(20 * time.Millisecond))

@@ -1,0 +1,144 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/ecmp"
+	"github.com/uplinkd/uplinkd/internal/sla"
+)
+
+// slaConfig is the [sla] TestSLASteering adds to the edge: quick enough
+// for a test (a probe every 100 ms, judged over 1 s, out after 1 s, back
+// after 2 s good).
+const slaConfig = `
+[sla]
+max_rtt_ms = 200
+max_loss_percent = 10
+probe_interval_ms = 100
+window_ms = 1000
+breach_ms = 1000
+recover_ms = 2000
+`
+
+// TestSLASteering: a carrier that stays up but turns bad leaves the ECMP
+// set while its BFD stays up, and comes back once it is good again; the
+// other tunnels keep carrying throughout. 300 ms of extra delay, then 25 %
+// loss, on docomo, with [sla] on the edge.
+func TestSLASteering(t *testing.T) {
+	l := needLab(t)
+	enableSLA(t, l)
+	all, rest := tunnelsOf(l), tunnelsOf(l)[1:]
+	eventually(t, 10*time.Second, func() string {
+		st := status(t, l, "edge")
+		if n := judging(st.SLA); n != len(Carriers) {
+			return fmt.Sprintf("%d tunnels judged by the SLA, want %d: %+v", n, len(Carriers), st.SLA)
+		}
+		return ""
+	})
+	w := watch(t, l)
+
+	t.Run("300 ms delay", func(t *testing.T) {
+		dl, err := l.Delay("docomo", 300*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		took, got, err := w.Wait(t.Context(), start, 15*time.Second, OnlyVia(rest...))
+		if err != nil {
+			dl.Close()
+			t.Fatalf("edge default via %v with docomo 300 ms slower, want %v", got, rest)
+		}
+		st := status(t, l, "edge")
+		link := linkNamed(st.ECMP, "docomo")
+		t.Logf("MEASURE docomo's delay ramping to +300 ms (+100 ms/s): out of the ECMP set %v after the ramp began; %s", took.Round(time.Millisecond), link.SLANote)
+		if link.BFD != "Up" || !strings.Contains(link.SLANote, "rtt") {
+			t.Errorf("docomo: BFD %s, note %q; want BFD up and the SLA naming the rtt", link.BFD, link.SLANote)
+		}
+		if err := dl.Close(); err != nil {
+			t.Fatal(err)
+		}
+		back, got, err := w.Wait(t.Context(), time.Now(), 15*time.Second, OnlyVia(all...))
+		if err != nil {
+			t.Fatalf("edge default via %v after the delay ended, want %v", got, all)
+		}
+		t.Logf("MEASURE docomo back %v after the delay was gone (recover 2 s)", back.Round(time.Millisecond))
+	})
+
+	t.Run("25 % loss", func(t *testing.T) {
+		if err := l.Loss("docomo", 25); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Loss("docomo", 0) })
+		// BFD may also see three in a row lost and take it out for a moment;
+		// what counts is that the SLA judges it and keeps it out.
+		eventually(t, 10*time.Second, func() string {
+			for _, s := range status(t, l, "edge").SLA {
+				if s.Link == "docomo" && s.Degraded && strings.Contains(s.Reason, "loss") {
+					return ""
+				}
+			}
+			return fmt.Sprintf("docomo not judged degraded by its loss: %+v", status(t, l, "edge").SLA)
+		})
+		if _, got, err := w.Wait(t.Context(), time.Now(), 5*time.Second, OnlyVia(rest...)); err != nil {
+			t.Fatalf("edge default via %v with docomo losing 25 %%, want %v", got, rest)
+		}
+		if err := l.Loss("docomo", 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := w.Wait(t.Context(), time.Now(), 15*time.Second, OnlyVia(all...)); err != nil {
+			t.Fatalf("edge default via %v after the loss ended, want %v", got, all)
+		}
+	})
+}
+
+// enableSLA adds slaConfig to the edge's file and reloads it; the test's
+// end puts the file back and reloads again.
+func enableSLA(t *testing.T, l *Lab) {
+	t.Helper()
+	path := l.ConfigPath("edge")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(append([]byte{}, orig...), slaConfig...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.WriteFile(path, orig, 0o644)
+		l.Reload("edge")
+		eventually(t, 10*time.Second, func() string {
+			if st := status(t, l, "edge"); len(st.SLA) != 0 {
+				return "the SLA still runs after its config was removed"
+			}
+			return ""
+		})
+	})
+	if err := l.Reload("edge"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func judging(ls []sla.LinkStatus) int {
+	n := 0
+	for _, s := range ls {
+		if s.Judging {
+			n++
+		}
+	}
+	return n
+}
+
+func linkNamed(e *ecmp.Status, name string) ecmp.LinkStatus {
+	if e != nil {
+		for _, l := range e.Links {
+			if l.Name == name {
+				return l
+			}
+		}
+	}
+	return ecmp.LinkStatus{}
+}
