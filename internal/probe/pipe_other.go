@@ -18,7 +18,9 @@ type Reply struct {
 type Pipe struct{}
 
 // NewICMPPipe is Linux only.
-func NewICMPPipe(netip.Addr, string) (*Pipe, error) { return nil, errors.New("icmp probes are linux only") }
+func NewICMPPipe(netip.Addr, string) (*Pipe, error) {
+	return nil, errors.New("icmp probes are linux only")
+}
 
 // Send is Linux only.
 func (*Pipe) Send() (int, error) { return 0, errors.New("icmp probes are linux only") }
