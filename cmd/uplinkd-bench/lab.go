@@ -64,6 +64,9 @@ func labRows(ctx context.Context, o options, bin string) []row {
 	if want("8") {
 		rows = append(rows, dataPathRow(ctx, l))
 	}
+	if want("11") {
+		rows = append(rows, slaRow(ctx, l, max(o.n/3, 5)))
+	}
 	if want("10") {
 		rows = append(rows, publishRows(ctx, l, max(o.n, 20))...)
 	}

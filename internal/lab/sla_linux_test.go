@@ -2,27 +2,12 @@ package lab
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/ecmp"
-	"github.com/uplinkd/uplinkd/internal/sla"
 )
-
-// slaConfig is the [sla] TestSLASteering adds to the edge: quick enough
-// for a test (a probe every 100 ms, judged over 1 s, out after 1 s, back
-// after 2 s good).
-const slaConfig = `
-[sla]
-max_rtt_ms = 200
-max_loss_percent = 10
-probe_interval_ms = 100
-window_ms = 1000
-breach_ms = 1000
-recover_ms = 2000
-`
 
 // TestSLASteering: a carrier that stays up but turns bad leaves the ECMP
 // set while its BFD stays up, and comes back once it is good again; the
@@ -32,13 +17,9 @@ func TestSLASteering(t *testing.T) {
 	l := needLab(t)
 	enableSLA(t, l)
 	all, rest := tunnelsOf(l), tunnelsOf(l)[1:]
-	eventually(t, 10*time.Second, func() string {
-		st := status(t, l, "edge")
-		if n := judging(st.SLA); n != len(Carriers) {
-			return fmt.Sprintf("%d tunnels judged by the SLA, want %d: %+v", n, len(Carriers), st.SLA)
-		}
-		return ""
-	})
+	if err := l.WaitSLAJudging(len(Carriers), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	w := watch(t, l)
 
 	t.Run("300 ms delay", func(t *testing.T) {
@@ -95,21 +76,18 @@ func TestSLASteering(t *testing.T) {
 	})
 }
 
-// enableSLA adds slaConfig to the edge's file and reloads it; the test's
+// enableSLA adds SLAConfig to the edge's file and reloads it; the test's
 // end puts the file back and reloads again.
 func enableSLA(t *testing.T, l *Lab) {
 	t.Helper()
-	path := l.ConfigPath("edge")
-	orig, err := os.ReadFile(path)
+	restore, err := l.WithEdgeConfig(SLAConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, append(append([]byte{}, orig...), slaConfig...), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		os.WriteFile(path, orig, 0o644)
-		l.Reload("edge")
+		if err := restore(); err != nil {
+			t.Error(err)
+		}
 		eventually(t, 10*time.Second, func() string {
 			if st := status(t, l, "edge"); len(st.SLA) != 0 {
 				return "the SLA still runs after its config was removed"
@@ -117,19 +95,6 @@ func enableSLA(t *testing.T, l *Lab) {
 			return ""
 		})
 	})
-	if err := l.Reload("edge"); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func judging(ls []sla.LinkStatus) int {
-	n := 0
-	for _, s := range ls {
-		if s.Judging {
-			n++
-		}
-	}
-	return n
 }
 
 func linkNamed(e *ecmp.Status, name string) ecmp.LinkStatus {

@@ -1,0 +1,67 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/api"
+)
+
+// SLAConfig is an [sla] quick enough for tests and the bench: a probe
+// every 100 ms, judged over 1 s, out after a 1 s breach, back after 2 s
+// good; RTT above 200 ms or loss above 10 % breaks it.
+const SLAConfig = `
+[sla]
+max_rtt_ms = 200
+max_loss_percent = 10
+probe_interval_ms = 100
+window_ms = 1000
+breach_ms = 1000
+recover_ms = 2000
+`
+
+// WithEdgeConfig appends extra to the edge's config file and reloads the
+// daemon; restore puts the file back and reloads again.
+func (l *Lab) WithEdgeConfig(extra string) (restore func() error, err error) {
+	path := l.ConfigPath("edge")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, append(append([]byte{}, orig...), extra...), 0o644); err != nil {
+		return nil, err
+	}
+	restore = func() error {
+		if err := os.WriteFile(path, orig, 0o644); err != nil {
+			return err
+		}
+		return l.Reload("edge")
+	}
+	if err := l.Reload("edge"); err != nil {
+		restore()
+		return nil, err
+	}
+	return restore, nil
+}
+
+// WaitSLAJudging waits until the edge's SLA judges n tunnels.
+func (l *Lab) WaitSLAJudging(n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		st, err := api.NewClient(l.Socket("edge")).Status()
+		got := 0
+		for _, s := range st.SLA {
+			if s.Judging {
+				got++
+			}
+		}
+		if err == nil && got == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the edge's SLA judges %d tunnels after %s, want %d (%v)", got, limit, n, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
