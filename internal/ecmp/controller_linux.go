@@ -107,6 +107,7 @@ func Start(ctx context.Context, plan Plan, log *slog.Logger, handshake func(stri
 	}
 	go c.run(ctx)
 	go c.failovers(ctx)
+	go c.watchCarriers(ctx)
 	return c, nil
 }
 

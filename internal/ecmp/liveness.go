@@ -23,6 +23,9 @@ type tunnelLive struct {
 	// peerAdminDown: up is kept although BFD is not Up, because the peer
 	// took the session down on purpose (see ObserveBFD).
 	peerAdminDown bool
+	// noCarrier: the carrier link under the tunnel has lost carrier (the
+	// kernel says so at once; BFD would take its detection time).
+	noCarrier bool
 }
 
 // NewLiveness returns a tracker with the given hold-down.
@@ -83,6 +86,26 @@ func (l *Liveness) ObserveBFD(name string, ch bfd.Change) (failed bool) {
 	return wasAlive && !l.Alive(name, ch.At)
 }
 
+// ObserveCarrier records the carrier link under a tunnel going down or up
+// and reports whether that changed anything, and whether it took a live
+// tunnel out. Lost carrier is certain
+// at once, where BFD would wait its detection time. Carrier back brings the
+// tunnel back only if its liveness source still says up (a flap shorter
+// than BFD's detection time), and then after the hold-down like any flap;
+// otherwise BFD coming Up does.
+func (l *Liveness) ObserveCarrier(name string, up bool, at time.Time) (changed, failed bool) {
+	t := l.tunnels[name]
+	if t == nil || t.noCarrier == !up {
+		return false, false
+	}
+	wasAlive := l.Alive(name, at)
+	t.noCarrier = !up
+	if up && t.up {
+		t.since, t.wasDown = at, true
+	}
+	return true, wasAlive && !l.Alive(name, at)
+}
+
 // PeerAdminDown reports whether a tunnel is kept although its BFD session
 // is down, because the peer took the session down on purpose.
 func (l *Liveness) PeerAdminDown(name string) bool {
@@ -96,7 +119,7 @@ func (l *Liveness) Forget(name string) { delete(l.tunnels, name) }
 // Alive reports whether a tunnel may be in the next-hop set at now.
 func (l *Liveness) Alive(name string, now time.Time) bool {
 	t := l.tunnels[name]
-	if t == nil || !t.up {
+	if t == nil || !t.up || t.noCarrier {
 		return false
 	}
 	return !t.wasDown || now.Sub(t.since) >= l.holdDown
@@ -105,7 +128,7 @@ func (l *Liveness) Alive(name string, now time.Time) bool {
 // Held reports whether a tunnel is up but still in hold-down, and until when.
 func (l *Liveness) Held(name string, now time.Time) (bool, time.Time) {
 	t := l.tunnels[name]
-	if t == nil || !t.up || !t.wasDown {
+	if t == nil || !t.up || !t.wasDown || t.noCarrier {
 		return false, time.Time{}
 	}
 	until := t.since.Add(l.holdDown)
@@ -124,8 +147,9 @@ func (l *Liveness) NextExpiry(now time.Time) time.Time {
 	return next
 }
 
-// Down reports whether a tunnel's liveness source says it is down now.
+// Down reports whether a tunnel's liveness source, or its carrier, says it
+// is down now.
 func (l *Liveness) Down(name string) bool {
 	t := l.tunnels[name]
-	return t != nil && !t.up
+	return t != nil && (!t.up || t.noCarrier)
 }

@@ -118,3 +118,49 @@ func TestObserveBFD(t *testing.T) {
 }
 
 func ptr(b bool) *bool { return &b }
+
+// TestLivenessCarrier: lost carrier takes a live tunnel out at once; a
+// flap shorter than BFD's detection (BFD never went down) brings it back
+// after the hold-down; a long one waits for BFD to come Up.
+func TestLivenessCarrier(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	l := NewLiveness(time.Second)
+	l.Set("docomo", true, t0)
+	if ch, failed := l.ObserveCarrier("docomo", false, t0.Add(time.Second)); !ch || !failed {
+		t.Fatalf("carrier lost: changed %v failed %v, want a failure", ch, failed)
+	}
+	if l.Alive("docomo", t0.Add(time.Second)) || !l.Down("docomo") {
+		t.Fatal("alive without carrier")
+	}
+	if ch, failed := l.ObserveCarrier("docomo", false, t0.Add(2*time.Second)); ch || failed {
+		t.Error("the same state again counted as a change")
+	}
+	// Back within BFD's detection: BFD stayed Up, the hold-down applies.
+	back := t0.Add(1100 * time.Millisecond)
+	if ch, failed := l.ObserveCarrier("docomo", true, back); !ch || failed {
+		t.Fatalf("carrier back: changed %v failed %v", ch, failed)
+	}
+	if l.Alive("docomo", back.Add(500*time.Millisecond)) {
+		t.Error("back before the hold-down ended")
+	}
+	if held, _ := l.Held("docomo", back.Add(500*time.Millisecond)); !held {
+		t.Error("not reported held after carrier came back")
+	}
+	if !l.Alive("docomo", back.Add(time.Second)) {
+		t.Error("not back after the hold-down")
+	}
+	// A long loss: BFD goes down meanwhile; carrier back is not enough.
+	l.ObserveCarrier("docomo", false, t0.Add(10*time.Second))
+	l.Set("docomo", false, t0.Add(10300*time.Millisecond))
+	l.ObserveCarrier("docomo", true, t0.Add(20*time.Second))
+	if l.Alive("docomo", t0.Add(30*time.Second)) {
+		t.Error("alive on carrier alone while BFD is down")
+	}
+	l.Set("docomo", true, t0.Add(31*time.Second))
+	if !l.Alive("docomo", t0.Add(32*time.Second)) {
+		t.Error("not back after BFD Up and the hold-down")
+	}
+	if ch, _ := l.ObserveCarrier("unknown", false, t0); ch {
+		t.Error("a tunnel never seen changed")
+	}
+}

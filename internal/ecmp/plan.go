@@ -23,6 +23,9 @@ type Link struct {
 	// limits it; SoftWeight its weight past the soft limit.
 	Carrier    string
 	SoftWeight int
+	// Underlay is the carrier's interface (edge): losing carrier there
+	// takes its tunnels out at once.
+	Underlay string
 	Local4     netip.Addr // BFD and the IPv4 session run between these
 	Peer4      netip.Addr
 	Local6     netip.Addr // invalid when the tunnel has no IPv6
@@ -69,6 +72,7 @@ func PlanFrom(c *config.Config) Plan {
 		l := newLink(t.Name, t.Interface, c.UplinkOf(t).Weight*hub.Weight, t.Addresses)
 		l.Hub, l.Preference = t.Hub, hub.Preference
 		l.Carrier, l.SoftWeight = t.Uplink, c.UplinkOf(t).Budget.SoftWeight*hub.Weight
+		l.Underlay = c.UplinkOf(t).Interface
 		p.Links = append(p.Links, l)
 		asn[l.Name] = hub.ASN
 	}
