@@ -26,10 +26,10 @@ type Link struct {
 	// Underlay is the carrier's interface (edge): losing carrier there
 	// takes its tunnels out at once.
 	Underlay string
-	Local4     netip.Addr // BFD and the IPv4 session run between these
-	Peer4      netip.Addr
-	Local6     netip.Addr // invalid when the tunnel has no IPv6
-	Peer6      netip.Addr
+	Local4   netip.Addr // BFD and the IPv4 session run between these
+	Peer4    netip.Addr
+	Local6   netip.Addr // invalid when the tunnel has no IPv6
+	Peer6    netip.Addr
 }
 
 // Plan is everything the controller needs from a site's config.
