@@ -17,15 +17,19 @@ import (
 type fault struct {
 	id, name       string
 	apply, restore func(l *benchLab, carrier string) error
+	goal           time.Duration // p99
 }
 
 var faults = []fault{
 	{id: "1a", name: "link down on the carrier side",
 		apply:   func(l *benchLab, c string) error { return carrierLink(l, c, false) },
-		restore: func(l *benchLab, c string) error { return carrierLink(l, c, true) }},
+		restore: func(l *benchLab, c string) error { return carrierLink(l, c, true) },
+		// The edge's kernel reports lost carrier at once: no BFD wait.
+		goal: 20 * time.Millisecond},
 	{id: "1b", name: "all packets dropped (nftables), link up",
 		apply:   func(l *benchLab, c string) error { return lab.Blackhole(l.NS(c), "home0") },
-		restore: func(l *benchLab, c string) error { return lab.Unblackhole(l.NS(c)) }},
+		restore: func(l *benchLab, c string) error { return lab.Unblackhole(l.NS(c)) },
+		goal:    300 * time.Millisecond},
 }
 
 // carrierLink sets the carrier's end of the home link down or up through
@@ -60,7 +64,7 @@ func failoverRows(ctx context.Context, l *benchLab, n int) []row {
 	var rows []row
 	var detectToFIB []time.Duration
 	for _, f := range faults {
-		name := fmt.Sprintf("failover: %s → FIB without it (BFD 100 ms × 3)", f.name)
+		name := fmt.Sprintf("failover: %s → FIB without it (carrier watch; BFD 100 ms × 3)", f.name)
 		took, dfib, err := failoverSeries(ctx, l, f, n, 10*time.Second)
 		detectToFIB = append(detectToFIB, dfib...)
 		if len(took) == 0 {
@@ -68,7 +72,7 @@ func failoverRows(ctx context.Context, l *benchLab, n int) []row {
 			continue
 		}
 		_, p99, s := dist(took)
-		r := row{id: f.id, name: name, uplinkd: s, ratio: fmt.Sprintf("p99 goal ≤ 300 ms"), verdict: verdict(p99 <= 300*time.Millisecond), err: err}
+		r := row{id: f.id, name: name, uplinkd: s, ratio: fmt.Sprintf("p99 goal ≤ %d ms", f.goal.Milliseconds()), verdict: verdict(p99 <= f.goal), err: err}
 		rows = append(rows, r)
 		if f.id == "1b" {
 			blackholeP50, blackholeP99 = percentiles(took)
