@@ -1,0 +1,310 @@
+package bfd
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// The frugal mode (issue 17) makes an idle tunnel cheap on a metered
+// carrier while a busy one still fails over within the configured
+// detection time. It runs only between two ends that both offer it, each
+// telling the other by the form of its My Discriminator (see offersFrugal),
+// which no other implementation reads; with any other peer a session is
+// plain asynchronous mode at the configured timers.
+//
+// Idle, both ends advertise Desired Min TX = the idle interval (1 s) and
+// Required Min RX = the configured one, so each sends once a second and
+// detects the other in multiplier × 1 s. The tunnel's own packet counters,
+// read every samplePeriod, decide when that is not enough: what the tunnel
+// receives is proof of life; what it sends with nothing coming back starts
+// a probe: Desired Min TX drops to the configured interval with a Poll
+// (§6.8.3: a lower interval applies at once), sent at once and then at the
+// fast rate until the Final comes back. The peer, seeing our interval
+// drop, drops its own (following only from idle, so that two ends never
+// keep each other fast), and both detect each other at the fast rate from
+// then on, whatever the round-trip time. A probe that nothing answers
+// takes the session Down by itself after probeGrace, as an unanswered Poll
+// does in Demand mode (§6.6): the peer cannot lower a detection time it
+// never hears about. After quietPeriod without a probe the session polls
+// back to the idle rate, sending fast until the Final (§6.8.3).
+const (
+	// DefaultIdleInterval is the frugal mode's idle transmit interval:
+	// once a second each way is 0.64 GB per 30 days in 124-byte
+	// WireGuard packets, and detects an idle failure within 3 s.
+	DefaultIdleInterval = time.Second
+	// samplePeriod is how often a frugal session reads its tunnel's
+	// counters.
+	samplePeriod = 20 * time.Millisecond
+	// loneWait is how long traffic sent in one sample waits for anything
+	// to come back before a probe: longer than a TCP ACK (quick after an
+	// idle spell) or a reply across a mobile carrier, so that a BGP
+	// keepalive or a lone request costs no probe; short enough that a
+	// flow starting on a tunnel that died while idle is out within a
+	// second of its first packet (loneWait + probeGrace).
+	loneWait = 500 * time.Millisecond
+	// quietPeriod is how long the fast rate outlives the last probe, or
+	// the peer's switch to it. Longer than any round trip, so that a late
+	// Final for a fast Poll cannot pass for the Final of the Poll that
+	// slows down, which §6.5 could not tell apart.
+	quietPeriod = time.Second
+)
+
+// Traffic is a tunnel's packet counters: the inner packets it received and
+// sent, a session's own control packets included.
+type Traffic struct {
+	RxPackets, TxPackets uint64
+}
+
+// TrafficSource reads one tunnel's counters for a frugal session.
+type TrafficSource interface {
+	Read() (Traffic, error)
+	Close() error
+}
+
+// frugalState is a frugal session's view of its tunnel; guarded by
+// Session.mu.
+type frugalState struct {
+	primed bool
+	rx, tx uint64 // the counters as last read
+	// own counts the control packets we tried to send, taken off the
+	// tunnel's tx to leave the traffic of others; user is that as last
+	// read, the highest seen (own is counted before the kernel counts the
+	// packet, so the difference can dip for a moment).
+	own        uint64
+	user       int64
+	nextSample time.Time
+	// quietSince is the first sample that saw traffic sent and nothing
+	// received since; txSamples counts the samples with traffic sent from
+	// then on. Zero: nothing unanswered.
+	quietSince time.Time
+	txSamples  int
+	// probeAt is when the probe for it began, deadline when the session
+	// goes Down unless something comes back first. Zero: no probe.
+	probeAt, deadline time.Time
+	// busyUntil: the fast rate is wanted until then; zero: idle.
+	busyUntil          time.Time
+	probes, probeDowns uint64
+}
+
+// Discriminators of sessions that offer the frugal mode carry a tag in
+// their low 16 bits, a hash of the high 16: a random discriminator of
+// another implementation has it by chance once in 65536, and then only
+// makes us send more slowly to a peer that still detects us at its own
+// rate. Discriminators of sessions that do not offer it never carry it.
+func frugalTag(hi uint16) uint16 {
+	return uint16((uint32(hi)*0x9e3779b1)>>16) ^ 0x554c
+}
+
+func offersFrugal(d uint32) bool {
+	hi := uint16(d >> 16)
+	return hi != 0 && uint16(d) == frugalTag(hi)
+}
+
+// randomDiscr draws a discriminator that offers the frugal mode or, for
+// a session that does not, one that cannot be taken to.
+func randomDiscr(frugal bool) uint32 {
+	for {
+		if frugal {
+			hi := uint16(rand.Uint32())
+			if hi != 0 {
+				return uint32(hi)<<16 | uint32(frugalTag(hi))
+			}
+			continue
+		}
+		if d := rand.Uint32(); d != 0 && !offersFrugal(d) {
+			return d
+		}
+	}
+}
+
+// frugal reports whether the session runs the frugal mode now: this end
+// offers it, the peer does too, and the session is Up. Called with s.mu
+// held.
+func (s *Session) frugal() bool {
+	return s.cfg.Frugal && s.src != nil && s.st.state == StateUp && offersFrugal(s.st.remoteDiscr)
+}
+
+// targetTx is the Desired Min TX the session wants now. Called with s.mu
+// held.
+func (s *Session) targetTx() time.Duration {
+	switch {
+	case s.st.state != StateUp:
+		// §6.8.3: not less than one second until Up.
+		return max(s.cfg.DesiredMinTx, slowTx)
+	case s.frugal() && s.st.fr.busyUntil.IsZero():
+		return s.cfg.IdleInterval
+	}
+	return s.cfg.DesiredMinTx
+}
+
+// retarget moves Desired Min TX towards targetTx by the rules of §6.8.3:
+// outside Up at once and without a Poll; while Up with a Poll Sequence, a
+// lower interval in use at once, a higher one only once the Poll is
+// answered, and not begun while another Poll is outstanding, whose Final
+// could not be told from its own (§6.5). It reports whether the interval
+// in use fell, so that the peer should hear of it now. Called with s.mu
+// held.
+func (s *Session) retarget() (faster bool) {
+	st := &s.st
+	want := s.targetTx()
+	switch {
+	case want == st.desiredTx:
+		return false
+	case st.state != StateUp:
+		st.desiredTx, st.usedTx = want, want
+		return false
+	case want < st.desiredTx:
+		faster = want < st.usedTx
+		st.desiredTx, st.usedTx, st.poll = want, want, true
+		return faster
+	case st.poll:
+		return false // when the Final comes
+	}
+	st.desiredTx, st.poll = want, true
+	return false
+}
+
+// observe takes one reading of the tunnel's counters. Called with s.mu
+// held.
+func (s *Session) observe(t Traffic, now time.Time) effect {
+	fr := &s.st.fr
+	user := int64(t.TxPackets) - int64(fr.own)
+	if !fr.primed || t.RxPackets < fr.rx || t.TxPackets < fr.tx {
+		// First reading, or the counters went back (a re-created
+		// interface): a new baseline, nothing to judge yet.
+		fr.primed, fr.rx, fr.tx, fr.user = true, t.RxPackets, t.TxPackets, user
+		return effect{}
+	}
+	rxMoved, txMoved := t.RxPackets != fr.rx, user > fr.user
+	fr.rx, fr.tx = t.RxPackets, t.TxPackets
+	if txMoved {
+		fr.user = user
+	}
+	switch {
+	case rxMoved:
+		s.answered()
+	case txMoved && fr.quietSince.IsZero():
+		fr.quietSince, fr.txSamples = now, 1
+	case txMoved:
+		fr.txSamples++
+	}
+	return s.maybeProbe(now)
+}
+
+// answered notes that something came back: no probe is needed, and a
+// probe under way has its answer. Called with s.mu held.
+func (s *Session) answered() {
+	fr := &s.st.fr
+	fr.quietSince, fr.txSamples, fr.probeAt, fr.deadline = time.Time{}, 0, time.Time{}, time.Time{}
+}
+
+// maybeProbe starts a probe once traffic has gone unanswered long enough:
+// the configured interval for traffic that keeps being sent (a busy
+// tunnel), loneWait for one burst (a keepalive, a request, a new flow's
+// first packet). Called with s.mu held.
+func (s *Session) maybeProbe(now time.Time) effect {
+	fr := &s.st.fr
+	if fr.quietSince.IsZero() || !fr.probeAt.IsZero() || !s.frugal() {
+		return effect{}
+	}
+	wait := loneWait
+	if fr.txSamples > 1 {
+		wait = s.cfg.DesiredMinTx
+	}
+	if now.Before(fr.quietSince.Add(wait)) {
+		return effect{}
+	}
+	fr.probeAt, fr.deadline = now, now.Add(s.probeGrace())
+	fr.busyUntil = now.Add(quietPeriod)
+	fr.probes++
+	was := s.period()
+	s.retarget()
+	// A Poll even when already fast: its Final is the answer awaited.
+	s.st.poll = true
+	s.retime(was, now)
+	s.log.Debug("bfd probe", "unanswered_for", now.Sub(fr.quietSince), "tx_samples", fr.txSamples)
+	return effect{periodic: true}
+}
+
+// probeGrace is how long a probe waits for an answer: what is left of the
+// configured detection time once the wait before probing and the sampling
+// have taken theirs, so that a busy tunnel that fails is Down within that
+// detection time of the failure. At least one interval.
+func (s *Session) probeGrace() time.Duration {
+	iv := max(s.cfg.DesiredMinTx, s.cfg.RequiredMinRx)
+	return max(time.Duration(s.cfg.DetectMult)*iv-s.cfg.DesiredMinTx-3*samplePeriod, iv)
+}
+
+// follow switches to the fast rate when the peer does, so that both ends
+// time each other fast while either is busy; only from idle, so that the
+// two never hold each other there. prevTx is the peer's Desired Min TX
+// before this packet. Called with s.mu held.
+func (s *Session) follow(prevTx, nowTx uint32, at time.Time) {
+	if !s.frugal() || !s.st.fr.busyUntil.IsZero() {
+		return
+	}
+	if nowTx < prevTx && dur(nowTx) <= s.cfg.DesiredMinTx {
+		s.st.fr.busyUntil = at.Add(quietPeriod)
+	}
+}
+
+// frugalDue runs a frugal session's deadlines: the probe's, the end of the
+// fast rate, and the next reading of the counters. Called with s.mu held.
+func (s *Session) frugalDue(now time.Time, e *effect) {
+	fr := &s.st.fr
+	if !s.frugal() {
+		fr.nextSample = time.Time{}
+		return
+	}
+	if !fr.deadline.IsZero() && !now.Before(fr.deadline) {
+		fr.probeDowns++
+		s.log.Info("bfd probe unanswered", "sent_unanswered_for", now.Sub(fr.quietSince), "probe_for", now.Sub(fr.probeAt))
+		*e = s.expire(now)
+		return
+	}
+	if !fr.busyUntil.IsZero() && !now.Before(fr.busyUntil) && fr.probeAt.IsZero() && !s.st.poll {
+		fr.busyUntil = time.Time{}
+		s.retarget()
+	}
+	if !now.Before(fr.nextSample) {
+		e.sample = true
+		fr.nextSample = now.Add(samplePeriod)
+	}
+}
+
+// frugalWake is the earliest frugal deadline; ok is false for none.
+// Called with s.mu held.
+func (s *Session) frugalWake(now time.Time) (t time.Time, ok bool) {
+	if !s.frugal() {
+		return time.Time{}, false
+	}
+	fr := &s.st.fr
+	t = later(fr.nextSample, now) // zero: the first reading, at once
+	if !fr.deadline.IsZero() && fr.deadline.Before(t) {
+		t = fr.deadline
+	}
+	return t, true
+}
+
+// resetFrugal forgets the tunnel's state on leaving Up. Called with s.mu
+// held.
+func (s *Session) resetFrugal() {
+	own := s.st.fr.own
+	probes, downs := s.st.fr.probes, s.st.fr.probeDowns
+	s.st.fr = frugalState{own: own, probes: probes, probeDowns: downs}
+}
+
+// liveness names the mode for status. Called with s.mu held.
+func (s *Session) liveness() string {
+	switch {
+	case !s.cfg.Frugal:
+		return "fast"
+	case s.st.state != StateUp:
+		return "frugal offered"
+	case !s.frugal():
+		return "fast (peer not frugal)"
+	case s.st.fr.busyUntil.IsZero():
+		return "frugal idle"
+	}
+	return "frugal busy"
+}
