@@ -19,19 +19,25 @@ import (
 // receives is proof of life; what it sends with nothing coming back starts
 // a probe: Desired Min TX drops to the configured interval with a Poll
 // (§6.8.3: a lower interval applies at once), sent at once and then at the
-// fast rate until the Final comes back. The peer, seeing our interval
-// drop, drops its own (following only from idle, so that two ends never
-// keep each other fast), and both detect each other at the fast rate from
-// then on, whatever the round-trip time. A probe that nothing answers
+// fast rate until the Final comes back. The peer, seeing a Poll at the
+// fast interval, drops its own interval too, and both detect each other
+// at the fast rate, whatever the round-trip time, while traffic keeps
+// going out unanswered (a one-way stream), the sender polling again every
+// half quietPeriod to keep the peer there. Only Polls at the fast rate
+// hold an end fast, never plain packets, so that two ends cannot hold each
+// other there for ever: a Poll is sent only for a change or for traffic.
+// A probe that nothing answers
 // takes the session Down by itself after probeGrace, as an unanswered Poll
 // does in Demand mode (§6.6): the peer cannot lower a detection time it
 // never hears about. After quietPeriod without a probe the session polls
 // back to the idle rate, sending fast until the Final (§6.8.3).
 const (
 	// DefaultIdleInterval is the frugal mode's idle transmit interval:
-	// once a second each way is 0.64 GB per 30 days in 124-byte
-	// WireGuard packets, and detects an idle failure within 3 s.
-	DefaultIdleInterval = time.Second
+	// about once a second each way (0.71–0.95 s with the jitter of
+	// §6.8.7), 0.77 GB per 30 days in 124-byte WireGuard packets, and an
+	// idle failure detected in 2.85 s, within 3 s of the fault even with
+	// a packet in flight.
+	DefaultIdleInterval = 950 * time.Millisecond
 	// samplePeriod is how often a frugal session reads its tunnel's
 	// counters.
 	samplePeriod = 20 * time.Millisecond
@@ -69,10 +75,11 @@ type frugalState struct {
 	// own counts the control packets we tried to send, taken off the
 	// tunnel's tx to leave the traffic of others; user is that as last
 	// read, the highest seen (own is counted before the kernel counts the
-	// packet, so the difference can dip for a moment).
-	own        uint64
-	user       int64
-	nextSample time.Time
+	// packet, so the difference can dip for a moment). userRx is the
+	// same for what the tunnel received, less the control packets.
+	own          uint64
+	user, userRx int64
+	nextSample   time.Time
 	// quietSince is the first sample that saw traffic sent and nothing
 	// received since; txSamples counts the samples with traffic sent from
 	// then on. Zero: nothing unanswered.
@@ -82,8 +89,9 @@ type frugalState struct {
 	// goes Down unless something comes back first. Zero: no probe.
 	probeAt, deadline time.Time
 	// busyUntil: the fast rate is wanted until then; zero: idle.
-	busyUntil          time.Time
-	probes, probeDowns uint64
+	// asserted is when we last polled to hold the peer fast.
+	busyUntil, asserted time.Time
+	probes, probeDowns  uint64
 }
 
 // Discriminators of sessions that offer the frugal mode carry a tag in
@@ -169,16 +177,18 @@ func (s *Session) retarget() (faster bool) {
 func (s *Session) observe(t Traffic, now time.Time) effect {
 	fr := &s.st.fr
 	user := int64(t.TxPackets) - int64(fr.own)
+	userRx := int64(t.RxPackets) - int64(s.st.rxPackets)
 	if !fr.primed || t.RxPackets < fr.rx || t.TxPackets < fr.tx {
 		// First reading, or the counters went back (a re-created
 		// interface): a new baseline, nothing to judge yet.
-		fr.primed, fr.rx, fr.tx, fr.user = true, t.RxPackets, t.TxPackets, user
+		fr.primed, fr.rx, fr.tx, fr.user, fr.userRx = true, t.RxPackets, t.TxPackets, user, userRx
 		return effect{}
 	}
-	rxMoved, txMoved := t.RxPackets != fr.rx, user > fr.user
+	rxMoved, txMoved, userRxMoved := t.RxPackets != fr.rx, user > fr.user, userRx > fr.userRx
 	fr.rx, fr.tx = t.RxPackets, t.TxPackets
-	if txMoved {
-		fr.user = user
+	fr.user, fr.userRx = max(fr.user, user), max(fr.userRx, userRx)
+	if txMoved && !userRxMoved && !fr.busyUntil.IsZero() {
+		s.holdFast(now)
 	}
 	switch {
 	case rxMoved:
@@ -189,6 +199,17 @@ func (s *Session) observe(t Traffic, now time.Time) effect {
 		fr.txSamples++
 	}
 	return s.maybeProbe(now)
+}
+
+// holdFast keeps a busy session fast while its traffic goes out with no
+// traffic coming back (a one-way stream), polling now and then so that
+// the peer stays fast too. Called with s.mu held.
+func (s *Session) holdFast(now time.Time) {
+	fr := &s.st.fr
+	fr.busyUntil = now.Add(quietPeriod)
+	if !s.st.poll && now.Sub(fr.asserted) >= quietPeriod/2 {
+		s.st.poll, fr.asserted = true, now
+	}
 }
 
 // answered notes that something came back: no probe is needed, and a
@@ -215,7 +236,7 @@ func (s *Session) maybeProbe(now time.Time) effect {
 		return effect{}
 	}
 	fr.probeAt, fr.deadline = now, now.Add(s.probeGrace())
-	fr.busyUntil = now.Add(quietPeriod)
+	fr.busyUntil, fr.asserted = now.Add(quietPeriod), now
 	fr.probes++
 	was := s.period()
 	s.retarget()
@@ -235,16 +256,12 @@ func (s *Session) probeGrace() time.Duration {
 	return max(time.Duration(s.cfg.DetectMult)*iv-s.cfg.DesiredMinTx-3*samplePeriod, iv)
 }
 
-// follow switches to the fast rate when the peer does, so that both ends
-// time each other fast while either is busy; only from idle, so that the
-// two never hold each other there. prevTx is the peer's Desired Min TX
-// before this packet. Called with s.mu held.
-func (s *Session) follow(prevTx, nowTx uint32, at time.Time) {
-	if !s.frugal() || !s.st.fr.busyUntil.IsZero() {
-		return
-	}
-	if nowTx < prevTx && dur(nowTx) <= s.cfg.DesiredMinTx {
-		s.st.fr.busyUntil = at.Add(quietPeriod)
+// follow holds the fast rate for quietPeriod when the peer polls at it,
+// so that both ends time each other fast while either is busy. Called
+// with s.mu held.
+func (s *Session) follow(p Packet, at time.Time) {
+	if s.frugal() && p.Poll && dur(p.DesiredMinTx) <= s.cfg.DesiredMinTx {
+		s.st.fr.busyUntil = later(s.st.fr.busyUntil, at.Add(quietPeriod))
 	}
 }
 
@@ -272,14 +289,14 @@ func (s *Session) frugalDue(now time.Time, e *effect) {
 	}
 }
 
-// frugalWake is the earliest frugal deadline; ok is false for none.
-// Called with s.mu held.
-func (s *Session) frugalWake(now time.Time) (t time.Time, ok bool) {
+// frugalWake is the earliest frugal deadline (the zero time: at once, for
+// the first reading); ok is false for none. Called with s.mu held.
+func (s *Session) frugalWake() (t time.Time, ok bool) {
 	if !s.frugal() {
 		return time.Time{}, false
 	}
 	fr := &s.st.fr
-	t = later(fr.nextSample, now) // zero: the first reading, at once
+	t = fr.nextSample
 	if !fr.deadline.IsZero() && fr.deadline.Before(t) {
 		t = fr.deadline
 	}

@@ -98,7 +98,7 @@ func (s *Session) wakeAt() time.Time {
 	if d := s.st.detectAt; !d.IsZero() && d.Before(w) {
 		w = d
 	}
-	if f, ok := s.frugalWake(time.Now()); ok && f.Before(w) {
+	if f, ok := s.frugalWake(); ok && f.Before(w) {
 		w = f
 	}
 	return w
@@ -123,7 +123,7 @@ func (s *Session) receive(r rxPacket, now time.Time) effect {
 	st.lastRx = r.at
 	st.remoteDiscr = p.MyDiscr
 	st.remoteState, st.remoteDiag = p.State, p.Diag
-	s.follow(st.remoteDesiredTx, p.DesiredMinTx, r.at)
+	s.follow(p, r.at)
 	st.remoteDesiredTx, st.remoteMinRx, st.remoteMult = p.DesiredMinTx, p.RequiredMinRx, p.DetectMult
 	s.answered() // a frugal session's probe has its answer
 	if p.Final && st.poll {
