@@ -46,8 +46,13 @@ const (
 	// idle spell) or a reply across a mobile carrier, so that a BGP
 	// keepalive or a lone request costs no probe; short enough that a
 	// flow starting on a tunnel that died while idle is out within a
-	// second of its first packet (loneWait + probeGrace).
+	// second of its first packet (loneWait + what a probe waits, 160 ms).
 	loneWait = 500 * time.Millisecond
+	// busyWait is how long traffic that keeps going out (in two samples
+	// or more) waits for anything to come back before a probe: two
+	// samples, so that most of the detection time is left for the probe's
+	// round trip.
+	busyWait = 2 * samplePeriod
 	// quietPeriod is how long the fast rate outlives the last probe, or
 	// the peer's switch to it. Longer than any round trip, so that a late
 	// Final for a fast Poll cannot pass for the Final of the Poll that
@@ -220,40 +225,52 @@ func (s *Session) answered() {
 }
 
 // maybeProbe starts a probe once traffic has gone unanswered long enough:
-// the configured interval for traffic that keeps being sent (a busy
-// tunnel), loneWait for one burst (a keepalive, a request, a new flow's
-// first packet). Called with s.mu held.
+// busyWait for traffic that keeps being sent (a busy tunnel), loneWait
+// for one burst (a keepalive, a request, a new flow's first packet).
+// Called with s.mu held.
 func (s *Session) maybeProbe(now time.Time) effect {
 	fr := &s.st.fr
 	if fr.quietSince.IsZero() || !fr.probeAt.IsZero() || !s.frugal() {
 		return effect{}
 	}
+	if dur(s.st.remoteDesiredTx) <= s.cfg.DesiredMinTx {
+		// The peer sends at the fast rate: its packets are the proof,
+		// and the detection time is already the configured one.
+		return effect{}
+	}
 	wait := loneWait
 	if fr.txSamples > 1 {
-		wait = s.cfg.DesiredMinTx
+		wait = busyWait
 	}
 	if now.Before(fr.quietSince.Add(wait)) {
 		return effect{}
 	}
-	fr.probeAt, fr.deadline = now, now.Add(s.probeGrace())
+	fr.probeAt = now
+	fr.deadline = later(fr.quietSince.Add(s.busyDetect()), now.Add(s.busyDetect()-busyWait-samplePeriod))
 	fr.busyUntil, fr.asserted = now.Add(quietPeriod), now
 	fr.probes++
 	was := s.period()
-	s.retarget()
+	faster := s.retarget()
 	// A Poll even when already fast: its Final is the answer awaited.
+	// Sent at once when the rate falls (§6.8.3 lets it apply at once),
+	// else with the next packet of the fast rate.
 	s.st.poll = true
 	s.retime(was, now)
 	s.log.Debug("bfd probe", "unanswered_for", now.Sub(fr.quietSince), "tx_samples", fr.txSamples)
-	return effect{periodic: true}
+	return effect{periodic: faster}
 }
 
-// probeGrace is how long a probe waits for an answer: what is left of the
-// configured detection time once the wait before probing and the sampling
-// have taken theirs, so that a busy tunnel that fails is Down within that
-// detection time of the failure. At least one interval.
-func (s *Session) probeGrace() time.Duration {
+// busyDetect is how long traffic may go out unanswered before the session
+// goes Down: the configured detection time less what sampling costs (the
+// last packet received is seen up to a sample late, the first unanswered
+// one sent up to another, the probe starts up to a third late) and a
+// fourth for the FIB write and the scheduler, so that a busy tunnel
+// that fails is Down within the configured detection time of the failure.
+// A probe started late (for a lone packet) still waits for its answer what
+// one started after busyWait would. At least one interval.
+func (s *Session) busyDetect() time.Duration {
 	iv := max(s.cfg.DesiredMinTx, s.cfg.RequiredMinRx)
-	return max(time.Duration(s.cfg.DetectMult)*iv-s.cfg.DesiredMinTx-3*samplePeriod, iv)
+	return max(time.Duration(s.cfg.DetectMult)*iv-4*samplePeriod, iv+busyWait+samplePeriod)
 }
 
 // follow holds the fast rate for quietPeriod when the peer polls at it,
