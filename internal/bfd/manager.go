@@ -128,6 +128,7 @@ func (m *Manager) Add(cfg SessionConfig) (*Session, error) {
 		return nil, fmt.Errorf("add %s: %w", cfg.Key(), err)
 	}
 	var src TrafficSource
+	asked := cfg.Frugal
 	if cfg.Frugal {
 		if src, err = m.traffic(cfg.Interface); err != nil {
 			m.log.Warn("bfd session runs fast: no tunnel counters for the frugal mode", "interface", cfg.Interface, "err", err)
@@ -135,7 +136,7 @@ func (m *Manager) Add(cfg SessionConfig) (*Session, error) {
 		}
 	}
 	s := newSession(cfg, m.newDiscr(cfg.Frugal), conn, m.log, m.onChange)
-	s.src = src
+	s.src, s.askedFrugal = src, asked
 	m.byKey[cfg.Key()], m.byDiscr[s.localDiscr] = s, s
 	m.wg.Go(s.run)
 	m.log.Info("bfd session added", "peer", cfg.Peer, "interface", cfg.Interface, "local", cfg.Local,

@@ -322,7 +322,7 @@ func (s *Session) Status() Status {
 		TxInterval: txIv, RxInterval: rxIv,
 		DetectTime:       time.Duration(st.remoteMult) * rxIv,
 		RemoteDetectMult: st.remoteMult, PollActive: st.poll,
-		Liveness: s.liveness(), Probes: st.fr.probes, ProbeDowns: st.fr.probeDowns,
+		Liveness: s.liveness(), AskedFrugal: s.askedFrugal, Probes: st.fr.probes, ProbeDowns: st.fr.probeDowns,
 		LastRx: st.lastRx, UpSince: st.upSince, Uptime: uptime(st.upSince),
 		TxPackets: st.txPackets, TxErrors: st.txErr, RxPackets: st.rxPackets,
 		RxDropped: s.rxDrops.Load(), StateChanges: st.changes,

@@ -107,6 +107,8 @@ type Status struct {
 	// "frugal idle", "frugal busy", "frugal offered" (not Up yet) or
 	// "fast (peer not frugal)".
 	Liveness string
+	// AskedFrugal is the Frugal of the session's config as added.
+	AskedFrugal bool
 	// Probes counts the frugal mode's probes, ProbeDowns those that
 	// nothing answered, which took the session Down.
 	Probes       uint64
@@ -164,7 +166,10 @@ type Session struct {
 	notify     func(Change)
 	conn       txConn
 	src        TrafficSource // the tunnel's counters; nil unless frugal
-	rnd        *rand.Rand
+	// askedFrugal: the frugal mode was asked for, even if the counters
+	// it needs could not be opened.
+	askedFrugal bool
+	rnd         *rand.Rand
 
 	rx      chan rxPacket
 	admin   chan bool
