@@ -79,7 +79,9 @@ func TestLivenessMode(t *testing.T) {
 	}{
 		{"default fast", func(t *testing.T) string { return goodEdge },
 			result{Uplinks: []string{"fast", "fast"}, Hold: 9 * time.Second, KA: 3 * time.Second, IdleEvery: 950 * time.Millisecond}},
-		{"global frugal", func(t *testing.T) string { return goodEdge + "\n[liveness]\nmode = \"frugal\"\nidle_interval_ms = 900\n" },
+		{"global frugal", func(t *testing.T) string {
+			return goodEdge + "\n[liveness]\nmode = \"frugal\"\nidle_interval_ms = 900\n"
+		},
 			result{Uplinks: []string{"frugal", "frugal"}, Hold: 90 * time.Second, KA: 30 * time.Second, IdleEvery: 900 * time.Millisecond}},
 		{"one uplink frugal", func(t *testing.T) string {
 			return edit(t, goodEdge, `interface = "wwan1"`, "interface = \"wwan1\"\nliveness = \"frugal\"")
