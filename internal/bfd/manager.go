@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -36,6 +35,11 @@ type Config struct {
 	// must return quickly (a non-blocking send to a reconciler) and must
 	// not call Remove or Close, which wait for that goroutine.
 	OnChange func(Change)
+	// Traffic opens a tunnel's packet counters for a session that offers
+	// the frugal mode, in the network namespace of the thread calling Add;
+	// nil: the interface's own counters through rtnetlink. A session
+	// whose counters cannot be opened does not offer the frugal mode.
+	Traffic func(iface string) (TrafficSource, error)
 }
 
 // Drops counts received packets that reached no session.
@@ -67,6 +71,7 @@ type listener struct {
 type Manager struct {
 	log      *slog.Logger
 	onChange func(Change)
+	traffic  func(iface string) (TrafficSource, error)
 	wg       sync.WaitGroup
 
 	badTTL, invalid, noSession atomic.Uint64
@@ -85,9 +90,14 @@ func NewManager(cfg Config) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	traffic := cfg.Traffic
+	if traffic == nil {
+		traffic = openCounters
+	}
 	return &Manager{
 		log:       log,
 		onChange:  cfg.OnChange,
+		traffic:   traffic,
 		byKey:     map[Key]*Session{},
 		byDiscr:   map[uint32]*Session{},
 		listeners: map[listenKey]*listener{},
@@ -117,11 +127,20 @@ func (m *Manager) Add(cfg SessionConfig) (*Session, error) {
 		m.release(l)
 		return nil, fmt.Errorf("add %s: %w", cfg.Key(), err)
 	}
-	s := newSession(cfg, m.newDiscr(), conn, m.log, m.onChange)
+	var src TrafficSource
+	asked := cfg.Frugal
+	if cfg.Frugal {
+		if src, err = m.traffic(cfg.Interface); err != nil {
+			m.log.Warn("bfd session runs fast: no tunnel counters for the frugal mode", "interface", cfg.Interface, "err", err)
+			cfg.Frugal = false
+		}
+	}
+	s := newSession(cfg, m.newDiscr(cfg.Frugal), conn, m.log, m.onChange)
+	s.src, s.askedFrugal = src, asked
 	m.byKey[cfg.Key()], m.byDiscr[s.localDiscr] = s, s
 	m.wg.Go(s.run)
 	m.log.Info("bfd session added", "peer", cfg.Peer, "interface", cfg.Interface, "local", cfg.Local,
-		"tx", cfg.DesiredMinTx, "rx", cfg.RequiredMinRx, "mult", cfg.DetectMult)
+		"tx", cfg.DesiredMinTx, "rx", cfg.RequiredMinRx, "mult", cfg.DetectMult, "frugal", cfg.Frugal)
 	return s, nil
 }
 
@@ -210,12 +229,13 @@ func (m *Manager) unregister(s *Session) {
 }
 
 // newDiscr picks a random non-zero discriminator not in use, so that a
-// restarted daemon is unlikely to reuse the one the peer remembers.
+// restarted daemon is unlikely to reuse the one the peer remembers; it
+// says whether the session offers the frugal mode (see offersFrugal).
 // Called with m.mu held.
-func (m *Manager) newDiscr() uint32 {
+func (m *Manager) newDiscr(frugal bool) uint32 {
 	for {
-		d := rand.Uint32()
-		if _, used := m.byDiscr[d]; d != 0 && !used {
+		d := randomDiscr(frugal)
+		if _, used := m.byDiscr[d]; !used {
 			return d
 		}
 	}

@@ -10,6 +10,7 @@ type effect struct {
 	change   *Change
 	final    bool // answer a Poll with a Final (§6.8.7), at once, off the schedule
 	periodic bool // the scheduled packet is due, or the state changed: tell the peer now
+	sample   bool // a frugal session reads its tunnel's counters
 }
 
 // run is the session's goroutine. Its two timers are deadlines in the
@@ -54,6 +55,22 @@ func (s *Session) apply(e effect, now time.Time) {
 	if e.periodic {
 		s.transmit(false, now)
 	}
+	if e.sample {
+		s.sample(now)
+	}
+}
+
+// sample reads the tunnel's counters, off the lock: a netlink round trip.
+func (s *Session) sample(now time.Time) {
+	t, err := s.src.Read()
+	if err != nil {
+		s.log.Debug("bfd read tunnel counters", "err", err)
+		return
+	}
+	s.mu.Lock()
+	e := s.observe(t, now)
+	s.mu.Unlock()
+	s.apply(e, now)
 }
 
 // due fires the deadlines that have passed: detection first, so that a
@@ -65,18 +82,26 @@ func (s *Session) due(now time.Time) effect {
 	if d := s.st.detectAt; !d.IsZero() && !now.Before(d) {
 		e = s.expire(now)
 	}
+	if e.change == nil {
+		s.frugalDue(now, &e)
+	}
 	e.periodic = e.periodic || !now.Before(s.st.nextTx)
 	return e
 }
 
-// wakeAt is the earlier of the two deadlines.
+// wakeAt is the earliest deadline: the next packet, detection, and a
+// frugal session's own.
 func (s *Session) wakeAt() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if d := s.st.detectAt; !d.IsZero() && d.Before(s.st.nextTx) {
-		return d
+	w := s.st.nextTx
+	if d := s.st.detectAt; !d.IsZero() && d.Before(w) {
+		w = d
 	}
-	return s.st.nextTx
+	if f, ok := s.frugalWake(); ok && f.Before(w) {
+		w = f
+	}
+	return w
 }
 
 func (s *Session) report(c Change) {
@@ -98,9 +123,13 @@ func (s *Session) receive(r rxPacket, now time.Time) effect {
 	st.lastRx = r.at
 	st.remoteDiscr = p.MyDiscr
 	st.remoteState, st.remoteDiag = p.State, p.Diag
+	s.follow(p, r.at)
 	st.remoteDesiredTx, st.remoteMinRx, st.remoteMult = p.DesiredMinTx, p.RequiredMinRx, p.DetectMult
-	if p.Final {
-		st.poll = false // §6.5: our Poll Sequence is answered
+	s.answered() // a frugal session's probe has its answer
+	if p.Final && st.poll {
+		// §6.5: our Poll Sequence is answered; a rise of the interval
+		// applies from now (§6.8.3).
+		st.poll, st.usedTx = false, st.desiredTx
 	}
 	// The detection time runs from the packet's arrival, stamped by the
 	// reader, not from now: the hand-over to this goroutine must not push
@@ -113,7 +142,8 @@ func (s *Session) receive(r rxPacket, now time.Time) effect {
 		e.final, st.detectAt = false, time.Time{}
 	}
 	e.change = s.transition(RecvEvent(p.State), r.at)
-	e.periodic = e.change != nil
+	faster := s.retarget()
+	e.periodic = e.change != nil || faster
 	s.retime(was, now)
 	return e
 }
@@ -139,10 +169,12 @@ func (s *Session) adminEvent(down bool, now time.Time) effect {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	was := s.period()
 	c := s.transition(ev, now)
 	if down {
 		s.st.detectAt = time.Time{}
 	}
+	s.retime(was, now)
 	return effect{change: c, periodic: c != nil}
 }
 
@@ -160,24 +192,24 @@ func (s *Session) transition(ev Event, at time.Time) *Change {
 	st.changes++
 	if next == StateUp {
 		// §6.8.3: the fast rate is only allowed once Up, and changing it
-		// starts a Poll Sequence (§6.5) so the peer confirms the new rate.
-		// A session's intervals are fixed for its life: DesiredMinTx
-		// falls only here, which may take effect at once, and rises only
-		// on leaving Up, and RequiredMinRx never changes. So the rules of
-		// §6.8.3 for a rise while Up (keep the old rate until the Poll
-		// ends) and for a lower RequiredMinRx (keep the old detection
-		// time until then) have nothing to apply to.
-		st.desiredTx, st.poll, st.upSince = s.cfg.DesiredMinTx, true, at
+		// starts a Poll Sequence (§6.5) so the peer confirms the new
+		// rate; retarget does both. Desired Min TX moves while Up only
+		// in the frugal mode, by the rules of §6.8.3; Required Min RX
+		// never changes, so the rule for lowering it (keep the old
+		// detection time until the Poll ends) has nothing to apply to.
+		st.upSince = at
 	} else {
-		st.desiredTx, st.poll, st.upSince = max(s.cfg.DesiredMinTx, slowTx), false, time.Time{}
+		st.poll, st.upSince = false, time.Time{}
+		s.resetFrugal()
 	}
+	s.retarget()
 	return c
 }
 
 // period is the agreed transmit interval, or slowTx while the peer asks
 // for no packets at all (§6.8.7), to look again later.
 func (s *Session) period() time.Duration {
-	if iv, ok := txInterval(s.st.desiredTx, s.st.remoteMinRx); ok {
+	if iv, ok := txInterval(s.st.usedTx, s.st.remoteMinRx); ok {
 		return iv
 	}
 	return slowTx
@@ -223,12 +255,16 @@ func (s *Session) transmit(final bool, now time.Time) {
 		}
 	}
 	p := s.packet(final)
+	// Counted before the kernel counts it on the tunnel, so that a
+	// frugal session never takes its own packet for someone else's.
+	s.st.fr.own++
 	s.mu.Unlock()
 	_, err := s.conn.Write(p.Marshal())
 	s.mu.Lock()
 	s.st.txPackets++
 	if err != nil {
 		s.st.txErr++
+		s.st.fr.own--
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -265,6 +301,11 @@ func (s *Session) shutdown(now time.Time) {
 	if err := s.conn.Close(); err != nil {
 		s.log.Debug("bfd close socket", "err", err)
 	}
+	if s.src != nil {
+		if err := s.src.Close(); err != nil {
+			s.log.Debug("bfd close tunnel counters", "err", err)
+		}
+	}
 }
 
 // Status returns a snapshot of the session.
@@ -272,7 +313,7 @@ func (s *Session) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := &s.st
-	txIv, _ := txInterval(st.desiredTx, st.remoteMinRx)
+	txIv, _ := txInterval(st.usedTx, st.remoteMinRx)
 	rxIv := max(s.cfg.RequiredMinRx, dur(st.remoteDesiredTx))
 	return Status{
 		Interface: s.cfg.Interface, Local: s.cfg.Local, Peer: s.cfg.Peer,
@@ -281,6 +322,7 @@ func (s *Session) Status() Status {
 		TxInterval: txIv, RxInterval: rxIv,
 		DetectTime:       time.Duration(st.remoteMult) * rxIv,
 		RemoteDetectMult: st.remoteMult, PollActive: st.poll,
+		Liveness: s.liveness(), AskedFrugal: s.askedFrugal, Probes: st.fr.probes, ProbeDowns: st.fr.probeDowns,
 		LastRx: st.lastRx, UpSince: st.upSince, Uptime: uptime(st.upSince),
 		TxPackets: st.txPackets, TxErrors: st.txErr, RxPackets: st.rxPackets,
 		RxDropped: s.rxDrops.Load(), StateChanges: st.changes,

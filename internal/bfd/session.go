@@ -27,6 +27,14 @@ type SessionConfig struct {
 	RequiredMinRx time.Duration
 	// DetectMult is the local detect multiplier; zero means DefaultDetectMult.
 	DetectMult uint8
+	// Frugal offers the frugal mode (see frugal.go): when the peer offers
+	// it too, the session runs at IdleInterval while the tunnel's own
+	// traffic shows it alive and probes at DesiredMinTx when it does not.
+	// With any other peer it changes nothing.
+	Frugal bool
+	// IdleInterval is the frugal mode's idle rate; zero means
+	// DefaultIdleInterval.
+	IdleInterval time.Duration
 }
 
 // Key names a session: a peer reached over one interface.
@@ -49,6 +57,10 @@ func (c SessionConfig) withDefaults() (SessionConfig, error) {
 	c.RequiredMinRx = cmpOr(c.RequiredMinRx, DefaultInterval)
 	if c.DetectMult == 0 {
 		c.DetectMult = DefaultDetectMult
+	}
+	c.IdleInterval = cmpOr(c.IdleInterval, DefaultIdleInterval)
+	if c.Frugal && c.IdleInterval < c.DesiredMinTx {
+		return c, fmt.Errorf("bfd session %s: idle interval %v is below the interval %v", c.Key(), c.IdleInterval, c.DesiredMinTx)
 	}
 	if c.DesiredMinTx < time.Microsecond || c.RequiredMinRx < time.Microsecond {
 		return c, fmt.Errorf("bfd session %s: intervals must be at least 1µs", c.Key())
@@ -91,14 +103,24 @@ type Status struct {
 	DetectTime       time.Duration
 	RemoteDetectMult uint8
 	PollActive       bool
-	LastRx           time.Time
-	UpSince          time.Time     // zero unless Up
-	Uptime           time.Duration // since UpSince, at the time of the snapshot
-	TxPackets        uint64
-	TxErrors         uint64
-	RxPackets        uint64
-	RxDropped        uint64 // queue full
-	StateChanges     uint64
+	// Liveness is "fast" (asynchronous mode at the configured timers),
+	// "frugal idle", "frugal busy", "frugal offered" (not Up yet) or
+	// "fast (peer not frugal)".
+	Liveness string
+	// AskedFrugal is the Frugal of the session's config as added.
+	AskedFrugal bool
+	// Probes counts the frugal mode's probes, ProbeDowns those that
+	// nothing answered, which took the session Down.
+	Probes       uint64
+	ProbeDowns   uint64
+	LastRx       time.Time
+	UpSince      time.Time     // zero unless Up
+	Uptime       time.Duration // since UpSince, at the time of the snapshot
+	TxPackets    uint64
+	TxErrors     uint64
+	RxPackets    uint64
+	RxDropped    uint64 // queue full
+	StateChanges uint64
 }
 
 // sessionState is the RFC 5880 §6.8.1 state that changes; guarded by Session.mu.
@@ -107,17 +129,21 @@ type sessionState struct {
 	diag, remoteDiag   Diag
 	remoteDiscr        uint32
 	desiredTx          time.Duration // bfd.DesiredMinTxInterval as advertised now
-	remoteDesiredTx    uint32
-	remoteMinRx        uint32
-	remoteMult         uint8
-	poll               bool
-	lastRx, upSince    time.Time
+	// usedTx is the one our transmit interval follows: a rise while Up
+	// waits for the Final of its Poll (§6.8.3).
+	usedTx          time.Duration
+	remoteDesiredTx uint32
+	remoteMinRx     uint32
+	remoteMult      uint8
+	poll            bool
+	lastRx, upSince time.Time
 	// The session's two timers, as deadlines the goroutine sleeps
 	// until: the next periodic packet, and the detection time (zero:
 	// not running). lastTx is when the last periodic packet went out.
 	lastTx, nextTx, detectAt time.Time
 	txPackets, txErr         uint64
 	rxPackets, changes       uint64
+	fr                       frugalState
 }
 
 // rxPacket is a validated packet handed from a listener to its session.
@@ -139,7 +165,11 @@ type Session struct {
 	log        *slog.Logger
 	notify     func(Change)
 	conn       txConn
-	rnd        *rand.Rand
+	src        TrafficSource // the tunnel's counters; nil unless frugal
+	// askedFrugal: the frugal mode was asked for, even if the counters
+	// it needs could not be opened.
+	askedFrugal bool
+	rnd         *rand.Rand
 
 	rx      chan rxPacket
 	admin   chan bool
@@ -167,6 +197,7 @@ func newSession(cfg SessionConfig, discr uint32, conn txConn, log *slog.Logger, 
 			state:       StateDown,
 			remoteState: StateDown,
 			desiredTx:   max(cfg.DesiredMinTx, slowTx),
+			usedTx:      max(cfg.DesiredMinTx, slowTx),
 			// §6.8.1: 1 µs until the peer says otherwise, so we transmit.
 			remoteMinRx: 1,
 		},

@@ -19,6 +19,10 @@ type simNet struct {
 	flight  []simPacket // in arrival order
 	sent    [2][]simPacket
 	changes [2][]Change
+	// cutFrom[i]: what end i sends from then on is lost (zero: nothing
+	// is); streams is user traffic on the tunnel (see frugal_sim_test.go).
+	cutFrom [2]time.Time
+	streams []simStream
 }
 
 // simPacket is one packet on the link.
@@ -26,6 +30,7 @@ type simPacket struct {
 	from     int
 	p        Packet
 	sent, at time.Time
+	lost     bool
 }
 
 // simEnd is one side of the link: one of our Sessions or a model of
@@ -50,9 +55,11 @@ func (n *simNet) since(t time.Time) time.Duration { return t.Sub(simEpoch) }
 // send puts a packet on the link from end i; called by the ends as they
 // transmit.
 func (n *simNet) send(from int, p Packet) {
-	sp := simPacket{from: from, p: p, sent: n.now, at: n.now.Add(n.delay)}
+	sp := simPacket{from: from, p: p, sent: n.now, at: n.now.Add(n.delay), lost: n.cut(from, n.now)}
 	n.sent[from] = append(n.sent[from], sp)
-	n.flight = append(n.flight, sp)
+	if !sp.lost {
+		n.flight = append(n.flight, sp)
+	}
 }
 
 // run advances the clock to until, delivering packets and firing timers

@@ -17,3 +17,7 @@ func listenUDP(local netip.Addr, iface string) (rxConn, error) {
 func dialUDP(local, peer netip.Addr, iface string) (txConn, error) {
 	return nil, fmt.Errorf("open bfd socket %s to %s: %w", local, peer, errors.ErrUnsupported)
 }
+
+func openCounters(iface string) (TrafficSource, error) {
+	return nil, fmt.Errorf("open counters of %s: %w", iface, errors.ErrUnsupported)
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,8 +19,15 @@ var defaultRoutes = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.Mus
 func validateBGP(v *validator, raw *rawFile, c *Config) {
 	b := raw.BGP
 	v.bgpPeerASN(raw, c)
-	c.BGP.HoldTime = v.seconds("bgp.hold_time", b.HoldTime, 9, 3, 65535, "GoBGP refuses hold times under 3 s; BFD detects failures faster")
-	c.BGP.Keepalive = v.seconds("bgp.keepalive", b.Keepalive, 3, 1, 21845, "a third of hold_time is usual")
+	hold, keepalive := int64(9), int64(3)
+	if anyFrugal(raw) {
+		hold, keepalive = int64(FrugalBGPHoldTime/time.Second), int64(FrugalBGPKeepalive/time.Second)
+	}
+	c.BGP.HoldTime = v.seconds("bgp.hold_time", b.HoldTime, hold, 3, 65535, "GoBGP refuses hold times under 3 s; BFD detects failures faster")
+	c.BGP.Keepalive = v.seconds("bgp.keepalive", b.Keepalive, keepalive, 1, 21845, "a third of hold_time is usual")
+	if !v.has("bgp.keepalive") && c.BGP.Keepalive*3 > c.BGP.HoldTime {
+		c.BGP.Keepalive = (c.BGP.HoldTime / 3).Truncate(time.Second)
+	}
 	if c.BGP.Keepalive*3 > c.BGP.HoldTime && v.has("bgp.keepalive") {
 		v.errorf("bgp.keepalive", "%d s is more than a third of hold_time %d s (use at most %d)", b.Keepalive, int(c.BGP.HoldTime.Seconds()), int(c.BGP.HoldTime.Seconds())/3)
 	}
@@ -99,14 +107,68 @@ func (v *validator) prefixList(path string, list []string, def []netip.Prefix) [
 	return out
 }
 
-// validateLiveness checks [liveness]: BFD on by default at 100 ms x 3.
+// anyFrugal reports whether any tunnel asks for the frugal liveness mode,
+// before validation: the BGP timers' defaults depend on it.
+func anyFrugal(raw *rawFile) bool {
+	if raw.Liveness.Mode == LivenessFrugal {
+		return true
+	}
+	for _, u := range raw.Uplink {
+		if u.Liveness == LivenessFrugal {
+			return true
+		}
+	}
+	for _, t := range raw.Tunnel {
+		if t.Liveness == LivenessFrugal {
+			return true
+		}
+	}
+	return false
+}
+
+// firstFrugal is the path of the first key that asks for the frugal mode.
+func firstFrugal(raw *rawFile) string {
+	if raw.Liveness.Mode == LivenessFrugal {
+		return "liveness.mode"
+	}
+	for i, u := range raw.Uplink {
+		if u.Liveness == LivenessFrugal {
+			return fmt.Sprintf("uplink[%d].liveness", i)
+		}
+	}
+	for i, t := range raw.Tunnel {
+		if t.Liveness == LivenessFrugal {
+			return fmt.Sprintf("tunnel[%d].liveness", i)
+		}
+	}
+	return "liveness"
+}
+
+// validateLiveness checks [liveness]: BFD on by default at 100 ms x 3,
+// fast.
 func validateLiveness(v *validator, raw *rawFile, c *Config) {
 	l := raw.Liveness
 	c.Liveness.BFD = true
 	if v.has("liveness.bfd") {
 		c.Liveness.BFD = l.BFD
 	}
+	c.Liveness.Mode = v.choice("liveness.mode", l.Mode, LivenessFast, LivenessFast, LivenessFrugal)
 	c.Liveness.Interval = v.millis("liveness.interval_ms", l.IntervalMS, 100, 10, 10000, "BFD's transmit and receive interval; 100 ms x 3 detects a dead tunnel in 300 ms")
+	c.Liveness.IdleInterval = v.millis("liveness.idle_interval_ms", l.IdleIntervalMS, 950, 100, 60000,
+		"the frugal mode's BFD interval while a tunnel is idle; 950 ms x 3 detects an idle failure within 3 s")
+	if v.has("liveness.idle_interval_ms") && c.Liveness.IdleInterval < c.Liveness.Interval {
+		v.errorf("liveness.idle_interval_ms", "%d is below interval_ms %d (the idle rate must not be faster than the busy one)",
+			l.IdleIntervalMS, c.Liveness.Interval.Milliseconds())
+	}
+	if anyFrugal(raw) && !c.Liveness.BFD {
+		v.errorf(firstFrugal(raw), "the frugal liveness mode needs BFD (set bfd = true in [liveness], or leave the mode out)")
+	}
+	for i := range c.Uplinks {
+		c.Uplinks[i].Liveness = cmp.Or(c.Uplinks[i].Liveness, c.Liveness.Mode)
+	}
+	for i := range c.Tunnels {
+		c.Tunnels[i].Liveness = cmp.Or(c.Tunnels[i].Liveness, c.Liveness.Mode)
+	}
 	c.Liveness.Multiplier = 3
 	if v.has("liveness.multiplier") {
 		if l.Multiplier < 1 || l.Multiplier > 255 {

@@ -91,6 +91,7 @@ func (v *validator) uplink(i int, u rawUplink) Uplink {
 	}
 	up.Weight = v.weight(p+".weight", u.Weight)
 	up.Keepalive = v.keepalive(p+".persistent_keepalive", u.PersistentKeepalive)
+	up.Liveness = v.choice(p+".liveness", u.Liveness, "", LivenessFast, LivenessFrugal)
 	up.FwMark = v.fwmark(p+".fwmark", u.FwMark, i)
 	up.Table = v.table(p+".table", u.Table, i)
 	up.Budget = v.budget(p, u, up.Weight)

@@ -66,7 +66,7 @@ func TestExamples(t *testing.T) {
 	edgeKey := mustKey(t, "bcaJJukyMFo703fJpal5Exl32f/2TQSFiJNXcQFIRns=")
 	wg := WireGuard{PrivateKeyFile: key, PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto}
 	api := API{Socket: "/run/uplinkd/uplinkd.sock", Metrics: "127.0.0.1:9474"}
-	live := Liveness{BFD: true, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second}
+	live := Liveness{BFD: true, Mode: LivenessFast, IdleInterval: 950 * time.Millisecond, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second}
 	ecmp := ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"}
 	lan := pfx("198.18.10.0/24", "2001:db8:10::/64")
 	defaults := pfx("0.0.0.0/0", "::/0")
@@ -96,10 +96,10 @@ func TestExamples(t *testing.T) {
 						{Name: "office", Type: "static", Prefixes: pfx("198.51.100.0/24"), Refresh: 24 * time.Hour},
 					}},
 				Uplinks: []Uplink{
-					{Name: "docomo", Interface: "wwan0", Weight: 3, Keepalive: 25 * time.Second, FwMark: 0x6001, Table: 6001, Priority: 6001,
+					{Liveness: LivenessFast, Name: "docomo", Interface: "wwan0", Weight: 3, Keepalive: 25 * time.Second, FwMark: 0x6001, Table: 6001, Priority: 6001,
 						Budget: Budget{Bytes: 30e9, BillingDay: 25, SoftPercent: 80, HardPercent: 95, SoftWeight: 1}},
-					{Name: "softbank", Interface: "wwan1", Weight: 2, Keepalive: 25 * time.Second, FwMark: 0x6002, Table: 6002, Priority: 6002},
-					{Name: "rakuten", Interface: "usb0", Weight: 1, Keepalive: 25 * time.Second, FwMark: 0x6003, Table: 6003, Priority: 6003},
+					{Liveness: LivenessFast, Name: "softbank", Interface: "wwan1", Weight: 2, Keepalive: 25 * time.Second, FwMark: 0x6002, Table: 6002, Priority: 6002},
+					{Liveness: LivenessFast, Name: "rakuten", Interface: "usb0", Weight: 1, Keepalive: 25 * time.Second, FwMark: 0x6003, Table: 6003, Priority: 6003},
 				},
 				// The one-hub form: one implicit hub, tunnels keyed by uplink.
 				Hubs: []HubPeer{{Name: DefaultHub, ASN: 64513, Preference: 100, Weight: 1}},
@@ -127,9 +127,9 @@ func TestExamples(t *testing.T) {
 				Hub:   Hub{PublicInterface: "eth0"},
 				Sites: []EdgeSite{{ASN: 64512, Accept: lan}},
 				Tunnels: []Tunnel{
-					{Name: "docomo", Interface: "wgh-docomo", ListenPort: 51821, Addresses: pfx("198.18.100.1/31", "2001:db8:100:1::1/127"), PublicKey: edgeKey},
-					{Name: "softbank", Interface: "wgh-softbank", ListenPort: 51822, Addresses: pfx("198.18.100.3/31", "2001:db8:100:2::1/127"), PublicKey: edgeKey},
-					{Name: "rakuten", Interface: "wgh-rakuten", ListenPort: 51823, Addresses: pfx("198.18.100.5/31", "2001:db8:100:3::1/127"), PublicKey: edgeKey},
+					{Name: "docomo", Interface: "wgh-docomo", ListenPort: 51821, Addresses: pfx("198.18.100.1/31", "2001:db8:100:1::1/127"), PublicKey: edgeKey, Liveness: LivenessFast},
+					{Name: "softbank", Interface: "wgh-softbank", ListenPort: 51822, Addresses: pfx("198.18.100.3/31", "2001:db8:100:2::1/127"), PublicKey: edgeKey, Liveness: LivenessFast},
+					{Name: "rakuten", Interface: "wgh-rakuten", ListenPort: 51823, Addresses: pfx("198.18.100.5/31", "2001:db8:100:3::1/127"), PublicKey: edgeKey, Liveness: LivenessFast},
 				},
 			},
 		},
@@ -189,12 +189,12 @@ peer_asn = 64513
 		API:       API{Socket: "/run/uplinkd/uplinkd.sock", Metrics: "127.0.0.1:9474"},
 		BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
 			Accept: pfx("0.0.0.0/0", "::/0"), MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second, TTLSecurity: true},
-		Liveness: Liveness{BFD: true, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second},
+		Liveness: Liveness{BFD: true, Mode: LivenessFast, IdleInterval: 950 * time.Millisecond, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second},
 		ECMP:     ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"},
 		Uplinks: []Uplink{
-			{Name: "a", Interface: "eth1", Weight: 1, Keepalive: 25 * time.Second,
+			{Liveness: LivenessFast, Name: "a", Interface: "eth1", Weight: 1, Keepalive: 25 * time.Second,
 				FwMark: FwMarkBase + 1, Table: TableBase + 1, Priority: RulePriority + 1},
-			{Name: "b", Interface: "eth2", Gateway: netip.MustParseAddr("100.64.0.1"), Weight: 255,
+			{Liveness: LivenessFast, Name: "b", Interface: "eth2", Gateway: netip.MustParseAddr("100.64.0.1"), Weight: 255,
 				FwMark: 0x10, Table: 2147483647, Priority: RulePriority + 2},
 		},
 		Hubs: []HubPeer{{Name: DefaultHub, ASN: 64513, Preference: 100, Weight: 1}},

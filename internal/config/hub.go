@@ -62,6 +62,7 @@ func (v *validator) tunnel(i int, t rawTunnel, public string, seen *[]tunnelPref
 	if v.required(p, "public_key", "add the edge's public key, from wg pubkey < the edge's private key file") {
 		tu.PublicKey = v.checkPublicKey(p+".public_key", t.PublicKey, "the edge")
 	}
+	tu.Liveness = v.choice(p+".liveness", t.Liveness, "", LivenessFast, LivenessFrugal)
 	return tu
 }
 

@@ -58,6 +58,7 @@ type rawUplink struct {
 	Endpoint            string   `toml:"endpoint"`
 	PublicKey           string   `toml:"public_key"`
 	PersistentKeepalive int64    `toml:"persistent_keepalive"`
+	Liveness            string   `toml:"liveness"` // "fast" or "frugal"; "": [liveness] mode
 	FwMark              int64    `toml:"fwmark"`
 	Table               int64    `toml:"table"`
 	// Budget is a size with a unit ("30GB") or a whole number of bytes:
@@ -116,6 +117,7 @@ type rawTunnel struct {
 	ListenPort      int64    `toml:"listen_port"`
 	TunnelAddress   []string `toml:"tunnel_address"`
 	PublicKey       string   `toml:"public_key"`
+	Liveness        string   `toml:"liveness"` // "fast" or "frugal"; "": [liveness] mode
 }
 
 type rawBGP struct {
@@ -134,10 +136,12 @@ type rawBGP struct {
 }
 
 type rawLiveness struct {
-	BFD        bool  `toml:"bfd"`
-	IntervalMS int64 `toml:"interval_ms"`
-	Multiplier int64 `toml:"multiplier"`
-	HoldDownMS int64 `toml:"hold_down_ms"`
+	BFD            bool   `toml:"bfd"`
+	Mode           string `toml:"mode"`
+	IdleIntervalMS int64  `toml:"idle_interval_ms"`
+	IntervalMS     int64  `toml:"interval_ms"`
+	Multiplier     int64  `toml:"multiplier"`
+	HoldDownMS     int64  `toml:"hold_down_ms"`
 }
 
 type rawSLA struct {

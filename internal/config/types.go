@@ -110,6 +110,9 @@ type Uplink struct {
 	Gateway   netip.Addr    // invalid: learned from the interface
 	Weight    int           // ECMP weight, > 0
 	Keepalive time.Duration // persistent keepalive of its tunnels
+	// Liveness is its tunnels' liveness mode, LivenessFast or
+	// LivenessFrugal ([liveness] mode unless set).
+	Liveness string
 
 	FwMark   uint32 // outer packets carry it; derived from position unless set
 	Table    int    // per-uplink routing table; derived unless set
@@ -191,6 +194,7 @@ type Tunnel struct {
 	ListenPort int
 	Addresses  []netip.Prefix // local side
 	PublicKey  [32]byte       // the edge's public key
+	Liveness   string         // LivenessFast or LivenessFrugal ([liveness] mode unless set)
 }
 
 // Publish is one home service published at the hub: Protocol traffic to
@@ -305,10 +309,16 @@ type BGP struct {
 
 // Liveness decides how fast a dead tunnel leaves the ECMP set.
 type Liveness struct {
-	BFD        bool          // RFC 5880 on every tunnel; off: BGP alone
-	Interval   time.Duration // BFD transmit and receive interval
-	Multiplier int           // BFD detect multiplier
-	HoldDown   time.Duration // how long a tunnel stays up before it returns
+	BFD bool // RFC 5880 on every tunnel; off: BGP alone
+	// Mode is the default of every tunnel: LivenessFast, or
+	// LivenessFrugal (BFD at IdleInterval while the tunnel's own traffic
+	// shows it alive, probing at Interval when it does not; only with a
+	// peer that does it too, which uplinkd at the other end does).
+	Mode         string
+	IdleInterval time.Duration
+	Interval     time.Duration // BFD transmit and receive interval
+	Multiplier   int           // BFD detect multiplier
+	HoldDown     time.Duration // how long a tunnel stays up before it returns
 }
 
 // SLA is what each tunnel's measured quality must meet ([sla]); with no
@@ -327,6 +337,20 @@ type SLA struct {
 
 // On says whether any limit is set.
 func (s SLA) On() bool { return s.MaxRTT > 0 || s.MaxJitter > 0 || s.MaxLoss > 0 }
+
+// Liveness modes of a tunnel.
+const (
+	LivenessFast   = "fast"
+	LivenessFrugal = "frugal"
+)
+
+// Frugal BGP timers: when BFD guards the sessions, a keepalive every 30 s
+// is enough, where the 3 s default would cost a carrier about 0.9 GB in
+// 30 days (two sessions a tunnel, both ways, with their ACKs).
+const (
+	FrugalBGPKeepalive = 30 * time.Second
+	FrugalBGPHoldTime  = 90 * time.Second
+)
 
 // ECMP is how the balanced routes go into the kernel.
 type ECMP struct {

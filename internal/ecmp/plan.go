@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/uplinkd/uplinkd/internal/bfd"
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 )
@@ -26,24 +27,28 @@ type Link struct {
 	// Underlay is the carrier's interface (edge): losing carrier there
 	// takes its tunnels out at once.
 	Underlay string
-	Local4   netip.Addr // BFD and the IPv4 session run between these
-	Peer4    netip.Addr
-	Local6   netip.Addr // invalid when the tunnel has no IPv6
-	Peer6    netip.Addr
+	// Frugal: its BFD session offers the frugal liveness mode.
+	Frugal bool
+	Local4 netip.Addr // BFD and the IPv4 session run between these
+	Peer4  netip.Addr
+	Local6 netip.Addr // invalid when the tunnel has no IPv6
+	Peer6  netip.Addr
 }
 
 // Plan is everything the controller needs from a site's config.
 type Plan struct {
-	Links      []Link
-	Speaker    bgp.Config
-	BFD        bool
-	Interval   time.Duration
-	Mult       int
-	HoldDown   time.Duration
-	Table      uint32
-	Resilient  string // auto, on, off
-	HashPolicy int
-	OnExit     string
+	Links    []Link
+	Speaker  bgp.Config
+	BFD      bool
+	Interval time.Duration
+	Mult     int
+	// IdleInterval is the BFD rate of an idle frugal tunnel.
+	IdleInterval time.Duration
+	HoldDown     time.Duration
+	Table        uint32
+	Resilient    string // auto, on, off
+	HashPolicy   int
+	OnExit       string
 	// LastResort carries the default routes while no tunnel does; nil:
 	// off.
 	LastResort *LastResort
@@ -63,7 +68,7 @@ func peerName(link string, v6 bool) string {
 // PlanFrom derives the controller's plan from a site's config.
 func PlanFrom(c *config.Config) Plan {
 	p := Plan{LastResort: lastResort(c), Returns: c.ReturnPaths(), BFD: c.Liveness.BFD, Interval: c.Liveness.Interval, Mult: c.Liveness.Multiplier,
-		HoldDown: c.Liveness.HoldDown, Table: uint32(c.ECMP.Table), Resilient: c.ECMP.Resilient,
+		HoldDown: c.Liveness.HoldDown, IdleInterval: c.Liveness.IdleInterval, Table: uint32(c.ECMP.Table), Resilient: c.ECMP.Resilient,
 		HashPolicy: c.ECMP.HashPolicy, OnExit: c.ECMP.OnExit}
 	asn := map[string]uint32{}            // link → its peer's AS
 	accept := map[string][]netip.Prefix{} // link → what its peer may announce (hub)
@@ -73,13 +78,14 @@ func PlanFrom(c *config.Config) Plan {
 		l.Hub, l.Preference = t.Hub, hub.Preference
 		l.Carrier, l.SoftWeight = t.Uplink, c.UplinkOf(t).Budget.SoftWeight*hub.Weight
 		l.Underlay = c.UplinkOf(t).Interface
+		l.Frugal = c.UplinkOf(t).Liveness == config.LivenessFrugal
 		p.Links = append(p.Links, l)
 		asn[l.Name] = hub.ASN
 	}
 	for _, t := range c.Tunnels {
 		site := c.SiteOf(t)
 		l := newLink(t.Link(), t.Interface, 1, t.Addresses)
-		l.Site = t.Site
+		l.Site, l.Frugal = t.Site, t.Liveness == config.LivenessFrugal
 		p.Links = append(p.Links, l)
 		asn[l.Name] = site.ASN
 		if len(c.Sites) > 1 {
@@ -106,6 +112,13 @@ func PlanFrom(c *config.Config) Plan {
 		}
 	}
 	return p
+}
+
+// bfdSession is a link's BFD session.
+func bfdSession(plan Plan, l Link) bfd.SessionConfig {
+	return bfd.SessionConfig{Interface: l.Interface, Local: l.Local4, Peer: l.Peer4,
+		DesiredMinTx: plan.Interval, RequiredMinRx: plan.Interval, DetectMult: uint8(plan.Mult),
+		Frugal: l.Frugal, IdleInterval: plan.IdleInterval}
 }
 
 func newLink(name, ifname string, weight int, addrs []netip.Prefix) Link {

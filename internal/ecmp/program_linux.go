@@ -178,20 +178,22 @@ func sortedPrefixes[V any](m map[netip.Prefix]V) []netip.Prefix {
 	return ps
 }
 
-// syncBFD runs one session per tunnel, over its IPv4 inner addresses.
+// syncBFD runs one session per tunnel, over its IPv4 inner addresses. A
+// session whose liveness mode changed is started again: its
+// discriminator says which mode it offers.
 func (c *Controller) syncBFD(plan Plan) {
 	want := map[bfd.Key]bfd.SessionConfig{}
 	if plan.BFD {
 		for _, l := range plan.Links {
-			sc := bfd.SessionConfig{Interface: l.Interface, Local: l.Local4, Peer: l.Peer4,
-				DesiredMinTx: plan.Interval, RequiredMinRx: plan.Interval, DetectMult: uint8(plan.Mult)}
+			sc := bfdSession(plan, l)
 			want[sc.Key()] = sc
 		}
 	}
 	for _, st := range c.bfd.Snapshot() {
 		k := bfd.Key{Interface: st.Interface, Peer: st.Peer}
-		if _, ok := want[k]; !ok {
+		if sc, ok := want[k]; !ok || sc.Frugal != st.AskedFrugal {
 			c.bfd.Remove(k)
+			continue
 		}
 		delete(want, k)
 	}
@@ -220,7 +222,7 @@ func (c *Controller) staleBFD(members map[string]Member) []bfd.SessionConfig {
 		old, seen := c.bfdIndex[l.Name]
 		c.bfdIndex[l.Name] = m.LinkIndex
 		if seen && old != m.LinkIndex {
-			out = append(out, c.bfdSession(l))
+			out = append(out, bfdSession(c.plan, l))
 		}
 	}
 	return out
@@ -239,11 +241,6 @@ func (c *Controller) rebindBFD(stale []bfd.SessionConfig) {
 		c.mu.Unlock()
 		c.log.Info("bfd session re-created: its tunnel interface was", "tunnel", sc.Interface)
 	}
-}
-
-func (c *Controller) bfdSession(l Link) bfd.SessionConfig {
-	return bfd.SessionConfig{Interface: l.Interface, Local: l.Local4, Peer: l.Peer4,
-		DesiredMinTx: c.plan.Interval, RequiredMinRx: c.plan.Interval, DetectMult: uint8(c.plan.Mult)}
 }
 
 // setHashPolicy spreads flows, not hosts: layer 4 by default. The setting

@@ -43,13 +43,16 @@ type GroupStatus struct {
 
 // LinkStatus is one tunnel's liveness and place in the ECMP set.
 type LinkStatus struct {
-	Name      string          `json:"name"`
-	Interface string          `json:"interface"`
-	Hub       string          `json:"hub,omitempty"`
-	Site      string          `json:"site,omitempty"`
-	Weight    int             `json:"weight"`
-	BFD       string          `json:"bfd"`                // state, or "off"
-	BFDDetect time.Duration   `json:"-"`                  // negotiated; JSON: bfd_detect_ms
+	Name      string        `json:"name"`
+	Interface string        `json:"interface"`
+	Hub       string        `json:"hub,omitempty"`
+	Site      string        `json:"site,omitempty"`
+	Weight    int           `json:"weight"`
+	BFD       string        `json:"bfd"` // state, or "off"
+	BFDDetect time.Duration `json:"-"`   // negotiated; JSON: bfd_detect_ms
+	// BFDMode is the liveness mode: "fast", "frugal idle", "frugal busy",
+	// "frugal offered" (not Up), "fast (peer not frugal)".
+	BFDMode   string          `json:"bfd_mode,omitempty"`
 	BFDNote   string          `json:"bfd_note,omitempty"` // why a tunnel whose BFD is down stays in
 	HeldUntil time.Time       `json:"held_until,omitzero"`
 	InECMP    bool            `json:"in_ecmp"`

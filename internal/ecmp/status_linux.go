@@ -32,7 +32,7 @@ func (c *Controller) Status(ctx context.Context) Status {
 	for _, l := range c.plan.Links {
 		ls := LinkStatus{Name: l.Name, Interface: l.Interface, Hub: l.Hub, Site: l.Site, Weight: l.Weight, BFD: "off"}
 		if b, ok := bfds[l.Interface]; ok && c.plan.BFD {
-			ls.BFD, ls.BFDDetect = b.State.String(), b.DetectTime
+			ls.BFD, ls.BFDDetect, ls.BFDMode = b.State.String(), b.DetectTime, b.Liveness
 		}
 		if c.live.PeerAdminDown(l.Name) {
 			ls.BFDNote = "peer administratively down"
