@@ -39,6 +39,25 @@ func TestContribConfigsAreTheLabs(t *testing.T) {
 	}
 }
 
+// TestContribReceiverConfigsParse: the breakout receivers' configs are
+// accepted by BIRD and FRR (bird -p, vtysh -C).
+func TestContribReceiverConfigsParse(t *testing.T) {
+	for _, c := range []struct {
+		file  string
+		check []string
+	}{
+		{"../../contrib/bird/breakout-receiver.conf", []string{"bird", "-p", "-c"}},
+		{"../../contrib/frr/breakout-receiver.conf", []string{"vtysh", "-C", "-f"}},
+	} {
+		if _, err := exec.LookPath(c.check[0]); err != nil {
+			t.Skipf("skipping: %s not installed (apt-get install -y --no-install-recommends bird2 frr)", c.check[0])
+		}
+		if out, err := exec.Command(c.check[0], append(c.check[1:], c.file)...).CombinedOutput(); err != nil {
+			t.Errorf("%s refuses %s: %v\n%s", strings.Join(c.check, " "), c.file, err, out)
+		}
+	}
+}
+
 // configLines are a config's statements, sorted: no comments, blank
 // lines, logging or host name, each trimmed.
 func configLines(text, comment string) []string {
