@@ -474,8 +474,8 @@ func (l *Lab) WaitHandshakes(ctx context.Context, limit time.Duration) error {
 	}
 }
 
-// WaitRouting waits until the edge has its default route over every
-// tunnel and breakout installed from every source.
+// WaitRouting waits until the edge has its IPv4 and IPv6 default routes
+// over every tunnel and breakout installed from every source.
 func (l *Lab) WaitRouting(ctx context.Context, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -501,12 +501,14 @@ func (l *Lab) routingMissing(st api.Status) string {
 	if st.ECMP == nil {
 		return "no ECMP status"
 	}
-	ok := false
-	for _, r := range st.ECMP.Routes {
-		ok = ok || (r.Prefix == "0.0.0.0/0" && len(r.NextHops) == len(Carriers)*l.Hubs)
-	}
-	if !ok {
-		return fmt.Sprintf("no default route over all %d tunnels", len(Carriers)*l.Hubs)
+	for _, def := range []string{"0.0.0.0/0", "::/0"} {
+		ok := false
+		for _, r := range st.ECMP.Routes {
+			ok = ok || (r.Prefix == def && len(r.NextHops) == len(Carriers)*l.Hubs)
+		}
+		if !ok {
+			return fmt.Sprintf("no %s route over all %d tunnels", def, len(Carriers)*l.Hubs)
+		}
 	}
 	if st.Breakout == nil || st.Breakout.Compile.Installed == 0 {
 		return "no breakout routes installed"

@@ -52,7 +52,13 @@ func (l *Lab) StreamCarrier() (string, error) {
 	}
 	best, most := "", uint64(0)
 	for c, n := range after {
-		if d := n - before[c]; d > most {
+		d := n - before[c]
+		if n < before[c] {
+			// The peer was set again (the daemon re-handshakes a tunnel
+			// whose BFD is down) and its counters started from 0.
+			d = n
+		}
+		if d > most {
 			best, most = c, d
 		}
 	}
