@@ -28,7 +28,8 @@ const usage = `usage: uplinkd-lab COMMAND [flags]
   revive-hub     the third: the first hub comes back, the traffic spreads again
   down           remove it all (safe to run twice, or after a crash)
 
-flags: -keep (up: a lab that fails stays, to look at), -dir DIR (default /run/uplinkd-lab), -daemon PATH (default: uplinkd beside this binary)
+flags: -keep (up: a lab that fails stays, to look at), -edge-impl/-hub-impl auto|kernel|userspace
+(up: each site's WireGuard), -dir DIR (default /run/uplinkd-lab), -daemon PATH (default: uplinkd beside this binary)
 `
 
 func main() {
@@ -52,6 +53,8 @@ func run(args []string, stdout io.Writer) error {
 	daemon := fs.String("daemon", "", "the uplinkd binary the sites run (default: beside this one)")
 	hub := fs.String("hub", "", "up: what runs the hub: uplinkd (default), frr or bird")
 	keep := fs.Bool("keep", false, "up: leave a lab that failed to come up as it is")
+	edgeImpl := fs.String("edge-impl", "auto", "up: the edges' WireGuard: auto, kernel or userspace")
+	hubImpl := fs.String("hub-impl", "auto", "up: the uplinkd hubs' WireGuard: auto, kernel or userspace")
 	verb := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -64,6 +67,11 @@ func run(args []string, stdout io.Writer) error {
 	if *daemon == "" {
 		*daemon = filepath.Join(filepath.Dir(self), "uplinkd")
 	}
+	for _, impl := range []string{*edgeImpl, *hubImpl} {
+		if impl != "auto" && impl != "kernel" && impl != "userspace" {
+			return fmt.Errorf("-edge-impl/-hub-impl %q: want auto, kernel or userspace", impl)
+		}
+	}
 	switch *hub {
 	case "", lab.HubUplinkd, lab.HubFRR, lab.HubBIRD:
 	default:
@@ -72,7 +80,8 @@ func run(args []string, stdout io.Writer) error {
 	if verb == "up" && *hub == "" {
 		*hub = lab.HubUplinkd // not the hub of a lab already up
 	}
-	l := lab.New(lab.Options{Dir: *dir, Binary: *daemon, Servers: self, Hubs: *hubs, HubDaemon: *hub, Keep: *keep})
+	l := lab.New(lab.Options{Dir: *dir, Binary: *daemon, Servers: self, Hubs: *hubs, HubDaemon: *hub, Keep: *keep,
+		EdgeImpl: *edgeImpl, HubImpl: *hubImpl})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	switch verb {
