@@ -2,8 +2,8 @@ package ecmp
 
 import (
 	"encoding/json"
-	"math"
-	"time"
+
+	"github.com/uplinkd/uplinkd/internal/units"
 )
 
 // The status API (docs/status-api.md) gives durations as numbers with the
@@ -11,10 +11,7 @@ import (
 // through a copy without methods plus the converted field, and reads it
 // back, so that a status the CLI decoded prints again unchanged.
 
-func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-func fromMillis(ms float64) time.Duration {
-	return time.Duration(math.Round(ms * float64(time.Millisecond)))
-}
+var millis, fromMillis = units.Millis, units.FromMillis
 
 type plainLink LinkStatus
 

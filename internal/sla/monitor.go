@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/probe"
+	"github.com/uplinkd/uplinkd/internal/units"
 )
 
 // Target is one tunnel to judge: its probe goes to Addr (the far end's
@@ -35,8 +36,6 @@ type LinkStatus struct {
 	Since       time.Time  `json:"since,omitzero"`   // of the latest change of Degraded
 	Reason      string     `json:"reason,omitempty"` // why it is, or last was, degraded
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Monitor runs a probe loop per target and tells onChange the verdicts
 // (by link) whenever one changes.
@@ -230,7 +229,7 @@ func (m *Monitor) Status() []LinkStatus {
 	for name, l := range m.loops {
 		q, v := l.judge.Quality(), l.judge.Verdict()
 		out = append(out, LinkStatus{Link: name, Target: l.target.Addr, Judging: l.judged, Samples: q.Samples,
-			RTTMs: ms(q.RTT), JitterMs: ms(q.Jitter), LossPercent: q.Loss,
+			RTTMs: units.Millis(q.RTT), JitterMs: units.Millis(q.Jitter), LossPercent: q.Loss,
 			Degraded: v.Degraded, Since: v.Since, Reason: v.Reason})
 	}
 	slices.SortFunc(out, func(a, b LinkStatus) int { return strings.Compare(a.Link, b.Link) })

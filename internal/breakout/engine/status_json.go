@@ -2,8 +2,8 @@ package engine
 
 import (
 	"encoding/json"
-	"math"
-	"time"
+
+	"github.com/uplinkd/uplinkd/internal/units"
 )
 
 // The status API (docs/status-api.md) gives durations as numbers with the
@@ -12,10 +12,7 @@ import (
 // converted fields, and reads them back the same way, so that a status
 // decoded by the CLI prints again unchanged.
 
-func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-func fromMillis(ms float64) time.Duration {
-	return time.Duration(math.Round(ms * float64(time.Millisecond)))
-}
+var millis, fromMillis = units.Millis, units.FromMillis
 
 type sourceJSON struct {
 	plainSource
@@ -36,7 +33,7 @@ func (s *SourceStatus) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*s = SourceStatus(v.plainSource)
-	s.Age = time.Duration(math.Round(v.AgeSeconds * float64(time.Second)))
+	s.Age = units.FromSeconds(v.AgeSeconds)
 	return nil
 }
 

@@ -2,8 +2,8 @@ package bgp
 
 import (
 	"encoding/json"
-	"math"
-	"time"
+
+	"github.com/uplinkd/uplinkd/internal/units"
 )
 
 // The status API (docs/status-api.md) gives durations as numbers with the
@@ -18,7 +18,7 @@ type announcerJSON struct {
 
 // MarshalJSON adds last_set_took_ms.
 func (s AnnouncerStatus) MarshalJSON() ([]byte, error) {
-	return json.Marshal(announcerJSON{plainAnnouncer(s), float64(s.LastSetTook) / float64(time.Millisecond)})
+	return json.Marshal(announcerJSON{plainAnnouncer(s), units.Millis(s.LastSetTook)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -28,6 +28,6 @@ func (s *AnnouncerStatus) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*s = AnnouncerStatus(v.plainAnnouncer)
-	s.LastSetTook = time.Duration(math.Round(v.LastSetTookMS * float64(time.Millisecond)))
+	s.LastSetTook = units.FromMillis(v.LastSetTookMS)
 	return nil
 }
