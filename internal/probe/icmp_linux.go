@@ -59,22 +59,30 @@ func NewICMP(gw netip.Addr, iface string) (Prober, error) {
 // Probe sends one echo request and waits up to timeout for its reply;
 // replies to earlier, timed-out requests are skipped by sequence number.
 func (p *icmpProber) Probe(ctx context.Context, timeout time.Duration) (time.Duration, error) {
-	p.seq = (p.seq + 1) & 0xffff
-	msg := icmp.Message{Type: p.typ, Body: &icmp.Echo{ID: p.id, Seq: p.seq, Data: []byte("uplinkd probe")}}
-	b, err := msg.Marshal(nil)
-	if err != nil {
-		return 0, err
-	}
 	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	p.conn.SetReadDeadline(deadline)
 	start := time.Now()
+	if _, err := p.send(); err != nil {
+		return 0, err
+	}
+	return p.await(start)
+}
+
+// send sends the next echo request and returns its sequence number.
+func (p *icmpProber) send() (int, error) {
+	p.seq = (p.seq + 1) & 0xffff
+	msg := icmp.Message{Type: p.typ, Body: &icmp.Echo{ID: p.id, Seq: p.seq, Data: []byte("uplinkd probe")}}
+	b, err := msg.Marshal(nil)
+	if err != nil {
+		return 0, err
+	}
 	if _, err := p.conn.WriteTo(b, p.dst); err != nil {
 		return 0, fmt.Errorf("echo to %s: %w", p.dst, err)
 	}
-	return p.await(start)
+	return p.seq, nil
 }
 
 // await reads until the matching reply or the deadline.

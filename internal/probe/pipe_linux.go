@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/net/icmp"
 )
 
 // Reply is the answer to the echo request of sequence number Seq.
@@ -38,14 +36,7 @@ func NewICMPPipe(dst netip.Addr, iface string) (*Pipe, error) {
 func (p *Pipe) Send() (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.p.seq = (p.p.seq + 1) & 0xffff
-	msg := icmp.Message{Type: p.p.typ, Body: &icmp.Echo{ID: p.p.id, Seq: p.p.seq, Data: []byte("uplinkd probe")}}
-	b, err := msg.Marshal(nil)
-	if err != nil {
-		return 0, err
-	}
-	_, err = p.p.conn.WriteTo(b, p.p.dst)
-	return p.p.seq, err
+	return p.p.send()
 }
 
 // Replies delivers the replies; it is closed when the Pipe is.
