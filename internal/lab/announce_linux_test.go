@@ -76,19 +76,11 @@ protocol bgp edge {
 	}
 	defer func() { bird.Process.Kill(); bird.Wait() }()
 
-	path := l.ConfigPath("edge")
-	good, err := os.ReadFile(path)
+	restore, err := l.WithEdgeConfig(fmt.Sprintf("\n[[breakout.peer]]\naddress = %q\nasn = 65010\n", LANHost))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { os.WriteFile(path, good, 0o644); l.Reload("edge") }()
-	peer := fmt.Sprintf("\n[[breakout.peer]]\naddress = %q\nasn = 65010\n", LANHost)
-	if err := os.WriteFile(path, append(append([]byte{}, good...), peer...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Reload("edge"); err != nil {
-		t.Fatal(err)
-	}
+	defer restore()
 	installed := status(t, l, "edge").Breakout.Compile.Installed
 	took := waitBird(t, sock, func(n int) bool { return n == installed }, fmt.Sprint(installed))
 	t.Logf("BIRD received all %d breakout routes %s after the reload", installed, took.Round(time.Millisecond))

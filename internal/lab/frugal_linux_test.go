@@ -3,7 +3,6 @@ package lab
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -140,23 +139,19 @@ func carrierBytes(t *testing.T, l *Lab) map[string]uint64 {
 // test's end puts it back and reloads again.
 func editConfig(t *testing.T, l *Lab, site, old, new string) {
 	t.Helper()
-	path := l.ConfigPath(site)
-	orig, err := os.ReadFile(path)
+	restore, err := l.EditConfig(site, func(c string) string {
+		if !strings.Contains(c, old) {
+			t.Fatalf("%s's config has no %q", site, old)
+		}
+		return strings.Replace(c, old, new, 1)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(orig), old) {
-		t.Fatalf("%s has no %q", path, old)
-	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(orig), old, new, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		os.WriteFile(path, orig, 0o644)
-		l.Reload(site)
+		if err := restore(); err != nil {
+			t.Error(err)
+		}
 		waitDefault(t, l, tunnelsOf(l), 30*time.Second)
 	})
-	if err := l.Reload(site); err != nil {
-		t.Fatal(err)
-	}
 }

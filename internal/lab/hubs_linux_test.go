@@ -145,17 +145,11 @@ func tunnelsTo(l *Lab, sites ...string) []string {
 	return out
 }
 
-// setEdgeConfig rewrites the edge's file with edit and reloads it.
+// setEdgeConfig rewrites the edge's file with edit and reloads it (the
+// test edits it back itself).
 func setEdgeConfig(t *testing.T, l *Lab, edit func(string) string) {
 	t.Helper()
-	b, err := os.ReadFile(l.ConfigPath("edge"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(l.ConfigPath("edge"), []byte(edit(string(b))), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Reload("edge"); err != nil {
+	if _, err := l.EditConfig("edge", edit); err != nil {
 		t.Fatal(err)
 	}
 }

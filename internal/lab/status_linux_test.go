@@ -115,21 +115,15 @@ func TestReloadRefusesBrokenFile(t *testing.T) {
 	l := needLab(t)
 	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
 	path := l.ConfigPath("edge")
-	good, err := os.ReadFile(path)
+	var broken string
+	restore, err := l.EditConfig("edge", func(good string) string {
+		broken = strings.Replace(good, "weight = 1", "wieght = 1", 1)
+		return broken
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		os.WriteFile(path, good, 0o644)
-		l.Reload("edge")
-	}()
-	broken := strings.Replace(string(good), "weight = 1", "wieght = 1", 1)
-	if err := os.WriteFile(path, []byte(broken), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Reload("edge"); err != nil {
-		t.Fatal(err)
-	}
+	defer restore()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		st := status(t, l, "edge")

@@ -21,28 +21,33 @@ breach_ms = 1000
 recover_ms = 2000
 `
 
-// WithEdgeConfig appends extra to the edge's config file and reloads the
+// EditConfig rewrites a site's config file with edit and reloads its
 // daemon; restore puts the file back and reloads again.
-func (l *Lab) WithEdgeConfig(extra string) (restore func() error, err error) {
-	path := l.ConfigPath("edge")
+func (l *Lab) EditConfig(site string, edit func(string) string) (restore func() error, err error) {
+	path := l.ConfigPath(site)
 	orig, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(path, append(append([]byte{}, orig...), extra...), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(edit(string(orig))), 0o644); err != nil {
 		return nil, err
 	}
 	restore = func() error {
 		if err := os.WriteFile(path, orig, 0o644); err != nil {
 			return err
 		}
-		return l.Reload("edge")
+		return l.Reload(site)
 	}
-	if err := l.Reload("edge"); err != nil {
+	if err := l.Reload(site); err != nil {
 		restore()
 		return nil, err
 	}
 	return restore, nil
+}
+
+// WithEdgeConfig appends extra to the edge's config (EditConfig).
+func (l *Lab) WithEdgeConfig(extra string) (restore func() error, err error) {
+	return l.EditConfig("edge", func(c string) string { return c + extra })
 }
 
 // WaitSLAJudging waits until the edge's SLA judges n tunnels.
