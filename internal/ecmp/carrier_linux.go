@@ -12,7 +12,10 @@ import (
 // updates, in the daemon's namespace): one that loses carrier takes its
 // tunnels out at once, the way FRR and BIRD withdraw on interface down,
 // instead of waiting BFD's detection time for a fact the kernel already
-// knows. It ends with ctx.
+// knows. It ends with ctx. It is a subscription of its own, beside the
+// daemon's (which coalesces bursts into a WireGuard reconcile): a lost
+// carrier must not wait behind that reconcile, as a BFD failure does not
+// (see failovers).
 func (c *Controller) watchCarriers(ctx context.Context) {
 	updates := make(chan netlink.LinkUpdate, 64)
 	done := make(chan struct{})

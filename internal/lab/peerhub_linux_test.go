@@ -248,18 +248,18 @@ func eventually(t *testing.T, limit time.Duration, check func() string) {
 	}
 }
 
-// frrPeers is FRR's `show bfd peers json`.
-func frrPeers(l *Lab) ([]struct {
+// frrPeer is one entry of FRR's `show bfd peers json`.
+type frrPeer struct {
 	Peer   string `json:"peer"`
 	Status string `json:"status"`
-}, error) {
+}
+
+// frrPeers is FRR's `show bfd peers json`.
+func frrPeers(l *Lab) ([]frrPeer, error) {
 	out, err := l.Vtysh("show bfd peers json")
 	if err != nil {
 		return nil, err
 	}
-	var ps []struct {
-		Peer   string `json:"peer"`
-		Status string `json:"status"`
-	}
+	var ps []frrPeer
 	return ps, json.Unmarshal([]byte(out), &ps)
 }
