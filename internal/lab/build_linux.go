@@ -37,11 +37,13 @@ func (l *Lab) Up(ctx context.Context, progress io.Writer) error {
 		{"hub daemons", l.startHubs},
 		{StepEdgeDaemons, func() error { return l.startAll(l.Sites()[len(l.HubSites()):]) }},
 		{"handshakes", func() error { return l.WaitHandshakes(ctx, 20*time.Second) }},
-		// 45 s: a feed fetch the edge opened through the last resort (its
+		// 90 s: a feed fetch the edge opened through the last resort (its
 		// default while no tunnel is up yet) stalls when the tunnels take
 		// over, since nothing routes its source address back, until the
-		// fetch's 30 s timeout; the retry then succeeds.
-		{StepRouting, func() error { return l.WaitRouting(ctx, 45*time.Second) }},
+		// fetch's 30 s timeout; the retry, after the engine's back-off,
+		// then succeeds (45 s was too short once under load). The daemon
+		// bug is open (issue 11's note).
+		{StepRouting, func() error { return l.WaitRouting(ctx, 90*time.Second) }},
 	}
 	for _, s := range steps {
 		fmt.Fprintf(progress, "lab: %s\n", s.what)
