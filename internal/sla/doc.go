@@ -7,6 +7,6 @@
 // the tunnel degraded (ecmp then lowers its weight or keeps it only as a
 // last resort, never taking the last one out), and it returns after it has
 // met every threshold for Recover. Only a live tunnel is probed; one that
-// BFD had out for longer than the window starts afresh when it comes back,
+// BFD had out for over a minute starts afresh when it comes back,
 // one that flaps keeps the figures of its spells up.
 package sla

@@ -45,9 +45,20 @@ type Monitor struct {
 	onChange func(map[string]Verdict)
 	log      *slog.Logger
 
+	// staleAfter: a tunnel down longer than this is judged afresh when it
+	// comes back (staleVerdict; tests shorten it).
+	staleAfter time.Duration
+
 	mu    sync.Mutex
 	loops map[string]*loop
 }
+
+// staleVerdict is how long a tunnel must have been down for its window and
+// verdict to be forgotten: long against a flap (BFD out, the hold-down,
+// back: a lossy carrier does that every few seconds and must keep its
+// figures), short against the outages after which a carrier is a
+// different link.
+const staleVerdict = time.Minute
 
 type loop struct {
 	target Target
@@ -61,7 +72,7 @@ type loop struct {
 // alive says whether a tunnel is up (only live ones are judged).
 func NewMonitor(open func(netip.Addr, string) (Pinger, error), alive func(string) bool,
 	onChange func(map[string]Verdict), log *slog.Logger) *Monitor {
-	return &Monitor{open: open, alive: alive, onChange: onChange, log: log, loops: map[string]*loop{}}
+	return &Monitor{open: open, alive: alive, onChange: onChange, log: log, loops: map[string]*loop{}, staleAfter: staleVerdict}
 }
 
 // Set makes the loops match targets: new ones start, gone or changed
@@ -156,8 +167,8 @@ func (m *Monitor) run(ctx context.Context, l *loop) {
 				m.pause(l)
 				continue
 			}
-			if !downSince.IsZero() && now.Sub(downSince) > l.target.Thresholds.Window {
-				m.idle(l) // down longer than the window: judged afresh
+			if !downSince.IsZero() && now.Sub(downSince) > m.staleAfter {
+				m.idle(l) // down long: judged afresh
 			}
 			downSince = time.Time{}
 			seq, err := p.Send()
@@ -181,7 +192,7 @@ func (m *Monitor) pause(l *loop) {
 }
 
 // idle forgets the window and verdict of a tunnel that was down longer
-// than the window: it is judged afresh, not kept out by an old verdict.
+// than staleAfter: it is judged afresh, not kept out by an old verdict.
 func (m *Monitor) idle(l *loop) {
 	m.mu.Lock()
 	was := l.judge.Verdict().Degraded

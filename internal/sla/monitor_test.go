@@ -40,11 +40,21 @@ func (p *fakePinger) Replies() <-chan probe.Reply { return p.replies }
 func (p *fakePinger) Close() error                { return nil }
 
 type verdicts struct {
-	mu   sync.Mutex
-	last map[string]Verdict
+	mu      sync.Mutex
+	last    map[string]Verdict
+	cleared int // times docomo was reported not degraded
 }
 
-func (v *verdicts) set(m map[string]Verdict) { v.mu.Lock(); v.last = m; v.mu.Unlock() }
+func (v *verdicts) set(m map[string]Verdict) {
+	v.mu.Lock()
+	v.last = m
+	if !m["docomo"].Degraded {
+		v.cleared++
+	}
+	v.mu.Unlock()
+}
+
+func (v *verdicts) clears() int { v.mu.Lock(); defer v.mu.Unlock(); return v.cleared }
 func (v *verdicts) degraded(link string) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -78,6 +88,7 @@ func TestMonitor(t *testing.T) {
 	alive := func(link string) bool { return link != "docomo" || !down.Load() }
 	var got verdicts
 	m := NewMonitor(open, alive, got.set, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m.staleAfter = 500 * time.Millisecond
 	defer m.Close()
 	th := Thresholds{MaxRTT: 100 * time.Millisecond, MaxLoss: 20, Window: 200 * time.Millisecond,
 		Breach: 100 * time.Millisecond, Recover: 200 * time.Millisecond}
@@ -92,6 +103,16 @@ func TestMonitor(t *testing.T) {
 	if got.degraded("softbank") {
 		t.Error("softbank degraded too")
 	}
+	// A flap longer than the window but shorter than staleAfter (BFD out
+	// and back, as a lossy carrier does): the verdict stays.
+	before := got.clears()
+	down.Store(true)
+	time.Sleep(300 * time.Millisecond)
+	down.Store(false)
+	time.Sleep(100 * time.Millisecond)
+	if got.clears() != before || !got.degraded("docomo") {
+		t.Error("a short flap cleared docomo's verdict")
+	}
 	down.Store(true)
 	waitFor(t, "a down tunnel is not judged", func() bool {
 		for _, s := range m.Status() {
@@ -104,9 +125,9 @@ func TestMonitor(t *testing.T) {
 	if !got.degraded("docomo") {
 		t.Error("a tunnel that went down forgot its verdict at once")
 	}
-	// Down longer than the window, back healthy: judged afresh, at once
+	// Down longer than staleAfter, back healthy: judged afresh, at once
 	// good (a kept verdict would wait Recover for good probes).
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
 	rtts["docomo"].Store(int64(20 * time.Millisecond))
 	down.Store(false)
 	waitFor(t, "docomo afresh after a long down", func() bool { return !got.degraded("docomo") })
