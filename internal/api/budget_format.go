@@ -80,7 +80,7 @@ func writeSLA(w io.Writer, ls []sla.LinkStatus) error {
 	}
 	fmt.Fprintln(w, "\nSLA (ICMP probes through each tunnel)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "LINK\tTARGET\tRTT\tJITTER\tLOSS\tSAMPLES\tSTATE\tWHY")
+	fmt.Fprintln(tw, "LINK\tTARGET\tRTT\tJITTER\tLOSS\tRATE\tGOODPUT (FULL)\tSAMPLES\tSTATE\tWHY")
 	for _, l := range ls {
 		state := "ok"
 		switch {
@@ -89,8 +89,25 @@ func writeSLA(w io.Writer, ls []sla.LinkStatus) error {
 		case l.Degraded:
 			state = "degraded"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%.1f ms\t%.0f %%\t%d\t%s\t%s\n", l.Link, l.Target, l.RTTMs, l.JitterMs,
-			l.LossPercent, l.Samples, state, dash(l.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%.1f ms\t%.0f %%\t%s\t%s\t%d\t%s\t%s\n", l.Link, l.Target, l.RTTMs, l.JitterMs,
+			l.LossPercent, rate(l.RateKbps), goodput(l), l.Samples, state, dash(l.Reason))
 	}
 	return tw.Flush()
+}
+
+// rate prints kbit/s as a person reads it.
+func rate(kbps float64) string {
+	if kbps >= 1000 {
+		return fmt.Sprintf("%.1f Mbit/s", kbps/1000)
+	}
+	return fmt.Sprintf("%.0f kbit/s", kbps)
+}
+
+// goodput is what a tunnel carried while it was full, with how many probes
+// found it so; "-" when none did (its capacity was not seen).
+func goodput(l sla.LinkStatus) string {
+	if l.LoadedSamples == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%s (%d)", rate(l.GoodputKbps), l.LoadedSamples)
 }

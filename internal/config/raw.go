@@ -69,6 +69,16 @@ type rawUplink struct {
 	BudgetSoft  int64  `toml:"budget_soft_percent"`
 	BudgetHard  int64  `toml:"budget_hard_percent"`
 	SoftWeight  int64  `toml:"budget_soft_weight"`
+	// SLA is [uplink.sla]: this carrier's own limits.
+	SLA rawSLALimits `toml:"sla"`
+}
+
+// rawSLALimits is [uplink.sla]: limits replacing [sla]'s for one uplink.
+type rawSLALimits struct {
+	MaxRTTMS       int64 `toml:"max_rtt_ms"`
+	MaxJitterMS    int64 `toml:"max_jitter_ms"`
+	MaxLossPercent int64 `toml:"max_loss_percent"`
+	MinGoodputKbps int64 `toml:"min_goodput_kbps"`
 }
 
 // rawEdgeHub is one [[hub]] of an edge: a VPS and its tunnels.
@@ -152,6 +162,8 @@ type rawSLA struct {
 	MaxRTTMS        int64  `toml:"max_rtt_ms"`
 	MaxJitterMS     int64  `toml:"max_jitter_ms"`
 	MaxLossPercent  int64  `toml:"max_loss_percent"`
+	MinGoodputKbps  int64  `toml:"min_goodput_kbps"`
+	LoadDelayMS     int64  `toml:"load_delay_ms"`
 	Action          string `toml:"action"`
 	DegradedWeight  int64  `toml:"degraded_weight"`
 }

@@ -134,7 +134,7 @@ func TestSchemaKinds(t *testing.T) {
 			old:  "hub.example.net:51821\"\npublic_key = \"VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI=\"\n",
 			new:  "hub.example.net:51821\"\npublic_key = \"VWjvBKKGFa3bBdVJ9K0yw8hmyPw6dE/WaR2oLyZmllI=\"\n[uplink.bgp]\nhold = 3\n",
 			want: []string{
-				`15:1: unknown table [uplink.bgp] (known keys here: name, interface, gateway, weight, tunnel_interface, tunnel_address, endpoint, public_key, persistent_keepalive, liveness, fwmark, table, budget, billing_day, budget_soft_percent, budget_hard_percent, budget_soft_weight)`,
+				`15:1: unknown table [uplink.bgp] (known keys here: name, interface, gateway, weight, tunnel_interface, tunnel_address, endpoint, public_key, persistent_keepalive, liveness, fwmark, table, budget, billing_day, budget_soft_percent, budget_hard_percent, budget_soft_weight, sla)`,
 			},
 		},
 	}

@@ -328,15 +328,51 @@ type SLA struct {
 	Window        time.Duration // the figures are computed over this much
 	Breach        time.Duration // a breach lasting this long takes the tunnel out (or lowers it)
 	Recover       time.Duration // meeting every limit this long brings it back
-	MaxRTT        time.Duration // 0: not judged
-	MaxJitter     time.Duration // 0: not judged
-	MaxLoss       float64       // percent; 0: not judged
-	Action        string        // "out" (kept only as a last resort) or "degrade"
-	Weight        int           // a degraded tunnel's weight (action "degrade")
+	SLALimits                   // [sla]'s: every tunnel's unless its uplink sets its own
+	// LoadDelay: a probe this much slower than the tunnel's quietest, while
+	// it carries traffic, finds it full (goodput is judged then).
+	LoadDelay time.Duration
+	Action    string // "out" (kept only as a last resort) or "degrade"
+	Weight    int    // a degraded tunnel's weight (action "degrade")
+	// Uplinks holds the limits of the uplinks with an [uplink.sla] of
+	// their own: [sla]'s with the keys it sets replaced.
+	Uplinks map[string]SLALimits
 }
 
-// On says whether any limit is set.
-func (s SLA) On() bool { return s.MaxRTT > 0 || s.MaxJitter > 0 || s.MaxLoss > 0 }
+// SLALimits are the limits a tunnel is judged by; a zero one is not judged.
+type SLALimits struct {
+	MaxRTT     time.Duration
+	MaxJitter  time.Duration
+	MaxLoss    float64 // percent
+	MinGoodput float64 // bits a second, under load
+}
+
+// Judged says whether any limit is set.
+func (l SLALimits) Judged() bool {
+	return l.MaxRTT > 0 || l.MaxJitter > 0 || l.MaxLoss > 0 || l.MinGoodput > 0
+}
+
+// On says whether any tunnel is judged.
+func (s SLA) On() bool {
+	if s.SLALimits.Judged() {
+		return true
+	}
+	for _, l := range s.Uplinks {
+		if l.Judged() {
+			return true
+		}
+	}
+	return false
+}
+
+// For is the limits of the tunnels of uplink ("" or an unknown name:
+// [sla]'s).
+func (s SLA) For(uplink string) SLALimits {
+	if l, ok := s.Uplinks[uplink]; ok {
+		return l
+	}
+	return s.SLALimits
+}
 
 // Liveness modes of a tunnel.
 const (

@@ -124,7 +124,7 @@ func (d *Daemon) explainECMP(e *api.Explanation, a netip.Addr) {
 		} else {
 			e.Lines = []string{fmt.Sprintf("ECMP route %s learned by BGP from the %s, %s next hops:", r.Prefix, peerSide(d.cfg), st.Mode)}
 			for _, nh := range r.NextHops {
-				e.Lines = append(e.Lines, fmt.Sprintf("  %s via %s weight %d%s", nh.Link, nh.Via, nh.Weight, hubOf(st, nh.Link)))
+				e.Lines = append(e.Lines, fmt.Sprintf("  %s via %s weight %d%s%s", nh.Link, nh.Via, nh.Weight, hubOf(st, nh.Link), slaOf(st, nh.Link)))
 			}
 		}
 		for _, l := range st.Links {
@@ -158,6 +158,9 @@ func hubOf(st ecmp.Status, link string) string {
 // outWhy adds that a live tunnel is out because a better hub carries the
 // prefixes (primary/backup).
 func outWhy(st ecmp.Status, l ecmp.LinkStatus) string {
+	if l.BFD == "Up" && l.SLANote != "" {
+		return "; " + l.SLANote
+	}
 	if l.BFD != "Up" || l.Hub == "" {
 		return ""
 	}
@@ -168,6 +171,16 @@ func outWhy(st ecmp.Status, l ecmp.LinkStatus) string {
 					return fmt.Sprintf("; hub %s is a backup (preference %d < %d of %s)", l.Hub, mine.Preference, h.Preference, h.Name)
 				}
 			}
+		}
+	}
+	return ""
+}
+
+// slaOf is a next hop's SLA note when its SLA lowered its weight.
+func slaOf(st ecmp.Status, link string) string {
+	for _, l := range st.Links {
+		if l.Name == link && l.SLANote != "" {
+			return " (" + l.SLANote + ")"
 		}
 	}
 	return ""

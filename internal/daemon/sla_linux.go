@@ -1,7 +1,10 @@
 package daemon
 
 import (
+	"fmt"
 	"net/netip"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
@@ -31,7 +34,7 @@ func (d *Daemon) syncSLA(cfg *config.Config) {
 	}
 	if m == nil {
 		open := func(a netip.Addr, iface string) (sla.Pinger, error) { return probe.NewICMPPipe(a, iface) }
-		m = sla.NewMonitor(open, ctl.Alive, d.onSLA, d.log.With("part", "sla"))
+		m = sla.NewMonitor(open, tunnelBytes, ctl.Alive, d.onSLA, d.log.With("part", "sla"))
 		d.mu.Lock()
 		d.sla = m
 		d.mu.Unlock()
@@ -47,17 +50,35 @@ func (d *Daemon) onSLA(v map[string]sla.Verdict) {
 	ctl.SetSLA(slaVerdicts(s, v))
 }
 
-// slaTargets is a probe per tunnel that has an IPv4 peer address.
+// slaTargets is a probe per tunnel that has an IPv4 peer address and
+// limits to meet: its carrier's ([uplink.sla]) or [sla]'s.
 func slaTargets(s config.SLA, links []ecmp.Link) []sla.Target {
-	th := sla.Thresholds{MaxRTT: s.MaxRTT, MaxJitter: s.MaxJitter, MaxLoss: s.MaxLoss,
-		Window: s.Window, Breach: s.Breach, Recover: s.Recover}
 	var out []sla.Target
 	for _, l := range links {
-		if l.Peer4.IsValid() {
-			out = append(out, sla.Target{Link: l.Name, Addr: l.Peer4, Interval: s.ProbeInterval, Thresholds: th})
+		lim := s.For(l.Carrier)
+		if !l.Peer4.IsValid() || !lim.Judged() {
+			continue
 		}
+		th := sla.Thresholds{MaxRTT: lim.MaxRTT, MaxJitter: lim.MaxJitter, MaxLoss: lim.MaxLoss,
+			MinGoodput: lim.MinGoodput, LoadDelay: s.LoadDelay,
+			Window: s.Window, Breach: s.Breach, Recover: s.Recover}
+		out = append(out, sla.Target{Link: l.Name, Interface: l.Interface, Addr: l.Peer4, Interval: s.ProbeInterval, Thresholds: th})
 	}
 	return out
+}
+
+// tunnelBytes reads a tunnel interface's byte counters, which count inner
+// packets alike for kernel WireGuard and a wireguard-go TUN device.
+func tunnelBytes(iface string) (rx, tx uint64, err error) {
+	l, err := netlink.LinkByName(iface)
+	if err != nil {
+		return 0, 0, err
+	}
+	st := l.Attrs().Statistics
+	if st == nil {
+		return 0, 0, fmt.Errorf("%s: the kernel sent no statistics", iface)
+	}
+	return st.RxBytes, st.TxBytes, nil
 }
 
 // slaVerdicts keeps the degraded tunnels and what the action does to them.

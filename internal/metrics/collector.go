@@ -49,6 +49,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		e.nat(st.NAT)
 	}
 	e.budgets(st.Budgets)
+	e.slas(st.SLA)
 }
 
 // emitter writes const metrics for one scrape.

@@ -24,6 +24,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/ecmp"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 	"github.com/uplinkd/uplinkd/internal/nat"
+	"github.com/uplinkd/uplinkd/internal/sla"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
 
@@ -93,7 +94,34 @@ func edgeStatus() api.Status {
 		NAT: natRepaired(), Reloaded: now.Add(-10 * time.Minute),
 		Inbound: &api.Inbound{Table: "uplinkd_inbound", Repairs: 1, DroppedPackets: 42,
 			Published: []api.Published{{Name: "https", Protocol: "tcp", Ports: "443", To: "198.18.10.2:443", Connections: 7}}},
-		Budgets: edgeBudgets()}
+		Budgets: edgeBudgets(), SLA: edgeSLA()}
+}
+
+// edgeSLA: docomo full at 118 kbit/s and out for it; softbank down.
+func edgeSLA() []sla.LinkStatus {
+	return []sla.LinkStatus{
+		{Link: "docomo", Judging: true, Samples: 10, RTTMs: 250, JitterMs: 20, LossPercent: 10, RateKbps: 121.5,
+			GoodputKbps: 118, LoadedSamples: 8, Degraded: true, Reason: "goodput 118 kbit/s < 1000 kbit/s under load for 6 s"},
+		{Link: "softbank", Samples: 3, RTTMs: 40},
+	}
+}
+
+func slaSeries() map[string]float64 {
+	return map[string]float64{
+		`uplinkd_sla_rtt_seconds{link="docomo"}`:              0.25,
+		`uplinkd_sla_rtt_seconds{link="softbank"}`:            0.04,
+		`uplinkd_sla_jitter_seconds{link="docomo"}`:           0.02,
+		`uplinkd_sla_jitter_seconds{link="softbank"}`:         0,
+		`uplinkd_sla_loss_ratio{link="docomo"}`:               0.1,
+		`uplinkd_sla_loss_ratio{link="softbank"}`:             0,
+		`uplinkd_sla_rate_bytes_per_second{link="docomo"}`:    15187.5,
+		`uplinkd_sla_rate_bytes_per_second{link="softbank"}`:  0,
+		`uplinkd_sla_goodput_bytes_per_second{link="docomo"}`: 14750,
+		`uplinkd_sla_degraded{link="docomo"}`:                 1,
+		`uplinkd_sla_degraded{link="softbank"}`:               0,
+		`uplinkd_sla_judging{link="docomo"}`:                  1,
+		`uplinkd_sla_judging{link="softbank"}`:                0,
+	}
 }
 
 // edgeBudgets: docomo past its soft limit, saved a minute ago; softbank
@@ -309,7 +337,7 @@ func merge(ms ...map[string]float64) map[string]float64 {
 
 func TestScrape(t *testing.T) {
 	withoutParts := edgeStatus()
-	withoutParts.ECMP, withoutParts.Breakout, withoutParts.NAT, withoutParts.Budgets = nil, nil, nil, nil
+	withoutParts.ECMP, withoutParts.Breakout, withoutParts.NAT, withoutParts.Budgets, withoutParts.SLA = nil, nil, nil, nil, nil
 	withNAT := withoutParts
 	withNAT.NAT = natRepaired()
 	for _, tc := range []struct {
@@ -317,7 +345,7 @@ func TestScrape(t *testing.T) {
 		st   api.Status
 		want map[string]float64
 	}{
-		{"edge with ECMP, breakout and NAT", edgeStatus(), merge(daemonAndTunnels(), ecmpSeries(), breakoutSeries(), natSeries(), budgetSeries())},
+		{"edge with ECMP, breakout and NAT", edgeStatus(), merge(daemonAndTunnels(), ecmpSeries(), breakoutSeries(), natSeries(), budgetSeries(), slaSeries())},
 		{"without ECMP and breakout", withoutParts, daemonAndTunnels()},
 		{"with NAT repaired by the read-back", withNAT, merge(daemonAndTunnels(), natSeries())},
 	} {

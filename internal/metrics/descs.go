@@ -88,4 +88,5 @@ var allDescs = []*prometheus.Desc{
 	descRoutesInstalled, descRoutesDesired, descRejected, descActive, descChurnBlocked,
 	descGatewayUp, descGatewayRTT, descInstall, descCompile,
 	descBudgetUsed, descBudgetBytes, descBudgetProjected, descBudgetState, descBudgetPeriodEnd, descBudgetSaved,
+	descSLARTT, descSLAJitter, descSLALoss, descSLARate, descSLAGoodput, descSLADegraded, descSLAJudging,
 }

@@ -15,16 +15,30 @@ type Thresholds struct {
 	Window    time.Duration // the figures are computed over this much
 	Breach    time.Duration // how long a breach lasts before the tunnel is degraded
 	Recover   time.Duration // how long it meets them all before it returns
+	// MinGoodput is what the tunnel must carry when it is loaded, in
+	// bits a second (0: not judged). Loaded means its probes come back
+	// LoadDelay slower than its baseline while it carries at least a
+	// tenth of MinGoodput: a queue in front of the carrier's bottleneck.
+	MinGoodput float64
+	LoadDelay  time.Duration
 }
 
 // Judged says whether any limit is set.
-func (t Thresholds) Judged() bool { return t.MaxRTT > 0 || t.MaxJitter > 0 || t.MaxLoss > 0 }
+func (t Thresholds) Judged() bool {
+	return t.MaxRTT > 0 || t.MaxJitter > 0 || t.MaxLoss > 0 || t.MinGoodput > 0
+}
 
-// Sample is one probe: its round-trip time, or lost.
+// Sample is one probe: its round-trip time, or lost, and what the tunnel
+// carried in the interval before it was sent.
 type Sample struct {
 	At   time.Time
 	RTT  time.Duration
 	Lost bool
+	// Rate is the busier direction's bits a second through the tunnel over
+	// the probe interval before it (0: not known).
+	Rate float64
+
+	loaded bool // set by the judge when it arrives
 }
 
 // Quality is a window's figures.
@@ -33,6 +47,13 @@ type Quality struct {
 	RTT     time.Duration // mean of the answered probes
 	Jitter  time.Duration // mean difference of consecutive answered probes' RTT (RFC 3550's idea)
 	Loss    float64       // percent
+	// Rate is the busier direction's bits a second in the latest probe
+	// interval; Goodput the mean over the Loaded probes' intervals (0 when
+	// none): what the tunnel manages when it is full.
+	Rate     float64
+	Goodput  float64
+	Loaded   int
+	Baseline time.Duration // the quietest round trip of the last minutes
 }
 
 // minSamples is how many probes a window needs before it is judged: one
@@ -53,6 +74,7 @@ type Judge struct {
 	breachSince time.Time // zero: meeting the thresholds
 	goodSince   time.Time // zero: breaching
 	verdict     Verdict
+	floor       baseline
 }
 
 // NewJudge returns a judge of th.
@@ -62,6 +84,7 @@ func NewJudge(th Thresholds) *Judge { return &Judge{th: th} }
 func (j *Judge) Reset(now time.Time) {
 	changed := j.verdict.Degraded
 	j.samples, j.breachSince, j.goodSince = j.samples[:0], time.Time{}, time.Time{}
+	j.floor = baseline{}
 	if changed {
 		j.verdict = Verdict{Since: now}
 	}
@@ -69,6 +92,10 @@ func (j *Judge) Reset(now time.Time) {
 
 // Add records a probe and reports whether the verdict changed.
 func (j *Judge) Add(s Sample) bool {
+	s.loaded = j.loaded(s)
+	if !s.Lost {
+		j.floor.add(s.At, s.RTT)
+	}
 	j.samples = append(j.samples, s)
 	j.prune(s.At)
 	q := j.Quality()
@@ -141,7 +168,10 @@ func (j *Judge) Quality() Quality {
 	}
 	if q.Samples > 0 {
 		q.Loss = 100 * float64(q.Samples-answered) / float64(q.Samples)
+		q.Rate = j.samples[q.Samples-1].Rate
 	}
+	q.Goodput, q.Loaded = j.goodput()
+	q.Baseline, _ = j.floor.min()
 	return q
 }
 
@@ -157,6 +187,9 @@ func (j *Judge) breach(q Quality) string {
 	}
 	if j.th.MaxJitter > 0 && answered && q.Jitter > j.th.MaxJitter {
 		out = append(out, fmt.Sprintf("jitter %d ms > %d ms", q.Jitter.Milliseconds(), j.th.MaxJitter.Milliseconds()))
+	}
+	if j.th.MinGoodput > 0 && j.loadJudged(q) && q.Goodput < j.th.MinGoodput {
+		out = append(out, fmt.Sprintf("goodput %s < %s under load", kbits(q.Goodput), kbits(j.th.MinGoodput)))
 	}
 	return strings.Join(out, ", ")
 }
@@ -174,3 +207,5 @@ func percent(f float64) string {
 func roundSeconds(d time.Duration) string {
 	return fmt.Sprintf("%d s", int(d.Round(time.Second)/time.Second))
 }
+
+func kbits(bps float64) string { return fmt.Sprintf("%.0f kbit/s", bps/1000) }

@@ -3,6 +3,7 @@ package sla
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 // tunnel address) every Interval.
 type Target struct {
 	Link       string // the ecmp link name ("docomo", "docomo@hub2")
+	Interface  string // its tunnel interface, whose counters give its rate
 	Addr       netip.Addr
 	Interval   time.Duration
 	Thresholds Thresholds
@@ -32,15 +34,25 @@ type LinkStatus struct {
 	RTTMs       float64    `json:"rtt_ms"`
 	JitterMs    float64    `json:"jitter_ms"`
 	LossPercent float64    `json:"loss_percent"`
-	Degraded    bool       `json:"degraded"`
-	Since       time.Time  `json:"since,omitzero"`   // of the latest change of Degraded
-	Reason      string     `json:"reason,omitempty"` // why it is, or last was, degraded
+	// RateKbps is what the tunnel carried in the latest probe interval
+	// (the busier direction); GoodputKbps the mean of the intervals it was
+	// loaded in (0: not loaded in the window), LoadedSamples how many.
+	RateKbps      float64 `json:"rate_kbps"`
+	GoodputKbps   float64 `json:"goodput_kbps"`
+	LoadedSamples int     `json:"loaded_samples"`
+	// BaselineRTTMs is the quietest round trip of the last 5 minutes,
+	// against which a loaded probe is told.
+	BaselineRTTMs float64   `json:"baseline_rtt_ms"`
+	Degraded      bool      `json:"degraded"`
+	Since         time.Time `json:"since,omitzero"`   // of the latest change of Degraded
+	Reason        string    `json:"reason,omitempty"` // why it is, or last was, degraded
 }
 
 // Monitor runs a probe loop per target and tells onChange the verdicts
 // (by link) whenever one changes.
 type Monitor struct {
 	open     func(netip.Addr, string) (Pinger, error)
+	traffic  Traffic
 	alive    func(link string) bool
 	onChange func(map[string]Verdict)
 	log      *slog.Logger
@@ -68,11 +80,16 @@ type loop struct {
 	judged bool
 }
 
+// Traffic reads a tunnel interface's byte counters (received, sent).
+type Traffic func(iface string) (rx, tx uint64, err error)
+
 // NewMonitor returns a monitor; open makes a pinger (probe.NewICMPPipe),
-// alive says whether a tunnel is up (only live ones are judged).
-func NewMonitor(open func(netip.Addr, string) (Pinger, error), alive func(string) bool,
+// traffic reads a tunnel's counters (nil: goodput is not measured), alive
+// says whether a tunnel is up (only live ones are judged).
+func NewMonitor(open func(netip.Addr, string) (Pinger, error), traffic Traffic, alive func(string) bool,
 	onChange func(map[string]Verdict), log *slog.Logger) *Monitor {
-	return &Monitor{open: open, alive: alive, onChange: onChange, log: log, loops: map[string]*loop{}, staleAfter: staleVerdict}
+	return &Monitor{open: open, traffic: traffic, alive: alive, onChange: onChange, log: log,
+		loops: map[string]*loop{}, staleAfter: staleVerdict}
 }
 
 // Set makes the loops match targets: new ones start, gone or changed
@@ -138,7 +155,8 @@ func (m *Monitor) run(ctx context.Context, l *loop) {
 	tick := time.NewTicker(l.target.Interval)
 	defer tick.Stop()
 	timeout := probeTimeout(l.target)
-	sent := map[int]time.Time{}
+	sent := map[int]probeSent{}
+	rate := m.rateMeter(l.target.Interface)
 	var downSince time.Time
 	for {
 		select {
@@ -148,17 +166,18 @@ func (m *Monitor) run(ctx context.Context, l *loop) {
 			if !ok {
 				return
 			}
-			if at, mine := sent[r.Seq]; mine {
+			if p, mine := sent[r.Seq]; mine {
 				delete(sent, r.Seq)
-				m.record(l, Sample{At: r.At, RTT: r.At.Sub(at)})
+				m.record(l, Sample{At: r.At, RTT: r.At.Sub(p.at), Rate: p.rate})
 			}
 		case now := <-tick.C:
-			for seq, at := range sent {
-				if now.Sub(at) > timeout {
+			for seq, p := range sent {
+				if now.Sub(p.at) > timeout {
 					delete(sent, seq)
-					m.record(l, Sample{At: now, Lost: true})
+					m.record(l, Sample{At: now, Lost: true, Rate: p.rate})
 				}
 			}
+			r := rate(now)
 			if !m.alive(l.target.Link) {
 				if downSince.IsZero() {
 					downSince = now
@@ -173,11 +192,43 @@ func (m *Monitor) run(ctx context.Context, l *loop) {
 			downSince = time.Time{}
 			seq, err := p.Send()
 			if err != nil {
-				m.record(l, Sample{At: now, Lost: true})
+				m.record(l, Sample{At: now, Lost: true, Rate: r})
 				continue
 			}
-			sent[seq] = now
+			sent[seq] = probeSent{at: now, rate: r}
 		}
+	}
+}
+
+// probeSent is a probe in flight: when it left, and the tunnel's rate in
+// the interval before.
+type probeSent struct {
+	at   time.Time
+	rate float64
+}
+
+// rateMeter returns a function giving the busier direction's bits a
+// second through iface since its last call (0 the first time, on an error,
+// or when the counters went back: the interface was made again).
+func (m *Monitor) rateMeter(iface string) func(time.Time) float64 {
+	if m.traffic == nil || iface == "" {
+		return func(time.Time) float64 { return 0 }
+	}
+	var lastRx, lastTx uint64
+	var last time.Time
+	return func(now time.Time) float64 {
+		rx, tx, err := m.traffic(iface)
+		if err != nil {
+			last = time.Time{}
+			return 0
+		}
+		prev, prevRx, prevTx := last, lastRx, lastTx
+		last, lastRx, lastTx = now, rx, tx
+		dt := now.Sub(prev).Seconds()
+		if prev.IsZero() || dt <= 0 || rx < prevRx || tx < prevTx {
+			return 0
+		}
+		return 8 * float64(max(rx-prevRx, tx-prevTx)) / dt
 	}
 }
 
@@ -241,7 +292,9 @@ func (m *Monitor) Status() []LinkStatus {
 		q, v := l.judge.Quality(), l.judge.Verdict()
 		out = append(out, LinkStatus{Link: name, Target: l.target.Addr, Judging: l.judged, Samples: q.Samples,
 			RTTMs: units.Millis(q.RTT), JitterMs: units.Millis(q.Jitter), LossPercent: q.Loss,
-			Degraded: v.Degraded, Since: v.Since, Reason: v.Reason})
+			RateKbps: kbps(q.Rate), GoodputKbps: kbps(q.Goodput), LoadedSamples: q.Loaded,
+			BaselineRTTMs: units.Millis(q.Baseline),
+			Degraded:      v.Degraded, Since: v.Since, Reason: v.Reason})
 	}
 	slices.SortFunc(out, func(a, b LinkStatus) int { return strings.Compare(a.Link, b.Link) })
 	return out
@@ -249,3 +302,6 @@ func (m *Monitor) Status() []LinkStatus {
 
 // Close stops every loop.
 func (m *Monitor) Close() { m.Set(nil) }
+
+// kbps rounds bits a second to kbit/s with one decimal.
+func kbps(bps float64) float64 { return math.Round(bps/100) / 10 }

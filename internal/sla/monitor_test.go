@@ -2,6 +2,7 @@ package sla
 
 import (
 	"io"
+	"strings"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -87,7 +88,7 @@ func TestMonitor(t *testing.T) {
 	var down atomic.Bool
 	alive := func(link string) bool { return link != "docomo" || !down.Load() }
 	var got verdicts
-	m := NewMonitor(open, alive, got.set, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := NewMonitor(open, nil, alive, got.set, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	m.staleAfter = 500 * time.Millisecond
 	defer m.Close()
 	th := Thresholds{MaxRTT: 100 * time.Millisecond, MaxLoss: 20, Window: 200 * time.Millisecond,
@@ -141,5 +142,48 @@ func TestMonitor(t *testing.T) {
 	m.Set(targets[:1])
 	if n := len(m.Status()); n != 1 {
 		t.Errorf("%d loops after Set of one target", n)
+	}
+}
+
+// TestMonitorGoodput: the monitor reads the tunnel's counters each probe
+// interval; a tunnel carrying 128 kbit/s with its probes queued is judged
+// by its goodput, and status shows the rate.
+func TestMonitorGoodput(t *testing.T) {
+	rtt := &atomic.Int64{}
+	rtt.Store(int64(5 * time.Millisecond))
+	open := func(netip.Addr, string) (Pinger, error) {
+		return &fakePinger{rtt: rtt, replies: make(chan probe.Reply, 100)}, nil
+	}
+	var fullSince atomic.Int64 // unix ns; 0: idle
+	traffic := func(iface string) (uint64, uint64, error) {
+		if iface != "wg-docomo" {
+			t.Errorf("counters of %q read", iface)
+		}
+		since := fullSince.Load()
+		if since == 0 {
+			return 0, 0, nil
+		}
+		// 16,000 bytes a second sent: 128 kbit/s.
+		return 100, uint64(time.Since(time.Unix(0, since)).Seconds() * 16000), nil
+	}
+	var got verdicts
+	m := NewMonitor(open, traffic, func(string) bool { return true }, got.set, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer m.Close()
+	th := Thresholds{MinGoodput: 1e6, LoadDelay: 30 * time.Millisecond, Window: 300 * time.Millisecond,
+		Breach: 100 * time.Millisecond, Recover: time.Second}
+	m.Set([]Target{{Link: "docomo", Interface: "wg-docomo", Addr: netip.MustParseAddr("198.18.100.0"), Interval: 10 * time.Millisecond, Thresholds: th}})
+	time.Sleep(200 * time.Millisecond) // the quiet baseline
+	fullSince.Store(time.Now().UnixNano())
+	rtt.Store(int64(60 * time.Millisecond))
+	waitFor(t, "docomo degraded by its goodput", func() bool { return got.degraded("docomo") })
+	st := m.Status()[0]
+	if st.RateKbps < 100 || st.RateKbps > 160 || st.GoodputKbps < 100 || st.GoodputKbps > 160 || st.LoadedSamples == 0 {
+		t.Errorf("status %+v, want rate and goodput near 128 kbit/s", st)
+	}
+	if st.BaselineRTTMs < 4 || st.BaselineRTTMs > 20 {
+		t.Errorf("baseline %v ms, want the quiet ~5 ms", st.BaselineRTTMs)
+	}
+	if !strings.Contains(st.Reason, "goodput") {
+		t.Errorf("reason %q, want the goodput", st.Reason)
 	}
 }

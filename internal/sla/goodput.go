@@ -1,0 +1,104 @@
+package sla
+
+import "time"
+
+// Goodput is judged only while a tunnel is full: a carrier's capacity
+// shows only when something fills it, and a throttled carrier (128 kbit/s
+// after a quota) answers every probe of an idle tunnel in time. Full is
+// seen the way a bufferbloat meter sees it: the probes of an interval in
+// which the tunnel carried traffic come back later than the tunnel's
+// quietest round trip by LoadDelay (a queue stands in front of the
+// bottleneck). What it carried then is its goodput.
+
+// loadShare is the least a loaded interval must carry, as a share of
+// MinGoodput: a tunnel carrying less is all but idle, and a slow probe
+// there is the carrier's jitter, not a queue of ours.
+const loadShare = 0.1
+
+// minLoaded is how many loaded probes a window needs, and at least half of
+// its probes must be: one slow probe during a download is no verdict.
+const minLoaded = 3
+
+// loaded says whether s was sent into a queue the tunnel's own traffic
+// built.
+func (j *Judge) loaded(s Sample) bool {
+	if s.Lost || j.th.MinGoodput <= 0 || s.Rate < loadShare*j.th.MinGoodput {
+		return false
+	}
+	floor, ok := j.floor.min()
+	return ok && s.RTT >= floor+j.th.LoadDelay
+}
+
+// goodput is the mean rate over the window's loaded probes, and how many
+// there are.
+func (j *Judge) goodput() (float64, int) {
+	var sum float64
+	n := 0
+	for _, s := range j.samples {
+		if s.loaded {
+			sum += s.Rate
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return sum / float64(n), n
+}
+
+// loadJudged says whether the window saw the tunnel full long enough to
+// judge its goodput.
+func (j *Judge) loadJudged(q Quality) bool {
+	return q.Loaded >= minLoaded && 2*q.Loaded >= q.Samples
+}
+
+// baseline keeps the quietest round trip of the last baselineSpan, in
+// buckets, so that an old minimum ages out (the carrier moved the home to
+// a farther cell) while a standing queue of a few minutes does not become
+// the baseline.
+type baseline struct {
+	buckets [baselineBuckets]bucket
+}
+
+type bucket struct {
+	start time.Time
+	min   time.Duration
+}
+
+const (
+	baselineBuckets = 10
+	baselineSpan    = 5 * time.Minute
+	bucketSpan      = baselineSpan / baselineBuckets
+)
+
+func (b *baseline) add(at time.Time, rtt time.Duration) {
+	start := at.Truncate(bucketSpan)
+	i := int(start.UnixNano()/int64(bucketSpan)) % baselineBuckets
+	if c := &b.buckets[i]; !c.start.Equal(start) {
+		*c = bucket{start: start, min: rtt}
+	} else {
+		c.min = min(c.min, rtt)
+	}
+	b.latest(start)
+}
+
+// latest forgets buckets older than the span before start.
+func (b *baseline) latest(start time.Time) {
+	for i := range b.buckets {
+		if c := &b.buckets[i]; !c.start.IsZero() && start.Sub(c.start) >= baselineSpan {
+			*c = bucket{}
+		}
+	}
+}
+
+// min is the quietest round trip kept, false before any.
+func (b *baseline) min() (time.Duration, bool) {
+	var out time.Duration
+	ok := false
+	for _, c := range b.buckets {
+		if !c.start.IsZero() && (!ok || c.min < out) {
+			out, ok = c.min, true
+		}
+	}
+	return out, ok
+}
