@@ -2,9 +2,9 @@ package sla
 
 import (
 	"io"
-	"strings"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
