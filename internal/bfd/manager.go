@@ -160,6 +160,28 @@ func (m *Manager) Remove(k Key) error {
 	return nil
 }
 
+// Update gives a running session new timers (DesiredMinTx, RequiredMinRx,
+// DetectMult, IdleInterval) without taking it down, and reports whether
+// they differed; the other fields of cfg must be those it was added with
+// (a change of Frugal needs Remove and Add: the discriminator says it).
+func (m *Manager) Update(cfg SessionConfig) (bool, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return false, err
+	}
+	m.mu.RLock()
+	s, ok := m.byKey[cfg.Key()]
+	m.mu.RUnlock()
+	if !ok {
+		return false, fmt.Errorf("update %s: %w", cfg.Key(), ErrNotFound)
+	}
+	if s.sameTimers(cfg) {
+		return false, nil
+	}
+	s.setTimers(cfg)
+	return true, nil
+}
+
 // SetAdminDown takes a session to AdminDown, which the peer sees as Down
 // with diagnostic NeighborSignaledSessionDown, or brings it back to Down.
 func (m *Manager) SetAdminDown(k Key, down bool) error {

@@ -49,6 +49,54 @@ func TestManagerVeth(t *testing.T) {
 	t.Run("gtsm", func(t *testing.T) { gtsm(t, l, ma, recA, a4) })
 	waitUp(t, ma, mb)
 
+	t.Run("new timers without going down", func(t *testing.T) {
+		recA.drain(a4.Key())
+		recB.drain(b4.Key())
+		for _, m := range []struct {
+			m *Manager
+			c SessionConfig
+		}{{ma, a4}, {mb, b4}} {
+			c := m.c
+			c.DesiredMinTx, c.RequiredMinRx, c.DetectMult = 300*time.Millisecond, 300*time.Millisecond, 5
+			if changed, err := m.m.Update(c); err != nil || !changed {
+				t.Fatalf("Update: changed %v, %v", changed, err)
+			}
+			if changed, _ := m.m.Update(c); changed {
+				t.Error("the same timers again reported a change")
+			}
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			st := statusOf(t, ma, a4.Key())
+			if st.TxInterval == 300*time.Millisecond && st.DetectTime == 1500*time.Millisecond && !st.PollActive {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after new timers: tx %v detect %v poll %v; want 300ms, 1.5s, none", st.TxInterval, st.DetectTime, st.PollActive)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for _, r := range []struct {
+			rec *recorder
+			k   Key
+		}{{recA, a4.Key()}, {recB, b4.Key()}} {
+			select {
+			case c := <-r.rec.chanFor(r.k):
+				t.Errorf("%s changed state on new timers: %v → %v", r.k, c.Old, c.New)
+			default:
+			}
+		}
+		for _, m := range []struct {
+			m *Manager
+			c SessionConfig
+		}{{ma, a4}, {mb, b4}} {
+			if _, err := m.m.Update(m.c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	waitUp(t, ma, mb)
+
 	t.Run("admin down propagates", func(t *testing.T) {
 		recA.drain(a4.Key())
 		at := time.Now()
@@ -205,4 +253,15 @@ func gtsm(t *testing.T, l *lab, ma *Manager, recA *recorder, c SessionConfig) {
 	if d := ma.Drops(); d.BadTTL == 0 {
 		t.Errorf("drops %+v: the TTL-64 packet was not counted", d)
 	}
+}
+
+func statusOf(t *testing.T, m *Manager, k Key) Status {
+	t.Helper()
+	for _, st := range m.Snapshot() {
+		if st.Interface == k.Interface && st.Peer == k.Peer {
+			return st
+		}
+	}
+	t.Fatalf("no session %s", k)
+	return Status{}
 }

@@ -30,6 +30,8 @@ func (s *Session) run() {
 			e = s.receive(p, time.Now())
 		case down := <-s.admin:
 			e = s.adminEvent(down, time.Now())
+		case c := <-s.retimer:
+			e = s.retimeTo(c, time.Now())
 		case <-wake.C:
 		}
 		s.settle(e, time.Now())
@@ -127,9 +129,12 @@ func (s *Session) receive(r rxPacket, now time.Time) effect {
 	st.remoteDesiredTx, st.remoteMinRx, st.remoteMult = p.DesiredMinTx, p.RequiredMinRx, p.DetectMult
 	s.answered() // a frugal session's probe has its answer
 	if p.Final && st.poll {
-		// §6.5: our Poll Sequence is answered; a rise of the interval
-		// applies from now (§6.8.3).
+		// §6.5: our Poll Sequence is answered; a rise of the interval,
+		// and a lowered Required Min RX, apply from now (§6.8.3).
 		st.poll, st.usedTx = false, st.desiredTx
+		if st.pendingMinRx != 0 {
+			s.cfg.RequiredMinRx, st.pendingMinRx = st.pendingMinRx, 0
+		}
 	}
 	// The detection time runs from the packet's arrival, stamped by the
 	// reader, not from now: the hand-over to this goroutine must not push
@@ -178,6 +183,35 @@ func (s *Session) adminEvent(down bool, now time.Time) effect {
 	return effect{change: c, periodic: c != nil}
 }
 
+// retimeTo takes new timers while the session runs (a reload), without
+// taking it down: Desired Min TX moves by retarget's rules (while Up, a
+// Poll Sequence, a rise applying only once it is answered, §6.8.3); a
+// new Required Min RX goes out with a Poll too, a raised one applying at
+// once (the peer may only slow down), a lowered one timing the peer only
+// once the Poll is answered; the multiplier goes out with the next packet,
+// from which the peer takes its detection time.
+func (s *Session) retimeTo(c SessionConfig, now time.Time) effect {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &s.st
+	was := s.period()
+	s.cfg.DesiredMinTx, s.cfg.DetectMult, s.cfg.IdleInterval = c.DesiredMinTx, c.DetectMult, c.IdleInterval
+	st.pendingMinRx = 0
+	rxChanged := c.RequiredMinRx != s.cfg.RequiredMinRx
+	if rxChanged && st.state == StateUp && c.RequiredMinRx < s.cfg.RequiredMinRx {
+		st.pendingMinRx = c.RequiredMinRx
+	} else {
+		s.cfg.RequiredMinRx = c.RequiredMinRx
+	}
+	faster := s.retarget()
+	if rxChanged && st.state == StateUp {
+		st.poll = true
+	}
+	s.retime(was, now)
+	s.log.Info("bfd timers changed", "tx", c.DesiredMinTx, "rx", c.RequiredMinRx, "mult", c.DetectMult, "poll", st.poll)
+	return effect{periodic: faster || st.poll}
+}
+
 // transition runs the state machine and the side effects the RFC ties to
 // entering or leaving Up. Called with s.mu held.
 func (s *Session) transition(ev Event, at time.Time) *Change {
@@ -193,13 +227,16 @@ func (s *Session) transition(ev Event, at time.Time) *Change {
 	if next == StateUp {
 		// §6.8.3: the fast rate is only allowed once Up, and changing it
 		// starts a Poll Sequence (§6.5) so the peer confirms the new
-		// rate; retarget does both. Desired Min TX moves while Up only
-		// in the frugal mode, by the rules of §6.8.3; Required Min RX
-		// never changes, so the rule for lowering it (keep the old
-		// detection time until the Poll ends) has nothing to apply to.
+		// rate; retarget does both. Desired Min TX moves while Up in
+		// the frugal mode and on new timers (retimeTo), by the rules of
+		// §6.8.3, which also keeps a lowered Required Min RX pending
+		// until its Poll is answered.
 		st.upSince = at
 	} else {
 		st.poll, st.upSince = false, time.Time{}
+		if st.pendingMinRx != 0 {
+			s.cfg.RequiredMinRx, st.pendingMinRx = st.pendingMinRx, 0
+		}
 		s.resetFrugal()
 	}
 	s.retarget()
@@ -285,8 +322,18 @@ func (s *Session) packet(final bool) Packet {
 		MyDiscr:       s.localDiscr,
 		YourDiscr:     st.remoteDiscr,
 		DesiredMinTx:  usec(st.desiredTx),
-		RequiredMinRx: usec(s.cfg.RequiredMinRx),
+		RequiredMinRx: usec(s.advertisedMinRx()),
 	}
+}
+
+// advertisedMinRx is the Required Min RX our packets carry: a lowered one
+// as soon as it is asked for, while the old one still times the peer.
+// Called with s.mu held.
+func (s *Session) advertisedMinRx() time.Duration {
+	if s.st.pendingMinRx != 0 {
+		return s.st.pendingMinRx
+	}
+	return s.cfg.RequiredMinRx
 }
 
 // shutdown says AdminDown to the peer before the session disappears.

@@ -136,6 +136,10 @@ type sessionState struct {
 	remoteMinRx     uint32
 	remoteMult      uint8
 	poll            bool
+	// pendingMinRx is a lowered Required Min RX advertised in a Poll that
+	// is not answered yet; until it is, the peer is timed by the old one
+	// (§6.8.3). Zero: none.
+	pendingMinRx    time.Duration
 	lastRx, upSince time.Time
 	// The session's two timers, as deadlines the goroutine sleeps
 	// until: the next periodic packet, and the detection time (zero:
@@ -173,6 +177,8 @@ type Session struct {
 
 	rx      chan rxPacket
 	admin   chan bool
+	retimer chan SessionConfig // new timers from a reload; the latest wins
+	asked   SessionConfig      // the timers last asked for (guarded by mu)
 	done    chan struct{}
 	exited  chan struct{}
 	rxDrops atomic.Uint64
@@ -191,6 +197,8 @@ func newSession(cfg SessionConfig, discr uint32, conn txConn, log *slog.Logger, 
 		rnd:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		rx:         make(chan rxPacket, 16),
 		admin:      make(chan bool, 1),
+		retimer:    make(chan SessionConfig, 1),
+		asked:      cfg,
 		done:       make(chan struct{}),
 		exited:     make(chan struct{}),
 		st: sessionState{
@@ -205,7 +213,11 @@ func newSession(cfg SessionConfig, discr uint32, conn txConn, log *slog.Logger, 
 }
 
 // Key returns the session's key.
-func (s *Session) Key() Key { return s.cfg.Key() }
+func (s *Session) Key() Key {
+	// Field by field: the timers beside them change on the session's
+	// goroutine (retimeTo), and a copy of the whole config would read them.
+	return Key{Interface: s.cfg.Interface, Peer: s.cfg.Peer}
+}
 
 // deliver queues a packet without blocking the listener; a full queue means
 // the peer floods us and dropping is the right answer.
@@ -231,6 +243,35 @@ func (s *Session) setAdmin(down bool) {
 			}
 		}
 	}
+}
+
+// setTimers hands new timers to the session goroutine; only the latest
+// matters, so an unread older one is replaced.
+func (s *Session) setTimers(c SessionConfig) {
+	s.mu.Lock()
+	s.asked = c
+	s.mu.Unlock()
+	for {
+		select {
+		case s.retimer <- c:
+			return
+		default:
+			select {
+			case <-s.retimer:
+			default:
+			}
+		}
+	}
+}
+
+// sameTimers says whether c asks for the timers last asked of the session
+// (which its goroutine may not have taken yet).
+func (s *Session) sameTimers(c SessionConfig) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.asked
+	return c.DesiredMinTx == a.DesiredMinTx && c.RequiredMinRx == a.RequiredMinRx &&
+		c.DetectMult == a.DetectMult && c.IdleInterval == a.IdleInterval
 }
 
 // stop ends the session after telling the peer it is going AdminDown, so

@@ -195,6 +195,11 @@ func (c *Controller) syncBFD(plan Plan) {
 			c.bfd.Remove(k)
 			continue
 		}
+		// New timers (a reload) apply to the running session by a Poll
+		// Sequence: the tunnel stays in while they change.
+		if _, err := c.bfd.Update(want[k]); err != nil {
+			c.log.Warn("bfd timers", "tunnel", k.Interface, "err", err)
+		}
 		delete(want, k)
 	}
 	for _, sc := range want {

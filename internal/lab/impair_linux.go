@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -214,3 +216,27 @@ func openTUN(name string) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), "/dev/net/tun"), nil
 }
+
+// Shape limits a carrier's link to the home to kbit kbit/s each way, as a
+// carrier throttling a plan after its quota does (tc tbf on both of the
+// carrier's interfaces, with a queue of shapeLatency, as a carrier's
+// shaper holds one); 0 removes it.
+func (l *Lab) Shape(carrier string, kbit int) error {
+	for _, dev := range []string{"home0", "inet0"} {
+		args := []string{"-n", l.NS(carrier), "qdisc", "replace", "dev", dev, "root", "tbf",
+			"rate", fmt.Sprintf("%dkbit", kbit), "burst", "1600", "latency", shapeLatency}
+		if kbit == 0 {
+			args = []string{"-n", l.NS(carrier), "qdisc", "del", "dev", dev, "root"}
+		}
+		out, err := exec.Command("tc", args...).CombinedOutput()
+		if err != nil && !(kbit == 0 && strings.Contains(string(out), "No such file")) {
+			return fmt.Errorf("shape %s's %s to %d kbit/s: %v: %s", carrier, dev, kbit, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// shapeLatency is how long a shaped carrier queues a packet before it
+// drops it: 300 ms beyond the packet in service (at 128 kbit/s a 1400-byte
+// packet alone takes 90 ms): a shallow buffer for a mobile network.
+const shapeLatency = "300ms"

@@ -8,7 +8,7 @@ var (
 	descSLAJitter   = desc("sla_jitter_seconds", "Mean difference of consecutive round trips of the tunnel's SLA probes over the window.", "link")
 	descSLALoss     = desc("sla_loss_ratio", "Share of the tunnel's SLA probes unanswered over the window (0 to 1).", "link")
 	descSLARate     = desc("sla_rate_bytes_per_second", "What the tunnel carried in the latest probe interval, the busier direction, in bytes a second.", "link")
-	descSLAGoodput  = desc("sla_goodput_bytes_per_second", "Bytes a second the tunnel carried while it was full (its probes queued behind its traffic), averaged over the window; absent when it was not full.", "link")
+	descSLAGoodput  = desc("sla_goodput_bytes_per_second", "Bytes a second the tunnel carried while it was full (its probes queued behind its traffic or lost), the median over the window; absent when it was not full.", "link")
 	descSLADegraded = desc("sla_degraded", "1 while the tunnel breaks its SLA (out of ECMP or lowered, as [sla] action says), 0 while it meets it.", "link")
 	descSLAJudging  = desc("sla_judging", "1 while the tunnel is up and judged, 0 while it is down (nothing judged).", "link")
 )

@@ -1,6 +1,9 @@
 package sla
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Goodput is judged only while a tunnel is full: a carrier's capacity
 // shows only when something fills it, and a throttled carrier (128 kbit/s
@@ -8,7 +11,10 @@ import "time"
 // seen the way a bufferbloat meter sees it: the probes of an interval in
 // which the tunnel carried traffic come back later than the tunnel's
 // quietest round trip by LoadDelay (a queue stands in front of the
-// bottleneck). What it carried then is its goodput.
+// bottleneck), or are lost (the queue overflowed). What it carried then
+// is its goodput. A lossy carrier that is not full loses probes too, but
+// it needs more than half of them lost, while carrying traffic, to be
+// judged by its goodput (and its loss limit judges it anyway).
 
 // loadShare is the least a loaded interval must carry, as a share of
 // MinGoodput: a tunnel carrying less is all but idle, and a slow probe
@@ -20,30 +26,38 @@ const loadShare = 0.1
 const minLoaded = 3
 
 // loaded says whether s was sent into a queue the tunnel's own traffic
-// built.
+// built: it came back LoadDelay late, or not at all (the queue was full:
+// a shallow buffer drops rather than delays, and a policer has none).
 func (j *Judge) loaded(s Sample) bool {
-	if s.Lost || j.th.MinGoodput <= 0 || s.Rate < loadShare*j.th.MinGoodput {
+	if j.th.MinGoodput <= 0 || s.Rate < loadShare*j.th.MinGoodput {
 		return false
+	}
+	if s.Lost {
+		return true
 	}
 	floor, ok := j.floor.min()
 	return ok && s.RTT >= floor+j.th.LoadDelay
 }
 
-// goodput is the mean rate over the window's loaded probes, and how many
-// there are.
+// goodput is the median rate over the window's loaded probes, and how
+// many there are: the median, as the intervals just after a throttle
+// began still carry the backlog sent before it.
 func (j *Judge) goodput() (float64, int) {
-	var sum float64
-	n := 0
+	var rates []float64
 	for _, s := range j.samples {
 		if s.loaded {
-			sum += s.Rate
-			n++
+			rates = append(rates, s.Rate)
 		}
 	}
-	if n == 0 {
+	if len(rates) == 0 {
 		return 0, 0
 	}
-	return sum / float64(n), n
+	slices.Sort(rates)
+	n := len(rates)
+	if n%2 == 1 {
+		return rates[n/2], n
+	}
+	return (rates[n/2-1] + rates[n/2]) / 2, n
 }
 
 // loadJudged says whether the window saw the tunnel full long enough to

@@ -9,12 +9,12 @@ import (
 var gth = Thresholds{MinGoodput: 1e6, LoadDelay: 50 * time.Millisecond,
 	Window: 5 * time.Second, Breach: 3 * time.Second, Recover: 10 * time.Second}
 
-// loadFeed adds a probe every 200 ms for d from start: rtt and the rate of
-// the interval before it.
+// loadFeed adds a probe every 200 ms for d from start: rtt (< 0: lost)
+// and the rate of the interval before it.
 func loadFeed(j *Judge, start time.Time, d time.Duration, rtt time.Duration, rate func(i int) float64) (changed, end time.Time) {
 	at := start
 	for i := 0; at.Sub(start) < d; i++ {
-		if j.Add(Sample{At: at, RTT: rtt, Rate: rate(i)}) && changed.IsZero() {
+		if j.Add(Sample{At: at, RTT: max(rtt, 0), Lost: rtt < 0, Rate: rate(i)}) && changed.IsZero() {
 			changed = at
 		}
 		at = at.Add(200 * time.Millisecond)
@@ -38,6 +38,7 @@ func TestGoodputUnderLoad(t *testing.T) {
 		{"a fast tunnel, full", 120 * time.Millisecond, constRate(40e6), false},
 		{"idle, slow probes (jitter, BFD alone)", 180 * time.Millisecond, constRate(20e3), false},
 		{"throttled but no queue (probes in time)", 40 * time.Millisecond, constRate(128e3), false},
+		{"throttled, the queue full: every probe lost", -1, constRate(128e3), true},
 		{"full one probe in four", 180 * time.Millisecond, func(i int) float64 {
 			if i%4 == 0 {
 				return 128e3

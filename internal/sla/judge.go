@@ -48,7 +48,7 @@ type Quality struct {
 	Jitter  time.Duration // mean difference of consecutive answered probes' RTT (RFC 3550's idea)
 	Loss    float64       // percent
 	// Rate is the busier direction's bits a second in the latest probe
-	// interval; Goodput the mean over the Loaded probes' intervals (0 when
+	// interval; Goodput the median over the Loaded probes' intervals (0 when
 	// none): what the tunnel manages when it is full.
 	Rate     float64
 	Goodput  float64

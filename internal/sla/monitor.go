@@ -35,7 +35,7 @@ type LinkStatus struct {
 	JitterMs    float64    `json:"jitter_ms"`
 	LossPercent float64    `json:"loss_percent"`
 	// RateKbps is what the tunnel carried in the latest probe interval
-	// (the busier direction); GoodputKbps the mean of the intervals it was
+	// (the busier direction); GoodputKbps the median of the intervals it was
 	// loaded in (0: not loaded in the window), LoadedSamples how many.
 	RateKbps      float64 `json:"rate_kbps"`
 	GoodputKbps   float64 `json:"goodput_kbps"`
