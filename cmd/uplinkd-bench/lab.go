@@ -65,7 +65,7 @@ func labRows(ctx context.Context, o options, bin string) []row {
 		rows = append(rows, dataPathRow(ctx, l))
 	}
 	if want("11") {
-		rows = append(rows, slaRow(ctx, l, max(o.n/3, 5)))
+		rows = append(rows, slaRow(ctx, l, max(o.n/3, 5)), goodputRow(ctx, l, max(o.n/6, 5)))
 	}
 	if want("10") {
 		rows = append(rows, publishRows(ctx, l, max(o.n, 20))...)

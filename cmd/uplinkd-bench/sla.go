@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/lab"
@@ -71,4 +74,89 @@ func failedWith(id, name string, took []time.Duration, err error) row {
 	r := failed(id, name, err)
 	r.uplinkd = s
 	return r
+}
+
+// goodputRow: row 11b, steering away from a carrier throttled to
+// 128 kbit/s (tc tbf, 300 ms of queue) while a flow runs on it. Both
+// daemons run BFD at 300 ms × 5 (lab.MobileBFD: at 100 ms × 3 BFD itself
+// takes a throttled, loaded tunnel out), the edge judges docomo by its
+// goodput alone (lab.WithGoodputSLA: 1000 kbit/s, window 2 s, breach 1 s).
+// Measured: throttle → the edge's default without docomo. The floor is
+// half the window full (1 s) plus the breach (1 s).
+func goodputRow(ctx context.Context, l *benchLab, n int) row {
+	const id, name = "11b", "SLA: a loaded carrier throttled to 128 kbit/s → out of ECMP by its goodput (limit 1000 kbit/s, BFD 300 ms × 5)"
+	var restores []func() error
+	defer func() {
+		l.Shape("docomo", 0)
+		for i := len(restores) - 1; i >= 0; i-- {
+			restores[i]()
+		}
+	}()
+	for _, e := range []struct {
+		site string
+		edit func(string) string
+	}{
+		{"hub", mobileBFD}, {"edge", mobileBFD}, {"edge", lab.WithGoodputSLA},
+	} {
+		restore, err := l.EditConfig(e.site, e.edit)
+		if err != nil {
+			return failed(id, name, err)
+		}
+		restores = append(restores, restore)
+	}
+	if err := l.WaitSLAJudging(1, 20*time.Second); err != nil {
+		return failed(id, name, err)
+	}
+	w, err := l.WatchDefault()
+	if err != nil {
+		return failed(id, name, err)
+	}
+	defer w.Close()
+	var took []time.Duration
+	for i := range n {
+		d, err := throttledOut(ctx, l, w)
+		if err != nil {
+			return failedWith(id, name, took, fmt.Errorf("iteration %d: %w", i+1, err))
+		}
+		logf("row 11b %d/%d: out after %v", i+1, n, d.Round(time.Millisecond))
+		took = append(took, d)
+	}
+	_, p99, s := dist(took)
+	return row{id: id, name: name, uplinkd: s, ratio: "p99 goal ≤ 5 s", verdict: verdict(p99 <= 5*time.Second)}
+}
+
+// mobileBFD puts lab.MobileBFD into a site's [liveness].
+func mobileBFD(c string) string {
+	return strings.Replace(c, "[liveness]\n", "[liveness]\n"+lab.MobileBFD, 1)
+}
+
+// throttledOut loads docomo with a flow, throttles it, and times its way
+// out of the edge's default; the throttle and the flows end before it
+// returns, once docomo is back.
+func throttledOut(ctx context.Context, l *benchLab, w *lab.DefaultWatch) (time.Duration, error) {
+	all := func(d []string) bool { return len(d) == len(lab.Carriers) }
+	without := func(d []string) bool {
+		return len(d) == len(lab.Carriers)-1 && !slices.Contains(d, l.EdgeTunnel("docomo"))
+	}
+	if _, devs, err := w.Wait(ctx, time.Now(), 30*time.Second, all); err != nil {
+		return 0, fmt.Errorf("not over three tunnels: %v: %w", devs, err)
+	}
+	up, err := l.StartUploads()
+	if err != nil {
+		return 0, err
+	}
+	defer up.Stop()
+	if err := l.LoadCarrier(up, "docomo", 20*time.Second); err != nil {
+		return 0, err
+	}
+	time.Sleep(2 * time.Second) // a window of docomo full and fast
+	if err := l.Shape("docomo", 128); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	d, devs, err := w.Wait(ctx, start, 20*time.Second, without)
+	if err := errors.Join(err, l.Shape("docomo", 0)); err != nil {
+		return 0, fmt.Errorf("default via %v: %w", devs, err)
+	}
+	return d, nil
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/api"
@@ -20,6 +21,32 @@ window_ms = 1000
 breach_ms = 1000
 recover_ms = 2000
 `
+
+// WithGoodputSLA edits the edge's config to judge docomo alone, by its
+// goodput under load (min 1000 kbit/s, its own [uplink.sla]); [sla] gives
+// quick timings (probe 200 ms, window 2 s, breach 1 s, recover 3 s) and no
+// limit of its own, so the other carriers are not probed at all.
+func WithGoodputSLA(c string) string {
+	at := strings.Index(c, "\n[[uplink]]\nname = \"softbank\"")
+	if at < 0 {
+		return c // not the lab's edge: the reload is then a no-op
+	}
+	return c[:at] + "\n[uplink.sla]\nmin_goodput_kbps = 1000\n" + c[at:] + `
+[sla]
+probe_interval_ms = 200
+window_ms = 2000
+breach_ms = 1000
+recover_ms = 3000
+`
+}
+
+// MobileBFD is BFD at FRR's default interval with a detection time of
+// 1.5 s, as a mobile home might set it, for a [liveness] table. At 100 ms
+// × 3 (and in the frugal mode, whose probes run at that rate) a carrier
+// throttled to 128 kbit/s loses or delays enough BFD packets behind a
+// single TCP flow that BFD itself takes the tunnel out within 300 ms, and
+// again after every hold-down, before anything can judge its goodput.
+const MobileBFD = "interval_ms = 300\nmultiplier = 5\n"
 
 // EditConfig rewrites a site's config file with edit and reloads its
 // daemon; restore puts the file back and reloads again.

@@ -1,0 +1,129 @@
+package lab
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/api"
+)
+
+// Uploader runs TCP flows from the LAN host to a sink on ul-web, each
+// paced at 2 Mbit/s (enough to fill a throttled carrier, little enough to
+// leave the lab's CPUs to the daemons).
+type Uploader struct {
+	l     *Lab
+	ln    net.Listener
+	done  chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns []net.Conn
+	flows int
+}
+
+// StartUploads starts the sink on ul-web; Add starts flows to it.
+func (l *Lab) StartUploads() (*Uploader, error) {
+	u := &Uploader{l: l, done: make(chan struct{})}
+	if err := InNS(l.NS("web"), func() (err error) {
+		u.ln, err = net.Listen("tcp", net.JoinHostPort(WebAddr, strconv.Itoa(UploadPort)))
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("upload sink: %w", err)
+	}
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		for {
+			c, err := u.ln.Accept()
+			if err != nil {
+				return
+			}
+			u.keep(c)
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	return u, nil
+}
+
+// UploadPort is where the upload sink listens on ul-web.
+const UploadPort = 9099
+
+func (u *Uploader) keep(c net.Conn) { u.mu.Lock(); u.conns = append(u.conns, c); u.mu.Unlock() }
+
+// Flows is how many flows Add started.
+func (u *Uploader) Flows() int { u.mu.Lock(); defer u.mu.Unlock(); return u.flows }
+
+// Add starts one more flow from the LAN host.
+func (u *Uploader) Add() error {
+	c, err := u.l.DialFrom("lan", "tcp", u.ln.Addr().String(), 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	u.keep(c)
+	u.mu.Lock()
+	u.flows++
+	u.mu.Unlock()
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		buf := make([]byte, 2000)
+		tick := time.NewTicker(8 * time.Millisecond) // 2000 B / 8 ms = 2 Mbit/s
+		defer tick.Stop()
+		for {
+			select {
+			case <-u.done:
+				return
+			case <-tick.C:
+			}
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			c.Write(buf) // a flow on the throttled carrier just falls behind
+		}
+	}()
+	return nil
+}
+
+// Stop ends every flow and the sink.
+func (u *Uploader) Stop() {
+	select {
+	case <-u.done:
+		return
+	default:
+	}
+	close(u.done)
+	u.ln.Close()
+	u.mu.Lock()
+	for _, c := range u.conns {
+		c.Close()
+	}
+	u.mu.Unlock()
+	u.wg.Wait()
+}
+
+// LoadCarrier adds flows one by one until one is on link (the edge's SLA
+// status shows it carrying at least 1.5 Mbit/s): one or two TCP flows
+// fill a 128 kbit/s carrier, more would keep its queue overflowing, and
+// BFD's packets would be lost with it. The link must be probed.
+func (l *Lab) LoadCarrier(u *Uploader, link string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		st, err := api.NewClient(l.Socket("edge")).Status()
+		if err != nil {
+			return err
+		}
+		for _, s := range st.SLA {
+			if s.Link == link && s.RateKbps >= 1500 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no flow on %s after %d flows and %s", link, u.Flows(), limit)
+		}
+		if err := u.Add(); err != nil {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
