@@ -49,6 +49,7 @@ type Controller struct {
 	resilient bool
 	groups    map[netip.Prefix]uint32
 	installed map[netip.Prefix][]fib.WeightedNexthop
+	grace     grace                // the restart grace: adopted routes kept until BGP has them
 	downAt    map[string]time.Time // when BFD last reported a link down
 	lastErr   error
 	lastFail  Failover
@@ -139,6 +140,11 @@ func (c *Controller) prepare() error {
 			c.groups[st.Prefix] = st.GroupID // keep the group: its flows stay put
 		}
 		c.installed[st.Prefix] = st.Nexthops
+	}
+	c.grace = newGrace(c.installed, time.Now())
+	if len(c.installed) > 0 {
+		c.log.Info("ecmp routes of the run before adopted: kept until BGP has them, at most the restart grace",
+			"routes", len(c.installed), "grace", RestartGrace)
 	}
 	return nil
 }
@@ -271,12 +277,29 @@ func (c *Controller) reconcile(ctx context.Context) (time.Time, []bfd.SessionCon
 	c.sessions = c.wgSessions(now)
 	c.lrHops, c.lrErr = lastResortHops(c.plan.LastResort)
 	want := NextHops(routes, c.members, c.aliveAt(now))
+	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
 	c.lastErr = errors.Join(c.program(want),
 		c.programReturns(returnRoutes(c.plan, routes, c.members, c.aliveAt(now)), true))
 	c.noteFailover(want, time.Now())
 	c.noteLastResort(used, time.Now())
-	return c.live.NextExpiry(now), stale
+	return earliest(c.live.NextExpiry(now), c.grace.next()), stale
+}
+
+// keepAdopted adds the restart grace's routes to want. Called with c.mu
+// held.
+func (c *Controller) keepAdopted(want map[netip.Prefix][]fib.WeightedNexthop, now time.Time) {
+	if _, ended := c.grace.apply(want, now); ended {
+		c.log.Info("restart grace over: the routes of the run before are BGP's again, or gone")
+	}
+}
+
+// earliest is the earlier of two times, a zero one not counting.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // reconcileLiveness is the reconcile of a BFD change: the routes and links
@@ -291,6 +314,7 @@ func (c *Controller) reconcileLiveness() {
 	}
 	now := time.Now()
 	want := NextHops(c.routes, c.members, c.aliveAt(now))
+	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
 	c.lastErr = errors.Join(c.programChanged(want),
 		c.programReturns(returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now)), false))
