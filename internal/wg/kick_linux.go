@@ -79,9 +79,33 @@ func (m *Manager) replacePeer(t Tunnel) error {
 	if err != nil {
 		return err
 	}
+	before := m.peerCounts(t)
 	cfg := wgtypes.Config{ReplacePeers: true, Peers: []wgtypes.PeerConfig{peerConfig(t.Peer, endpoint)}}
 	if err := m.wgc.ConfigureDevice(t.Name, cfg); err != nil {
 		return fmt.Errorf("re-create peer: %w", err)
 	}
+	// The new peer counts from 0: what the old one counted is carried, so
+	// that the tunnel's bytes in status and metrics only ever grow.
+	c := m.carried[t.Name]
+	c.rx, c.tx = c.rx+before.rx, c.tx+before.tx
+	m.carried[t.Name] = c
 	return nil
+}
+
+// byteCounts is a peer's received and sent bytes.
+type byteCounts struct{ rx, tx int64 }
+
+// peerCounts reads what the tunnel's peer has counted so far (zero when
+// it cannot be read).
+func (m *Manager) peerCounts(t Tunnel) byteCounts {
+	dev, err := m.wgc.Device(t.Name)
+	if err != nil {
+		return byteCounts{}
+	}
+	for _, p := range dev.Peers {
+		if p.PublicKey == t.Peer.PublicKey {
+			return byteCounts{p.ReceiveBytes, p.TransmitBytes}
+		}
+	}
+	return byteCounts{}
 }

@@ -34,6 +34,8 @@ type Manager struct {
 	devices map[string]Device // interfaces this process serves or adopted
 	last    Desired
 	kicks   map[string]*kickState
+	// carried is what the peers a kick replaced had counted, by tunnel.
+	carried map[string]byteCounts
 	impl    config.Impl // resolved from auto on first create
 	lastErr error
 	rates   map[string]*rateSample
@@ -62,7 +64,7 @@ func NewManager(log *slog.Logger) (*Manager, error) {
 		return nil, fmt.Errorf("open wgctrl: %w", err)
 	}
 	return &Manager{log: log, h: h, rh: rh, wgc: c,
-		devices: map[string]Device{}, kicks: map[string]*kickState{}}, nil
+		devices: map[string]Device{}, kicks: map[string]*kickState{}, carried: map[string]byteCounts{}}, nil
 }
 
 // Apply makes the kernel match d and returns what it changed. It goes on

@@ -155,6 +155,19 @@ func TestHandshakeAndStatus(t *testing.T) {
 			if !strings.Contains(out, "latest handshake") || !strings.Contains(out, "fwmark: 0x6001") {
 				t.Errorf("wg show does not show the device as configured:\n%s", out)
 			}
+			// A kick re-creates the peer, whose counters start from 0; the
+			// tunnel's counters in status go on from what it had.
+			m.mu.Lock()
+			err := m.replacePeer(m.last.Tunnels[0])
+			m.mu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			after := m.Status()
+			if after[0].TxBytes < st[0].TxBytes || after[0].RxBytes < st[0].RxBytes || st[0].TxBytes == 0 {
+				t.Errorf("edge tunnel bytes rx/tx %d/%d before the peer was re-created, %d/%d after; want them kept",
+					st[0].RxBytes, st[0].TxBytes, after[0].RxBytes, after[0].TxBytes)
+			}
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -32,7 +32,8 @@ func (m *Manager) tunnelStatus(t Tunnel) TunnelStatus {
 			s.Endpoint = p.Endpoint.String()
 		}
 		s.LastHandshake = p.LastHandshakeTime
-		s.RxBytes, s.TxBytes = p.ReceiveBytes, p.TransmitBytes
+		c := m.carried[t.Name]
+		s.RxBytes, s.TxBytes = c.rx+p.ReceiveBytes, c.tx+p.TransmitBytes
 	}
 	s.RxRate, s.TxRate = m.rate(t.Name, s.RxBytes, s.TxBytes, now())
 	return s
