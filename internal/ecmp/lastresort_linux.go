@@ -90,5 +90,23 @@ func (c *Controller) noteLastResort(used []netip.Prefix, now time.Time) {
 		c.log.Warn("last resort active: no tunnel carries the default route", "via", c.plan.LastResort.Via, "prefixes", fmt.Sprint(used))
 	} else if c.plan.LastResort != nil {
 		c.log.Info("last resort inactive: tunnels carry the default routes again", "via", c.plan.LastResort.Via)
+		go c.endStranded(c.lrHops, c.plan.LastResort.Via)
+	}
+}
+
+// endStranded makes the connections opened through the last resort fail
+// now that the tunnels carry the default (see dropStranded).
+func (c *Controller) endStranded(hops map[bool]fib.WeightedNexthop, via string) {
+	done := map[int]bool{}
+	for _, h := range hops {
+		if done[h.LinkIndex] {
+			continue
+		}
+		done[h.LinkIndex] = true
+		n, err := dropStranded(h.LinkIndex)
+		if n.sockets+n.flows > 0 || err != nil {
+			c.log.Info("connections opened through the last resort ended, to be opened again through the tunnels",
+				"via", via, "local_sockets", n.sockets, "forwarded_flows", n.flows, "err", err)
+		}
 	}
 }

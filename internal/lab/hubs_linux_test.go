@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -376,12 +377,41 @@ func TestAllHubsDownLastResort(t *testing.T) {
 	if lr := st.ECMP.LastResort; lr == nil || !lr.Active || lr.Since.IsZero() || len(lr.Prefixes) != 2 {
 		t.Errorf("status last resort: %+v, want active for 0.0.0.0/0 and ::/0 with a since time", lr)
 	}
+	// Connections opened through the last resort: one of the edge's own
+	// (as a feed fetch would be) and one of the LAN's.
+	sink, err := l.StartUploads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Stop()
+	opened := map[string]net.Conn{}
+	for _, host := range []string{"home", "lan"} {
+		c, err := l.DialFrom(host, "tcp", net.JoinHostPort(WebAddr, strconv.Itoa(UploadPort)), 2*time.Second)
+		if err != nil {
+			t.Fatalf("a connection from %s during the last resort: %v", host, err)
+		}
+		defer c.Close()
+		opened[host] = c
+	}
 
 	lift := time.Now()
 	blackholeHubs(t, l, false)
 	gone, missing, err := lastResortGone(w, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// They cannot move to the tunnels (their source is the last resort's):
+	// they must fail at once, not hang until they time out.
+	for host, c := range opened {
+		c.Write([]byte("x")) // the LAN's flow learns of it from the far end's reset
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		var ne net.Error
+		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+			t.Errorf("%s's connection opened through the last resort still hangs 5 s after the tunnels took over (%v)", host, err)
+		} else {
+			t.Logf("%s's connection opened through the last resort ended %s after the last resort did: %v", host, time.Since(gone).Round(time.Millisecond), err)
+		}
 	}
 	t.Logf("hubs back -> last resort gone after %s (hold-down 1 s); the default was missing in %d of the polls", gone.Sub(lift).Round(time.Millisecond), missing)
 	if missing > 0 {
