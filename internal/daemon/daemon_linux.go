@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -133,9 +134,7 @@ func (d *Daemon) syncBreakout(ctx context.Context, cfg *config.Config) error {
 	case bo != nil && cfg.Breakout.Enabled():
 		an, err := d.reannounce(ctx, cfg)
 		plan := BreakoutPlan(cfg)
-		if an != nil {
-			plan.OnState = an.onState
-		}
+		plan.OnState = d.onBreakoutState(an)
 		err = errors.Join(err, bo.Apply(ctx, plan))
 		if an != nil { // a new announcer starts from what is installed now
 			an.onState(bo.State())
@@ -149,9 +148,7 @@ func (d *Daemon) syncBreakout(ctx context.Context, cfg *config.Config) error {
 			return err
 		}
 		plan := BreakoutPlan(cfg)
-		if an != nil {
-			plan.OnState = an.onState
-		}
+		plan.OnState = d.onBreakoutState(an)
 		e, err := engine.Start(ctx, plan, d.log.With("part", "breakout"))
 		if err != nil {
 			return errors.Join(err, an.stop())
@@ -161,6 +158,22 @@ func (d *Daemon) syncBreakout(ctx context.Context, cfg *config.Config) error {
 		d.mu.Unlock()
 	}
 	return nil
+}
+
+// onBreakoutState is the engine's OnState: the announcer (if any) follows
+// the installed set, and ECMP's last resort the 5G router's health.
+func (d *Daemon) onBreakoutState(an *announcer) func([]netip.Prefix, bool) {
+	return func(installed []netip.Prefix, active bool) {
+		if an != nil {
+			an.onState(installed, active)
+		}
+		d.mu.Lock()
+		ctl := d.ecmp
+		d.mu.Unlock()
+		if ctl != nil {
+			ctl.SetBreakoutGateway(active)
+		}
+	}
 }
 
 // reannounce restarts the BGP announcer when the receivers changed, and

@@ -70,6 +70,9 @@ type Controller struct {
 	// full reconcile resolved it, why one could not be, and whether it
 	// carries the default routes now.
 	lrHops     map[bool]fib.WeightedNexthop
+	// lrDown says why the last resort may not be used now ("": it may):
+	// the 5G router it goes through does not answer the breakout probe.
+	lrDown string
 	lrErr      error
 	lrActive   bool
 	lrSince    time.Time
@@ -276,6 +279,9 @@ func (c *Controller) reconcile(ctx context.Context) (time.Time, []bfd.SessionCon
 	stale := c.staleBFD(c.members)
 	c.sessions = c.wgSessions(now)
 	c.lrHops, c.lrErr = lastResortHops(c.plan.LastResort)
+	if c.lrDown != "" {
+		c.lrHops, c.lrErr = nil, errors.New(c.lrDown)
+	}
 	want := NextHops(routes, c.members, c.aliveAt(now))
 	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
@@ -406,6 +412,26 @@ func (c *Controller) SetSLA(degraded map[string]SLAVerdict) {
 	c.mu.Unlock()
 	if !same {
 		c.log.Info("sla verdicts", "degraded", fmt.Sprint(degraded))
+		c.kick()
+	}
+}
+
+// SetBreakoutGateway tells whether the home's 5G router answers the
+// breakout engine's probe. A last resort through it (last_resort =
+// "breakout") is used only while it does: a dead router would take the
+// default from a tunnel that may come back, and carry nothing.
+func (c *Controller) SetBreakoutGateway(up bool) {
+	c.mu.Lock()
+	lr, was := c.plan.LastResort, c.lrDown
+	if lr != nil && lr.Via == "breakout" && !up {
+		c.lrDown = "the 5G router does not answer the breakout probe: no last resort until it does"
+	} else {
+		c.lrDown = ""
+	}
+	changed := was != c.lrDown
+	c.mu.Unlock()
+	if changed {
+		c.log.Info("last resort gateway", "usable", up)
 		c.kick()
 	}
 }

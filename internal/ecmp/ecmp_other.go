@@ -32,6 +32,9 @@ func (c *Controller) DownTunnels() map[string]bool { return nil }
 // SetSLA needs Linux.
 func (c *Controller) SetSLA(map[string]SLAVerdict) {}
 
+// SetBreakoutGateway needs Linux.
+func (c *Controller) SetBreakoutGateway(bool) {}
+
 // Alive needs Linux.
 func (c *Controller) Alive(string) bool { return false }
 

@@ -430,6 +430,50 @@ func TestAllHubsDownLastResort(t *testing.T) {
 	}
 }
 
+// TestLastResortNeedsItsGateway: with the 5G router dead (every packet
+// on its LAN side dropped, the link up), the breakout probe fails and the
+// last resort is not used when every hub goes: the edge has no default,
+// and status says why; the router back, the last resort takes over.
+func TestLastResortNeedsItsGateway(t *testing.T) {
+	l := needHubLab(t)
+	six := tunnelsTo(l, "hub", "hub2")
+	waitBoth(t, l, six, 20*time.Second)
+	if err := Blackhole(l.NS("5g"), "lan0"); err != nil {
+		t.Fatal(err)
+	}
+	defer Unblackhole(l.NS("5g"))
+	eventually(t, 10*time.Second, func() string {
+		if st := status(t, l, "edge"); st.Breakout == nil || st.Breakout.Gateway.Healthy {
+			return "the breakout probe still finds the 5G router"
+		}
+		return ""
+	})
+	w := watch(t, l)
+	blackholeHubs(t, l, true)
+	defer blackholeHubs(t, l, false)
+	if _, got, err := w.Wait(t.Context(), time.Now(), 5*time.Second, func(d []string) bool { return len(d) == 0 }); err != nil {
+		t.Fatalf("every hub and the 5G router down: the edge's default via %v, want none", got)
+	}
+	time.Sleep(time.Second)
+	if devs, _ := w.Devs(false); len(devs) != 0 {
+		t.Errorf("the edge's default via %v a second later, want none: the last resort's router is dead", devs)
+	}
+	lr := status(t, l, "edge").ECMP.LastResort
+	if lr == nil || lr.Active || !strings.Contains(lr.Error, "5G router") {
+		t.Errorf("status last resort %+v, want inactive and saying the 5G router does not answer", lr)
+	}
+	if err := Unblackhole(l.NS("5g")); err != nil {
+		t.Fatal(err)
+	}
+	took, got, err := w.Wait(t.Context(), time.Now(), 15*time.Second, OnlyVia("breakout"))
+	if err != nil {
+		t.Fatalf("the 5G router back, every hub still down: the edge's default via %v, want the last resort", got)
+	}
+	t.Logf("the 5G router back: last resort in %s", took.Round(time.Millisecond))
+	blackholeHubs(t, l, false)
+	waitDefault(t, l, six, 20*time.Second)
+}
+
 // lastResortGone polls the edge's IPv4 default every millisecond until it
 // no longer leaves by the 5G router, counting the polls that found no
 // default at all.
