@@ -11,10 +11,11 @@ import (
 
 // SLAConfig is an [sla] quick enough for tests and the bench: a probe
 // every 100 ms, judged over 1 s, out after a 1 s breach, back after 2 s
-// good; RTT above 200 ms or loss above 10 % breaks it.
+// good; RTT above 200 ms, jitter above 30 ms or loss above 10 % breaks it.
 const SLAConfig = `
 [sla]
 max_rtt_ms = 200
+max_jitter_ms = 30
 max_loss_percent = 10
 probe_interval_ms = 100
 window_ms = 1000

@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"slices"
@@ -83,6 +84,10 @@ type DelayLine struct {
 	mu       sync.Mutex
 	from, to time.Duration // the ramp, from → to, starting at since
 	since    time.Time
+	// jitter: each packet is held up to this much more, at random, but
+	// never passes the one before it (a queue's jitter, no reordering).
+	jitter time.Duration
+	rnd    *rand.Rand
 }
 
 // delayRamp is how fast the delay changes, per second.
@@ -97,6 +102,23 @@ func (dl *DelayLine) at(t time.Time) time.Duration {
 		return min(dl.from+moved, dl.to)
 	}
 	return max(dl.from-moved, dl.to)
+}
+
+// extra is a packet's share of the jitter.
+func (dl *DelayLine) extra() time.Duration {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	if dl.jitter <= 0 {
+		return 0
+	}
+	return time.Duration(dl.rnd.Int64N(int64(dl.jitter)))
+}
+
+// SetJitter makes each packet wait up to j more, at random, in order.
+func (dl *DelayLine) SetJitter(j time.Duration) {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	dl.jitter = j
 }
 
 // ramp moves the delay towards d from where it is, and says when it gets
@@ -121,7 +143,7 @@ func (l *Lab) Delay(carrier string, d time.Duration) (*DelayLine, error) {
 	if i < 0 {
 		return nil, fmt.Errorf("no carrier %q", carrier)
 	}
-	dl := &DelayLine{l: l, carrier: carrier, table: delayTable(i)}
+	dl := &DelayLine{l: l, carrier: carrier, table: delayTable(i), rnd: rand.New(rand.NewPCG(rand.Uint64(), 0))}
 	name := "dly-" + carrier
 	if err := InNS(l.NS("inet"), func() (err error) { dl.tun, err = openTUN(name); return err }); err != nil {
 		return nil, fmt.Errorf("delay line %s: %w", name, err)
@@ -168,7 +190,7 @@ func (dl *DelayLine) pump() {
 	go func() {
 		defer close(done)
 		for h := range q {
-			time.Sleep(time.Until(h.due))
+			time.Sleep(time.Until(h.due)) // in order: a packet due earlier waits for the one before
 			dl.tun.Write(h.pkt)
 		}
 	}()
@@ -179,7 +201,7 @@ func (dl *DelayLine) pump() {
 			break
 		}
 		select {
-		case q <- held{due: time.Now().Add(dl.at(time.Now())), pkt: slices.Clone(buf[:n])}:
+		case q <- held{due: time.Now().Add(dl.at(time.Now()) + dl.extra()), pkt: slices.Clone(buf[:n])}:
 		default: // a full line drops, like a full queue
 		}
 	}
@@ -189,6 +211,7 @@ func (dl *DelayLine) pump() {
 
 // Close ramps the delay down, then removes the line: rule, route, device.
 func (dl *DelayLine) Close() error {
+	dl.SetJitter(0)
 	time.Sleep(time.Until(dl.ramp(0)) + 10*time.Millisecond)
 	ns := dl.l.NS("inet")
 	err := run("ip", "-n", ns, "rule", "del", "iif", dl.carrier, "lookup", dl.table, "priority", dl.table)

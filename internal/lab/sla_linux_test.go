@@ -11,8 +11,8 @@ import (
 
 // TestSLASteering: a carrier that stays up but turns bad leaves the ECMP
 // set while its BFD stays up, and comes back once it is good again; the
-// other tunnels keep carrying throughout. 300 ms of extra delay, then 25 %
-// loss, on docomo, with [sla] on the edge.
+// other tunnels keep carrying throughout. 300 ms of extra delay, jitter of
+// 0 to 160 ms, then 25 % loss, on docomo, with [sla] on the edge.
 func TestSLASteering(t *testing.T) {
 	l := needLab(t)
 	enableSLA(t, l)
@@ -47,6 +47,34 @@ func TestSLASteering(t *testing.T) {
 			t.Fatalf("edge default via %v after the delay ended, want %v", got, all)
 		}
 		t.Logf("MEASURE docomo back %v after the delay was gone (recover 2 s)", back.Round(time.Millisecond))
+	})
+
+	t.Run("jitter", func(t *testing.T) {
+		// Each packet from docomo held 0 to 160 ms more, in order: the
+		// round trips differ by about 50 ms on average, BFD's packets
+		// still arriving within its 300 ms (100 ms apart, at most 160 ms late).
+		dl, err := l.Delay("docomo", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dl.SetJitter(160 * time.Millisecond)
+		took, got, err := w.Wait(t.Context(), time.Now(), 15*time.Second, OnlyVia(rest...))
+		if err != nil {
+			dl.Close()
+			t.Fatalf("edge default via %v with docomo jittering 0-160 ms, want %v", got, rest)
+		}
+		st := status(t, l, "edge")
+		link := linkNamed(st.ECMP, "docomo")
+		t.Logf("MEASURE docomo jittering 0-160 ms: out of the ECMP set in %v; %s", took.Round(time.Millisecond), link.SLANote)
+		if !strings.Contains(link.SLANote, "jitter") {
+			t.Errorf("docomo: note %q, want the SLA naming the jitter", link.SLANote)
+		}
+		if err := dl.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := w.Wait(t.Context(), time.Now(), 15*time.Second, OnlyVia(all...)); err != nil {
+			t.Fatalf("edge default via %v after the jitter ended, want %v", got, all)
+		}
 	})
 
 	t.Run("25 % loss", func(t *testing.T) {
