@@ -3,7 +3,10 @@
 // latency climbs to seconds or it loses a quarter of its packets is "up but
 // bad", which neither BGP nor BFD sees. A probe per tunnel (ICMP echo to
 // the far end's tunnel address, through the tunnel) gives round-trip time,
-// jitter and loss over a sliding window; a breach that lasts Breach marks
+// jitter and loss over a sliding window, and the tunnel interface's
+// counters what it carried: its goodput is judged while it is full (its
+// probes queued behind its own traffic; see goodput.go). A breach that
+// lasts Breach marks
 // the tunnel degraded (ecmp then lowers its weight or keeps it only as a
 // last resort, never taking the last one out), and it returns after it has
 // met every threshold for Recover. Only a live tunnel is probed; one that
