@@ -2,6 +2,7 @@ package budget
 
 import (
 	"fmt"
+	"github.com/uplinkd/uplinkd/internal/config"
 	"time"
 )
 
@@ -35,7 +36,8 @@ func action(st State, soft, hard, weight, softWeight int) string {
 	case Soft:
 		return fmt.Sprintf("soft limit %d %% reached: weight %d → %d", soft, weight, softWeight)
 	case Hard:
-		return fmt.Sprintf("hard limit %d %% reached: last resort, its tunnels carry traffic only while no other uplink's tunnel is alive", hard)
+		return fmt.Sprintf("hard limit %d %% reached: last resort, its tunnels carry traffic only while no other uplink's tunnel is alive; "+
+			"the hubs are told by BGP (our AS prepended %d times on its tunnels' sessions)", hard, config.BudgetPrepend)
 	}
 	return ""
 }

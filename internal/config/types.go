@@ -145,6 +145,11 @@ const (
 	DefaultBudgetSoftPercent = 80
 	DefaultBudgetHardPercent = 95
 	DefaultBudgetSoftWeight  = 1
+	// BudgetPrepend is how many times an edge prepends its own AS to what
+	// it announces over a hard-limited carrier's tunnels: the hub (uplinkd,
+	// BIRD or FRR, multipath over the shortest AS paths) then sends through
+	// them only while no other tunnel reaches the edge.
+	BudgetPrepend = 3
 )
 
 // DefaultHub names the one hub of a file in the one-hub form, whose

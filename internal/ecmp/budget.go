@@ -1,5 +1,11 @@
 package ecmp
 
+import (
+	"net/netip"
+
+	"github.com/uplinkd/uplinkd/internal/config"
+)
+
 // Limit is what a carrier's data budget allows its tunnels (internal/budget
 // counts; the daemon passes the result on with Controller.SetLimits).
 type Limit int
@@ -30,4 +36,24 @@ func limited(m Member, l Link, lim Limit) Member {
 	}
 	m.LastResort = lim == HardLimit
 	return m
+}
+
+// prepends is what the edge's BGP prepends to what it announces, by
+// neighbor: config.BudgetPrepend copies of its AS on both sessions of
+// every tunnel of a carrier past its hard limit, so that the hub too sends
+// through them only while nothing else reaches the edge (its own limit
+// steers only what the edge sends).
+func prepends(links []Link, limits map[string]Limit) map[netip.Addr]int {
+	out := map[netip.Addr]int{}
+	for _, l := range links {
+		if limits[l.Carrier] != HardLimit {
+			continue
+		}
+		for _, a := range []netip.Addr{l.Peer4, l.Peer6} {
+			if a.IsValid() {
+				out[a] = config.BudgetPrepend
+			}
+		}
+	}
+	return out
 }

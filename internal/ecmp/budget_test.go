@@ -3,6 +3,7 @@ package ecmp
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -150,4 +151,56 @@ func twoHubConfig() *config.Config {
 		}
 	}
 	return c
+}
+
+// TestHubPrefersShortASPaths: at the hub, an edge's tunnel whose path
+// came with a longer AS path (its carrier past its hard budget: the edge
+// prepends) is a backup: out of the LAN's next hops while a shorter path
+// is alive, the only one when none is.
+func TestHubPrefersShortASPaths(t *testing.T) {
+	lan := netip.MustParsePrefix("198.18.10.0/24")
+	a := netip.MustParseAddr
+	routes := map[netip.Prefix][]bgp.Path{lan: {
+		{Peer: "docomo", NextHop: a("198.18.100.0"), ASPathLen: 4},
+		{Peer: "softbank", NextHop: a("198.18.100.2"), ASPathLen: 1},
+		{Peer: "rakuten", NextHop: a("198.18.100.4"), ASPathLen: 1},
+	}}
+	members := map[string]Member{
+		"docomo": {Uplink: "docomo", LinkIndex: 11, Weight: 1}, "softbank": {Uplink: "softbank", LinkIndex: 12, Weight: 1},
+		"rakuten": {Uplink: "rakuten", LinkIndex: 13, Weight: 1},
+	}
+	for _, tt := range []struct {
+		dead []string
+		want []fib.WeightedNexthop
+	}{
+		{nil, []fib.WeightedNexthop{nh("198.18.100.2", 12, 1), nh("198.18.100.4", 13, 1)}},
+		{[]string{"softbank"}, []fib.WeightedNexthop{nh("198.18.100.4", 13, 1)}},
+		{[]string{"softbank", "rakuten"}, []fib.WeightedNexthop{nh("198.18.100.0", 11, 1)}},
+	} {
+		alive := func(u string) bool { return !slices.Contains(tt.dead, u) }
+		if diff := cmp.Diff(tt.want, NextHops(routes, members, alive)[lan], cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
+			t.Errorf("dead %v: next hops (-want +got):\n%s", tt.dead, diff)
+		}
+	}
+}
+
+// TestPrependsForHardLimits: both sessions of every tunnel of a carrier
+// past its hard limit, whichever hub, get config.BudgetPrepend; soft or
+// no limit, none.
+func TestPrependsForHardLimits(t *testing.T) {
+	a := netip.MustParseAddr
+	links := []Link{
+		{Name: "docomo@tokyo", Carrier: "docomo", Peer4: a("198.18.100.1"), Peer6: a("2001:db8:100:1::1")},
+		{Name: "docomo@osaka", Carrier: "docomo", Peer4: a("198.18.101.1")},
+		{Name: "softbank@tokyo", Carrier: "softbank", Peer4: a("198.18.100.3")},
+	}
+	got := prepends(links, map[string]Limit{"docomo": HardLimit, "softbank": SoftLimit})
+	want := map[netip.Addr]int{a("198.18.100.1"): config.BudgetPrepend, a("2001:db8:100:1::1"): config.BudgetPrepend,
+		a("198.18.101.1"): config.BudgetPrepend}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
+		t.Errorf("prepends (-want +got):\n%s", diff)
+	}
+	if got := prepends(links, nil); len(got) != 0 {
+		t.Errorf("prepends without limits: %v", got)
+	}
 }

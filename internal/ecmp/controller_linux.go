@@ -69,10 +69,10 @@ type Controller struct {
 	// The last resort: its next hop per family (true: IPv4) as the last
 	// full reconcile resolved it, why one could not be, and whether it
 	// carries the default routes now.
-	lrHops     map[bool]fib.WeightedNexthop
+	lrHops map[bool]fib.WeightedNexthop
 	// lrDown says why the last resort may not be used now ("": it may):
 	// the 5G router it goes through does not answer the breakout probe.
-	lrDown string
+	lrDown     string
 	lrErr      error
 	lrActive   bool
 	lrSince    time.Time
@@ -172,6 +172,7 @@ func (c *Controller) Apply(ctx context.Context, plan Plan) error {
 	c.mu.Unlock()
 	c.syncBFD(plan)
 	err := c.speaker.Apply(ctx, plan.Speaker)
+	c.syncPrepend(ctx)
 	c.kick()
 	return err
 }
@@ -453,6 +454,18 @@ func (c *Controller) SetLimits(limits map[string]Limit) {
 	c.mu.Unlock()
 	if !same {
 		c.log.Info("budget limits", "limits", fmt.Sprint(limits))
+		c.syncPrepend(context.Background())
 		c.kick()
+	}
+}
+
+// syncPrepend tells the BGP speaker what to prepend for the carriers past
+// their hard limit (see prepends).
+func (c *Controller) syncPrepend(ctx context.Context) {
+	c.mu.Lock()
+	want := prepends(c.plan.Links, c.limits)
+	c.mu.Unlock()
+	if err := c.speaker.SetPrepend(ctx, want); err != nil {
+		c.log.Warn("bgp prepend for budget limits", "err", err)
 	}
 }

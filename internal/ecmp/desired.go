@@ -21,21 +21,25 @@ type Member struct {
 	LastResort bool
 }
 
-// rank orders members for a prefix: a last resort below all others, then
-// by preference. Only the best rank alive carries the prefix.
-func (m Member) rank() [2]int {
+// rank orders the paths of a prefix: through a last resort below all
+// others, then by the member's preference, then the shorter AS path first
+// (BGP's best path; a far side past its data budget prepends). Only the
+// best rank alive carries the prefix.
+func (m Member) rank(p bgp.Path) [3]int {
 	first := 1
 	if m.LastResort {
 		first = 0
 	}
-	return [2]int{first, m.Preference}
+	return [3]int{first, m.Preference, -p.ASPathLen}
 }
 
-func compareRank(a, b [2]int) int {
-	if a[0] != b[0] {
-		return a[0] - b[0]
+func compareRank(a, b [3]int) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] - b[i]
+		}
 	}
-	return a[1] - b[1]
+	return 0
 }
 
 // NextHops computes each prefix's weighted next hops: one per path whose
@@ -48,17 +52,17 @@ func NextHops(routes map[netip.Prefix][]bgp.Path, peers map[string]Member, alive
 	out := map[netip.Prefix][]fib.WeightedNexthop{}
 	for p, paths := range routes {
 		var nhs []fib.WeightedNexthop
-		var best [2]int
+		var best [3]int
 		for _, path := range paths {
 			m, ok := peers[path.Peer]
 			if !ok || m.LinkIndex == 0 || !alive(m.Uplink) || path.NextHop.Is6() != p.Addr().Is6() {
 				continue
 			}
-			switch c := compareRank(m.rank(), best); {
+			switch c := compareRank(m.rank(path), best); {
 			case len(nhs) > 0 && c < 0:
 				continue
 			case len(nhs) == 0 || c > 0:
-				nhs, best = nhs[:0], m.rank()
+				nhs, best = nhs[:0], m.rank(path)
 			}
 			nhs = append(nhs, fib.WeightedNexthop{Gateway: path.NextHop, LinkIndex: m.LinkIndex, Weight: m.Weight})
 		}

@@ -21,6 +21,10 @@ import (
 type Path struct {
 	Peer    string
 	NextHop netip.Addr
+	// ASPathLen is the AS path's length as best-path selection counts it
+	// (an AS_SET as one): the shortest paths of a prefix share it, the
+	// longer are backups (a carrier past its data budget prepends).
+	ASPathLen int
 }
 
 // originPath builds a locally originated path. The next hop is unspecified
@@ -131,7 +135,7 @@ func Learned(peers []Peer, up map[netip.Addr]bool, accept []netip.Prefix, dests 
 		}
 		for _, a := range byPeer[p.Address] {
 			if slices.Contains(mine, a.prefix) {
-				routes[a.prefix] = append(routes[a.prefix], Path{Peer: p.Name, NextHop: a.nextHop})
+				routes[a.prefix] = append(routes[a.prefix], Path{Peer: p.Name, NextHop: a.nextHop, ASPathLen: a.asLen})
 			}
 		}
 	}
@@ -168,6 +172,7 @@ func (s *Speaker) established(ctx context.Context) (map[netip.Addr]bool, error) 
 type acceptedPath struct {
 	prefix  netip.Prefix
 	nextHop netip.Addr
+	asLen   int
 }
 
 // acceptedPaths lists the global RIB's learned paths by the neighbor each
@@ -223,34 +228,53 @@ func addDestination(out map[netip.Addr][]acceptedPath, d *api.Destination) error
 		if err != nil || from.IsUnspecified() || p.GetIsWithdraw() {
 			continue // originated here
 		}
-		nh, err := nextHop(p)
+		nh, asLen, err := pathInfo(p)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("path to %v from %v: %w", prefix, from, err))
 			continue
 		}
 		from = from.Unmap()
-		out[from] = append(out[from], acceptedPath{prefix: prefix, nextHop: nh})
+		out[from] = append(out[from], acceptedPath{prefix: prefix, nextHop: nh, asLen: asLen})
 	}
 	return errors.Join(errs...)
 }
 
-func nextHop(p *api.Path) (netip.Addr, error) {
+// pathInfo reads a path's next hop and AS path length.
+func pathInfo(p *api.Path) (netip.Addr, int, error) {
 	attrs, err := apiutil.GetNativePathAttributes(p)
 	if err != nil {
-		return netip.Addr{}, err
+		return netip.Addr{}, 0, err
 	}
 	var nh net.IP
+	asLen := 0
 	for _, a := range attrs {
 		switch a := a.(type) {
 		case *bgppkt.PathAttributeNextHop:
 			nh = a.Value
 		case *bgppkt.PathAttributeMpReachNLRI:
 			nh = a.Nexthop
+		case *bgppkt.PathAttributeAsPath:
+			asLen = asPathLen(a)
 		}
 	}
 	addr, ok := netip.AddrFromSlice(nh)
 	if !ok {
-		return netip.Addr{}, errors.New("no next hop")
+		return netip.Addr{}, 0, errors.New("no next hop")
 	}
-	return addr.Unmap(), nil
+	return addr.Unmap(), asLen, nil
+}
+
+// asPathLen counts an AS path as RFC 4271 §9.1.2.2 does: each AS of a
+// sequence, a set as one.
+func asPathLen(a *bgppkt.PathAttributeAsPath) int {
+	n := 0
+	for _, seg := range a.Value {
+		switch seg.GetType() {
+		case bgppkt.BGP_ASPATH_ATTR_TYPE_SEQ:
+			n += len(seg.GetAS())
+		case bgppkt.BGP_ASPATH_ATTR_TYPE_SET:
+			n++
+		}
+	}
+	return n
 }

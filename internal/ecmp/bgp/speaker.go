@@ -23,6 +23,9 @@ type Speaker struct {
 
 	mu  sync.RWMutex
 	run *running // nil while stopped
+	// prepend is what SetPrepend asked for, applied to every server
+	// started.
+	prepend map[netip.Addr]int
 }
 
 // running is the state of a started speaker.
@@ -32,6 +35,7 @@ type running struct {
 	cancel context.CancelFunc // ends the watch goroutine
 	cfg    Config             // as applied, with defaults
 	policy importPolicy
+	export exportGen // what the export policy prepends, to whom
 	book   *peerBook // names and last errors, shared with GoBGP's goroutines
 	timers timerSet  // pending restarts of peers stopped by their prefix limit
 	// watching is set once the watcher runs: its unregistration is a
@@ -150,7 +154,9 @@ func (s *Speaker) setup(ctx context.Context, r *running, c Config) error {
 		return err
 	}
 	r.cfg = c
-	return nil
+	// A restarted server starts from the plain export policy: the prepends
+	// asked for go in before its sessions come up, no reset needed.
+	return s.applyPrepend(ctx, r, false)
 }
 
 func globalConfig(c Config) *api.Global {

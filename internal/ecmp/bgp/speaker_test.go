@@ -9,10 +9,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,8 +123,20 @@ func eventually(t *testing.T, timeout time.Duration, check func() string) time.D
 	}
 }
 
-// routesAre returns a check that the speaker's routes are want.
+// routesAre returns a check that the speaker's routes are want. A path
+// of want with no ASPathLen came from the one AS of the far side, as
+// every test's does unless it says otherwise: 1.
 func routesAre(s *Speaker, want map[netip.Prefix][]Path) func() string {
+	want = maps.Clone(want)
+	for p, paths := range want {
+		paths = slices.Clone(paths)
+		for i := range paths {
+			if paths[i].ASPathLen == 0 {
+				paths[i].ASPathLen = 1
+			}
+		}
+		want[p] = paths
+	}
 	return func() string {
 		got, err := s.Routes(context.Background())
 		if err != nil {
@@ -465,5 +479,37 @@ func TestApplyGlobalChangeRestarts(t *testing.T) {
 		if !since.After(before[name]) {
 			t.Errorf("peer %s: up since %v, want a new session after %v", name, since, before[name])
 		}
+	}
+}
+
+// TestPrependSteersTheHub: the edge prepends its AS on docomo's session
+// (a carrier past its hard budget): the hub's path through docomo grows
+// to 4 ASes while the others stay at 1, with no session reset; cleared,
+// it is 1 again.
+func TestPrependSteersTheHub(t *testing.T) {
+	t.Parallel()
+	hubCfg, edgeCfg := hubThree(freePort(t))
+	hub := start(t, hubCfg)
+	edge := start(t, edgeCfg)
+	paths := func(docomo int) map[netip.Prefix][]Path {
+		return map[netip.Prefix][]Path{lan: {
+			{Peer: "edge-docomo", NextHop: addr("127.0.0.11"), ASPathLen: docomo},
+			{Peer: "edge-rakuten", NextHop: addr("127.0.0.13")},
+			{Peer: "edge-softbank", NextHop: addr("127.0.0.12")},
+		}}
+	}
+	eventually(t, converge, routesAre(hub, paths(1)))
+	before := sinceByName(hub.Peers(context.Background()))
+	if err := edge.SetPrepend(context.Background(), map[netip.Addr]int{addr("127.0.0.2"): 3}); err != nil {
+		t.Fatal(err)
+	}
+	took := eventually(t, converge, routesAre(hub, paths(4)))
+	t.Logf("MEASURE prepend on docomo's session → the hub's path 4 ASes long: %v", took.Round(time.Millisecond))
+	if err := edge.SetPrepend(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, converge, routesAre(hub, paths(1)))
+	if diff := cmp.Diff(before, sinceByName(hub.Peers(context.Background()))); diff != "" {
+		t.Errorf("sessions restarted by the prepend: Since (-before +after):\n%s", diff)
 	}
 }
