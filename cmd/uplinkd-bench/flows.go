@@ -15,9 +15,14 @@ import (
 // flowDevs asks the edge's FIB which tunnel each of n UDP flows from
 // ul-lan to ul-web takes (`ip route get … sport N`: nothing is sent).
 func flowDevs(l *benchLab, port, n int) ([]string, error) {
+	return flowDevsTo(l, "udp", lab.WhoAmIPort, port, n)
+}
+
+// flowDevsTo is flowDevs for proto ("udp" or "tcp") to ul-web's dport.
+func flowDevsTo(l *benchLab, proto string, dport, port, n int) ([]string, error) {
 	var batch strings.Builder
 	for i := range n {
-		fmt.Fprintf(&batch, "route get %s from %s iif lan0 ipproto udp sport %d dport %d\n", lab.WebAddr, lab.LANHost, port+i, lab.WhoAmIPort)
+		fmt.Fprintf(&batch, "route get %s from %s iif lan0 ipproto %s sport %d dport %d\n", lab.WebAddr, lab.LANHost, proto, port+i, dport)
 	}
 	cmd := exec.Command("ip", "-n", l.NS("home"), "-force", "-batch", "-")
 	cmd.Stdin = strings.NewReader(batch.String())

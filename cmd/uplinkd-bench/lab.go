@@ -67,6 +67,9 @@ func labRows(ctx context.Context, o options, bin string) []row {
 	if want("11") {
 		rows = append(rows, slaRow(ctx, l, clamp(o.n/3, 5, 10)), goodputRow(ctx, l, clamp(o.n/6, 5, 8)))
 	}
+	if want("12") {
+		rows = append(rows, livenessRows(ctx, l, clamp(o.n/5, 10, 20))...)
+	}
 	if want("10") {
 		rows = append(rows, publishRows(ctx, l, clamp(o.n, 20, 30))...)
 	}

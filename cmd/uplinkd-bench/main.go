@@ -48,7 +48,7 @@ func main() {
 	flag.BoolVar(&o.skipAnnounce, "no-announce", false, "leave out the BGP announce rows (uplinkd vs ExaBGP)")
 	flag.IntVar(&o.announceN, "announce-prefixes", 100_000, "prefixes announced in row 5, spread over the RouteViews table; 0 or 998042 for all of it (ExaBGP then takes minutes)")
 	flag.IntVar(&o.nSlow, "n-slow", 10, "failover iterations per fault kind with BFD off (BGP hold 3 s), uplinkd and BIRD")
-	flag.StringVar(&o.labRows, "lab-rows", "all", "the lab rows to run, comma-separated: 1 (BFD failover and BIRD), 1slow (BFD off, hold 3 s, and BIRD), 2, 3, 6, 8, 9 (two hubs: hub cut, last resort), 10 (published stream and throughput), 11 (SLA steering: delay, and goodput of a throttled carrier); row 7 always runs")
+	flag.StringVar(&o.labRows, "lab-rows", "all", "the lab rows to run, comma-separated: 1 (BFD failover and BIRD), 1slow (BFD off, hold 3 s, and BIRD), 2, 3, 6, 8, 9 (two hubs: hub cut, last resort), 10 (published stream and throughput), 11 (SLA steering: delay, and goodput of a throttled carrier), 12 (frugal liveness: idle cost, busy/idle/new-flow failovers); row 7 always runs")
 	flag.BoolVar(&o.verbose, "v", false, "progress on stderr")
 	flag.StringVar(&o.speak, "speak", "", "internal: run uplinkd's announcer on the prefix list in this file (row 5 starts it in its namespace)")
 	flag.Parse()
@@ -69,7 +69,7 @@ func checkLabRows(list string) error {
 		return nil
 	}
 	for _, part := range strings.Split(list, ",") {
-		if !slices.Contains([]string{"1", "1slow", "2", "3", "6", "8", "9", "10", "11"}, part) {
+		if !slices.Contains([]string{"1", "1slow", "2", "3", "6", "8", "9", "10", "11", "12"}, part) {
 			return fmt.Errorf("-lab-rows: unknown row %q (known: 1, 1slow, 2, 3, 6, 8, 9, 10, 11, or all)", part)
 		}
 	}

@@ -1,0 +1,409 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/lab"
+)
+
+// Row 12: frugal liveness, both daemons in [liveness] mode = "frugal"
+// (reloaded into it), against fast mode (100 ms × 3) measured the same way
+// and FRR's and BIRD's default BFD timers computed from the same packet
+// size.
+
+// bfdWireBytes is one BFD control packet in a WireGuard tunnel on the
+// carrier link: 24 B of BFD, 8 UDP, 20 IP, 32 WireGuard data header and
+// tag, padded to 16, 8 UDP and 20 IP outside, and the 14 B Ethernet header
+// the interface counters include.
+const bfdWireBytes = 124
+
+// thirtyDays converts a rate in bytes a second to GB per 30 days.
+func thirtyDays(bytesPerSecond float64) float64 { return bytesPerSecond * 30 * 86400 / 1e9 }
+
+// livenessRows measures 12a (idle cost per carrier), 12b (a busy tunnel
+// blackholed), 12c (an idle one blackholed) and 12d (a new flow on a
+// tunnel that died while idle).
+func livenessRows(ctx context.Context, l *benchLab, n int) []row {
+	const span = 30 * time.Second
+	fast, err := idleBytes(ctx, l, span)
+	if err != nil {
+		return []row{failed("12a", "liveness: idle bytes per carrier", err)}
+	}
+	var restores []func() error
+	defer func() {
+		for i := len(restores) - 1; i >= 0; i-- {
+			restores[i]()
+		}
+	}()
+	for _, site := range []string{"hub", "edge"} {
+		restore, err := l.EditConfig(site, func(c string) string {
+			return strings.Replace(c, "[liveness]\n", "[liveness]\nmode = \"frugal\"\n", 1)
+		})
+		if err != nil {
+			return []row{failed("12a", "liveness: idle bytes per carrier", err)}
+		}
+		restores = append(restores, restore)
+	}
+	if err := waitFrugal(ctx, l); err != nil {
+		return []row{failed("12a", "liveness: idle bytes per carrier", err)}
+	}
+	frugal, err := idleBytes(ctx, l, span)
+	if err != nil {
+		return []row{failed("12a", "liveness: idle bytes per carrier", err)}
+	}
+	rows := []row{idleCostRow(fast, frugal, span)}
+	rows = append(rows, frugalFailovers(ctx, l, n)...)
+	return rows
+}
+
+// idleCostRow compares the liveness exchange of the busiest carrier in
+// each mode with the default BFD timers of FRR (300 ms × 3: 3.3 packets a
+// second each way) and BIRD 2 (its 100 ms transmit interval against our
+// 10 ms receive: 10 a second each way), computed at bfdWireBytes a packet,
+// plus what the rest of fast mode's exchange costs (BGP, WireGuard:
+// measured, fast minus its BFD). The carrier link's whole traffic (the
+// lab's feed checks too) is printed beside it.
+func idleCostRow(fastCost, frugalCost idleCost, span time.Duration) row {
+	fast, frugal := fastCost.liveness, frugalCost.liveness
+	worst := func(m map[string]float64) (string, float64) {
+		best, most := "", -1.0
+		for _, c := range lab.Carriers {
+			if m[c] > most {
+				best, most = c, m[c]
+			}
+		}
+		return best, most
+	}
+	fc, fastMost := worst(fast)
+	gc, frugalMost := worst(frugal)
+	bfdFast := 2 * 10 * float64(bfdWireBytes)
+	rest := max(fastMost-bfdFast, 0) // BGP, WireGuard keepalives, the lab's feed checks
+	frr := 2*(1000.0/300)*bfdWireBytes + rest
+	bird := 2*10.0*bfdWireBytes + rest
+	var per []string
+	for _, c := range lab.Carriers {
+		per = append(per, fmt.Sprintf("%.2f", thirtyDays(frugal[c])))
+	}
+	_, linkFrugal := worst(frugalCost.link)
+	_, linkFast := worst(fastCost.link)
+	return row{id: "12a", name: fmt.Sprintf("liveness exchange (BFD, BGP, WireGuard), idle: GB per 30 days, the busiest carrier, frugal (%s; all %s) vs fast (%s), over %s each; whole carrier link %.2f / %.2f GB",
+		gc, strings.Join(per, "/"), fc, span, thirtyDays(linkFrugal), thirtyDays(linkFast)),
+		uplinkd: fmt.Sprintf("frugal %.2f GB / fast %.2f GB", thirtyDays(frugalMost), thirtyDays(fastMost)),
+		peer:    fmt.Sprintf("FRR default %.2f GB, BIRD default %.2f GB (computed)", thirtyDays(frr), thirtyDays(bird)),
+		ratio:   fmt.Sprintf("%.2f of FRR's; goal ≤ 1 GB", frugalMost/frr),
+		verdict: verdict(thirtyDays(frugalMost) <= 1)}
+}
+
+// idleCost is one mode's idle cost per carrier, in bytes a second: all
+// that crossed the carrier link, and the liveness exchange alone.
+type idleCost struct{ link, liveness map[string]float64 }
+
+// idleBytes measures the idle cost over span: the edge's carrier links'
+// rx+tx bytes, and, counted by nftables, the liveness exchange alone: BFD
+// and BGP inside each tunnel (at their size on the carrier: the inner
+// packet, padded to 16, with WireGuard's 32 bytes and the outer IP and
+// UDP headers) and WireGuard's own keepalives and handshakes on the
+// carrier link. The lab's other traffic (feed checks through the
+// tunnels) is in the first figure only.
+func idleBytes(ctx context.Context, l *benchLab, span time.Duration) (idleCost, error) {
+	if _, err := l.waitVia(ctx, 30*time.Second, allThree()); err != nil {
+		return idleCost{}, err
+	}
+	time.Sleep(5 * time.Second) // the last flaps' and reloads' packets out of the way
+	if err := nft(l.NS("home"), livenessCounters(l)); err != nil {
+		return idleCost{}, err
+	}
+	defer nft(l.NS("home"), "delete table inet ubench_live\n")
+	before, err := carrierBytes(l)
+	if err != nil {
+		return idleCost{}, err
+	}
+	t0 := time.Now()
+	time.Sleep(span)
+	after, err := carrierBytes(l)
+	if err != nil {
+		return idleCost{}, err
+	}
+	secs := time.Since(t0).Seconds()
+	out := idleCost{link: map[string]float64{}, liveness: map[string]float64{}}
+	for _, c := range lab.Carriers {
+		out.link[c] = float64(after[c]-before[c]) / secs
+		inner, err := nftCounter(l.NS("home"), "ubench_live", "in_"+c)
+		if err != nil {
+			return idleCost{}, err
+		}
+		wg, err := nftCounter(l.NS("home"), "ubench_live", "wg_"+c)
+		if err != nil {
+			return idleCost{}, err
+		}
+		out.liveness[c] = (float64(inner.bytes+inner.packets*tunnelOverhead) + float64(wg.bytes)) / secs
+	}
+	return out, nil
+}
+
+// tunnelOverhead is what a packet inside the tunnel adds on the carrier
+// link: WireGuard's data header and tag (32), the outer IP and UDP
+// headers (28), and 12 on average padding it to 16 bytes.
+const tunnelOverhead = 72
+
+// livenessCounters counts, per carrier, BFD (to port 3784) and BGP (port
+// 179) in and out of the edge's tunnel, and WireGuard's keepalives (40
+// bytes of UDP) and handshake messages (156, 100, 72) on its carrier link.
+func livenessCounters(l *benchLab) string {
+	var b strings.Builder
+	b.WriteString("table inet ubench_live {\n")
+	for _, c := range lab.Carriers {
+		fmt.Fprintf(&b, "\tcounter in_%s {}\n\tcounter wg_%s {}\n", c, c)
+	}
+	for _, hook := range []struct{ name, dir string }{{"input", "iifname"}, {"output", "oifname"}} {
+		fmt.Fprintf(&b, "\tchain live_%s {\n\t\ttype filter hook %s priority -300; policy accept;\n", hook.name, hook.name)
+		for _, c := range lab.Carriers {
+			t := l.EdgeTunnel(c)
+			fmt.Fprintf(&b, "\t\t%s %q udp dport 3784 counter name \"in_%s\"\n", hook.dir, t, c)
+			fmt.Fprintf(&b, "\t\t%s %q tcp sport 179 counter name \"in_%s\"\n", hook.dir, t, c)
+			fmt.Fprintf(&b, "\t\t%s %q tcp dport 179 counter name \"in_%s\"\n", hook.dir, t, c)
+			fmt.Fprintf(&b, "\t\t%s \"wwan-%s\" udp length { 40, 72, 100, 156 } counter name \"wg_%s\"\n", hook.dir, c, c)
+		}
+		b.WriteString("\t}\n")
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// counted is an nftables counter's reading.
+type counted struct{ packets, bytes uint64 }
+
+// nftCounter reads a named counter of an inet table.
+func nftCounter(ns, table, name string) (counted, error) {
+	b, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "counter", "inet", table, name).CombinedOutput()
+	if err != nil {
+		return counted{}, fmt.Errorf("nft list counter %s: %v: %s", name, err, b)
+	}
+	var c counted
+	f := strings.Fields(string(b))
+	for i := 0; i+1 < len(f); i++ {
+		switch f[i] {
+		case "packets":
+			fmt.Sscan(f[i+1], &c.packets)
+		case "bytes":
+			fmt.Sscan(f[i+1], &c.bytes)
+		}
+	}
+	return c, nil
+}
+
+// carrierBytes reads rx+tx bytes of the edge's carrier links.
+func carrierBytes(l *benchLab) (map[string]uint64, error) {
+	h, err := l.nl()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	out := map[string]uint64{}
+	for _, c := range lab.Carriers {
+		link, err := h.LinkByName("wwan-" + c)
+		if err != nil {
+			return nil, err
+		}
+		s := link.Attrs().Statistics
+		out[c] = s.RxBytes + s.TxBytes
+	}
+	return out, nil
+}
+
+// waitFrugal waits until every edge tunnel's BFD is Up in frugal mode.
+func waitFrugal(ctx context.Context, l *benchLab) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		st, err := api.NewClient(l.Socket("edge")).Status()
+		ok := err == nil && st.ECMP != nil && len(st.ECMP.Links) == len(lab.Carriers)
+		for _, link := range st.ECMP.Links {
+			ok = ok && link.BFD == "Up" && strings.HasPrefix(link.BFDMode, "frugal") && link.InECMP
+		}
+		if ok {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the edge's tunnels not all Up in frugal mode within 30 s")
+}
+
+// frugalFailovers: 12b a tunnel carrying a TCP upload from the LAN
+// blackholed → out of the edge's default; 12c an idle one; 12d an idle
+// one blackholed, then a new UDP flow whose hash lands on it: its first
+// packet → the default without that tunnel (the flow's packets then
+// leave by a live one).
+func frugalFailovers(ctx context.Context, l *benchLab, n int) []row {
+	sink, err := l.StartUploads()
+	if err != nil {
+		return []row{failed("12b", "frugal failovers", err)}
+	}
+	defer sink.Stop()
+	kinds := []struct {
+		id, name string
+		goal     time.Duration
+		kind     frugalFault
+	}{
+		{"12b", "frugal: a busy tunnel (a TCP upload on it) blackholed → FIB without it", 300 * time.Millisecond, busyTunnel},
+		{"12c", "frugal: an idle tunnel blackholed → FIB without it", 3 * time.Second, idleTunnel},
+		{"12d", "frugal: a new flow's first packet on a tunnel that died while idle → FIB without it", time.Second, newFlow},
+	}
+	var rows []row
+	for k, kind := range kinds {
+		var took []time.Duration
+		var err error
+		for i := range n {
+			c := lab.Carriers[i%len(lab.Carriers)]
+			var d time.Duration
+			if d, err = frugalFail(ctx, l, c, kind.kind, 40000+1000*k+20*i); err != nil {
+				err = fmt.Errorf("iteration %d (%s): %w", i+1, c, err)
+				break
+			}
+			logf("row %s %d/%d: %v", kind.id, i+1, n, d.Round(time.Millisecond))
+			took = append(took, d)
+		}
+		if len(took) == 0 {
+			rows = append(rows, failed(kind.id, kind.name, err))
+			continue
+		}
+		_, p99, s := dist(took)
+		rows = append(rows, row{id: kind.id, name: kind.name, uplinkd: s, err: err,
+			ratio: fmt.Sprintf("p99 goal ≤ %v", kind.goal), verdict: verdict(p99 <= kind.goal)})
+	}
+	return rows
+}
+
+// frugalFault is what runs on the tunnel when it is blackholed.
+type frugalFault int
+
+const (
+	busyTunnel frugalFault = iota // a TCP upload on it from before
+	idleTunnel                    // nothing
+	newFlow                       // nothing, then a new UDP flow 500 ms after
+)
+
+// flowOn finds a source port from the LAN host to ul-web's dport, from
+// base on, whose flow the edge's FIB sends through carrier's tunnel.
+func flowOn(l *benchLab, proto string, dport int, carrier string, base int) (int, error) {
+	devs, err := flowDevsTo(l, proto, dport, base, 20)
+	if err != nil {
+		return 0, err
+	}
+	if i := slices.Index(devs, l.EdgeTunnel(carrier)); i >= 0 {
+		return base + i, nil
+	}
+	return 0, fmt.Errorf("none of 20 %s flows from port %d goes through %s (%v)", proto, base, carrier, devs)
+}
+
+// frugalFail blackholes carrier and times it out of the edge's default,
+// from the blackhole, or for a new flow from its first packet. Flows stop
+// and the blackhole is lifted before it returns.
+func frugalFail(ctx context.Context, l *benchLab, carrier string, kind frugalFault, base int) (time.Duration, error) {
+	if _, err := l.waitVia(ctx, 30*time.Second, allThree()); err != nil {
+		return 0, fmt.Errorf("before the fault: %w", err)
+	}
+	time.Sleep(2*time.Second + settle()) // idle again: the frugal rate
+	if kind == busyTunnel {
+		port, err := flowOn(l, "tcp", lab.UploadPort, carrier, base)
+		if err != nil {
+			return 0, err
+		}
+		stop, err := tcpUpload(l, port)
+		if err != nil {
+			return 0, err
+		}
+		defer stop()
+		time.Sleep(time.Second) // busy: its traffic both ways for a while
+	}
+	port := 0
+	if kind == newFlow {
+		var err error
+		if port, err = flowOn(l, "udp", lab.WhoAmIPort, carrier, base); err != nil {
+			return 0, err
+		}
+	}
+	t0 := time.Now()
+	if err := lab.Blackhole(l.NS(carrier), "home0"); err != nil {
+		return 0, err
+	}
+	defer lab.Unblackhole(l.NS(carrier))
+	if kind == newFlow {
+		time.Sleep(500 * time.Millisecond) // dead while idle, not yet seen
+		t0 = time.Now()
+		stop, err := udpStream(l, port)
+		if err != nil {
+			return 0, err
+		}
+		defer stop()
+	}
+	at, err := l.waitVia(ctx, 10*time.Second, without(carrier))
+	if err != nil {
+		return 0, err
+	}
+	return at.Sub(t0), nil
+}
+
+// tcpUpload opens a TCP flow from the LAN host's source port to the
+// upload sink on ul-web and writes 2 KB every 10 ms on it until stop.
+func tcpUpload(l *benchLab, port int) (stop func(), err error) {
+	var c net.Conn
+	err = lab.InNS(l.NS("lan"), func() (err error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(lab.LANHost), Port: port}, Timeout: 2 * time.Second}
+		c, err = d.Dial("tcp", net.JoinHostPort(lab.WebAddr, fmt.Sprint(lab.UploadPort)))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tcp upload from port %d: %w", port, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		buf := make([]byte, 2000)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			c.Write(buf)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); c.Close() }, nil
+}
+
+// udpStream sends a datagram every 10 ms from the LAN host's source port
+// to ul-web's discard port (nothing comes back), until stop.
+func udpStream(l *benchLab, port int) (stop func(), err error) {
+	var c *net.UDPConn
+	err = lab.InNS(l.NS("lan"), func() (err error) {
+		c, err = net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(lab.LANHost), Port: port},
+			&net.UDPAddr{IP: net.ParseIP(lab.WebAddr), Port: lab.WhoAmIPort})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("udp stream from port %d: %w", port, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			c.Write([]byte("stream"))
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); c.Close() }, nil
+}
