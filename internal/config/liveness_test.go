@@ -64,7 +64,7 @@ func TestLivenessModeErrors(t *testing.T) {
 
 // TestLivenessMode: the global mode is every tunnel's default, an uplink
 // or hub tunnel may set its own, and a frugal tunnel anywhere makes BGP's
-// keepalive 30 s and hold time 90 s unless they are set.
+// keepalive 60 s and hold time 180 s unless they are set.
 func TestLivenessMode(t *testing.T) {
 	type result struct {
 		Uplinks   []string
@@ -82,17 +82,17 @@ func TestLivenessMode(t *testing.T) {
 		{"global frugal", func(t *testing.T) string {
 			return goodEdge + "\n[liveness]\nmode = \"frugal\"\nidle_interval_ms = 900\n"
 		},
-			result{Uplinks: []string{"frugal", "frugal"}, Hold: 90 * time.Second, KA: 30 * time.Second, IdleEvery: 900 * time.Millisecond}},
+			result{Uplinks: []string{"frugal", "frugal"}, Hold: 180 * time.Second, KA: 60 * time.Second, IdleEvery: 900 * time.Millisecond}},
 		{"one uplink frugal", func(t *testing.T) string {
 			return edit(t, goodEdge, `interface = "wwan1"`, "interface = \"wwan1\"\nliveness = \"frugal\"")
-		}, result{Uplinks: []string{"fast", "frugal"}, Hold: 90 * time.Second, KA: 30 * time.Second, IdleEvery: 950 * time.Millisecond}},
+		}, result{Uplinks: []string{"fast", "frugal"}, Hold: 180 * time.Second, KA: 60 * time.Second, IdleEvery: 950 * time.Millisecond}},
 		{"global frugal, one uplink fast, hold time set", func(t *testing.T) string {
 			src := edit(t, goodEdge, `interface = "wwan0"`, "interface = \"wwan0\"\nliveness = \"fast\"", "[bgp]\n", "[bgp]\nhold_time = 30\n")
 			return src + "\n[liveness]\nmode = \"frugal\"\n"
 		}, result{Uplinks: []string{"fast", "frugal"}, Hold: 30 * time.Second, KA: 10 * time.Second, IdleEvery: 950 * time.Millisecond}},
 		{"hub tunnel frugal", func(t *testing.T) string {
 			return edit(t, goodHub, `listen_port = 51821`, "listen_port = 51821\nliveness = \"frugal\"")
-		}, result{Tunnels: []string{"frugal", "fast"}, Hold: 90 * time.Second, KA: 30 * time.Second, IdleEvery: 950 * time.Millisecond}},
+		}, result{Tunnels: []string{"frugal", "fast"}, Hold: 180 * time.Second, KA: 60 * time.Second, IdleEvery: 950 * time.Millisecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
