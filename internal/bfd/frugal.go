@@ -58,6 +58,12 @@ const (
 	// Final for a fast Poll cannot pass for the Final of the Poll that
 	// slows down, which §6.5 could not tell apart.
 	quietPeriod = time.Second
+	// replyWindow: traffic sent this soon after traffic came in is taken
+	// for its reply (a TCP ACK of the peer's BGP keepalive, a response),
+	// which nothing answers: alone, it starts no probe. Each such probe
+	// cost a Poll and a second of the fast rate, about 20 packets, four
+	// times a BGP keepalive interval per tunnel.
+	replyWindow = 250 * time.Millisecond
 )
 
 // Traffic is a tunnel's packet counters: the inner packets it received and
@@ -90,6 +96,10 @@ type frugalState struct {
 	// then on. Zero: nothing unanswered.
 	quietSince time.Time
 	txSamples  int
+	// userRxAt is when traffic other than ours last came in; replyAt a
+	// sample that sent traffic within replyWindow of it (a reply: no
+	// question, unless the next sample sends more). Zero: none.
+	userRxAt, replyAt time.Time
 	// probeAt is when the probe for it began, deadline when the session
 	// goes Down unless something comes back first. Zero: no probe.
 	probeAt, deadline time.Time
@@ -195,13 +205,24 @@ func (s *Session) observe(t Traffic, now time.Time) effect {
 	if txMoved && !userRxMoved && !fr.busyUntil.IsZero() {
 		s.holdFast(now)
 	}
+	if userRxMoved {
+		fr.userRxAt = now
+	}
 	switch {
 	case rxMoved:
 		s.answered()
+	case txMoved && fr.quietSince.IsZero() && !fr.replyAt.IsZero():
+		// More right after a reply: traffic that keeps going out,
+		// unanswered since the reply's sample.
+		fr.quietSince, fr.txSamples, fr.replyAt = fr.replyAt, 2, time.Time{}
+	case txMoved && fr.quietSince.IsZero() && !fr.userRxAt.IsZero() && now.Sub(fr.userRxAt) <= replyWindow:
+		fr.replyAt = now
 	case txMoved && fr.quietSince.IsZero():
 		fr.quietSince, fr.txSamples = now, 1
 	case txMoved:
 		fr.txSamples++
+	default:
+		fr.replyAt = time.Time{} // the reply was alone
 	}
 	return s.maybeProbe(now)
 }
@@ -222,6 +243,7 @@ func (s *Session) holdFast(now time.Time) {
 func (s *Session) answered() {
 	fr := &s.st.fr
 	fr.quietSince, fr.txSamples, fr.probeAt, fr.deadline = time.Time{}, 0, time.Time{}, time.Time{}
+	fr.replyAt = time.Time{}
 }
 
 // maybeProbe starts a probe once traffic has gone unanswered long enough:

@@ -398,3 +398,26 @@ func TestFrugalProbeAcrossRTT(t *testing.T) {
 		})
 	}
 }
+
+// TestFrugalRepliesCostNoProbe: the peer's BGP keepalive and our TCP ACK
+// 30 ms later, every 10 s, idle otherwise: the ACK is a reply that nothing
+// answers, and must not start a probe (each cost a Poll and a second of
+// the fast rate); the keepalive itself is answered by the ACK.
+func TestFrugalRepliesCostNoProbe(t *testing.T) {
+	for seed := range uint64(seeds) {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			n, ss := frugalPair(t, seed)
+			for k := range 6 {
+				at := time.Duration(k)*10*time.Second + 300*time.Millisecond
+				n.stream(1, at, 0, 0)
+				n.stream(0, at+30*time.Millisecond, 0, 0)
+			}
+			n.run(n.at(70 * time.Second))
+			for i, s := range ss {
+				if st := s.Status(); st.Probes != 0 {
+					t.Errorf("end %d: %d probes for keepalives and their ACKs, want none", i, st.Probes)
+				}
+			}
+		})
+	}
+}
