@@ -78,13 +78,13 @@ func failedWith(id, name string, took []time.Duration, err error) row {
 
 // goodputRow: row 11b, steering away from a carrier throttled to
 // 128 kbit/s (tc tbf, 300 ms of queue) while a flow runs on it. Both
-// daemons run BFD at 300 ms × 5 (lab.MobileBFD: at 100 ms × 3 BFD itself
+// daemons run BFD at 300 ms × 10 (lab.MobileBFD: at 100 ms × 3 BFD itself
 // takes a throttled, loaded tunnel out), the edge judges docomo by its
 // goodput alone (lab.WithGoodputSLA: 1000 kbit/s, window 2 s, breach 1 s).
 // Measured: throttle → the edge's default without docomo. The floor is
 // half the window full (1 s) plus the breach (1 s).
 func goodputRow(ctx context.Context, l *benchLab, n int) row {
-	const id, name = "11b", "SLA: a loaded carrier throttled to 128 kbit/s → out of ECMP by its goodput (limit 1000 kbit/s, BFD 300 ms × 5)"
+	const id, name = "11b", "SLA: a loaded carrier throttled to 128 kbit/s → out of ECMP by its goodput (limit 1000 kbit/s, BFD 300 ms × 10)"
 	var restores []func() error
 	defer func() {
 		l.Shape("docomo", 0)

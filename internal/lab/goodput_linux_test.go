@@ -12,7 +12,7 @@ import (
 // goodput is judged: docomo leaves the ECMP set with its BFD up, the
 // others carry on, and docomo returns once the throttle is gone. Its
 // limit comes from its own [uplink.sla], and only it is probed. Both
-// daemons are first reloaded to BFD at 300 ms × 5 (MobileBFD), which
+// daemons are first reloaded to BFD at 300 ms × 10 (MobileBFD), which
 // also shows new timers taking effect on a reload without a flap.
 func TestSLAGoodput(t *testing.T) {
 	l := needLab(t)
@@ -30,8 +30,8 @@ func TestSLAGoodput(t *testing.T) {
 	})
 	eventually(t, 10*time.Second, func() string {
 		for _, link := range status(t, l, "edge").ECMP.Links {
-			if link.BFD != "Up" || link.BFDDetect != 1500*time.Millisecond {
-				return fmt.Sprintf("edge: %s BFD %s, detection %v ms after the reload to 300 ms × 5", link.Name, link.BFD, link.BFDDetect.Milliseconds())
+			if link.BFD != "Up" || link.BFDDetect != 3000*time.Millisecond {
+				return fmt.Sprintf("edge: %s BFD %s, detection %v ms after the reload to 300 ms × 10", link.Name, link.BFD, link.BFDDetect.Milliseconds())
 			}
 		}
 		return ""
