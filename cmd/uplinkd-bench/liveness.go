@@ -124,11 +124,16 @@ func idleBytes(ctx context.Context, l *benchLab, span time.Duration) (idleCost, 
 	if err != nil {
 		return idleCost{}, err
 	}
+	probes0 := bfdProbes(l)
 	t0 := time.Now()
 	time.Sleep(span)
 	after, err := carrierBytes(l)
 	if err != nil {
 		return idleCost{}, err
+	}
+	probes := bfdProbes(l)
+	for c, n := range probes0 {
+		probes[c] -= n
 	}
 	secs := time.Since(t0).Seconds()
 	out := idleCost{link: map[string]float64{}, liveness: map[string]float64{}}
@@ -143,8 +148,25 @@ func idleBytes(ctx context.Context, l *benchLab, span time.Duration) (idleCost, 
 			return idleCost{}, err
 		}
 		out.liveness[c] = (float64(inner.bytes+inner.packets*tunnelOverhead) + float64(wg.bytes)) / secs
+		bfd, _ := nftCounter(l.NS("home"), "ubench_live", "bfd_"+c)
+		bgp, _ := nftCounter(l.NS("home"), "ubench_live", "bgp_"+c)
+		logf("idle %s over %s: BFD %d packets, BGP %d, WireGuard %d (%.2f GB/30 days); BFD probes %d",
+			c, span, bfd.packets, bgp.packets, wg.packets, thirtyDays(out.liveness[c]), probes[c])
 	}
 	return out, nil
+}
+
+// bfdProbes reads the edge's frugal probe count per carrier.
+func bfdProbes(l *benchLab) map[string]uint64 {
+	out := map[string]uint64{}
+	st, err := api.NewClient(l.Socket("edge")).Status()
+	if err != nil || st.ECMP == nil {
+		return out
+	}
+	for _, link := range st.ECMP.Links {
+		out[link.Name] += link.BFDProbes
+	}
+	return out
 }
 
 // tunnelOverhead is what a packet inside the tunnel adds on the carrier
@@ -159,15 +181,15 @@ func livenessCounters(l *benchLab) string {
 	var b strings.Builder
 	b.WriteString("table inet ubench_live {\n")
 	for _, c := range lab.Carriers {
-		fmt.Fprintf(&b, "\tcounter in_%s {}\n\tcounter wg_%s {}\n", c, c)
+		fmt.Fprintf(&b, "\tcounter in_%s {}\n\tcounter wg_%s {}\n\tcounter bfd_%s {}\n\tcounter bgp_%s {}\n", c, c, c, c)
 	}
 	for _, hook := range []struct{ name, dir string }{{"input", "iifname"}, {"output", "oifname"}} {
 		fmt.Fprintf(&b, "\tchain live_%s {\n\t\ttype filter hook %s priority -300; policy accept;\n", hook.name, hook.name)
 		for _, c := range lab.Carriers {
 			t := l.EdgeTunnel(c)
-			fmt.Fprintf(&b, "\t\t%s %q udp dport 3784 counter name \"in_%s\"\n", hook.dir, t, c)
-			fmt.Fprintf(&b, "\t\t%s %q tcp sport 179 counter name \"in_%s\"\n", hook.dir, t, c)
-			fmt.Fprintf(&b, "\t\t%s %q tcp dport 179 counter name \"in_%s\"\n", hook.dir, t, c)
+			fmt.Fprintf(&b, "\t\t%s %q udp dport 3784 counter name \"bfd_%s\" counter name \"in_%s\"\n", hook.dir, t, c, c)
+			fmt.Fprintf(&b, "\t\t%s %q tcp sport 179 counter name \"bgp_%s\" counter name \"in_%s\"\n", hook.dir, t, c, c)
+			fmt.Fprintf(&b, "\t\t%s %q tcp dport 179 counter name \"bgp_%s\" counter name \"in_%s\"\n", hook.dir, t, c, c)
 			fmt.Fprintf(&b, "\t\t%s \"wwan-%s\" udp length { 40, 72, 100, 156 } counter name \"wg_%s\"\n", hook.dir, c, c)
 		}
 		b.WriteString("\t}\n")

@@ -50,7 +50,7 @@ func fullStatus() Status {
 			Error: "configure tunnel wg-docomo: x"}},
 		ECMP: &ecmp.Status{Mode: "resilient", Table: 6000, Changes: 7, Error: "x", WriteErrors: 1, BFDRebinds: 1,
 			Links: []ecmp.LinkStatus{{Name: "docomo", Interface: "wg-docomo", Hub: "tokyo", Site: "home", Weight: 3,
-				BFD: "Up", BFDDetect: 300 * time.Millisecond, BFDMode: "frugal idle", BFDNote: "peer administratively down",
+				BFD: "Up", BFDDetect: 300 * time.Millisecond, BFDMode: "frugal idle", BFDProbes: 12, BFDProbeDowns: 1, BFDNote: "peer administratively down",
 				BudgetLimit: "soft", BudgetWeight: 1, SLANote: "sla: loss 23 % > 10 % for 12 s; kept only as a last resort",
 				HeldUntil: at(3 * time.Second), InECMP: true,
 				BGP: []bgp.PeerState{peer("docomo-v4", v4, "ipv4-unicast"), peer("docomo-v6", v6, "ipv6-unicast")}}},

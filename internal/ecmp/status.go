@@ -52,11 +52,17 @@ type LinkStatus struct {
 	BFDDetect time.Duration `json:"-"`   // negotiated; JSON: bfd_detect_ms
 	// BFDMode is the liveness mode: "fast", "frugal idle", "frugal busy",
 	// "frugal offered" (not Up), "fast (peer not frugal)".
-	BFDMode   string          `json:"bfd_mode,omitempty"`
-	BFDNote   string          `json:"bfd_note,omitempty"` // why a tunnel whose BFD is down stays in
-	HeldUntil time.Time       `json:"held_until,omitzero"`
-	InECMP    bool            `json:"in_ecmp"`
-	BGP       []bgp.PeerState `json:"bgp"`
+	BFDMode string `json:"bfd_mode,omitempty"`
+	// BFDProbes counts the frugal mode's probes on this tunnel (a Poll
+	// at the fast rate for traffic that went unanswered, or for a peer
+	// gone quiet), BFDProbeDowns those nothing answered: what the
+	// frugal mode spent beyond its idle rate, and what it found.
+	BFDProbes     uint64          `json:"bfd_probes,omitempty"`
+	BFDProbeDowns uint64          `json:"bfd_probe_downs,omitempty"`
+	BFDNote       string          `json:"bfd_note,omitempty"` // why a tunnel whose BFD is down stays in
+	HeldUntil     time.Time       `json:"held_until,omitzero"`
+	InECMP        bool            `json:"in_ecmp"`
+	BGP           []bgp.PeerState `json:"bgp"`
 	// BudgetLimit is "soft" or "hard" while its carrier's data budget
 	// limits it, and BudgetWeight its weight then.
 	BudgetLimit  string `json:"budget_limit,omitempty"`

@@ -33,6 +33,7 @@ func (c *Controller) Status(ctx context.Context) Status {
 		ls := LinkStatus{Name: l.Name, Interface: l.Interface, Hub: l.Hub, Site: l.Site, Weight: l.Weight, BFD: "off"}
 		if b, ok := bfds[l.Interface]; ok && c.plan.BFD {
 			ls.BFD, ls.BFDDetect, ls.BFDMode = b.State.String(), b.DetectTime, b.Liveness
+			ls.BFDProbes, ls.BFDProbeDowns = b.Probes, b.ProbeDowns
 		}
 		if c.live.PeerAdminDown(l.Name) {
 			ls.BFDNote = "peer administratively down"

@@ -50,6 +50,7 @@ func edgeECMP() *ecmp.Status {
 		Mode: "resilient", Table: 100, Changes: 7,
 		Links: []ecmp.LinkStatus{
 			{Name: "docomo", Interface: "wg-docomo", Weight: 3, BFD: "Up", BFDDetect: 300 * time.Millisecond, InECMP: true,
+				BFDMode: "frugal idle", BFDProbes: 4, BFDProbeDowns: 1,
 				BGP: []bgp.PeerState{peer("docomo", "ipv4-unicast", true, 2, 1), peer("docomo-v6", "ipv6-unicast", true, 1, 1)}},
 			{Name: "softbank", Interface: "wg-softbank", Weight: 2, BFD: "Down", BFDDetect: 900 * time.Millisecond, HeldUntil: now.Add(20 * time.Second),
 				BGP: []bgp.PeerState{peer("softbank", "ipv4-unicast", false, 0, 0)}},
@@ -259,10 +260,13 @@ func ecmpSeries() map[string]float64 {
 		`uplinkd_ecmp_held{uplink="softbank"}`:                         1,
 		`uplinkd_ecmp_held{uplink="rakuten"}`:                          0,
 		// rakuten runs without BFD: no BFD series at all.
-		`uplinkd_bfd_up{uplink="docomo"}`:                                                          1,
-		`uplinkd_bfd_up{uplink="softbank"}`:                                                        0,
-		`uplinkd_bfd_detect_seconds{uplink="docomo"}`:                                              0.3,
-		`uplinkd_bfd_detect_seconds{uplink="softbank"}`:                                            0.9,
+		`uplinkd_bfd_up{uplink="docomo"}`:               1,
+		`uplinkd_bfd_up{uplink="softbank"}`:             0,
+		`uplinkd_bfd_detect_seconds{uplink="docomo"}`:   0.3,
+		`uplinkd_bfd_detect_seconds{uplink="softbank"}`: 0.9,
+		// docomo is frugal: its probes are counted; softbank is not: none.
+		`uplinkd_bfd_probes_total{uplink="docomo"}`:                                                4,
+		`uplinkd_bfd_probe_downs_total{uplink="docomo"}`:                                           1,
 		`uplinkd_bgp_session_established{family="ipv4-unicast",peer="docomo",uplink="docomo"}`:     1,
 		`uplinkd_bgp_session_established{family="ipv6-unicast",peer="docomo-v6",uplink="docomo"}`:  1,
 		`uplinkd_bgp_session_established{family="ipv4-unicast",peer="softbank",uplink="softbank"}`: 0,

@@ -36,6 +36,8 @@ var (
 var (
 	descBFDUp          = desc("bfd_up", "1 if the uplink's BFD session is Up, else 0; absent when BFD is off.", "uplink")
 	descBFDDetect      = desc("bfd_detect_seconds", "The uplink's negotiated BFD detection time.", "uplink")
+	descBFDProbes      = desc("bfd_probes_total", "Frugal liveness: fast Polls sent for traffic that went unanswered or a peer gone quiet.", "uplink")
+	descBFDProbeDowns  = desc("bfd_probe_downs_total", "Frugal liveness: probes nothing answered, which took the uplink's BFD Down.", "uplink")
 	descECMPMember     = desc("ecmp_member", "1 if the uplink is a next hop of the installed ECMP routes, else 0.", "uplink")
 	descECMPWeight     = desc("ecmp_weight", "The uplink's configured ECMP weight.", "uplink")
 	descECMPHeld       = desc("ecmp_held", "1 while the uplink is held out of the ECMP set after a flap (hold-down), else 0.", "uplink")
@@ -79,7 +81,7 @@ var allDescs = []*prometheus.Desc{
 	descBuildInfo, descInfo, descReloaded, descReconcileError, descRepairs, descReadBack,
 	descNATRules, descForwarding,
 	descTunnelUp, descTunnelHandshake, descTunnelRx, descTunnelTx, descTunnelError,
-	descBFDUp, descBFDDetect, descECMPMember, descECMPWeight, descECMPHeld,
+	descBFDUp, descBFDDetect, descBFDProbes, descBFDProbeDowns, descECMPMember, descECMPWeight, descECMPHeld,
 	descBGPEstablished, descBGPReceived, descBGPAccepted,
 	descFIBRoutes, descFIBChanges, descFailover, descFailoverAt,
 	descPublishedConns, descInboundDropped, descInboundRepairs,

@@ -45,6 +45,10 @@ func (e emitter) link(l ecmp.LinkStatus) {
 		if l.BFDDetect > 0 {
 			e.gauge(descBFDDetect, l.BFDDetect.Seconds(), l.Name)
 		}
+		if strings.HasPrefix(l.BFDMode, "frugal") {
+			e.counter(descBFDProbes, float64(l.BFDProbes), l.Name)
+			e.counter(descBFDProbeDowns, float64(l.BFDProbeDowns), l.Name)
+		}
 	}
 	for _, p := range l.BGP {
 		e.flag(descBGPEstablished, p.Established, l.Name, p.Name, p.Family)

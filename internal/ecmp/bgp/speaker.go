@@ -213,6 +213,26 @@ func (s *Speaker) onPeerEvent(r *running, p *api.Peer) {
 	if wasUp && state != stateEstablished {
 		go s.rearm(r, addr)
 	}
+	if state == stateEstablished {
+		go s.quiet(r, addr)
+	}
+}
+
+// quiet turns TCP keep-alive off on an established session's socket (see
+// quietKeepalives).
+func (s *Speaker) quiet(r *running, addr netip.Addr) {
+	port := bgpPort
+	for _, p := range r.cfg.Peers {
+		if p.Address == addr && p.Port != 0 {
+			port = p.Port
+		}
+	}
+	n, err := quietKeepalives(addr, port, r.cfg.ListenPort)
+	if err != nil {
+		s.log.Debug("bgp tcp keep-alive off", "peer_address", addr, "err", err)
+		return
+	}
+	s.log.Debug("bgp tcp keep-alive off", "peer_address", addr, "sockets", n)
 }
 
 // Stop ends every session with a NOTIFICATION (CEASE, peer de-configured),
