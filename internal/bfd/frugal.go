@@ -12,9 +12,14 @@ import (
 // which no other implementation reads; with any other peer a session is
 // plain asynchronous mode at the configured timers.
 //
-// Idle, both ends advertise Desired Min TX = the idle interval (1 s) and
-// Required Min RX = the configured one, so each sends once a second and
-// detects the other in multiplier × 1 s. The tunnel's own packet counters,
+// Idle, both ends advertise Desired Min TX = the idle interval (2 s) and
+// Required Min RX = the configured one, so each sends every 1.5 to 2 s and
+// §6.8.4 detects the other only in multiplier × 2 s. Each end therefore
+// also watches the silence itself: when nothing at all has come from the
+// peer (no BFD packet, nothing in the tunnel) for the peer's interval and
+// an eighth, it probes (below) and so detects an idle failure within 2.5 s
+// at half the packets of a 1 s rate with a detection of 3 s; a lost packet
+// costs one answered probe. The tunnel's own packet counters,
 // read every samplePeriod, decide when that is not enough: what the tunnel
 // receives is proof of life; what it sends with nothing coming back starts
 // a probe: Desired Min TX drops to the configured interval with a Poll
@@ -33,11 +38,10 @@ import (
 // back to the idle rate, sending fast until the Final (§6.8.3).
 const (
 	// DefaultIdleInterval is the frugal mode's idle transmit interval:
-	// about once a second each way (0.71–0.95 s with the jitter of
-	// §6.8.7), 0.77 GB per 30 days in 124-byte WireGuard packets, and an
-	// idle failure detected in 2.85 s, within 3 s of the fault even with
-	// a packet in flight.
-	DefaultIdleInterval = 950 * time.Millisecond
+	// every 1.5 to 2 s each way (the jitter of §6.8.7), 0.37 GB per 30
+	// days in 124-byte WireGuard packets, and, with the silence watch, an
+	// idle failure detected within 2.25 s + a probe (2.47 s at 100 ms × 3).
+	DefaultIdleInterval = 2 * time.Second
 	// samplePeriod is how often a frugal session reads its tunnel's
 	// counters.
 	samplePeriod = 20 * time.Millisecond
@@ -64,6 +68,11 @@ const (
 	// cost a Poll and a second of the fast rate, about 20 packets, four
 	// times a BGP keepalive interval per tunnel.
 	replyWindow = 250 * time.Millisecond
+	// silenceSlack is the share of the peer's interval its packets may be
+	// late by before the silence watch probes (one in slackDiv): the
+	// intervals of §6.8.7 only ever shorten, so this is for the path's
+	// jitter and the peer's scheduler.
+	silenceSlackDiv = 8
 )
 
 // Traffic is a tunnel's packet counters: the inner packets it received and
@@ -100,6 +109,9 @@ type frugalState struct {
 	// sample that sent traffic within replyWindow of it (a reply: no
 	// question, unless the next sample sends more). Zero: none.
 	userRxAt, replyAt time.Time
+	// heardAt is when anything last came from the peer: a BFD packet or
+	// the tunnel's rx counter moving. Zero: not since Up.
+	heardAt time.Time
 	// probeAt is when the probe for it began, deadline when the session
 	// goes Down unless something comes back first. Zero: no probe.
 	probeAt, deadline time.Time
@@ -210,7 +222,7 @@ func (s *Session) observe(t Traffic, now time.Time) effect {
 	}
 	switch {
 	case rxMoved:
-		s.answered()
+		s.answered(now)
 	case txMoved && fr.quietSince.IsZero() && !fr.replyAt.IsZero():
 		// More right after a reply: traffic that keeps going out,
 		// unanswered since the reply's sample.
@@ -238,12 +250,27 @@ func (s *Session) holdFast(now time.Time) {
 	}
 }
 
-// answered notes that something came back: no probe is needed, and a
-// probe under way has its answer. Called with s.mu held.
-func (s *Session) answered() {
+// answered notes that something came back at at: no probe is needed, and
+// a probe under way has its answer. Called with s.mu held.
+func (s *Session) answered(at time.Time) {
 	fr := &s.st.fr
 	fr.quietSince, fr.txSamples, fr.probeAt, fr.deadline = time.Time{}, 0, time.Time{}, time.Time{}
 	fr.replyAt = time.Time{}
+	fr.heardAt = later(fr.heardAt, at)
+}
+
+// silentUntil is when the silence watch probes a peer that sends at its
+// idle rate, unless something comes from it first; ok is false when the
+// watch is off: not frugal, a probe under way, the peer already fast (its
+// packets are timed by §6.8.4 at the fast rate), or nothing heard yet.
+// Called with s.mu held.
+func (s *Session) silentUntil() (t time.Time, ok bool) {
+	fr := &s.st.fr
+	remote := dur(s.st.remoteDesiredTx)
+	if !s.frugal() || !fr.probeAt.IsZero() || fr.heardAt.IsZero() || remote <= s.cfg.DesiredMinTx {
+		return time.Time{}, false
+	}
+	return fr.heardAt.Add(remote + remote/silenceSlackDiv), true
 }
 
 // maybeProbe starts a probe once traffic has gone unanswered long enough:
@@ -267,8 +294,15 @@ func (s *Session) maybeProbe(now time.Time) effect {
 	if now.Before(fr.quietSince.Add(wait)) {
 		return effect{}
 	}
-	fr.probeAt = now
-	fr.deadline = later(fr.quietSince.Add(s.busyDetect()), now.Add(s.busyDetect()-busyWait-samplePeriod))
+	s.log.Debug("bfd probe", "unanswered_for", now.Sub(fr.quietSince), "tx_samples", fr.txSamples)
+	return s.probe(now, later(fr.quietSince.Add(s.busyDetect()), now.Add(s.busyDetect()-busyWait-samplePeriod)))
+}
+
+// probe polls at the fast rate; the session goes Down at deadline unless
+// something comes back first. Called with s.mu held.
+func (s *Session) probe(now, deadline time.Time) effect {
+	fr := &s.st.fr
+	fr.probeAt, fr.deadline = now, deadline
 	fr.busyUntil, fr.asserted = now.Add(quietPeriod), now
 	fr.probes++
 	was := s.period()
@@ -278,7 +312,6 @@ func (s *Session) maybeProbe(now time.Time) effect {
 	// else with the next packet of the fast rate.
 	s.st.poll = true
 	s.retime(was, now)
-	s.log.Debug("bfd probe", "unanswered_for", now.Sub(fr.quietSince), "tx_samples", fr.txSamples)
 	return effect{periodic: faster}
 }
 
@@ -318,6 +351,11 @@ func (s *Session) frugalDue(now time.Time, e *effect) {
 		*e = s.expire(now)
 		return
 	}
+	if at, ok := s.silentUntil(); ok && !now.Before(at) {
+		s.log.Debug("bfd probe", "peer_silent_for", now.Sub(fr.heardAt))
+		p := s.probe(now, now.Add(s.busyDetect()))
+		e.periodic = e.periodic || p.periodic
+	}
 	if !fr.busyUntil.IsZero() && !now.Before(fr.busyUntil) && fr.probeAt.IsZero() && !s.st.poll {
 		fr.busyUntil = time.Time{}
 		s.retarget()
@@ -338,6 +376,9 @@ func (s *Session) frugalWake() (t time.Time, ok bool) {
 	t = fr.nextSample
 	if !fr.deadline.IsZero() && fr.deadline.Before(t) {
 		t = fr.deadline
+	}
+	if at, ok := s.silentUntil(); ok && at.Before(t) {
+		t = at
 	}
 	return t, true
 }

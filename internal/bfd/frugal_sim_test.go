@@ -37,8 +37,8 @@ func earlier(a, b time.Time) time.Time {
 
 // cut reports whether what end from sends at t is lost.
 func (n *simNet) cut(from int, t time.Time) bool {
-	c := n.cutFrom[from]
-	return !c.IsZero() && !t.Before(c)
+	c, h := n.cutFrom[from], n.healAt[from]
+	return !c.IsZero() && !t.Before(c) && (h.IsZero() || t.Before(h))
 }
 
 // blackhole loses everything either end sends from now on, as a dead
@@ -92,7 +92,13 @@ func (c simTraffic) Close() error { return nil }
 // addFrugal starts one of our sessions as end i, like addSession, with
 // the frugal mode offered or not.
 func (n *simNet) addFrugal(i int, seed uint64, frugal bool) *Session {
-	cfg, err := SessionConfig{Interface: "wg-sim", Frugal: frugal,
+	return n.addFrugalIdle(i, seed, frugal, 0)
+}
+
+// addFrugalIdle is addFrugal with an idle interval of its own (zero: the
+// default).
+func (n *simNet) addFrugalIdle(i int, seed uint64, frugal bool, idle time.Duration) *Session {
+	cfg, err := SessionConfig{Interface: "wg-sim", Frugal: frugal, IdleInterval: idle,
 		Local: netip.AddrFrom4([4]byte{198, 18, 9, byte(i)}), Peer: netip.AddrFrom4([4]byte{198, 18, 9, byte(1 - i)}),
 	}.withDefaults()
 	if err != nil {
@@ -115,10 +121,15 @@ func (n *simNet) addFrugal(i int, seed uint64, frugal bool) *Session {
 
 // frugalPair brings two frugal sessions Up and lets them settle idle.
 func frugalPair(t *testing.T, seed uint64) (*simNet, [2]*Session) {
+	return frugalPairIdle(t, seed, 0)
+}
+
+// frugalPairIdle is frugalPair at an idle interval of its own.
+func frugalPairIdle(t *testing.T, seed uint64, idle time.Duration) (*simNet, [2]*Session) {
 	n := newSimNet(t)
 	n.delay = time.Duration(1+seed%20) * time.Millisecond // RTT 2 to 40 ms
-	ss := [2]*Session{n.addFrugal(0, seed, true), n.addFrugal(1, seed, true)}
-	n.run(n.at(10 * time.Second))
+	ss := [2]*Session{n.addFrugalIdle(0, seed, true, idle), n.addFrugalIdle(1, seed, true, idle)}
+	n.run(n.at(10*time.Second + 2*idle))
 	for i, s := range ss {
 		if st := s.Status(); st.State != StateUp || st.Liveness != "frugal idle" || st.PollActive {
 			t.Fatalf("end %d after 10s: %v, %s, poll %v; changes:%s", i, st.State, st.Liveness, st.PollActive, describe(n.changes[i]))
@@ -150,9 +161,10 @@ func (n *simNet) rate(i int, from, until time.Time) float64 {
 	return float64(k) / until.Sub(from).Seconds()
 }
 
-// TestFrugalIdle: two frugal ends, idle, send about once a second each
-// (950 ms less up to 25 % jitter: 1.05 to 1.41 a second), detect in 2.85 s, and
-// never probe.
+// TestFrugalIdle: two frugal ends, idle, send about once in two seconds
+// each (2 s less up to 25 % jitter: 0.5 to 0.67 a second), time each
+// other by §6.8.4 in 6 s (the silence watch probes long before), and never
+// probe: the packets of §6.8.7's jitter are never late enough.
 func TestFrugalIdle(t *testing.T) {
 	for seed := range uint64(seeds) {
 		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
@@ -161,11 +173,11 @@ func TestFrugalIdle(t *testing.T) {
 			n.run(n.at(70 * time.Second))
 			for i, s := range ss {
 				st := s.Status()
-				if r := n.rate(i, from, n.now); r < 1.05 || r > 1.41 {
-					t.Errorf("end %d idle: %.2f packets/s, want 1.05 to 1.41", i, r)
+				if r := n.rate(i, from, n.now); r < 0.5 || r > 0.67 {
+					t.Errorf("end %d idle: %.2f packets/s, want 0.5 to 0.67", i, r)
 				}
 				if st.TxInterval != DefaultIdleInterval || st.DetectTime != 3*DefaultIdleInterval || st.Probes != 0 {
-					t.Errorf("end %d: tx %v, detect %v, probes %d; want 950ms, 2.85s, 0", i, st.TxInterval, st.DetectTime, st.Probes)
+					t.Errorf("end %d: tx %v, detect %v, probes %d; want 2s, 6s, 0", i, st.TxInterval, st.DetectTime, st.Probes)
 				}
 				if c := n.upChanges(i); len(c) != 0 {
 					t.Errorf("end %d left Up:%s", i, describe(c))
@@ -256,8 +268,10 @@ func TestFrugalIdleBlackhole(t *testing.T) {
 			n.blackhole()
 			n.run(n.at(20 * time.Second))
 			for i := range 2 {
-				if d := n.downAfter(t, i, cut); d > 3*time.Second || d < time.Second {
-					t.Errorf("end %d Down %v after the blackhole, want 1s to 3s", i, d)
+				// The silence watch: nothing for 2.25 s since the
+				// last packet heard, then a probe's 220 ms.
+				if d := n.downAfter(t, i, cut); d > 2500*time.Millisecond || d < 200*time.Millisecond {
+					t.Errorf("end %d Down %v after the blackhole, want 200ms to 2.5s", i, d)
 				}
 			}
 		})
@@ -271,7 +285,9 @@ func TestFrugalNewFlowOnDeadTunnel(t *testing.T) {
 	for _, stream := range []bool{false, true} {
 		for seed := range uint64(seeds) {
 			t.Run(fmt.Sprintf("stream %v/seed %d", stream, seed), func(t *testing.T) {
-				n, _ := frugalPair(t, seed)
+				// A long idle interval keeps the silence watch (11.25 s)
+				// out of it: the flow's own packets must do it.
+				n, _ := frugalPairIdle(t, seed, 10*time.Second)
 				n.blackhole()
 				r := rand.New(rand.NewPCG(seed, 8))
 				after := time.Duration(r.Int64N(int64(1500 * time.Millisecond)))
@@ -280,7 +296,7 @@ func TestFrugalNewFlowOnDeadTunnel(t *testing.T) {
 					length, every = 10*time.Second, 20*time.Millisecond
 				}
 				first := n.stream(0, after, length, every)
-				n.run(n.at(30 * time.Second))
+				n.run(n.now.Add(20 * time.Second))
 				if d := n.downAfter(t, 0, first); d > time.Second {
 					t.Errorf("Down %v after the flow's first packet, want ≤ 1s", d)
 				}
@@ -416,6 +432,37 @@ func TestFrugalRepliesCostNoProbe(t *testing.T) {
 			for i, s := range ss {
 				if st := s.Status(); st.Probes != 0 {
 					t.Errorf("end %d: %d probes for keepalives and their ACKs, want none", i, st.Probes)
+				}
+			}
+		})
+	}
+}
+
+// TestFrugalLostIdlePacket: one idle packet lost on the way costs one
+// probe, answered, at the end that missed it; both stay Up and are back
+// at the idle rate a few seconds later.
+func TestFrugalLostIdlePacket(t *testing.T) {
+	for seed := range uint64(seeds) {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			n, ss := frugalPair(t, seed)
+			next := ss[1].st.nextTx
+			n.cutFrom[1], n.healAt[1] = next.Add(-time.Millisecond), next.Add(time.Millisecond)
+			n.run(n.now.Add(20 * time.Second))
+			lost := 0
+			for _, sp := range n.sent[1] {
+				if sp.lost {
+					lost++
+				}
+			}
+			if lost != 1 {
+				t.Fatalf("%d of end 1's packets lost, want 1", lost)
+			}
+			for i, s := range ss {
+				st := s.Status()
+				probes := uint64(1 - i) // end 0 missed the packet
+				if st.Probes != probes || st.ProbeDowns != 0 || st.Liveness != "frugal idle" || len(n.upChanges(i)) != 0 {
+					t.Errorf("end %d: %d probes (%d unanswered), %s, changes:%s; want %d, 0, frugal idle, none",
+						i, st.Probes, st.ProbeDowns, st.Liveness, describe(n.upChanges(i)), probes)
 				}
 			}
 		})

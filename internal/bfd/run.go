@@ -127,7 +127,7 @@ func (s *Session) receive(r rxPacket, now time.Time) effect {
 	st.remoteState, st.remoteDiag = p.State, p.Diag
 	s.follow(p, r.at)
 	st.remoteDesiredTx, st.remoteMinRx, st.remoteMult = p.DesiredMinTx, p.RequiredMinRx, p.DetectMult
-	s.answered() // a frugal session's probe has its answer
+	s.answered(r.at) // a frugal session's probe has its answer
 	if p.Final && st.poll {
 		// §6.5: our Poll Sequence is answered; a rise of the interval,
 		// and a lowered Required Min RX, apply from now (§6.8.3).

@@ -22,6 +22,8 @@ type simNet struct {
 	// cutFrom[i]: what end i sends from then on is lost (zero: nothing
 	// is); streams is user traffic on the tunnel (see frugal_sim_test.go).
 	cutFrom [2]time.Time
+	// healAt[i]: end i's loss ends then (zero: never).
+	healAt  [2]time.Time
 	streams []simStream
 }
 

@@ -154,8 +154,8 @@ func validateLiveness(v *validator, raw *rawFile, c *Config) {
 	}
 	c.Liveness.Mode = v.choice("liveness.mode", l.Mode, LivenessFast, LivenessFast, LivenessFrugal)
 	c.Liveness.Interval = v.millis("liveness.interval_ms", l.IntervalMS, 100, 10, 10000, "BFD's transmit and receive interval; 100 ms x 3 detects a dead tunnel in 300 ms")
-	c.Liveness.IdleInterval = v.millis("liveness.idle_interval_ms", l.IdleIntervalMS, 950, 100, 60000,
-		"the frugal mode's BFD interval while a tunnel is idle; 950 ms x 3 detects an idle failure within 3 s")
+	c.Liveness.IdleInterval = v.millis("liveness.idle_interval_ms", l.IdleIntervalMS, 2000, 100, 60000,
+		"the frugal mode's BFD interval while a tunnel is idle; at 2000 ms a silent peer is probed after 2.25 s, so an idle failure is detected within 2.5 s")
 	if v.has("liveness.idle_interval_ms") && c.Liveness.IdleInterval < c.Liveness.Interval {
 		v.errorf("liveness.idle_interval_ms", "%d is below interval_ms %d (the idle rate must not be faster than the busy one)",
 			l.IdleIntervalMS, c.Liveness.Interval.Milliseconds())

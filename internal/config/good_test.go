@@ -66,7 +66,7 @@ func TestExamples(t *testing.T) {
 	edgeKey := mustKey(t, "bcaJJukyMFo703fJpal5Exl32f/2TQSFiJNXcQFIRns=")
 	wg := WireGuard{PrivateKeyFile: key, PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto}
 	api := API{Socket: "/run/uplinkd/uplinkd.sock", Metrics: "127.0.0.1:9474"}
-	live := Liveness{BFD: true, Mode: LivenessFast, IdleInterval: 950 * time.Millisecond, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second}
+	live := Liveness{BFD: true, Mode: LivenessFast, IdleInterval: 2 * time.Second, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second}
 	ecmp := ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"}
 	lan := pfx("198.18.10.0/24", "2001:db8:10::/64")
 	defaults := pfx("0.0.0.0/0", "::/0")
@@ -189,7 +189,7 @@ peer_asn = 64513
 		API:       API{Socket: "/run/uplinkd/uplinkd.sock", Metrics: "127.0.0.1:9474"},
 		BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
 			Accept: pfx("0.0.0.0/0", "::/0"), MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second, TTLSecurity: true},
-		Liveness: Liveness{BFD: true, Mode: LivenessFast, IdleInterval: 950 * time.Millisecond, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second},
+		Liveness: Liveness{BFD: true, Mode: LivenessFast, IdleInterval: 2 * time.Second, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second},
 		ECMP:     ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"},
 		Uplinks: []Uplink{
 			{Liveness: LivenessFast, Name: "a", Interface: "eth1", Weight: 1, Keepalive: 25 * time.Second,

@@ -37,7 +37,7 @@ func TestLivenessModeErrors(t *testing.T) {
 		{
 			name: "idle interval out of range",
 			src:  func(t *testing.T) string { return goodEdge + "\n[liveness]\nmode = \"frugal\"\nidle_interval_ms = 0\n" },
-			want: []string{`29:1: liveness.idle_interval_ms: 0 is out of range (milliseconds, 100 to 60000; the frugal mode's BFD interval while a tunnel is idle; 950 ms x 3 detects an idle failure within 3 s)`},
+			want: []string{`29:1: liveness.idle_interval_ms: 0 is out of range (milliseconds, 100 to 60000; the frugal mode's BFD interval while a tunnel is idle; at 2000 ms a silent peer is probed after 2.25 s, so an idle failure is detected within 2.5 s)`},
 		},
 		{
 			name: "idle interval faster than the busy one",
@@ -78,21 +78,21 @@ func TestLivenessMode(t *testing.T) {
 		want result
 	}{
 		{"default fast", func(t *testing.T) string { return goodEdge },
-			result{Uplinks: []string{"fast", "fast"}, Hold: 9 * time.Second, KA: 3 * time.Second, IdleEvery: 950 * time.Millisecond}},
+			result{Uplinks: []string{"fast", "fast"}, Hold: 9 * time.Second, KA: 3 * time.Second, IdleEvery: 2 * time.Second}},
 		{"global frugal", func(t *testing.T) string {
 			return goodEdge + "\n[liveness]\nmode = \"frugal\"\nidle_interval_ms = 900\n"
 		},
 			result{Uplinks: []string{"frugal", "frugal"}, Hold: 180 * time.Second, KA: 60 * time.Second, IdleEvery: 900 * time.Millisecond}},
 		{"one uplink frugal", func(t *testing.T) string {
 			return edit(t, goodEdge, `interface = "wwan1"`, "interface = \"wwan1\"\nliveness = \"frugal\"")
-		}, result{Uplinks: []string{"fast", "frugal"}, Hold: 180 * time.Second, KA: 60 * time.Second, IdleEvery: 950 * time.Millisecond}},
+		}, result{Uplinks: []string{"fast", "frugal"}, Hold: 180 * time.Second, KA: 60 * time.Second, IdleEvery: 2 * time.Second}},
 		{"global frugal, one uplink fast, hold time set", func(t *testing.T) string {
 			src := edit(t, goodEdge, `interface = "wwan0"`, "interface = \"wwan0\"\nliveness = \"fast\"", "[bgp]\n", "[bgp]\nhold_time = 30\n")
 			return src + "\n[liveness]\nmode = \"frugal\"\n"
-		}, result{Uplinks: []string{"fast", "frugal"}, Hold: 30 * time.Second, KA: 10 * time.Second, IdleEvery: 950 * time.Millisecond}},
+		}, result{Uplinks: []string{"fast", "frugal"}, Hold: 30 * time.Second, KA: 10 * time.Second, IdleEvery: 2 * time.Second}},
 		{"hub tunnel frugal", func(t *testing.T) string {
 			return edit(t, goodHub, `listen_port = 51821`, "listen_port = 51821\nliveness = \"frugal\"")
-		}, result{Tunnels: []string{"frugal", "fast"}, Hold: 180 * time.Second, KA: 60 * time.Second, IdleEvery: 950 * time.Millisecond}},
+		}, result{Tunnels: []string{"frugal", "fast"}, Hold: 180 * time.Second, KA: 60 * time.Second, IdleEvery: 2 * time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,6 +41,18 @@ const (
 	ReturnMarkMask     = 0xffffff00
 	ReturnTableBase    = 6200
 	ReturnPriorityBase = 6090
+	// Source routes (edge): traffic the edge itself sends from edge tunnel
+	// k's (0-based) own address looks up the main table for anything but
+	// a default (rule at SourceMainPriority, suppress_prefixlength 0: the
+	// LAN, the tunnels' own subnets), then table SourceTableBase+1+k,
+	// whose default goes out of that tunnel (rule at SourcePriority).
+	// Without it, a connection whose source address the kernel took from
+	// one tunnel of the ECMP default left by another (the next hop is
+	// chosen again with the source known) while its replies, to that
+	// address, came back by the first: each tunnel saw half a conversation.
+	SourceTableBase    = 6300
+	SourceMainPriority = RulePriority + 88
+	SourcePriority     = RulePriority + 89
 	// LinkAlias is written into IFLA_IFALIAS of every interface uplinkd
 	// creates, followed by the site name.
 	LinkAlias = "uplinkd:"

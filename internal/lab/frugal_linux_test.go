@@ -3,7 +3,6 @@ package lab
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ import (
 // the carriers carry a fraction of what fast mode costs (measured on the
 // edge's carrier links, every byte: BFD, BGP, WireGuard, and the lab's own
 // feed refreshes); a busy tunnel blackholed still leaves the FIB within
-// 400 ms, an idle one within 3.5 s.
+// 400 ms, an idle one within 3 s.
 func TestFrugalLiveness(t *testing.T) {
 	l := needLab(t)
 	fast := idleCost(t, l, "fast", 10*time.Second)
@@ -38,22 +37,17 @@ func TestFrugalLiveness(t *testing.T) {
 	}
 
 	t.Run("idle cost", func(t *testing.T) {
-		const span = 20 * time.Second
+		const span = 40 * time.Second
 		frugal := idleCost(t, l, "frugal", span)
-		// The issue asks ≤ 1 GB of liveness. The carrier link also carries
-		// the lab's feed refreshes (2 MB a minute through some tunnel), so
-		// within any window one or two carriers see more: the quietest one
-		// shows liveness alone (≤ 1.5 GB: BFD and BGP, ~1.0–1.1 here), and
-		// every one stays under a third of fast mode's cost.
-		quietest := math.Inf(1)
+		// The issue asks ≤ 1 GB of liveness. Here every byte of each
+		// carrier link counts, the lab's feed refreshes too (a 304 each
+		// a minute, through some tunnel): BFD every ~1.75 s each way is
+		// 0.37 GB, the rest must fit in what is left; and every carrier
+		// stays under a sixth of fast mode's cost.
 		for _, c := range Carriers {
-			quietest = min(quietest, frugal[c])
-			if frugal[c] > fast[c]/3 {
-				t.Errorf("%s idle costs %.2f GB/30 days in frugal mode, fast %.2f: want under a third", c, frugal[c], fast[c])
+			if frugal[c] > 1 || frugal[c] > fast[c]/6 {
+				t.Errorf("%s idle costs %.2f GB/30 days in frugal mode (fast %.2f): want ≤ 1 and under a sixth of fast", c, frugal[c], fast[c])
 			}
-		}
-		if quietest > 1.5 {
-			t.Errorf("the quietest carrier costs %.2f GB/30 days idle in frugal mode, want ≤ 1.5", quietest)
 		}
 	})
 	t.Run("busy blackhole", func(t *testing.T) {
@@ -69,7 +63,7 @@ func TestFrugalLiveness(t *testing.T) {
 		}
 	})
 	t.Run("idle blackhole", func(t *testing.T) {
-		took := blackholeOut(t, l, w, "rakuten", 3500*time.Millisecond)
+		took := blackholeOut(t, l, w, "rakuten", 3*time.Second)
 		t.Logf("MEASURE frugal, idle rakuten blackholed → out of the FIB in %v", took.Round(time.Millisecond))
 	})
 }

@@ -19,6 +19,20 @@ type Desired struct {
 	// they came from (edge, with [[publish]]): rules only; the tables'
 	// routes are the ECMP controller's.
 	Returns []Return
+	// Sources keep the edge's own traffic from a tunnel's address in that
+	// tunnel (see config.SourceTableBase).
+	Sources []Source
+}
+
+// Source is one edge tunnel's source route: packets from one of Addrs
+// look up Table, whose default goes out of Tunnel.
+type Source struct {
+	Tunnel string
+	Addrs  []netip.Prefix // the tunnel's own addresses, as host prefixes
+	Table  int
+	// Priority is the rule to Table's, MainPriority the one before it to
+	// the main table's routes other than a default.
+	Priority, MainPriority int
 }
 
 // Return is one hub's return-path rule: packets marked Mark look up Table.
@@ -82,7 +96,13 @@ var allTraffic = []netip.Prefix{
 func FromConfig(c *config.Config) Desired {
 	d := Desired{Site: c.Site, Impl: c.WireGuard.Impl, Returns: Returns(c)}
 	priv := wgtypes.Key(c.WireGuard.PrivateKey)
-	for _, t := range c.EdgeTunnels {
+	for k, t := range c.EdgeTunnels {
+		src := Source{Tunnel: t.Interface, Table: config.SourceTableBase + 1 + k,
+			Priority: config.SourcePriority, MainPriority: config.SourceMainPriority}
+		for _, a := range t.Addresses {
+			src.Addrs = append(src.Addrs, netip.PrefixFrom(a.Addr(), a.Addr().BitLen()))
+		}
+		d.Sources = append(d.Sources, src)
 		d.Tunnels = append(d.Tunnels, Tunnel{
 			Name: t.Interface, Uplink: t.Uplink, Hub: t.Hub, MTU: c.WireGuard.MTU,
 			Addresses: t.Addresses, PrivateKey: priv, FwMark: t.FwMark,

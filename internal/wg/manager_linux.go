@@ -100,6 +100,14 @@ func (m *Manager) Apply(d Desired) (Result, error) {
 			errs = append(errs, fmt.Errorf("tunnel %s: %w", t.Name, err))
 		}
 	}
+	for _, s := range d.Sources {
+		if rerr != nil {
+			break
+		}
+		if err := m.applySource(&r, s, ps); err != nil {
+			errs = append(errs, fmt.Errorf("tunnel %s source route: %w", s.Tunnel, err))
+		}
+	}
 	if rerr != nil {
 		errs = append(errs, rerr, m.sweepLinks(&r, d))
 	} else if err := m.sweep(&r, d, ps); err != nil {

@@ -311,3 +311,79 @@ func TestCloseLeavesNothing(t *testing.T) {
 		t.Errorf("uapi socket left behind: %s", out)
 	}
 }
+
+// withSources adds the edge tunnels' source routes, as FromConfig does.
+func withSources(d Desired) Desired {
+	k := 0
+	for _, t := range d.Tunnels {
+		if t.FwMark == 0 {
+			continue // a hub end
+		}
+		d.Sources = append(d.Sources, Source{Tunnel: t.Name, Table: config.SourceTableBase + 1 + k,
+			Priority: config.SourcePriority, MainPriority: config.SourceMainPriority,
+			Addrs: []netip.Prefix{netip.PrefixFrom(t.Addresses[0].Addr(), 32)}})
+		k++
+	}
+	return d
+}
+
+// TestSourceRoutesKeepOwnTrafficInItsTunnel: what the edge sends from a
+// tunnel's address leaves by that tunnel, whatever the default says; a
+// second Apply changes nothing; a removed tunnel's rule and table go, and
+// Close leaves none.
+func TestSourceRoutesKeepOwnTrafficInItsTunnel(t *testing.T) {
+	if !nstest.Enter(t) {
+		return
+	}
+	carrierLink(t)
+	m := newManager(t)
+	defer m.Close()
+	two := withSources(pair(t, "docomo", "softbank"))
+	if _, err := m.Apply(two); err != nil {
+		t.Fatal(err)
+	}
+	// The default is docomo's alone (as when the kernel picked it for a
+	// connection whose source it took from softbank).
+	sh(t, "ip", "route", "add", "default", "dev", "wgt-e-docomo")
+	for src, dev := range map[string]string{"198.18.200.3": "wgt-e-softbank", "198.18.200.1": "wgt-e-docomo", "100.64.9.2": "wgt-e-docomo"} {
+		if got := sh(t, "ip", "route", "get", "203.0.113.9", "from", src); !strings.Contains(got, "dev "+dev+" ") {
+			t.Errorf("from %s: %s want dev %s", src, strings.TrimSpace(got), dev)
+		}
+	}
+	// Anything the main table routes more specifically than its default
+	// (the LAN, a carrier's subnet) is not pulled into the tunnel.
+	if got := sh(t, "ip", "route", "get", "100.64.9.7", "from", "198.18.200.3"); !strings.Contains(got, "dev up0 ") {
+		t.Errorf("to the carrier's subnet from softbank's address: %s, want dev up0", strings.TrimSpace(got))
+	}
+	if r, err := m.Apply(two); err != nil || len(r.Changes) != 0 {
+		t.Errorf("second apply: %v, changes %q", err, r.Changes)
+	}
+	rules := sh(t, "ip", "rule", "show")
+	for _, want := range []string{"6089:\tfrom 198.18.200.1 lookup 6301 proto 211", "6089:\tfrom 198.18.200.3 lookup 6302 proto 211",
+		"6088:\tfrom 198.18.200.3 lookup main suppress_prefixlength 0 proto 211"} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("ip rule lacks %q:\n%s", want, rules)
+		}
+	}
+
+	one := two
+	one.Tunnels, one.Pins, one.Sources = two.Tunnels[:2], two.Pins[:1], two.Sources[:1]
+	if _, err := m.Apply(one); err != nil {
+		t.Fatal(err)
+	}
+	if rules := sh(t, "ip", "rule", "show"); strings.Contains(rules, "6302") || !strings.Contains(rules, "lookup 6301") {
+		t.Errorf("after softbank's removal, rules:\n%s", rules)
+	}
+	if got := sh(t, "ip", "route", "show", "table", "6302"); got != "" {
+		t.Errorf("softbank's source table remains: %s", got)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rules := sh(t, "ip", "rule", "show"); strings.Contains(rules, "6089") || strings.Contains(rules, "6088") {
+		t.Errorf("source rules remain after Close:\n%s", rules)
+	}
+	if got := sh(t, "ip", "route", "show", "table", "6301"); got != "" {
+		t.Errorf("source table remains after Close: %s", got)
+	}
+}

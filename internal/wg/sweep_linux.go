@@ -79,6 +79,11 @@ func (m *Manager) sweepRules(r *Result, d Desired, have []ruleKey) error {
 			want[k] = true
 		}
 	}
+	for _, s := range d.Sources {
+		for _, k := range sourceRules(s) {
+			want[k] = true
+		}
+	}
 	var errs []error
 	for _, k := range have {
 		if want[k] {
@@ -135,12 +140,18 @@ func (m *Manager) sweepTables(d Desired, rules []ruleKey) map[int]bool {
 		for t := config.TableBase + 1; t < config.TableBase+config.RuleBlockSize; t++ {
 			tables[t] = true
 		}
+		for t := config.SourceTableBase + 1; t < config.SourceTableBase+config.RuleBlockSize; t++ {
+			tables[t] = true
+		}
 	}
 	for _, k := range rules {
 		tables[k.Table] = true
 	}
 	for _, p := range slices.Concat(d.Pins, m.last.Pins) {
 		tables[p.Table] = true
+	}
+	for _, s := range slices.Concat(d.Sources, m.last.Sources) {
+		tables[s.Table] = true
 	}
 	// The return-path tables are the ECMP controller's, rules or not.
 	for t := config.ReturnTableBase + 1; t < config.ReturnTableBase+config.RuleBlockSize; t++ {
