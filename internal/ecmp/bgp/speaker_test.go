@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	api "github.com/osrg/gobgp/v3/api"
 )
 
 const (
@@ -512,4 +513,54 @@ func TestPrependSteersTheHub(t *testing.T) {
 	if diff := cmp.Diff(before, sinceByName(hub.Peers(context.Background()))); diff != "" {
 		t.Errorf("sessions restarted by the prepend: Since (-before +after):\n%s", diff)
 	}
+}
+
+// negotiated is GoBGP's negotiated hold time and keepalive of each of the
+// speaker's established sessions, by neighbor address.
+func negotiated(t *testing.T, s *Speaker) map[string][2]uint64 {
+	t.Helper()
+	s.mu.Lock()
+	r := s.run
+	s.mu.Unlock()
+	out := map[string][2]uint64{}
+	err := r.srv.ListPeer(context.Background(), &api.ListPeerRequest{}, func(p *api.Peer) {
+		if p.GetState().GetSessionState() == api.PeerState_ESTABLISHED {
+			st := p.GetTimers().GetState()
+			out[p.GetConf().GetNeighborAddress()] = [2]uint64{st.GetNegotiatedHoldTime(), st.GetKeepaliveInterval()}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestApplyNewTimersReestablish: a reload with other BGP timers (the frugal
+// mode's 60/180 s) re-creates the sessions, which then run at them: the
+// negotiated hold time and keepalive change, and the routes come back.
+func TestApplyNewTimersReestablish(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	hub := start(t, p.hubCfg)
+	edge := start(t, p.edgeCfg)
+	eventually(t, converge, routesAre(edge, defaults))
+	if got := negotiated(t, edge); got["127.0.0.2"] != [2]uint64{3, 1} {
+		t.Fatalf("before: negotiated %v, want hold 3 s, keepalive 1 s", got)
+	}
+	for _, c := range []*Config{&p.hubCfg, &p.edgeCfg} {
+		c.HoldTime, c.Keepalive = 180*time.Second, 60*time.Second
+	}
+	if err := hub.Apply(context.Background(), p.hubCfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := edge.Apply(context.Background(), p.edgeCfg); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*converge, func() string {
+		if got := negotiated(t, edge); got["127.0.0.2"] != [2]uint64{180, 60} || got["::1"] != [2]uint64{180, 60} {
+			return fmt.Sprintf("edge's sessions negotiated %v, want hold 180 s, keepalive 60 s on both", got)
+		}
+		return ""
+	})
+	eventually(t, converge, routesAre(edge, defaults))
 }
