@@ -236,7 +236,7 @@ func TestStatus(t *testing.T) {
 		SoftPercent: 80, HardPercent: 95,
 		PeriodStart: time.Date(2026, 5, 25, 0, 0, 0, 0, time.UTC), PeriodEnd: time.Date(2026, 6, 25, 0, 0, 0, 0, time.UTC),
 		CountingSince: time.Date(2026, 5, 25, 0, 0, 0, 0, time.UTC), ProjectedBytes: 8783333333, // 850 MB in 3 days of 31
-		State: Soft, Action: "soft limit 80 % reached: weight 3 → 1", Saved: r.now}}
+		State: Soft, Action: "soft limit 80 % reached: weight 3 → 1 (the hubs too, by BGP link bandwidth)", Saved: r.now}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
 	}

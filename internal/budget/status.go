@@ -34,7 +34,7 @@ type Status struct {
 func action(st State, soft, hard, weight, softWeight int) string {
 	switch st {
 	case Soft:
-		return fmt.Sprintf("soft limit %d %% reached: weight %d → %d", soft, weight, softWeight)
+		return fmt.Sprintf("soft limit %d %% reached: weight %d → %d (the hubs too, by BGP link bandwidth)", soft, weight, softWeight)
 	case Hard:
 		return fmt.Sprintf("hard limit %d %% reached: last resort, its tunnels carry traffic only while no other uplink's tunnel is alive; "+
 			"the hubs are told by BGP (our AS prepended %d times on its tunnels' sessions)", hard, config.BudgetPrepend)

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 )
 
 // Limit is what a carrier's data budget allows its tunnels (internal/budget
@@ -38,20 +39,29 @@ func limited(m Member, l Link, lim Limit) Member {
 	return m
 }
 
-// prepends is what the edge's BGP prepends to what it announces, by
-// neighbor: config.BudgetPrepend copies of its AS on both sessions of
-// every tunnel of a carrier past its hard limit, so that the hub too sends
-// through them only while nothing else reaches the edge (its own limit
-// steers only what the edge sends).
-func prepends(links []Link, limits map[string]Limit) map[netip.Addr]int {
-	out := map[netip.Addr]int{}
+// exports is what the edge's BGP adds to what it announces, by neighbor
+// (both sessions of every edge tunnel): the tunnel's ECMP weight as it
+// stands (its carrier's, lowered by a soft budget limit or a degraded SLA)
+// as link bandwidth, so that the hub splits downloads the same way; and
+// config.BudgetPrepend copies of its AS for a tunnel that should carry
+// only what nothing else can (past its carrier's hard limit, or out by its
+// SLA), so that the hub too sends through it only then (the edge's own
+// steering covers only what it sends). Hub tunnels add nothing.
+func exports(links []Link, limits map[string]Limit, sla map[string]SLAVerdict) map[netip.Addr]bgp.Export {
+	out := map[netip.Addr]bgp.Export{}
 	for _, l := range links {
-		if limits[l.Carrier] != HardLimit {
-			continue
+		if l.Carrier == "" {
+			continue // a hub's tunnel
+		}
+		v, degraded := sla[l.Name]
+		m := slaLimited(limited(Member{Weight: l.Weight}, l, limits[l.Carrier]), v, degraded)
+		x := bgp.Export{Weight: m.Weight}
+		if m.LastResort {
+			x.Prepend = config.BudgetPrepend
 		}
 		for _, a := range []netip.Addr{l.Peer4, l.Peer6} {
 			if a.IsValid() {
-				out[a] = config.BudgetPrepend
+				out[a] = x
 			}
 		}
 	}

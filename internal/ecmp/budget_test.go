@@ -184,23 +184,33 @@ func TestHubPrefersShortASPaths(t *testing.T) {
 	}
 }
 
-// TestPrependsForHardLimits: both sessions of every tunnel of a carrier
-// past its hard limit, whichever hub, get config.BudgetPrepend; soft or
-// no limit, none.
-func TestPrependsForHardLimits(t *testing.T) {
+// TestExports: both sessions of every edge tunnel carry its weight as it
+// stands (3, softbank's 2 lowered to its soft weight 1 by a soft limit,
+// rakuten's 1); docomo's tunnels, past their hard limit, and rakuten's,
+// out by its SLA, carry the prepend too; a degraded SLA lowers the weight
+// alone; a hub's tunnel adds nothing; no limits: the weights alone.
+func TestExports(t *testing.T) {
 	a := netip.MustParseAddr
 	links := []Link{
-		{Name: "docomo@tokyo", Carrier: "docomo", Peer4: a("198.18.100.1"), Peer6: a("2001:db8:100:1::1")},
-		{Name: "docomo@osaka", Carrier: "docomo", Peer4: a("198.18.101.1")},
-		{Name: "softbank@tokyo", Carrier: "softbank", Peer4: a("198.18.100.3")},
+		{Name: "docomo@tokyo", Carrier: "docomo", Weight: 3, Peer4: a("198.18.100.1"), Peer6: a("2001:db8:100:1::1")},
+		{Name: "docomo@osaka", Carrier: "docomo", Weight: 3, Peer4: a("198.18.101.1")},
+		{Name: "softbank@tokyo", Carrier: "softbank", Weight: 2, SoftWeight: 1, Peer4: a("198.18.100.3")},
+		{Name: "rakuten@tokyo", Carrier: "rakuten", Weight: 1, Peer4: a("198.18.100.5")},
+		{Name: "rakuten@osaka", Carrier: "rakuten", Weight: 4, Peer4: a("198.18.101.5")},
+		{Name: "home", Weight: 1, Peer4: a("198.18.102.1")}, // a hub's tunnel
 	}
-	got := prepends(links, map[string]Limit{"docomo": HardLimit, "softbank": SoftLimit})
-	want := map[netip.Addr]int{a("198.18.100.1"): config.BudgetPrepend, a("2001:db8:100:1::1"): config.BudgetPrepend,
-		a("198.18.101.1"): config.BudgetPrepend}
+	limits := map[string]Limit{"docomo": HardLimit, "softbank": SoftLimit}
+	sla := map[string]SLAVerdict{"rakuten@tokyo": {Weight: 0}, "rakuten@osaka": {Weight: 2}}
+	got := exports(links, limits, sla)
+	hard := bgp.Export{Weight: 3, Prepend: config.BudgetPrepend}
+	want := map[netip.Addr]bgp.Export{a("198.18.100.1"): hard, a("2001:db8:100:1::1"): hard, a("198.18.101.1"): hard,
+		a("198.18.100.3"): {Weight: 1}, a("198.18.100.5"): {Weight: 1, Prepend: config.BudgetPrepend},
+		a("198.18.101.5"): {Weight: 2}}
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
-		t.Errorf("prepends (-want +got):\n%s", diff)
+		t.Errorf("exports (-want +got):\n%s", diff)
 	}
-	if got := prepends(links, nil); len(got) != 0 {
-		t.Errorf("prepends without limits: %v", got)
+	got = exports(links, nil, nil)
+	if got[a("198.18.100.1")] != (bgp.Export{Weight: 3}) || got[a("198.18.100.3")] != (bgp.Export{Weight: 2}) || len(got) != 6 {
+		t.Errorf("exports without limits: %v", got)
 	}
 }

@@ -172,7 +172,7 @@ func (c *Controller) Apply(ctx context.Context, plan Plan) error {
 	c.mu.Unlock()
 	c.syncBFD(plan)
 	err := c.speaker.Apply(ctx, plan.Speaker)
-	c.syncPrepend(ctx)
+	c.syncExport(ctx)
 	c.kick()
 	return err
 }
@@ -337,8 +337,8 @@ func (c *Controller) lookupMembers() map[string]Member {
 		if err != nil {
 			continue
 		}
-		mem := limited(Member{Uplink: l.Name, LinkIndex: link.Attrs().Index, Weight: l.Weight, Preference: l.Preference},
-			l, c.limits[l.Carrier])
+		mem := limited(Member{Uplink: l.Name, LinkIndex: link.Attrs().Index, Weight: l.Weight, Preference: l.Preference,
+			FarWeights: l.Carrier == ""}, l, c.limits[l.Carrier])
 		v, degraded := c.sla[l.Name]
 		mem = slaLimited(mem, v, degraded)
 		m[peerName(l.Name, false)] = mem
@@ -413,6 +413,7 @@ func (c *Controller) SetSLA(degraded map[string]SLAVerdict) {
 	c.mu.Unlock()
 	if !same {
 		c.log.Info("sla verdicts", "degraded", fmt.Sprint(degraded))
+		c.syncExport(context.Background())
 		c.kick()
 	}
 }
@@ -454,18 +455,19 @@ func (c *Controller) SetLimits(limits map[string]Limit) {
 	c.mu.Unlock()
 	if !same {
 		c.log.Info("budget limits", "limits", fmt.Sprint(limits))
-		c.syncPrepend(context.Background())
+		c.syncExport(context.Background())
 		c.kick()
 	}
 }
 
-// syncPrepend tells the BGP speaker what to prepend for the carriers past
-// their hard limit (see prepends).
-func (c *Controller) syncPrepend(ctx context.Context) {
+// syncExport tells the BGP speaker what to add to its announcements: the
+// tunnels' weights and the prepends of those kept only as a last resort
+// (see exports).
+func (c *Controller) syncExport(ctx context.Context) {
 	c.mu.Lock()
-	want := prepends(c.plan.Links, c.limits)
+	want := exports(c.plan.Links, c.limits, c.sla)
 	c.mu.Unlock()
-	if err := c.speaker.SetPrepend(ctx, want); err != nil {
-		c.log.Warn("bgp prepend for budget limits", "err", err)
+	if err := c.speaker.SetExport(ctx, want); err != nil {
+		c.log.Warn("bgp export marks (weights, prepends)", "err", err)
 	}
 }

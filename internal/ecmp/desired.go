@@ -19,7 +19,23 @@ type Member struct {
 	// a prefix only while no other member that reaches it is alive,
 	// whatever their preferences.
 	LastResort bool
+	// FarWeights (a hub's tunnel): a path's link bandwidth, the edge's
+	// weight for the tunnel, multiplies Weight.
+	FarWeights bool
 }
+
+// weight is the member's next-hop weight for a path: its own, times the
+// edge's weight the path carries if it takes far weights.
+func (m Member) weight(p bgp.Path) int {
+	w := m.Weight
+	if far := bgp.WeightOf(p.Bandwidth); m.FarWeights && far > 0 {
+		w = min(w*far, maxNexthopWeight)
+	}
+	return w
+}
+
+// maxNexthopWeight is the kernel's largest next-hop weight.
+const maxNexthopWeight = 255
 
 // rank orders the paths of a prefix: through a last resort below all
 // others, then by the member's preference, then the shorter AS path first
@@ -64,7 +80,7 @@ func NextHops(routes map[netip.Prefix][]bgp.Path, peers map[string]Member, alive
 			case len(nhs) == 0 || c > 0:
 				nhs, best = nhs[:0], m.rank(path)
 			}
-			nhs = append(nhs, fib.WeightedNexthop{Gateway: path.NextHop, LinkIndex: m.LinkIndex, Weight: m.Weight})
+			nhs = append(nhs, fib.WeightedNexthop{Gateway: path.NextHop, LinkIndex: m.LinkIndex, Weight: m.weight(path)})
 		}
 		if len(nhs) == 0 {
 			continue

@@ -55,3 +55,32 @@ func TestNextHops(t *testing.T) {
 func nh(gw string, link, weight int) fib.WeightedNexthop {
 	return fib.WeightedNexthop{Gateway: netip.MustParseAddr(gw), LinkIndex: link, Weight: weight}
 }
+
+// TestNextHopsFarWeights: a hub's tunnels take the edge's weights from the
+// paths' link bandwidth (3:2:1 in Mbit/s); a path without it keeps the
+// member's weight; an edge's member ignores a hub's link bandwidth.
+func TestNextHopsFarWeights(t *testing.T) {
+	lan := netip.MustParsePrefix("198.18.20.0/24")
+	def := netip.MustParsePrefix("0.0.0.0/0")
+	a := netip.MustParseAddr
+	mbit := func(n float32) float32 { return n * 125000 }
+	routes := map[netip.Prefix][]bgp.Path{
+		lan: {{Peer: "docomo", NextHop: a("198.18.100.1"), Bandwidth: mbit(3)}, {Peer: "softbank", NextHop: a("198.18.100.3"), Bandwidth: mbit(2)},
+			{Peer: "rakuten", NextHop: a("198.18.100.5")}},
+		def: {{Peer: "up", NextHop: a("198.18.100.7"), Bandwidth: mbit(9)}},
+	}
+	peers := map[string]Member{
+		"docomo":   {Uplink: "docomo", LinkIndex: 11, Weight: 1, FarWeights: true},
+		"softbank": {Uplink: "softbank", LinkIndex: 12, Weight: 1, FarWeights: true},
+		"rakuten":  {Uplink: "rakuten", LinkIndex: 13, Weight: 1, FarWeights: true},
+		"up":       {Uplink: "up", LinkIndex: 14, Weight: 2}, // an edge's tunnel
+	}
+	got := NextHops(routes, peers, func(string) bool { return true })
+	want := map[netip.Prefix][]fib.WeightedNexthop{
+		lan: {nh("198.18.100.1", 11, 3), nh("198.18.100.3", 12, 2), nh("198.18.100.5", 13, 1)},
+		def: {nh("198.18.100.7", 14, 2)},
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
+		t.Errorf("NextHops (-want +got):\n%s", diff)
+	}
+}

@@ -96,10 +96,15 @@ func (l *Lab) edgeTunnels(weights ...int) map[string]int {
 	return m
 }
 
-func (l *Lab) hubTunnels() map[string]int {
+// hubTunnels is the hub's tunnels with the weights the edge gave them
+// (link bandwidth on its BGP sessions); none: 1 each.
+func (l *Lab) hubTunnels(weights ...int) map[string]int {
 	m := map[string]int{}
-	for _, c := range Carriers {
+	for i, c := range Carriers {
 		m[l.HubTunnel(c)] = 1
+		if i < len(weights) {
+			m[l.HubTunnel(c)] = weights[i]
+		}
 	}
 	return m
 }
@@ -266,6 +271,10 @@ func TestFlowsSpreadByWeight(t *testing.T) {
 	setWeights(t, l, 2, 1, 1)
 	defer setWeights(t, l, 1, 1, 1)
 	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(2, 1, 1), 10*time.Second)
+	// The hub splits the downloads by the same weights: the edge tells
+	// it by link bandwidth on its sessions.
+	took := waitRoute(t, l, "hub", LANPrefix, l.hubTunnels(2, 1, 1), 10*time.Second)
+	t.Logf("MEASURE the hub's route to the LAN at the edge's new weights 2:1:1 %v after the reload", took.Round(time.Millisecond))
 	waitBalanced(t, l, 20*time.Second)
 	checkShares(t, flowShares(t, l, flows), []int{2, 1, 1})
 }

@@ -84,8 +84,9 @@ func TestSLASteering(t *testing.T) {
 		t.Cleanup(func() { l.Loss("docomo", 0) })
 		// BFD may also see three in a row lost and take it out for a moment;
 		// what counts is that the SLA judges it and keeps it out.
-		// 20 s: BFD flaps too at 25 %, and only the spells up are probed.
-		eventually(t, 20*time.Second, func() string {
+		// 30 s: BFD flaps too at 25 %, and only the spells up are probed
+		// (9 to 20 s seen).
+		eventually(t, 30*time.Second, func() string {
 			for _, s := range status(t, l, "edge").SLA {
 				if s.Link == "docomo" && s.Degraded && strings.Contains(s.Reason, "loss") {
 					return ""

@@ -25,6 +25,9 @@ type Path struct {
 	// (an AS_SET as one): the shortest paths of a prefix share it, the
 	// longer are backups (a carrier past its data budget prepends).
 	ASPathLen int
+	// Bandwidth is the path's link bandwidth extended community, in bytes
+	// a second (0: none): an edge's weight for the tunnel (see Export).
+	Bandwidth float32
 }
 
 // originPath builds a locally originated path. The next hop is unspecified
@@ -135,7 +138,7 @@ func Learned(peers []Peer, up map[netip.Addr]bool, accept []netip.Prefix, dests 
 		}
 		for _, a := range byPeer[p.Address] {
 			if slices.Contains(mine, a.prefix) {
-				routes[a.prefix] = append(routes[a.prefix], Path{Peer: p.Name, NextHop: a.nextHop, ASPathLen: a.asLen})
+				routes[a.prefix] = append(routes[a.prefix], Path{Peer: p.Name, NextHop: a.nextHop, ASPathLen: a.asLen, Bandwidth: a.bandwidth})
 			}
 		}
 	}
@@ -170,9 +173,10 @@ func (s *Speaker) established(ctx context.Context) (map[netip.Addr]bool, error) 
 }
 
 type acceptedPath struct {
-	prefix  netip.Prefix
-	nextHop netip.Addr
-	asLen   int
+	prefix    netip.Prefix
+	nextHop   netip.Addr
+	asLen     int
+	bandwidth float32
 }
 
 // acceptedPaths lists the global RIB's learned paths by the neighbor each
@@ -228,25 +232,26 @@ func addDestination(out map[netip.Addr][]acceptedPath, d *api.Destination) error
 		if err != nil || from.IsUnspecified() || p.GetIsWithdraw() {
 			continue // originated here
 		}
-		nh, asLen, err := pathInfo(p)
+		a, err := pathInfo(p)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("path to %v from %v: %w", prefix, from, err))
 			continue
 		}
 		from = from.Unmap()
-		out[from] = append(out[from], acceptedPath{prefix: prefix, nextHop: nh, asLen: asLen})
+		a.prefix = prefix
+		out[from] = append(out[from], a)
 	}
 	return errors.Join(errs...)
 }
 
-// pathInfo reads a path's next hop and AS path length.
-func pathInfo(p *api.Path) (netip.Addr, int, error) {
+// pathInfo reads a path's next hop, AS path length and link bandwidth.
+func pathInfo(p *api.Path) (acceptedPath, error) {
 	attrs, err := apiutil.GetNativePathAttributes(p)
 	if err != nil {
-		return netip.Addr{}, 0, err
+		return acceptedPath{}, err
 	}
 	var nh net.IP
-	asLen := 0
+	var out acceptedPath
 	for _, a := range attrs {
 		switch a := a.(type) {
 		case *bgppkt.PathAttributeNextHop:
@@ -254,14 +259,21 @@ func pathInfo(p *api.Path) (netip.Addr, int, error) {
 		case *bgppkt.PathAttributeMpReachNLRI:
 			nh = a.Nexthop
 		case *bgppkt.PathAttributeAsPath:
-			asLen = asPathLen(a)
+			out.asLen = asPathLen(a)
+		case *bgppkt.PathAttributeExtendedCommunities:
+			for _, c := range a.Value {
+				if lb, ok := c.(*bgppkt.LinkBandwidthExtended); ok {
+					out.bandwidth = lb.Bandwidth
+				}
+			}
 		}
 	}
 	addr, ok := netip.AddrFromSlice(nh)
 	if !ok {
-		return netip.Addr{}, 0, errors.New("no next hop")
+		return acceptedPath{}, errors.New("no next hop")
 	}
-	return addr.Unmap(), asLen, nil
+	out.nextHop = addr.Unmap()
+	return out, nil
 }
 
 // asPathLen counts an AS path as RFC 4271 §9.1.2.2 does: each AS of a

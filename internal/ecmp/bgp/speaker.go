@@ -23,9 +23,9 @@ type Speaker struct {
 
 	mu  sync.RWMutex
 	run *running // nil while stopped
-	// prepend is what SetPrepend asked for, applied to every server
+	// export is what SetExport asked for, applied to every server
 	// started.
-	prepend map[netip.Addr]int
+	export map[netip.Addr]Export
 }
 
 // running is the state of a started speaker.
@@ -35,7 +35,7 @@ type running struct {
 	cancel context.CancelFunc // ends the watch goroutine
 	cfg    Config             // as applied, with defaults
 	policy importPolicy
-	export exportGen // what the export policy prepends, to whom
+	export exportGen // what the export policy adds, to whom
 	book   *peerBook // names and last errors, shared with GoBGP's goroutines
 	timers timerSet  // pending restarts of peers stopped by their prefix limit
 	// watching is set once the watcher runs: its unregistration is a
@@ -154,9 +154,9 @@ func (s *Speaker) setup(ctx context.Context, r *running, c Config) error {
 		return err
 	}
 	r.cfg = c
-	// A restarted server starts from the plain export policy: the prepends
+	// A restarted server starts from the plain export policy: the marks
 	// asked for go in before its sessions come up, no reset needed.
-	return s.applyPrepend(ctx, r, false)
+	return s.applyExport(ctx, r, false)
 }
 
 func globalConfig(c Config) *api.Global {

@@ -501,17 +501,57 @@ func TestPrependSteersTheHub(t *testing.T) {
 	}
 	eventually(t, converge, routesAre(hub, paths(1)))
 	before := sinceByName(hub.Peers(context.Background()))
-	if err := edge.SetPrepend(context.Background(), map[netip.Addr]int{addr("127.0.0.2"): 3}); err != nil {
+	if err := edge.SetExport(context.Background(), map[netip.Addr]Export{addr("127.0.0.2"): {Prepend: 3}}); err != nil {
 		t.Fatal(err)
 	}
 	took := eventually(t, converge, routesAre(hub, paths(4)))
 	t.Logf("MEASURE prepend on docomo's session → the hub's path 4 ASes long: %v", took.Round(time.Millisecond))
-	if err := edge.SetPrepend(context.Background(), nil); err != nil {
+	if err := edge.SetExport(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, converge, routesAre(hub, paths(1)))
 	if diff := cmp.Diff(before, sinceByName(hub.Peers(context.Background()))); diff != "" {
 		t.Errorf("sessions restarted by the prepend: Since (-before +after):\n%s", diff)
+	}
+}
+
+// TestWeightsReachTheHub: the edge marks its sessions with its tunnels'
+// weights (3:2:1, as link bandwidth in Mbit/s) and docomo's with a
+// prepend too; the hub's paths carry them, WeightOf reads the weights
+// back, and no session restarts.
+func TestWeightsReachTheHub(t *testing.T) {
+	t.Parallel()
+	hubCfg, edgeCfg := hubThree(freePort(t))
+	hub := start(t, hubCfg)
+	edge := start(t, edgeCfg)
+	eventually(t, converge, routesAre(hub, map[netip.Prefix][]Path{lan: {
+		{Peer: "edge-docomo", NextHop: addr("127.0.0.11"), ASPathLen: 1},
+		{Peer: "edge-rakuten", NextHop: addr("127.0.0.13"), ASPathLen: 1},
+		{Peer: "edge-softbank", NextHop: addr("127.0.0.12"), ASPathLen: 1},
+	}}))
+	before := sinceByName(hub.Peers(context.Background()))
+	err := edge.SetExport(context.Background(), map[netip.Addr]Export{
+		addr("127.0.0.2"): {Weight: 3, Prepend: 1}, addr("127.0.0.3"): {Weight: 2}, addr("127.0.0.4"): {Weight: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, converge, func() string {
+		routes, err := hub.Routes(context.Background())
+		if err != nil {
+			return err.Error()
+		}
+		got := map[string][2]int{}
+		for _, p := range routes[lan] {
+			got[p.Peer] = [2]int{WeightOf(p.Bandwidth), p.ASPathLen}
+		}
+		want := map[string][2]int{"edge-docomo": {3, 2}, "edge-softbank": {2, 1}, "edge-rakuten": {1, 1}}
+		if !maps.Equal(got, want) {
+			return fmt.Sprintf("hub's paths (weight, AS path length): %v, want %v", got, want)
+		}
+		return ""
+	})
+	if diff := cmp.Diff(before, sinceByName(hub.Peers(context.Background()))); diff != "" {
+		t.Errorf("sessions restarted by the marks: Since (-before +after):\n%s", diff)
 	}
 }
 
