@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,34 @@ func TestFRRHub(t *testing.T) {
 		}
 		return n, err
 	})
+	t.Run("weights by link bandwidth", func(t *testing.T) {
+		// FRR reads the link bandwidth the edge puts on its sessions
+		// (bgp bestpath bandwidth, on by default) and weighs its next hops
+		// by it: the edge's 2:1:1 reaches FRR's route to the LAN.
+		setWeights(t, l, 2, 1, 1)
+		defer setWeights(t, l, 1, 1, 1)
+		var out string
+		eventually(t, 15*time.Second, func() string {
+			b, _ := exec.Command("ip", "-n", l.NS("hub"), "route", "show", LANPrefix).CombinedOutput()
+			out = string(b)
+			w := map[string]int{}
+			for _, m := range nexthopWeight.FindAllStringSubmatch(out, -1) {
+				var n int
+				fmt.Sscan(m[2], &n)
+				w[m[1]] = n
+			}
+			d, s, r := w[l.HubTunnel("docomo")], w[l.HubTunnel("softbank")], w[l.HubTunnel("rakuten")]
+			if s == 0 || d != 2*s || s != r {
+				return fmt.Sprintf("FRR's route to the LAN: %s; want docomo weighted twice softbank and rakuten", strings.TrimSpace(out))
+			}
+			return ""
+		})
+		t.Logf("MEASURE FRR hub's route to the LAN at the edge's weights 2:1:1: %s", strings.Join(strings.Fields(out), " "))
+	})
 }
+
+// nexthopWeight reads `nexthop via X dev D weight N` of `ip route`.
+var nexthopWeight = regexp.MustCompile(`nexthop via \S+ dev (\S+) weight (\d+)`)
 
 // peerHubSuite runs what each peer hub must show; bfdUp counts the hub's
 // own BFD sessions that are up.
@@ -94,7 +122,42 @@ func peerHubSuite(t *testing.T, l *Lab, bfdUp func() (int, error)) {
 		}
 	})
 	t.Run("blackholed carrier", func(t *testing.T) { peerHubBlackhole(t, l) })
+	t.Run("hard budget", func(t *testing.T) { peerHubBudget(t, l) })
 	t.Run("hold", func(t *testing.T) { peerHubHold(t, l) })
+}
+
+// peerHubBudget: docomo past its hard data budget; the edge prepends its
+// AS on docomo's sessions, and the peer hub's route to the LAN leaves
+// docomo's tunnel (best path: the shortest AS path; multipath: only as
+// short); the budget removed, it is back.
+func peerHubBudget(t *testing.T, l *Lab) {
+	restore, err := l.EditConfig("edge", func(c string) string {
+		c = strings.ReplaceAll(c, "weight = 1\n", "weight = 4\n") // room for the soft weight
+		at := strings.Index(c, "\n[[uplink]]\nname = \"softbank\"")
+		return c[:at] + "\nbudget = \"1kB\"\n" + c[at:]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { restore() })
+	start := time.Now()
+	eventually(t, 40*time.Second, func() string {
+		if hops := hubNextHops(t, l, LANPrefix); len(hops) != len(Carriers)-1 || slices.Contains(hops, l.HubTunnel("docomo")) {
+			return fmt.Sprintf("%s hub's route to the LAN over %v with docomo past its hard budget, want the other two", l.HubDaemon, hops)
+		}
+		return ""
+	})
+	t.Logf("MEASURE %s hub: docomo past its hard budget out of its route to the LAN %v after the budget was set (the meter samples every 10 s)",
+		l.HubDaemon, time.Since(start).Round(time.Millisecond))
+	if err := restore(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() string {
+		if hops := hubNextHops(t, l, LANPrefix); len(hops) != len(Carriers) {
+			return fmt.Sprintf("%s hub's route to the LAN over %v after the budget was removed, want all tunnels", l.HubDaemon, hops)
+		}
+		return ""
+	})
 }
 
 // peerHubHold holds the lab for UPLINKD_PEER_HOLD (15 s by default; issue

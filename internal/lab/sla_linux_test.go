@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,16 @@ func TestSLASteering(t *testing.T) {
 		if link.BFD != "Up" || !strings.Contains(link.SLANote, "rtt") {
 			t.Errorf("docomo: BFD %s, note %q; want BFD up and the SLA naming the rtt", link.BFD, link.SLANote)
 		}
+		// The downloads leave it too: the edge prepends its AS on
+		// docomo's sessions, and the hub's route to the LAN drops it.
+		hubStart := time.Now()
+		eventually(t, 5*time.Second, func() string {
+			if hops := hubNextHops(t, l, LANPrefix); len(hops) != 2 || slices.Contains(hops, l.HubTunnel("docomo")) {
+				return fmt.Sprintf("the hub's route to the LAN over %v with docomo out by its SLA, want the other two", hops)
+			}
+			return ""
+		})
+		t.Logf("MEASURE docomo out of the hub's route to the LAN %v after the edge's", time.Since(hubStart).Round(time.Millisecond))
 		if err := dl.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -47,6 +58,12 @@ func TestSLASteering(t *testing.T) {
 			t.Fatalf("edge default via %v after the delay ended, want %v", got, all)
 		}
 		t.Logf("MEASURE docomo back %v after the delay was gone (recover 2 s)", back.Round(time.Millisecond))
+		eventually(t, 5*time.Second, func() string {
+			if hops := hubNextHops(t, l, LANPrefix); len(hops) != 3 {
+				return fmt.Sprintf("the hub's route to the LAN over %v after docomo recovered, want all three", hops)
+			}
+			return ""
+		})
 	})
 
 	t.Run("jitter", func(t *testing.T) {
