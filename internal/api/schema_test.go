@@ -94,7 +94,7 @@ func fullStatus() Status {
 			Action: "soft limit 80 % reached: weight 3 → 1", Saved: at(-time.Minute), Error: "x"}},
 		SLA: []sla.LinkStatus{{Link: "docomo", Target: netip.MustParseAddr("198.18.100.0"), Judging: true, Samples: 10,
 			RTTMs: 42.5, JitterMs: 3.25, LossPercent: 23, RateKbps: 121.5, GoodputKbps: 118.25, LoadedSamples: 8,
-			BaselineRTTMs: 31.5, Degraded: true, Since: at(-12 * time.Second),
+			BaselineRTTMs: 31.5, Probe: "bfd", Degraded: true, Since: at(-12 * time.Second),
 			Reason: "loss 23 % > 10 % for 12 s"}},
 		Memory: &Memory{RSSBytes: 30 << 20, HeapBytes: 10 << 20, HeapGoalBytes: 20 << 20, LimitBytes: 64 << 20},
 		Inbound: &Inbound{Table: "uplinkd_in", Repairs: 1, DroppedPackets: 5, Error: "x",

@@ -79,6 +79,8 @@ type Packet struct {
 	DesiredMinTx      uint32
 	RequiredMinRx     uint32
 	RequiredMinEchoRx uint32
+	// Stamp is uplinkd's timestamp trailer (see stamp.go); nil: none.
+	Stamp *Stamp
 }
 
 const (
@@ -117,7 +119,11 @@ func (p *Packet) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, p.YourDiscr)
 	b = binary.BigEndian.AppendUint32(b, p.DesiredMinTx)
 	b = binary.BigEndian.AppendUint32(b, p.RequiredMinRx)
-	return binary.BigEndian.AppendUint32(b, p.RequiredMinEchoRx)
+	b = binary.BigEndian.AppendUint32(b, p.RequiredMinEchoRx)
+	if p.Stamp != nil {
+		b = p.Stamp.append(b)
+	}
+	return b
 }
 
 // Marshal returns the wire form of p.
@@ -146,6 +152,7 @@ func Unmarshal(b []byte) (Packet, error) {
 		return Packet{}, ErrVersion
 	}
 	p := decode(b)
+	p.Stamp = decodeStamp(b, int(b[3]))
 	return p, p.validate(int(b[3]), len(b))
 }
 

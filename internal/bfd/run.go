@@ -128,6 +128,7 @@ func (s *Session) receive(r rxPacket, now time.Time) effect {
 	s.follow(p, r.at)
 	st.remoteDesiredTx, st.remoteMinRx, st.remoteMult = p.DesiredMinTx, p.RequiredMinRx, p.DetectMult
 	s.answered(r.at) // a frugal session's probe has its answer
+	s.stampIn(p.Stamp, r.at)
 	if p.Final && st.poll {
 		// §6.5: our Poll Sequence is answered; a rise of the interval,
 		// and a lowered Required Min RX, apply from now (§6.8.3).
@@ -233,6 +234,9 @@ func (s *Session) transition(ev Event, at time.Time) *Change {
 		// until its Poll is answered.
 		st.upSince = at
 	} else {
+		if c.Old == StateUp {
+			s.forgetStamps()
+		}
 		st.poll, st.upSince = false, time.Time{}
 		if st.pendingMinRx != 0 {
 			s.cfg.RequiredMinRx, st.pendingMinRx = st.pendingMinRx, 0
@@ -292,6 +296,7 @@ func (s *Session) transmit(final bool, now time.Time) {
 		}
 	}
 	p := s.packet(final)
+	p.Stamp = s.stamp(now)
 	// Counted before the kernel counts it on the tunnel, so that a
 	// frugal session never takes its own packet for someone else's.
 	s.st.fr.own++

@@ -148,6 +148,7 @@ type sessionState struct {
 	txPackets, txErr         uint64
 	rxPackets, changes       uint64
 	fr                       frugalState
+	ts                       stampState
 }
 
 // rxPacket is a validated packet handed from a listener to its session.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
-	"github.com/uplinkd/uplinkd/internal/probe"
 	"github.com/uplinkd/uplinkd/internal/sla"
 )
 
@@ -33,7 +32,11 @@ func (d *Daemon) syncSLA(cfg *config.Config) {
 		return
 	}
 	if m == nil {
-		open := func(a netip.Addr, iface string) (sla.Pinger, error) { return probe.NewICMPPipe(a, iface) }
+		// BFD's timestamps where they work, ICMP echo where not
+		// (slaPinger).
+		open := func(a netip.Addr, iface string) (sla.Pinger, error) {
+			return newSLAPinger(ctl.Stamper(iface), a), nil
+		}
 		m = sla.NewMonitor(open, tunnelBytes, ctl.Alive, d.onSLA, d.log.With("part", "sla"))
 		d.mu.Lock()
 		d.sla = m

@@ -471,3 +471,8 @@ func (c *Controller) syncExport(ctx context.Context) {
 		c.log.Warn("bgp export marks (weights, prepends)", "err", err)
 	}
 }
+
+// Stamper probes a tunnel's round trip by its BFD session's timestamps
+// (bfd.Stamper); it refuses while the session cannot (BFD off, a peer
+// that is not uplinkd, the frugal mode's idle rate).
+func (c *Controller) Stamper(iface string) *bfd.Stamper { return c.bfd.Stamper(iface) }

@@ -21,6 +21,16 @@ func TestSLASteering(t *testing.T) {
 	if err := l.WaitSLAJudging(len(Carriers), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// Both ends are uplinkd and run BFD fast: the probes ride on BFD's
+	// own packets (timestamps), no ICMP echo.
+	eventually(t, 5*time.Second, func() string {
+		for _, s := range status(t, l, "edge").SLA {
+			if s.Probe != "bfd" || s.Samples == 0 {
+				return fmt.Sprintf("%s: probed by %q, %d samples; want BFD's timestamps", s.Link, s.Probe, s.Samples)
+			}
+		}
+		return ""
+	})
 	w := watch(t, l)
 
 	t.Run("300 ms delay", func(t *testing.T) {

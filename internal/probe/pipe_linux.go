@@ -10,6 +10,13 @@ import (
 type Reply struct {
 	Seq int
 	At  time.Time
+	// RTT is the round trip when the prober knows it better than At
+	// less the time of Send (a probe that left later, a far end that
+	// held it); zero: that.
+	RTT time.Duration
+	// Via names how it was measured: "icmp" (echo) or "bfd" (BFD's
+	// timestamps, issue 17).
+	Via string
 }
 
 // Pipe sends echo requests without waiting for their replies, which
@@ -53,7 +60,7 @@ func (p *Pipe) read() {
 		}
 		if seq, ok := p.p.reply(buf[:n]); ok {
 			select {
-			case p.replies <- Reply{Seq: seq, At: time.Now()}:
+			case p.replies <- Reply{Seq: seq, At: time.Now(), Via: "icmp"}:
 			default: // nobody listening fast enough: it will count as lost
 			}
 		}

@@ -12,6 +12,13 @@ import (
 type Reply struct {
 	Seq int
 	At  time.Time
+	// RTT is the round trip when the prober knows it better than At
+	// less the time of Send (a probe that left later, a far end that
+	// held it); zero: that.
+	RTT time.Duration
+	// Via names how it was measured: "icmp" (echo) or "bfd" (BFD's
+	// timestamps, issue 17).
+	Via string
 }
 
 // Pipe is Linux only.

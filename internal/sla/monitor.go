@@ -42,10 +42,13 @@ type LinkStatus struct {
 	LoadedSamples int     `json:"loaded_samples"`
 	// BaselineRTTMs is the quietest round trip of the last 5 minutes,
 	// against which a loaded probe is told.
-	BaselineRTTMs float64   `json:"baseline_rtt_ms"`
-	Degraded      bool      `json:"degraded"`
-	Since         time.Time `json:"since,omitzero"`   // of the latest change of Degraded
-	Reason        string    `json:"reason,omitempty"` // why it is, or last was, degraded
+	BaselineRTTMs float64 `json:"baseline_rtt_ms"`
+	// Probe is how the latest round trip was measured: "bfd" (the BFD
+	// session's timestamps, no packet of their own) or "icmp" (echo).
+	Probe    string    `json:"probe,omitempty"`
+	Degraded bool      `json:"degraded"`
+	Since    time.Time `json:"since,omitzero"`   // of the latest change of Degraded
+	Reason   string    `json:"reason,omitempty"` // why it is, or last was, degraded
 }
 
 // Monitor runs a probe loop per target and tells onChange the verdicts
@@ -78,6 +81,7 @@ type loop struct {
 	done   chan struct{}
 	judge  *Judge
 	judged bool
+	via    string // how the latest reply was measured
 }
 
 // Traffic reads a tunnel interface's byte counters (received, sent).
@@ -146,7 +150,7 @@ type Pinger interface {
 // probe unanswered after probeTimeout a lost one.
 func (m *Monitor) run(ctx context.Context, l *loop) {
 	defer close(l.done)
-	p, err := m.open(l.target.Addr, "")
+	p, err := m.open(l.target.Addr, l.target.Interface)
 	if err != nil {
 		m.log.Warn("sla probe not started", "link", l.target.Link, "target", l.target.Addr, "err", err)
 		return
@@ -168,7 +172,14 @@ func (m *Monitor) run(ctx context.Context, l *loop) {
 			}
 			if p, mine := sent[r.Seq]; mine {
 				delete(sent, r.Seq)
-				m.record(l, Sample{At: r.At, RTT: r.At.Sub(p.at), Rate: p.rate})
+				rtt := r.At.Sub(p.at)
+				if r.RTT > 0 {
+					rtt = r.RTT
+				}
+				m.mu.Lock()
+				l.via = r.Via
+				m.mu.Unlock()
+				m.record(l, Sample{At: r.At, RTT: rtt, Rate: p.rate})
 			}
 		case now := <-tick.C:
 			for seq, p := range sent {
@@ -293,8 +304,8 @@ func (m *Monitor) Status() []LinkStatus {
 		out = append(out, LinkStatus{Link: name, Target: l.target.Addr, Judging: l.judged, Samples: q.Samples,
 			RTTMs: units.Millis(q.RTT), JitterMs: units.Millis(q.Jitter), LossPercent: q.Loss,
 			RateKbps: kbps(q.Rate), GoodputKbps: kbps(q.Goodput), LoadedSamples: q.Loaded,
-			BaselineRTTMs: units.Millis(q.Baseline),
-			Degraded:      v.Degraded, Since: v.Since, Reason: v.Reason})
+			BaselineRTTMs: units.Millis(q.Baseline), Probe: l.via,
+			Degraded: v.Degraded, Since: v.Since, Reason: v.Reason})
 	}
 	slices.SortFunc(out, func(a, b LinkStatus) int { return strings.Compare(a.Link, b.Link) })
 	return out
