@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uplinkd/uplinkd/internal/api"
 	"github.com/uplinkd/uplinkd/internal/lab"
 )
 
@@ -155,8 +156,19 @@ func throttledOut(ctx context.Context, l *benchLab, w *lab.DefaultWatch) (time.D
 	}
 	start := time.Now()
 	d, devs, err := w.Wait(ctx, start, 20*time.Second, without)
+	var sla string
+	if err != nil {
+		// What the edge's SLA made of docomo, to say why.
+		if st, serr := api.NewClient(l.Socket("edge")).Status(); serr == nil {
+			for _, s := range st.SLA {
+				if s.Link == "docomo" {
+					sla = fmt.Sprintf("; docomo's sla: %+v", s)
+				}
+			}
+		}
+	}
 	if err := errors.Join(err, l.Shape("docomo", 0)); err != nil {
-		return 0, fmt.Errorf("default via %v: %w", devs, err)
+		return 0, fmt.Errorf("default via %v: %w%s", devs, err, sla)
 	}
 	return d, nil
 }

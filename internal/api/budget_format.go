@@ -78,18 +78,20 @@ func writeSLA(w io.Writer, ls []sla.LinkStatus) error {
 	if len(ls) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w, "\nSLA (ICMP probes through each tunnel)")
+	fmt.Fprintln(w, "\nSLA (probes through each tunnel: on BFD's packets where the far end is uplinkd, else ICMP echo)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "LINK\tTARGET\tRTT\tJITTER\tLOSS\tRATE\tGOODPUT (FULL)\tSAMPLES\tSTATE\tWHY")
+	fmt.Fprintln(tw, "LINK\tTARGET\tPROBE\tRTT\tJITTER\tLOSS\tRATE\tGOODPUT (FULL)\tSAMPLES\tSTATE\tWHY")
 	for _, l := range ls {
 		state := "ok"
 		switch {
+		case !l.Limits:
+			state = "measured (no limit)"
 		case !l.Judging:
 			state = "not judged (tunnel down)"
 		case l.Degraded:
 			state = "degraded"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%.1f ms\t%.0f %%\t%s\t%s\t%d\t%s\t%s\n", l.Link, l.Target, l.RTTMs, l.JitterMs,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f ms\t%.1f ms\t%.0f %%\t%s\t%s\t%d\t%s\t%s\n", l.Link, l.Target, dash(l.Probe), l.RTTMs, l.JitterMs,
 			l.LossPercent, rate(l.RateKbps), goodput(l), l.Samples, state, dash(l.Reason))
 	}
 	return tw.Flush()

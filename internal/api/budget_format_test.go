@@ -1,12 +1,14 @@
 package api
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/budget"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
+	"github.com/uplinkd/uplinkd/internal/sla"
 )
 
 // TestWriteBudgets: usage, the period, the projection and the action taken
@@ -40,6 +42,31 @@ func TestWriteBudgets(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestWriteSLA: each tunnel's probe, figures and state: judged and
+// degraded with its reason, or only measured.
+func TestWriteSLA(t *testing.T) {
+	var b strings.Builder
+	err := writeSLA(&b, []sla.LinkStatus{
+		{Link: "docomo", Target: netip.MustParseAddr("198.18.100.0"), Judging: true, Limits: true, Probe: "bfd", Samples: 10,
+			RTTMs: 312.5, LossPercent: 0, Degraded: true, Reason: "rtt 312 ms > 200 ms for 1 s"},
+		{Link: "softbank", Target: netip.MustParseAddr("198.18.100.2"), Judging: true, Probe: "bfd", Samples: 10, RTTMs: 21.2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"docomo    198.18.100.0  bfd    312.5 ms",
+		"degraded             rtt 312 ms > 200 ms for 1 s",
+		"softbank  198.18.100.2  bfd    21.2 ms",
+		"measured (no limit)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("SLA table lacks %q:\n%s", want, out)
 		}
 	}
 }

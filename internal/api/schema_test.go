@@ -92,7 +92,7 @@ func fullStatus() Status {
 			UsedPercent: 80, SoftPercent: 80, HardPercent: 95, PeriodStart: at(-29 * 24 * time.Hour), PeriodEnd: at(24 * time.Hour),
 			CountingSince: at(-29 * 24 * time.Hour), ProjectedBytes: 83 << 30, State: budget.Soft,
 			Action: "soft limit 80 % reached: weight 3 → 1", Saved: at(-time.Minute), Error: "x"}},
-		SLA: []sla.LinkStatus{{Link: "docomo", Target: netip.MustParseAddr("198.18.100.0"), Judging: true, Samples: 10,
+		SLA: []sla.LinkStatus{{Link: "docomo", Target: netip.MustParseAddr("198.18.100.0"), Judging: true, Limits: true, Samples: 10,
 			RTTMs: 42.5, JitterMs: 3.25, LossPercent: 23, RateKbps: 121.5, GoodputKbps: 118.25, LoadedSamples: 8,
 			BaselineRTTMs: 31.5, Probe: "bfd", Degraded: true, Since: at(-12 * time.Second),
 			Reason: "loss 23 % > 10 % for 12 s"}},

@@ -50,6 +50,10 @@ type Daemon struct {
 	stopMeter func()
 	// sla probes each tunnel and judges it against [sla] (nil without).
 	sla *sla.Monitor
+	// slaThresholds: by tunnel interface, what its SLA probes judge (no
+	// limit: they only measure, and get no ICMP echo where BFD cannot
+	// carry them).
+	slaThresholds map[string]sla.Thresholds
 
 	ctx context.Context // the daemon's life, for what a reload starts
 

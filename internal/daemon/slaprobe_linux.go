@@ -6,19 +6,24 @@ import (
 
 	"github.com/uplinkd/uplinkd/internal/bfd"
 	"github.com/uplinkd/uplinkd/internal/probe"
+	"github.com/uplinkd/uplinkd/internal/sla"
 )
 
 // slaPinger probes a tunnel for the SLA monitor by its BFD session's
 // timestamps while they work (a probe rides on a packet BFD sends anyway:
 // no packet of its own; issue 17), and by ICMP echo to the far end's
 // tunnel address otherwise (BFD off, a BIRD or FRR peer, the frugal
-// mode's idle rate, a session not Up). Each reply says which (Via).
+// mode's idle rate, a session not Up). Each reply says which (Via). A
+// tunnel only measured, not judged (no limit), gets no ICMP echo: its
+// probe is skipped where BFD cannot carry it (sla.ErrSkip), so that
+// measuring costs next to nothing.
 type slaPinger struct {
-	st   *bfd.Stamper // nil: BFD's timestamps are not tried
-	dst  netip.Addr
-	out  chan probe.Reply
-	done chan struct{}
-	wg   sync.WaitGroup
+	st     *bfd.Stamper // nil: BFD's timestamps are not tried
+	icmpOK bool         // fall back to ICMP echo
+	dst    netip.Addr
+	out    chan probe.Reply
+	done   chan struct{}
+	wg     sync.WaitGroup
 
 	mu         sync.Mutex
 	seq        int
@@ -27,8 +32,8 @@ type slaPinger struct {
 	closed     bool
 }
 
-func newSLAPinger(st *bfd.Stamper, dst netip.Addr) *slaPinger {
-	p := &slaPinger{st: st, dst: dst, out: make(chan probe.Reply, 64), done: make(chan struct{}),
+func newSLAPinger(st *bfd.Stamper, dst netip.Addr, icmpOK bool) *slaPinger {
+	p := &slaPinger{st: st, dst: dst, icmpOK: icmpOK, out: make(chan probe.Reply, 64), done: make(chan struct{}),
 		bySt: map[int]int{}, byIC: map[int]int{}}
 	if st != nil {
 		p.wg.Add(1)
@@ -50,6 +55,9 @@ func (p *slaPinger) Send() (int, error) {
 			prune(p.bySt, s)
 			return ours, nil
 		}
+	}
+	if !p.icmpOK {
+		return ours, sla.ErrSkip
 	}
 	if p.icmp == nil {
 		pipe, err := probe.NewICMPPipe(p.dst, "")

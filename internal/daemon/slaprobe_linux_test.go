@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"net/netip"
 	"os/exec"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/uplinkd/uplinkd/internal/bfd"
 	"github.com/uplinkd/uplinkd/internal/nstest"
+	"github.com/uplinkd/uplinkd/internal/sla"
 )
 
 // TestSLAPingerFallsBackToICMP: with no BFD session that can carry a
@@ -22,7 +24,7 @@ func TestSLAPingerFallsBackToICMP(t *testing.T) {
 	}
 	m := bfd.NewManager(bfd.Config{})
 	defer m.Close()
-	p := newSLAPinger(m.Stamper("wg-none"), netip.MustParseAddr("127.0.0.1"))
+	p := newSLAPinger(m.Stamper("wg-none"), netip.MustParseAddr("127.0.0.1"), true)
 	defer p.Close()
 	for want := 1; want <= 3; want++ {
 		seq, err := p.Send()
@@ -37,5 +39,20 @@ func TestSLAPingerFallsBackToICMP(t *testing.T) {
 		case <-time.After(2 * time.Second):
 			t.Fatalf("no reply to probe %d", want)
 		}
+	}
+}
+
+// TestSLAPingerMeasureOnlySkips: a tunnel only measured gets no ICMP echo
+// where BFD cannot carry the probe: Send says skip (not lost).
+func TestSLAPingerMeasureOnlySkips(t *testing.T) {
+	m := bfd.NewManager(bfd.Config{})
+	defer m.Close()
+	p := newSLAPinger(m.Stamper("wg-none"), netip.MustParseAddr("127.0.0.1"), false)
+	defer p.Close()
+	if _, err := p.Send(); !errors.Is(err, sla.ErrSkip) {
+		t.Fatalf("Send = %v, want sla.ErrSkip", err)
+	}
+	if p.icmp != nil {
+		t.Error("an ICMP socket was opened for a tunnel only measured")
 	}
 }

@@ -79,14 +79,15 @@ func (l *Lab) WithEdgeConfig(extra string) (restore func() error, err error) {
 	return l.EditConfig("edge", func(c string) string { return c + extra })
 }
 
-// WaitSLAJudging waits until the edge's SLA judges n tunnels.
+// WaitSLAJudging waits until the edge's SLA judges n tunnels (by limits:
+// with BFD on, the others are measured too).
 func (l *Lab) WaitSLAJudging(n int, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
 		st, err := api.NewClient(l.Socket("edge")).Status()
 		got := 0
 		for _, s := range st.SLA {
-			if s.Judging {
+			if s.Judging && s.Limits {
 				got++
 			}
 		}

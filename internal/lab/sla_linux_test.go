@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uplinkd/uplinkd/internal/api"
 	"github.com/uplinkd/uplinkd/internal/ecmp"
+	"github.com/uplinkd/uplinkd/internal/sla"
 )
 
 // TestSLASteering: a carrier that stays up but turns bad leaves the ECMP
@@ -146,8 +148,10 @@ func enableSLA(t *testing.T, l *Lab) {
 			t.Error(err)
 		}
 		eventually(t, 10*time.Second, func() string {
-			if st := status(t, l, "edge"); len(st.SLA) != 0 {
-				return "the SLA still runs after its config was removed"
+			for _, s := range status(t, l, "edge").SLA {
+				if s.Limits {
+					return fmt.Sprintf("the SLA still judges %s after its config was removed", s.Link)
+				}
 			}
 			return ""
 		})
@@ -163,4 +167,16 @@ func linkNamed(e *ecmp.Status, name string) ecmp.LinkStatus {
 		}
 	}
 	return ecmp.LinkStatus{}
+}
+
+// slaOf is one link's SLA status.
+func slaOf(t *testing.T, st api.Status, link string) sla.LinkStatus {
+	t.Helper()
+	for _, s := range st.SLA {
+		if s.Link == link {
+			return s
+		}
+	}
+	t.Fatalf("no SLA status of %s: %+v", link, st.SLA)
+	return sla.LinkStatus{}
 }

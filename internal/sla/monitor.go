@@ -2,6 +2,7 @@ package sla
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"net/netip"
@@ -14,8 +15,14 @@ import (
 	"github.com/uplinkd/uplinkd/internal/units"
 )
 
+// ErrSkip is a Pinger's answer to Send when it cannot probe now and the
+// tunnel is not to be counted lost for it (a probe that only measures,
+// where measuring costs too much now).
+var ErrSkip = errors.New("sla: no probe now")
+
 // Target is one tunnel to judge: its probe goes to Addr (the far end's
-// tunnel address) every Interval.
+// tunnel address) every Interval. With no limit in Thresholds it is only
+// measured, for status and metrics.
 type Target struct {
 	Link       string // the ecmp link name ("docomo", "docomo@hub2")
 	Interface  string // its tunnel interface, whose counters give its rate
@@ -27,13 +34,15 @@ type Target struct {
 // LinkStatus is one tunnel's figures over the window and its verdict, as
 // status shows them.
 type LinkStatus struct {
-	Link        string     `json:"link"`
-	Target      netip.Addr `json:"target"`  // what its probes ping
-	Judging     bool       `json:"judging"` // false while the tunnel is down: nothing is judged
-	Samples     int        `json:"samples"`
-	RTTMs       float64    `json:"rtt_ms"`
-	JitterMs    float64    `json:"jitter_ms"`
-	LossPercent float64    `json:"loss_percent"`
+	Link    string     `json:"link"`
+	Target  netip.Addr `json:"target"`  // what its probes ping
+	Judging bool       `json:"judging"` // false while the tunnel is down: nothing is judged
+	// Limits: a limit applies; false: only measured (status, metrics).
+	Limits      bool    `json:"limits"`
+	Samples     int     `json:"samples"`
+	RTTMs       float64 `json:"rtt_ms"`
+	JitterMs    float64 `json:"jitter_ms"`
+	LossPercent float64 `json:"loss_percent"`
 	// RateKbps is what the tunnel carried in the latest probe interval
 	// (the busier direction); GoodputKbps the median of the intervals it was
 	// loaded in (0: not loaded in the window), LoadedSamples how many.
@@ -202,6 +211,9 @@ func (m *Monitor) run(ctx context.Context, l *loop) {
 			}
 			downSince = time.Time{}
 			seq, err := p.Send()
+			if errors.Is(err, ErrSkip) {
+				continue // no probe this time, and no loss
+			}
 			if err != nil {
 				m.record(l, Sample{At: now, Lost: true, Rate: r})
 				continue
@@ -301,7 +313,7 @@ func (m *Monitor) Status() []LinkStatus {
 	out := make([]LinkStatus, 0, len(m.loops))
 	for name, l := range m.loops {
 		q, v := l.judge.Quality(), l.judge.Verdict()
-		out = append(out, LinkStatus{Link: name, Target: l.target.Addr, Judging: l.judged, Samples: q.Samples,
+		out = append(out, LinkStatus{Link: name, Target: l.target.Addr, Judging: l.judged, Limits: l.target.Thresholds.Judged(), Samples: q.Samples,
 			RTTMs: units.Millis(q.RTT), JitterMs: units.Millis(q.Jitter), LossPercent: q.Loss,
 			RateKbps: kbps(q.Rate), GoodputKbps: kbps(q.Goodput), LoadedSamples: q.Loaded,
 			BaselineRTTMs: units.Millis(q.Baseline), Probe: l.via,

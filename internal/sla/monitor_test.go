@@ -187,3 +187,41 @@ func TestMonitorGoodput(t *testing.T) {
 		t.Errorf("reason %q, want the goodput", st.Reason)
 	}
 }
+
+// skipPinger skips every other probe (ErrSkip) and answers the others.
+type skipPinger struct {
+	fakePinger
+	n int
+}
+
+func (p *skipPinger) Send() (int, error) {
+	p.n++
+	if p.n%2 == 0 {
+		return 0, ErrSkip
+	}
+	return p.fakePinger.Send()
+}
+
+// TestMonitorSkippedProbesAreNotLost: a tunnel only measured (no limit)
+// whose pinger skips half its probes shows them neither as samples nor as
+// loss, and is never judged degraded.
+func TestMonitorSkippedProbesAreNotLost(t *testing.T) {
+	var rtt atomic.Int64
+	rtt.Store(int64(5 * time.Millisecond))
+	open := func(netip.Addr, string) (Pinger, error) {
+		return &skipPinger{fakePinger: fakePinger{rtt: &rtt, replies: make(chan probe.Reply, 100)}}, nil
+	}
+	var got verdicts
+	m := NewMonitor(open, nil, func(string) bool { return true }, got.set, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer m.Close()
+	m.Set([]Target{{Link: "docomo", Addr: netip.MustParseAddr("198.18.100.0"), Interval: 10 * time.Millisecond,
+		Thresholds: Thresholds{Window: 400 * time.Millisecond}}})
+	time.Sleep(500 * time.Millisecond)
+	st := m.Status()
+	if len(st) != 1 || st[0].Samples < 10 || st[0].LossPercent != 0 || st[0].Degraded {
+		t.Fatalf("status %+v; want samples, no loss, not degraded", st)
+	}
+	if st[0].Samples > 25 {
+		t.Errorf("%d samples in a 400 ms window at 10 ms with half skipped, want about 20", st[0].Samples)
+	}
+}
