@@ -125,13 +125,14 @@ func installPair(ctx context.Context, label string, ps []netip.Prefix, churn boo
 	}
 	logf("install %s: ip -batch", label)
 	peer, perr := ipBatch(ctx, nsP, filepath.Join(dir, "add"), addLines(ps, nsP))
-	rows = append(rows, pairRow(id, name, ours, peer, errors.Join(err, perr), 0.2))
+	rows = append(rows, pairRow(id, name, ours, peer, errors.Join(err, perr), 0.1))
 	if err != nil || perr != nil {
 		return rows
 	}
 	if n, err := countRoutes(nsP); err != nil || n != len(ps) {
 		rows[len(rows)-1].err = fmt.Errorf("ip -batch left %d routes (%v), want %d", n, err, len(ps))
 	}
+	rows = append(rows, floorRow(label, routes, ours))
 
 	final := ps
 	if churn {
@@ -159,6 +160,44 @@ func installPair(ctx context.Context, label string, ps []netip.Prefix, churn boo
 	}
 	rows = append(rows, pairRow(did, dname, ours, peer, errors.Join(err, perr), 0.2))
 	return rows
+}
+
+// floorRow sends the same routes to a third fresh namespace as batched
+// netlink messages built before the clock starts, with no read-back and no
+// diff: what the kernel itself costs. It reports uplinkd's Sync against
+// it; the namespace must then hold every route, or the row fails.
+func floorRow(label string, routes []fib.Route, ours time.Duration) row {
+	id := map[string]string{"raw": "4g", "aggregated": "4h"}[label]
+	name := fmt.Sprintf("install %d %s prefixes: uplinkd's Sync against the floor (the same routes as pre-built batched netlink, no read-back, no diff)", len(routes), label)
+	ns, err := newBenchNS("fl-" + label[:3])
+	if err != nil {
+		return failed(id, name, err)
+	}
+	defer ns.close()
+	h, err := ns.handle()
+	if err != nil {
+		return failed(id, name, err)
+	}
+	defer h.Close()
+	nh := fib.Nexthop{Gateway: netip.MustParseAddr(ns.gw), LinkIndex: ns.link}
+	mine := make([]fib.Route, len(routes))
+	for i, r := range routes {
+		r.Nexthop = nh // this namespace's link
+		mine[i] = r
+	}
+	p := h.PrebuildRoutes(benchTable, config.RouteProtocol, mine)
+	logf("install %s: the floor", label)
+	t0 := time.Now()
+	err = h.SendPrebuilt(p)
+	floor := time.Since(t0)
+	if err == nil {
+		if n, cerr := countRoutes(ns); cerr != nil || n != len(routes) {
+			err = fmt.Errorf("the floor left %d routes (%v), want %d", n, cerr, len(routes))
+		}
+	}
+	return row{id: id, name: name, uplinkd: ms(ours), peer: "floor " + ms(floor),
+		ratio: fmt.Sprintf("%.2f× the floor (no goal: what uplinkd's read-back, diff and building cost)", ours.Seconds()/floor.Seconds()),
+		verdict: "info", err: err}
 }
 
 // churnRow: 1 % of the prefixes each give way to their first half (a

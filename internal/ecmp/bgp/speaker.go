@@ -221,13 +221,16 @@ func (s *Speaker) onPeerEvent(r *running, p *api.Peer) {
 // quiet turns TCP keep-alive off on an established session's socket (see
 // quietKeepalives).
 func (s *Speaker) quiet(r *running, addr netip.Addr) {
-	port := bgpPort
+	// r.cfg is Apply's to change, under s.mu.
+	s.mu.RLock()
+	port, listen := bgpPort, r.cfg.ListenPort
 	for _, p := range r.cfg.Peers {
 		if p.Address == addr && p.Port != 0 {
 			port = p.Port
 		}
 	}
-	n, err := quietKeepalives(addr, port, r.cfg.ListenPort)
+	s.mu.RUnlock()
+	n, err := quietKeepalives(addr, port, listen)
 	if err != nil {
 		s.log.Debug("bgp tcp keep-alive off", "peer_address", addr, "err", err)
 		return
