@@ -162,24 +162,29 @@ func installPair(ctx context.Context, label string, ps []netip.Prefix, churn boo
 	// Last: the floor's namespace, torn down with its routes, keeps the
 	// kernel's cleanup busy for a while, which must not fall in a timed
 	// step of the others.
-	return append(rows, floorRow(label, routes, installed))
+	return append(rows, floorRows(label, routes, installed, ours, len(final))...)
 }
 
-// floorRow sends the same routes to a third fresh namespace as batched
+// floorRows sends the same routes to a third fresh namespace as batched
 // netlink messages built before the clock starts, with no read-back and no
-// diff: what the kernel itself costs. It reports uplinkd's Sync against
-// it; the namespace must then hold every route, or the row fails.
-func floorRow(label string, routes []fib.Route, ours time.Duration) row {
+// diff: what the kernel itself costs. Then it deletes them the same way.
+// It reports uplinkd's Sync against each (installed and deleted: the
+// times of Sync in this run; deleted of nDeleted routes, after the churn
+// for the raw set); the namespace must hold every route after the install
+// and none after the delete, or the row fails.
+func floorRows(label string, routes []fib.Route, installed, deleted time.Duration, nDeleted int) []row {
 	id := map[string]string{"raw": "4g", "aggregated": "4h"}[label]
+	did := map[string]string{"raw": "4i", "aggregated": "4j"}[label]
 	name := fmt.Sprintf("install %d %s prefixes: uplinkd's Sync against the floor (the same routes as pre-built batched netlink, no read-back, no diff)", len(routes), label)
+	dname := fmt.Sprintf("delete %d %s prefixes: uplinkd's Sync (of %d) against the floor (pre-built batched RTM_DELROUTE, no read-back, no diff)", len(routes), label, nDeleted)
 	ns, err := newBenchNS("fl-" + label[:3])
 	if err != nil {
-		return failed(id, name, err)
+		return []row{failed(id, name, err)}
 	}
 	defer ns.close()
 	h, err := ns.handle()
 	if err != nil {
-		return failed(id, name, err)
+		return []row{failed(id, name, err)}
 	}
 	defer h.Close()
 	nh := fib.Nexthop{Gateway: netip.MustParseAddr(ns.gw), LinkIndex: ns.link}
@@ -188,16 +193,39 @@ func floorRow(label string, routes []fib.Route, ours time.Duration) row {
 		r.Nexthop = nh // this namespace's link
 		mine[i] = r
 	}
-	p := h.PrebuildRoutes(benchTable, config.RouteProtocol, mine)
+
+	add := h.PrebuildRoutes(benchTable, config.RouteProtocol, mine)
 	logf("install %s: the floor", label)
-	t0 := time.Now()
-	err = h.SendPrebuilt(p)
-	floor := time.Since(t0)
-	if err == nil {
-		if n, cerr := countRoutes(ns); cerr != nil || n != len(routes) {
-			err = fmt.Errorf("the floor left %d routes (%v), want %d", n, cerr, len(routes))
-		}
+	floor, err := sendPrebuilt(h, ns, add, len(routes))
+	r := floorRow(id, name, installed, floor, err)
+	if err != nil {
+		return []row{r, failed(did, dname, errors.New("the floor's install failed"))}
 	}
+
+	del := h.PrebuildDeletes(benchTable, config.RouteProtocol, mine)
+	logf("delete %s: the floor", label)
+	floor, err = sendPrebuilt(h, ns, del, 0)
+	return []row{r, floorRow(did, dname, deleted, floor, err)}
+}
+
+// sendPrebuilt times the send of p and then checks that the namespace
+// holds want routes: a floor that silently did nothing fails.
+func sendPrebuilt(h *fib.Handle, ns *benchNS, p *fib.Prebuilt, want int) (time.Duration, error) {
+	t0 := time.Now()
+	err := h.SendPrebuilt(p)
+	took := time.Since(t0)
+	if err != nil {
+		return took, err
+	}
+	if n, err := countRoutes(ns); err != nil || n != want {
+		return took, fmt.Errorf("the floor left %d routes (%v), want %d", n, err, want)
+	}
+	return took, nil
+}
+
+// floorRow is uplinkd's time against the floor's: no goal, the ratio is
+// what uplinkd's read-back, diff and building cost.
+func floorRow(id, name string, ours, floor time.Duration, err error) row {
 	return row{id: id, name: name, uplinkd: ms(ours), peer: "floor " + ms(floor),
 		ratio:   fmt.Sprintf("%.2f× the floor (no goal: what uplinkd's read-back, diff and building cost)", ours.Seconds()/floor.Seconds()),
 		verdict: "info", err: err}

@@ -6,10 +6,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Prebuilt is a route install built ahead, sendmsg by sendmsg: what the
-// kernel itself costs for a set of routes, with no building, read-back or
-// diff on the clock (the bench's floor, issue 18).
+// Prebuilt is a batch of route messages built ahead, sendmsg by sendmsg:
+// what the kernel itself costs for a set of routes, with no building,
+// read-back or diff on the clock (the bench's floor, issue 18).
 type Prebuilt struct {
+	op     string
 	chunks [][]byte
 	seqs   [][2]uint32 // first and last sequence number of each chunk
 	n      int
@@ -19,16 +20,38 @@ type Prebuilt struct {
 // routes (create, exclusive: the table is expected empty), in the same
 // chunks, each asking an ACK of its last message only.
 func (h *Handle) PrebuildRoutes(table uint32, proto uint8, routes []Route) *Prebuilt {
+	return h.prebuild("route add", len(routes), nil, func(m *msgBuf, i int, seq uint32) int {
+		return buildRoute(m, unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, seq, table, proto, routes[i])
+	})
+}
+
+// PrebuildDeletes builds the RTM_DELROUTE messages DeleteRoutes would send
+// for routes, in its order and chunks. Unlike DeleteRoutes, SendPrebuilt
+// takes a route that is not there as an error: the floor deletes what it
+// put in.
+func (h *Handle) PrebuildDeletes(table uint32, proto uint8, routes []Route) *Prebuilt {
+	return h.prebuild("route delete", len(routes), spread(len(routes)), func(m *msgBuf, i int, seq uint32) int {
+		return buildDelRoute(m, seq, table, proto, routes[i].Prefix, 0)
+	})
+}
+
+// prebuild builds n messages, item order(pos) at send position pos (in
+// order when order is nil), into chunks of h.chunk bytes.
+func (h *Handle) prebuild(op string, n int, order func(int) int, build func(m *msgBuf, i int, seq uint32) int) *Prebuilt {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	p := &Prebuilt{n: len(routes)}
-	for start := 0; start < len(routes); {
+	p := &Prebuilt{op: op, n: n}
+	for pos := 0; pos < n; {
 		var m msgBuf
 		first := h.seq + 1
 		last := 0
-		for ; start < len(routes) && len(m.b) < h.chunk; start++ {
+		for ; pos < n && len(m.b) < h.chunk; pos++ {
+			i := pos
+			if order != nil {
+				i = order(pos)
+			}
 			h.seq++
-			last = buildRoute(&m, unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, h.seq, table, proto, routes[start])
+			last = build(&m, i, h.seq)
 		}
 		m.setFlags(last, unix.NLM_F_ACK)
 		p.chunks = append(p.chunks, m.b)
@@ -49,7 +72,7 @@ func (h *Handle) SendPrebuilt(p *Prebuilt) error {
 		var first error
 		err := h.collect(p.seqs[i][0], p.seqs[i][1], func(a ackInfo) {
 			if first == nil {
-				first = fmt.Errorf("prebuilt route %d of %d: %w", a.seq-p.seqs[0][0]+1, p.n, a.errno)
+				first = fmt.Errorf("prebuilt %s %d of %d: %w", p.op, a.seq-p.seqs[0][0]+1, p.n, a.errno)
 			}
 		})
 		if err != nil {

@@ -9,10 +9,11 @@ import (
 
 // TestPrebuiltRoutes: the floor's pre-built install puts every route in
 // (a dump finds them all), and a second send of the same reports the
-// kernel's EEXIST rather than passing silently.
+// kernel's EEXIST rather than passing silently; its pre-built delete
+// takes every route out, and a second one reports ESRCH.
 func TestPrebuiltRoutes(t *testing.T) {
 	ns := newNS(t, 1)
-	routes := viaFamily(realLooking(3000, 500), ns.links[0])
+	routes := viaFamily(realLooking(12000, 2000), ns.links[0]) // several chunks
 	p := ns.h.PrebuildRoutes(testTable, testProto, routes)
 	if err := ns.h.SendPrebuilt(p); err != nil {
 		t.Fatal(err)
@@ -24,5 +25,18 @@ func TestPrebuiltRoutes(t *testing.T) {
 	again := ns.h.PrebuildRoutes(testTable, testProto, routes)
 	if err := ns.h.SendPrebuilt(again); !errors.Is(err, unix.EEXIST) {
 		t.Errorf("sending the same routes again: %v, want EEXIST", err)
+	}
+
+	del := ns.h.PrebuildDeletes(testTable, testProto, routes)
+	if err := ns.h.SendPrebuilt(del); err != nil {
+		t.Fatal(err)
+	}
+	got, err = ns.h.Dump(testTable, testProto)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("dump after the prebuilt delete: %d routes (%v), want 0", len(got), err)
+	}
+	again = ns.h.PrebuildDeletes(testTable, testProto, routes)
+	if err := ns.h.SendPrebuilt(again); !errors.Is(err, unix.ESRCH) {
+		t.Errorf("deleting the same routes again: %v, want ESRCH", err)
 	}
 }
