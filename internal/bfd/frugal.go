@@ -99,7 +99,12 @@ type frugalState struct {
 	// same for what the tunnel received, less the control packets.
 	own          uint64
 	user, userRx int64
-	nextSample   time.Time
+	// userRxLast is userRx as last read, unconfirmed: a control packet
+	// the kernel has counted and the session not yet (it is in flight
+	// between the socket and the session) shows as user traffic for one
+	// reading; only what two readings agree on counts.
+	userRxLast int64
+	nextSample time.Time
 	// quietSince is the first sample that saw traffic sent and nothing
 	// received since; txSamples counts the samples with traffic sent from
 	// then on. Zero: nothing unanswered.
@@ -208,12 +213,14 @@ func (s *Session) observe(t Traffic, now time.Time) effect {
 	if !fr.primed || t.RxPackets < fr.rx || t.TxPackets < fr.tx {
 		// First reading, or the counters went back (a re-created
 		// interface): a new baseline, nothing to judge yet.
-		fr.primed, fr.rx, fr.tx, fr.user, fr.userRx = true, t.RxPackets, t.TxPackets, user, userRx
+		fr.primed, fr.rx, fr.tx, fr.user, fr.userRx, fr.userRxLast = true, t.RxPackets, t.TxPackets, user, userRx, userRx
 		return effect{}
 	}
-	rxMoved, txMoved, userRxMoved := t.RxPackets != fr.rx, user > fr.user, userRx > fr.userRx
+	confirmed := min(userRx, fr.userRxLast)
+	fr.userRxLast = userRx
+	rxMoved, txMoved, userRxMoved := t.RxPackets != fr.rx, user > fr.user, confirmed > fr.userRx
 	fr.rx, fr.tx = t.RxPackets, t.TxPackets
-	fr.user, fr.userRx = max(fr.user, user), max(fr.userRx, userRx)
+	fr.user, fr.userRx = max(fr.user, user), max(fr.userRx, confirmed)
 	if txMoved && !userRxMoved && !fr.busyUntil.IsZero() {
 		s.holdFast(now)
 	}
