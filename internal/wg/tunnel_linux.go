@@ -125,6 +125,11 @@ func (m *Manager) ensureLink(r *Result, link netlink.Link, site string, t Tunnel
 // are no longer configured; link-local addresses are the kernel's.
 func (m *Manager) ensureAddrs(r *Result, link netlink.Link, t Tunnel) error {
 	have, err := m.h.AddrList(link, netlink.FAMILY_ALL)
+	for try := 0; errors.Is(err, netlink.ErrDumpInterrupted) && try < 3; try++ {
+		// The kernel's address list changed during the dump (a
+		// link coming up adds its IPv6 link-local): read it again.
+		have, err = m.h.AddrList(link, netlink.FAMILY_ALL)
+	}
 	if err != nil {
 		return fmt.Errorf("list addresses: %w", err)
 	}
