@@ -108,8 +108,8 @@ func (v *validator) hubTunnel(p string, t rawHubTunnel, hub HubPeer, c *Config, 
 				PublicKey: hub.PublicKey, Keepalive: up.Keepalive, FwMark: up.FwMark}
 			v.unique("hub.tunnel.uplink", et.Name, claim{p + ".uplink", true}, "uplink",
 				"a hub takes one tunnel per uplink")
-			if w := up.Weight * hub.Weight; w > maxNexthopWeight {
-				v.errorf(p+".uplink", "the uplink's weight %d times the hub's weight %d is %d, over the kernel's %d (lower either)", up.Weight, hub.Weight, w, maxNexthopWeight)
+			if w := up.Weight * hub.Weight; w > MaxNexthopWeight {
+				v.errorf(p+".uplink", "the uplink's weight %d times the hub's weight %d is %d, over the kernel's %d (lower either)", up.Weight, hub.Weight, w, MaxNexthopWeight)
 			}
 		}
 	}

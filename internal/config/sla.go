@@ -40,8 +40,8 @@ func validateSLA(v *validator, raw *rawFile, c *Config) {
 	s.Action = v.choice("sla.action", r.Action, "out", "out", "degrade")
 	s.Weight = 1
 	if v.has("sla.degraded_weight") {
-		if r.DegradedWeight < 1 || r.DegradedWeight > maxNexthopWeight {
-			v.errorf("sla.degraded_weight", "%d is out of range (1 to %d)", r.DegradedWeight, maxNexthopWeight)
+		if r.DegradedWeight < 1 || r.DegradedWeight > MaxNexthopWeight {
+			v.errorf("sla.degraded_weight", "%d is out of range (1 to %d)", r.DegradedWeight, MaxNexthopWeight)
 		} else {
 			s.Weight = int(r.DegradedWeight)
 		}

@@ -174,7 +174,7 @@ const (
 	DefaultHubPreference = 100
 	MaxHubPreference     = 1000
 	MaxHubWeight         = 16
-	maxNexthopWeight     = 255
+	MaxNexthopWeight     = 255
 )
 
 // HubPeer is one VPS an edge tunnels to.

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 	"github.com/uplinkd/uplinkd/internal/fib"
 )
@@ -29,13 +30,10 @@ type Member struct {
 func (m Member) weight(p bgp.Path) int {
 	w := m.Weight
 	if far := bgp.WeightOf(p.Bandwidth); m.FarWeights && far > 0 {
-		w = min(w*far, maxNexthopWeight)
+		w = min(w*far, config.MaxNexthopWeight)
 	}
 	return w
 }
-
-// maxNexthopWeight is the kernel's largest next-hop weight.
-const maxNexthopWeight = 255
 
 // rank orders the paths of a prefix: through a last resort below all
 // others, then by the member's preference, then the shorter AS path first

@@ -1,7 +1,6 @@
 package wg
 
 import (
-	"fmt"
 	"net/netip"
 
 	"golang.org/x/sys/unix"
@@ -55,5 +54,3 @@ func sourceRoutes(s Source, link int) []routeKey {
 	}
 	return out
 }
-
-func (s Source) String() string { return fmt.Sprintf("%s %v table %d", s.Tunnel, s.Addrs, s.Table) }

@@ -9,6 +9,8 @@ import (
 	"slices"
 
 	api "github.com/osrg/gobgp/v3/api"
+
+	"github.com/uplinkd/uplinkd/internal/config"
 )
 
 // What this speaker announces to a neighbor can carry two marks, set by
@@ -46,11 +48,8 @@ func WeightOf(bandwidth float32) int {
 		return 0
 	}
 	w := int(bandwidth/bytesPerWeight + 0.5)
-	return min(max(w, 1), maxWeight)
+	return min(max(w, 1), config.MaxNexthopWeight)
 }
-
-// maxWeight is the kernel's largest next-hop weight.
-const maxWeight = 255
 
 // exportGen is the export policy in force and what it adds.
 type exportGen struct {
