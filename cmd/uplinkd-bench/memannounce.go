@@ -98,7 +98,7 @@ func announcePeak(ctx context.Context, l *benchLab, b *bird, conf string, nSourc
 	}
 	return row{name: fmt.Sprintf("; all %d installed routes held %s after ECMP", held, ms(took)),
 		uplinkd: mib(peak), peer: mib(birdPeak) + " (BIRD receiver)",
-		ratio: fmt.Sprintf("%.2f of goal 1 GiB", float64(peak)/float64(1<<30)), verdict: verdict(peak <= 1<<30)}
+		ratio: fmt.Sprintf("%.2f of goal 256 MiB", float64(peak)/float64(256<<20)), verdict: verdict(peak <= 256<<20)}
 }
 
 // waitHeld polls until BIRD holds as many routes as the edge has

@@ -26,8 +26,12 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 		if m.LimitBytes > 0 {
 			limit = Bytes(m.LimitBytes)
 		}
-		fmt.Fprintf(w, "memory: rss %s, heap %s (next collection at %s), limit %s\n",
+		fmt.Fprintf(w, "memory: rss %s, heap %s (next collection at %s), limit %s",
 			Bytes(m.RSSBytes), Bytes(m.HeapBytes), Bytes(m.HeapGoalBytes), limit)
+		if m.Trims > 0 {
+			fmt.Fprintf(w, ", %s returned in %d trims", Bytes(m.TrimmedBytes), m.Trims)
+		}
+		fmt.Fprintln(w)
 	}
 	if n := s.NAT; n != nil {
 		writeNAT(w, *n, now)

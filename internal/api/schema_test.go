@@ -96,7 +96,7 @@ func fullStatus() Status {
 			RTTMs: 42.5, JitterMs: 3.25, LossPercent: 23, RateKbps: 121.5, GoodputKbps: 118.25, LoadedSamples: 8,
 			BaselineRTTMs: 31.5, Probe: "bfd", Degraded: true, Since: at(-12 * time.Second),
 			Reason: "loss 23 % > 10 % for 12 s"}},
-		Memory: &Memory{RSSBytes: 30 << 20, HeapBytes: 10 << 20, HeapGoalBytes: 20 << 20, LimitBytes: 64 << 20},
+		Memory: &Memory{RSSBytes: 30 << 20, HeapBytes: 10 << 20, HeapGoalBytes: 20 << 20, LimitBytes: 64 << 20, Trims: 3, TrimmedBytes: 40 << 20},
 		Inbound: &Inbound{Table: "uplinkd_in", Repairs: 1, DroppedPackets: 5, Error: "x",
 			Published: []Published{{Name: "web", Protocol: "tcp", Ports: "443", To: "198.18.10.2:443",
 				To6: "[2001:db8:10::2]:443", Allow: []string{"0.0.0.0/0"}, Rate: 10, Connections: 4}}},

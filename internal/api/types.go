@@ -83,6 +83,11 @@ type Memory struct {
 	HeapBytes     int64 `json:"heap_bytes"`
 	HeapGoalBytes int64 `json:"heap_goal_bytes"`
 	LimitBytes    int64 `json:"limit_bytes,omitempty"` // 0: no limit
+	// Trims counts the times the heap was collected and its free part
+	// handed back to the kernel (checked every 10 s, done when 4 MiB or
+	// more are garbage or free); TrimmedBytes sums what each found.
+	Trims        int64 `json:"trims_total"`
+	TrimmedBytes int64 `json:"trimmed_bytes_total"`
 }
 
 // Explanation is the answer to GET /v1/explain?ip=A: the route the kernel

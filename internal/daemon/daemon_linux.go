@@ -65,6 +65,8 @@ type Daemon struct {
 	// our back (a firewall reload) and put it back, and the last error.
 	inRepairs int
 	inErr     error
+
+	trim *trimmer // returns free heap to the kernel
 }
 
 // Run serves the site described by the file at path until ctx ends. hup
@@ -82,6 +84,8 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 		nat: nat.NewReconciler(nat.System{}, log)}
 	d.setLevel(cfg)
 	setMemoryLimit(cfg, log)
+	d.trim = newTrimmer(log)
+	go d.trim.run(ctx)
 	srv, err := api.Listen(cfg.API.Socket, cfg.API.Group, d.status, d.explain, log)
 	if err != nil {
 		m.Close()
@@ -387,7 +391,7 @@ func (d *Daemon) status() api.Status {
 		}
 	}
 	s := api.Status{Role: string(cfg.Role), Site: cfg.Site, Started: d.started, Config: d.path,
-		Tunnels: d.wg.Status(), Reloaded: reloaded, Memory: memoryStatus(), Inbound: in}
+		Tunnels: d.wg.Status(), Reloaded: reloaded, Memory: memoryStatus(d.trim), Inbound: in}
 	if ctl != nil {
 		e := ctl.Status(context.Background())
 		s.ECMP = &e

@@ -30,8 +30,11 @@ func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
 }
 
 // memoryStatus reports the process's footprint for status and metrics.
-func memoryStatus() *api.Memory {
+func memoryStatus(t *trimmer) *api.Memory {
 	m := &api.Memory{}
+	if t != nil {
+		m.Trims, m.TrimmedBytes = t.trims.Load(), t.released.Load()
+	}
 	if st, err := procstat.Read(0); err == nil {
 		m.RSSBytes, _ = st.Bytes("VmRSS")
 	}

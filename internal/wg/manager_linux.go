@@ -25,6 +25,9 @@ type Manager struct {
 	// included (115 MB and a second of CPU per listing, measured).
 	rh  *netlink.Handle
 	wgc *wgctrl.Client
+	// readHandshake, when set, stands in for reading a peer's handshake
+	// through wgc (tests).
+	readHandshake func(name string) (time.Time, bool)
 	// sweptBlock: the whole table block 6001-6099 was swept once, for
 	// leftovers of an earlier run; later sweeps read only the tables that
 	// rules and pins name (a dump per table, so 200 when all are read).

@@ -30,6 +30,7 @@ func (m *Manager) ensurePeer(r *Result, t Tunnel) error {
 	if err := m.wgc.ConfigureDevice(t.Name, cfg); err != nil {
 		return fmt.Errorf("configure wireguard: %w", err)
 	}
+	delete(m.kicks, t.Name) // a changed peer may have lost its session
 	r.add("configure %s: %s", t.Name, strings.Join(why, ", "))
 	return nil
 }

@@ -38,6 +38,7 @@ func (m *Manager) sweepLinks(r *Result, d Desired) error {
 		}
 		errs = append(errs, dev.Close())
 		delete(m.devices, name)
+		delete(m.kicks, name)
 		r.add("remove tunnel %s", name)
 	}
 	links, err := m.h.LinkList()

@@ -42,6 +42,7 @@ func (m *Manager) ensureDevice(r *Result, d Desired, t Tunnel) (netlink.Link, er
 	case err == nil:
 		return link, m.adopt(link, d.Site)
 	}
+	delete(m.kicks, t.Name) // a new device: its handshakes start again
 	if err := m.create(r, d.Impl, t); err != nil {
 		return nil, err
 	}
