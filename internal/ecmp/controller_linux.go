@@ -269,17 +269,26 @@ func untilOr(t time.Time, d time.Duration) time.Duration {
 // the BFD sessions to re-create (see staleBFD).
 func (c *Controller) reconcile(ctx context.Context) (time.Time, []bfd.SessionConfig) {
 	routes, err := c.speaker.Routes(ctx)
+	// The slow reads go before the lock: a failure (onBFD, onCarrier and
+	// the failovers goroutine all take c.mu) must not wait behind three
+	// UAPI round trips to WireGuard and the last resort's lookups. A plan
+	// applied meanwhile triggers another reconcile, which reads again.
+	c.mu.Lock()
+	plan := c.plan
+	c.mu.Unlock()
+	now := time.Now()
+	sessions := wgSessions(plan.Links, c.handshake, now)
+	lrHops, lrErr := lastResortHops(plan.LastResort)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
 		c.lastErr = err
 		return time.Time{}, nil
 	}
-	now := time.Now()
 	c.routes, c.members = routes, c.lookupMembers()
 	stale := c.staleBFD(c.members)
-	c.sessions = c.wgSessions(now)
-	c.lrHops, c.lrErr = lastResortHops(c.plan.LastResort)
+	c.sessions = sessions
+	c.lrHops, c.lrErr = lrHops, lrErr
 	if c.lrDown != "" {
 		c.lrHops, c.lrErr = nil, errors.New(c.lrDown)
 	}
@@ -365,13 +374,13 @@ func (c *Controller) aliveAt(now time.Time) func(name string) bool {
 // wgSessions reads, once per tunnel, whether its WireGuard session is
 // current (a handshake within 180 s, the protocol's reject-after time);
 // nil without a handshake source (tests).
-func (c *Controller) wgSessions(now time.Time) map[string]bool {
-	if c.handshake == nil {
+func wgSessions(links []Link, handshake func(string) time.Time, now time.Time) map[string]bool {
+	if handshake == nil {
 		return nil
 	}
-	out := make(map[string]bool, len(c.plan.Links))
-	for _, l := range c.plan.Links {
-		hs := c.handshake(l.Interface)
+	out := make(map[string]bool, len(links))
+	for _, l := range links {
+		hs := handshake(l.Interface)
 		out[l.Name] = !hs.IsZero() && now.Sub(hs) < 180*time.Second
 	}
 	return out
