@@ -22,9 +22,15 @@ import (
 // trimEvery, when garbage and free heap together reach trimMinBytes, the
 // heap is collected and the free part handed back at once: one
 // collection, a few ms (the buffers hold no pointers to scan).
+//
+// A collection costs in proportion to the live heap: tens of ms for an
+// edge, but a hub or an announcer holding a large RIB could pay hundreds
+// every 10 s. trimCostShare bounds it: after a trim that took d, the next
+// waits at least d × trimCostShare (1 % of a core at most).
 const (
-	trimEvery    = 10 * time.Second
-	trimMinBytes = 4 << 20
+	trimEvery     = 10 * time.Second
+	trimMinBytes  = 4 << 20
+	trimCostShare = 100
 )
 
 // The runtime's own figures (runtime/metrics): heap still resident but
@@ -41,14 +47,17 @@ const (
 type trimmer struct {
 	reclaimable func() uint64 // free heap still resident, plus garbage
 	release     func()        // collect, and return what is free
+	now         func() time.Time
 	log         *slog.Logger
+
+	next time.Time // no trim before: the last one's cost, spread
 
 	trims    atomic.Int64
 	released atomic.Int64 // bytes, as reclaimable() saw them before each trim
 }
 
 func newTrimmer(log *slog.Logger) *trimmer {
-	return &trimmer{reclaimable: reclaimableHeap, release: debug.FreeOSMemory, log: log}
+	return &trimmer{reclaimable: reclaimableHeap, release: debug.FreeOSMemory, now: time.Now, log: log}
 }
 
 // reclaimableHeap: free heap not yet returned, plus the objects allocated
@@ -69,18 +78,23 @@ func reclaimableHeap() uint64 {
 	return free
 }
 
-// check trims when at least trimMinBytes are reclaimable, and says how
-// much were.
+// check trims when at least trimMinBytes are reclaimable and the last
+// trim's cost allows, and says how much were.
 func (t *trimmer) check() uint64 {
+	start := t.now()
+	if start.Before(t.next) {
+		return 0
+	}
 	f := t.reclaimable()
 	if f < trimMinBytes {
 		return 0
 	}
-	start := time.Now()
 	t.release()
+	took := t.now().Sub(start)
+	t.next = start.Add(took * trimCostShare)
 	t.trims.Add(1)
 	t.released.Add(int64(f))
-	t.log.Debug("heap collected and returned to the kernel", "reclaimable_mib", f>>20, "took", time.Since(start))
+	t.log.Debug("heap collected and returned to the kernel", "reclaimable_mib", f>>20, "took", took)
 	return f
 }
 

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -13,7 +14,9 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 func TestTrimOnlyPastTheThreshold(t *testing.T) {
 	free := uint64(trimMinBytes - 1)
 	released := 0
-	tr := &trimmer{reclaimable: func() uint64 { return free }, release: func() { released++ }, log: quietLog()}
+	clock := time.Date(2026, 12, 5, 11, 0, 0, 0, time.UTC)
+	tr := &trimmer{reclaimable: func() uint64 { return free }, release: func() { released++ },
+		now: func() time.Time { return clock }, log: quietLog()}
 	if got := tr.check(); got != 0 || released != 0 {
 		t.Fatalf("%d bytes free: trimmed %d (released %d times), want nothing under %d", free, got, released, trimMinBytes)
 	}
@@ -23,6 +26,25 @@ func TestTrimOnlyPastTheThreshold(t *testing.T) {
 	}
 	if tr.trims.Load() != 1 || tr.released.Load() != 40<<20 {
 		t.Fatalf("counted %d trims, %d bytes; want 1, %d", tr.trims.Load(), tr.released.Load(), 40<<20)
+	}
+}
+
+// TestTrimSpreadsItsCost: a trim that took 50 ms (a large live heap)
+// waits 5 s before the next: at most 1 % of a core.
+func TestTrimSpreadsItsCost(t *testing.T) {
+	clock := time.Date(2026, 12, 5, 11, 0, 0, 0, time.UTC)
+	released := 0
+	tr := &trimmer{reclaimable: func() uint64 { return 64 << 20 }, log: quietLog(),
+		now:     func() time.Time { return clock },
+		release: func() { released++; clock = clock.Add(50 * time.Millisecond) }}
+	tr.check()
+	clock = clock.Add(time.Second)
+	if tr.check(); released != 1 {
+		t.Fatalf("a second trim 1 s after one that took 50 ms: released %d times, want once", released)
+	}
+	clock = clock.Add(5 * time.Second)
+	if tr.check(); released != 2 {
+		t.Fatalf("6 s after a 50 ms trim: released %d times, want twice", released)
 	}
 }
 
