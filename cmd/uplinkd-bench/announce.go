@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -207,21 +208,17 @@ func announceOnce(ctx context.Context, dir string, speaker *exec.Cmd, n int) (an
 // would set it.
 func birdSpeaker(dir string, ps []netip.Prefix) (*exec.Cmd, error) {
 	conf := filepath.Join(dir, "bird-speaker.conf")
-	f, err := os.Create(conf)
-	if err != nil {
-		return nil, err
-	}
-	w := bufio.NewWriter(f)
-	fmt.Fprintf(w, `router id %s;
+	err := writeConf(conf, func(w *bufio.Writer) {
+		fmt.Fprintf(w, `router id %s;
 log stderr { warning, error, fatal };
 protocol device { }
 protocol static announced {
 	ipv4;
 `, annSpeaker)
-	for _, p := range ps {
-		fmt.Fprintf(w, "\troute %s via %s;\n", p, annNextHop)
-	}
-	fmt.Fprintf(w, `}
+		for _, p := range ps {
+			fmt.Fprintf(w, "\troute %s via %s;\n", p, annNextHop)
+		}
+		fmt.Fprintf(w, `}
 protocol bgp %s {
 	local %s as %d;
 	neighbor %s as %d;
@@ -229,15 +226,24 @@ protocol bgp %s {
 	ipv4 { import none; export all; };
 }
 `, annProto, annSpeaker, annSpeakerASN, annReceiver, annReceiverASN)
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	sock := filepath.Join(dir, "bird-speaker.ctl")
 	return exec.Command("ip", "netns", "exec", annSpeakerNS, "bird", "-f", "-c", conf, "-s", sock), nil
+}
+
+// writeConf writes a speaker's config file through a buffer: a million
+// route lines.
+func writeConf(path string, fill func(w *bufio.Writer)) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	fill(w)
+	return errors.Join(w.Flush(), f.Close())
 }
 
 // uplinkdSpeaker writes the prefixes one per line and returns the bench
@@ -267,12 +273,8 @@ func uplinkdSpeaker(dir string, ps []netip.Prefix) (*exec.Cmd, error) {
 // returns the command that runs it in the foreground as root.
 func exabgpSpeaker(dir string, ps []netip.Prefix) (*exec.Cmd, error) {
 	conf := filepath.Join(dir, "exabgp.conf")
-	f, err := os.Create(conf)
-	if err != nil {
-		return nil, err
-	}
-	w := bufio.NewWriter(f)
-	fmt.Fprintf(w, `neighbor %s {
+	err := writeConf(conf, func(w *bufio.Writer) {
+		fmt.Fprintf(w, `neighbor %s {
 	router-id %s;
 	local-address %s;
 	local-as %d;
@@ -281,15 +283,12 @@ func exabgpSpeaker(dir string, ps []netip.Prefix) (*exec.Cmd, error) {
 	family { ipv4 unicast; }
 	static {
 `, annReceiver, annSpeaker, annSpeaker, annSpeakerASN, annReceiverASN)
-	for _, p := range ps {
-		fmt.Fprintf(w, "\t\troute %s next-hop %s;\n", p, annNextHop)
-	}
-	fmt.Fprint(w, "\t}\n}\n")
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
+		for _, p := range ps {
+			fmt.Fprintf(w, "\t\troute %s next-hop %s;\n", p, annNextHop)
+		}
+		fmt.Fprint(w, "\t}\n}\n")
+	})
+	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command("ip", "netns", "exec", annSpeakerNS, "exabgp", conf)

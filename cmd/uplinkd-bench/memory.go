@@ -145,11 +145,9 @@ func waitSource(ctx context.Context, l *benchLab, n int, limit time.Duration) (i
 	return 0, fmt.Errorf("source %s not installed within %s: %s; see %s", memSource, limit, last, l.LogPath("edge"))
 }
 
-// vmHWM reads a process's peak resident set size in bytes. The pid file
-// holds `ip netns exec`'s pid, which execs the daemon in place.
 // idleQuiet is how long row 6c leaves the edge without the bench's
-// traffic before it reads the RSS: past one of the daemon's 30 s checks
-// for free heap to return.
+// traffic before it reads the RSS: past a few of the daemon's 10 s heap
+// trims.
 const idleQuiet = 40 * time.Second
 
 // idleMemoryRow: row 6c. The edge as the lab runs it (its three tunnels,
@@ -185,6 +183,8 @@ func idleMemoryRow(ctx context.Context, l *benchLab) row {
 		ratio: fmt.Sprintf("%.2f of goal 48 MiB", float64(rss)/float64(48<<20)), verdict: verdict(rss <= 48<<20)}
 }
 
+// vmHWM reads a process's peak resident set size in bytes. The pid file
+// holds `ip netns exec`'s pid, which execs the daemon in place.
 func vmHWM(pid int) (int64, error) {
 	st, err := procstat.Read(pid)
 	if err != nil {

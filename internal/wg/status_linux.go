@@ -77,9 +77,6 @@ func (m *Manager) LastError() error {
 // LastHandshake is the time of a tunnel's latest handshake, zero if none
 // or if the device cannot be read.
 func (m *Manager) LastHandshake(name string) time.Time {
-	dev, err := m.wgc.Device(name)
-	if err != nil || len(dev.Peers) == 0 {
-		return time.Time{}
-	}
-	return dev.Peers[0].LastHandshakeTime
+	hs, _ := m.handshakeOf(name)
+	return hs
 }
