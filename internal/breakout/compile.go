@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-
-	"go4.org/netipx"
+	"slices"
 )
 
 // ErrTooMany means the compiled set is larger than Guards.MaxCount. The whole
@@ -141,30 +140,17 @@ type familyShare struct {
 }
 
 // withdrawn is, per family, the share of prev's addresses that next does
-// not cover.
+// not cover. next is a compiled set (aggregated: sorted, no two prefixes
+// overlap), so a prefix of prev either lies inside one prefix of next or
+// holds a run of them: a binary search and a sum per prefix of prev. An
+// address set of prev minus next, its first form, held 28 MiB at the
+// daemon's peak when next was the 159 k routes of a full table.
 func withdrawn(prev, next []netip.Prefix) []familyShare {
 	var had, gone [2]float64 // IPv4, IPv6
-	size := func(p netip.Prefix) (int, float64) {
-		if p.Addr().Is4() {
-			return 0, math.Ldexp(1, 32-p.Bits())
-		}
-		return 1, math.Ldexp(1, 128-p.Bits())
-	}
-	var b netipx.IPSetBuilder
-	for _, p := range prev {
-		b.AddPrefix(p)
-	}
-	for _, p := range next {
-		b.RemovePrefix(p)
-	}
-	left, _ := b.IPSet()
 	for _, p := range Aggregate(prev) {
-		f, n := size(p)
+		f, n := prefixSize(p)
 		had[f] += n
-	}
-	for _, p := range left.Prefixes() {
-		f, n := size(p)
-		gone[f] += n
+		gone[f] += n - covered(next, p)
 	}
 	var out []familyShare
 	for f, name := range []string{"IPv4", "IPv6"} {
@@ -173,4 +159,30 @@ func withdrawn(prev, next []netip.Prefix) []familyShare {
 		}
 	}
 	return out
+}
+
+// prefixSize is p's family (0 IPv4, 1 IPv6) and how many addresses it holds.
+func prefixSize(p netip.Prefix) (int, float64) {
+	if p.Addr().Is4() {
+		return 0, math.Ldexp(1, 32-p.Bits())
+	}
+	return 1, math.Ldexp(1, 128-p.Bits())
+}
+
+// covered is how many of p's addresses the aggregated set next holds.
+// In ComparePrefix order the prefixes of next inside p start where p would
+// sort; only the one just before can contain p (two that overlap cannot
+// both be in next).
+func covered(next []netip.Prefix, p netip.Prefix) float64 {
+	i, _ := slices.BinarySearchFunc(next, p, ComparePrefix)
+	_, all := prefixSize(p)
+	if i > 0 && next[i-1].Overlaps(p) {
+		return all
+	}
+	var n float64
+	for ; i < len(next) && next[i].Overlaps(p); i++ {
+		_, s := prefixSize(next[i])
+		n += s
+	}
+	return n
 }
