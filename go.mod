@@ -63,3 +63,5 @@ require (
 	gopkg.in/ini.v1 v1.67.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
+
+replace github.com/osrg/gobgp/v3 => ./third_party/gobgp

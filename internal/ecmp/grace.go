@@ -12,8 +12,8 @@ import (
 // from the run before while BGP has not brought them back: BGP graceful
 // restart's idea (RFC 4724), on the daemon's own side. Where the tunnels
 // outlive the daemon (kernel WireGuard), the home keeps its default
-// through a restart instead of losing it until the sessions are up (1–2 s
-// of GoBGP's first connect, BFD, the hold-down). A prefix leaves the
+// through a restart instead of losing it until the sessions are up (the
+// handshakes, BGP's first connect, BFD, the hold-down). A prefix leaves the
 // grace as soon as BGP carries it again; whatever BGP never brings back
 // goes when the grace ends.
 const RestartGrace = 30 * time.Second

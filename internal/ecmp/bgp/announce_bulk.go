@@ -92,7 +92,7 @@ func releaseAndFlush(ctx context.Context, srv *server.BgpServer) error {
 // memory (about 600 MB for a million paths). Stopping the server ends
 // every session with a CEASE; graceful restart, which would make the
 // receiver keep the routes as stale, is never negotiated. The new
-// sessions come up in 1–2 s, empty.
+// sessions come up at once, empty.
 func (a *Announcer) restart(ctx context.Context, r *announcing) (*announcing, error) {
 	if err := a.shutdown(r); err != nil {
 		a.log.Debug("stop bgp announcer server for restart", "err", err)

@@ -28,11 +28,14 @@
 //     `godebug multipathtcp=0` (go.mod) or `//go:debug multipathtcp=0`
 //     (package main; the tests have it).
 //   - Timing: ConnectRetry defaults to 1 s (GoBGP's 120 s would leave a
-//     restarted hub unreached for minutes), but GoBGP v3 always dials a new
-//     peer after a random 1–2 s, so a session takes 1–2 s to come up.
+//     restarted hub unreached for minutes). GoBGP v3 also waited a random
+//     1–2 s before a new peer's first dial; it is built from
+//     third_party/gobgp, whose one patch dials at once, so a session is up
+//     within milliseconds when the far end listens; retries still wait
+//     ConnectRetry plus up to as much again.
 //     After a drop GoBGP holds the peer idle for a fixed 5 s, refusing
 //     connections; the speaker re-creates a peer that just lost its
-//     session, so it is back in 1–2 s as well (not for a peer stopped by its
+//     session, so it dials again at once as well (not for a peer stopped by its
 //     prefix limit, which would flap).
 //   - Announcements: Originate is added to the global RIB with next hop
 //     0.0.0.0 or ::, which GoBGP replaces with the session's local address.
@@ -115,7 +118,7 @@
 //   - Withdrawals are sent one UPDATE each and never while held (GoBGP's
 //     soft reset out sends none). Withdrawing everything restarts the
 //     server instead: the receivers drop the routes at the CEASE, the RIB
-//     and its memory go at once, and the sessions come back empty in 1–2 s.
+//     and its memory go at once, and the sessions come back empty at once.
 //   - Hold time 90 s by default: GoBGP packs the whole table for a session
 //     before it writes anything, keepalives included; with 9 s BIRD ended
 //     the session during the 998 k table, again at every retry.

@@ -31,13 +31,14 @@ func TestMaxPrefixRestarts(t *testing.T) {
 	p.edgeCfg.MaxPrefixRestart = 2 * time.Second
 	hub := start(t, p.hubCfg)
 	edge := start(t, p.edgeCfg)
+	var down time.Time // when the limit ended the session, as the speaker saw it
 	eventually(t, converge, func() string {
 		if ps, _ := peerNamed(edge, "hub"); ps.LastError == "max-prefix 1 exceeded" && !ps.Established {
+			down = ps.Since
 			return ""
 		}
 		return fmt.Sprintf("peers: %+v", edge.Peers(context.Background()))
 	})
-	down := time.Now()
 	p.hubCfg.Originate = []netip.Prefix{v4Default, v6Default} // within the limit now
 	if err := hub.Apply(context.Background(), p.hubCfg); err != nil {
 		t.Fatalf("hub apply: %v", err)

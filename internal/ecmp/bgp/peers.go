@@ -260,8 +260,9 @@ func (s *Speaker) peerState(p *api.Peer) PeerState {
 
 // rearm re-creates a peer whose session just went down. GoBGP holds a
 // dropped session idle for a fixed 5 s (refusing the far side's connections
-// meanwhile) before it dials again; a new peer starts at once, so a
-// restarted hub or edge is back in 1–2 s instead of 6–7. A peer stopped by
+// meanwhile) before it dials again; a new peer dials at once (the patch in
+// third_party/gobgp), so a restarted hub or edge is back as soon as it
+// listens, or within a retry (1–2 s), instead of 6–7 s. A peer stopped by
 // its prefix limit is re-created only after MaxPrefixRestart (never when
 // zero), or it would flap.
 func (s *Speaker) rearm(r *running, addr netip.Addr) {
