@@ -397,6 +397,12 @@ const (
 	LivenessFrugal = "frugal"
 )
 
+// WireGuardRejectAfter is WireGuard's Reject-After-Time (the protocol's
+// paper, section 6): past it without a new handshake a peer's keys are dead
+// and the tunnel carries nothing. The ECMP controller, the kicker and the
+// metrics all judge a session by it.
+const WireGuardRejectAfter = 180 * time.Second
+
 // Frugal BGP timers: when BFD guards the sessions, BGP's own hold time
 // detects nothing BFD has not, and FRR's defaults (keepalive 60 s, hold
 // 180 s) are enough, where the 3 s default would cost a carrier about

@@ -381,7 +381,7 @@ func wgSessions(links []Link, handshake func(string) time.Time, now time.Time) m
 	out := make(map[string]bool, len(links))
 	for _, l := range links {
 		hs := handshake(l.Interface)
-		out[l.Name] = !hs.IsZero() && now.Sub(hs) < 180*time.Second
+		out[l.Name] = !hs.IsZero() && now.Sub(hs) < config.WireGuardRejectAfter
 	}
 	return out
 }

@@ -1,20 +1,15 @@
 package metrics
 
 import (
-	"time"
-
 	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/config"
 )
-
-// rejectAfter is WireGuard's Reject-After-Time: past it without a new
-// handshake, a peer's keys are dead and the tunnel carries nothing.
-const rejectAfter = 180 * time.Second
 
 // tunnels emits one set of metrics per WireGuard tunnel.
 func (e emitter) tunnels(st api.Status) {
 	anyErr := false
 	for _, t := range st.Tunnels {
-		up := !t.LastHandshake.IsZero() && e.now.Sub(t.LastHandshake) <= rejectAfter
+		up := !t.LastHandshake.IsZero() && e.now.Sub(t.LastHandshake) <= config.WireGuardRejectAfter
 		e.flag(descTunnelUp, up, t.Uplink, t.Name, t.Impl)
 		if !t.LastHandshake.IsZero() {
 			e.gauge(descTunnelHandshake, e.now.Sub(t.LastHandshake).Seconds(), t.Uplink, t.Name)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/uplinkd/uplinkd/internal/config"
 )
 
 // WireGuard waits 5 s before retrying a first handshake that was lost (for
@@ -14,7 +16,7 @@ import (
 const (
 	kickFirst  = 500 * time.Millisecond
 	kickMax    = 4 * time.Second
-	sessionTTL = 180 * time.Second // REJECT_AFTER_TIME: older keys are dead
+	sessionTTL = config.WireGuardRejectAfter // older keys are dead
 	// suspectGrace: a tunnel that liveness calls dead but that made a
 	// handshake this recently is given time to come up before another kick.
 	suspectGrace = 5 * time.Second
