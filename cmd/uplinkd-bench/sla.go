@@ -147,7 +147,7 @@ func throttledOut(ctx context.Context, l *benchLab, w *lab.DefaultWatch) (time.D
 		return 0, err
 	}
 	defer up.Stop()
-	if err := l.LoadCarrier(up, "docomo", 20*time.Second); err != nil {
+	if err := l.LoadCarrier(up, "docomo", 1, 20*time.Second); err != nil {
 		return 0, err
 	}
 	time.Sleep(2 * time.Second) // a window of docomo full and fast

@@ -102,11 +102,12 @@ func (u *Uploader) Stop() {
 	u.wg.Wait()
 }
 
-// LoadCarrier adds flows one by one until one is on link (the edge's SLA
-// status shows it carrying at least 1.5 Mbit/s): one or two TCP flows
-// fill a 128 kbit/s carrier, more would keep its queue overflowing, and
-// BFD's packets would be lost with it. The link must be probed.
-func (l *Lab) LoadCarrier(u *Uploader, link string, limit time.Duration) error {
+// LoadCarrier adds flows one by one until n are on link (the edge's SLA
+// status shows it carrying at least n × 2 Mbit/s less 0.5): one or two TCP
+// flows fill a 128 kbit/s carrier, more would keep its queue overflowing,
+// and BFD's packets would be lost with it. The link must be probed.
+func (l *Lab) LoadCarrier(u *Uploader, link string, n int, limit time.Duration) error {
+	want := float64(n)*2000 - 500
 	deadline := time.Now().Add(limit)
 	for {
 		st, err := api.NewClient(l.Socket("edge")).Status()
@@ -114,12 +115,12 @@ func (l *Lab) LoadCarrier(u *Uploader, link string, limit time.Duration) error {
 			return err
 		}
 		for _, s := range st.SLA {
-			if s.Link == link && s.RateKbps >= 1500 {
+			if s.Link == link && s.RateKbps >= want {
 				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no flow on %s after %d flows and %s", link, u.Flows(), limit)
+			return fmt.Errorf("not %d flows on %s after %d flows and %s", n, link, u.Flows(), limit)
 		}
 		if err := u.Add(); err != nil {
 			return err

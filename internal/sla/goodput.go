@@ -17,9 +17,14 @@ import (
 // judged by its goodput (and its loss limit judges it anyway).
 
 // loadShare is the least a loaded interval must carry, as a share of
-// MinGoodput: a tunnel carrying less is all but idle, and a slow probe
-// there is the carrier's jitter, not a queue of ours.
-const loadShare = 0.1
+// MinGoodput: a tunnel carrying less is all but idle (liveness alone is a
+// few kbit/s), and a slow probe there is the carrier's jitter, not a queue
+// of ours. It is low because TCP behind a throttle carries far less than
+// the throttle's rate: flows paced at 2 Mbit/s into 128 kbit/s with a
+// 300 ms queue lose most packets and back off, and the lab measured such
+// a tunnel at 50 kbit/s; a tenth (100 kbit/s at the default) left it
+// unjudged.
+const loadShare = 0.03
 
 // minLoaded is how many loaded probes a window needs, and at least half of
 // its probes must be: one slow probe during a download is no verdict.
