@@ -177,8 +177,12 @@ func TestMonitorGoodput(t *testing.T) {
 	rtt.Store(int64(60 * time.Millisecond))
 	waitFor(t, "docomo degraded by its goodput", func() bool { return got.degraded("docomo") })
 	st := m.Status()[0]
-	if st.RateKbps < 100 || st.RateKbps > 160 || st.GoodputKbps < 100 || st.GoodputKbps > 160 || st.LoadedSamples == 0 {
-		t.Errorf("status %+v, want rate and goodput near 128 kbit/s", st)
+	// The goodput is over the loaded probes, near 128 kbit/s; the rate is
+	// over the whole window, which may still hold the idle start (a loaded
+	// interval counts from 3 % of the limit, so the verdict can come
+	// before the window is all load).
+	if st.RateKbps <= 0 || st.RateKbps > 160 || st.GoodputKbps < 100 || st.GoodputKbps > 160 || st.LoadedSamples == 0 {
+		t.Errorf("status %+v, want goodput near 128 kbit/s and a rate up to it", st)
 	}
 	if st.BaselineRTTMs < 4 || st.BaselineRTTMs > 20 {
 		t.Errorf("baseline %v ms, want the quiet ~5 ms", st.BaselineRTTMs)
