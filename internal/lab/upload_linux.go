@@ -11,6 +11,14 @@ import (
 	"github.com/uplinkd/uplinkd/internal/api"
 )
 
+// FlowKbps is the rate of one Uploader flow: flowChunk bytes every
+// flowTickMs, 2 Mbit/s.
+const (
+	flowChunk  = 2000
+	flowTickMs = 8
+	FlowKbps   = flowChunk * 8 / flowTickMs
+)
+
 // Uploader runs TCP flows from the LAN host to a sink on ul-web, each
 // paced at 2 Mbit/s (enough to fill a throttled carrier, little enough to
 // leave the lab's CPUs to the daemons).
@@ -69,8 +77,8 @@ func (u *Uploader) Add() error {
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
-		buf := make([]byte, 2000)
-		tick := time.NewTicker(8 * time.Millisecond) // 2000 B / 8 ms = 2 Mbit/s
+		buf := make([]byte, flowChunk)
+		tick := time.NewTicker(flowTickMs * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
@@ -107,7 +115,7 @@ func (u *Uploader) Stop() {
 // flows fill a 128 kbit/s carrier, more would keep its queue overflowing,
 // and BFD's packets would be lost with it. The link must be probed.
 func (l *Lab) LoadCarrier(u *Uploader, link string, n int, limit time.Duration) error {
-	want := float64(n)*2000 - 500
+	want := float64(n*FlowKbps - 500)
 	deadline := time.Now().Add(limit)
 	for {
 		st, err := api.NewClient(l.Socket("edge")).Status()
