@@ -21,7 +21,9 @@ import (
 // at half the packets of a 1 s rate with a detection of 3 s; a lost packet
 // costs one answered probe. The tunnel's own packet counters,
 // read every samplePeriod, decide when that is not enough: what the tunnel
-// receives is proof of life; what it sends with nothing coming back starts
+// receives is proof of life (others' traffic when it is counted, a control
+// packet only if the kernel received it after what it would answer; see
+// controlRx and answered); what it sends with nothing coming back starts
 // a probe: Desired Min TX drops to the configured interval with a Poll
 // (§6.8.3: a lower interval applies at once), sent at once and then at the
 // fast rate until the Final comes back. The peer, seeing a Poll at the
@@ -81,6 +83,36 @@ type Traffic struct {
 	RxPackets, TxPackets uint64
 }
 
+// controlRx tells a frugal session which of the packets its tunnel
+// received are control packets, so that only the others pass for user
+// traffic: Taken counts those read from the tunnel's BFD socket, Pending
+// says whether more wait in it. A control packet the kernel has counted
+// and nobody read yet (the reading goroutine not scheduled, on a loaded
+// machine for tens of milliseconds) would otherwise pass for user
+// traffic, and the session would take a new flow's first packet on a
+// dead tunnel for the reply to it (see replyWindow) instead of probing.
+type controlRx interface {
+	Taken() uint64
+	Pending() bool
+}
+
+// controlCount is one reading of a controlRx: known is false without one.
+type controlCount struct {
+	taken          uint64
+	pending, known bool
+}
+
+// controlSeen reads the socket's queue before its count: a packet that
+// leaves the queue between the two is then in the count. Called off the
+// lock, after the tunnel's counters.
+func (s *Session) controlSeen() controlCount {
+	if s.ctl == nil {
+		return controlCount{}
+	}
+	pending := s.ctl.Pending()
+	return controlCount{taken: s.ctl.Taken(), pending: pending, known: true}
+}
+
 // TrafficSource reads one tunnel's counters for a frugal session.
 type TrafficSource interface {
 	Read() (Traffic, error)
@@ -99,10 +131,10 @@ type frugalState struct {
 	// same for what the tunnel received, less the control packets.
 	own          uint64
 	user, userRx int64
-	// userRxLast is userRx as last read, unconfirmed: a control packet
-	// the kernel has counted and the session not yet (it is in flight
-	// between the socket and the session) shows as user traffic for one
-	// reading; only what two readings agree on counts.
+	// userRxLast is userRx as last read, unconfirmed: the reply window
+	// counts only what two readings agree on, against a control packet in
+	// the instant between leaving the socket and being counted (see
+	// controlRx).
 	userRxLast int64
 	nextSample time.Time
 	// quietSince is the first sample that saw traffic sent and nothing
@@ -204,12 +236,19 @@ func (s *Session) retarget() (faster bool) {
 	return false
 }
 
-// observe takes one reading of the tunnel's counters. Called with s.mu
-// held.
-func (s *Session) observe(t Traffic, now time.Time) effect {
+// observe takes one reading of the tunnel's counters and of its control
+// packets. Called with s.mu held.
+func (s *Session) observe(t Traffic, c controlCount, now time.Time) effect {
 	fr := &s.st.fr
 	user := int64(t.TxPackets) - int64(fr.own)
-	userRx := int64(t.RxPackets) - int64(s.st.rxPackets)
+	ctl := s.st.rxPackets
+	if c.known {
+		ctl = c.taken
+		if c.pending {
+			ctl++ // one at least; more at once only if the reader stalls for a whole interval
+		}
+	}
+	userRx := int64(t.RxPackets) - int64(ctl)
 	if !fr.primed || t.RxPackets < fr.rx || t.TxPackets < fr.tx {
 		// First reading, or the counters went back (a re-created
 		// interface): a new baseline, nothing to judge yet.
@@ -218,7 +257,10 @@ func (s *Session) observe(t Traffic, now time.Time) effect {
 	}
 	confirmed := min(userRx, fr.userRxLast)
 	fr.userRxLast = userRx
-	rxMoved, txMoved, userRxMoved := t.RxPackets != fr.rx, user > fr.user, confirmed > fr.userRx
+	// Traffic of others that came in answers what went out, at once;
+	// control packets answer by their own arrival time, in receive. The
+	// reply window waits for two readings to agree.
+	rxMoved, txMoved, userRxMoved := userRx > fr.userRx, user > fr.user, confirmed > fr.userRx
 	fr.rx, fr.tx = t.RxPackets, t.TxPackets
 	fr.user, fr.userRx = max(fr.user, user), max(fr.userRx, confirmed)
 	if txMoved && !userRxMoved && !fr.busyUntil.IsZero() {
@@ -258,12 +300,20 @@ func (s *Session) holdFast(now time.Time) {
 }
 
 // answered notes that something came back at at: no probe is needed, and
-// a probe under way has its answer. Called with s.mu held.
+// a probe under way has its answer. A control packet the kernel received
+// before the traffic went unanswered (or before the probe began) is no
+// answer to it, only a sign of life then: on a loaded machine it can wait
+// in the socket past the next readings, and taking it for the answer left
+// a new flow on a dead tunnel to the silence watch (2.47 s instead of
+// 0.7). Called with s.mu held.
 func (s *Session) answered(at time.Time) {
 	fr := &s.st.fr
+	fr.heardAt = later(fr.heardAt, at)
+	if q := later(fr.quietSince, fr.probeAt); !q.IsZero() && at.Before(q) {
+		return
+	}
 	fr.quietSince, fr.txSamples, fr.probeAt, fr.deadline = time.Time{}, 0, time.Time{}, time.Time{}
 	fr.replyAt = time.Time{}
-	fr.heardAt = later(fr.heardAt, at)
 }
 
 // silentUntil is when the silence watch probes a peer that sends at its

@@ -318,22 +318,8 @@ func TestFrugalCarrier(t *testing.T) {
 		}
 		t.Logf("MEASURE new flow on a tunnel dead while idle, first packet to BFD Down (n=%d): p50 %v max %v",
 			len(downs), quantile(downs, 0.5).Round(time.Millisecond), slices.Max(downs).Round(time.Millisecond))
-		if m := slices.Max(downs); m > newFlowBound() {
-			t.Errorf("new flow: Down %v after its first packet, want ≤ %v", m, newFlowBound())
+		if m := slices.Max(downs); m > time.Second {
+			t.Errorf("new flow: Down %v after its first packet, want ≤ 1s", m)
 		}
 	})
-}
-
-// newFlowBound is how soon a new flow's first packet on a tunnel dead
-// while idle must take the session Down: 1 s. Under the race detector a
-// control packet can stay between the socket and the session longer than
-// the two 20 ms readings that tell it from user traffic, and the dead
-// tunnel is then found by the silence watch instead (2.25 s + a probe:
-// CI's -race run printed 2.479 s once); the 1 s bound is held by the
-// plain run (make test), the race run only bounds the silence watch.
-func newFlowBound() time.Duration {
-	if raceDetector {
-		return 2500 * time.Millisecond
-	}
-	return time.Second
 }

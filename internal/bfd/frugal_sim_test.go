@@ -89,6 +89,32 @@ func (c simTraffic) Read() (Traffic, error) {
 
 func (c simTraffic) Close() error { return nil }
 
+// simControl is end i's BFD socket: the control packets read from it and
+// those the tunnel counted that still wait in it.
+type simControl struct {
+	n *simNet
+	i int
+}
+
+func (c simControl) Taken() uint64 {
+	var k uint64
+	for _, sp := range c.n.sent[1-c.i] {
+		if !sp.lost && !sp.read.After(c.n.now) {
+			k++
+		}
+	}
+	return k
+}
+
+func (c simControl) Pending() bool {
+	for _, sp := range c.n.sent[1-c.i] {
+		if !sp.lost && !sp.at.After(c.n.now) && sp.read.After(c.n.now) {
+			return true
+		}
+	}
+	return false
+}
+
 // addFrugal starts one of our sessions as end i, like addSession, with
 // the frugal mode offered or not.
 func (n *simNet) addFrugal(i int, seed uint64, frugal bool) *Session {
@@ -111,7 +137,7 @@ func (n *simNet) addFrugalIdle(i int, seed uint64, frugal bool, idle time.Durati
 	}
 	s := newSession(cfg, discr, simConn{n, i}, testLogger(n.t), func(c Change) { n.changes[i] = append(n.changes[i], c) })
 	if frugal {
-		s.src = simTraffic{n, i}
+		s.src, s.ctl = simTraffic{n, i}, simControl{n, i}
 	}
 	s.rnd = rand.New(rand.NewPCG(seed, uint64(i)))
 	s.st.nextTx = n.now
@@ -296,6 +322,53 @@ func TestFrugalNewFlowOnDeadTunnel(t *testing.T) {
 					length, every = 10*time.Second, 20*time.Millisecond
 				}
 				first := n.stream(0, after, length, every)
+				n.run(n.now.Add(20 * time.Second))
+				if d := n.downAfter(t, 0, first); d > time.Second {
+					t.Errorf("Down %v after the flow's first packet, want ≤ 1s", d)
+				}
+			})
+		}
+	}
+}
+
+// TestFrugalNewFlowBehindUnreadControl: the peer's idle control packet
+// waits 60 ms in our socket after the tunnel counted it (a loaded machine
+// whose reading goroutine is not scheduled: three of our 20 ms readings),
+// the tunnel dies just after it came, and a lone packet of a new flow
+// leaves while it waits or within the reply window after. The control
+// packet must pass neither for user traffic (the new packet then taken
+// for the reply to it) nor, read after the new packet left, for the
+// answer to it: the sender is Down within 1 s of that packet, not when
+// the silence watch finds the tunnel (11.25 s at this idle interval).
+func TestFrugalNewFlowBehindUnreadControl(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		from, len time.Duration // the first packet this long after the control packet came
+	}{
+		{"while it waits", 5 * time.Millisecond, 50 * time.Millisecond},
+		{"after it was read", 60 * time.Millisecond, 150 * time.Millisecond},
+	} {
+		for seed := range uint64(seeds) {
+			t.Run(fmt.Sprintf("%s/seed %d", tc.name, seed), func(t *testing.T) {
+				n, _ := frugalPairIdle(t, seed, 10*time.Second)
+				n.sockWait = 60 * time.Millisecond
+				// The peer's next control packet, counted by our tunnel at
+				// at; steps shorter than the link's delay (1 ms or more)
+				// see it sent and not yet counted.
+				var at time.Time
+				for at.IsZero() {
+					n.run(n.now.Add(200 * time.Microsecond))
+					for _, sp := range n.flight {
+						if sp.from == 1 && sp.at.After(n.now) {
+							at = sp.at
+							break
+						}
+					}
+				}
+				n.run(at)
+				n.blackhole()
+				r := rand.New(rand.NewPCG(seed, 9))
+				first := n.stream(0, tc.from+time.Duration(r.Int64N(int64(tc.len))), 0, 0)
 				n.run(n.now.Add(20 * time.Second))
 				if d := n.downAfter(t, 0, first); d > time.Second {
 					t.Errorf("Down %v after the flow's first packet, want ≤ 1s", d)

@@ -51,7 +51,11 @@ type Drops struct {
 
 // rxConn reads datagrams with their TTL or hop limit.
 type rxConn interface {
-	ReadFrom(b []byte) (n, ttl int, src netip.Addr, err error)
+	// ReadFrom returns a datagram, its TTL (-1: none) and when the kernel
+	// received it.
+	ReadFrom(b []byte) (n, ttl int, src netip.Addr, at time.Time, err error)
+	// Pending says whether a datagram waits in the socket, unread.
+	Pending() bool
 	Close() error
 }
 
@@ -64,7 +68,15 @@ type listener struct {
 	key  listenKey
 	conn rxConn
 	refs int
+	// taken counts the datagrams read from the socket: control packets
+	// the tunnel's rx counter holds too (the socket is bound to it).
+	taken atomic.Uint64
 }
+
+var _ controlRx = (*listener)(nil)
+
+func (l *listener) Taken() uint64 { return l.taken.Load() }
+func (l *listener) Pending() bool { return l.conn.Pending() }
 
 // Manager runs BFD sessions, one UDP listener per local address and
 // interface.
@@ -137,6 +149,9 @@ func (m *Manager) Add(cfg SessionConfig) (*Session, error) {
 	}
 	s := newSession(cfg, m.newDiscr(cfg.Frugal), conn, m.log, m.onChange)
 	s.src, s.askedFrugal = src, asked
+	if src != nil {
+		s.ctl = l
+	}
 	m.byKey[cfg.Key()], m.byDiscr[s.localDiscr] = s, s
 	m.wg.Go(s.run)
 	m.log.Info("bfd session added", "peer", cfg.Peer, "interface", cfg.Interface, "local", cfg.Local,
@@ -295,7 +310,7 @@ func (m *Manager) release(l *listener) {
 func (m *Manager) serve(l *listener) {
 	buf := make([]byte, 1500)
 	for {
-		n, ttl, src, err := l.conn.ReadFrom(buf)
+		n, ttl, src, at, err := l.conn.ReadFrom(buf)
 		if errors.Is(err, net.ErrClosed) {
 			return
 		}
@@ -306,7 +321,8 @@ func (m *Manager) serve(l *listener) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		m.dispatch(l.key, buf[:n], ttl, src, time.Now())
+		l.taken.Add(1)
+		m.dispatch(l.key, buf[:n], ttl, src, at)
 	}
 }
 

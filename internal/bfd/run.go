@@ -63,14 +63,18 @@ func (s *Session) apply(e effect, now time.Time) {
 }
 
 // sample reads the tunnel's counters, off the lock: a netlink round trip.
+// The control packets are counted after the tunnel's counters (see
+// controlRx), so that each one the tunnel counted is either in that count
+// or still in the socket.
 func (s *Session) sample(now time.Time) {
 	t, err := s.src.Read()
 	if err != nil {
 		s.log.Debug("bfd read tunnel counters", "err", err)
 		return
 	}
+	c := s.controlSeen()
 	s.mu.Lock()
-	e := s.observe(t, now)
+	e := s.observe(t, c, now)
 	s.mu.Unlock()
 	s.apply(e, now)
 }

@@ -171,6 +171,10 @@ type Session struct {
 	notify     func(Change)
 	conn       txConn
 	src        TrafficSource // the tunnel's counters; nil unless frugal
+	// ctl counts the control packets taken from the tunnel's socket and
+	// tells those still in it; nil: the session's own count (a frugal
+	// session always has it but in simulations).
+	ctl controlRx
 	// askedFrugal: the frugal mode was asked for, even if the counters
 	// it needs could not be opened.
 	askedFrugal bool

@@ -25,13 +25,17 @@ type simNet struct {
 	// healAt[i]: end i's loss ends then (zero: never).
 	healAt  [2]time.Time
 	streams []simStream
+	// sockWait is how long a control packet waits in the receiver's
+	// socket after the tunnel counted it (zero: none; see controlRx).
+	sockWait time.Duration
 }
 
 // simPacket is one packet on the link.
 type simPacket struct {
 	from     int
 	p        Packet
-	sent, at time.Time
+	sent, at time.Time // at: the receiving tunnel counts it
+	read     time.Time // the receiving session has it
 	lost     bool
 }
 
@@ -40,7 +44,7 @@ type simPacket struct {
 type simEnd interface {
 	wakeAt() time.Time
 	fire(now time.Time)
-	recv(p Packet, now time.Time)
+	recv(p Packet, at, now time.Time) // at: the kernel received it
 }
 
 var simEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -57,7 +61,8 @@ func (n *simNet) since(t time.Time) time.Duration { return t.Sub(simEpoch) }
 // send puts a packet on the link from end i; called by the ends as they
 // transmit.
 func (n *simNet) send(from int, p Packet) {
-	sp := simPacket{from: from, p: p, sent: n.now, at: n.now.Add(n.delay), lost: n.cut(from, n.now)}
+	at := n.now.Add(n.delay)
+	sp := simPacket{from: from, p: p, sent: n.now, at: at, read: at.Add(n.sockWait), lost: n.cut(from, n.now)}
 	n.sent[from] = append(n.sent[from], sp)
 	if !sp.lost {
 		n.flight = append(n.flight, sp)
@@ -81,7 +86,7 @@ func (n *simNet) run(until time.Time) {
 			}
 		}
 		if len(n.flight) > 0 {
-			consider(n.flight[0].at, 2)
+			consider(n.flight[0].read, 2)
 		}
 		for i, e := range n.ends {
 			if e != nil {
@@ -97,7 +102,7 @@ func (n *simNet) run(until time.Time) {
 			sp := n.flight[0]
 			n.flight = n.flight[1:]
 			if to := n.ends[1-sp.from]; to != nil {
-				to.recv(sp.p, n.now)
+				to.recv(sp.p, sp.at, n.now)
 			}
 			continue
 		}
@@ -129,8 +134,8 @@ type simSession struct{ *Session }
 
 func (e simSession) fire(now time.Time) { e.settle(effect{}, now) }
 
-func (e simSession) recv(p Packet, now time.Time) {
-	e.settle(e.receive(rxPacket{p: p, at: now}, now), now)
+func (e simSession) recv(p Packet, at, now time.Time) {
+	e.settle(e.receive(rxPacket{p: p, at: at}, now), now)
 }
 
 // addSession starts one of our sessions as end i, at the link's now, at
@@ -214,7 +219,7 @@ func (f *frrModel) fire(now time.Time) {
 	}
 }
 
-func (f *frrModel) recv(p Packet, now time.Time) {
+func (f *frrModel) recv(p Packet, _, now time.Time) {
 	f.remoteDiscr, f.remoteTx, f.remoteRx, f.remoteMult = p.MyDiscr, p.DesiredMinTx, p.RequiredMinRx, p.DetectMult
 	if p.Final && f.poll {
 		f.poll, f.rxInUse = false, f.profile

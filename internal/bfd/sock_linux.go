@@ -4,15 +4,16 @@ package bfd
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
+	"unsafe"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,23 +28,37 @@ const (
 const tosCS6 = 0xc0
 
 // listenUDP opens the port-3784 socket for one local address, bound to the
-// tunnel interface, reporting each packet's TTL for the GTSM check.
-// IP_MINTTL is set too, but Linux enforces it for TCP only, so the check
-// in dispatch is what protects the session.
+// tunnel interface, reporting each packet's TTL for the GTSM check and the
+// kernel's time of its arrival. IP_MINTTL is set too, but Linux enforces
+// it for TCP only, so the check in dispatch is what protects the session.
 func listenUDP(local netip.Addr, iface string) (rxConn, error) {
 	lc := net.ListenConfig{Control: sockopts(iface, local.Is6(), setRx)}
 	pc, err := lc.ListenPacket(context.Background(), network(local), addrPort(local, Port, iface).String())
 	if err != nil {
 		return nil, fmt.Errorf("listen bfd on %s: %w", local, err)
 	}
-	if local.Is4() {
-		c := ipv4.NewPacketConn(pc)
-		err = c.SetControlMessage(ipv4.FlagTTL, true)
-		return conn4{c}, closeOnErr(pc, err)
+	uc := pc.(*net.UDPConn)
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		uc.Close()
+		return nil, fmt.Errorf("listen bfd on %s: %w", local, err)
 	}
-	c := ipv6.NewPacketConn(pc)
-	err = c.SetControlMessage(ipv6.FlagHopLimit, true)
-	return conn6{c}, closeOnErr(pc, err)
+	return &rxSock{c: uc, queue: queue{rc}, oob: make([]byte, 128)}, nil
+}
+
+// queue asks the kernel whether a datagram waits in the socket: SIOCINQ
+// on a UDP socket gives the size of the next one, 0 when none does (a
+// control packet is never empty). One ioctl, beside a read blocked in
+// another goroutine.
+type queue struct{ rc syscall.RawConn }
+
+func (q queue) Pending() bool {
+	n := 0
+	var ierr error
+	if err := q.rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil || ierr != nil {
+		return false // closed: the session is going away
+	}
+	return n > 0
 }
 
 func closeOnErr(c net.PacketConn, err error) error {
@@ -118,10 +133,10 @@ func sockopts(iface string, v6 bool, ttl func(fd int, v6 bool) error) func(strin
 	}
 }
 
-// setRx asks for the TTL of every packet before bind(2): a packet queued
+// setRxTTL asks for the TTL of every packet before bind(2): a packet queued
 // before the option is set carries none and would be dropped as off-link,
 // costing a whole slow interval at start.
-func setRx(fd int, v6 bool) error {
+func setRxTTL(fd int, v6 bool) error {
 	if v6 {
 		return errors.Join(
 			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1),
@@ -130,6 +145,12 @@ func setRx(fd int, v6 bool) error {
 	return errors.Join(
 		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1),
 		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MINTTL, ttlGTSM))
+}
+
+// setRx asks for the TTL as above and for the kernel's receive timestamp of
+// every packet (see rxSock.ReadFrom).
+func setRx(fd int, v6 bool) error {
+	return errors.Join(setRxTTL(fd, v6), unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1))
 }
 
 // setTx sets TTL 255 and CS6, and shrinks the receive buffer: nothing
@@ -146,37 +167,58 @@ func setTx(fd int, v6 bool) error {
 		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, tosCS6))
 }
 
-type conn4 struct{ c *ipv4.PacketConn }
-
-func (c conn4) ReadFrom(b []byte) (int, int, netip.Addr, error) {
-	n, cm, src, err := c.c.ReadFrom(b)
-	ttl := -1
-	if cm != nil {
-		ttl = cm.TTL
-	}
-	return n, ttl, udpAddr(src), err
+// rxSock reads control packets with their TTL (or hop limit) and the
+// kernel's receive timestamp. Read by one goroutine: oob is reused.
+type rxSock struct {
+	c *net.UDPConn
+	queue
+	oob []byte
 }
 
-func (c conn4) Close() error { return c.c.Close() }
-
-type conn6 struct{ c *ipv6.PacketConn }
-
-func (c conn6) ReadFrom(b []byte) (int, int, netip.Addr, error) {
-	n, cm, src, err := c.c.ReadFrom(b)
-	ttl := -1
-	if cm != nil {
-		ttl = cm.HopLimit
+// ReadFrom returns the datagram's TTL, -1 when none came with it, and
+// when the kernel received it: the packet may wait in the socket (the
+// reader not scheduled) and a frugal session must not take a packet that
+// came before its question for the answer (see Session.answered). at is
+// the time of the read when the kernel gave none.
+func (r *rxSock) ReadFrom(b []byte) (n, ttl int, src netip.Addr, at time.Time, err error) {
+	n, oobn, _, from, err := r.c.ReadMsgUDPAddrPort(b, r.oob)
+	at, ttl = time.Now(), -1
+	if err != nil {
+		return 0, ttl, netip.Addr{}, at, err
 	}
-	return n, ttl, udpAddr(src), err
+	msgs, perr := unix.ParseSocketControlMessage(r.oob[:oobn])
+	if perr != nil {
+		return n, ttl, from.Addr().Unmap().WithZone(""), at, nil
+	}
+	for _, m := range msgs {
+		switch {
+		case (m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_TTL ||
+			m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_HOPLIMIT) && len(m.Data) >= 4:
+			ttl = int(int32(binary.NativeEndian.Uint32(m.Data)))
+		case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})):
+			// The kernel's struct timespec, as x/sys lays it out for this
+			// architecture.
+			ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+			at = at.Add(-waited(at, time.Unix(ts.Unix())))
+		}
+	}
+	return n, ttl, from.Addr().Unmap().WithZone(""), at, nil
 }
 
-func (c conn6) Close() error { return c.c.Close() }
+func (r *rxSock) Close() error { return r.c.Close() }
 
-// udpAddr drops the zone: sessions are keyed by address and interface.
-func udpAddr(a net.Addr) netip.Addr {
-	u, ok := a.(*net.UDPAddr)
-	if !ok {
-		return netip.Addr{}
+// waited is how long a packet the kernel stamped at k (its wall clock)
+// waited until now. The arrival is then now less that, on the monotonic
+// clock the sessions compare times with, so that a step of the wall clock
+// cannot make a fresh packet look old; a wait beyond maxSocketWait (a
+// step while it waited) counts as none.
+func waited(now, k time.Time) time.Duration {
+	d := now.Round(0).Sub(k)
+	if d < 0 || d > maxSocketWait {
+		return 0
 	}
-	return u.AddrPort().Addr().Unmap().WithZone("")
+	return d
 }
+
+// maxSocketWait bounds the wait a receive timestamp may show.
+const maxSocketWait = 5 * time.Second

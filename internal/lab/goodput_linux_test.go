@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/uplinkd/uplinkd/internal/api"
 )
 
 // TestSLAGoodput: a carrier throttled to 128 kbit/s answers its probes
@@ -44,6 +46,8 @@ func TestSLAGoodput(t *testing.T) {
 			t.Fatalf("sla %+v: want docomo alone judged (its [uplink.sla]), the others measured only", s)
 		}
 	}
+	idle := slaOf(t, status(t, l, "edge"), "docomo")
+	t.Logf("MEASURE docomo idle: rate %.1f kbit/s (its liveness: BFD and the SLA's probes), rtt %.1f ms, by %s", idle.RateKbps, idle.RTTMs, idle.Probe)
 	all, rest := tunnelsOf(l), tunnelsOf(l)[1:]
 	w := watch(t, l)
 	// The flows must start with docomo in the set: the resilient groups
@@ -77,10 +81,12 @@ func TestSLAGoodput(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
+	trail := slaTrail(l, "docomo", 500*time.Millisecond)
 	took, got, err := w.Wait(t.Context(), start, 20*time.Second, OnlyVia(rest...))
 	if err != nil {
-		t.Fatalf("edge default via %v with docomo throttled to 128 kbit/s, want %v", got, rest)
+		t.Fatalf("edge default via %v with docomo throttled to 128 kbit/s, want %v; docomo's SLA every 500 ms since:\n%s", got, rest, trail())
 	}
+	t.Logf("docomo SLA trail:\n%s", trail())
 	ls := status(t, l, "edge")
 	s, link := slaOf(t, ls, "docomo"), linkNamed(ls.ECMP, "docomo")
 	t.Logf("MEASURE docomo throttled to 128 kbit/s under load: out of the ECMP set %v after the throttle; %s; rate %.0f kbit/s, goodput %.0f kbit/s, rtt %.0f ms (baseline %.1f ms); BFD %s",
@@ -100,4 +106,47 @@ func TestSLAGoodput(t *testing.T) {
 		t.Fatalf("edge default via %v after the throttle ended, want %v", got, all)
 	}
 	t.Logf("MEASURE docomo back %v after the throttle ended (recover 3 s)", back.Round(time.Millisecond))
+}
+
+// slaTrail polls link's SLA status every period until the returned func
+// is called, which stops it and gives what it saw, a line a poll: what a
+// failed wait needs to tell a stalled flow (rate near 0, nothing loaded)
+// from a slow verdict.
+func slaTrail(l *Lab, link string, period time.Duration) func() string {
+	stop, done := make(chan struct{}), make(chan struct{})
+	var b strings.Builder
+	start := time.Now()
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			st, err := api.NewClient(l.Socket("edge")).Status()
+			if err != nil {
+				fmt.Fprintf(&b, "%6.1fs: %v\n", time.Since(start).Seconds(), err)
+				continue
+			}
+			for _, s := range st.SLA {
+				if s.Link == link {
+					fmt.Fprintf(&b, "%6.1fs: rate %.0f goodput %.0f loaded %d/%d loss %.0f %% rtt %.0f ms (baseline %.1f, %s) degraded %v %s\n",
+						time.Since(start).Seconds(), s.RateKbps, s.GoodputKbps, s.LoadedSamples, s.Samples,
+						s.LossPercent, s.RTTMs, s.BaselineRTTMs, s.Probe, s.Degraded, s.Reason)
+				}
+			}
+		}
+	}()
+	return func() string {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		<-done
+		return b.String()
+	}
 }
