@@ -134,8 +134,8 @@ type frugalState struct {
 	// userRxLast is userRx as last read, unconfirmed: the reply window
 	// counts only what two readings agree on, against a control packet in
 	// the instant between leaving the socket and being counted (see
-	// controlRx).
-	userRxLast int64
+	// controlRx). userRxSeen is the highest unconfirmed: what answers.
+	userRxLast, userRxSeen int64
 	nextSample time.Time
 	// quietSince is the first sample that saw traffic sent and nothing
 	// received since; txSamples counts the samples with traffic sent from
@@ -252,7 +252,7 @@ func (s *Session) observe(t Traffic, c controlCount, now time.Time) effect {
 	if !fr.primed || t.RxPackets < fr.rx || t.TxPackets < fr.tx {
 		// First reading, or the counters went back (a re-created
 		// interface): a new baseline, nothing to judge yet.
-		fr.primed, fr.rx, fr.tx, fr.user, fr.userRx, fr.userRxLast = true, t.RxPackets, t.TxPackets, user, userRx, userRx
+		fr.primed, fr.rx, fr.tx, fr.user, fr.userRx, fr.userRxLast, fr.userRxSeen = true, t.RxPackets, t.TxPackets, user, userRx, userRx, userRx
 		return effect{}
 	}
 	confirmed := min(userRx, fr.userRxLast)
@@ -260,7 +260,8 @@ func (s *Session) observe(t Traffic, c controlCount, now time.Time) effect {
 	// Traffic of others that came in answers what went out, at once;
 	// control packets answer by their own arrival time, in receive. The
 	// reply window waits for two readings to agree.
-	rxMoved, txMoved, userRxMoved := userRx > fr.userRx, user > fr.user, confirmed > fr.userRx
+	rxMoved, txMoved, userRxMoved := userRx > fr.userRxSeen, user > fr.user, confirmed > fr.userRx
+	fr.userRxSeen = max(fr.userRxSeen, userRx)
 	fr.rx, fr.tx = t.RxPackets, t.TxPackets
 	fr.user, fr.userRx = max(fr.user, user), max(fr.userRx, confirmed)
 	if txMoved && !userRxMoved && !fr.busyUntil.IsZero() {
