@@ -136,6 +136,7 @@ type frugalState struct {
 	// the instant between leaving the socket and being counted (see
 	// controlRx). userRxSeen is the highest unconfirmed: what answers.
 	userRxLast, userRxSeen int64
+
 	nextSample time.Time
 	// quietSince is the first sample that saw traffic sent and nothing
 	// received since; txSamples counts the samples with traffic sent from
