@@ -26,6 +26,19 @@ import (
 // unjudged.
 const loadShare = 0.03
 
+// A lost probe needs less: TCP stalled behind a throttle (its flows in
+// retransmission backoff, one packet a flow every second or two) carries
+// 10 to 30 kbit/s while its probes are lost to the overflowing queue, and
+// more than half of a window lost is no carrier that reaches MinGoodput
+// either. lostShare of MinGoodput, but never less than liveFloor: an idle
+// tunnel on a lossy carrier, carrying only BFD and these probes (up to
+// 5 kbit/s at 100 ms BFD and 200 ms probes), is judged by its loss
+// limit, not taken for a full one.
+const (
+	lostShare = 0.01
+	liveFloor = 8e3
+)
+
 // minLoaded is how many loaded probes a window needs, and at least half of
 // its probes must be: one slow probe during a download is no verdict.
 const minLoaded = 3
@@ -34,11 +47,14 @@ const minLoaded = 3
 // built: it came back LoadDelay late, or not at all (the queue was full:
 // a shallow buffer drops rather than delays, and a policer has none).
 func (j *Judge) loaded(s Sample) bool {
-	if j.th.MinGoodput <= 0 || s.Rate < loadShare*j.th.MinGoodput {
+	if j.th.MinGoodput <= 0 {
 		return false
 	}
 	if s.Lost {
-		return true
+		return s.Rate >= max(lostShare*j.th.MinGoodput, liveFloor)
+	}
+	if s.Rate < loadShare*j.th.MinGoodput {
+		return false
 	}
 	floor, ok := j.floor.min()
 	return ok && s.RTT >= floor+j.th.LoadDelay

@@ -43,6 +43,9 @@ func TestGoodputUnderLoad(t *testing.T) {
 		// What the lab's throttle does to TCP: most packets lost, the flows
 		// in backoff, far below the throttle's own rate.
 		{"throttled, TCP backing off: 50 kbit/s, probes lost", -1, constRate(50e3), true},
+		{"throttled, TCP stalled in backoff: 15 kbit/s, probes lost", -1, constRate(15e3), true},
+		{"idle on a lossy carrier: liveness alone, 5 kbit/s, probes lost", -1, constRate(5e3), false},
+		{"little traffic, slow probes (jitter): 15 kbit/s", 180 * time.Millisecond, constRate(15e3), false},
 		{"full one probe in four", 180 * time.Millisecond, func(i int) float64 {
 			if i%4 == 0 {
 				return 128e3

@@ -17,9 +17,10 @@ type Thresholds struct {
 	Recover   time.Duration // how long it meets them all before it returns
 	// MinGoodput is what the tunnel must carry when it is loaded, in
 	// bits a second (0: not judged). Loaded means its probes come back
-	// LoadDelay slower than its baseline, or are lost, while it carries
-	// at least 3 % of MinGoodput (loadShare): a queue in front of the
-	// carrier's bottleneck.
+	// LoadDelay slower than its baseline while it carries at least 3 % of
+	// MinGoodput (loadShare), or are lost while it carries 1 % and more
+	// than its liveness alone (lostShare, liveFloor): a queue in front of
+	// the carrier's bottleneck.
 	MinGoodput float64
 	LoadDelay  time.Duration
 }
