@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/sla"
 )
 
 // TestSLAGoodput: a carrier throttled to 128 kbit/s answers its probes
@@ -46,7 +47,15 @@ func TestSLAGoodput(t *testing.T) {
 			t.Fatalf("sla %+v: want docomo alone judged (its [uplink.sla]), the others measured only", s)
 		}
 	}
-	idle := slaOf(t, status(t, l, "edge"), "docomo")
+	// Its figures once the window holds a second of probes (the first
+	// interval's rate is not known).
+	var idle sla.LinkStatus
+	eventually(t, 10*time.Second, func() string {
+		if idle = slaOf(t, status(t, l, "edge"), "docomo"); idle.Samples < 5 {
+			return fmt.Sprintf("docomo has %d SLA samples", idle.Samples)
+		}
+		return ""
+	})
 	t.Logf("MEASURE docomo idle: rate %.1f kbit/s (its liveness: BFD and the SLA's probes), rtt %.1f ms, by %s", idle.RateKbps, idle.RTTMs, idle.Probe)
 	all, rest := tunnelsOf(l), tunnelsOf(l)[1:]
 	w := watch(t, l)
