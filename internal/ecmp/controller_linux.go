@@ -54,6 +54,7 @@ type Controller struct {
 	lastErr   error
 	lastFail  Failover
 	changes   int
+	written   []routeWrite // not yet logged
 	// writeErrors counts kernel writes that failed, bfdRebinds BFD
 	// sessions re-created for a re-created tunnel interface.
 	writeErrors int
@@ -297,7 +298,9 @@ func (c *Controller) reconcile(ctx context.Context) (time.Time, []bfd.SessionCon
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
 	c.lastErr = errors.Join(c.program(want),
 		c.programReturns(returnRoutes(c.plan, routes, c.members, c.aliveAt(now)), true))
-	c.noteFailover(want, time.Now())
+	done := time.Now()
+	c.logWritten()
+	c.noteFailover(want, done)
 	c.noteLastResort(used, time.Now())
 	return earliest(c.live.NextExpiry(now), c.grace.next()), stale
 }
@@ -334,7 +337,9 @@ func (c *Controller) reconcileLiveness() {
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
 	c.lastErr = errors.Join(c.programChanged(want),
 		c.programReturns(returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now)), false))
-	c.noteFailover(want, time.Now())
+	done := time.Now()
+	c.logWritten()
+	c.noteFailover(want, done)
 	c.noteLastResort(used, time.Now())
 }
 

@@ -120,8 +120,9 @@ func sameNexthops(a, b []fib.WeightedNexthop) bool {
 func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
 	mp := fib.Multipath{Table: c.plan.Table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: nhs}
 	c.changes++
-	// Logged after the write: the line costs nothing the route waits for.
-	defer c.log.Info("ecmp route", "prefix", p, "nexthops", describe(nhs))
+	// Logged once every route is written (logWritten): a line costs
+	// nothing the routes wait for, the IPv6 default not the IPv4 one's.
+	c.written = append(c.written, routeWrite{p, nhs})
 	if !c.resilient {
 		if len(nhs) == 0 {
 			return c.fib.DeleteRoutes(c.plan.Table, config.RouteProtocol, []fib.Route{{Prefix: p}})
@@ -138,6 +139,21 @@ func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
 		return fmt.Errorf("ecmp route %s: %w", p, err)
 	}
 	return nil
+}
+
+// routeWrite is a route written, to be logged.
+type routeWrite struct {
+	prefix netip.Prefix
+	nhs    []fib.WeightedNexthop
+}
+
+// logWritten logs the routes written since it was last called. Called
+// with c.mu held, after the kernel writes of a reconcile.
+func (c *Controller) logWritten() {
+	for _, w := range c.written {
+		c.log.Info("ecmp route", "prefix", w.prefix, "nexthops", describe(w.nhs))
+	}
+	c.written = c.written[:0]
 }
 
 // groupID returns the prefix's resilient group, allocating the lowest

@@ -1,6 +1,7 @@
 package ecmp
 
 import (
+	"context"
 	"log/slog"
 	"net/netip"
 	"os/exec"
@@ -108,3 +109,55 @@ func routeVia(t *testing.T, dst string) string {
 	}
 	return l.Attrs().Name
 }
+
+// TestRoutesLoggedAfterEveryWrite: a failover writes every changed route
+// before it logs any (a log line can wait on a slow journal or disk, and
+// the second default route must not wait behind the first one's line).
+func TestRoutesLoggedAfterEveryWrite(t *testing.T) {
+	if !nstest.Enter(t) {
+		return
+	}
+	for _, cmd := range [][]string{
+		{"ip", "link", "add", "t1", "type", "veth", "peer", "name", "t1p"},
+		{"ip", "link", "set", "t1", "up"}, {"ip", "link", "set", "t1p", "up"},
+		{"ip", "addr", "add", "198.18.100.0/31", "dev", "t1"},
+	} {
+		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", cmd, err, out)
+		}
+	}
+	h, err := fib.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	// At each line logged, where the two prefixes lead in the kernel.
+	var seen []string
+	log := slog.New(handlerFunc(func(r slog.Record) {
+		if r.Message == "ecmp route" {
+			seen = append(seen, routeVia(t, "198.51.100.7")+","+routeVia(t, "203.0.113.7"))
+		}
+	}))
+	c := &Controller{log: log, fib: h, plan: Plan{Table: 254},
+		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
+	t1, _ := netlink.LinkByName("t1")
+	want := map[netip.Prefix][]fib.WeightedNexthop{
+		netip.MustParsePrefix("198.51.100.0/24"): {nh("198.18.100.1", t1.Attrs().Index, 1)},
+		netip.MustParsePrefix("203.0.113.0/24"):  {nh("198.18.100.1", t1.Attrs().Index, 1)},
+	}
+	if err := c.programChanged(want); err != nil {
+		t.Fatal(err)
+	}
+	c.logWritten()
+	if len(seen) != 2 || seen[0] != "t1,t1" || seen[1] != "t1,t1" {
+		t.Errorf("routes in the kernel at each line logged: %q, want both via t1 at both lines", seen)
+	}
+}
+
+// handlerFunc is a slog.Handler that hands every record to f.
+type handlerFunc func(slog.Record)
+
+func (f handlerFunc) Enabled(context.Context, slog.Level) bool      { return true }
+func (f handlerFunc) Handle(_ context.Context, r slog.Record) error { f(r); return nil }
+func (f handlerFunc) WithAttrs([]slog.Attr) slog.Handler            { return f }
+func (f handlerFunc) WithGroup(string) slog.Handler                 { return f }
