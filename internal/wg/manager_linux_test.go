@@ -387,3 +387,31 @@ func TestSourceRoutesKeepOwnTrafficInItsTunnel(t *testing.T) {
 		t.Errorf("source table remains after Close: %s", got)
 	}
 }
+
+// TestSourceRouteIPv6Stays: an edge tunnel with an IPv6 address has an
+// IPv6 default in its source table, and a second Apply leaves it there
+// and changes nothing (the kernel stores an IPv6 route added without a
+// metric at 1024; read back, that must not pass for another route, which
+// the sweep then deleted: the default came and went with every Apply).
+func TestSourceRouteIPv6Stays(t *testing.T) {
+	if !nstest.Enter(t) {
+		return
+	}
+	carrierLink(t)
+	m := newManager(t)
+	defer m.Close()
+	d := withSources(pair(t, "docomo", "softbank"))
+	d.Sources[0].Addrs = append(d.Sources[0].Addrs, netip.MustParsePrefix("2001:db8:200::1/128"))
+	if _, err := m.Apply(d); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		r, err := m.Apply(d)
+		if err != nil || len(r.Changes) != 0 {
+			t.Errorf("apply %d after the first: %v, changes %q", i+2, err, r.Changes)
+		}
+		if got := sh(t, "ip", "-6", "route", "show", "table", "6301"); !strings.Contains(got, "default dev wgt-e-docomo") {
+			t.Errorf("after apply %d: table 6301's IPv6 routes %q, want the default through wgt-e-docomo", i+2, strings.TrimSpace(got))
+		}
+	}
+}

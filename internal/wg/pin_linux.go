@@ -202,8 +202,18 @@ func keyOf(rt netlink.Route, fam int) routeKey {
 	if k.Type == unix.RTN_UNREACHABLE {
 		k.Link = 0
 	}
+	if fam == netlink.FAMILY_V6 && k.Metric == ip6DefaultMetric {
+		k.Metric = 0 // as we write it: see ip6DefaultMetric
+	}
 	return k
 }
+
+// ip6DefaultMetric is the metric the kernel gives an IPv6 route added
+// without one (IP6_RT_PRIO_USER). Read back as it is, such a route did not
+// match the key it was written from: the next Apply wrote it again and its
+// sweep deleted the route read, so a tunnel's IPv6 source default and a
+// pin's IPv6 default came and went with every Apply.
+const ip6DefaultMetric = 1024
 
 // ensureLooseRPF keeps reverse-path filtering on a carrier link from being
 // strict: replies of the second and third tunnels arrive on links that the
