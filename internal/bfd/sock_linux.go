@@ -61,14 +61,6 @@ func (q queue) Pending() bool {
 	return n > 0
 }
 
-func closeOnErr(c net.PacketConn, err error) error {
-	if err != nil {
-		c.Close()
-		return fmt.Errorf("enable ttl control messages: %w", err)
-	}
-	return nil
-}
-
 // dialUDP opens the session's sending socket: a random source port that
 // stays fixed for the session's life, TTL 255, bound to the interface.
 // It is not connected: connect(2) would need a route to the peer at Add
@@ -186,9 +178,10 @@ func (r *rxSock) ReadFrom(b []byte) (n, ttl int, src netip.Addr, at time.Time, e
 	if err != nil {
 		return 0, ttl, netip.Addr{}, at, err
 	}
+	src = from.Addr().Unmap().WithZone("") // sessions are keyed by address and interface
 	msgs, perr := unix.ParseSocketControlMessage(r.oob[:oobn])
 	if perr != nil {
-		return n, ttl, from.Addr().Unmap().WithZone(""), at, nil
+		return n, ttl, src, at, nil
 	}
 	for _, m := range msgs {
 		switch {
@@ -202,7 +195,7 @@ func (r *rxSock) ReadFrom(b []byte) (n, ttl int, src netip.Addr, at time.Time, e
 			at = at.Add(-waited(at, time.Unix(ts.Unix())))
 		}
 	}
-	return n, ttl, from.Addr().Unmap().WithZone(""), at, nil
+	return n, ttl, src, at, nil
 }
 
 func (r *rxSock) Close() error { return r.c.Close() }

@@ -298,11 +298,18 @@ func (c *Controller) reconcile(ctx context.Context) (time.Time, []bfd.SessionCon
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
 	c.lastErr = errors.Join(c.program(want),
 		c.programReturns(returnRoutes(c.plan, routes, c.members, c.aliveAt(now)), true))
+	c.afterWrites(want, used)
+	return earliest(c.live.NextExpiry(now), c.grace.next()), stale
+}
+
+// afterWrites ends a reconcile's kernel writes: the failover's FIB time is
+// taken before the routes are logged (logWritten), then the last resort's
+// state. Called with c.mu held.
+func (c *Controller) afterWrites(want map[netip.Prefix][]fib.WeightedNexthop, used []netip.Prefix) {
 	done := time.Now()
 	c.logWritten()
 	c.noteFailover(want, done)
 	c.noteLastResort(used, time.Now())
-	return earliest(c.live.NextExpiry(now), c.grace.next()), stale
 }
 
 // keepAdopted adds the restart grace's routes to want. Called with c.mu
@@ -337,10 +344,7 @@ func (c *Controller) reconcileLiveness() {
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
 	c.lastErr = errors.Join(c.programChanged(want),
 		c.programReturns(returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now)), false))
-	done := time.Now()
-	c.logWritten()
-	c.noteFailover(want, done)
-	c.noteLastResort(used, time.Now())
+	c.afterWrites(want, used)
 }
 
 // lookupMembers maps BGP peers to the tunnels they are reached through.

@@ -22,7 +22,7 @@ func TestProgramRecordsOnlyWhatLanded(t *testing.T) {
 	if !nstest.Enter(t) {
 		return
 	}
-	for _, cmd := range [][]string{
+	h := nsWithLinks(t, [][]string{
 		{"ip", "link", "set", "lo", "up"},
 		{"ip", "link", "add", "t1", "type", "veth", "peer", "name", "t1p"},
 		{"ip", "link", "set", "t1", "up"}, {"ip", "link", "set", "t1p", "up"},
@@ -30,16 +30,7 @@ func TestProgramRecordsOnlyWhatLanded(t *testing.T) {
 		{"ip", "link", "add", "bo", "type", "veth", "peer", "name", "bop"},
 		{"ip", "link", "set", "bo", "up"}, {"ip", "link", "set", "bop", "up"},
 		{"ip", "addr", "add", "198.18.5.2/24", "dev", "bo"},
-	} {
-		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", cmd, err, out)
-		}
-	}
-	h, err := fib.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	})
 	c := &Controller{log: slog.New(slog.DiscardHandler), fib: h, plan: Plan{Table: 254},
 		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
 	t1, _ := netlink.LinkByName("t1")
@@ -117,20 +108,11 @@ func TestRoutesLoggedAfterEveryWrite(t *testing.T) {
 	if !nstest.Enter(t) {
 		return
 	}
-	for _, cmd := range [][]string{
+	h := nsWithLinks(t, [][]string{
 		{"ip", "link", "add", "t1", "type", "veth", "peer", "name", "t1p"},
 		{"ip", "link", "set", "t1", "up"}, {"ip", "link", "set", "t1p", "up"},
 		{"ip", "addr", "add", "198.18.100.0/31", "dev", "t1"},
-	} {
-		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", cmd, err, out)
-		}
-	}
-	h, err := fib.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	})
 	// At each line logged, where the two prefixes lead in the kernel.
 	var seen []string
 	log := slog.New(handlerFunc(func(r slog.Record) {
@@ -161,3 +143,20 @@ func (f handlerFunc) Enabled(context.Context, slog.Level) bool      { return tru
 func (f handlerFunc) Handle(_ context.Context, r slog.Record) error { f(r); return nil }
 func (f handlerFunc) WithAttrs([]slog.Attr) slog.Handler            { return f }
 func (f handlerFunc) WithGroup(string) slog.Handler                 { return f }
+
+// nsWithLinks runs each command (the test's links and addresses) in the
+// test's namespace and opens a fib.Handle there, closed at the test's end.
+func nsWithLinks(t *testing.T, cmds [][]string) *fib.Handle {
+	t.Helper()
+	for _, cmd := range cmds {
+		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", cmd, err, out)
+		}
+	}
+	h, err := fib.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}

@@ -95,7 +95,7 @@ func TestSLAGoodput(t *testing.T) {
 	if err != nil {
 		t.Fatalf("edge default via %v with docomo throttled to 128 kbit/s, want %v; docomo's SLA every 500 ms since:\n%s", got, rest, trail())
 	}
-	t.Logf("docomo SLA trail:\n%s", trail())
+	trail() // stops it
 	ls := status(t, l, "edge")
 	s, link := slaOf(t, ls, "docomo"), linkNamed(ls.ECMP, "docomo")
 	t.Logf("MEASURE docomo throttled to 128 kbit/s under load: out of the ECMP set %v after the throttle; %s; rate %.0f kbit/s, goodput %.0f kbit/s, rtt %.0f ms (baseline %.1f ms); BFD %s",
