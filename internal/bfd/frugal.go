@@ -96,21 +96,19 @@ type controlRx interface {
 	Pending() bool
 }
 
-// controlCount is one reading of a controlRx: known is false without one.
+// controlCount is one reading of a controlRx.
 type controlCount struct {
-	taken          uint64
-	pending, known bool
+	taken   uint64
+	pending bool
 }
 
 // controlSeen reads the socket's queue before its count: a packet that
 // leaves the queue between the two is then in the count. Called off the
-// lock, after the tunnel's counters.
+// lock, after the tunnel's counters. Every frugal session has a controlRx
+// (Manager.Add gives it the listener with its tunnel's counters).
 func (s *Session) controlSeen() controlCount {
-	if s.ctl == nil {
-		return controlCount{}
-	}
 	pending := s.ctl.Pending()
-	return controlCount{taken: s.ctl.Taken(), pending: pending, known: true}
+	return controlCount{taken: s.ctl.Taken(), pending: pending}
 }
 
 // TrafficSource reads one tunnel's counters for a frugal session.
@@ -242,12 +240,9 @@ func (s *Session) retarget() (faster bool) {
 func (s *Session) observe(t Traffic, c controlCount, now time.Time) effect {
 	fr := &s.st.fr
 	user := int64(t.TxPackets) - int64(fr.own)
-	ctl := s.st.rxPackets
-	if c.known {
-		ctl = c.taken
-		if c.pending {
-			ctl++ // one at least; more at once only if the reader stalls for a whole interval
-		}
+	ctl := c.taken
+	if c.pending {
+		ctl++ // one at least; more at once only if the reader stalls for a whole interval
 	}
 	userRx := int64(t.RxPackets) - int64(ctl)
 	if !fr.primed || t.RxPackets < fr.rx || t.TxPackets < fr.tx {
