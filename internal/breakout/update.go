@@ -6,7 +6,6 @@ import (
 	"iter"
 	"math"
 	"net/netip"
-	"slices"
 
 	"go4.org/netipx"
 )
@@ -86,13 +85,13 @@ type Verdict struct {
 // does not leaves it, and what is installed, as they are.
 func CheckUpdate(g Guards, u Update) (Verdict, error) {
 	gd := newGuard(g)
-	prev, next := gd.prefixes(u.Previous), gd.prefixes(u.Next)
-	others := gd.union(u.Others)
-	add, del := Diff(prev, next)
-	v := Verdict{Source: measure(prev, next, add, del)}
+	prev, next := gd.guardedOf(u.Previous), gd.guardedOf(u.Next)
+	others := gd.guardedOf(u.Others...)
+	d := countDiff(prev, next, others)
+	v := Verdict{Source: measure(prev, next, d)}
 	v.Whole = v.Source
-	if len(others) > 0 {
-		v.Whole = measureWhole(others, prev, next, add, del)
+	if others.Len() > 0 {
+		v.Whole = measureWhole(others, prev, next, d)
 	}
 	hold := func(scope string, limit error, format string, args ...any) (Verdict, error) {
 		return v, &HoldError{Source: u.Source, Scope: scope, Limit: limit, Detail: fmt.Sprintf(format, args...)}
@@ -153,53 +152,23 @@ func (c Change) over(limit float64) (family string, share float64, over bool) {
 
 func pct(share float64) string { return fmt.Sprintf("%.1f%%", 100*share) }
 
-// prefixes returns the prefixes of es that pass the per-entry guards,
-// sorted and without duplicates.
-func (g guard) prefixes(es []Entry) []netip.Prefix {
-	ps := make([]netip.Prefix, 0, len(es))
-	for _, e := range es {
-		if _, ok := g.check(e); ok {
-			ps = append(ps, e.Prefix)
-		}
-	}
-	return SortPrefixes(ps)
-}
-
-// union is prefixes of all the sets together.
-func (g guard) union(sets [][]Entry) []netip.Prefix {
-	n := 0
-	for _, s := range sets {
-		n += len(s)
-	}
-	ps := make([]netip.Prefix, 0, n)
-	for _, s := range sets {
-		for _, e := range s {
-			if _, ok := g.check(e); ok {
-				ps = append(ps, e.Prefix)
-			}
-		}
-	}
-	return SortPrefixes(ps)
-}
-
-// measure compares two sorted, unique prefix lists; add and del are
-// their Diff.
-func measure(prev, next, add, del []netip.Prefix) Change {
-	c := Change{Previous: len(prev), Next: len(next), Added: len(add), Removed: len(del)}
-	c.summarize(slices.Values(next))
+// measure compares two guarded sets, d their diff counted.
+func measure(prev, next guarded, d diffCount) Change {
+	c := Change{Previous: prev.Len(), Next: next.Len(), Added: d.added, Removed: d.removed}
+	c.summarize(next.all())
 	return c
 }
 
 // measureWhole is measure of others+prev against others+next, without
-// building either union: a million prefixes are 16 MB a copy.
-func measureWhole(others, prev, next, add, del []netip.Prefix) Change {
+// building either union.
+func measureWhole(others, prev, next guarded, d diffCount) Change {
 	c := Change{
-		Previous: len(others) + len(prev) - countIn(others, prev),
-		Next:     len(others) + len(next) - countIn(others, next),
-		Added:    len(add) - countIn(others, add),
-		Removed:  len(del) - countIn(others, del),
+		Previous: others.Len() + prev.Len() - prev.countIn(others),
+		Next:     others.Len() + next.Len() - next.countIn(others),
+		Added:    d.added - d.addedElsewhere,
+		Removed:  d.removed - d.removedElsewhere,
 	}
-	c.summarize(merged(others, next))
+	c.summarize(others.mergedWith(next))
 	return c
 }
 
@@ -219,33 +188,4 @@ func (c *Change) summarize(ps iter.Seq[netip.Prefix]) {
 		}
 	})
 	c.Coverage6 = min(c.Coverage6, 1) // a prefix outside 2000::/3 still counts
-}
-
-// countIn counts the prefixes of ps (sorted) that are in set (sorted).
-func countIn(set, ps []netip.Prefix) int {
-	n := 0
-	for _, p := range ps {
-		if _, ok := slices.BinarySearchFunc(set, p, ComparePrefix); ok {
-			n++
-		}
-	}
-	return n
-}
-
-// merged yields the prefixes of two sorted lists in order.
-func merged(a, b []netip.Prefix) iter.Seq[netip.Prefix] {
-	return func(yield func(netip.Prefix) bool) {
-		i, j := 0, 0
-		for i < len(a) || j < len(b) {
-			var p netip.Prefix
-			if j == len(b) || (i < len(a) && ComparePrefix(a[i], b[j]) <= 0) {
-				p, i = a[i], i+1
-			} else {
-				p, j = b[j], j+1
-			}
-			if !yield(p) {
-				return
-			}
-		}
-	}
 }

@@ -3,6 +3,7 @@ package breakout
 import (
 	"errors"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -107,5 +108,40 @@ func TestCheckUpdateMeasures(t *testing.T) {
 	}
 	if want := 70.0 / (1 << 26); src.Coverage4 != want {
 		t.Errorf("source covers %g of IPv4, want %g", src.Coverage4, want)
+	}
+}
+
+// TestCheckUpdateMemory: the gate of a large source measures it through
+// positions into its entries (4 bytes a prefix), not copies of its
+// prefixes and of their diff (32 bytes each, 61 MB for the 998 k table on
+// top of its entries). Both a new source and a refresh of one.
+func TestCheckUpdateMemory(t *testing.T) {
+	const n = 400_000
+	prev, next := spread("big", 0, n), spread("big", 1, n) // every prefix moved: the largest diff
+	others := [][]Entry{spread("other", 2, 1000)}
+	g := limits
+	g.MaxChurn, g.MaxGrowth = 0, 0 // measure all of it: no early hold
+	for _, tc := range []struct {
+		name string
+		u    Update
+	}{
+		{"new source", Update{Source: "big", Next: next, Others: others}},
+		{"refresh", Update{Source: "big", Previous: prev, Next: next, Others: others}},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		v, err := CheckUpdate(g, tc.u)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if v.Source.Next != n || v.Source.Added != n {
+			t.Errorf("%s: measured %+v, want %d next, all added", tc.name, v.Source, n)
+		}
+		perEntry := float64(after.TotalAlloc-before.TotalAlloc) / float64(len(tc.u.Previous)+n)
+		t.Logf("%s: %.1f bytes allocated per entry", tc.name, perEntry)
+		if perEntry > 8 {
+			t.Errorf("%s: allocated %.1f bytes per entry, want ≤ 8 (positions, not prefix copies)", tc.name, perEntry)
+		}
 	}
 }
