@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +36,7 @@ func labRows(ctx context.Context, o options, bin string) []row {
 	l := &benchLab{Lab: lab.New(lab.Options{Tag: "b", Binary: bin})}
 	addCleanup(func() { l.Down() })
 	defer l.Down()
+	defer keepLogs(l.Lab, o.keepLogs)
 	cold, err := coldStart(ctx, l)
 	if err != nil {
 		return []row{failed("7", "cold start: lab up", err)}
@@ -215,3 +218,24 @@ func nft(ns, script string) error {
 // clamp keeps the rows other than the failover ones (which take -n as it
 // is) to a count that fits the bench's time: n within lo..hi.
 func clamp(n, lo, hi int) int { return min(max(n, lo), hi) }
+
+// keepLogs copies the lab's daemon logs into dir, when one is given.
+func keepLogs(l *lab.Lab, dir string) {
+	if dir == "" {
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(l.Dir, "*.log"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		logf("keep logs: %v", err)
+		return
+	}
+	for _, f := range logs {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644)
+		}
+		if err != nil {
+			logf("keep logs: %v", err)
+		}
+	}
+}

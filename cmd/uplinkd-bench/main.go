@@ -33,6 +33,9 @@ type options struct {
 	// labRows chooses the lab's rows (the lab itself, row 7, always runs).
 	labRows string
 	verbose bool
+	// keepLogs is a directory the lab's daemon logs are copied to before
+	// the lab is torn down ("": not kept).
+	keepLogs string
 	// speak is set in the bench's own child process that runs uplinkd's
 	// announcer for row 5 inside its namespace.
 	speak string
@@ -50,6 +53,7 @@ func main() {
 	flag.IntVar(&o.nSlow, "n-slow", 10, "failover iterations per fault kind with BFD off (BGP hold 3 s), uplinkd and BIRD")
 	flag.StringVar(&o.labRows, "lab-rows", "all", "the lab rows to run, comma-separated: 1 (BFD failover and BIRD), 1slow (BFD off, hold 3 s, and BIRD), 2, 3, 6, 8, 9 (two hubs: hub cut, last resort), 10 (published stream and throughput), 11 (SLA steering: delay, and goodput of a throttled carrier), 12 (frugal liveness: idle cost, busy/idle/new-flow failovers); row 7 always runs")
 	flag.BoolVar(&o.verbose, "v", false, "progress on stderr")
+	flag.StringVar(&o.keepLogs, "keep-logs", "", "copy the lab's daemon logs into this directory before the lab goes (to read a row's outliers against the daemons' own lines)")
 	flag.StringVar(&o.speak, "speak", "", "internal: run uplinkd's announcer on the prefix list in this file (row 5 starts it in its namespace)")
 	flag.Parse()
 	if o.speak != "" {

@@ -51,6 +51,7 @@ type Controller struct {
 	installed map[netip.Prefix][]fib.WeightedNexthop
 	grace     grace                // the restart grace: adopted routes kept until BGP has them
 	downAt    map[string]time.Time // when BFD last reported a link down
+	lockedAt  time.Time            // when the running reconcile took mu: a failover's queueing, logged
 	lastErr   error
 	lastFail  Failover
 	changes   int
@@ -282,6 +283,7 @@ func (c *Controller) reconcile(ctx context.Context) (time.Time, []bfd.SessionCon
 	lrHops, lrErr := lastResortHops(plan.LastResort)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lockedAt = time.Now()
 	if err != nil {
 		c.lastErr = err
 		return time.Time{}, nil
@@ -335,6 +337,7 @@ func earliest(a, b time.Time) time.Time {
 func (c *Controller) reconcileLiveness() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.lockedAt = time.Now()
 	if c.routes == nil {
 		return // the full reconcile the caller asks for next does it all
 	}
@@ -400,7 +403,10 @@ func wgSessions(links []Link, handshake func(string) time.Time, now time.Time) m
 func (c *Controller) noteFailover(want map[netip.Prefix][]fib.WeightedNexthop, done time.Time) {
 	for name, at := range c.downAt {
 		c.lastFail = Failover{Link: name, Detected: at, FIBDone: done, Took: done.Sub(at)}
-		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", done.Sub(at).Round(time.Microsecond))
+		// queued: how much of it passed before the reconcile that wrote
+		// the change began (waking up, and waiting for the lock).
+		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", done.Sub(at).Round(time.Microsecond),
+			"queued", c.lockedAt.Sub(at).Round(time.Microsecond))
 		delete(c.downAt, name)
 	}
 }
