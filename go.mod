@@ -65,3 +65,7 @@ require (
 )
 
 replace github.com/osrg/gobgp/v3 => ./third_party/gobgp
+
+// wireguard-go with its message buffers outside the Go heap: see
+// third_party/wireguard/PATCHES.md.
+replace golang.zx2c4.com/wireguard => ./third_party/wireguard
