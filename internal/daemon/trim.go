@@ -9,19 +9,17 @@ import (
 	"time"
 )
 
-// Why trim: wireguard-go takes its message buffers (64 KiB each, a batch
-// of 128 for each reader of each device: about 70 MiB for three tunnels)
-// at start and holds them for the process's life. The runtime counts them
-// as live heap although an idle tunnel never touches most of them, so its
-// next collection waits until about as much again has been allocated, and
-// its scavenger keeps free heap below that goal resident. An idle edge
-// makes about 200 KiB of garbage a second (BFD, probes, the 10 s
-// read-backs); each new page it touches stays resident: measured, 68 MiB
-// RSS a minute after start growing 2 MiB every 10 s towards the 160 MiB
-// goal, with 35 MiB free heap that start-up had touched. So every
-// trimEvery, when garbage and free heap together reach trimMinBytes, the
-// heap is collected and the free part handed back at once: one
-// collection, a few ms (the buffers hold no pointers to scan).
+// Why trim: the runtime's next collection waits until as much again as
+// the live heap has been allocated, and its scavenger keeps free heap below
+// that goal resident. An idle edge makes about 200 KiB of garbage a second
+// (BFD, probes, the 10 s read-backs) and each new page it touches stays
+// resident. Before wireguard-go's message buffers moved off the heap
+// (third_party/wireguard/PATCHES.md) they made the goal about 70 MiB
+// larger for three tunnels, and an idle edge was measured at 68 MiB RSS a
+// minute after start growing 2 MiB every 10 s. The goal is smaller now but
+// the mechanism the same: every trimEvery, when garbage and free heap
+// together reach trimMinBytes, the heap is collected and the free part
+// handed back at once: one collection, a few ms.
 //
 // A collection costs in proportion to the live heap: tens of ms for an
 // edge, but a hub or an announcer holding a large RIB could pay hundreds
