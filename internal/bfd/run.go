@@ -110,11 +110,14 @@ func (s *Session) wakeAt() time.Time {
 	return w
 }
 
+// report tells the owner of a state change, then logs it: a failover must
+// not wait for a log line (a journal that is slow to read, or another
+// goroutine's long line holding the handler).
 func (s *Session) report(c Change) {
-	s.log.Info("bfd session state changed", "old", c.Old, "state", c.New, "diag", c.Diag, "remote_state", c.RemoteState)
 	if s.notify != nil {
 		s.notify(c)
 	}
+	s.log.Info("bfd session state changed", "old", c.Old, "state", c.New, "diag", c.Diag, "remote_state", c.RemoteState)
 }
 
 // receive applies a validated packet (RFC 5880 §6.8.6, from "Set
