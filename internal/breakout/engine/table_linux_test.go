@@ -3,6 +3,7 @@ package engine
 import (
 	"math/rand/v2"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func TestWholeTable(t *testing.T) {
 	p.Sources = []source.Config{{Spec: feed.Spec{Name: "routeviews", Kind: feed.KindASN}, URLs: []string{srv.URL}, AllowHTTP: true}}
 	want := wantSet(t, p, p.Sources[0].Spec, body).Prefixes // the reference's entries can go
 	before := heapInUse()
+	peak := watchHeap()
 	start := time.Now()
 	e := startEngine(t, p)
 	defer e.Close(true)
@@ -38,6 +40,9 @@ func TestWholeTable(t *testing.T) {
 		return e.Status().Compile.Installed == len(want)
 	})
 	total := time.Since(start)
+	objects, live := peak()
+	t.Logf("heap during it, above the %d MB before: objects (live and garbage) peaked at %d MB, live data at %d MB",
+		before>>20, (objects-before)>>20, (live-before)>>20)
 	c := e.Status().Compile
 	t.Logf("whole table: %d entries -> %d routes after aggregation; Start to installed %s (fetch, parse, persist, compile, install); compile %s; install (Sync) %s, added %d",
 		c.Accepted, c.Installed, total.Round(time.Millisecond), c.CompileTook.Round(time.Millisecond), c.InstallTook.Round(time.Millisecond), c.Added)
@@ -76,4 +81,33 @@ func heapInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse
+}
+
+// watchHeap samples the heap every millisecond until the function it
+// returns is called, which returns the largest figures seen: the bytes in
+// heap objects (live or garbage not yet swept) and the live bytes the
+// collector found. A sample can miss a peak, never invent one.
+func watchHeap() (stop func() (objects, live uint64)) {
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	done, over := make(chan struct{}), make(chan struct{})
+	var objects, live uint64
+	go func() {
+		defer close(over)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(samples)
+			objects, live = max(objects, samples[0].Value.Uint64()), max(live, samples[1].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() (uint64, uint64) {
+		close(done)
+		<-over
+		return objects, live
+	}
 }
