@@ -63,12 +63,13 @@ func (c *Controller) program(want map[netip.Prefix][]fib.WeightedNexthop) error 
 // what was last installed, trusting that record: no read-back.
 func (c *Controller) programChanged(want map[netip.Prefix][]fib.WeightedNexthop) error {
 	installed := maps.Clone(c.installed)
-	var errs []error
+	var changed []netip.Prefix
 	for _, p := range sortedPrefixes(want) {
 		if have, ok := c.installed[p]; !ok || !sameNexthops(have, want[p]) {
-			errs = append(errs, c.record(installed, p, want[p]))
+			changed = append(changed, p)
 		}
 	}
+	errs := c.recordMany(installed, changed, want)
 	for p := range c.installed {
 		if _, ok := want[p]; !ok {
 			errs = append(errs, c.record(installed, p, nil))
@@ -76,6 +77,37 @@ func (c *Controller) programChanged(want map[netip.Prefix][]fib.WeightedNexthop)
 	}
 	c.installed = installed
 	return errors.Join(errs...)
+}
+
+// recordMany is record for each of ps (with next hops, from want). In
+// resilient mode they go to the kernel in one call: a failover takes a
+// member out of the IPv4 and the IPv6 default's groups with one nexthop
+// dump and one batch of deletes (SetResilientMany), where a call each
+// made four round trips, each a chance to wait for the CPU.
+func (c *Controller) recordMany(installed map[netip.Prefix][]fib.WeightedNexthop, ps []netip.Prefix, want map[netip.Prefix][]fib.WeightedNexthop) []error {
+	if !c.resilient || len(ps) < 2 {
+		var errs []error
+		for _, p := range ps {
+			errs = append(errs, c.record(installed, p, want[p]))
+		}
+		return errs
+	}
+	mps, res := make([]fib.Multipath, len(ps)), make([]fib.Resilient, len(ps))
+	for i, p := range ps {
+		c.changes++
+		c.written = append(c.written, routeWrite{p, want[p]})
+		mps[i], res[i] = c.multipath(p, want[p]), c.resilientOf(p)
+	}
+	errs := c.fib.SetResilientMany(mps, NexthopIDs, res)
+	for i, p := range ps {
+		if errs[i] != nil {
+			c.writeErrors++
+			errs[i] = fmt.Errorf("ecmp route %s: %w", p, errs[i])
+			continue
+		}
+		installed[p] = want[p]
+	}
+	return errs
 }
 
 // record sets one prefix and, if the kernel took it, notes it in
@@ -118,7 +150,7 @@ func sameNexthops(a, b []fib.WeightedNexthop) bool {
 
 // set installs one prefix's next hops; none removes the route.
 func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
-	mp := fib.Multipath{Table: c.plan.Table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: nhs}
+	mp := c.multipath(p, nhs)
 	c.changes++
 	// Logged once every route is written (logWritten): a line costs
 	// nothing the routes wait for, the IPv6 default not the IPv4 one's.
@@ -129,9 +161,7 @@ func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
 		}
 		return c.fib.SetMultipath(mp)
 	}
-	id := c.groupID(p)
-	err := c.fib.SetResilient(mp, NexthopIDs, fib.Resilient{GroupID: id, Buckets: groupBuckets,
-		IdleTimer: groupIdle, UnbalancedTimer: groupUnbalanced})
+	err := c.fib.SetResilient(mp, NexthopIDs, c.resilientOf(p))
 	if len(nhs) == 0 {
 		delete(c.groups, p)
 	}
@@ -139,6 +169,16 @@ func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
 		return fmt.Errorf("ecmp route %s: %w", p, err)
 	}
 	return nil
+}
+
+// multipath is prefix p's route in the ECMP table via nhs.
+func (c *Controller) multipath(p netip.Prefix, nhs []fib.WeightedNexthop) fib.Multipath {
+	return fib.Multipath{Table: c.plan.Table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: nhs}
+}
+
+// resilientOf is prefix p's resilient group (allocated on first use).
+func (c *Controller) resilientOf(p netip.Prefix) fib.Resilient {
+	return fib.Resilient{GroupID: c.groupID(p), Buckets: groupBuckets, IdleTimer: groupIdle, UnbalancedTimer: groupUnbalanced}
 }
 
 // routeWrite is a route written, to be logged.

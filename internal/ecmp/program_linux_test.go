@@ -3,6 +3,7 @@ package ecmp
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os/exec"
 	"testing"
@@ -159,4 +160,50 @@ func nsWithLinks(t *testing.T, cmds [][]string) *fib.Handle {
 	}
 	t.Cleanup(func() { h.Close() })
 	return h
+}
+
+// TestFailoverLeavesBothGroupsInTwoRoundTrips: in resilient mode a tunnel
+// leaving the IPv4 and the IPv6 default's groups is one nexthop dump and
+// one batch of deletes (fib.SetResilientMany); route by route it was four
+// round trips, each a chance for the failover to wait for the CPU.
+func TestFailoverLeavesBothGroupsInTwoRoundTrips(t *testing.T) {
+	if !nstest.Enter(t) {
+		return
+	}
+	var cmds [][]string
+	for _, l := range []string{"t1", "t2"} {
+		cmds = append(cmds, []string{"ip", "link", "add", l, "type", "veth", "peer", "name", l + "p"},
+			[]string{"ip", "link", "set", l, "up"}, []string{"ip", "link", "set", l + "p", "up"})
+	}
+	cmds = append(cmds, []string{"ip", "addr", "add", "198.18.100.0/31", "dev", "t1"}, []string{"ip", "addr", "add", "198.18.100.2/31", "dev", "t2"},
+		[]string{"ip", "addr", "add", "2001:db8:100:1::1/64", "dev", "t1", "nodad"}, []string{"ip", "addr", "add", "2001:db8:100:2::1/64", "dev", "t2", "nodad"})
+	h := nsWithLinks(t, cmds)
+	c := &Controller{log: slog.New(slog.DiscardHandler), fib: h, plan: Plan{Table: 254}, resilient: true,
+		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
+	t1, _ := netlink.LinkByName("t1")
+	t2, _ := netlink.LinkByName("t2")
+	v4, v6 := netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
+	both := map[netip.Prefix][]fib.WeightedNexthop{
+		v4: {nh("198.18.100.1", t1.Attrs().Index, 1), nh("198.18.100.3", t2.Attrs().Index, 1)},
+		v6: {nh("2001:db8:100:1::2", t1.Attrs().Index, 1), nh("2001:db8:100:2::2", t2.Attrs().Index, 1)},
+	}
+	if err := c.programChanged(both); err != nil {
+		t.Fatal(err)
+	}
+	onlyT2 := map[netip.Prefix][]fib.WeightedNexthop{v4: both[v4][1:], v6: both[v6][1:]}
+	before := h.Sends()
+	if err := c.programChanged(onlyT2); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Sends() - before; n != 2 {
+		t.Errorf("t1 leaving both groups: %d round trips, want 2", n)
+	}
+	for _, dst := range []string{"203.0.113.7", "2001:db8:ffff::7"} {
+		if via := routeVia(t, dst); via != "t2" {
+			t.Errorf("route to %s leaves by %q, want t2 alone", dst, via)
+		}
+	}
+	if !maps.EqualFunc(c.installed, onlyT2, sameNexthops) {
+		t.Errorf("installed %v, want %v", c.installed, onlyT2)
+	}
 }

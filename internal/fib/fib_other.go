@@ -37,6 +37,18 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 	return ErrUnsupported
 }
 
+// Sends is 0 off Linux.
+func (h *Handle) Sends() int64 { return 0 }
+
+// SetResilientMany returns ErrUnsupported for each route off Linux.
+func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient) []error {
+	errs := make([]error, len(mps))
+	for i := range errs {
+		errs[i] = ErrUnsupported
+	}
+	return errs
+}
+
 // RemoveGroup returns ErrUnsupported off Linux.
 func (h *Handle) RemoveGroup(proto uint8, ids IDRange, groupID uint32) error {
 	return ErrUnsupported

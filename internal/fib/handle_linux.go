@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -40,6 +41,9 @@ type Handle struct {
 	wbuf  msgBuf
 	// dumpHints maps a table to the size of its last dump.
 	dumpHints sync.Map
+	// sends counts sendmsg calls: each is a round trip to the kernel (a
+	// failover's cost, asserted by tests).
+	sends atomic.Int64
 }
 
 // Open opens an rtnetlink socket in the calling thread's network namespace.
@@ -105,8 +109,13 @@ func (h *Handle) Close() error {
 	return err
 }
 
+// Sends is how many sendmsg calls the handle made, each a round trip to
+// the kernel (for tests: what a failover costs).
+func (h *Handle) Sends() int64 { return h.sends.Load() }
+
 // send writes one run of messages in a single sendmsg.
 func (h *Handle) send(b []byte) error {
+	h.sends.Add(1)
 	for {
 		err := unix.Sendto(h.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 		if err != unix.EINTR {

@@ -454,3 +454,57 @@ func assertSurvivorsStay(t *testing.T, before, after map[int]int, gone int) int 
 	}
 	return moved
 }
+
+// TestSetResilientMany: a tunnel leaving the IPv4 and the IPv6 default's
+// groups costs two round trips (one nexthop dump, one batch of deletes),
+// where SetResilient route by route takes four; a route whose change is
+// more than members leaving (here a member coming back) is set as
+// SetResilient sets it, in the same call.
+func TestSetResilientMany(t *testing.T) {
+	ns := newNS(t, 3)
+	v4, v6 := netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
+	res := []Resilient{{GroupID: testIDs.First, Buckets: 64}, {GroupID: testIDs.First + 1, Buckets: 64}}
+	mps := func(idx ...int) []Multipath {
+		w := make([]int, len(idx))
+		for i := range w {
+			w[i] = 1
+		}
+		return []Multipath{
+			{Table: testTable, Protocol: testProto, Prefix: v4, Nexthops: ns.weighted(false, idx, w)},
+			{Table: testTable, Protocol: testProto, Prefix: v6, Nexthops: ns.weighted(true, idx, w)},
+		}
+	}
+	set := func(want []Multipath) int64 {
+		t.Helper()
+		before := ns.h.Sends()
+		errs := ns.h.SetResilientMany(want, testIDs, res)
+		sends := ns.h.Sends() - before
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("route %s: %v", want[i].Prefix, err)
+			}
+		}
+		for i, mp := range want {
+			got, _, _ := ns.h.Multipath(testTable, testProto, mp.Prefix)
+			if diff := cmp.Diff(MultipathState{Prefix: mp.Prefix, GroupID: res[i].GroupID, Nexthops: mp.Nexthops}, got, netipEq); diff != "" {
+				t.Errorf("%s read back (-want +got):\n%s", mp.Prefix, diff)
+			}
+		}
+		return sends
+	}
+	set(mps(0, 1, 2))
+	if n := set(mps(0, 2)); n != 2 {
+		t.Errorf("uplink 1 leaving both groups: %d round trips, want 2 (a dump and one batch)", n)
+	}
+	if n := set(mps(0, 1, 2)); n <= 2 {
+		t.Errorf("uplink 1 back in both groups: %d round trips; a member joining cannot take the deletes' path", n)
+	}
+	// Route by route, as before: four.
+	before := ns.h.Sends()
+	for i, mp := range mps(0, 2) {
+		if err := ns.h.SetResilient(mp, testIDs, res[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("the same leave route by route: %d round trips", ns.h.Sends()-before)
+}

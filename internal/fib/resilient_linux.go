@@ -71,6 +71,81 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 	return errors.Join(err, h.collectGarbage(mp.Protocol, ids))
 }
 
+// SetResilientMany is SetResilient for several routes (res[i] is mps[i]'s
+// group) in the fewest round trips for a failover: one nexthop dump, then
+// the leaving members of every route whose change is only members leaving
+// (see SetResilient) deleted in one batch. The other routes are set one by
+// one as SetResilient sets them. It returns each route's error, nil where
+// it landed. A tunnel going down takes a member out of the IPv4 and of the
+// IPv6 default's group: two round trips instead of four.
+func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient) []error {
+	errs := make([]error, len(mps))
+	rest := h.shrinkMany(mps, ids, res, errs)
+	for _, i := range rest {
+		errs[i] = h.SetResilient(mps[i], ids, res[i])
+	}
+	return errs
+}
+
+// shrinkMany deletes, in one batch, the members leaving the groups of the
+// routes whose change is only that, setting their errs; it returns the
+// indexes of the routes left to set one by one.
+func (h *Handle) shrinkMany(mps []Multipath, ids IDRange, res []Resilient, errs []error) (rest []int) {
+	h.op.Lock()
+	defer h.op.Unlock()
+	all, err := h.allNexthops()
+	if err != nil {
+		for i := range mps {
+			errs[i] = err
+		}
+		return nil
+	}
+	var gone []uint32
+	var shrunk []int
+	for i, mp := range mps {
+		if errs[i] = validateResilient(mp, ids, res[i]); errs[i] != nil {
+			continue
+		}
+		g, ok := leavingOnly(mp, ids, res[i], all)
+		if !ok {
+			rest = append(rest, i)
+			continue
+		}
+		gone, shrunk = append(gone, g...), append(shrunk, i)
+	}
+	if err := h.deleteNexthops(gone); err != nil {
+		for _, i := range shrunk {
+			errs[i] = err
+		}
+	}
+	return rest
+}
+
+// leavingOnly reports whether taking mp's group to its nexthops is only
+// members leaving, and returns them: every nexthop of mp is a member
+// already, at its weight, and the leaving ones belong to no other group.
+func leavingOnly(mp Multipath, ids IDRange, res Resilient, all []NexthopObject) ([]uint32, bool) {
+	if len(mp.Nexthops) == 0 {
+		return nil, false
+	}
+	mp.Prefix = mp.Prefix.Masked()
+	cur, exists := findID(all, res.GroupID)
+	res = res.withDefaults()
+	if !exists || cur.Protocol != mp.Protocol || cur.Group == nil || cur.Resilient == nil || cur.Resilient.Buckets != res.Buckets {
+		return nil, false
+	}
+	mine := owned(all, mp.Protocol, ids)
+	members := make([]GroupMember, len(mp.Nexthops))
+	for i, nh := range mp.Nexthops {
+		id, ok := findMember(mine, memberFamily(mp, nh), nh)
+		if !ok {
+			return nil, false
+		}
+		members[i] = GroupMember{ID: id, Weight: nh.Weight}
+	}
+	return onlyLeaving(cur, res, members, all)
+}
+
 // groupChange is what ensureGroup did.
 type groupChange int
 

@@ -139,6 +139,15 @@ func (f *Fake) SetResilient(mp fib.Multipath, _ fib.IDRange, res fib.Resilient) 
 	return f.setMulti(mp, res.GroupID)
 }
 
+// SetResilientMany is SetResilient for each route.
+func (f *Fake) SetResilientMany(mps []fib.Multipath, ids fib.IDRange, res []fib.Resilient) []error {
+	errs := make([]error, len(mps))
+	for i := range mps {
+		errs[i] = f.SetResilient(mps[i], ids, res[i])
+	}
+	return errs
+}
+
 // SetMultipath records mp as a plain multipath route.
 func (f *Fake) SetMultipath(mp fib.Multipath) error { return f.setMulti(mp, 0) }
 
