@@ -92,7 +92,17 @@ func filter(sets [][]Entry, opt Options, res *Result) []int32 {
 	if limit == 0 {
 		limit = 1000
 	}
-	g := newGuard(opt.Guards)
+	return newGuard(opt.Guards).accepted(sets, func(r Rejection) {
+		res.Counts[RejectKey{r.Entry.Source(), r.Reason}]++
+		if len(res.Rejected) < limit {
+			res.Rejected = append(res.Rejected, r)
+		}
+	})
+}
+
+// accepted returns the positions, across sets, of the entries that pass
+// the per-entry guards, telling rejected (when not nil) of the others.
+func (g guard) accepted(sets [][]Entry, rejected func(Rejection)) []int32 {
 	n := 0
 	for _, s := range sets {
 		n += len(s)
@@ -101,14 +111,10 @@ func filter(sets [][]Entry, opt Options, res *Result) []int32 {
 	pos := int32(0)
 	for _, s := range sets {
 		for _, e := range s {
-			r, ok := g.check(e)
-			if ok {
+			if r, ok := g.check(e); ok {
 				out = append(out, pos)
-			} else {
-				res.Counts[RejectKey{e.Source(), r.Reason}]++
-				if len(res.Rejected) < limit {
-					res.Rejected = append(res.Rejected, r)
-				}
+			} else if rejected != nil {
+				rejected(r)
 			}
 			pos++
 		}

@@ -16,19 +16,7 @@ type guarded struct{ x *Index }
 
 // guardedOf returns the guarded set of the entries of sets.
 func (g guard) guardedOf(sets ...[]Entry) guarded {
-	n := 0
-	for _, s := range sets {
-		n += len(s)
-	}
-	pos, at := make([]int32, 0, n), int32(0)
-	for _, s := range sets {
-		for _, e := range s {
-			if _, ok := g.check(e); ok {
-				pos = append(pos, at)
-			}
-			at++
-		}
-	}
+	pos := g.accepted(sets, nil)
 	x := newIndex(sets, pos)
 	x.order = slices.CompactFunc(x.order, func(a, b int32) bool { return x.entry(a).Prefix == x.entry(b).Prefix })
 	return guarded{x}
