@@ -71,6 +71,9 @@ type frrPeer struct {
 // must come Up and stay Up, an AdminDown from FRR must reach us as such,
 // and a blackhole must be detected within 400 ms.
 func TestFRRInterop(t *testing.T) {
+	// Mostly waiting (a 60 s hold; 15 s of idle counters): the two long
+	// tests of the package overlap, in namespaces of their own.
+	t.Parallel()
 	for _, bin := range []string{frrZebra, frrBFDD} {
 		if _, err := os.Stat(bin); err != nil {
 			t.Skipf("skipping: FRR not installed (%s: %v); apt-get install -y --no-install-recommends frr", bin, err)

@@ -203,6 +203,9 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 // packet). The tunnel counters are read through rtnetlink, as in the
 // daemon.
 func TestFrugalCarrier(t *testing.T) {
+	// Mostly waiting (a 60 s hold; 15 s of idle counters): the two long
+	// tests of the package overlap, in namespaces of their own.
+	t.Parallel()
 	c := newCarrier(t)
 	recA, recB := newRecorder(), newRecorder()
 	ma := NewManager(Config{Logger: testLogger(t), OnChange: recA.OnChange})

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -52,6 +53,7 @@ func TestCompileWholeTable(t *testing.T) {
 		t.Skip("large table")
 	}
 	es := loadTable(t)
+	before := heapAlloc()
 	res, err := breakout.Compile(es, breakout.Options{Guards: breakout.Guards{MinBits4: 8, MinBits6: 16}})
 	if err != nil {
 		t.Fatal(err)
@@ -59,11 +61,28 @@ func TestCompileWholeTable(t *testing.T) {
 	if res.Accepted != 998042 || len(res.Prefixes) != 159266 {
 		t.Errorf("accepted %d, aggregated to %d; want 998042 and 159266", res.Accepted, len(res.Prefixes))
 	}
+	// What the result keeps while the set is installed: the index's 4
+	// bytes an entry, the aggregated set and the prefixes to add (32 bytes
+	// each), with no spare room past a tenth.
+	kept := heapAlloc() - before
+	exact := 4*len(es) + 32*(len(res.Prefixes)+len(res.Add))
+	t.Logf("the compiled result keeps %.1f MB (%.1f MB exactly needed)", float64(kept)/1e6, float64(exact)/1e6)
+	if kept > uint64(exact)*11/10 {
+		t.Errorf("the compiled result keeps %d bytes, want ≤ %d (its lists sized to their contents)", kept, exact*11/10)
+	}
 	// 1.0.0.0/24 is Cloudflare's (AS13335) in the table.
 	got := res.Index.Lookup(netip.MustParseAddr("1.0.0.1"))
 	if len(got) != 1 || got[0].ASN != 13335 {
 		t.Errorf("Lookup(1.0.0.1) = %v, want the AS13335 row", got)
 	}
+}
+
+// heapAlloc is the live heap after a collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
 
 func BenchmarkParsePfx2as(b *testing.B) {

@@ -12,23 +12,40 @@ import (
 func Diff(prev, next []netip.Prefix) (add, del []netip.Prefix) {
 	prev = sortedCopy(prev)
 	next = sortedCopy(next)
+	// Sized exactly by a first walk: appending to a cold start's whole set
+	// (159 k routes of the 998 k table) left up to twice its 5 MB live
+	// while the set was installed.
+	nAdd, nDel := 0, 0
+	mergeDiff(prev, next, func(int) { nDel++ }, func(int) { nAdd++ })
+	add, del = make([]netip.Prefix, 0, nAdd), make([]netip.Prefix, 0, nDel)
+	mergeDiff(prev, next, func(i int) { del = append(del, prev[i]) }, func(j int) { add = append(add, next[j]) })
+	return add, del
+}
+
+// mergeDiff walks two sorted, unique lists and calls gone with the
+// position in prev of each prefix next lacks, and fresh with the position
+// in next of each prefix prev lacks.
+func mergeDiff(prev, next []netip.Prefix, gone, fresh func(int)) {
 	i, j := 0, 0
 	for i < len(prev) && j < len(next) {
 		switch c := ComparePrefix(prev[i], next[j]); {
 		case c < 0:
-			del = append(del, prev[i])
+			gone(i)
 			i++
 		case c > 0:
-			add = append(add, next[j])
+			fresh(j)
 			j++
 		default:
 			i++
 			j++
 		}
 	}
-	del = append(del, prev[i:]...)
-	add = append(add, next[j:]...)
-	return add, del
+	for ; i < len(prev); i++ {
+		gone(i)
+	}
+	for ; j < len(next); j++ {
+		fresh(j)
+	}
 }
 
 // sortedCopy returns ps itself when it is already sorted and unique, so that

@@ -121,13 +121,20 @@ func (h *Handle) request(name string, build func(m *msgBuf, seq uint32) int) err
 // sorted is best: the kernel lays out a table in insertion order, and one
 // inserted sorted dumps ~3x faster than one inserted scattered.
 func (h *Handle) AddRoutes(table uint32, proto uint8, routes []Route) error {
+	return h.addRoutes(table, proto, Routes(routes), nil)
+}
+
+// addRoutes is AddRoutes of the routes of set at the positions at, in that
+// order, or of the whole set when at is nil.
+func (h *Handle) addRoutes(table uint32, proto uint8, set RouteSet, at []int32) error {
+	route := positions(set, at)
 	return h.run(batchOp{
 		name: fmt.Sprintf("add routes table %d", table),
-		n:    len(routes),
+		n:    count(set, at),
 		build: func(m *msgBuf, i int, seq uint32) int {
-			return buildRoute(m, unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, seq, table, proto, routes[i])
+			return buildRoute(m, unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, seq, table, proto, route(i))
 		},
-		object: func(i int) string { return routes[i].String() },
+		object: func(i int) string { return route(i).String() },
 	})
 }
 
@@ -135,16 +142,39 @@ func (h *Handle) AddRoutes(table uint32, proto uint8, routes []Route) error {
 // prefix that has no such route counts as deleted. Prefixes must be
 // distinct: they go in spread order, not in the order given.
 func (h *Handle) DeleteRoutes(table uint32, proto uint8, routes []Route) error {
+	return h.deleteRoutes(table, proto, Routes(routes), nil)
+}
+
+// deleteRoutes is DeleteRoutes of the routes of set at the positions at,
+// or of the whole set when at is nil.
+func (h *Handle) deleteRoutes(table uint32, proto uint8, set RouteSet, at []int32) error {
+	route, n := positions(set, at), count(set, at)
 	return h.run(batchOp{
 		name:  fmt.Sprintf("delete routes table %d", table),
-		n:     len(routes),
-		order: spread(len(routes)),
+		n:     n,
+		order: spread(n),
 		build: func(m *msgBuf, i int, seq uint32) int {
-			return buildDelRoute(m, seq, table, proto, routes[i].Prefix, 0)
+			return buildDelRoute(m, seq, table, proto, route(i).Prefix, 0)
 		},
-		object: func(i int) string { return routes[i].Prefix.String() },
+		object: func(i int) string { return route(i).Prefix.String() },
 		ignore: isNotFound,
 	})
+}
+
+// positions returns the i-th route of a batch over set's routes at the
+// positions at, or over all of set when at is nil.
+func positions(set RouteSet, at []int32) func(i int) Route {
+	if at == nil {
+		return set.At
+	}
+	return func(i int) Route { return set.At(int(at[i])) }
+}
+
+func count(set RouteSet, at []int32) int {
+	if at == nil {
+		return set.Len()
+	}
+	return len(at)
 }
 
 // isNotFound is true for the errnos of deleting what is already gone.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func r(p, gw string) Route {
@@ -23,24 +24,24 @@ func TestDiffRoutes(t *testing.T) {
 	tests := []struct {
 		name            string
 		desired, actual []Route
-		want            routeDiff
+		want            diffView
 	}{
 		{name: "empty"},
 		{
 			name:    "add all",
 			desired: []Route{r("10.0.0.0/8", "192.0.2.1"), r("2001:db8::/32", "blackhole")},
-			want:    routeDiff{add: []Route{r("10.0.0.0/8", "192.0.2.1"), r("2001:db8::/32", "blackhole")}},
+			want:    diffView{add: []Route{r("10.0.0.0/8", "192.0.2.1"), r("2001:db8::/32", "blackhole")}},
 		},
 		{
 			name:   "delete all",
 			actual: []Route{r("10.0.0.0/8", "192.0.2.1")},
-			want:   routeDiff{del: []Route{r("10.0.0.0/8", "192.0.2.1")}},
+			want:   diffView{del: []Route{r("10.0.0.0/8", "192.0.2.1")}},
 		},
 		{
 			name:    "mixed",
 			desired: []Route{r("10.0.0.0/8", "192.0.2.1"), r("10.1.0.0/16", "192.0.2.2"), r("10.3.0.0/16", "192.0.2.1")},
 			actual:  []Route{r("10.0.0.0/8", "192.0.2.1"), r("10.1.0.0/16", "192.0.2.1"), r("10.2.0.0/16", "192.0.2.1")},
-			want: routeDiff{
+			want: diffView{
 				add:       []Route{r("10.3.0.0/16", "192.0.2.1")},
 				replace:   []Route{r("10.1.0.0/16", "192.0.2.2")},
 				del:       []Route{r("10.2.0.0/16", "192.0.2.1")},
@@ -51,34 +52,84 @@ func TestDiffRoutes(t *testing.T) {
 			name:    "same prefix, other length",
 			desired: []Route{r("10.0.0.0/8", "192.0.2.1")},
 			actual:  []Route{r("10.0.0.0/9", "192.0.2.1")},
-			want:    routeDiff{add: []Route{r("10.0.0.0/8", "192.0.2.1")}, del: []Route{r("10.0.0.0/9", "192.0.2.1")}},
+			want:    diffView{add: []Route{r("10.0.0.0/8", "192.0.2.1")}, del: []Route{r("10.0.0.0/9", "192.0.2.1")}},
 		},
 		{
 			name:    "kernel-resolved device accepted when none asked",
 			desired: []Route{r("10.0.0.0/8", "192.0.2.1")},
 			actual:  []Route{dev(r("10.0.0.0/8", "192.0.2.1"), 7)},
-			want:    routeDiff{unchanged: 1},
+			want:    diffView{unchanged: 1},
 		},
 		{
 			name:    "other device replaced",
 			desired: []Route{dev(r("10.0.0.0/8", "192.0.2.1"), 3)},
 			actual:  []Route{dev(r("10.0.0.0/8", "192.0.2.1"), 7)},
-			want:    routeDiff{replace: []Route{dev(r("10.0.0.0/8", "192.0.2.1"), 3)}},
+			want:    diffView{replace: []Route{dev(r("10.0.0.0/8", "192.0.2.1"), 3)}},
 		},
 		{
 			name:    "blackhole to gateway",
 			desired: []Route{r("10.0.0.0/8", "192.0.2.1")},
 			actual:  []Route{r("10.0.0.0/8", "blackhole")},
-			want:    routeDiff{replace: []Route{r("10.0.0.0/8", "192.0.2.1")}},
+			want:    diffView{replace: []Route{r("10.0.0.0/8", "192.0.2.1")}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := diffRoutes(tt.desired, tt.actual)
-			if diff := cmp.Diff(tt.want, got, netipEq, cmp.AllowUnexported(routeDiff{})); diff != "" {
+			got := viewOf(diffRoutes(Routes(tt.desired), tt.actual))
+			if diff := cmp.Diff(tt.want, got, netipEq, cmp.AllowUnexported(diffView{}), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("diffRoutes (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// diffView is a routeDiff as the routes its positions stand for.
+type diffView struct {
+	add, replace, del []Route
+	unchanged         int
+}
+
+func viewOf(d routeDiff) diffView {
+	v := diffView{unchanged: d.unchanged}
+	for _, i := range d.add {
+		v.add = append(v.add, d.desired.At(int(i)))
+	}
+	for _, i := range d.replace {
+		v.replace = append(v.replace, d.desired.At(int(i)))
+	}
+	for _, j := range d.del {
+		v.del = append(v.del, d.actual[j])
+	}
+	return v
+}
+
+// TestViaSet: a prefix set paired with its gateways diffs like the routes
+// it stands for, IPv4 via the IPv4 nexthop and IPv6 via the IPv6 one, and
+// is used as it is when already normal (no slice of routes made).
+func TestViaSet(t *testing.T) {
+	v := ViaSet{
+		Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")},
+		Nexthop4: r("0.0.0.0/0", "192.0.2.1").Nexthop, Nexthop6: r("::/0", "2001:db8::1").Nexthop,
+	}
+	want := []Route{r("10.0.0.0/8", "192.0.2.1"), r("2001:db8::/32", "2001:db8::1")}
+	got, err := normalizeSet(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, same := got.(ViaSet); !same {
+		t.Errorf("normalizeSet made a %T of a normal ViaSet", got)
+	}
+	d := viewOf(diffRoutes(got, []Route{r("10.0.0.0/8", "192.0.2.9")}))
+	if diff := cmp.Diff(diffView{add: want[1:], replace: want[:1]}, d, netipEq, cmp.AllowUnexported(diffView{}), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("diff of a ViaSet (-want +got):\n%s", diff)
+	}
+	unsorted := ViaSet{Prefixes: []netip.Prefix{v.Prefixes[1], v.Prefixes[0]}, Nexthop4: v.Nexthop4, Nexthop6: v.Nexthop6}
+	got, err = normalizeSet(unsorted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Routes(want), got, netipEq); diff != "" {
+		t.Errorf("normalizeSet of an unsorted ViaSet (-want +got):\n%s", diff)
 	}
 }
 

@@ -29,6 +29,11 @@ func (h *Handle) Sync(table uint32, proto uint8, desired []Route) (SyncStats, er
 	return SyncStats{}, ErrUnsupported
 }
 
+// SyncSet returns ErrUnsupported off Linux.
+func (h *Handle) SyncSet(table uint32, proto uint8, desired RouteSet) (SyncStats, error) {
+	return SyncStats{}, ErrUnsupported
+}
+
 // SetMultipath returns ErrUnsupported off Linux.
 func (h *Handle) SetMultipath(mp Multipath) error { return ErrUnsupported }
 

@@ -9,6 +9,7 @@ type RouteTable interface {
 	DeleteRoutes(table uint32, proto uint8, routes []Route) error
 	Dump(table uint32, proto uint8) ([]Route, error)
 	Sync(table uint32, proto uint8, desired []Route) (SyncStats, error)
+	SyncSet(table uint32, proto uint8, desired RouteSet) (SyncStats, error)
 }
 
 // ECMP is what the multipath reconciler needs from the FIB.

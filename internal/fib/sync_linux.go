@@ -13,9 +13,15 @@ import (
 // errors of whatever failed. An invalid prefix, or one given two different
 // nexthops, is refused before anything is touched.
 func (h *Handle) Sync(table uint32, proto uint8, desired []Route) (SyncStats, error) {
+	return h.SyncSet(table, proto, Routes(desired))
+}
+
+// SyncSet is Sync of any RouteSet; a ViaSet of a compiled breakout set
+// needs no slice of routes on the way.
+func (h *Handle) SyncSet(table uint32, proto uint8, desired RouteSet) (SyncStats, error) {
 	h.op.Lock()
 	defer h.op.Unlock()
-	want, err := normalize(desired)
+	want, err := normalizeSet(desired)
 	if err != nil {
 		return SyncStats{}, fmt.Errorf("sync table %d: %w", table, err)
 	}
@@ -31,13 +37,21 @@ func (h *Handle) Sync(table uint32, proto uint8, desired []Route) (SyncStats, er
 // a route while it moves.
 func (h *Handle) apply(table uint32, proto uint8, d routeDiff) (SyncStats, error) {
 	st := SyncStats{Unchanged: d.unchanged}
-	errAdd := h.AddRoutes(table, proto, d.add)
+	errAdd := h.addRoutes(table, proto, d.desired, nonNil(d.add))
 	st.Added = landed(len(d.add), errAdd)
-	errRep := h.AddRoutes(table, proto, d.replace)
+	errRep := h.addRoutes(table, proto, d.desired, nonNil(d.replace))
 	st.Replaced = landed(len(d.replace), errRep)
-	errDel := h.DeleteRoutes(table, proto, d.del)
+	errDel := h.deleteRoutes(table, proto, Routes(d.actual), nonNil(d.del))
 	st.Deleted = landed(len(d.del), errDel)
 	return st, errors.Join(errAdd, errRep, errDel)
+}
+
+// nonNil keeps an empty list of positions empty: nil would mean all.
+func nonNil(at []int32) []int32 {
+	if at == nil {
+		return []int32{}
+	}
+	return at
 }
 
 // landed counts the items of an n-item batch that took effect. A batch

@@ -27,7 +27,8 @@ func rulesFor(l layout) []rule {
 // package fib and the few rule calls it makes. linuxKernel is the real one;
 // tests without root use a fake.
 type kernel interface {
-	Sync(table uint32, proto uint8, desired []fib.Route) (fib.SyncStats, error)
+	// SyncSet is fib's Sync of a set given as prefixes and their gateways.
+	SyncSet(table uint32, proto uint8, desired fib.RouteSet) (fib.SyncStats, error)
 	Dump(table uint32, proto uint8) ([]fib.Route, error)
 	// SweepTable deletes every route of uplinkd's protocol in table.
 	SweepTable(table uint32) error

@@ -124,7 +124,7 @@ func (e *Engine) repairTable() error {
 	if err != nil {
 		return err
 	}
-	st, err := e.k.Sync(p.Table, proto, routes)
+	st, err := e.k.SyncSet(p.Table, proto, routes)
 	if err != nil {
 		e.log.Error("breakout read-back of the table failed", "table", p.Table, "err", err)
 		return err

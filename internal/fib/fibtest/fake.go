@@ -82,6 +82,11 @@ func (f *Fake) Dump(table uint32, proto uint8) ([]fib.Route, error) {
 
 // Sync makes the routes of proto in table exactly desired, like the kernel one.
 func (f *Fake) Sync(table uint32, proto uint8, desired []fib.Route) (fib.SyncStats, error) {
+	return f.SyncSet(table, proto, fib.Routes(desired))
+}
+
+// SyncSet is Sync of a RouteSet.
+func (f *Fake) SyncSet(table uint32, proto uint8, desired fib.RouteSet) (fib.SyncStats, error) {
 	want, err := wantSet(desired)
 	if err != nil {
 		return fib.SyncStats{}, err
@@ -116,9 +121,10 @@ func (f *Fake) Sync(table uint32, proto uint8, desired []fib.Route) (fib.SyncSta
 }
 
 // wantSet masks prefixes and refuses one given two nexthops, as fib does.
-func wantSet(desired []fib.Route) (map[netip.Prefix]fib.Nexthop, error) {
-	want := make(map[netip.Prefix]fib.Nexthop, len(desired))
-	for _, r := range desired {
+func wantSet(desired fib.RouteSet) (map[netip.Prefix]fib.Nexthop, error) {
+	want := make(map[netip.Prefix]fib.Nexthop, desired.Len())
+	for i := range desired.Len() {
+		r := desired.At(i)
 		if !r.Prefix.IsValid() {
 			return nil, fmt.Errorf("invalid prefix %v", r.Prefix)
 		}
