@@ -369,17 +369,58 @@ func TestCompileSetsIsCompileOfTheUnion(t *testing.T) {
 }
 
 // TestEntrySize guards the memory budget: a full RouteViews table as one
-// source is a million entries, and the daemon's goal is 256 MiB in all.
+// source is a million entries, and the edge's goal is 128 MiB with it.
 func TestEntrySize(t *testing.T) {
-	if s := unsafe.Sizeof(Entry{}); s > 48 {
-		t.Errorf("Entry is %d bytes, want at most 48 (attributes interned, not inline)", s)
+	if s := unsafe.Sizeof(Entry{}); s > 32 {
+		t.Errorf("Entry is %d bytes, want at most 32 (attributes interned, the prefix without netip's room for a zone)", s)
 	}
 	a := NewEntry(netip.MustParsePrefix("3.112.0.0/14"), 16509, Attrs{Source: "aws", Service: "EC2"})
 	b := NewEntry(netip.MustParsePrefix("3.116.0.0/14"), 16509, Attrs{Source: "aws", Service: "EC2"})
-	if !a.SameAttrs(b) || a.Service() != "EC2" || a == b || a.WithPrefix(b.Prefix) != b {
+	if !a.SameAttrs(b) || a.Service() != "EC2" || a == b || a.WithPrefix(b.Prefix()) != b {
 		t.Errorf("entries with equal attributes should share them: %v %v", a, b)
 	}
 	if (Entry{}).Attrs() != (Attrs{}) || (Entry{}).Source() != "" {
 		t.Error("the zero entry has attributes")
+	}
+}
+
+// TestEntryPrefix: an entry gives back the prefix it was made with, host
+// bits, IPv4-mapped IPv6 and all, and sorts as ComparePrefix sorts the
+// prefixes themselves.
+func TestEntryPrefix(t *testing.T) {
+	for _, s := range []string{"0.0.0.0/0", "3.112.0.0/14", "255.255.255.255/32", "10.1.2.3/8",
+		"::/0", "2001:db8::/32", "2001:db8::1/128", "::ffff:1.2.3.0/120", "::1.2.3.4/128"} {
+		p := netip.MustParsePrefix(s)
+		if got := PrefixEntry(p, 0).Prefix(); got != p {
+			t.Errorf("entry of %s gives back %s", p, got)
+		}
+	}
+	if p := (Entry{}).Prefix(); p.IsValid() {
+		t.Errorf("the zero entry has prefix %s", p)
+	}
+	if p := PrefixEntry(netip.Prefix{}, 1).Prefix(); p.IsValid() {
+		t.Errorf("an entry of the invalid prefix has prefix %s", p)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	var es []Entry
+	for range 2000 {
+		var p netip.Prefix
+		switch r.IntN(3) {
+		case 0:
+			p = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(r.IntN(4)), byte(r.IntN(256)), 0, byte(r.IntN(2))}), r.IntN(33))
+		case 1:
+			var a [16]byte
+			a[0], a[1], a[15] = 0x20, byte(r.IntN(3)), byte(r.IntN(2))
+			p = netip.PrefixFrom(netip.AddrFrom16(a), r.IntN(129))
+		default:
+			p = netip.PrefixFrom(netip.AddrFrom16(netip.AddrFrom4([4]byte{1, byte(r.IntN(2)), 0, 0}).As16()), 96+r.IntN(33))
+		}
+		es = append(es, PrefixEntry(p, 0))
+	}
+	for i := 1; i < len(es); i++ {
+		a, b := es[i-1], es[i]
+		if got, want := comparePrefix(&a, &b), ComparePrefix(a.Prefix(), b.Prefix()); got != want {
+			t.Fatalf("comparePrefix(%s, %s) = %d, ComparePrefix says %d", a.Prefix(), b.Prefix(), got, want)
+		}
 	}
 }

@@ -57,7 +57,7 @@ type Rejection struct {
 }
 
 func (r Rejection) String() string {
-	s := fmt.Sprintf("%s: %s %s", r.Entry.Source(), r.Entry.Prefix, r.Reason)
+	s := fmt.Sprintf("%s: %s %s", r.Entry.Source(), r.Entry.Prefix(), r.Reason)
 	if r.Detail != "" {
 		s += " " + r.Detail
 	}
@@ -85,7 +85,7 @@ func newGuard(g Guards) guard {
 // contains it would steal the address, and one inside it (a more specific
 // route into the LAN) would win longest-prefix match over the real route.
 func (g guard) check(e Entry) (Rejection, bool) {
-	p := e.Prefix
+	p := e.Prefix()
 	switch {
 	case !p.IsValid() || p != p.Masked():
 		return Rejection{Entry: e, Reason: ReasonInvalid}, false

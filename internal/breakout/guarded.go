@@ -18,7 +18,7 @@ type guarded struct{ x *Index }
 func (g guard) guardedOf(sets ...[]Entry) guarded {
 	pos := g.accepted(sets, nil)
 	x := newIndex(sets, pos)
-	x.order = slices.CompactFunc(x.order, func(a, b int32) bool { return x.entry(a).Prefix == x.entry(b).Prefix })
+	x.order = slices.CompactFunc(x.order, func(a, b int32) bool { return comparePrefix(x.entry(a), x.entry(b)) == 0 })
 	return guarded{x}
 }
 
@@ -26,7 +26,7 @@ func (g guard) guardedOf(sets ...[]Entry) guarded {
 func (s guarded) Len() int { return len(s.x.order) }
 
 // at is the i-th prefix in order.
-func (s guarded) at(i int) netip.Prefix { return s.x.at(i).Prefix }
+func (s guarded) at(i int) netip.Prefix { return s.x.at(i).Prefix() }
 
 // has reports whether p is in the set.
 func (s guarded) has(p netip.Prefix) bool {

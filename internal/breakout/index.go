@@ -11,7 +11,7 @@ import (
 // Index answers "why is this routed via breakout": which source entries
 // contain an address, or fall inside an aggregated prefix. It keeps the
 // caller's sets of entries (not a copy, nor one joined copy: a million
-// entries are 48 MB) and a permutation that sorts them by prefix, so a
+// entries are 32 MB) and a permutation that sorts them by prefix, so a
 // subtree is one contiguous run.
 type Index struct {
 	sets  [][]Entry
@@ -38,7 +38,7 @@ func newIndex(sets [][]Entry, order []int32) *Index {
 		x.ends = append(x.ends, n)
 	}
 	slices.SortFunc(order, func(a, b int32) int {
-		return cmp.Or(ComparePrefix(x.entry(a).Prefix, x.entry(b).Prefix), cmp.Compare(a, b))
+		return cmp.Or(comparePrefix(x.entry(a), x.entry(b)), cmp.Compare(a, b))
 	})
 	return x
 }
@@ -69,7 +69,7 @@ func (x *Index) Lookup(a netip.Addr) []Entry {
 		p, _ := a.Prefix(bits)
 		lo := x.search(p)
 		hi := lo
-		for hi < len(x.order) && x.at(hi).Prefix == p {
+		for hi < len(x.order) && x.at(hi).Prefix() == p {
 			hi++
 		}
 		out = append(out, x.collect(lo, hi)...)
@@ -84,10 +84,10 @@ func (x *Index) Within(p netip.Prefix) []Entry {
 	var out []Entry
 	for i := x.search(p); i < len(x.order); i++ {
 		e := x.at(i)
-		if !p.Contains(e.Prefix.Addr()) {
+		if !p.Contains(e.Prefix().Addr()) {
 			break
 		}
-		if e.Prefix.Bits() >= p.Bits() {
+		if e.Prefix().Bits() >= p.Bits() {
 			out = append(out, *e)
 		}
 	}
@@ -106,7 +106,7 @@ func (x *Index) collect(lo, hi int) []Entry {
 
 // search returns the first position whose prefix is not before p.
 func (x *Index) search(p netip.Prefix) int {
-	return sort.Search(len(x.order), func(i int) bool { return ComparePrefix(x.at(i).Prefix, p) >= 0 })
+	return sort.Search(len(x.order), func(i int) bool { return ComparePrefix(x.at(i).Prefix(), p) >= 0 })
 }
 
 // prefixes yields the prefixes in order, a prefix as often as entries
@@ -114,7 +114,7 @@ func (x *Index) search(p netip.Prefix) int {
 func (x *Index) prefixes() iter.Seq[netip.Prefix] {
 	return func(yield func(netip.Prefix) bool) {
 		for i := range x.order {
-			if !yield(x.at(i).Prefix) {
+			if !yield(x.at(i).Prefix()) {
 				return
 			}
 		}

@@ -17,7 +17,7 @@ type rejectionJSON struct {
 
 // MarshalJSON writes the rejection flat: source, prefix, asn, reason, detail.
 func (r Rejection) MarshalJSON() ([]byte, error) {
-	return json.Marshal(rejectionJSON{r.Entry.Source(), r.Entry.Prefix, r.Entry.ASN, r.Reason, r.Detail})
+	return json.Marshal(rejectionJSON{r.Entry.Source(), r.Entry.Prefix(), r.Entry.ASN, r.Reason, r.Detail})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes; of the entry's attributes

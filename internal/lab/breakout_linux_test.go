@@ -69,11 +69,11 @@ func TestBreakoutRoutesRealAWSRanges(t *testing.T) {
 	}
 	checked := 0
 	for _, e := range tokyo {
-		if !e.Prefix.Addr().Is4() {
+		if !e.Prefix().Addr().Is4() {
 			continue // the lab's 5G router has no IPv6
 		}
-		if got := routeVia(t, l, e.Prefix.Addr().Next().String()); !strings.Contains(got, "via "+BreakoutGW+" dev breakout table 6100") {
-			t.Errorf("%s (%s): %s", e.Prefix, e, got)
+		if got := routeVia(t, l, e.Prefix().Addr().Next().String()); !strings.Contains(got, "via "+BreakoutGW+" dev breakout table 6100") {
+			t.Errorf("%s (%s): %s", e.Prefix(), e, got)
 		}
 		checked++
 	}
@@ -86,7 +86,7 @@ func TestBreakoutRoutesRealAWSRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range elsewhere[:5] {
-		a := e.Prefix.Addr().Next()
+		a := e.Prefix().Addr().Next()
 		if covered(tokyo, a) {
 			continue
 		}
@@ -98,7 +98,7 @@ func TestBreakoutRoutesRealAWSRanges(t *testing.T) {
 
 func covered(es []breakout.Entry, a netip.Addr) bool {
 	for _, e := range es {
-		if e.Prefix.Contains(a) {
+		if e.Prefix().Contains(a) {
 			return true
 		}
 	}

@@ -66,11 +66,11 @@ func FuzzAnswer(f *testing.F) {
 			t.Fatalf("ttl %s for %d entries, longest record %d s", ttl, len(es), longest)
 		}
 		for _, e := range es {
-			a := e.Prefix.Addr()
+			a := e.Prefix().Addr()
 			switch {
 			case !a.IsGlobalUnicast() || a.Is4In6() || a.Is6() != v6:
 				t.Fatalf("entry %s for a %s question", e, dns.TypeToString[qtype])
-			case e.Prefix.Bits() != a.BitLen():
+			case e.Prefix().Bits() != a.BitLen():
 				t.Fatalf("entry %s is not a host route", e)
 			case e.Name() != name:
 				t.Fatalf("entry %s not named %s", e, name)

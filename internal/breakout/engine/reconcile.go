@@ -95,7 +95,7 @@ func (e *Engine) readBack(table uint32, fallback []netip.Prefix) []netip.Prefix 
 }
 
 // entries are every source's last good set, as the store holds them:
-// Compile reads them without joining them (a million entries are 48 MB to
+// Compile reads them without joining them (a million entries are 32 MB to
 // copy) and the installed set's Index keeps referring to them.
 func (e *Engine) entries() [][]breakout.Entry {
 	var sets [][]breakout.Entry

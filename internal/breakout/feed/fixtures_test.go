@@ -32,7 +32,7 @@ func fixture(t testing.TB, name string) []byte {
 func familyCount(es []breakout.Entry) [2]int {
 	var n [2]int
 	for _, e := range es {
-		if e.Prefix.Addr().Is4() {
+		if e.Prefix().Addr().Is4() {
 			n[0]++
 		} else {
 			n[1]++
@@ -85,9 +85,9 @@ func TestAWSExactService(t *testing.T) {
 	var got []breakout.Entry
 	for _, e := range es {
 		if e.Service() != "EC2" {
-			t.Fatalf("entry %v has service %s", e.Prefix, e.Service())
+			t.Fatalf("entry %v has service %s", e.Prefix(), e.Service())
 		}
-		if e.Prefix == p {
+		if e.Prefix() == p {
 			got = append(got, e)
 		}
 	}
@@ -255,7 +255,7 @@ func TestPfx2asFixture(t *testing.T) {
 		}
 		for _, e := range es {
 			if e.ASN != tt.asn {
-				t.Fatalf("AS%d: entry %v recorded as AS%d", tt.asn, e.Prefix, e.ASN)
+				t.Fatalf("AS%d: entry %v recorded as AS%d", tt.asn, e.Prefix(), e.ASN)
 			}
 		}
 	}

@@ -21,8 +21,8 @@ func checkParse(t *testing.T, es []breakout.Entry, err error) {
 		t.Fatal("no error and no entries")
 	}
 	for _, e := range es {
-		if !e.Prefix.IsValid() || e.Prefix != e.Prefix.Masked() {
-			t.Fatalf("bad prefix %v accepted", e.Prefix)
+		if !e.Prefix().IsValid() || e.Prefix() != e.Prefix().Masked() {
+			t.Fatalf("bad prefix %v accepted", e.Prefix())
 		}
 	}
 }

@@ -85,10 +85,10 @@ func ParseGoogleMinusCloud(goog, cloud []byte) ([]breakout.Entry, error) {
 	}
 	var b netipx.IPSetBuilder
 	for _, e := range g {
-		b.AddPrefix(e.Prefix)
+		b.AddPrefix(e.Prefix())
 	}
 	for _, e := range c {
-		b.RemovePrefix(e.Prefix)
+		b.RemovePrefix(e.Prefix())
 	}
 	set, err := b.IPSet()
 	if err != nil {
@@ -100,7 +100,7 @@ func ParseGoogleMinusCloud(goog, cloud []byte) ([]breakout.Entry, error) {
 	}
 	out := make([]breakout.Entry, len(ps))
 	for i, p := range ps {
-		out[i] = breakout.Entry{Prefix: p}
+		out[i] = breakout.PrefixEntry(p, 0)
 	}
 	return out, nil
 }

@@ -22,7 +22,7 @@ const (
 
 // Limits bound what one feed may cost, whatever it holds: a few hundred
 // kilobytes of gzip can unpack to gigabytes of one repeated line, and a
-// line is 48 bytes of memory once parsed, and as much again on disk in the
+// line is 32 bytes of memory once parsed, and as much again on disk in the
 // last-known-good store. Both limits are checked while reading, so a feed
 // past them fails having cost no more than they allow.
 type Limits struct {

@@ -122,7 +122,7 @@ func TestPrefixListForms(t *testing.T) {
 	}
 	var got []string
 	for _, e := range es {
-		got = append(got, e.Prefix.String())
+		got = append(got, e.Prefix().String())
 	}
 	want := "10.0.0.0/8 192.0.2.1/32 2001:db8::1/128 2001:db8::/32"
 	if g := strings.Join(got, " "); g != want {

@@ -41,7 +41,7 @@ func parsePfx2as(body []byte, asns []uint32, lim Limits) ([]breakout.Entry, erro
 				if len(out) == max {
 					return lim.tooMany(format, n)
 				}
-				out = append(out, breakout.Entry{Prefix: p, ASN: asn})
+				out = append(out, breakout.PrefixEntry(p, asn))
 			}
 		}
 		if err != nil {

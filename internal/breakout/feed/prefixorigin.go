@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"net/netip"
 
 	"github.com/uplinkd/uplinkd/internal/breakout"
 )
@@ -31,8 +32,9 @@ func parsePrefixOrigin(body []byte, asns []uint32, lim Limits) ([]breakout.Entry
 		}
 		asn, ok, err := want.pick(f[1])
 		if err == nil && ok {
-			e := breakout.Entry{ASN: asn}
-			if e.Prefix, err = parsePrefix(string(f[0]), false); err == nil {
+			var p netip.Prefix
+			if p, err = parsePrefix(string(f[0]), false); err == nil {
+				e := breakout.PrefixEntry(p, asn)
 				if len(out) == max {
 					return lim.tooMany(format, n)
 				}

@@ -175,7 +175,7 @@ func static(ps []netip.Prefix) ([]breakout.Entry, error) {
 		if _, err := checkMasked(p); err != nil || !p.IsValid() {
 			return nil, perr("static", fmt.Sprintf("prefix %d", i+1), malformedf("invalid prefix %s", p))
 		}
-		out[i] = breakout.Entry{Prefix: p}
+		out[i] = breakout.PrefixEntry(p, 0)
 	}
 	return out, nil
 }

@@ -46,7 +46,7 @@ func TestExpiringSet(t *testing.T) {
 		st, _ := s.Get("media")
 		var got []string
 		for _, e := range st.Entries {
-			got = append(got, e.Prefix.String())
+			got = append(got, e.Prefix().String())
 		}
 		if diff := cmp.Diff(tt.want, got); diff != "" || !st.Stale() || len(st.Expires) != len(st.Entries) {
 			t.Errorf("after %s (-want +got):\n%s", tt.after, diff)

@@ -104,7 +104,7 @@ func encode(w *bufio.Writer, st *State) {
 		if i == 0 || !e.SameAttrs(last) {
 			last, attrs = e, encodeAttrs(e.Attrs())
 		}
-		buf = e.Prefix.AppendTo(buf[:0])
+		buf = e.Prefix().AppendTo(buf[:0])
 		buf = append(buf, '\t')
 		buf = strconv.AppendUint(buf, uint64(e.ASN), 10)
 		w.Write(buf)

@@ -34,7 +34,7 @@ func TestNotModifiedSavesAnUnsavedSet(t *testing.T) {
 	}
 	block()
 	p := netip.MustParsePrefix("198.18.240.0/24")
-	if err := s.Success("s", []breakout.Entry{{Prefix: p}}, Fetch{ETag: `"v1"`}); err == nil {
+	if err := s.Success("s", []breakout.Entry{breakout.PrefixEntry(p, 0)}, Fetch{ETag: `"v1"`}); err == nil {
 		t.Fatal("Success wrote into a file as if it were a directory")
 	}
 	// The set that could not be written is still the good set in use,
@@ -64,7 +64,7 @@ func TestNotModifiedSavesAnUnsavedSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, ok := again.Get("s"); !ok || len(st.Entries) != 1 || st.Entries[0].Prefix != p || st.ETag != `"v1"` {
+	if st, ok := again.Get("s"); !ok || len(st.Entries) != 1 || st.Entries[0].Prefix() != p || st.ETag != `"v1"` {
 		t.Errorf("restored from disk: %+v (found %v), want the one entry %v with its etag", st, ok, p)
 	}
 }

@@ -119,10 +119,10 @@ func TestRestart(t *testing.T) {
 	aws := entries("aws", "3.112.0.0/14", "2600:1f00::/24")
 	a := aws[0].Attrs()
 	a.Name = "tab\there" // survives quoting
-	aws[0] = breakout.NewEntry(aws[0].Prefix, aws[0].ASN, a)
+	aws[0] = breakout.NewEntry(aws[0].Prefix(), aws[0].ASN, a)
 	a = aws[1].Attrs()
 	a.Region = `"quoted"`
-	aws[1] = breakout.NewEntry(aws[1].Prefix, aws[1].ASN, a)
+	aws[1] = breakout.NewEntry(aws[1].Prefix(), aws[1].ASN, a)
 	odd := entries("odd/name ..", "192.0.2.0/24")
 	for _, x := range []struct {
 		src string

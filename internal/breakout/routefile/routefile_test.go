@@ -75,7 +75,7 @@ func TestReadForms(t *testing.T) {
 			}
 			var got []string
 			for _, e := range es {
-				got = append(got, "AS"+strconv.FormatUint(uint64(e.ASN), 10)+" "+e.Name()+" "+e.Prefix.String())
+				got = append(got, "AS"+strconv.FormatUint(uint64(e.ASN), 10)+" "+e.Name()+" "+e.Prefix().String())
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)

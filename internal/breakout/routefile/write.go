@@ -92,7 +92,7 @@ func documentNode(g []breakout.Entry) *yaml.Node {
 
 func routeNode(e breakout.Entry) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.MappingNode}
-	addField(n, "ip", e.Prefix.String(), "!!str")
+	addField(n, "ip", e.Prefix().String(), "!!str")
 	addStr(n, "network_border_group", e.NetworkBorderGroup())
 	addStr(n, "region", e.Region())
 	addStr(n, "service", e.Service())

@@ -128,7 +128,7 @@ func TestRefreshKeepsLastGood(t *testing.T) {
 func containsPrefix(s *lkg.Store, p string) bool {
 	want := netip.MustParsePrefix(p)
 	for _, e := range s.Entries() {
-		if e.Prefix == want {
+		if e.Prefix() == want {
 			return true
 		}
 	}
@@ -193,7 +193,7 @@ func TestChangedSettingsAreNotConfirmedBy304(t *testing.T) {
 	}
 	for _, e := range st.Entries {
 		if e.Service() != "S3" {
-			t.Fatalf("entry %v of service %s kept after the filter became S3", e.Prefix, e.Service())
+			t.Fatalf("entry %v of service %s kept after the filter became S3", e.Prefix(), e.Service())
 		}
 	}
 }

@@ -189,7 +189,7 @@ func realTable(t *testing.T) []netip.Prefix {
 		}
 		realPrefixes = make([]netip.Prefix, len(entries))
 		for i, e := range entries {
-			realPrefixes[i] = e.Prefix
+			realPrefixes[i] = e.Prefix()
 		}
 		realPrefixes = canonical(realPrefixes)
 	})
