@@ -160,7 +160,7 @@ func diffBreakout(cfg *config.Config, stdout io.Writer, log *slog.Logger) error 
 	for _, es := range got {
 		for _, e := range es {
 			// As the engine does: no IPv6 next hop, no IPv6 breakout.
-			if e.Prefix.Addr().Is6() && !plan.Gateway6.IsValid() && !plan.Gateway.Is6() {
+			if e.Prefix().Addr().Is6() && !plan.Gateway6.IsValid() && !plan.Gateway.Is6() {
 				continue
 			}
 			all = append(all, e)
