@@ -84,3 +84,20 @@ func drop64MiB() {
 	}
 	runtime.KeepAlive(blocks)
 }
+
+// TestGCPercent: the daemon collects at gcPercent, unless GOGC says
+// otherwise.
+func TestGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	log := slog.New(slog.DiscardHandler)
+	t.Setenv("GOGC", "")
+	setGCPercent(log)
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("GC percent %d, want %d", got, gcPercent)
+	}
+	t.Setenv("GOGC", "200")
+	setGCPercent(log)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent %d with GOGC=200 in the environment, want it left alone (100)", got)
+	}
+}
