@@ -217,6 +217,12 @@ func TestFrugalCarrier(t *testing.T) {
 	addIn(t, c.a, ma, ca)
 	addIn(t, c.b, mb, cb)
 	ka, kb := ca.Key(), cb.Key()
+	// -short (make race: the sessions' goroutines under the race detector,
+	// not their timing) measures less of each.
+	measure, busyN, idleN, flowN := 15*time.Second, 12, 4, 6
+	if testing.Short() {
+		measure, busyN, idleN, flowN = 3*time.Second, 3, 2, 2
+	}
 	idle := func() {
 		t.Helper()
 		waitLiveness(t, ma, ka, "frugal idle", 10*time.Second)
@@ -227,7 +233,7 @@ func TestFrugalCarrier(t *testing.T) {
 	t.Run("idle cost", func(t *testing.T) {
 		time.Sleep(2 * time.Second) // past any Poll of the bring-up
 		s0, at := counters(t, c.a, "ucl0"), time.Now()
-		time.Sleep(15 * time.Second)
+		time.Sleep(measure)
 		s1, secs := counters(t, c.a, "ucl0"), time.Since(at).Seconds()
 		ab, ba := float64(s1.TxPackets-s0.TxPackets)/secs, float64(s1.RxPackets-s0.RxPackets)/secs
 		gb := (ab + ba) * wgPacket * 86400 * 30 / 1e9
@@ -253,7 +259,7 @@ func TestFrugalCarrier(t *testing.T) {
 
 	t.Run("busy blackhole", func(t *testing.T) {
 		var downs []time.Duration
-		for i := range 12 {
+		for i := range busyN {
 			sa.on.Store(true)
 			sb.on.Store(true)
 			time.Sleep(time.Second + rand.N(500*time.Millisecond))
@@ -284,7 +290,7 @@ func TestFrugalCarrier(t *testing.T) {
 
 	t.Run("idle blackhole", func(t *testing.T) {
 		var downs []time.Duration
-		for range 4 {
+		for range idleN {
 			idle()
 			time.Sleep(rand.N(time.Second))
 			recA.drain(ka)
@@ -308,7 +314,7 @@ func TestFrugalCarrier(t *testing.T) {
 
 	t.Run("new flow on a tunnel dead while idle", func(t *testing.T) {
 		var downs []time.Duration
-		for range 6 {
+		for range flowN {
 			idle()
 			recA.drain(ka)
 			c.blackhole(t, true)
