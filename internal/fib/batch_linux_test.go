@@ -274,11 +274,15 @@ func TestSyncMemory(t *testing.T) {
 	slices.SortFunc(ps, comparePrefix)
 	desired := viaFamily(ps, ns.links[0])
 	// Two tables, each holding 10 routes first: a dump is sized like the
-	// table's last one.
+	// table's last one. A whole Sync into a third grows the Handle's
+	// message buffer to its size first (once for the Handle's life).
 	for _, table := range []uint32{testTable, testTable + 1} {
 		if _, err := ns.h.Sync(table, testProto, desired[:10]); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := ns.h.Sync(testTable+2, testProto, desired); err != nil {
+		t.Fatal(err)
 	}
 	perRoute := func(sync func() (SyncStats, error)) float64 {
 		t.Helper()
