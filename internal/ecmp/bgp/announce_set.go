@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -81,18 +82,27 @@ func (a *Announcer) Withdraw(ctx context.Context) error {
 	return err
 }
 
-// splitFamilies validates and sorts the wanted prefixes by family.
+// splitFamilies validates and sorts the wanted prefixes by family. The
+// families are the two halves of one sorted copy (IPv4 sorts first):
+// the announcer keeps them until the next Set, and a copy per family
+// appended prefix by prefix held the whole breakout set twice over.
 func splitFamilies(prefixes []netip.Prefix, nh4, nh6 netip.Addr) (v4, v6 announcedSet, err error) {
 	if errs := validatePrefixes("announce", prefixes); len(errs) > 0 {
 		return v4, v6, errors.Join(errs...)
 	}
 	v4.nextHop, v6.nextHop = nh4.Unmap(), nh6
-	for _, p := range canonical(prefixes) {
+	all := canonical(prefixes)
+	k, _ := slices.BinarySearchFunc(all, true, func(p netip.Prefix, _ bool) int {
 		if p.Addr().Is4() {
-			v4.prefixes = append(v4.prefixes, p)
-		} else {
-			v6.prefixes = append(v6.prefixes, p)
+			return -1
 		}
+		return 1
+	})
+	if k > 0 {
+		v4.prefixes = all[:k:k]
+	}
+	if k < len(all) {
+		v6.prefixes = all[k:]
 	}
 	if len(v4.prefixes) > 0 && !v4.nextHop.Is4() {
 		err = errors.Join(err, fmt.Errorf("%w: ipv4 next hop %v: need an IPv4 address for %d IPv4 prefixes", ErrConfig, nh4, len(v4.prefixes)))

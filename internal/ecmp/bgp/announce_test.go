@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/uplinkd/uplinkd/internal/breakout"
 )
 
 const (
@@ -363,4 +367,73 @@ func TestAnnouncerStopLeavesNoGoroutines(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// TestSplitFamiliesOneCopy: the wanted set is split into its families
+// sorted and without duplicates, in one copy of it (the announcer keeps
+// them until the next Set; the whole breakout set is 5 MB a copy).
+func TestSplitFamiliesOneCopy(t *testing.T) {
+	var in []netip.Prefix
+	for i := range 100_000 {
+		in = append(in, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(1 + i%200), byte(i / 200), byte(i / 51200), 0}), 24))
+		if i%10 == 0 {
+			in = append(in, netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i)}), 48))
+		}
+	}
+	in = append(in, in[5], in[7]) // duplicates
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	v4, v6, err := splitFamilies(in, netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("2001:db8::1"))
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v4.prefixes) != 100_000 || len(v6.prefixes) != 10_000 {
+		t.Fatalf("split into %d IPv4 and %d IPv6 prefixes, want 100000 and 10000", len(v4.prefixes), len(v6.prefixes))
+	}
+	for _, f := range []struct {
+		set announcedSet
+		is4 bool
+	}{{v4, true}, {v6, false}} {
+		ps := f.set.prefixes
+		if !slices.IsSortedFunc(ps, breakout.ComparePrefix) || ps[0].Addr().Is4() != f.is4 || ps[len(ps)-1].Addr().Is4() != f.is4 {
+			t.Errorf("family of next hop %s not sorted, or holding the other family", f.set.nextHop)
+		}
+	}
+	copyBytes := float64(len(in)) * float64(unsafe.Sizeof(netip.Prefix{}))
+	if got := float64(after.TotalAlloc - before.TotalAlloc); got > 1.2*copyBytes {
+		t.Errorf("splitFamilies allocated %.1f MB, want one copy of the set (%.1f MB)", got/1e6, copyBytes/1e6)
+	}
+}
+
+// TestAnnouncedPathMemory: what GoBGP keeps a path announced, with the
+// patch that shares the decoded attributes of paths sent with the same
+// bytes (third_party/gobgp/PATCHES.md). No peer is up: this is the RIB.
+func TestAnnouncedPathMemory(t *testing.T) {
+	ctx := context.Background()
+	a := NewAnnouncer(nil)
+	c := AnnouncerConfig{ASN: announcerASN, RouterID: addr("10.255.9.1"),
+		Peers: []Peer{{Name: "none", Address: addr("127.0.0.99"), ASN: receiverASN, Port: 1}}}
+	if err := a.Start(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(ctx)
+	set := testPrefixes(0, 80_000, 0, 20_000)
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	if _, _, err := a.Set(ctx, set, gw4, gw6); err != nil {
+		t.Fatal(err)
+	}
+	perPath := float64(heap()-before) / float64(len(set))
+	t.Logf("GoBGP and the announcer keep %.0f bytes a path announced (%d paths)", perPath, len(set))
+	// 524 without the patch, 469 with it (Go 1.26, 80 k IPv4 + 20 k IPv6).
+	if perPath > 500 {
+		t.Errorf("%.0f bytes kept a path announced, want ≤ 500: are the paths' attributes shared?", perPath)
+	}
+	runtime.KeepAlive(set)
 }

@@ -24,9 +24,11 @@ import (
 	"net"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgryski/go-farm"
@@ -351,6 +353,12 @@ func api2Path(resource api.TableType, path *api.Path, isWithdraw bool) (*table.P
 	}
 	nlri.SetPathIdentifier(path.Identifier)
 
+	// uplinkd patch (PATCHES.md): a path whose binary attributes are those
+	// of the path before shares their decoded form.
+	if p := sharedAttrsPath(resource, path, pi, nlri, isWithdraw); p != nil {
+		return p, nil
+	}
+
 	attrList, err := apiutil.GetNativePathAttributes(path)
 	if err != nil {
 		return nil, err
@@ -411,6 +419,112 @@ func api2Path(resource api.TableType, path *api.Path, isWithdraw bool) (*table.P
 	}
 	newPath.SetIsFromExternal(path.IsFromExternal)
 	return newPath, nil
+}
+
+// uplinkd patch (PATCHES.md). An announcer of many prefixes sends each
+// path with the same binary attributes (ORIGIN and a next hop). Upstream
+// decodes them, parses the next hop twice, builds a NEXT_HOP attribute and
+// serialises everything again for the path's hash, for every path: about
+// 200 bytes kept and 1 KiB of garbage a path. sharedAttrsPath keeps the
+// last decoded set and gives a path with the same bytes the same attribute
+// values (GoBGP never changes an attribute in place; the paths of one
+// received UPDATE share theirs too), a slice of its own, and the same hash.
+type sharedAttrs struct {
+	key    string                       // the binary attributes, each behind its length
+	rf     bgp.RouteFamily              // and the family they were decoded for
+	attrs  []bgp.PathAttributeInterface // but the next hop
+	nh     string
+	nhAttr bgp.PathAttributeInterface // IPv4 unicast's NEXT_HOP; nil: MP_REACH_NLRI per path
+	hash   uint32
+}
+
+var lastSharedAttrs atomic.Pointer[sharedAttrs]
+
+// sharedAttrsKey joins binary attributes unambiguously.
+func sharedAttrsKey(bins [][]byte) string {
+	var b strings.Builder
+	for _, a := range bins {
+		b.WriteByte(byte(len(a) >> 8))
+		b.WriteByte(byte(len(a)))
+		b.Write(a)
+	}
+	return b.String()
+}
+
+// sharedAttrsPath returns the path built from the last decoded attributes
+// when path has the same binary ones, or nil (decode as upstream does:
+// then the next call may share that path's).
+func sharedAttrsPath(resource api.TableType, path *api.Path, pi *table.PeerInfo, nlri bgp.AddrPrefixInterface, isWithdraw bool) *table.Path {
+	if resource == api.TableType_VRF || len(path.PattrsBinary) == 0 || len(path.Pattrs) > 0 || isWithdraw || path.IsWithdraw {
+		return nil
+	}
+	rf := bgp.AfiSafiToRouteFamily(uint16(path.Family.Afi), uint8(path.Family.Safi))
+	key := sharedAttrsKey(path.PattrsBinary)
+	c := lastSharedAttrs.Load()
+	if c == nil || c.key != key || c.rf != rf {
+		c = decodeSharedAttrs(path, rf, key)
+		if c == nil {
+			return nil
+		}
+		lastSharedAttrs.Store(c)
+	}
+	pattrs := make([]bgp.PathAttributeInterface, len(c.attrs), len(c.attrs)+1)
+	copy(pattrs, c.attrs)
+	if c.nhAttr != nil {
+		pattrs = append(pattrs, c.nhAttr)
+	} else {
+		pattrs = append(pattrs, bgp.NewPathAttributeMpReachNLRI(c.nh, []bgp.AddrPrefixInterface{nlri}))
+	}
+	p := table.NewPath(pi, nlri, false, pattrs, time.Now(), path.NoImplicitWithdraw)
+	p.SetHash(c.hash)
+	p.SetIsFromExternal(path.IsFromExternal)
+	return p
+}
+
+// decodeSharedAttrs decodes path's attributes as api2Path does, or returns
+// nil for anything it would refuse (api2Path then says why).
+func decodeSharedAttrs(path *api.Path, rf bgp.RouteFamily, key string) *sharedAttrs {
+	list, err := apiutil.GetNativePathAttributes(path)
+	if err != nil {
+		return nil
+	}
+	c := &sharedAttrs{key: key, rf: rf}
+	seen := map[bgp.BGPAttrType]bool{}
+	for _, attr := range list {
+		if seen[attr.GetType()] {
+			return nil
+		}
+		seen[attr.GetType()] = true
+		switch a := attr.(type) {
+		case *bgp.PathAttributeNextHop:
+			c.nh = a.Value.String()
+		case *bgp.PathAttributeMpReachNLRI:
+			if len(a.Value) == 0 {
+				return nil
+			}
+			c.nh = a.Nexthop.String()
+		default:
+			c.attrs = append(c.attrs, attr)
+		}
+	}
+	if c.nh == "" {
+		return nil
+	}
+	if rf == bgp.RF_IPv4_UC && net.ParseIP(c.nh).To4() != nil {
+		c.nhAttr = bgp.NewPathAttributeNextHop(c.nh)
+	}
+	// The hash upstream gives a path: its attributes serialised, in order,
+	// but MP_REACH_NLRI (which holds the path's own prefix).
+	total := bytes.NewBuffer(nil)
+	for _, a := range append(slices.Clip(c.attrs), c.nhAttr) {
+		if a == nil {
+			continue
+		}
+		b, _ := a.Serialize()
+		total.Write(b)
+	}
+	c.hash = farm.Hash32(total.Bytes())
+	return c
 }
 
 func (s *server) AddPath(ctx context.Context, r *api.AddPathRequest) (*api.AddPathResponse, error) {
