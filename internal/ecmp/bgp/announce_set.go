@@ -35,7 +35,9 @@ const ctxCheckEvery = 1024
 // of its family is given). Only the difference is sent: added counts
 // prefixes announced anew (all of a family when its next hop changed),
 // withdrawn those withdrawn. Withdrawals go first. On error the announcer
-// keeps what it reached and the next Set repairs the rest.
+// keeps what it reached and the next Set repairs the rest. Sorted and
+// unique prefixes (a compiled breakout set) are kept, not copied: they
+// must not change afterwards.
 func (a *Announcer) Set(ctx context.Context, prefixes []netip.Prefix, nextHop4, nextHop6 netip.Addr) (added, withdrawn int, err error) {
 	want4, want6, err := splitFamilies(prefixes, nextHop4, nextHop6)
 	if err != nil {
@@ -83,15 +85,20 @@ func (a *Announcer) Withdraw(ctx context.Context) error {
 }
 
 // splitFamilies validates and sorts the wanted prefixes by family. The
-// families are the two halves of one sorted copy (IPv4 sorts first):
-// the announcer keeps them until the next Set, and a copy per family
-// appended prefix by prefix held the whole breakout set twice over.
+// families are the two halves of one sorted slice (IPv4 sorts first):
+// prefixes itself when sorted and unique, else a sorted copy. The
+// announcer keeps them until the next Set (a copy per family appended
+// prefix by prefix held the whole breakout set twice over), so a caller
+// must not change prefixes after Set.
 func splitFamilies(prefixes []netip.Prefix, nh4, nh6 netip.Addr) (v4, v6 announcedSet, err error) {
 	if errs := validatePrefixes("announce", prefixes); len(errs) > 0 {
 		return v4, v6, errors.Join(errs...)
 	}
 	v4.nextHop, v6.nextHop = nh4.Unmap(), nh6
-	all := canonical(prefixes)
+	all := prefixes // a compiled breakout set is canonical: kept as it is
+	if !isCanonical(all) {
+		all = canonical(all)
+	}
 	k, _ := slices.BinarySearchFunc(all, true, func(p netip.Prefix, _ bool) int {
 		if p.Addr().Is4() {
 			return -1

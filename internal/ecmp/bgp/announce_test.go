@@ -404,6 +404,18 @@ func TestSplitFamiliesOneCopy(t *testing.T) {
 	if got := float64(after.TotalAlloc - before.TotalAlloc); got > 1.2*copyBytes {
 		t.Errorf("splitFamilies allocated %.1f MB, want one copy of the set (%.1f MB)", got/1e6, copyBytes/1e6)
 	}
+	// A set already sorted and unique (what the breakout engine compiles)
+	// is split in place.
+	sorted := append(slices.Clip(v4.prefixes), v6.prefixes...)
+	runtime.ReadMemStats(&before)
+	v4, v6, err = splitFamilies(sorted, v4.nextHop, v6.nextHop)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(v4.prefixes)+len(v6.prefixes) != len(sorted) || &v4.prefixes[0] != &sorted[0] {
+		t.Errorf("a sorted set was not split in place: %v", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 4096 {
+		t.Errorf("splitting a sorted set allocated %d bytes, want none of its size", got)
+	}
 }
 
 // TestAnnouncedPathMemory: what GoBGP keeps a path announced, with the

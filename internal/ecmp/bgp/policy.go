@@ -120,6 +120,17 @@ func sameGroups(a, b []acceptGroup) bool {
 	})
 }
 
+// isCanonical reports whether ps is in canonical's order, without
+// duplicates.
+func isCanonical(ps []netip.Prefix) bool {
+	for i := 1; i < len(ps); i++ {
+		if c := ps[i-1].Addr().Compare(ps[i].Addr()); c > 0 || c == 0 && ps[i-1].Bits() >= ps[i].Bits() {
+			return false
+		}
+	}
+	return true
+}
+
 func canonical(ps []netip.Prefix) []netip.Prefix {
 	out := slices.Clone(ps)
 	slices.SortFunc(out, func(a, b netip.Prefix) int {
