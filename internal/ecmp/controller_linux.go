@@ -52,6 +52,7 @@ type Controller struct {
 	grace     grace                // the restart grace: adopted routes kept until BGP has them
 	downAt    map[string]time.Time // when BFD last reported a link down
 	lockedAt  time.Time            // when the running reconcile took mu: a failover's queueing, logged
+	writesAt  time.Time            // when it began its kernel writes: what came before is computing, logged
 	lastErr   error
 	lastFail  Failover
 	changes   int
@@ -298,6 +299,7 @@ func (c *Controller) reconcile(ctx context.Context) (time.Time, []bfd.SessionCon
 	want := NextHops(routes, c.members, c.aliveAt(now))
 	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
+	c.writesAt = time.Now()
 	c.lastErr = errors.Join(c.program(want),
 		c.programReturns(returnRoutes(c.plan, routes, c.members, c.aliveAt(now)), true))
 	c.afterWrites(want, used)
@@ -345,6 +347,7 @@ func (c *Controller) reconcileLiveness() {
 	want := NextHops(c.routes, c.members, c.aliveAt(now))
 	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
+	c.writesAt = time.Now()
 	c.lastErr = errors.Join(c.programChanged(want),
 		c.programReturns(returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now)), false))
 	c.afterWrites(want, used)
@@ -404,9 +407,10 @@ func (c *Controller) noteFailover(want map[netip.Prefix][]fib.WeightedNexthop, d
 	for name, at := range c.downAt {
 		c.lastFail = Failover{Link: name, Detected: at, FIBDone: done, Took: done.Sub(at)}
 		// queued: how much of it passed before the reconcile that wrote
-		// the change began (waking up, and waiting for the lock).
+		// the change began (waking up, and waiting for the lock); writes:
+		// its kernel writes (the rest is computing the next hops).
 		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", done.Sub(at).Round(time.Microsecond),
-			"queued", c.lockedAt.Sub(at).Round(time.Microsecond))
+			"queued", c.lockedAt.Sub(at).Round(time.Microsecond), "writes", done.Sub(c.writesAt).Round(time.Microsecond))
 		delete(c.downAt, name)
 	}
 }
