@@ -117,15 +117,13 @@ func dedup(rs []Route) ([]Route, error) {
 }
 
 // diffRoutes merges two prefix-sorted lists. A sort-merge keeps memory flat
-// for ~1 M prefixes where a map would double it. The merge runs twice,
-// counting and then filling: appended step by step, the positions of a
-// whole set cost five times their 4 bytes a route.
+// for ~1 M prefixes where a map would double it. The routes to add are
+// sized for what desired has beyond actual's count: exact for a cold start
+// (a whole set's positions appended step by step cost five times their 4
+// bytes a route), and a churn's few more grow as they come.
 func diffRoutes(desired RouteSet, actual []Route) routeDiff {
-	var nAdd, nRep, nDel int
-	unchanged := mergeRoutes(desired, actual, func(int) { nAdd++ }, func(int) { nRep++ }, func(int) { nDel++ })
-	d := routeDiff{desired: desired, actual: actual, unchanged: unchanged,
-		add: make([]int32, 0, nAdd), replace: make([]int32, 0, nRep), del: make([]int32, 0, nDel)}
-	mergeRoutes(desired, actual,
+	d := routeDiff{desired: desired, actual: actual, add: make([]int32, 0, max(desired.Len()-len(actual), 0))}
+	d.unchanged = mergeRoutes(desired, actual,
 		func(i int) { d.add = append(d.add, int32(i)) },
 		func(i int) { d.replace = append(d.replace, int32(i)) },
 		func(j int) { d.del = append(d.del, int32(j)) })
