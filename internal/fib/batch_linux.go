@@ -121,16 +121,14 @@ func (h *Handle) request(name string, build func(m *msgBuf, seq uint32) int) err
 // sorted is best: the kernel lays out a table in insertion order, and one
 // inserted sorted dumps ~3x faster than one inserted scattered.
 func (h *Handle) AddRoutes(table uint32, proto uint8, routes []Route) error {
-	return h.addRoutes(table, proto, Routes(routes), nil)
+	return h.addRoutes(table, proto, len(routes), func(i int) Route { return routes[i] })
 }
 
-// addRoutes is AddRoutes of the routes of set at the positions at, in that
-// order, or of the whole set when at is nil.
-func (h *Handle) addRoutes(table uint32, proto uint8, set RouteSet, at []int32) error {
-	route := positions(set, at)
+// addRoutes is AddRoutes of n routes, the i-th route(i).
+func (h *Handle) addRoutes(table uint32, proto uint8, n int, route func(int) Route) error {
 	return h.run(batchOp{
 		name: fmt.Sprintf("add routes table %d", table),
-		n:    count(set, at),
+		n:    n,
 		build: func(m *msgBuf, i int, seq uint32) int {
 			return buildRoute(m, unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, seq, table, proto, route(i))
 		},
@@ -142,13 +140,11 @@ func (h *Handle) addRoutes(table uint32, proto uint8, set RouteSet, at []int32) 
 // prefix that has no such route counts as deleted. Prefixes must be
 // distinct: they go in spread order, not in the order given.
 func (h *Handle) DeleteRoutes(table uint32, proto uint8, routes []Route) error {
-	return h.deleteRoutes(table, proto, Routes(routes), nil)
+	return h.deleteRoutes(table, proto, len(routes), func(i int) Route { return routes[i] })
 }
 
-// deleteRoutes is DeleteRoutes of the routes of set at the positions at,
-// or of the whole set when at is nil.
-func (h *Handle) deleteRoutes(table uint32, proto uint8, set RouteSet, at []int32) error {
-	route, n := positions(set, at), count(set, at)
+// deleteRoutes is DeleteRoutes of n routes, the i-th route(i).
+func (h *Handle) deleteRoutes(table uint32, proto uint8, n int, route func(int) Route) error {
 	return h.run(batchOp{
 		name:  fmt.Sprintf("delete routes table %d", table),
 		n:     n,
@@ -159,22 +155,6 @@ func (h *Handle) deleteRoutes(table uint32, proto uint8, set RouteSet, at []int3
 		object: func(i int) string { return route(i).Prefix.String() },
 		ignore: isNotFound,
 	})
-}
-
-// positions returns the i-th route of a batch over set's routes at the
-// positions at, or over all of set when at is nil.
-func positions(set RouteSet, at []int32) func(i int) Route {
-	if at == nil {
-		return set.At
-	}
-	return func(i int) Route { return set.At(int(at[i])) }
-}
-
-func count(set RouteSet, at []int32) int {
-	if at == nil {
-		return set.Len()
-	}
-	return len(at)
 }
 
 // isNotFound is true for the errnos of deleting what is already gone.

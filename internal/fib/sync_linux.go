@@ -37,21 +37,13 @@ func (h *Handle) SyncSet(table uint32, proto uint8, desired RouteSet) (SyncStats
 // a route while it moves.
 func (h *Handle) apply(table uint32, proto uint8, d routeDiff) (SyncStats, error) {
 	st := SyncStats{Unchanged: d.unchanged}
-	errAdd := h.addRoutes(table, proto, d.desired, nonNil(d.add))
+	errAdd := h.addRoutes(table, proto, len(d.add), func(i int) Route { return d.desired.At(int(d.add[i])) })
 	st.Added = landed(len(d.add), errAdd)
-	errRep := h.addRoutes(table, proto, d.desired, nonNil(d.replace))
+	errRep := h.addRoutes(table, proto, len(d.replace), func(i int) Route { return d.desired.At(int(d.replace[i])) })
 	st.Replaced = landed(len(d.replace), errRep)
-	errDel := h.deleteRoutes(table, proto, Routes(d.actual), nonNil(d.del))
+	errDel := h.deleteRoutes(table, proto, len(d.del), func(i int) Route { return d.actual[d.del[i]] })
 	st.Deleted = landed(len(d.del), errDel)
 	return st, errors.Join(errAdd, errRep, errDel)
-}
-
-// nonNil keeps an empty list of positions empty: nil would mean all.
-func nonNil(at []int32) []int32 {
-	if at == nil {
-		return []int32{}
-	}
-	return at
 }
 
 // landed counts the items of an n-item batch that took effect. A batch
