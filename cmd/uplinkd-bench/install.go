@@ -107,7 +107,9 @@ func installPair(ctx context.Context, label string, ps []netip.Prefix, churn boo
 	}
 	defer h.Close()
 	nh := fib.Nexthop{Gateway: netip.MustParseAddr(nsU.gw), LinkIndex: nsU.link}
-	routes := fib.Via(ps, nh)
+	// As the breakout engine installs a set: every route on the nexthop
+	// object of its family (the peer's lines carry the gateway and device).
+	set := fib.ViaSet{Prefixes: ps, Nexthop4: nh, Objects: true}
 	dir, err := os.MkdirTemp("", "uplinkd-bench-batch")
 	if err != nil {
 		return []row{failed(id, name, err)}
@@ -116,12 +118,12 @@ func installPair(ctx context.Context, label string, ps []netip.Prefix, churn boo
 
 	var rows []row
 	// Install.
-	logf("install %s: fib Sync of %d routes", label, len(routes))
+	logf("install %s: fib Sync of %d routes", label, len(ps))
 	t0 := time.Now()
-	st, err := h.Sync(benchTable, config.RouteProtocol, routes)
+	st, err := h.SyncSet(benchTable, config.RouteProtocol, set)
 	ours := time.Since(t0)
-	if err == nil && st.Added != len(routes) {
-		err = fmt.Errorf("Sync added %d of %d", st.Added, len(routes))
+	if err == nil && st.Added != len(ps) {
+		err = fmt.Errorf("Sync added %d of %d", st.Added, len(ps))
 	}
 	logf("install %s: ip -batch", label)
 	peer, perr := ipBatch(ctx, nsP, filepath.Join(dir, "add"), addLines(ps, nsP))
@@ -146,7 +148,7 @@ func installPair(ctx context.Context, label string, ps []netip.Prefix, churn boo
 	dname := fmt.Sprintf("delete %d %s prefixes (peer: ip -batch route del)", len(final), label)
 	logf("delete %s: fib Sync to empty", label)
 	t0 = time.Now()
-	st, err = h.Sync(benchTable, config.RouteProtocol, nil)
+	st, err = h.SyncSet(benchTable, config.RouteProtocol, fib.ViaSet{Objects: true})
 	ours = time.Since(t0)
 	if err == nil && st.Deleted != len(final) {
 		err = fmt.Errorf("Sync deleted %d of %d", st.Deleted, len(final))
@@ -163,7 +165,7 @@ func installPair(ctx context.Context, label string, ps []netip.Prefix, churn boo
 	// Last: a namespace torn down (the floor's, should its delete fail,
 	// with its routes) keeps the kernel's cleanup busy for a while, which
 	// must not fall in a timed step of the others.
-	return append(rows, floorRows(label, routes, installed, deleted)...)
+	return append(rows, floorRows(label, set, installed, deleted)...)
 }
 
 // floorRows sends the same routes to a third fresh namespace as batched
@@ -173,11 +175,11 @@ func installPair(ctx context.Context, label string, ps []netip.Prefix, churn boo
 // (installed and deleted: both timed in this run; the delete after the
 // churn for the raw set); the namespace must hold every route after the
 // install and none after the delete, or the row fails.
-func floorRows(label string, routes []fib.Route, installed, deleted timed) []row {
+func floorRows(label string, set fib.ViaSet, installed, deleted timed) []row {
 	id := map[string]string{"raw": "4g", "aggregated": "4h"}[label]
 	did := map[string]string{"raw": "4i", "aggregated": "4j"}[label]
-	name := fmt.Sprintf("install %d %s prefixes: uplinkd's Sync against the floor (the same routes as pre-built batched netlink, no read-back, no diff)", len(routes), label)
-	dname := fmt.Sprintf("delete %d %s prefixes: uplinkd's Sync (of %d) against the floor (pre-built batched RTM_DELROUTE, no read-back, no diff)", len(routes), label, deleted.n)
+	name := fmt.Sprintf("install %d %s prefixes: uplinkd's Sync against the floor (the same routes, on the same nexthop object, as pre-built batched netlink, no read-back, no diff)", set.Len(), label)
+	dname := fmt.Sprintf("delete %d %s prefixes: uplinkd's Sync (of %d) against the floor (pre-built batched RTM_DELROUTE, no read-back, no diff)", set.Len(), label, deleted.n)
 	ns, err := newBenchNS("fl-" + label[:3])
 	if err != nil {
 		return []row{failed(id, name, err)}
@@ -188,22 +190,16 @@ func floorRows(label string, routes []fib.Route, installed, deleted timed) []row
 		return []row{failed(id, name, err)}
 	}
 	defer h.Close()
-	nh := fib.Nexthop{Gateway: netip.MustParseAddr(ns.gw), LinkIndex: ns.link}
-	mine := make([]fib.Route, len(routes))
-	for i, r := range routes {
-		r.Nexthop = nh // this namespace's link
-		mine[i] = r
-	}
-
-	add := h.PrebuildRoutes(benchTable, config.RouteProtocol, mine)
+	set.Nexthop4 = fib.Nexthop{Gateway: netip.MustParseAddr(ns.gw), LinkIndex: ns.link} // this namespace's link
+	add := h.PrebuildVia(benchTable, config.RouteProtocol, set)
 	logf("install %s: the floor", label)
-	floor, err := sendPrebuilt(h, ns, add, len(routes))
+	floor, err := sendPrebuilt(h, ns, add, set.Len())
 	r := floorRow(id, name, installed, floor, err)
 	if err != nil {
 		return []row{r, failed(did, dname, errors.New("the floor's install failed"))}
 	}
 
-	del := h.PrebuildDeletes(benchTable, config.RouteProtocol, mine)
+	del := h.PrebuildDeletes(benchTable, config.RouteProtocol, fib.Via(set.Prefixes, set.Nexthop4))
 	logf("delete %s: the floor", label)
 	floor, err = sendPrebuilt(h, ns, del, 0)
 	return []row{r, floorRow(did, dname, deleted, floor, err)}
@@ -257,6 +253,7 @@ func churnRow(ctx context.Context, h *fib.Handle, nsU, nsP *benchNS, dir string,
 	add, del := breakout.Diff(ps, next)
 	diffTook := time.Since(t0)
 	nh := fib.Nexthop{Gateway: netip.MustParseAddr(nsU.gw), LinkIndex: nsU.link}
+	nh.Object, _ = fib.ViaObjectIDs(benchTable) // the install made it
 	err := h.AddRoutes(benchTable, config.RouteProtocol, fib.Via(add, nh))
 	if err == nil {
 		err = h.DeleteRoutes(benchTable, config.RouteProtocol, fib.Via(del, nh))

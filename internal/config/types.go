@@ -53,6 +53,10 @@ const (
 	SourceTableBase    = 6300
 	SourceMainPriority = RulePriority + 88
 	SourcePriority     = RulePriority + 89
+	// Nexthop object IDs: the ECMP controller's groups and members in
+	// ecmp.NexthopIDs (6,000,000-6,065,535); a breakout table's two
+	// nexthop objects in fib.ViaObjects (7,000,000 up, fib.ViaObjectIDs).
+	// Both carry RouteProtocol.
 	// LinkAlias is written into IFLA_IFALIAS of every interface uplinkd
 	// creates, followed by the site name.
 	LinkAlias = "uplinkd:"

@@ -265,8 +265,14 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 		case <-hup:
 			d.reload()
 		case u := <-links:
-			drain(links)
+			boLink := false
+			note := func(u netlink.LinkUpdate) { boLink = boLink || d.isBreakoutLink(u.Attrs().Name) }
+			note(u)
+			drain(links, note)
 			d.apply("link " + u.Attrs().Name)
+			if boLink {
+				d.breakoutLinkChanged()
+			}
 		case <-resync.C:
 			d.apply("timer")
 		case <-wd.C():
@@ -276,6 +282,24 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 				d.log.Debug("handshake kicked", "tunnel", t)
 			}
 		}
+	}
+}
+
+// isBreakoutLink reports whether name is the running breakout's link.
+func (d *Daemon) isBreakoutLink(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.bo != nil && name != "" && name == d.cfg.Breakout.Interface
+}
+
+// breakoutLinkChanged has breakout read its table back: a link that lost
+// its carrier took the routes on its nexthop objects (engine.LinkChanged).
+func (d *Daemon) breakoutLinkChanged() {
+	d.mu.Lock()
+	bo := d.bo
+	d.mu.Unlock()
+	if bo != nil {
+		bo.LinkChanged()
 	}
 }
 
@@ -290,11 +314,12 @@ func (d *Daemon) suspects() map[string]bool {
 	return ctl.DownTunnels()
 }
 
-// drain coalesces a burst of link events into one apply.
-func drain(ch <-chan netlink.LinkUpdate) {
+// drain coalesces a burst of link events into one apply; note sees each.
+func drain(ch <-chan netlink.LinkUpdate, note func(netlink.LinkUpdate)) {
 	for {
 		select {
-		case <-ch:
+		case u := <-ch:
+			note(u)
 		default:
 			return
 		}

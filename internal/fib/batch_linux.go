@@ -166,6 +166,7 @@ func buildRoute(m *msgBuf, typ, flags uint16, seq, table uint32, proto uint8, r 
 	fam := familyOf(r.Prefix.Addr())
 	scope, rtype := uint8(unix.RT_SCOPE_UNIVERSE), uint8(unix.RTN_UNICAST)
 	switch {
+	case r.Nexthop.Object != 0: // the object says blackhole, gateway, device
 	case r.Nexthop.Blackhole:
 		rtype = unix.RTN_BLACKHOLE
 	case !r.Nexthop.Gateway.IsValid():
@@ -176,7 +177,10 @@ func buildRoute(m *msgBuf, typ, flags uint16, seq, table uint32, proto uint8, r 
 	if r.Prefix.Bits() > 0 {
 		m.addr(unix.RTA_DST, r.Prefix.Addr())
 	}
-	if !r.Nexthop.Blackhole {
+	switch {
+	case r.Nexthop.Object != 0:
+		m.u32(rtaNHID, r.Nexthop.Object)
+	case !r.Nexthop.Blackhole:
 		gatewayAttrs(m, fam, r.Nexthop.Gateway, r.Nexthop.LinkIndex)
 	}
 	m.end(off)

@@ -29,16 +29,24 @@ func (r *rawRoute) single() bool {
 	return r.nhID == 0 && r.multipath == nil && (r.rtype == unix.RTN_UNICAST || r.rtype == unix.RTN_BLACKHOLE)
 }
 
+// viaObject reports whether the route points at one of a ViaSet's nexthop
+// objects (Sync owns it too). The kernel adds the object's gateway and
+// device unless nexthop_compat_mode is off; Sync compares the object ID.
+func (r *rawRoute) viaObject() bool {
+	return ViaObjects.Contains(r.nhID) && r.multipath == nil && r.rtype == unix.RTN_UNICAST
+}
+
 // nexthop returns a single-path route's nexthop.
 func (r *rawRoute) nexthop() Nexthop {
 	if r.rtype == unix.RTN_BLACKHOLE {
 		return Nexthop{Blackhole: true}
 	}
-	return Nexthop{Gateway: r.gw, LinkIndex: r.oif}
+	return Nexthop{Gateway: r.gw, LinkIndex: r.oif, Object: r.nhID}
 }
 
-// Dump returns the single-nexthop routes of proto in table, both families.
-// Multipath and nexthop-object routes are left out: they belong to
+// Dump returns the single-nexthop routes of proto in table, both families,
+// those through a ViaSet's nexthop objects included. Multipath routes and
+// routes via other nexthop objects are left out: they belong to
 // SetMultipath and SetResilient, and Sync must never delete them.
 func (h *Handle) Dump(table uint32, proto uint8) ([]Route, error) {
 	// Sized like the last dump: growing a slice to ~1 M routes step by step
@@ -49,7 +57,7 @@ func (h *Handle) Dump(table uint32, proto uint8) ([]Route, error) {
 	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		n := len(out)
 		err := h.dumpRoutes(routeFilter{family: fam, table: table, proto: proto}, func() { out = out[:n] }, func(r *rawRoute) {
-			if !r.single() {
+			if !r.single() && !r.viaObject() {
 				return
 			}
 			if len(out) == cap(out) {

@@ -25,6 +25,20 @@ func (h *Handle) PrebuildRoutes(table uint32, proto uint8, routes []Route) *Preb
 	})
 }
 
+// PrebuildVia is PrebuildRoutes of a ViaSet: with Objects, its nexthop
+// objects are made first as SyncSet makes them (not part of what
+// SendPrebuilt times), and the routes point at them.
+func (h *Handle) PrebuildVia(table uint32, proto uint8, v ViaSet) *Prebuilt {
+	if v.Objects {
+		h.op.Lock()
+		v = h.ensureVia(table, proto, v)
+		h.op.Unlock()
+	}
+	return h.prebuild("route add", v.Len(), nil, func(m *msgBuf, i int, seq uint32) int {
+		return buildRoute(m, unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, seq, table, proto, v.At(i))
+	})
+}
+
 // PrebuildDeletes builds the RTM_DELROUTE messages DeleteRoutes would send
 // for routes, in its order and chunks. Unlike DeleteRoutes, SendPrebuilt
 // takes a route that is not there as an error: the floor deletes what it

@@ -40,3 +40,21 @@ func TestPrebuiltRoutes(t *testing.T) {
 		t.Errorf("deleting the same routes again: %v, want ESRCH", err)
 	}
 }
+
+// TestPrebuiltVia: the floor's routes of a ViaSet with Objects are the
+// ones SyncSet installs: on the family's nexthop object, so a SyncSet of
+// the same set afterwards finds nothing to change.
+func TestPrebuiltVia(t *testing.T) {
+	ns := newNS(t, 1)
+	set := viaTestSet(ns, 3000, 200, true)
+	if err := ns.h.SendPrebuilt(ns.h.PrebuildVia(testTable, testProto, set)); err != nil {
+		t.Fatal(err)
+	}
+	id4, id6 := ViaObjectIDs(testTable)
+	if n4, n6 := routesOn(t, ns, "-4", id4), routesOn(t, ns, "-6", id6); n4 != 3000 || n6 != 200 {
+		t.Fatalf("prebuilt routes on their objects: %d and %d, want 3000 and 200", n4, n6)
+	}
+	if st, err := ns.h.SyncSet(testTable, testProto, set); err != nil || st != (SyncStats{Unchanged: 3200}) {
+		t.Fatalf("SyncSet after the prebuilt install: %+v %v, want all 3200 unchanged", st, err)
+	}
+}

@@ -17,10 +17,25 @@ func (h *Handle) Sync(table uint32, proto uint8, desired []Route) (SyncStats, er
 }
 
 // SyncSet is Sync of any RouteSet; a ViaSet of a compiled breakout set
-// needs no slice of routes on the way.
+// needs no slice of routes on the way. A ViaSet with Objects routes through
+// nexthop objects (see ViaSet), which SyncSet creates, keeps and deletes.
 func (h *Handle) SyncSet(table uint32, proto uint8, desired RouteSet) (SyncStats, error) {
 	h.op.Lock()
 	defer h.op.Unlock()
+	via, isVia := desired.(ViaSet)
+	if isVia && via.Objects {
+		via = h.ensureVia(table, proto, via)
+		desired = via
+	}
+	st, err := h.syncSet(table, proto, desired)
+	if isVia && err == nil {
+		// Objects off, or a family gone: its object goes too.
+		err = h.dropVia(table, proto, via)
+	}
+	return st, err
+}
+
+func (h *Handle) syncSet(table uint32, proto uint8, desired RouteSet) (SyncStats, error) {
 	want, err := normalizeSet(desired)
 	if err != nil {
 		return SyncStats{}, fmt.Errorf("sync table %d: %w", table, err)

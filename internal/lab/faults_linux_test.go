@@ -118,7 +118,7 @@ func fibReport(l *Lab) (string, string) {
 		}
 	}
 	nh := show("nexthop", "show")
-	groups, members := strings.Count(nh, "type resilient"), strings.Count(nh, " via ")
+	groups, members := ecmpNexthops(nh)
 	if groups != 0 && (groups != 2 || members != 2*len(Carriers)) {
 		add("%d resilient groups and %d member next hops, want 2 and %d", groups, members, 2*len(Carriers))
 	}
@@ -256,6 +256,17 @@ func breakoutTable(t *testing.T, l *Lab) string {
 	return strings.Join(ls, "\n")
 }
 
+// routedVia reports whether `ip route show` output has prefix p via gw,
+// directly or through a nexthop object ("P nhid N via GW dev …").
+func routedVia(table, p, gw string) bool {
+	for _, l := range strings.Split(table, "\n") {
+		if strings.HasPrefix(l, p+" ") && strings.Contains(l, " via "+gw+" ") {
+			return true
+		}
+	}
+	return false
+}
+
 // faultSource adds a source pointed at the fault feed to the edge's
 // config and reloads; point moves it to another path (a changed source is
 // fetched at once); the returned func restores the original config.
@@ -329,7 +340,7 @@ func (s *faultSource) waitGood(n int, saved bool) {
 	})
 	start := time.Now()
 	for _, p := range GoodPrefixes(n) {
-		for !strings.Contains(breakoutTable(s.t, s.l), p+" via "+BreakoutGW) {
+		for !routedVia(breakoutTable(s.t, s.l), p, BreakoutGW) {
 			if time.Since(start) > 10*time.Second {
 				s.t.Fatalf("good list %d fetched but %s not in table 6100:\n%s", n, p, breakoutTable(s.t, s.l))
 			}

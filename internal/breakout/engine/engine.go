@@ -29,6 +29,7 @@ type Engine struct {
 	cancel context.CancelFunc
 	loops  sync.WaitGroup // installer and health loops
 	kick   chan struct{}  // a source changed: reconcile soon
+	look   chan struct{}  // the breakout link changed: read the table back now
 
 	installMu sync.Mutex // one reconcile (compile, sync, layout) at a time
 	ruleMu    sync.Mutex // rule changes, from reconcile and the health loop
@@ -106,7 +107,7 @@ func start(ctx context.Context, p Plan, log *slog.Logger, k kernel, probe prober
 	}
 	e := &Engine{
 		log: log, k: k, store: store, dir: dir, newProbe: probe,
-		kick: make(chan struct{}, 1), plan: p, cur: p.layout(),
+		kick: make(chan struct{}, 1), look: make(chan struct{}, 1), plan: p, cur: p.layout(),
 		runners: map[string]*runner{}, gen: 1,
 		hs:        healthState{Healthy: true, Since: time.Now()},
 		forceOnce: map[string]bool{}, forceInstall: p.Force,

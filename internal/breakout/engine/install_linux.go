@@ -35,8 +35,9 @@ func openKernel() (kernel, error) {
 }
 
 func (k *linuxKernel) SweepTable(table uint32) error {
-	// An empty ID range: the breakout engine owns no nexthop objects.
-	_, err := k.Handle.Sweep([]uint32{table}, config.RouteProtocol, fib.IDRange{})
+	// The table's routes, then the nexthop objects of its two families.
+	v4, v6 := fib.ViaObjectIDs(table)
+	_, err := k.Handle.Sweep([]uint32{table}, config.RouteProtocol, fib.IDRange{First: v4, Last: v6})
 	return err
 }
 

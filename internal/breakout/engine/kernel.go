@@ -30,7 +30,8 @@ type kernel interface {
 	// SyncSet is fib's Sync of a set given as prefixes and their gateways.
 	SyncSet(table uint32, proto uint8, desired fib.RouteSet) (fib.SyncStats, error)
 	Dump(table uint32, proto uint8) ([]fib.Route, error)
-	// SweepTable deletes every route of uplinkd's protocol in table.
+	// SweepTable deletes every route of uplinkd's protocol in table and
+	// the table's nexthop objects (fib.ViaObjectIDs).
 	SweepTable(table uint32) error
 	// Rules lists uplinkd's rules (its protocol) at priority, both families.
 	Rules(priority int) ([]rule, error)

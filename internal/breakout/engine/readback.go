@@ -34,6 +34,9 @@ func (e *Engine) runReadBack() {
 		select {
 		case <-e.ctx.Done():
 			return
+		case <-e.look:
+			e.repairTable(afterLinkChange)
+			continue
 		case <-t.C:
 		}
 		e.resolveEndpoints(e.ctx)
@@ -41,6 +44,25 @@ func (e *Engine) runReadBack() {
 		t.Reset(e.readBackEvery())
 	}
 }
+
+// LinkChanged tells the engine that the breakout link changed state (the
+// daemon's link events). A link that loses its carrier takes the table's
+// nexthop objects, and every route on them, with it: the kernel's doing,
+// so traffic falls back at once, but nothing puts them back when the
+// carrier returns. The table is read back and synced now rather than at
+// the next read-back; with the gateway down, once it answers again.
+func (e *Engine) LinkChanged() {
+	select {
+	case e.look <- struct{}{}:
+	default:
+	}
+}
+
+// Why repairTable runs: the periodic read-back, or a link change.
+const (
+	onReadBack      = "read-back"
+	afterLinkChange = "link change"
+)
 
 func (e *Engine) readBackEvery() time.Duration {
 	e.mu.Lock()
@@ -51,7 +73,7 @@ func (e *Engine) readBackEvery() time.Duration {
 // repair reads the rules and the table back and puts right what drifted.
 func (e *Engine) repair() {
 	ruleErr := e.repairRule()
-	tableErr := e.repairTable()
+	tableErr := e.repairTable(onReadBack)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	rb := &e.rbStatus
@@ -110,7 +132,7 @@ func ruleDrift(have []rule, want bool, l layout) string {
 // touched costs one dump. It waits while the gateway is down (its link
 // may have taken the routes, and they come back with it) and while an
 // install is due anyway.
-func (e *Engine) repairTable() error {
+func (e *Engine) repairTable(why string) error {
 	e.installMu.Lock()
 	defer e.installMu.Unlock()
 	e.mu.Lock()
@@ -129,7 +151,13 @@ func (e *Engine) repairTable() error {
 		e.log.Error("breakout read-back of the table failed", "table", p.Table, "err", err)
 		return err
 	}
-	if n := st.Added + st.Replaced + st.Deleted; n > 0 {
+	n := st.Added + st.Replaced + st.Deleted
+	switch {
+	case n == 0:
+	case why == afterLinkChange:
+		e.log.Info("breakout table synced after a link change", "table", p.Table,
+			"added", st.Added, "replaced", st.Replaced, "deleted", st.Deleted)
+	default:
 		e.log.Warn("breakout table repaired: routes had been changed outside uplinkd", "table", p.Table,
 			"added", st.Added, "replaced", st.Replaced, "deleted", st.Deleted)
 		e.counted(func(rb *ReadBackStatus) { rb.RouteRepairs += n }, "table: routes put back or removed")

@@ -143,6 +143,8 @@ func (e *Engine) routes(p Plan, ps []netip.Prefix) (fib.ViaSet, error) {
 		Prefixes: ps,
 		Nexthop4: fib.Nexthop{Gateway: p.Gateway, LinkIndex: link},
 		Nexthop6: fib.Nexthop{Gateway: p.nexthop6(), LinkIndex: link},
+		// Each family through one nexthop object, where the kernel can.
+		Objects: true,
 	}, nil
 }
 
