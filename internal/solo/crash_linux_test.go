@@ -172,11 +172,18 @@ func waitInstalled(t *testing.T, s *solo, source string, n int, limit time.Durat
 // million routes takes seconds.)
 func checkExact(t *testing.T, s *solo, source string, want []netip.Prefix) {
 	t.Helper()
+	// Each family's routes on the table's nexthop object, which holds the
+	// gateway and the link (the kernel reports both with the route).
 	nh := fib.Nexthop{Gateway: netip.MustParseAddr(boGateway), LinkIndex: s.linkIndex(boLink)}
+	id4, id6 := fib.ViaObjectIDs(boTable)
 	seen := make(map[netip.Prefix]int, len(want))
 	var odd []fib.Route
 	for _, r := range s.uplinkdRoutes() {
 		seen[r.Prefix]++
+		nh.Object = id4
+		if r.Prefix.Addr().Is6() {
+			nh.Object = id6
+		}
 		if r.Nexthop != nh && len(odd) < 5 {
 			odd = append(odd, r)
 		}
@@ -204,7 +211,7 @@ func checkExact(t *testing.T, s *solo, source string, want []netip.Prefix) {
 	report("prefixes more than once", dups)
 	report("routes not desired (stale)", extra)
 	if len(odd) > 0 {
-		t.Errorf("table %d: routes not via %s dev %s: %+v", boTable, boGateway, boLink, odd)
+		t.Errorf("table %d: routes not via %s dev %s on nexthop %d: %+v", boTable, boGateway, boLink, id4, odd)
 	}
 	if n, err := routeCount(s.pid()); err != nil || n != len(want) {
 		t.Errorf("table %d holds %d prefixes in all (%v), want %d", boTable, n, err, len(want))

@@ -413,8 +413,9 @@ func TestSplitFamiliesOneCopy(t *testing.T) {
 	if err != nil || len(v4.prefixes)+len(v6.prefixes) != len(sorted) || &v4.prefixes[0] != &sorted[0] {
 		t.Errorf("a sorted set was not split in place: %v", err)
 	}
-	if got := after.TotalAlloc - before.TotalAlloc; got > 4096 {
-		t.Errorf("splitting a sorted set allocated %d bytes, want none of its size", got)
+	// Other tests' servers allocate meanwhile: a copy would be copyBytes.
+	if got := float64(after.TotalAlloc - before.TotalAlloc); got > copyBytes/10 {
+		t.Errorf("splitting a sorted set allocated %.0f bytes, want none of its size (a copy: %.0f)", got, copyBytes)
 	}
 }
 
