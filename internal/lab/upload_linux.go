@@ -1,9 +1,11 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -29,7 +31,8 @@ type Uploader struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns []net.Conn
-	flows int
+	flows int   // running
+	ended error // why the last flow that ended did
 }
 
 // StartUploads starts the sink on ul-web; Add starts flows to it.
@@ -61,8 +64,20 @@ const UploadPort = 9099
 
 func (u *Uploader) keep(c net.Conn) { u.mu.Lock(); u.conns = append(u.conns, c); u.mu.Unlock() }
 
-// Flows is how many flows Add started.
+// Flows is how many flows Add started that are still running.
 func (u *Uploader) Flows() int { u.mu.Lock(); defer u.mu.Unlock(); return u.flows }
+
+// Ended says why the last flow that ended (its connection reset or
+// closed) did; nil while none has.
+func (u *Uploader) Ended() error { u.mu.Lock(); defer u.mu.Unlock(); return u.ended }
+
+// end takes a flow whose write failed for good out of the count.
+func (u *Uploader) end(err error) {
+	u.mu.Lock()
+	u.flows--
+	u.ended = err
+	u.mu.Unlock()
+}
 
 // Add starts one more flow from the LAN host.
 func (u *Uploader) Add() error {
@@ -87,7 +102,12 @@ func (u *Uploader) Add() error {
 			case <-tick.C:
 			}
 			c.SetWriteDeadline(time.Now().Add(time.Second))
-			c.Write(buf) // a flow on the throttled carrier just falls behind
+			// A flow on the throttled carrier just falls behind (its
+			// write times out); any other error ends it.
+			if _, err := c.Write(buf); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				u.end(err)
+				return
+			}
 		}
 	}()
 	return nil
@@ -128,7 +148,7 @@ func (l *Lab) LoadCarrier(u *Uploader, link string, n int, limit time.Duration) 
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not %d flows on %s after %d flows and %s", n, link, u.Flows(), limit)
+			return fmt.Errorf("not %d flows on %s after %d flows and %s (a flow that ended: %v)", n, link, u.Flows(), limit, u.Ended())
 		}
 		if err := u.Add(); err != nil {
 			return err
