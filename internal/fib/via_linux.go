@@ -1,6 +1,7 @@
 package fib
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -90,6 +91,9 @@ func viaObjectHolds(o NexthopObject, f objectFamily) bool {
 // fully landed: the kernel deletes every route still on an object with it.
 func (h *Handle) dropVia(table uint32, proto uint8, v ViaSet) error {
 	all, err := h.allNexthops()
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) {
+		return nil // a kernel without nexthop objects: none of ours to drop
+	}
 	if err != nil {
 		return err
 	}
