@@ -23,14 +23,15 @@ func (h *Handle) SyncSet(table uint32, proto uint8, desired RouteSet) (SyncStats
 	h.op.Lock()
 	defer h.op.Unlock()
 	via, isVia := desired.(ViaSet)
+	var objects []NexthopObject // one nexthop dump for ensureVia and dropVia
 	if isVia && via.Objects {
-		via = h.ensureVia(table, proto, via)
+		via, objects, _ = h.ensureVia(table, proto, via) // on error: plain routes
 		desired = via
 	}
 	st, err := h.syncSet(table, proto, desired)
 	if isVia && err == nil {
 		// Objects off, or a family gone: its object goes too.
-		err = h.dropVia(table, proto, via)
+		err = h.dropVia(table, proto, via, objects)
 	}
 	return st, err
 }

@@ -45,11 +45,13 @@ func (f objectFamily) objectFits() bool {
 // whose object cannot be made (an ID held by something not ours, a kernel
 // without nexthop objects) keeps plain routes: the routes still go in,
 // and their own errors say what is wrong with the nexthop.
-func (h *Handle) ensureVia(table uint32, proto uint8, v ViaSet) ViaSet {
+// It also returns the nexthop dump it read (nil if it could not), which
+// dropVia reuses: the objects it may drop are ones ensureVia left alone.
+func (h *Handle) ensureVia(table uint32, proto uint8, v ViaSet) (ViaSet, []NexthopObject, error) {
 	v.Nexthop4.Object, v.Nexthop6.Object = 0, 0
 	all, err := h.allNexthops()
 	if err != nil {
-		return v
+		return v, nil, err
 	}
 	for _, f := range objectFamilies(table, &v) {
 		if !f.objectFits() {
@@ -74,7 +76,7 @@ func (h *Handle) ensureVia(table uint32, proto uint8, v ViaSet) ViaSet {
 			f.nh.Object = f.id
 		}
 	}
-	return v
+	return v, all, nil
 }
 
 // viaObjectOurs: a single nexthop object of ours, which ensureVia may change.
@@ -89,13 +91,17 @@ func viaObjectHolds(o NexthopObject, f objectFamily) bool {
 // dropVia deletes the nexthop objects of table's families that v no longer
 // routes through (no prefixes, or plain routes now). Only after a Sync that
 // fully landed: the kernel deletes every route still on an object with it.
-func (h *Handle) dropVia(table uint32, proto uint8, v ViaSet) error {
-	all, err := h.allNexthops()
-	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) {
-		return nil // a kernel without nexthop objects: none of ours to drop
-	}
-	if err != nil {
-		return err
+// all is a nexthop dump taken before (ensureVia's), or nil to take one.
+func (h *Handle) dropVia(table uint32, proto uint8, v ViaSet, all []NexthopObject) error {
+	if all == nil {
+		var err error
+		all, err = h.allNexthops()
+		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) {
+			return nil // a kernel without nexthop objects: none of ours to drop
+		}
+		if err != nil {
+			return err
+		}
 	}
 	var gone []uint32
 	for _, f := range objectFamilies(table, &v) {

@@ -46,22 +46,35 @@ func firstOf(ps []netip.Prefix, v6 bool) netip.Addr {
 	return netip.Addr{}
 }
 
-func TestInstallAWS(t *testing.T) {
-	if !nstest.Enter(t) {
-		return
-	}
-	setupNet(t)
+// startAWS starts an engine on the EC2 Tokyo source (both families),
+// after adjust changes its Plan, and returns it with the compiled set
+// it should install, fetched and installed.
+func startAWS(t *testing.T, adjust func(*Plan)) (*Engine, breakout.Result) {
+	t.Helper()
 	body := fixture(t, "aws-ip-ranges.json")
 	srv := newFeedServer(t, body)
 	p := basePlan(t, t.TempDir())
 	p.Gateway6 = gateway6
 	p.Sources = []source.Config{awsTokyo(srv.URL)}
+	if adjust != nil {
+		adjust(&p)
+	}
 	want := wantSet(t, p, p.Sources[0].Spec, body)
 	e := startEngine(t, p)
-	defer e.Close(true)
 	if err := e.RefreshNow(context.Background()); err != nil {
+		e.Close(true)
 		t.Fatalf("RefreshNow: %v", err)
 	}
+	return e, want
+}
+
+func TestInstallAWS(t *testing.T) {
+	if !nstest.Enter(t) {
+		return
+	}
+	setupNet(t)
+	e, want := startAWS(t, nil)
+	defer e.Close(true)
 
 	got := dumpTable(t, DefaultTable)
 	if !samePrefixes(want.Prefixes, got) {

@@ -1,14 +1,12 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/uplinkd/uplinkd/internal/breakout/source"
 	"github.com/uplinkd/uplinkd/internal/fib"
 	"github.com/uplinkd/uplinkd/internal/nstest"
 )
@@ -33,19 +31,11 @@ func TestObjectsFollowTheLink(t *testing.T) {
 		return
 	}
 	n := setupNet(t)
-	body := fixture(t, "aws-ip-ranges.json")
-	srv := newFeedServer(t, body)
-	p := basePlan(t, t.TempDir())
-	p.Gateway6 = gateway6
-	p.Interface = "ue-gw0"
-	p.ReadBack = time.Hour // only LinkChanged may put the routes back
-	p.Sources = []source.Config{awsTokyo(srv.URL)}
-	want := wantSet(t, p, p.Sources[0].Spec, body)
-	e := startEngine(t, p)
+	e, want := startAWS(t, func(p *Plan) {
+		p.Interface = "ue-gw0"
+		p.ReadBack = time.Hour // only LinkChanged may put the routes back
+	})
 	defer e.Close(true)
-	if err := e.RefreshNow(context.Background()); err != nil {
-		t.Fatalf("RefreshNow: %v", err)
-	}
 	id4, id6 := fib.ViaObjectIDs(DefaultTable)
 	in4 := firstOf(want.Prefixes, false)
 	if r := routeGet(t, in4); !strings.Contains(r, "via "+gateway.String()) {
