@@ -370,6 +370,11 @@ func (l *Lab) waitSocket(site string, pid int, limit time.Duration) error {
 // server on ul-web, detached
 // like the daemons; deleting their namespaces ends them.
 func (l *Lab) startServers() error {
+	// ip netns exec would start, fail to run a missing binary and leave
+	// nothing listening: the lab would then wait for feeds that never come.
+	if _, err := os.Stat(l.Servers); err != nil {
+		return fmt.Errorf("%w (the uplinkd-lab binary, beside the daemon's: `make build` puts both in bin/)", err)
+	}
 	servers := []struct {
 		host, verb string
 		port       int

@@ -50,7 +50,7 @@ func startReceiver(t *testing.T, listen netip.Addr, port int, announcer netip.Ad
 			loop.retire()
 			mark := loop.mgmtOps.Load()
 			srv.StopBgp(context.Background(), &api.StopBgpRequest{})
-			loop.end(mark, 1, stopWait)
+			loop.end(mark, stopBgpOps, stopWait)
 		})
 	}
 	t.Cleanup(stop)

@@ -295,7 +295,7 @@ func (a *Announcer) shutdown(r *announcing) error {
 	// error.
 	r.srv.Stop()
 	var err error
-	pending := int64(1) // StopBgp
+	pending := int64(stopBgpOps)
 	if r.watching {
 		pending++
 	}

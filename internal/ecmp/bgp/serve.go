@@ -59,6 +59,11 @@ func (l *serveLoop) serve(srv *server.BgpServer) {
 // globalsGate.retire.
 func (l *serveLoop) retire() { gobgpGlobals.retire(l) }
 
+// stopBgpOps is how many management operations StopBgp sends: the
+// neighbors' removal, then (third_party/gobgp's patch) the reset of the
+// global config once their FSM goroutines are gone.
+const stopBgpOps = 2
+
 // end ends the Serve goroutine of a stopped server. pending is how many
 // management operations must have finished since mark: StopBgp's and the
 // watcher's unregistration, which its goroutine sends on its own once the

@@ -263,7 +263,7 @@ func (s *Speaker) shutdown(r *running) error {
 	if err != nil {
 		err = fmt.Errorf("stop bgp server: %w", err)
 	}
-	pending := int64(1) // StopBgp
+	pending := int64(stopBgpOps)
 	if r.watching {
 		pending++ // the watcher's unregistration
 	}

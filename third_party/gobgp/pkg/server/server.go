@@ -2093,7 +2093,6 @@ func (s *BgpServer) StopBgp(ctx context.Context, r *api.StopBgpRequest) error {
 		for _, l := range s.listeners {
 			l.Close()
 		}
-		s.bgpConfig.Global = oc.Global{}
 		return nil
 	}, false)
 
@@ -2101,6 +2100,13 @@ func (s *BgpServer) StopBgp(ctx context.Context, r *api.StopBgpRequest) error {
 		s.shutdownWG.Wait()
 		s.shutdownWG = nil
 	}
+	// uplinkd: the global config is cleared only once every peer's FSM
+	// goroutines are gone (shutdownWG above): they read it through
+	// fsm.gConf, a pointer to it, until then (see PATCHES.md).
+	s.mgmtOperation(func() error {
+		s.bgpConfig.Global = oc.Global{}
+		return nil
+	}, false)
 	return nil
 }
 
