@@ -10,17 +10,25 @@ import (
 	"github.com/uplinkd/uplinkd/internal/sla"
 )
 
+// slowBFD is BFD at 300 ms with a detection time of 6 s, twice
+// MobileBFD's: this test is about the goodput judge, whose verdict comes
+// 2.4–2.8 s after the throttle (bench row 11b), and with two TCP flows
+// filling docomo's 128 kbit/s queue BFD's packets are lost with theirs:
+// at 300 ms × 10 BFD took docomo out first (Down at 2.954 s) in 2 of about
+// 6 runs, and the test could not see the judge's verdict.
+const slowBFD = "interval_ms = 300\nmultiplier = 20\n"
+
 // TestSLAGoodput: a carrier throttled to 128 kbit/s answers its probes
 // while idle; under load its probes queue behind its own traffic and its
 // goodput is judged: docomo leaves the ECMP set with its BFD up, the
 // others carry on, and docomo returns once the throttle is gone. Its
 // limit comes from its own [uplink.sla], and only it is probed. Both
-// daemons are first reloaded to BFD at 300 ms × 10 (MobileBFD), which
-// also shows new timers taking effect on a reload without a flap.
+// daemons are first reloaded to BFD at 300 ms × 20 (slowBFD), which also
+// shows new timers taking effect on a reload without a flap.
 func TestSLAGoodput(t *testing.T) {
 	l := needLab(t)
-	editConfig(t, l, "hub", "[liveness]\n", "[liveness]\n"+MobileBFD)
-	editConfig(t, l, "edge", "[liveness]\n", "[liveness]\n"+MobileBFD)
+	editConfig(t, l, "hub", "[liveness]\n", "[liveness]\n"+slowBFD)
+	editConfig(t, l, "edge", "[liveness]\n", "[liveness]\n"+slowBFD)
 	restore, err := l.EditConfig("edge", WithGoodputSLA)
 	if err != nil {
 		t.Fatal(err)
@@ -33,8 +41,8 @@ func TestSLAGoodput(t *testing.T) {
 	})
 	eventually(t, 10*time.Second, func() string {
 		for _, link := range status(t, l, "edge").ECMP.Links {
-			if link.BFD != "Up" || link.BFDDetect != 3000*time.Millisecond {
-				return fmt.Sprintf("edge: %s BFD %s, detection %v ms after the reload to 300 ms × 10", link.Name, link.BFD, link.BFDDetect.Milliseconds())
+			if link.BFD != "Up" || link.BFDDetect != 6000*time.Millisecond {
+				return fmt.Sprintf("edge: %s BFD %s, detection %v ms after the reload to 300 ms × 20", link.Name, link.BFD, link.BFDDetect.Milliseconds())
 			}
 		}
 		return ""
