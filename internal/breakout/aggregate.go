@@ -17,7 +17,7 @@ import (
 // lets netipx split each merged range into prefixes: on the 998 k-row table
 // that is several times faster and allocates a fraction of the memory.
 func Aggregate(ps []netip.Prefix) []netip.Prefix {
-	ps = sortedCopy(ps)
+	ps = SortedCopy(ps)
 	return aggregateSorted(slices.Values(ps), len(ps))
 }
 

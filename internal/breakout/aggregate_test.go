@@ -85,7 +85,7 @@ func TestWithdrawnMatchesIPSet(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
 	for round := range 500 {
 		prev, next := randomPrefixes(r), Aggregate(randomPrefixes(r))
-		want, got := withdrawnViaIPSet(prev, next), withdrawn(sortedCopy(prev), next)
+		want, got := withdrawnViaIPSet(prev, next), withdrawn(SortedCopy(prev), next)
 		if diff := cmp.Diff(want, got, cmp.AllowUnexported(familyShare{})); diff != "" {
 			t.Fatalf("round %d, prev %v, next %v (-ipset +withdrawn):\n%s", round, prev, next, diff)
 		}

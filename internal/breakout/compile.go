@@ -130,7 +130,7 @@ func checkSet(res Result, opt Options) error {
 	if opt.Force || g.MaxChurn <= 0 || len(res.Del) == 0 {
 		return nil
 	}
-	prev := sortedCopy(opt.Previous)
+	prev := SortedCopy(opt.Previous)
 	for _, w := range withdrawn(prev, res.Prefixes) {
 		if w.share > g.MaxChurn {
 			return &ChurnError{Removed: len(res.Del), Previous: len(prev), Family: w.family, Share: w.share, Limit: g.MaxChurn}

@@ -10,8 +10,8 @@ import (
 // are not already; the outputs are sorted. A sorted merge beats hashing on a
 // million prefixes (see BenchmarkDiff) and needs no extra memory.
 func Diff(prev, next []netip.Prefix) (add, del []netip.Prefix) {
-	prev = sortedCopy(prev)
-	next = sortedCopy(next)
+	prev = SortedCopy(prev)
+	next = SortedCopy(next)
 	// Sized exactly by a first walk: appending to a cold start's whole set
 	// (159 k routes of the 998 k table) left up to twice its 5 MB live
 	// while the set was installed.
@@ -50,7 +50,7 @@ func mergeDiff(prev, next []netip.Prefix, gone, fresh func(int)) {
 
 // sortedCopy returns ps itself when it is already sorted and unique, so that
 // the common case (sets produced by Compile) costs one pass and no copy.
-func sortedCopy(ps []netip.Prefix) []netip.Prefix {
+func SortedCopy(ps []netip.Prefix) []netip.Prefix {
 	if isSortedUnique(ps) {
 		return ps
 	}

@@ -95,10 +95,7 @@ func splitFamilies(prefixes []netip.Prefix, nh4, nh6 netip.Addr) (v4, v6 announc
 		return v4, v6, errors.Join(errs...)
 	}
 	v4.nextHop, v6.nextHop = nh4.Unmap(), nh6
-	all := prefixes // a compiled breakout set is canonical: kept as it is
-	if !isCanonical(all) {
-		all = canonical(all)
-	}
+	all := breakout.SortedCopy(prefixes) // a compiled breakout set is kept as it is
 	k, _ := slices.BinarySearchFunc(all, true, func(p netip.Prefix, _ bool) int {
 		if p.Addr().Is4() {
 			return -1

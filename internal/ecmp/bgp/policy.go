@@ -10,6 +10,8 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/uplinkd/uplinkd/internal/breakout"
 )
 
 // GoBGP applies the "global" table's policies to every peer that is not a
@@ -120,26 +122,10 @@ func sameGroups(a, b []acceptGroup) bool {
 	})
 }
 
-// isCanonical reports whether ps is in canonical's order, without
-// duplicates.
-func isCanonical(ps []netip.Prefix) bool {
-	for i := 1; i < len(ps); i++ {
-		if c := ps[i-1].Addr().Compare(ps[i].Addr()); c > 0 || c == 0 && ps[i-1].Bits() >= ps[i].Bits() {
-			return false
-		}
-	}
-	return true
-}
-
+// canonical is ps sorted by address, then length, without duplicates, in
+// a copy.
 func canonical(ps []netip.Prefix) []netip.Prefix {
-	out := slices.Clone(ps)
-	slices.SortFunc(out, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return a.Bits() - b.Bits()
-	})
-	return slices.Compact(out)
+	return breakout.SortPrefixes(slices.Clone(ps))
 }
 
 // installImportPolicy defines generation gen of the import filter and makes
