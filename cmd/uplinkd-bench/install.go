@@ -253,7 +253,7 @@ func churnRow(ctx context.Context, h *fib.Handle, nsU, nsP *benchNS, dir string,
 	add, del := breakout.Diff(ps, next)
 	diffTook := time.Since(t0)
 	nh := fib.Nexthop{Gateway: netip.MustParseAddr(nsU.gw), LinkIndex: nsU.link}
-	nh.Object, _ = fib.ViaObjectIDs(benchTable) // the install made it
+	nh.Object, _, _ = fib.ViaObjectIDs(benchTable) // the install made it
 	err := h.AddRoutes(benchTable, config.RouteProtocol, fib.Via(add, nh))
 	if err == nil {
 		err = h.DeleteRoutes(benchTable, config.RouteProtocol, fib.Via(del, nh))

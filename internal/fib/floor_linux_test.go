@@ -50,7 +50,7 @@ func TestPrebuiltVia(t *testing.T) {
 	if err := ns.h.SendPrebuilt(ns.h.PrebuildVia(testTable, testProto, set)); err != nil {
 		t.Fatal(err)
 	}
-	id4, id6 := ViaObjectIDs(testTable)
+	id4, id6, _ := ViaObjectIDs(testTable)
 	if n4, n6 := routesOn(t, ns, "-4", id4), routesOn(t, ns, "-6", id6); n4 != 3000 || n6 != 200 {
 		t.Fatalf("prebuilt routes on their objects: %d and %d, want 3000 and 200", n4, n6)
 	}

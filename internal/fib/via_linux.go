@@ -15,9 +15,14 @@ type objectFamily struct {
 	used   bool // the set has prefixes of this family
 }
 
-func objectFamilies(table uint32, v *ViaSet) [2]objectFamily {
-	id4, id6 := ViaObjectIDs(table)
-	fs := [2]objectFamily{{family: unix.AF_INET, id: id4, nh: &v.Nexthop4}, {family: unix.AF_INET6, id: id6, nh: &v.Nexthop6}}
+// objectFamilies returns v's two families in table; none when the table
+// has no nexthop object IDs.
+func objectFamilies(table uint32, v *ViaSet) []objectFamily {
+	id4, id6, ok := ViaObjectIDs(table)
+	if !ok {
+		return nil
+	}
+	fs := []objectFamily{{family: unix.AF_INET, id: id4, nh: &v.Nexthop4}, {family: unix.AF_INET6, id: id6, nh: &v.Nexthop6}}
 	for _, p := range v.Prefixes {
 		if p.Addr().Is4() {
 			fs[0].used = true

@@ -42,7 +42,7 @@ func routesOn(t *testing.T, ns *testNS, family string, id uint32) int {
 // leaving the set, takes the object away.
 func TestSyncViaObjects(t *testing.T) {
 	ns := newNS(t, 2)
-	id4, id6 := ViaObjectIDs(testTable)
+	id4, id6, _ := ViaObjectIDs(testTable)
 	set := viaTestSet(ns, 300, 20, true)
 	sync := func(step string, v ViaSet, want SyncStats) {
 		t.Helper()
@@ -116,7 +116,7 @@ func TestSyncViaObjects(t *testing.T) {
 // plain routes. A nexthop without a device cannot be an object.
 func TestViaObjectsLeaveOthersAlone(t *testing.T) {
 	ns := newNS(t, 1)
-	id4, _ := ViaObjectIDs(testTable)
+	id4, _, _ := ViaObjectIDs(testTable)
 	ns.ip(t, "nexthop", "add", "id", fmt.Sprint(id4), "via", gw4(0).String(), "dev", "up0", "proto", "static")
 	set := viaTestSet(ns, 10, 0, true)
 	if st, err := ns.h.SyncSet(testTable, testProto, set); err != nil || st.Added != 10 {
@@ -133,8 +133,42 @@ func TestViaObjectsLeaveOthersAlone(t *testing.T) {
 	if st, err := ns.h.SyncSet(testTable+1, testProto, noDev); err != nil || st.Added != 10 {
 		t.Fatalf("sync without a device: %+v %v", st, err)
 	}
-	id4b, _ := ViaObjectIDs(testTable + 1)
+	id4b, _, _ := ViaObjectIDs(testTable + 1)
 	if out := ns.ip(t, "nexthop", "show"); strings.Contains(out, fmt.Sprintf("id %d ", id4b)) {
 		t.Fatalf("an object made for a nexthop without a device: %q", out)
+	}
+}
+
+// TestViaObjectsTableOutOfRange: a table with no nexthop object IDs of its
+// own (2^20 and up) gets plain routes; it never takes the objects of the
+// table 2^20 below it, whose routes would follow its gateway.
+func TestViaObjectsTableOutOfRange(t *testing.T) {
+	ns := newNS(t, 2)
+	low, high := uint32(testTable), uint32(testTable+1<<20)
+	id4, _, _ := ViaObjectIDs(low)
+	if _, _, ok := ViaObjectIDs(high); ok {
+		t.Fatalf("table %d has nexthop object IDs, want none", high)
+	}
+	if st, err := ns.h.SyncSet(low, testProto, viaTestSet(ns, 10, 0, true)); err != nil || st.Added != 10 {
+		t.Fatalf("sync table %d: %+v %v", low, st, err)
+	}
+	other := viaTestSet(ns, 10, 0, true)
+	other.Nexthop4 = Nexthop{Gateway: gw4(1), LinkIndex: ns.links[1]}
+	if st, err := ns.h.SyncSet(high, testProto, other); err != nil || st.Added != 10 {
+		t.Fatalf("sync table %d: %+v %v", high, st, err)
+	}
+	out := ns.ip(t, "-4", "route", "show", "table", fmt.Sprint(high), "proto", fmt.Sprint(testProto))
+	if strings.Contains(out, "nhid") || strings.Count(out, "via "+gw4(1).String()+" dev up1") != 10 {
+		t.Fatalf("table %d: want 10 plain routes via %v dev up1:\n%s", high, gw4(1), out)
+	}
+	if n := routesOn(t, ns, "-4", id4); n != 10 {
+		t.Fatalf("table %d: %d routes on nhid %d, want 10", low, n, id4)
+	}
+	if nh := ns.ip(t, "nexthop", "show", "id", fmt.Sprint(id4)); !strings.Contains(nh, "via "+gw4(0).String()+" dev up0") {
+		t.Fatalf("table %d's object changed by table %d's set: %q", low, high, nh)
+	}
+	// The plain routes are Sync's own: an emptied set takes them all.
+	if st, err := ns.h.SyncSet(high, testProto, ViaSet{Objects: true}); err != nil || st.Deleted != 10 {
+		t.Fatalf("flush table %d: %+v %v", high, st, err)
 	}
 }

@@ -175,7 +175,7 @@ func checkExact(t *testing.T, s *solo, source string, want []netip.Prefix) {
 	// Each family's routes on the table's nexthop object, which holds the
 	// gateway and the link (the kernel reports both with the route).
 	nh := fib.Nexthop{Gateway: netip.MustParseAddr(boGateway), LinkIndex: s.linkIndex(boLink)}
-	id4, id6 := fib.ViaObjectIDs(boTable)
+	id4, id6, _ := fib.ViaObjectIDs(boTable)
 	seen := make(map[netip.Prefix]int, len(want))
 	var odd []fib.Route
 	for _, r := range s.uplinkdRoutes() {

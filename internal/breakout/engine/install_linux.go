@@ -35,9 +35,13 @@ func openKernel() (kernel, error) {
 }
 
 func (k *linuxKernel) SweepTable(table uint32) error {
-	// The table's routes, then the nexthop objects of its two families.
-	v4, v6 := fib.ViaObjectIDs(table)
-	_, err := k.Handle.Sweep([]uint32{table}, config.RouteProtocol, fib.IDRange{First: v4, Last: v6})
+	// The table's routes, then the nexthop objects of its two families
+	// (a table without objects has none to sweep).
+	ids := fib.IDRange{}
+	if v4, v6, ok := fib.ViaObjectIDs(table); ok {
+		ids = fib.IDRange{First: v4, Last: v6}
+	}
+	_, err := k.Handle.Sweep([]uint32{table}, config.RouteProtocol, ids)
 	return err
 }
 

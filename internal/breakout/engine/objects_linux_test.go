@@ -36,7 +36,7 @@ func TestObjectsFollowTheLink(t *testing.T) {
 		p.ReadBack = time.Hour // only LinkChanged may put the routes back
 	})
 	defer e.Close(true)
-	id4, id6 := fib.ViaObjectIDs(DefaultTable)
+	id4, id6, _ := fib.ViaObjectIDs(DefaultTable)
 	in4 := firstOf(want.Prefixes, false)
 	if r := routeGet(t, in4); !strings.Contains(r, "via "+gateway.String()) {
 		t.Fatalf("ip route get %s = %q, want via %s", in4, r, gateway)
