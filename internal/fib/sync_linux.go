@@ -46,7 +46,12 @@ func (h *Handle) syncSet(table uint32, proto uint8, desired RouteSet) (SyncStats
 		return SyncStats{}, fmt.Errorf("sync table %d: %w", table, err)
 	}
 	slices.SortFunc(actual, func(a, b Route) int { return comparePrefix(a.Prefix, b.Prefix) })
-	return h.apply(table, proto, diffRoutes(want, actual))
+	st, err := h.apply(table, proto, diffRoutes(want, actual))
+	// The next dump is sized by the table as the sync left it, not as
+	// this one found it: after a shrink from the raw million routes to a
+	// few thousand it would allocate 72 MB for them.
+	h.dumpHints.Store(table, want.Len())
+	return st, err
 }
 
 // apply carries out a diff, upserts first so a prefix is never left without
