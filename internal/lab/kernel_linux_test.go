@@ -251,6 +251,7 @@ func TestKernelLab(t *testing.T) {
 		// the restarted one keeps them (its restart grace) until BGP has
 		// them again, so the home never loses its default.
 		gaps := watchDefaultGaps(t, l)
+		restarted := time.Now()
 		if err := l.Start("edge"); err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +271,11 @@ func TestKernelLab(t *testing.T) {
 			}
 		}
 		if n, seen := gaps(); n > 0 {
-			t.Errorf("the edge's IPv4 default was missing in %d of %d looks across the restart", n, seen)
+			// What the restarted daemon did to its routes, in the error
+			// itself: the logs printed at the end are tails, which the
+			// later subtests fill.
+			t.Errorf("the edge's IPv4 default was missing in %d of %d looks across the restart; the edge's log since:\n%s",
+				n, seen, logSince(l.LogPath("edge"), restarted, 80, "ecmp", "bfd session", "grace", "adopt", "carrier", "sweep", "nexthop"))
 		} else {
 			t.Logf("the edge's IPv4 default was there in all %d looks across the restart", seen)
 		}
@@ -433,4 +438,28 @@ func watchDefaultGaps(t *testing.T, l *Lab) func() (missing, seen int) {
 		<-done
 		return missing, seen
 	}
+}
+
+// logSince returns up to max lines of a daemon's log stamped at or after
+// since that mention one of words.
+func logSince(path string, since time.Time, max int, words ...string) string {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(body), "\n") {
+		stamp, _, ok := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+		at, err := time.Parse(time.RFC3339Nano, stamp)
+		if !ok || err != nil || at.Before(since) {
+			continue
+		}
+		if slices.ContainsFunc(words, func(w string) bool { return strings.Contains(line, w) }) {
+			out = append(out, line)
+		}
+		if len(out) == max {
+			break
+		}
+	}
+	return strings.Join(out, "\n")
 }
