@@ -166,38 +166,34 @@ func throttledOut(ctx context.Context, l *benchLab, w *lab.DefaultWatch) (d time
 	}
 	start := time.Now()
 	d, devs, err := w.Wait(ctx, start, 20*time.Second, without)
-	var sla string
-	if err == nil {
-		cause = outCause(l)
-	} else {
-		// What the edge's SLA made of docomo, to say why.
-		if st, serr := api.NewClient(l.Socket("edge")).Status(); serr == nil {
-			for _, s := range st.SLA {
-				if s.Link == "docomo" {
-					sla = fmt.Sprintf("; docomo's sla: %+v", s)
-				}
-			}
-		}
-	}
+	cause, sla := docomoSaid(l) // out: why; still in: what its SLA made of it
 	if err := errors.Join(err, l.Shape("docomo", 0)); err != nil {
-		return 0, "", fmt.Errorf("default via %v: %w%s", devs, err, sla)
+		return 0, "", fmt.Errorf("default via %v: %w; docomo's sla: %s", devs, err, sla)
 	}
 	return d, cause, nil
 }
 
-// outCause is why the edge's status says docomo is out of its ECMP set.
-func outCause(l *benchLab) string {
+// docomoSaid reads the edge's status once: cause is why docomo is out of
+// its ECMP set (its SLA note when that names the goodput, else its BFD
+// state and the note), sla its SLA figures.
+func docomoSaid(l *benchLab) (cause, sla string) {
 	st, err := api.NewClient(l.Socket("edge")).Status()
 	if err != nil {
-		return "status: " + err.Error()
+		return "status: " + err.Error(), "status: " + err.Error()
 	}
+	cause, sla = "docomo not in status", "none"
 	for _, link := range st.ECMP.Links {
 		if link.Name == "docomo" {
+			cause = "bfd " + link.BFD + "; " + link.SLANote
 			if strings.Contains(link.SLANote, "goodput") {
-				return link.SLANote
+				cause = link.SLANote
 			}
-			return "bfd " + link.BFD + "; " + link.SLANote
 		}
 	}
-	return "docomo not in status"
+	for _, s := range st.SLA {
+		if s.Link == "docomo" {
+			sla = fmt.Sprintf("%+v", s)
+		}
+	}
+	return cause, sla
 }

@@ -48,8 +48,9 @@ func mergeDiff(prev, next []netip.Prefix, gone, fresh func(int)) {
 	}
 }
 
-// sortedCopy returns ps itself when it is already sorted and unique, so that
-// the common case (sets produced by Compile) costs one pass and no copy.
+// SortedCopy returns ps in ComparePrefix's order without duplicates: ps
+// itself when it already is, so that the common case (sets produced by
+// Compile) costs one pass and no copy, else a sorted copy.
 func SortedCopy(ps []netip.Prefix) []netip.Prefix {
 	if isSortedUnique(ps) {
 		return ps

@@ -31,7 +31,7 @@ func (h *Handle) PrebuildRoutes(table uint32, proto uint8, routes []Route) *Preb
 func (h *Handle) PrebuildVia(table uint32, proto uint8, v ViaSet) *Prebuilt {
 	if v.Objects {
 		h.op.Lock()
-		v, _, _ = h.ensureVia(table, proto, v)
+		v, _ = h.ensureVia(table, proto, v)
 		h.op.Unlock()
 	}
 	return h.prebuild("route add", v.Len(), nil, func(m *msgBuf, i int, seq uint32) int {

@@ -25,7 +25,7 @@ func (h *Handle) SyncSet(table uint32, proto uint8, desired RouteSet) (SyncStats
 	via, isVia := desired.(ViaSet)
 	var objects []NexthopObject // one nexthop dump for ensureVia and dropVia
 	if isVia && via.Objects {
-		via, objects, _ = h.ensureVia(table, proto, via) // on error: plain routes
+		via, objects = h.ensureVia(table, proto, via)
 		desired = via
 	}
 	st, err := h.syncSet(table, proto, desired)

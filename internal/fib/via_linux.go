@@ -50,13 +50,14 @@ func (f objectFamily) objectFits() bool {
 // whose object cannot be made (an ID held by something not ours, a kernel
 // without nexthop objects) keeps plain routes: the routes still go in,
 // and their own errors say what is wrong with the nexthop.
-// It also returns the nexthop dump it read (nil if it could not), which
-// dropVia reuses: the objects it may drop are ones ensureVia left alone.
-func (h *Handle) ensureVia(table uint32, proto uint8, v ViaSet) (ViaSet, []NexthopObject, error) {
+// It also returns the nexthop dump it read (nil if it could not, and then
+// every family keeps plain routes), which dropVia reuses: the objects it
+// may drop are ones ensureVia left alone.
+func (h *Handle) ensureVia(table uint32, proto uint8, v ViaSet) (ViaSet, []NexthopObject) {
 	v.Nexthop4.Object, v.Nexthop6.Object = 0, 0
 	all, err := h.allNexthops()
 	if err != nil {
-		return v, nil, err
+		return v, nil
 	}
 	for _, f := range objectFamilies(table, &v) {
 		if !f.objectFits() {
@@ -81,7 +82,7 @@ func (h *Handle) ensureVia(table uint32, proto uint8, v ViaSet) (ViaSet, []Nexth
 			f.nh.Object = f.id
 		}
 	}
-	return v, all, nil
+	return v, all
 }
 
 // viaObjectOurs: a single nexthop object of ours, which ensureVia may change.
