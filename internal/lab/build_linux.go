@@ -115,6 +115,11 @@ func (l *Lab) makeRouting() error {
 			}
 		}
 	}
+	for _, h := range l.endHosts() {
+		if err := run("ip", "netns", "exec", l.NS(h), "sh", "-c", keepTxHash); err != nil {
+			return err
+		}
+	}
 	for h, rs := range l.routes() {
 		for _, r := range rs {
 			args := []string{"-n", l.NS(h), "route", "add"}
@@ -129,6 +134,18 @@ func (l *Lab) makeRouting() error {
 	}
 	return nil
 }
+
+// keepTxHash turns net.core.txrehash off where the kernel has it (5.19
+// and later). The lab's end hosts share the routers' kernel, and a veth
+// hands a packet's socket hash (an L4 hash) to the router it enters; the
+// multipath choice of the edge and the hub takes an L4 hash it finds on a
+// packet instead of hashing its ports, and TCP draws a new one on every
+// retransmission timeout. A flow behind a throttled carrier then hopped to
+// another tunnel on its first timeout (TestSLAGoodput saw both of docomo's
+// flows leave it within 0.5 s of the throttle, while `ip route get` for
+// their ports still said docomo): no host on a wire can make a router do
+// that. With it off a flow keeps its hash for its life, as its ports are.
+const keepTxHash = "f=/proc/sys/net/core/txrehash; [ ! -e $f ] || echo 0 > $f"
 
 // sysctl writes a per-namespace setting from inside that namespace.
 func sysctl(ns, key, value string) error {

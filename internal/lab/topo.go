@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -289,6 +290,20 @@ func (l *Lab) routes() map[string][][]string {
 // natHosts masquerade everything leaving through their inet0: the
 // carriers' CGN and the home 5G router.
 func (l *Lab) natHosts() []string { return append([]string{"5g"}, Carriers...) }
+
+// endHosts are the hosts that only send and receive: every host of a
+// link that is not a router.
+func (l *Lab) endHosts() []string {
+	var hs []string
+	for _, k := range l.links() {
+		for _, h := range []string{k.a, k.b} {
+			if !slices.Contains(l.routers(), h) && !slices.Contains(hs, h) {
+				hs = append(hs, h)
+			}
+		}
+	}
+	return hs
+}
 
 // routers forward packets.
 func (l *Lab) routers() []string {
