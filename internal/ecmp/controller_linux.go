@@ -319,8 +319,22 @@ func (c *Controller) afterWrites(want map[netip.Prefix][]fib.WeightedNexthop, us
 // keepAdopted adds the restart grace's routes to want. Called with c.mu
 // held.
 func (c *Controller) keepAdopted(want map[netip.Prefix][]fib.WeightedNexthop, now time.Time) {
-	if _, ended := c.grace.apply(want, now); ended {
+	if _, ended := c.grace.apply(want, now, c.linkAliveAt(now)); ended {
 		c.log.Info("restart grace over: the routes of the run before are BGP's again, or gone")
+	}
+}
+
+// linkAliveAt is aliveAt by the tunnel's link index, for the next hops
+// the restart grace keeps; a link that is no tunnel of the plan is not.
+// Called with c.mu held.
+func (c *Controller) linkAliveAt(now time.Time) func(linkIndex int) bool {
+	alive, uplinks := c.aliveAt(now), make(map[int]string, len(c.members))
+	for _, m := range c.members {
+		uplinks[m.LinkIndex] = m.Uplink
+	}
+	return func(linkIndex int) bool {
+		name, ok := uplinks[linkIndex]
+		return ok && alive(name)
 	}
 }
 
