@@ -168,7 +168,8 @@ func iperfFrom(ctx context.Context, ns, addr string) (float64, error) {
 	return r.End.SumReceived.BitsPerSecond, nil
 }
 
-func median(xs []float64) float64 {
+// median of samples: rates or durations.
+func median[T ~int64 | ~float64](xs []T) T {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	if len(s)%2 == 0 {

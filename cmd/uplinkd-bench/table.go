@@ -75,6 +75,15 @@ func verdict(ok bool) string {
 	return "MISSED"
 }
 
+// msList formats samples with ms, comma-separated, in the order taken.
+func msList(ds []time.Duration) string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = ms(d)
+	}
+	return strings.Join(out, ", ")
+}
+
 // ms formats a duration in milliseconds, or seconds above ten.
 func ms(d time.Duration) string {
 	if d >= 10*time.Second {
