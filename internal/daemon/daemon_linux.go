@@ -84,7 +84,7 @@ func Run(ctx context.Context, path string, hup <-chan os.Signal, log *slog.Logge
 		nat: nat.NewReconciler(nat.System{}, log)}
 	d.setLevel(cfg)
 	setMemoryLimit(cfg, log)
-	setGCPercent(log)
+	SetGCPercent(log)
 	d.trim = newTrimmer(log)
 	go d.trim.run(ctx)
 	srv, err := api.Listen(cfg.API.Socket, cfg.API.Group, d.status, d.explain, log)

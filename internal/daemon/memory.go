@@ -39,9 +39,11 @@ func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
 // often costs it next to nothing.
 const gcPercent = 50
 
-// setGCPercent applies gcPercent unless GOGC is set: an operator's
-// environment wins, as for any Go program.
-func setGCPercent(log *slog.Logger) {
+// SetGCPercent applies gcPercent unless GOGC is set: an operator's
+// environment wins, as for any Go program. Exported for the bench's
+// speaker (row 5), which runs the daemon's announcer in a process of its
+// own and must collect as the daemon does.
+func SetGCPercent(log *slog.Logger) {
 	if env := os.Getenv("GOGC"); env != "" {
 		log.Debug("garbage collector target from GOGC", "GOGC", env)
 		return

@@ -91,12 +91,12 @@ func TestGCPercent(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	log := slog.New(slog.DiscardHandler)
 	t.Setenv("GOGC", "")
-	setGCPercent(log)
+	SetGCPercent(log)
 	if got := debug.SetGCPercent(100); got != gcPercent {
 		t.Errorf("GC percent %d, want %d", got, gcPercent)
 	}
 	t.Setenv("GOGC", "200")
-	setGCPercent(log)
+	SetGCPercent(log)
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GC percent %d with GOGC=200 in the environment, want it left alone (100)", got)
 	}
