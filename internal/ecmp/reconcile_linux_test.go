@@ -54,3 +54,23 @@ func TestReconcileReadsHandshakesOutsideTheLock(t *testing.T) {
 		t.Errorf("sessions after the reconcile: %v, want docomo's read as current", c.sessions)
 	}
 }
+
+// TestGraceLinkAlive: the restart grace asks by link index whether a kept
+// next hop's tunnel is alive, with the answer the tunnel's BGP next hops
+// get: a WireGuard session gone is dead, a link that is no tunnel of the
+// plan is not kept at all.
+func TestGraceLinkAlive(t *testing.T) {
+	c := &Controller{
+		members: map[string]Member{
+			"docomo": {Uplink: "docomo", LinkIndex: 7}, "docomo-v6": {Uplink: "docomo", LinkIndex: 7},
+			"softbank": {Uplink: "softbank", LinkIndex: 8},
+		},
+		sessions: map[string]bool{"docomo": true, "softbank": false},
+	}
+	alive := c.linkAliveAt(time.Now())
+	for link, want := range map[int]bool{7: true, 8: false, 9: false} {
+		if got := alive(link); got != want {
+			t.Errorf("link %d alive %v, want %v", link, got, want)
+		}
+	}
+}
