@@ -319,6 +319,9 @@ func (c *Controller) afterWrites(want map[netip.Prefix][]fib.WeightedNexthop, us
 // keepAdopted adds the restart grace's routes to want. Called with c.mu
 // held.
 func (c *Controller) keepAdopted(want map[netip.Prefix][]fib.WeightedNexthop, now time.Time) {
+	if c.grace.next().IsZero() {
+		return // none runs: the failover path builds no map for it
+	}
 	if _, ended := c.grace.apply(want, now, c.linkAliveAt(now)); ended {
 		c.log.Info("restart grace over: the routes of the run before are BGP's again, or gone")
 	}
