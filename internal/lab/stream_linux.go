@@ -33,6 +33,19 @@ func (l *Lab) OpenStream() (w *StreamWatch, stop func(), err error) {
 // StreamCarrier is the carrier whose tunnel the edge sent the most on
 // over a second (the stream's, while it is the only traffic).
 func (l *Lab) StreamCarrier() (string, error) {
+	best, most, err := l.BusiestTunnel(time.Second)
+	if err != nil {
+		return "", err
+	}
+	if most < 100<<10 {
+		return "", fmt.Errorf("no tunnel carried the stream (most: %s, %d bytes in 1 s)", best, most)
+	}
+	return best, nil
+}
+
+// BusiestTunnel is the carrier whose tunnel the edge sent the most on
+// over window, by its status's counters, and how many bytes that was.
+func (l *Lab) BusiestTunnel(window time.Duration) (string, uint64, error) {
 	tx := func() (map[string]uint64, error) {
 		st, err := api.NewClient(l.Socket("edge")).Status()
 		m := map[string]uint64{}
@@ -43,12 +56,12 @@ func (l *Lab) StreamCarrier() (string, error) {
 	}
 	before, err := tx()
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	time.Sleep(time.Second)
+	time.Sleep(window)
 	after, err := tx()
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	best, most := "", uint64(0)
 	for c, n := range after {
@@ -62,8 +75,5 @@ func (l *Lab) StreamCarrier() (string, error) {
 			best, most = c, d
 		}
 	}
-	if most < 100<<10 {
-		return "", fmt.Errorf("no tunnel carried the stream (most: %s, %d bytes in 1 s)", best, most)
-	}
-	return best, nil
+	return best, most, nil
 }
