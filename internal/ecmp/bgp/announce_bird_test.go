@@ -212,11 +212,11 @@ func spread(all []netip.Prefix, n int) []netip.Prefix {
 }
 
 // birdAnnouncer starts BIRD and an announcer with a session to it, up.
-func birdAnnouncer(t *testing.T, mode bulkMode) (*Announcer, *bird) {
+func birdAnnouncer(t *testing.T, perPath bool) (*Announcer, *bird) {
 	t.Helper()
 	b := startBird(t)
 	a := NewAnnouncer(testLog(t))
-	a.mode = mode
+	a.perPath = perPath
 	c := AnnouncerConfig{ASN: announcerASN, RouterID: annAddr4,
 		Peers: []Peer{{Name: "bird", Address: birdAddr4, Local: annAddr4, ASN: receiverASN}}}
 	if err := a.Start(context.Background(), c); err != nil {
@@ -262,7 +262,7 @@ func TestAnnouncerToBIRD(t *testing.T) {
 	if !nstest.Enter(t) {
 		return
 	}
-	a, b := birdAnnouncer(t, bulkAuto)
+	a, b := birdAnnouncer(t, false)
 	set := spread(realTable(t), 100_000)
 	v6 := testPrefixes(0, 0, 0, 100)
 	took := announceUntilHeld(t, a, b, append(set, v6...), len(set)+len(v6), time.Minute)
@@ -333,12 +333,12 @@ func TestAnnouncerToBIRDFull(t *testing.T) {
 		fmt.Fprintf(&table, "%-28s %10d %12v %12v\n", name, n, st.LastSetTook.Round(time.Millisecond), d.Round(time.Millisecond))
 	}
 	for _, tc := range []struct {
-		name string
-		mode bulkMode
-	}{{"one UPDATE per prefix", bulkNever}, {"packed (held, soft reset)", bulkAlways}} {
+		name    string
+		perPath bool
+	}{{"one AddPath per prefix", true}, {"lists, packed", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b *bird
-			a, b = birdAnnouncer(t, tc.mode)
+			a, b = birdAnnouncer(t, tc.perPath)
 			set := spread(all, 100_000)
 			row(tc.name, len(set), announceUntilHeld(t, a, b, set, len(set), 5*time.Minute))
 			begin := time.Now()
@@ -349,8 +349,8 @@ func TestAnnouncerToBIRDFull(t *testing.T) {
 	}
 	t.Run("whole table", func(t *testing.T) {
 		var b *bird
-		a, b = birdAnnouncer(t, bulkAuto)
-		row("auto, whole table", len(all), announceUntilHeld(t, a, b, all, len(all), 5*time.Minute))
+		a, b = birdAnnouncer(t, false)
+		row("whole table", len(all), announceUntilHeld(t, a, b, all, len(all), 5*time.Minute))
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)

@@ -22,9 +22,12 @@ type AnnouncerStatus struct {
 	LastSetTook   time.Duration   `json:"-"` // JSON: last_set_took_ms
 	LastAdded     int             `json:"last_added"`
 	LastWithdrawn int             `json:"last_withdrawn"`
-	LastBulk      bool            `json:"last_bulk"`            // the last Set re-sent the table packed
-	LastReset     bool            `json:"last_reset"`           // the last Set withdrew all by ending the sessions
-	LastError     string          `json:"last_error,omitempty"` // of the last Set, empty if it succeeded
+	// LastBulk is always false: every change is sent packed in lists, and
+	// no Set re-sends the table (a held export and a soft reset did, until
+	// GoBGP was patched to pack lists). Kept for schema version 2.
+	LastBulk  bool   `json:"last_bulk"`
+	LastReset bool   `json:"last_reset"`           // the last Set withdrew all by ending the sessions
+	LastError string `json:"last_error,omitempty"` // of the last Set, empty if it succeeded
 }
 
 // AnnouncerPeer is one receiving session.
@@ -72,7 +75,7 @@ func (a *Announcer) status(ctx context.Context, advertised bool) AnnouncerStatus
 		NextHop4: r.v4.nextHop, NextHop6: r.v6.nextHop,
 		LastSet: r.last.at, LastSetTook: r.last.took,
 		LastAdded: r.last.added, LastWithdrawn: r.last.withdrawn,
-		LastBulk: r.last.bulk, LastReset: r.last.reset, LastError: r.last.err,
+		LastReset: r.last.reset, LastError: r.last.err,
 	}
 	byAddr := map[netip.Addr]AnnouncerPeer{}
 	err := r.srv.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: advertised}, func(p *api.Peer) {

@@ -26,7 +26,7 @@ type AnnouncerConfig struct {
 
 	// Timers are whole seconds. Defaults: hold 90 s, keepalive hold/3,
 	// connect retry 1 s. Not the speaker's 9 s: GoBGP packs the whole table
-	// for a session coming up (or a bulk Set) before it writes anything,
+	// for a session coming up before it writes anything,
 	// keepalives included; for the 998 k table that took more than 9 s on
 	// a loaded machine and BIRD ended the session (hold timer expired), over
 	// and over. Failure detection is the gateway probe's job, not this
@@ -41,10 +41,9 @@ const defaultAnnouncerHoldTime = 90 * time.Second
 // is a second, separate embedded GoBGP server; its methods are safe for
 // concurrent use and serialised.
 type Announcer struct {
-	log  *slog.Logger
-	mode bulkMode // bulkAuto but in tests
-	// perPath adds paths with one AddPath call each instead of the path
-	// stream: only to measure one against the other.
+	log *slog.Logger
+	// perPath adds paths with one AddPath call each instead of in lists:
+	// only to measure one against the other.
 	perPath bool
 
 	mu  sync.Mutex
@@ -53,10 +52,9 @@ type Announcer struct {
 
 // announcing is the state of a started announcer.
 type announcing struct {
-	srv    *server.BgpServer
-	serve  *serveLoop
-	stream *pathStream
-	cfg    AnnouncerConfig // with defaults
+	srv   *server.BgpServer
+	serve *serveLoop
+	cfg   AnnouncerConfig // with defaults
 	// stopWatch ends the peer-state watcher; watching is set once it
 	// runs, as its unregistration is an operation shutdown must let through.
 	stopWatch context.CancelFunc
@@ -73,7 +71,7 @@ type setRecord struct {
 	at               time.Time
 	took             time.Duration
 	added, withdrawn int
-	bulk, reset      bool
+	reset            bool
 	err              string
 }
 
@@ -123,25 +121,14 @@ func (a *Announcer) Start(ctx context.Context, c AnnouncerConfig) error {
 }
 
 func (a *Announcer) start(ctx context.Context, c AnnouncerConfig, sc Config) (*announcing, error) {
-	dir, apiAddr, err := streamDir()
-	if err != nil {
-		return nil, err
-	}
 	book := newPeerBook(c.Peers)
 	loop := newServeLoop()
-	srv := newAPIServer(
+	srv := server.NewBgpServer(
 		server.LoggerOption(slogAdapter{log: a.log, peerDown: book.peerDown, notified: book.notification}),
-		server.TimingHookOption(loop),
-		server.GrpcListenAddress(apiAddr))
+		server.TimingHookOption(loop))
 	loop.serve(srv)
-	r := &announcing{srv: srv, serve: loop, cfg: c, book: book, stopWatch: func() {},
-		stream: &pathStream{dir: dir}}
+	r := &announcing{srv: srv, serve: loop, cfg: c, book: book, stopWatch: func() {}}
 	if err := startBgp(ctx, loop, sc); err != nil {
-		a.shutdown(r)
-		return nil, err
-	}
-	if r.stream, err = dialStream(ctx, dir); err != nil {
-		r.stream = &pathStream{dir: dir}
 		a.shutdown(r)
 		return nil, err
 	}
@@ -156,9 +143,6 @@ func (a *Announcer) start(ctx context.Context, c AnnouncerConfig, sc Config) (*a
 // the peer watcher and the peers.
 func (a *Announcer) setup(ctx context.Context, r *announcing) error {
 	if err := setExportPolicy(ctx, r.srv); err != nil {
-		return err
-	}
-	if err := addHoldPolicy(ctx, r.srv); err != nil {
 		return err
 	}
 	if _, err := installImportPolicy(ctx, r.srv, 1, nil); err != nil {
@@ -203,18 +187,6 @@ func addReceiver(ctx context.Context, srv *server.BgpServer, c AnnouncerConfig, 
 		return fmt.Errorf("add peer %s (%v): %w", p.Name, p.Address, err)
 	}
 	return nil
-}
-
-// grpcMu serialises GoBGP's constructor, which with a gRPC address writes
-// the package variable grpc.EnableTracing, against every gRPC stream, which
-// reads it at both ends. The daemon has one announcer, but tests run
-// several at once.
-var grpcMu sync.Mutex
-
-func newAPIServer(opts ...server.ServerOption) *server.BgpServer {
-	grpcMu.Lock()
-	defer grpcMu.Unlock()
-	return server.NewBgpServer(opts...)
 }
 
 // watch logs peer state changes; GoBGP's own lines go to debug.
@@ -290,9 +262,7 @@ func (a *Announcer) shutdown(r *announcing) error {
 	r.serve.retire()
 	mark := r.serve.mgmtOps.Load()
 	r.stopWatch()
-	r.stream.close()
-	// Stop is StopBgp, then the end of the gRPC server; it reports no
-	// error.
+	// Stop is StopBgp (there is no gRPC server); it reports no error.
 	r.srv.Stop()
 	var err error
 	pending := int64(stopBgpOps)

@@ -106,25 +106,24 @@
 //   - Sessions carry ipv4-unicast and ipv6-unicast whatever the neighbor's
 //     family, without GTSM (a LAN router sends TTL 1). Nothing is accepted;
 //     only local paths are exported.
-//   - Paths go in through GoBGP's gRPC AddPathStream on a unix socket in a
-//     private directory, in GoBGP's binary form: GoBGP has no other batched
-//     way in, and AddPath per path was three times slower and kept a UUID
-//     per path (see announce_stream.go).
-//   - GoBGP sends each path added while a session is up as its own UPDATE.
-//     A large change is therefore added with export held (a reject-all
-//     policy), then released and sent by one soft reset out, which GoBGP
-//     packs into full UPDATEs: 100 k prefixes to BIRD in about 1 s instead
-//     of 5 s. Small changes (1 % churn) go directly.
-//   - Withdrawals are sent one UPDATE each and never while held (GoBGP's
-//     soft reset out sends none). Withdrawing everything restarts the
-//     server instead: the receivers drop the routes at the CEASE, the RIB
-//     and its memory go at once, and the sessions come back empty at once.
+//   - Paths go in as lists of 2000 through AddPathList (a GoBGP patch; upstream
+//     has a batched way in only through gRPC), in GoBGP's binary form.
+//     AddPath per path was three times slower and kept a UUID per path.
+//   - Upstream GoBGP sends each path added while a session is up as its own
+//     UPDATE. Patched, it hands a session each local list whole, which the
+//     session packs into full UPDATEs (about 800 IPv4 prefixes in one), so
+//     a Set goes out packed while the next list is added, announcements
+//     and withdrawals alike (announce_list.go): the 998 k table to BIRD in
+//     about 13 s, where holding export and sending it by one soft reset out
+//     took 24 s and twice the memory.
+//   - Withdrawing everything restarts the server instead: the receivers
+//     drop the routes at the CEASE, the RIB and its memory go at once (GoBGP
+//     took 20 s to delete a million paths), and the sessions come back
+//     empty at once.
 //   - Hold time 90 s by default: GoBGP packs the whole table for a session
 //     before it writes anything, keepalives included; with 9 s BIRD ended
 //     the session during the 998 k table, again at every retry.
 //   - Memory: GoBGP's RIB holds about 600 B per prefix (600 MB for the
 //     998 k table); the Go heap peaks near twice that unless the daemon
 //     sets a memory limit (GOMEMLIMIT).
-//   - Globals: with a gRPC address GoBGP's constructor writes
-//     grpc.EnableTracing, which every stream reads; grpcMu serialises them.
 package bgp

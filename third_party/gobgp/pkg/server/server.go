@@ -12,6 +12,11 @@
 // implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by uplinkd (2026): StopBgp clears the global config after the
+// sessions end; local path lists are sent to each peer as one list;
+// best-path events are built only when watched. See
+// third_party/gobgp/PATCHES.md.
 
 package server
 
@@ -211,6 +216,9 @@ type BgpServer struct {
 	uuidMap      map[string]uuid.UUID
 	logger       log.Logger
 	timingHook   FSMTimingHook
+	// uplinkd patch (PATCHES.md): while a local path list is propagated,
+	// what each peer is to be sent is gathered here and sent as one list.
+	outBatch *outgoingBatch
 }
 
 func NewBgpServer(opt ...ServerOption) *BgpServer {
@@ -875,6 +883,11 @@ func (s *BgpServer) notifyBestWatcher(best []*table.Path, multipath [][]*table.P
 		// Note: If best path selection disabled, no best path to notify.
 		return
 	}
+	// uplinkd patch (PATCHES.md): nobody to tell, nothing to copy; the
+	// other notify functions return here too.
+	if !s.isWatched(watchEventTypeBestPath) {
+		return
+	}
 	m := make(map[uint32]bool)
 	clonedM := make([][]*table.Path, len(multipath))
 	for i, pathList := range multipath {
@@ -1263,6 +1276,13 @@ func (s *BgpServer) propagateUpdate(peer *peer, pathList []*table.Path) {
 		rib = s.rsRib
 	}
 
+	// uplinkd patch (PATCHES.md): a local list is sent to each peer as
+	// one list, packed into few UPDATEs.
+	if batchable(peer, pathList) {
+		s.outBatch = newOutgoingBatch()
+		defer s.flushOutBatch()
+	}
+
 	for _, path := range pathList {
 		if vrf {
 			peer.fsm.lock.RLock()
@@ -1502,7 +1522,7 @@ func (s *BgpServer) propagateUpdateToNeighbors(rib *table.TableManager, source *
 				}
 			}
 			if needToAdvertise(targetPeer) && len(bestList) > 0 {
-				sendfsmOutgoingMsg(targetPeer, bestList, nil, false)
+				s.sendPropagated(targetPeer, bestList)
 			}
 		} else {
 			if targetPeer.isRouteServerClient() {
@@ -1521,7 +1541,7 @@ func (s *BgpServer) propagateUpdateToNeighbors(rib *table.TableManager, source *
 				oldList = nil
 			}
 			if paths := s.processOutgoingPaths(targetPeer, bestList, oldList); len(paths) > 0 {
-				sendfsmOutgoingMsg(targetPeer, paths, nil, false)
+				s.sendPropagated(targetPeer, paths)
 			}
 		}
 	}
