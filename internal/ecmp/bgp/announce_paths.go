@@ -53,15 +53,26 @@ func withdrawMaker(is4 bool) pathMaker {
 }
 
 func (m pathMaker) path(p netip.Prefix, withdraw bool) *api.Path {
-	return &api.Path{NlriBinary: nlriBytes(p), PattrsBinary: m.attrs, Family: m.family, IsWithdraw: withdraw}
+	dst := new(api.Path)
+	m.fill(dst, p, withdraw, nil)
+	return dst
 }
 
-// nlriBytes is a prefix as in an UPDATE: length in bits, then only the
-// bytes that length covers.
-func nlriBytes(p netip.Prefix) []byte {
+// fill makes dst the path for p, its NLRI appended to buf (returned), so
+// a list's paths and NLRI can be used again for the next list.
+func (m pathMaker) fill(dst *api.Path, p netip.Prefix, withdraw bool, buf []byte) []byte {
+	start := len(buf)
+	buf = appendNLRI(buf, p)
+	dst.NlriBinary = buf[start:len(buf):len(buf)]
+	dst.PattrsBinary, dst.Family, dst.IsWithdraw = m.attrs, m.family, withdraw
+	return buf
+}
+
+// appendNLRI appends a prefix as in an UPDATE: length in bits, then only
+// the bytes that length covers.
+func appendNLRI(b []byte, p netip.Prefix) []byte {
 	n := (p.Bits() + 7) / 8
-	b := make([]byte, 1, 1+n)
-	b[0] = byte(p.Bits())
+	b = append(b, byte(p.Bits()))
 	if p.Addr().Is4() {
 		a := p.Addr().As4()
 		return append(b, a[:n]...)

@@ -146,7 +146,13 @@ func splitFamilies(prefixes []netip.Prefix, nh4, nh6 netip.Addr) (v4, v6 announc
 // the receiver never lacks a route.
 func planFamily(have, want announcedSet) (familyPlan, error) {
 	p := familyPlan{have: have, want: want}
-	p.add, p.gone = breakout.Diff(have.prefixes, want.prefixes)
+	if len(have.prefixes) == 0 {
+		// The set itself (sorted, unique, kept anyway), not a copy that
+		// would be a second set live while it is announced.
+		p.add = want.prefixes
+	} else {
+		p.add, p.gone = breakout.Diff(have.prefixes, want.prefixes)
+	}
 	if len(want.prefixes) > 0 && want.nextHop != have.nextHop {
 		p.add = want.prefixes
 	}
@@ -256,7 +262,9 @@ func (a *Announcer) addPaths(ctx context.Context, r *announcing, m pathMaker, pr
 	if a.perPath {
 		return addPathsOneByOne(ctx, r.srv, m, prefixes)
 	}
-	n, err := addPathList(ctx, r.srv, prefixes, func(p netip.Prefix) *api.Path { return m.path(p, false) })
+	n, err := addPathList(ctx, r.srv, prefixes, func(dst *api.Path, p netip.Prefix, buf []byte) []byte {
+		return m.fill(dst, p, false, buf)
+	})
 	if err != nil {
 		return n, fmt.Errorf("announce %d prefixes: %w", len(prefixes), err)
 	}
@@ -269,11 +277,11 @@ func (a *Announcer) withdrawPaths(ctx context.Context, r *announcing, prefixes [
 		return withdrawPathsOneByOne(ctx, r.srv, prefixes)
 	}
 	w4, w6 := withdrawMaker(true), withdrawMaker(false)
-	n, err := addPathList(ctx, r.srv, prefixes, func(p netip.Prefix) *api.Path {
+	n, err := addPathList(ctx, r.srv, prefixes, func(dst *api.Path, p netip.Prefix, buf []byte) []byte {
 		if p.Addr().Is4() {
-			return w4.path(p, true)
+			return w4.fill(dst, p, true, buf)
 		}
-		return w6.path(p, true)
+		return w6.fill(dst, p, true, buf)
 	})
 	if err != nil {
 		return n, fmt.Errorf("withdraw %d prefixes: %w", len(prefixes), err)

@@ -1276,6 +1276,18 @@ func (s *BgpServer) propagateUpdate(peer *peer, pathList []*table.Path) {
 		rib = s.rsRib
 	}
 
+	// uplinkd patch (PATCHES.md): the import policy's options are the
+	// same for every path of the list (ApplyPolicy only reads them), so
+	// they are made once, not once per path.
+	policyOptions := &table.PolicyOptions{
+		Validate: s.roaTable.Validate,
+	}
+	if !rs && peer != nil {
+		peer.fsm.lock.RLock()
+		policyOptions.Info = peer.fsm.peerInfo
+		peer.fsm.lock.RUnlock()
+	}
+
 	// uplinkd patch (PATCHES.md): a local list is sent to each peer as
 	// one list, packed into few UPDATEs.
 	if batchable(peer, pathList) {
@@ -1292,16 +1304,6 @@ func (s *BgpServer) propagateUpdate(peer *peer, pathList []*table.Path) {
 			if s.zclient != nil {
 				s.zclient.pathVrfMap[path] = rib.Vrfs[peerVrf].Id
 			}
-		}
-
-		policyOptions := &table.PolicyOptions{
-			Validate: s.roaTable.Validate,
-		}
-
-		if !rs && peer != nil {
-			peer.fsm.lock.RLock()
-			policyOptions.Info = peer.fsm.peerInfo
-			peer.fsm.lock.RUnlock()
 		}
 
 		if p := s.policy.ApplyPolicy(tableId, table.POLICY_DIRECTION_IMPORT, path, policyOptions); p != nil {

@@ -16,6 +16,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -75,17 +76,32 @@ func (s *BgpServer) flushOutBatch() {
 
 // batchable reports whether a list propagated from source may be sent
 // gathered: a local list of more than one IPv4/IPv6 unicast path with no
-// prefix twice.
+// prefix twice. A list in ascending order (an announcer's usually is)
+// shows that without a map.
 func batchable(source *peer, paths []*table.Path) bool {
 	if source != nil || len(paths) < 2 {
 		return false
 	}
-	seen := make(map[[18]byte]struct{}, len(paths))
-	for _, p := range paths {
+	ascending := true
+	var prev [18]byte
+	for i, p := range paths {
 		k, ok := unicastKey(p.GetNlri())
 		if !ok {
 			return false
 		}
+		if i > 0 && bytes.Compare(prev[:], k[:]) >= 0 {
+			ascending = false
+		}
+		prev = k
+	}
+	return ascending || distinct(paths)
+}
+
+// distinct reports whether no prefix occurs twice in paths, all unicast.
+func distinct(paths []*table.Path) bool {
+	seen := make(map[[18]byte]struct{}, len(paths))
+	for _, p := range paths {
+		k, _ := unicastKey(p.GetNlri())
 		if _, dup := seen[k]; dup {
 			return false
 		}

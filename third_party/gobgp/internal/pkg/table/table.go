@@ -12,6 +12,9 @@
 // implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by uplinkd (2026): getOrCreateDest builds its debug line only
+// when debug is on. See third_party/gobgp/PATCHES.md.
 
 package table
 
@@ -207,10 +210,15 @@ func (t *Table) getOrCreateDest(nlri bgp.AddrPrefixInterface, size int) *Destina
 	dest := t.GetDestination(nlri)
 	// If destination for given prefix does not exist we create it.
 	if dest == nil {
-		t.logger.Debug("create Destination",
-			log.Fields{
-				"Topic": "Table",
-				"Nlri":  nlri})
+		// uplinkd patch (PATCHES.md): the fields only when debug is on;
+		// built for every new prefix they were most of what adding a
+		// large table allocated.
+		if t.logger.GetLevel() >= log.DebugLevel {
+			t.logger.Debug("create Destination",
+				log.Fields{
+					"Topic": "Table",
+					"Nlri":  nlri})
+		}
 		dest = NewDestination(nlri, size)
 		t.setDestination(dest)
 	}
