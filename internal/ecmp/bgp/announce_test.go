@@ -245,6 +245,48 @@ func TestAnnouncerSendsListsPacked(t *testing.T) {
 	}
 }
 
+// GoBGP's AddPathList (patched in) sends a list that names a prefix twice
+// path by path, in its order: packed, withdrawals would go first and the
+// receiver would keep a prefix the list ends by withdrawing. A list of
+// distinct prefixes in any order goes packed.
+func TestAddPathListOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, recv := announcerPair(t, "127.0.0.45", "127.0.0.46")
+	eventually(t, converge, established(a))
+	srv := a.run.srv
+	m4, err := newPathMaker(gw4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w4 := withdrawMaker(true)
+
+	ps := testPrefixes(0, 2, 0, 0)
+	list := []*api.Path{m4.path(ps[0], false), m4.path(ps[1], false), w4.path(ps[0], true)}
+	if err := srv.AddPathList(ctx, api.TableType_GLOBAL, "", list); err != nil {
+		t.Fatal(err)
+	}
+	want := withNextHops(ps[1:], gw4, gw6)
+	eventually(t, converge, recv.holds(want))
+
+	sent := func() uint64 { return a.Status(ctx).Peers[0].UpdatesSent }
+	before := sent()
+	desc := testPrefixes(100, 1000, 0, 0)
+	slices.Reverse(desc)
+	list = list[:0]
+	for _, p := range desc {
+		list = append(list, m4.path(p, false))
+		want[p] = gw4
+	}
+	if err := srv.AddPathList(ctx, api.TableType_GLOBAL, "", list); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, converge, recv.holds(want))
+	if n := sent() - before; n > 4 {
+		t.Errorf("1000 distinct prefixes in descending order sent in %d UPDATEs, want at most 4", n)
+	}
+}
+
 // A small withdrawal goes prefix by prefix, without touching the session.
 func TestAnnouncerSmallWithdrawKeepsSession(t *testing.T) {
 	t.Parallel()
