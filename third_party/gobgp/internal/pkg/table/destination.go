@@ -12,6 +12,9 @@
 // implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by uplinkd (2026): a Destination holds its local ID map by
+// value. See third_party/gobgp/PATCHES.md.
 
 package table
 
@@ -138,7 +141,12 @@ type Destination struct {
 	routeFamily   bgp.RouteFamily
 	nlri          bgp.AddrPrefixInterface
 	knownPathList []*Path
-	localIdMap    *Bitmap
+	// uplinkd patch (PATCHES.md): the map is part of the destination, and
+	// its first 64 IDs (all a table of 64 needs until it expands) too:
+	// upstream's pointer to a Bitmap and its slice were two more objects
+	// per prefix for the collector to mark. A Destination is never copied.
+	localIdMap    Bitmap
+	localIdInline [1]uint64
 }
 
 func NewDestination(nlri bgp.AddrPrefixInterface, mapSize int, known ...*Path) *Destination {
@@ -146,7 +154,11 @@ func NewDestination(nlri bgp.AddrPrefixInterface, mapSize int, known ...*Path) *
 		routeFamily:   bgp.AfiSafiToRouteFamily(nlri.AFI(), nlri.SAFI()),
 		nlri:          nlri,
 		knownPathList: known,
-		localIdMap:    NewBitmap(mapSize),
+	}
+	if mapSize > 0 && mapSize <= 64 {
+		d.localIdMap.bitmap = d.localIdInline[:]
+	} else {
+		d.localIdMap = *NewBitmap(mapSize)
 	}
 	// the id zero means id is not allocated yet.
 	if mapSize != 0 {

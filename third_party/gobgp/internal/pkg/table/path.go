@@ -12,6 +12,9 @@
 // implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by uplinkd (2026): NewPath allocates a path and its origin
+// together. See third_party/gobgp/PATCHES.md.
 
 package table
 
@@ -177,16 +180,23 @@ func NewPath(source *PeerInfo, nlri bgp.AddrPrefixInterface, isWithdraw bool, pa
 		return nil
 	}
 
-	return &Path{
-		info: &originInfo{
-			nlri:               nlri,
-			source:             source,
-			timestamp:          timestamp.Unix(),
-			noImplicitWithdraw: noImplicitWithdraw,
-		},
-		IsWithdraw: isWithdraw,
-		pathAttrs:  pattrs,
-	}
+	// uplinkd patch (PATCHES.md): the path and its origin in one
+	// allocation, one object fewer per path for the collector to mark.
+	// Clones share the origin and keep it alive, as before.
+	po := &pathAndOrigin{info: originInfo{
+		nlri:               nlri,
+		source:             source,
+		timestamp:          timestamp.Unix(),
+		noImplicitWithdraw: noImplicitWithdraw,
+	}}
+	po.path = Path{info: &po.info, IsWithdraw: isWithdraw, pathAttrs: pattrs}
+	return &po.path
+}
+
+// pathAndOrigin is what NewPath allocates (uplinkd patch).
+type pathAndOrigin struct {
+	path Path
+	info originInfo
 }
 
 func NewEOR(family bgp.RouteFamily) *Path {
