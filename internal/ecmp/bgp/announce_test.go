@@ -214,8 +214,9 @@ func TestAnnouncerSetChurnWithdraw(t *testing.T) {
 
 // A Set goes out packed while the session is up: GoBGP, patched, hands
 // the session each list of paths whole and it fills UPDATEs (about 800
-// IPv4 prefixes in 4 KiB), announcements and withdrawals alike; upstream
-// wrote one UPDATE per prefix.
+// IPv4 /29s or 580 IPv6 /48s in 4 KiB), announcements and withdrawals
+// alike; upstream wrote one UPDATE per prefix, and would have packed no
+// IPv6 even in a session's initial table.
 func TestAnnouncerSendsListsPacked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -224,24 +225,60 @@ func TestAnnouncerSendsListsPacked(t *testing.T) {
 	sent := func() uint64 { return a.Status(ctx).Peers[0].UpdatesSent }
 
 	before := sent()
-	set := testPrefixes(0, 8000, 0, 0)
+	set := testPrefixes(0, 8000, 0, 2000)
 	if _, _, err := a.Set(ctx, set, gw4, gw6); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
-	// Four lists of 2000, three UPDATEs each.
-	if n := sent() - before; n > 16 {
-		t.Errorf("8000 prefixes announced in %d UPDATEs, want at most 16 (one per prefix would be 8000)", n)
+	// IPv4: four lists of 2000, three UPDATEs each; IPv6: one list, four.
+	if n := sent() - before; n > 20 {
+		t.Errorf("8000 IPv4 and 2000 IPv6 prefixes announced in %d UPDATEs, want at most 20 (one per prefix would be 10000)", n)
 	}
 
 	before = sent()
-	churned := append(slices.Clone(set[1000:]), testPrefixes(9000, 1000, 0, 0)...)
-	if added, withdrawn, err := a.Set(ctx, churned, gw4, gw6); err != nil || added != 1000 || withdrawn != 1000 {
-		t.Fatalf("churn Set = %d added, %d withdrawn, %v; want 1000, 1000", added, withdrawn, err)
+	churned := append(slices.Clone(set[1000:8000]), set[8500:]...)
+	churned = append(churned, testPrefixes(9000, 1000, 4000, 500)...)
+	if added, withdrawn, err := a.Set(ctx, churned, gw4, gw6); err != nil || added != 1500 || withdrawn != 1500 {
+		t.Fatalf("churn Set = %d added, %d withdrawn, %v; want 1500, 1500", added, withdrawn, err)
 	}
 	eventually(t, converge, recv.holds(withNextHops(churned, gw4, gw6)))
-	if n := sent() - before; n > 4 {
-		t.Errorf("1000 withdrawn and 1000 announced in %d UPDATEs, want at most 4", n)
+	if n := sent() - before; n > 8 {
+		t.Errorf("1500 withdrawn and 1500 announced (a third IPv6) in %d UPDATEs, want at most 8", n)
+	}
+}
+
+// A session that comes up after Set gets the table packed, IPv6 too.
+func TestAnnouncerInitialTablePacked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	port := freePort(t)
+	a := NewAnnouncer(testLog(t))
+	c := AnnouncerConfig{
+		ASN: announcerASN, RouterID: addr("10.255.9.1"),
+		Peers: []Peer{{Name: "lan", Address: addr("127.0.0.47"), Local: addr("127.0.0.48"), ASN: receiverASN, Port: port}},
+	}
+	if err := a.Start(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(ctx) })
+	set := testPrefixes(0, 3000, 0, 3000)
+	// And /128s, the longest NLRI: a message packed past 4096 bytes would
+	// make the receiver end the session.
+	for i := range 1000 {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xff, 0xfe, 14: byte(i >> 8), 15: byte(i)})
+		set = append(set, netip.PrefixFrom(a, 128))
+	}
+	if _, _, err := a.Set(ctx, set, gw4, gw6); err != nil {
+		t.Fatal(err)
+	}
+	recv := startReceiver(t, addr("127.0.0.47"), port, addr("127.0.0.48"))
+	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
+	// 3000 IPv4 /29s in 4 UPDATEs, 3000 IPv6 /48s in 6 and 1000 /128s in
+	// 5, an End-of-RIB each.
+	n := a.Status(ctx).Peers[0].UpdatesSent
+	t.Logf("initial table of %d prefixes in %d UPDATEs", len(set), n)
+	if n > 19 {
+		t.Errorf("initial table of 3000 IPv4 and 4000 IPv6 prefixes in %d UPDATEs, want at most 19", n)
 	}
 }
 

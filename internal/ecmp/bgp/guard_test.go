@@ -148,6 +148,35 @@ func TestPasswordChangeRecreatesSessions(t *testing.T) {
 	}
 }
 
+// A session that fails after the TCP connect (here the hub's OPEN carries
+// an AS the edge does not expect) is tried again after ConnectRetry (1 s),
+// as a refused connect is: upstream GoBGP held every such peer idle for a
+// fixed 5 s, which made a password change on both ends take 5–10 s now
+// and then (the old session's connection, still accepted under the old
+// key, took the new peer's first OPEN; third_party/gobgp/PATCHES.md).
+func TestRetryAfterFailedOpen(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	p.edgeCfg.Peers = p.edgeCfg.Peers[:1]
+	p.edgeCfg.Peers[0].ASN = hubASN + 100
+	start(t, p.hubCfg)
+	logs := &lockedBuffer{}
+	edge := New(slog.New(slog.NewTextHandler(logs, nil)))
+	if err := edge.Start(context.Background(), p.edgeCfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { edge.Stop(context.Background()) })
+	time.Sleep(4500 * time.Millisecond)
+	// At once, then after 1 s (+ up to 1 s of connect retry jitter for a
+	// connect, none after an idle hold): three or four tries; upstream's
+	// 5 s hold allowed one.
+	tries := strings.Count(logs.String(), "state=opensent")
+	t.Logf("%d OPENs sent in 4.5 s", tries)
+	if tries < 3 {
+		t.Errorf("the edge sent %d OPENs in 4.5 s to a hub with the wrong AS, want at least 3 (one per ConnectRetry of 1 s):\n%s", tries, logs.String())
+	}
+}
+
 func TestPasswordValidation(t *testing.T) {
 	c := newPair(t).edgeCfg
 	c.Password = strings.Repeat("k", 81)

@@ -14,7 +14,8 @@
 // limitations under the License.
 //
 // Modified by uplinkd (2026): connectLoop makes its first attempt at once;
-// see third_party/gobgp/PATCHES.md.
+// the idle hold after a failure is ConnectRetry when that is shorter than
+// 5 s; see third_party/gobgp/PATCHES.md.
 
 package server
 
@@ -465,6 +466,12 @@ func (h *fsmHandler) idle(ctx context.Context) (bgp.FSMState, *fsmStateReason) {
 						"Key":      fsm.pConf.State.NeighborAddress,
 						"Duration": fsm.idleHoldTime})
 				fsm.idleHoldTime = holdtimeIdle
+				// uplinkd patch (PATCHES.md): after a failed attempt
+				// the peer waits its ConnectRetry, as after a refused
+				// connect, not a fixed 5 s.
+				if r := fsm.pConf.Timers.Config.ConnectRetry; r > 0 && r < holdtimeIdle {
+					fsm.idleHoldTime = r
+				}
 				fsm.lock.Unlock()
 				return bgp.BGP_FSM_ACTIVE, newfsmStateReason(fsmIdleTimerExpired, nil, nil)
 			} else {

@@ -12,6 +12,9 @@
 // implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by uplinkd (2026): IPv6 unicast has a packer of its own. See
+// third_party/gobgp/PATCHES.md.
 
 package table
 
@@ -497,8 +500,11 @@ func newPacker(f bgp.RouteFamily) packerInterface {
 	switch f {
 	case bgp.RF_IPv4_UC:
 		return newPackerV4(bgp.RF_IPv4_UC)
+	case bgp.RF_IPv6_UC:
+		// uplinkd patch (PATCHES.md): packed as IPv4 is.
+		return newPackerV6()
 	default:
-		return newPackerMP(f)
+		return newPackerV6()
 	}
 }
 
