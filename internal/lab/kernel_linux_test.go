@@ -28,6 +28,10 @@ import (
 // wgImplEnv is the kernel tests' choice of WireGuard (internal/wg's).
 const wgImplEnv = "UPLINKD_TEST_WG_IMPL"
 
+// vmBFD is BFD slow enough for a machine emulated by TCG (see
+// KillRestartAdopts): 1.5 s detection both ways.
+const vmBFD = "interval_ms = 500\nmultiplier = 3\n"
+
 // kernelWireGuard tries to make a wireguard link in a throwaway namespace:
 // nil when the kernel can.
 func kernelWireGuard() error {
@@ -240,6 +244,13 @@ func TestKernelLab(t *testing.T) {
 	})
 
 	t.Run("KillRestartAdopts", func(t *testing.T) {
+		// BFD at 500 ms × 3 for this subtest (vmBFD): it is about what
+		// the restarted daemon adopts, and at 100 ms × 3 the emulated
+		// machine's own stalls while the daemon starts (a route write
+		// of 127 ms, BFD packets of all three tunnels unread for 0.3–1 s
+		// at once, in CI) took every tunnel down by BFD, so the grace
+		// rightly dropped their next hops and the default with them.
+		editConfig(t, l, "edge", "[liveness]\n", "[liveness]\n"+vmBFD)
 		before := wireguardLinks(t, l, "home")
 		if err := l.Kill("edge"); err != nil {
 			t.Fatal(err)
