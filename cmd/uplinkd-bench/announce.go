@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -320,6 +322,15 @@ func exabgpVersion() string {
 // program's.
 func speak(list string) int {
 	daemon.SetGCPercent(slog.New(slog.DiscardHandler))
+	if f := os.Getenv("UPLINKD_CPUPROF"); f != "" {
+		fh, _ := os.Create(f)
+		pprof.StartCPUProfile(fh)
+		defer pprof.StopCPUProfile()
+	}
+	if f := os.Getenv("UPLINKD_MEMPROF"); f != "" {
+		runtime.MemProfileRate = 64 * 1024
+		defer func() { fh, _ := os.Create(f); pprof.Lookup("allocs").WriteTo(fh, 0); fh.Close() }()
+	}
 	ps, err := readPrefixList(list)
 	if err == nil {
 		err = announceUntilSignal(ps)

@@ -154,6 +154,12 @@ func announcerPair(t *testing.T, recvAddr, localAddr string) (*Announcer, *recei
 	return a, recv
 }
 
+// updatesSent is how many UPDATE messages the announcer's one session
+// has sent.
+func updatesSent(a *Announcer) uint64 {
+	return a.Status(context.Background()).Peers[0].UpdatesSent
+}
+
 func established(a *Announcer) func() string {
 	return func() string {
 		st := a.Status(context.Background())
@@ -222,7 +228,7 @@ func TestAnnouncerSendsListsPacked(t *testing.T) {
 	ctx := context.Background()
 	a, recv := announcerPair(t, "127.0.0.43", "127.0.0.44")
 	eventually(t, converge, established(a))
-	sent := func() uint64 { return a.Status(ctx).Peers[0].UpdatesSent }
+	sent := func() uint64 { return updatesSent(a) }
 
 	before := sent()
 	set := testPrefixes(0, 8000, 0, 2000)
@@ -275,7 +281,7 @@ func TestAnnouncerInitialTablePacked(t *testing.T) {
 	eventually(t, converge, recv.holds(withNextHops(set, gw4, gw6)))
 	// 3000 IPv4 /29s in 4 UPDATEs, 3000 IPv6 /48s in 6 and 1000 /128s in
 	// 5, an End-of-RIB each.
-	n := a.Status(ctx).Peers[0].UpdatesSent
+	n := updatesSent(a)
 	t.Logf("initial table of %d prefixes in %d UPDATEs", len(set), n)
 	if n > 19 {
 		t.Errorf("initial table of 3000 IPv4 and 4000 IPv6 prefixes in %d UPDATEs, want at most 19", n)
@@ -306,8 +312,7 @@ func TestAddPathListOrder(t *testing.T) {
 	want := withNextHops(ps[1:], gw4, gw6)
 	eventually(t, converge, recv.holds(want))
 
-	sent := func() uint64 { return a.Status(ctx).Peers[0].UpdatesSent }
-	before := sent()
+	before := updatesSent(a)
 	desc := testPrefixes(100, 1000, 0, 0)
 	slices.Reverse(desc)
 	list = list[:0]
@@ -319,7 +324,7 @@ func TestAddPathListOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, converge, recv.holds(want))
-	if n := sent() - before; n > 4 {
+	if n := updatesSent(a) - before; n > 4 {
 		t.Errorf("1000 distinct prefixes in descending order sent in %d UPDATEs, want at most 4", n)
 	}
 }
