@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	api "github.com/osrg/gobgp/v3/api"
+	bgppkt "github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/server"
 
 	"github.com/uplinkd/uplinkd/internal/breakout"
@@ -86,6 +87,30 @@ func (r *receiver) routes() (map[netip.Prefix]netip.Addr, error) {
 	for _, paths := range byPeer {
 		for _, p := range paths {
 			out[p.prefix] = p.nextHop
+		}
+	}
+	return out, nil
+}
+
+// asLens is the AS_PATH length of every prefix the receiver holds.
+func (r *receiver) asLens() (map[netip.Prefix]int, error) {
+	byPeer := map[netip.Addr][]acceptedPath{}
+	for _, fam := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
+		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: family(fam)}
+		var errs []error
+		err := listPath(context.Background(), r.srv, req, func(d *api.Destination) {
+			if err := addDestination(byPeer, d); err != nil {
+				errs = append(errs, err)
+			}
+		})
+		if err != nil || len(errs) > 0 {
+			return nil, fmt.Errorf("list: %v %v", err, errs)
+		}
+	}
+	out := map[netip.Prefix]int{}
+	for _, paths := range byPeer {
+		for _, p := range paths {
+			out[p.prefix] = p.asLen
 		}
 	}
 	return out, nil
@@ -327,6 +352,51 @@ func TestAddPathListOrder(t *testing.T) {
 	if n := updatesSent(a) - before; n > 4 {
 		t.Errorf("1000 distinct prefixes in descending order sent in %d UPDATEs, want at most 4", n)
 	}
+}
+
+// GoBGP, patched, makes eBGP's AS_PATH once for paths that share their
+// AS_PATH value and serialises their attributes once for the packer:
+// paths of one list with different AS_PATHs, interleaved, must each still
+// get their own (the announcer's AS before theirs).
+func TestExportKeepsEachASPath(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, recv := announcerPair(t, "127.0.0.49", "127.0.0.50")
+	eventually(t, converge, established(a))
+	plain, err := newPathMaker(gw4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := plain
+	asPath, err := bgppkt.NewPathAttributeAsPath([]bgppkt.AsPathParamInterface{
+		bgppkt.NewAs4PathParam(bgppkt.BGP_ASPATH_ATTR_TYPE_SEQ, []uint32{65099, 65098})}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	long.attrs = [][]byte{plain.attrs[0], asPath, plain.attrs[1]}
+	ps := testPrefixes(0, 1000, 0, 0)
+	list := make([]*api.Path, len(ps))
+	want := map[netip.Prefix]int{}
+	for i, p := range ps {
+		m, n := plain, 1
+		if i%3 == 1 {
+			m, n = long, 3
+		}
+		list[i], want[p] = m.path(p, false), n
+	}
+	if err := a.run.srv.AddPathList(ctx, api.TableType_GLOBAL, "", list); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, converge, func() string {
+		got, err := recv.asLens()
+		if err != nil {
+			return err.Error()
+		}
+		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+			return "AS_PATH lengths (-want +got):\n" + diff
+		}
+		return ""
+	})
 }
 
 // A small withdrawal goes prefix by prefix, without touching the session.

@@ -14,9 +14,9 @@
 // limitations under the License.
 //
 // Modified by uplinkd (2026): StopBgp clears the global config after the
-// sessions end; local path lists are sent to each peer as one list;
-// best-path events are built only when watched. See
-// third_party/gobgp/PATCHES.md.
+// sessions end; local path lists are sent to each peer as one list, with
+// the import policy's options made once per list; best-path events are
+// built only when watched. See third_party/gobgp/PATCHES.md.
 
 package server
 

@@ -13,7 +13,8 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 //
-// Modified by uplinkd (2026): IPv6 unicast has a packer of its own. See
+// Modified by uplinkd (2026): IPv6 unicast has a packer of its own; the
+// IPv4 packer serialises the same attribute values once. See
 // third_party/gobgp/PATCHES.md.
 
 package table
@@ -22,6 +23,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
@@ -357,6 +359,27 @@ type packerV4 struct {
 	hashmap     map[uint32][]*cage
 	mpPaths     []*Path
 	withdrawals []*Path
+	// uplinkd patch (PATCHES.md): the last path's attributes and their
+	// bytes, for the next path with the very same attribute values.
+	lastAttrs []bgp.PathAttributeInterface
+	lastBytes *bytes.Buffer
+}
+
+// serializedAttrs is attrs serialised one after the other. Paths exported
+// together usually hold the very same attribute values (GoBGP never
+// changes one in place: it replaces it), so the last path's bytes are
+// used again when every value is the same one (uplinkd patch).
+func (p *packerV4) serializedAttrs(attrs []bgp.PathAttributeInterface) *bytes.Buffer {
+	if p.lastBytes != nil && slices.Equal(attrs, p.lastAttrs) {
+		return p.lastBytes
+	}
+	b := bytes.NewBuffer(make([]byte, 0))
+	for _, v := range attrs {
+		s, _ := v.Serialize()
+		b.Write(s)
+	}
+	p.lastAttrs, p.lastBytes = attrs, b
+	return b
 }
 
 func (p *packerV4) add(path *Path) {
@@ -379,11 +402,7 @@ func (p *packerV4) add(path *Path) {
 	}
 
 	key := path.GetHash()
-	attrsB := bytes.NewBuffer(make([]byte, 0))
-	for _, v := range path.GetPathAttrs() {
-		b, _ := v.Serialize()
-		attrsB.Write(b)
-	}
+	attrsB := p.serializedAttrs(path.GetPathAttrs())
 
 	if cages, y := p.hashmap[key]; y {
 		added := false

@@ -14,7 +14,8 @@
 // limitations under the License.
 //
 // Modified by uplinkd (2026): NewPath allocates a path and its origin
-// together. See third_party/gobgp/PATCHES.md.
+// together; eBGP's AS_PATH is made once for paths sharing theirs. See
+// third_party/gobgp/PATCHES.md.
 
 package table
 
@@ -25,6 +26,7 @@ import (
 	"math"
 	"net"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/osrg/gobgp/v3/pkg/config/oc"
@@ -263,10 +265,7 @@ func UpdatePathAttrs(logger log.Logger, global *oc.Global, peer *oc.Neighbor, in
 
 		// AS_PATH handling
 		confed := peer.IsConfederationMember(global)
-		path.PrependAsn(peer.Config.LocalAs, 1, confed)
-		if !confed {
-			path.removeConfedAs()
-		}
+		path.ebgpAsPath(peer.Config.LocalAs, confed)
 
 		// MED Handling
 		if med := path.getPathAttr(bgp.BGP_ATTR_TYPE_MULTI_EXIT_DISC); med != nil && !path.IsLocal() {
@@ -789,6 +788,38 @@ func (path *Path) RemovePrivateAS(localAS uint32, option oc.RemovePrivateAsOptio
 		path.setPathAttr(bgp.NewPathAttributeAsPath(newASParams))
 	}
 }
+
+// ebgpAsPath is the AS_PATH handling towards an eBGP peer: asn
+// prepended, confederation segments removed unless confed.
+//
+// uplinkd patch (PATCHES.md): the result depends only on the path's
+// AS_PATH value, asn and confed, and the paths exported together usually
+// share that value (GoBGP never changes an attribute in place, it
+// replaces it), so the last result is used again for the same inputs
+// instead of building the same AS_PATH once per path.
+func (path *Path) ebgpAsPath(asn uint32, confed bool) {
+	in := path.GetAsPath()
+	if m := lastEbgpAsPath.Load(); m != nil && m.in == in && m.asn == asn && m.confed == confed {
+		path.setPathAttr(m.out)
+		return
+	}
+	path.PrependAsn(asn, 1, confed)
+	if !confed {
+		path.removeConfedAs()
+	}
+	lastEbgpAsPath.Store(&ebgpAsPathMemo{in: in, asn: asn, confed: confed, out: path.GetAsPath()})
+}
+
+// ebgpAsPathMemo is one ebgpAsPath: its inputs and the AS_PATH made. It
+// holds in, so no other value can be allocated at its address meanwhile.
+type ebgpAsPathMemo struct {
+	in     *bgp.PathAttributeAsPath
+	asn    uint32
+	confed bool
+	out    *bgp.PathAttributeAsPath
+}
+
+var lastEbgpAsPath atomic.Pointer[ebgpAsPathMemo]
 
 func (path *Path) removeConfedAs() {
 	original := path.GetAsPath()
