@@ -14,7 +14,8 @@
 // limitations under the License.
 //
 // Modified by uplinkd (2026): NewPath allocates a path and its origin
-// together; eBGP's AS_PATH is made once for paths sharing theirs. See
+// together; eBGP's AS_PATH is made once for paths sharing theirs;
+// GetPathAttrs keeps its bookkeeping on the stack. See
 // third_party/gobgp/PATCHES.md.
 
 package table
@@ -508,24 +509,30 @@ func (a PathAttrs) Less(i, j int) bool {
 }
 
 func (path *Path) GetPathAttrs() []bgp.PathAttributeInterface {
-	deleted := NewBitmap(math.MaxUint8)
-	modified := make(map[uint]bgp.PathAttributeInterface)
+	// uplinkd patch (PATCHES.md): the deleted types and the modified
+	// attributes are kept on the stack. Upstream allocated a Bitmap, its
+	// words and a map on every call, for every path exported (twice: the
+	// export's attribute update and the packer), about a tenth of what
+	// announcing a large table allocated.
+	var deleted [4]uint64 // a bit per attribute type (a byte)
+	var buf [8]typedAttr
+	modified := buf[:0]
 	p := path
 	for {
 		for _, t := range p.dels {
-			deleted.Flag(uint(t))
+			deleted[t/64] |= 1 << (t % 64)
 		}
 		if p.parent == nil {
-			list := PathAttrs(make([]bgp.PathAttributeInterface, 0, len(p.pathAttrs)))
+			list := PathAttrs(make([]bgp.PathAttributeInterface, 0, len(p.pathAttrs)+len(modified)))
 			// we assume that the original pathAttrs are
 			// in order, that is, other bgp speakers send
 			// attributes in order.
 			for _, a := range p.pathAttrs {
-				typ := uint(a.GetType())
-				if m, ok := modified[typ]; ok {
-					list = append(list, m)
-					delete(modified, typ)
-				} else if !deleted.GetFlag(typ) {
+				typ := a.GetType()
+				if i := findTypedAttr(modified, typ); i >= 0 {
+					list = append(list, modified[i].attr)
+					modified = append(modified[:i], modified[i+1:]...)
+				} else if deleted[typ/64]&(1<<(typ%64)) == 0 {
 					list = append(list, a)
 				}
 			}
@@ -533,21 +540,37 @@ func (path *Path) GetPathAttrs() []bgp.PathAttributeInterface {
 				// Huh, some attributes were newly
 				// added. So we need to sort...
 				for _, m := range modified {
-					list = append(list, m)
+					list = append(list, m.attr)
 				}
 				sort.Sort(list)
 			}
 			return list
 		} else {
 			for _, a := range p.pathAttrs {
-				typ := uint(a.GetType())
-				if _, ok := modified[typ]; !deleted.GetFlag(typ) && !ok {
-					modified[typ] = a
+				typ := a.GetType()
+				if deleted[typ/64]&(1<<(typ%64)) == 0 && findTypedAttr(modified, typ) < 0 {
+					modified = append(modified, typedAttr{typ, a})
 				}
 			}
 		}
 		p = p.parent
 	}
+}
+
+// typedAttr is an attribute a clone changed, by its type (uplinkd patch).
+type typedAttr struct {
+	typ  bgp.BGPAttrType
+	attr bgp.PathAttributeInterface
+}
+
+// findTypedAttr is the index of typ's attribute in l, or -1.
+func findTypedAttr(l []typedAttr, typ bgp.BGPAttrType) int {
+	for i, m := range l {
+		if m.typ == typ {
+			return i
+		}
+	}
+	return -1
 }
 
 func (path *Path) getPathAttr(typ bgp.BGPAttrType) bgp.PathAttributeInterface {
