@@ -83,10 +83,13 @@ func announceRows(ctx context.Context, o options) []row {
 	}
 	defer remove()
 
+	uplinkd := func(dir string, ps []netip.Prefix) (*exec.Cmd, error) {
+		return uplinkdSpeaker(dir, ps, o.speakerProfile)
+	}
 	speakers := []struct {
 		who  string
 		make func(string, []netip.Prefix) (*exec.Cmd, error)
-	}{{"uplinkd", uplinkdSpeaker}, {"BIRD", birdSpeaker}, {"ExaBGP", exabgpSpeaker}}
+	}{{"uplinkd", uplinkd}, {"BIRD", birdSpeaker}, {"ExaBGP", exabgpSpeaker}}
 	var res []announceResult
 	for _, sp := range speakers {
 		cmd, err := sp.make(dir, ps)
@@ -253,7 +256,7 @@ func writeConf(path string, fill func(w *bufio.Writer)) error {
 // uplinkdSpeaker writes the prefixes one per line and returns the bench
 // itself re-run as -speak inside the speaker namespace: GoBGP dials from
 // threads of its own, so it must run in a process that lives there.
-func uplinkdSpeaker(dir string, ps []netip.Prefix) (*exec.Cmd, error) {
+func uplinkdSpeaker(dir string, ps []netip.Prefix, profile string) (*exec.Cmd, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -268,7 +271,11 @@ func uplinkdSpeaker(dir string, ps []netip.Prefix) (*exec.Cmd, error) {
 	if err := os.WriteFile(list, []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}
-	return exec.Command("ip", "netns", "exec", annSpeakerNS, self, "-speak", list), nil
+	args := []string{"netns", "exec", annSpeakerNS, self, "-speak", list}
+	if profile != "" {
+		args = append(args, "-speaker-profile", profile)
+	}
+	return exec.Command("ip", args...), nil
 }
 
 // exabgpSpeaker writes ExaBGP's config: one neighbor with every prefix as a
@@ -319,17 +326,17 @@ func exabgpVersion() string {
 // prefixes of list announced to row 5's receiver, until SIGTERM. It
 // collects garbage as the daemon does (GOGC 50 unless the environment
 // sets one): at Go's 100 row 5's time and peak RSS would be another
-// program's.
-func speak(list string) int {
+// program's. With a profile directory it writes its CPU profile and its
+// allocations (sampled every 64 KiB) there when it ends.
+func speak(list, profile string) int {
 	daemon.SetGCPercent(slog.New(slog.DiscardHandler))
-	if f := os.Getenv("UPLINKD_CPUPROF"); f != "" {
-		fh, _ := os.Create(f)
-		pprof.StartCPUProfile(fh)
-		defer pprof.StopCPUProfile()
-	}
-	if f := os.Getenv("UPLINKD_MEMPROF"); f != "" {
-		runtime.MemProfileRate = 64 * 1024
-		defer func() { fh, _ := os.Create(f); pprof.Lookup("allocs").WriteTo(fh, 0); fh.Close() }()
+	if profile != "" {
+		stop, err := startProfiles(profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "uplinkd-bench -speak:", err)
+			return 1
+		}
+		defer stop()
 	}
 	ps, err := readPrefixList(list)
 	if err == nil {
@@ -340,6 +347,34 @@ func speak(list string) int {
 		return 1
 	}
 	return 0
+}
+
+// startProfiles starts the CPU profile into dir/speaker.cpu; stop ends it
+// and writes the allocations to dir/speaker.allocs.
+func startProfiles(dir string) (stop func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	cpu, err := os.Create(filepath.Join(dir, "speaker.cpu"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		cpu.Close()
+		return nil, err
+	}
+	runtime.MemProfileRate = 64 << 10
+	return func() {
+		pprof.StopCPUProfile()
+		cpu.Close()
+		f, err := os.Create(filepath.Join(dir, "speaker.allocs"))
+		if err == nil {
+			err = errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "uplinkd-bench -speak: allocation profile:", err)
+		}
+	}, nil
 }
 
 func readPrefixList(path string) ([]netip.Prefix, error) {

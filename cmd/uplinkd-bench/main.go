@@ -39,6 +39,9 @@ type options struct {
 	// speak is set in the bench's own child process that runs uplinkd's
 	// announcer for row 5 inside its namespace.
 	speak string
+	// speakerProfile is a directory for the row 5 speaker's CPU and
+	// allocation profiles ("": none).
+	speakerProfile string
 }
 
 func main() {
@@ -55,9 +58,10 @@ func main() {
 	flag.BoolVar(&o.verbose, "v", false, "progress on stderr")
 	flag.StringVar(&o.keepLogs, "keep-logs", "", "copy the lab's daemon logs into this directory before the lab goes (to read a row's outliers against the daemons' own lines)")
 	flag.StringVar(&o.speak, "speak", "", "internal: run uplinkd's announcer on the prefix list in this file (row 5 starts it in its namespace)")
+	flag.StringVar(&o.speakerProfile, "speaker-profile", "", "write the CPU and allocation profiles of row 5's speaker (uplinkd's announcer) into this directory: speaker.cpu, speaker.allocs (go tool pprof)")
 	flag.Parse()
 	if o.speak != "" {
-		os.Exit(speak(o.speak))
+		os.Exit(speak(o.speak, o.speakerProfile))
 	}
 	if err := checkLabRows(o.labRows); err != nil {
 		fmt.Fprintln(os.Stderr, "uplinkd-bench:", err)
