@@ -66,14 +66,15 @@ func (a *Announcer) Set(ctx context.Context, prefixes []netip.Prefix, nextHop4, 
 }
 
 // restartMinWithdraw is the smallest set withdrawn whole by a restart;
-// below it, withdrawing path by path is as quick.
+// below it, withdrawing in lists (packed) is as quick.
 const restartMinWithdraw = 2000
 
 // Why withdraw everything by restarting the server: deleting a million
 // prefixes from GoBGP's RIB took 20 s (and, before withdrawals were sent
-// packed, 40 s of one UPDATE each to a gateway that is down). A receiver drops all of a session's routes the moment it
-// ends, and a new server starts with an empty RIB and frees the old one's
-// memory (about 600 MB for a million paths). Stopping the server ends
+// packed, 40 s of one UPDATE each to a gateway that is down). A receiver
+// drops all of a session's routes the moment it ends, and a new server
+// starts with an empty RIB and frees the old one's memory (about 400 MB
+// for a million paths). Stopping the server ends
 // every session with a CEASE; graceful restart, which would make the
 // receiver keep the routes as stale, is never negotiated. The new
 // sessions come up at once, empty.

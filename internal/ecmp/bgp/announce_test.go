@@ -399,7 +399,7 @@ func TestExportKeepsEachASPath(t *testing.T) {
 	})
 }
 
-// A small withdrawal goes prefix by prefix, without touching the session.
+// A small withdrawal goes in lists, without touching the session.
 func TestAnnouncerSmallWithdrawKeepsSession(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
