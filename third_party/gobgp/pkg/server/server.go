@@ -1289,8 +1289,10 @@ func (s *BgpServer) propagateUpdate(peer *peer, pathList []*table.Path) {
 	}
 
 	// uplinkd patch (PATCHES.md): a local list is sent to each peer as
-	// one list, packed into few UPDATEs.
-	if batchable(peer, pathList) {
+	// one list, packed into few UPDATEs. (Nothing here propagates again
+	// while a list is; were it to, its sends would join the gathering
+	// rather than replace it.)
+	if s.outBatch == nil && batchable(peer, pathList) {
 		s.outBatch = newOutgoingBatch()
 		defer s.flushOutBatch()
 	}
