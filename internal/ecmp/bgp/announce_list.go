@@ -33,25 +33,26 @@ type filler func(dst *api.Path, p netip.Prefix, buf []byte) []byte
 // them (it decodes the NLRI into its own values), and a million API paths
 // made afresh were a tenth of everything allocated for the 998 k table.
 func addPathList(ctx context.Context, srv *server.BgpServer, prefixes []netip.Prefix, fill filler) (int, error) {
-	n := min(pathBatch, len(prefixes))
-	store := make([]api.Path, n)
-	list := make([]*api.Path, n)
+	size := min(pathBatch, len(prefixes))
+	store := make([]api.Path, size)
+	list := make([]*api.Path, size)
 	for i := range store {
 		list[i] = &store[i]
 	}
-	buf := make([]byte, 0, n*17) // the longest NLRI: 1 + 16 bytes
-	for done := 0; done < len(prefixes); done += n {
+	buf := make([]byte, 0, size*17) // the longest NLRI: 1 + 16 bytes
+	for done := 0; done < len(prefixes); {
 		if err := ctx.Err(); err != nil {
 			return done, err
 		}
 		chunk := prefixes[done:min(done+pathBatch, len(prefixes))]
-		n, buf = len(chunk), buf[:0]
+		buf = buf[:0]
 		for i, p := range chunk {
 			buf = fill(list[i], p, buf)
 		}
-		if err := srv.AddPathList(ctx, api.TableType_GLOBAL, "", list[:n]); err != nil {
-			return done, fmt.Errorf("add %d paths from %v: %w", n, chunk[0], err)
+		if err := srv.AddPathList(ctx, api.TableType_GLOBAL, "", list[:len(chunk)]); err != nil {
+			return done, fmt.Errorf("add %d paths from %v: %w", len(chunk), chunk[0], err)
 		}
+		done += len(chunk)
 	}
 	return len(prefixes), nil
 }

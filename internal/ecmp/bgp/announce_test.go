@@ -70,34 +70,30 @@ func startReceiver(t *testing.T, listen netip.Addr, port int, announcer netip.Ad
 
 // routes is every prefix the receiver holds with its next hop.
 func (r *receiver) routes() (map[netip.Prefix]netip.Addr, error) {
-	byPeer := map[netip.Addr][]acceptedPath{}
-	for _, fam := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
-		var errs []error
-		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: family(fam)}
-		err := listPath(context.Background(), r.srv, req, func(d *api.Destination) {
-			if err := addDestination(byPeer, d); err != nil {
-				errs = append(errs, err)
-			}
-		})
-		if err != nil || len(errs) > 0 {
-			return nil, fmt.Errorf("list: %v %v", err, errs)
-		}
+	paths, err := r.paths()
+	out := make(map[netip.Prefix]netip.Addr, len(paths))
+	for pfx, p := range paths {
+		out[pfx] = p.nextHop
 	}
-	out := map[netip.Prefix]netip.Addr{}
-	for _, paths := range byPeer {
-		for _, p := range paths {
-			out[p.prefix] = p.nextHop
-		}
-	}
-	return out, nil
+	return out, err
 }
 
 // asLens is the AS_PATH length of every prefix the receiver holds.
 func (r *receiver) asLens() (map[netip.Prefix]int, error) {
+	paths, err := r.paths()
+	out := make(map[netip.Prefix]int, len(paths))
+	for pfx, p := range paths {
+		out[pfx] = p.asLen
+	}
+	return out, err
+}
+
+// paths is every path the receiver holds, by prefix.
+func (r *receiver) paths() (map[netip.Prefix]acceptedPath, error) {
 	byPeer := map[netip.Addr][]acceptedPath{}
 	for _, fam := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
-		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: family(fam)}
 		var errs []error
+		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: family(fam)}
 		err := listPath(context.Background(), r.srv, req, func(d *api.Destination) {
 			if err := addDestination(byPeer, d); err != nil {
 				errs = append(errs, err)
@@ -107,10 +103,10 @@ func (r *receiver) asLens() (map[netip.Prefix]int, error) {
 			return nil, fmt.Errorf("list: %v %v", err, errs)
 		}
 	}
-	out := map[netip.Prefix]int{}
+	out := map[netip.Prefix]acceptedPath{}
 	for _, paths := range byPeer {
 		for _, p := range paths {
-			out[p.prefix] = p.asLen
+			out[p.prefix] = p
 		}
 	}
 	return out, nil
