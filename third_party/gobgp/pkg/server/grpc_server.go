@@ -428,27 +428,25 @@ func api2Path(resource api.TableType, path *api.Path, isWithdraw bool) (*table.P
 // 200 bytes kept and 1 KiB of garbage a path. sharedAttrsPath keeps the
 // last decoded set and gives a path with the same bytes the same attribute
 // values (GoBGP never changes an attribute in place; the paths of one
-// received UPDATE share theirs too), a slice of its own, and the same hash.
+// received UPDATE share theirs too) and the same hash; IPv4 unicast paths
+// share the attribute slice too (one object a path fewer), others hold a
+// slice of their own with their MP_REACH_NLRI.
 type sharedAttrs struct {
-	key    string                       // the binary attributes, each behind its length
+	bins   [][]byte                     // the binary attributes (a copy)
 	rf     bgp.RouteFamily              // and the family they were decoded for
 	attrs  []bgp.PathAttributeInterface // but the next hop
 	nh     string
-	nhAttr bgp.PathAttributeInterface // IPv4 unicast's NEXT_HOP; nil: MP_REACH_NLRI per path
+	nhAttr bgp.PathAttributeInterface   // IPv4 unicast's NEXT_HOP; nil: MP_REACH_NLRI per path
+	withNH []bgp.PathAttributeInterface // attrs and nhAttr, shared by the paths; nil without nhAttr
 	hash   uint32
 }
 
 var lastSharedAttrs atomic.Pointer[sharedAttrs]
 
-// sharedAttrsKey joins binary attributes unambiguously.
-func sharedAttrsKey(bins [][]byte) string {
-	var b strings.Builder
-	for _, a := range bins {
-		b.WriteByte(byte(len(a) >> 8))
-		b.WriteByte(byte(len(a)))
-		b.Write(a)
-	}
-	return b.String()
+// sameBins reports whether path's binary attributes are those of c,
+// without joining them into a key (a string allocated for every path).
+func (c *sharedAttrs) sameBins(bins [][]byte) bool {
+	return slices.EqualFunc(c.bins, bins, bytes.Equal)
 }
 
 // sharedAttrsPath returns the path built from the last decoded attributes
@@ -459,20 +457,18 @@ func sharedAttrsPath(resource api.TableType, path *api.Path, pi *table.PeerInfo,
 		return nil
 	}
 	rf := bgp.AfiSafiToRouteFamily(uint16(path.Family.Afi), uint8(path.Family.Safi))
-	key := sharedAttrsKey(path.PattrsBinary)
 	c := lastSharedAttrs.Load()
-	if c == nil || c.key != key || c.rf != rf {
-		c = decodeSharedAttrs(path, rf, key)
+	if c == nil || c.rf != rf || !c.sameBins(path.PattrsBinary) {
+		c = decodeSharedAttrs(path, rf)
 		if c == nil {
 			return nil
 		}
 		lastSharedAttrs.Store(c)
 	}
-	pattrs := make([]bgp.PathAttributeInterface, len(c.attrs), len(c.attrs)+1)
-	copy(pattrs, c.attrs)
-	if c.nhAttr != nil {
-		pattrs = append(pattrs, c.nhAttr)
-	} else {
+	pattrs := c.withNH
+	if pattrs == nil {
+		pattrs = make([]bgp.PathAttributeInterface, len(c.attrs), len(c.attrs)+1)
+		copy(pattrs, c.attrs)
 		pattrs = append(pattrs, bgp.NewPathAttributeMpReachNLRI(c.nh, []bgp.AddrPrefixInterface{nlri}))
 	}
 	p := table.NewPath(pi, nlri, false, pattrs, time.Now(), path.NoImplicitWithdraw)
@@ -483,12 +479,16 @@ func sharedAttrsPath(resource api.TableType, path *api.Path, pi *table.PeerInfo,
 
 // decodeSharedAttrs decodes path's attributes as api2Path does, or returns
 // nil for anything it would refuse (api2Path then says why).
-func decodeSharedAttrs(path *api.Path, rf bgp.RouteFamily, key string) *sharedAttrs {
+func decodeSharedAttrs(path *api.Path, rf bgp.RouteFamily) *sharedAttrs {
 	list, err := apiutil.GetNativePathAttributes(path)
 	if err != nil {
 		return nil
 	}
-	c := &sharedAttrs{key: key, rf: rf}
+	// The bytes are copied: the caller may reuse its buffers.
+	c := &sharedAttrs{rf: rf, bins: make([][]byte, len(path.PattrsBinary))}
+	for i, b := range path.PattrsBinary {
+		c.bins[i] = bytes.Clone(b)
+	}
 	seen := map[bgp.BGPAttrType]bool{}
 	for _, attr := range list {
 		if seen[attr.GetType()] {
@@ -512,6 +512,10 @@ func decodeSharedAttrs(path *api.Path, rf bgp.RouteFamily, key string) *sharedAt
 	}
 	if rf == bgp.RF_IPv4_UC && net.ParseIP(c.nh).To4() != nil {
 		c.nhAttr = bgp.NewPathAttributeNextHop(c.nh)
+		// One slice for every path: its capacity is its length, so an
+		// append by anyone reallocates, and table's setPathAttr copies an
+		// original path's slice before changing it in place.
+		c.withNH = slices.Clip(append(slices.Clone(c.attrs), c.nhAttr))
 	}
 	// The hash upstream gives a path: its attributes serialised, in order,
 	// but MP_REACH_NLRI (which holds the path's own prefix).

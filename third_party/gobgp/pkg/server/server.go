@@ -1295,6 +1295,12 @@ func (s *BgpServer) propagateUpdate(peer *peer, pathList []*table.Path) {
 	if s.outBatch == nil && batchable(peer, pathList) {
 		s.outBatch = newOutgoingBatch()
 		defer s.flushOutBatch()
+		// uplinkd patch (PATCHES.md): and, when no peer needs a path at
+		// a time, its table changes are propagated together.
+		if s.plainPeers() {
+			s.propagateLocalList(rib, pathList, policyOptions)
+			return
+		}
 	}
 
 	for _, path := range pathList {

@@ -14,7 +14,7 @@
 // limitations under the License.
 //
 // Modified by uplinkd (2026): a Destination holds its local ID map by
-// value. See third_party/gobgp/PATCHES.md.
+// value; an Update of one path lists it in its own allocation. See third_party/gobgp/PATCHES.md.
 
 package table
 
@@ -266,12 +266,27 @@ func (dest *Destination) Calculate(logger log.Logger, newPath *Path) *Update {
 	// Compute new best path
 	dest.computeKnownBestPath()
 
+	// uplinkd patch (PATCHES.md): a destination's one path (the common
+	// case) is listed in the same allocation as its Update.
+	if len(dest.knownPathList) == 1 {
+		u := &updateOfOne{}
+		u.known[0] = dest.knownPathList[0]
+		u.Update = Update{KnownPathList: u.known[:], OldKnownPathList: oldKnownPathList}
+		return &u.Update
+	}
 	l := make([]*Path, len(dest.knownPathList))
 	copy(l, dest.knownPathList)
 	return &Update{
 		KnownPathList:    l,
 		OldKnownPathList: oldKnownPathList,
 	}
+}
+
+// updateOfOne is an Update and the list of its one known path (uplinkd
+// patch).
+type updateOfOne struct {
+	Update
+	known [1]*Path
 }
 
 // Removes withdrawn paths.

@@ -15,7 +15,9 @@
 //
 // Modified by uplinkd (2026): NewPath allocates a path and its origin
 // together; eBGP's AS_PATH is made once for paths sharing theirs;
-// GetPathAttrs keeps its bookkeeping on the stack. See
+// GetPathAttrs keeps its bookkeeping on the stack; setPathAttr copies an
+// original path's (possibly shared) attribute slice before changing it;
+// a path's deleted attribute types are a bit set. See
 // third_party/gobgp/PATCHES.md.
 
 package table
@@ -26,6 +28,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -138,7 +141,10 @@ type Path struct {
 	info      *originInfo
 	parent    *Path
 	pathAttrs []bgp.PathAttributeInterface
-	dels      []bgp.BGPAttrType
+	// uplinkd patch (PATCHES.md): the attribute types this path deletes,
+	// a bit each, nil for none (what every path in a table has); upstream's
+	// slice took 16 bytes more of every path.
+	dels      *attrTypeSet
 	attrsHash uint32
 	rejected  bool
 	// doesn't exist in the adj
@@ -519,8 +525,10 @@ func (path *Path) GetPathAttrs() []bgp.PathAttributeInterface {
 	modified := buf[:0]
 	p := path
 	for {
-		for _, t := range p.dels {
-			deleted[t/64] |= 1 << (t % 64)
+		if p.dels != nil {
+			for i, w := range p.dels {
+				deleted[i] |= w
+			}
 		}
 		if p.parent == nil {
 			list := PathAttrs(make([]bgp.PathAttributeInterface, 0, len(p.pathAttrs)+len(modified)))
@@ -576,10 +584,8 @@ func findTypedAttr(l []typedAttr, typ bgp.BGPAttrType) int {
 func (path *Path) getPathAttr(typ bgp.BGPAttrType) bgp.PathAttributeInterface {
 	p := path
 	for {
-		for _, t := range p.dels {
-			if t == typ {
-				return nil
-			}
+		if p.dels.has(typ) {
+			return nil
 		}
 		for _, a := range p.pathAttrs {
 			if a.GetType() == typ {
@@ -599,6 +605,13 @@ func (path *Path) setPathAttr(a bgp.PathAttributeInterface) {
 	} else {
 		for i, b := range path.pathAttrs {
 			if a.GetType() == b.GetType() {
+				// uplinkd patch (PATCHES.md): an original path's slice
+				// may be shared (by the paths of one received UPDATE, or
+				// announced with the same attributes), so it is copied
+				// before a change; a clone's own slice is its alone.
+				if path.parent == nil {
+					path.pathAttrs = slices.Clone(path.pathAttrs)
+				}
 				path.pathAttrs[i] = a
 				return
 			}
@@ -608,11 +621,17 @@ func (path *Path) setPathAttr(a bgp.PathAttributeInterface) {
 }
 
 func (path *Path) delPathAttr(typ bgp.BGPAttrType) {
-	if len(path.dels) == 0 {
-		path.dels = []bgp.BGPAttrType{typ}
-	} else {
-		path.dels = append(path.dels, typ)
+	if path.dels == nil {
+		path.dels = new(attrTypeSet)
 	}
+	path.dels[typ/64] |= 1 << (typ % 64)
+}
+
+// attrTypeSet is a set of attribute types, a bit each (uplinkd patch).
+type attrTypeSet [4]uint64
+
+func (s *attrTypeSet) has(typ bgp.BGPAttrType) bool {
+	return s != nil && s[typ/64]&(1<<(typ%64)) != 0
 }
 
 // return Path's string representation

@@ -12,6 +12,9 @@
 // implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by uplinkd (2026): AppendUpdates. See
+// third_party/gobgp/PATCHES.md.
 
 package table
 
@@ -202,12 +205,16 @@ func (manager *TableManager) DeleteVrf(name string) ([]*Path, error) {
 }
 
 func (manager *TableManager) Update(newPath *Path) []*Update {
-	if newPath == nil || newPath.IsEOR() {
-		return nil
-	}
-
 	// Except for a special case with EVPN, we'll have one destination.
-	updates := make([]*Update, 0, 1)
+	return manager.AppendUpdates(make([]*Update, 0, 1), newPath)
+}
+
+// AppendUpdates is Update appending to updates (uplinkd patch, PATCHES.md:
+// a list's changes gathered in one slice, not one slice each).
+func (manager *TableManager) AppendUpdates(updates []*Update, newPath *Path) []*Update {
+	if newPath == nil || newPath.IsEOR() {
+		return updates
+	}
 	family := newPath.GetRouteFamily()
 	if table, ok := manager.Tables[family]; ok {
 		updates = append(updates, table.update(newPath))

@@ -12,6 +12,10 @@
 // implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
+//
+// Modified by uplinkd (2026): decoding an IP prefix no longer parses an
+// empty string nor makes a VPN route distinguisher. See
+// third_party/gobgp/PATCHES.md.
 
 package bgp
 
@@ -1545,7 +1549,13 @@ func NewIPAddrPrefix(length uint8, prefix string) *IPAddrPrefix {
 		},
 		4,
 	}
-	p.IPAddrPrefixDefault.decodePrefix(net.ParseIP(prefix).To4(), length, 4)
+	// uplinkd patch (PATCHES.md): "" (what decoding starts from) is not
+	// parsed: net.ParseIP("") is nil after allocating its error.
+	var ip net.IP
+	if prefix != "" {
+		ip = net.ParseIP(prefix).To4()
+	}
+	p.IPAddrPrefixDefault.decodePrefix(ip, length, 4)
 	return p
 }
 
@@ -1578,7 +1588,11 @@ func NewIPv6AddrPrefix(length uint8, prefix string) *IPv6AddrPrefix {
 			16,
 		},
 	}
-	p.IPAddrPrefixDefault.decodePrefix(net.ParseIP(prefix), length, 16)
+	var ip net.IP // uplinkd patch: as NewIPAddrPrefix
+	if prefix != "" {
+		ip = net.ParseIP(prefix)
+	}
+	p.IPAddrPrefixDefault.decodePrefix(ip, length, 16)
 	return p
 }
 
@@ -10066,7 +10080,11 @@ func NewPrefixFromRouteFamily(afi uint16, safi uint8, prefixStr ...string) (pref
 		return NewIPv6AddrPrefix(uint8(len), addr.String()), nil
 	}
 
-	rdEOR := &RouteDistinguisherUnknown{DefaultRouteDistinguisher{Type: BGP_RD_EOR}, []byte("EOR")}
+	// uplinkd patch (PATCHES.md): made only by the VPN families that use
+	// it, not for every prefix decoded.
+	rdEOR := func() RouteDistinguisherInterface {
+		return &RouteDistinguisherUnknown{DefaultRouteDistinguisher{Type: BGP_RD_EOR}, []byte("EOR")}
+	}
 
 	switch family {
 	case RF_IPv4_UC, RF_IPv4_MC:
@@ -10083,7 +10101,7 @@ func NewPrefixFromRouteFamily(afi uint16, safi uint8, prefixStr ...string) (pref
 		}
 	case RF_IPv4_VPN:
 		if len(prefixStr) == 0 {
-			prefix = NewLabeledVPNIPAddrPrefix(0, "", *NewMPLSLabelStack(), rdEOR)
+			prefix = NewLabeledVPNIPAddrPrefix(0, "", *NewMPLSLabelStack(), rdEOR())
 			break
 		}
 
@@ -10102,7 +10120,7 @@ func NewPrefixFromRouteFamily(afi uint16, safi uint8, prefixStr ...string) (pref
 		)
 	case RF_IPv6_VPN:
 		if len(prefixStr) == 0 {
-			prefix = NewLabeledVPNIPv6AddrPrefix(0, "", *NewMPLSLabelStack(), rdEOR)
+			prefix = NewLabeledVPNIPv6AddrPrefix(0, "", *NewMPLSLabelStack(), rdEOR())
 			break
 		}
 
