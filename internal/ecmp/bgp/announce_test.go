@@ -701,7 +701,8 @@ func TestAnnouncedPathMemory(t *testing.T) {
 		t.Errorf("%.0f bytes kept a path announced, want ≤ 360: are the paths' attributes (and IPv4's slice of them) shared, a path's deleted types a pointer?", perPath)
 	}
 	// Every object is one more for the collector to mark, each cycle.
-	if objects > 6.5 {
+	// (Under the race detector, 6.8: tiny objects are not combined.)
+	if objects > 6.5 && !raceDetector {
 		t.Errorf("%.1f objects kept a path announced, want ≤ 6.5: is the local ID map inside the destination, the origin allocated with its path, IPv4's attribute slice shared?", objects)
 	}
 	runtime.KeepAlive(set)
