@@ -192,9 +192,20 @@ func (v *validator) millis(path string, n, def, lo, hi int64, why string) time.D
 }
 
 // validateECMP checks [ecmp].
+// DefaultFailoverPriority is the lowest real-time priority: above every
+// normal task, below anything an operator made real-time on purpose.
+const DefaultFailoverPriority = 1
+
 func validateECMP(v *validator, raw *rawFile, c *Config) {
 	e := raw.ECMP
-	c.ECMP = ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"}
+	c.ECMP = ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush", FailoverPriority: DefaultFailoverPriority}
+	if v.has("ecmp.failover_priority") {
+		if e.FailoverPriority < 0 || e.FailoverPriority > 99 {
+			v.errorf("ecmp.failover_priority", "%d is not a real-time priority (0 for none, or 1 to 99)", e.FailoverPriority)
+		} else {
+			c.ECMP.FailoverPriority = int(e.FailoverPriority)
+		}
+	}
 	if v.has("ecmp.table") {
 		if e.Table < 1 || e.Table > maxTable || e.Table == 253 || e.Table == 255 {
 			v.errorf("ecmp.table", "%d cannot hold the ECMP routes (use 254 for main, or a table of your own)", e.Table)

@@ -42,6 +42,8 @@ func TestBadBGPLivenessECMP(t *testing.T) {
 			[]string{"27:1: ecmp.table: 255 cannot hold the ECMP routes (use 254 for main, or a table of your own)"}},
 		{"hash policy 3", goodEdge, []string{`originate = ["198.18.10.0/24"]`, "originate = [\"198.18.10.0/24\"]\n[ecmp]\nhash_policy = 3"},
 			[]string{"27:1: ecmp.hash_policy: 3 is not a multipath hash policy (0 = layer 3, 1 = layer 4, 2 = inner layer 3)"}},
+		{"failover priority 100", goodEdge, []string{`originate = ["198.18.10.0/24"]`, "originate = [\"198.18.10.0/24\"]\n[ecmp]\nfailover_priority = 100"},
+			[]string{"27:1: ecmp.failover_priority: 100 is not a real-time priority (0 for none, or 1 to 99)"}},
 		{"grpc on a public address", goodEdge, []string{"peer_asn = 64513", "peer_asn = 64513\ngrpc = \"0.0.0.0:50051\""},
 			[]string{"25:1: bgp.grpc: 0.0.0.0 is not a loopback address (the gRPC API has no authentication: keep it on 127.0.0.1 or ::1)"}},
 		{"unknown key in bgp", goodEdge, []string{"peer_asn = 64513", "peer_as = 64513"},

@@ -67,7 +67,7 @@ func TestExamples(t *testing.T) {
 	wg := WireGuard{PrivateKeyFile: key, PrivateKey: mustKey(t, testKey), MTU: 1380, Impl: ImplAuto}
 	api := API{Socket: "/run/uplinkd/uplinkd.sock", Metrics: "127.0.0.1:9474"}
 	live := Liveness{BFD: true, Mode: LivenessFast, IdleInterval: 2 * time.Second, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second}
-	ecmp := ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"}
+	ecmp := ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush", FailoverPriority: 1}
 	lan := pfx("198.18.10.0/24", "2001:db8:10::/64")
 	defaults := pfx("0.0.0.0/0", "::/0")
 	tests := []struct {
@@ -190,7 +190,7 @@ peer_asn = 64513
 		BGP: BGP{PeerASN: 64513, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, Port: 179,
 			Accept: pfx("0.0.0.0/0", "::/0"), MaxPrefixes: 100, MaxPrefixRestart: 30 * time.Second, TTLSecurity: true},
 		Liveness: Liveness{BFD: true, Mode: LivenessFast, IdleInterval: 2 * time.Second, Interval: 100 * time.Millisecond, Multiplier: 3, HoldDown: 3 * time.Second},
-		ECMP:     ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush"},
+		ECMP:     ECMP{Table: 254, Resilient: "auto", HashPolicy: 1, OnExit: "flush", FailoverPriority: 1},
 		Uplinks: []Uplink{
 			{Liveness: LivenessFast, Name: "a", Interface: "eth1", Weight: 1, Keepalive: 25 * time.Second,
 				FwMark: FwMarkBase + 1, Table: TableBase + 1, Priority: RulePriority + 1},
@@ -387,6 +387,29 @@ func TestMemoryLimit(t *testing.T) {
 			}
 			if got.MemoryLimitMB != tt.want {
 				t.Errorf("memory limit %d MiB, want %d", got.MemoryLimitMB, tt.want)
+			}
+		})
+	}
+}
+
+// TestFailoverPriority: real-time priority 1 by default, 0 turns it off,
+// any priority Linux has may be set.
+func TestFailoverPriority(t *testing.T) {
+	for _, tt := range []struct {
+		name, src string
+		want      int
+	}{
+		{"default", goodEdge, DefaultFailoverPriority},
+		{"off", goodEdge + "[ecmp]\nfailover_priority = 0\n", 0},
+		{"set", goodEdge + "[ecmp]\nfailover_priority = 50\n", 50},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parse("e.toml", []byte(tt.src), testKeys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ECMP.FailoverPriority != tt.want {
+				t.Errorf("failover priority %d, want %d", got.ECMP.FailoverPriority, tt.want)
 			}
 		})
 	}

@@ -174,6 +174,8 @@ type rawECMP struct {
 	HashPolicy int64  `toml:"hash_policy"`
 	OnExit     string `toml:"on_exit"`
 	LastResort string `toml:"last_resort"`
+	// FailoverPriority is the SCHED_FIFO priority of the failover thread.
+	FailoverPriority int64 `toml:"failover_priority"`
 }
 
 type rawBreakout struct {

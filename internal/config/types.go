@@ -426,6 +426,9 @@ type ECMP struct {
 	// LastResort is where the default routes go while no tunnel of any
 	// hub is alive: "" (off), LastResortBreakout, or an uplink's name.
 	LastResort string
+	// FailoverPriority is the SCHED_FIFO priority (1..99) of the thread
+	// that writes a failover to the kernel; 0: the normal policy.
+	FailoverPriority int
 }
 
 // LastResortBreakout sends the last-resort default through the breakout

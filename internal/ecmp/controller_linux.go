@@ -16,6 +16,7 @@ import (
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
 	"github.com/uplinkd/uplinkd/internal/fib"
+	"github.com/uplinkd/uplinkd/internal/rtprio"
 )
 
 // NexthopIDs is the block of kernel nexthop object IDs uplinkd owns.
@@ -167,6 +168,9 @@ func (c *Controller) Mode() string {
 // added and removed as needed, and the FIB follows.
 func (c *Controller) Apply(ctx context.Context, plan Plan) error {
 	c.mu.Lock()
+	if plan.FailoverPriority != c.plan.FailoverPriority {
+		defer signal(c.failed) // the failover thread applies it
+	}
 	c.plan = plan
 	c.routes = nil // links and weights may have changed: the next reconcile is a full one
 	if err := c.dropReturns(plan); err != nil {
@@ -246,7 +250,13 @@ func (c *Controller) run(ctx context.Context) {
 // failure never waits behind a full reconcile asking GoBGP for its RIB (a
 // busy GoBGP answers in tens or hundreds of milliseconds). After each it
 // asks the main loop for a full reconcile, which also times the hold-down.
+//
+// It runs on an OS thread of its own at the plan's real-time priority
+// (rtprio), so that under load its kernel writes do not wait behind busy
+// tasks; a reload that changes the priority applies it on the next wake.
 func (c *Controller) failovers(ctx context.Context) {
+	prio := c.failoverPriority()
+	c.setFailoverPriority(rtprio.Lock(prio), prio)
 	for {
 		select {
 		case <-ctx.Done():
@@ -255,8 +265,30 @@ func (c *Controller) failovers(ctx context.Context) {
 			return
 		case <-c.failed:
 		}
+		if p := c.failoverPriority(); p != prio {
+			prio = p
+			c.setFailoverPriority(rtprio.Set(prio), prio)
+		}
 		c.reconcileLiveness()
 		c.kick()
+	}
+}
+
+func (c *Controller) failoverPriority() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.plan.FailoverPriority
+}
+
+// setFailoverPriority logs what the failover thread runs at: a refusal
+// (no CAP_SYS_NICE, a container's limits) leaves it at the normal policy
+// and the daemon running.
+func (c *Controller) setFailoverPriority(err error, prio int) {
+	switch {
+	case err != nil:
+		c.log.Warn("failover thread left at the normal priority", "err", err)
+	case prio > 0:
+		c.log.Info("failover thread at real-time priority", "policy", "SCHED_FIFO", "priority", prio)
 	}
 }
 

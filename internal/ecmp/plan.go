@@ -49,6 +49,8 @@ type Plan struct {
 	Resilient    string // auto, on, off
 	HashPolicy   int
 	OnExit       string
+	// FailoverPriority: the failover thread's SCHED_FIFO priority; 0: none.
+	FailoverPriority int
 	// LastResort carries the default routes while no tunnel does; nil:
 	// off.
 	LastResort *LastResort
@@ -69,7 +71,7 @@ func peerName(link string, v6 bool) string {
 func PlanFrom(c *config.Config) Plan {
 	p := Plan{LastResort: lastResort(c), Returns: c.ReturnPaths(), BFD: c.Liveness.BFD, Interval: c.Liveness.Interval, Mult: c.Liveness.Multiplier,
 		HoldDown: c.Liveness.HoldDown, IdleInterval: c.Liveness.IdleInterval, Table: uint32(c.ECMP.Table), Resilient: c.ECMP.Resilient,
-		HashPolicy: c.ECMP.HashPolicy, OnExit: c.ECMP.OnExit}
+		HashPolicy: c.ECMP.HashPolicy, OnExit: c.ECMP.OnExit, FailoverPriority: c.ECMP.FailoverPriority}
 	asn := map[string]uint32{}            // link → its peer's AS
 	accept := map[string][]netip.Prefix{} // link → what its peer may announce (hub)
 	for _, t := range c.EdgeTunnels {

@@ -1,11 +1,15 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -400,6 +404,56 @@ func TestCarrierFailureLeavesFIBFast(t *testing.T) {
 	if back < 900*time.Millisecond {
 		t.Errorf("softbank returned after %s, before its 1 s hold-down", back)
 	}
+}
+
+// TestFailoverThreadRealtime: each daemon writes its failovers from one
+// thread at real-time priority 1 (ecmp.failover_priority's default), as
+// `ps -eLo rtprio,policy` would show; every other thread stays normal.
+func TestFailoverThreadRealtime(t *testing.T) {
+	l := needLab(t)
+	for _, site := range []string{"edge", "hub"} {
+		pid, err := l.DaemonPID(site)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fifo, others, err := threadPolicies(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fifo) != 1 || fifo[0] != 1 || others == 0 {
+			t.Errorf("%s daemon: SCHED_FIFO threads at priorities %v and %d others, want one at priority 1", site, fifo, others)
+		}
+	}
+}
+
+// threadPolicies reads each thread's scheduling policy and real-time
+// priority (fields 41 and 40 of /proc/PID/task/TID/stat): the priorities
+// of the SCHED_FIFO threads, and how many threads are something else.
+func threadPolicies(pid int) (fifo []int, others int, err error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
+		if err != nil {
+			continue // the thread ended
+		}
+		// The command name (field 2) may hold spaces: count after it.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 39 {
+			return nil, 0, fmt.Errorf("%s: short stat line", task.Name())
+		}
+		prio, policy := f[37], f[38] // fields 40 and 41
+		if policy == "1" {
+			n, _ := strconv.Atoi(prio)
+			fifo = append(fifo, n)
+		} else {
+			others++
+		}
+	}
+	return fifo, others, nil
 }
 
 func TestHubRestartReconverges(t *testing.T) {
