@@ -2,19 +2,7 @@
 
 package rtprio
 
-import (
-	"errors"
-	"runtime"
-)
-
-// Max is the highest real-time priority accepted.
-const Max = 99
-
-// Lock locks the goroutine to its thread; real-time priority is Linux's.
-func Lock(prio int) error {
-	runtime.LockOSThread()
-	return Set(prio)
-}
+import "errors"
 
 // Set refuses a real-time priority off Linux.
 func Set(prio int) error {
