@@ -253,10 +253,11 @@ func (c *Controller) run(ctx context.Context) {
 //
 // It runs on an OS thread of its own at the plan's real-time priority
 // (rtprio), so that under load its kernel writes do not wait behind busy
-// tasks; a reload that changes the priority applies it on the next wake.
+// tasks; a reload that changes the priority applies it after the next
+// wake's write (Apply wakes it).
 func (c *Controller) failovers(ctx context.Context) {
 	prio := c.failoverPriority()
-	c.setFailoverPriority(rtprio.Lock(prio), prio)
+	c.logFailoverPriority(rtprio.Lock(prio), prio)
 	for {
 		select {
 		case <-ctx.Done():
@@ -265,12 +266,14 @@ func (c *Controller) failovers(ctx context.Context) {
 			return
 		case <-c.failed:
 		}
-		if p := c.failoverPriority(); p != prio {
-			prio = p
-			c.setFailoverPriority(rtprio.Set(prio), prio)
-		}
 		c.reconcileLiveness()
 		c.kick()
+		// After the write, not before it: reading the plan takes c.mu,
+		// which a full reconcile may hold.
+		if p := c.failoverPriority(); p != prio {
+			prio = p
+			c.logFailoverPriority(rtprio.Set(prio), prio)
+		}
 	}
 }
 
@@ -280,10 +283,10 @@ func (c *Controller) failoverPriority() int {
 	return c.plan.FailoverPriority
 }
 
-// setFailoverPriority logs what the failover thread runs at: a refusal
+// logFailoverPriority logs what the failover thread runs at: a refusal
 // (no CAP_SYS_NICE, a container's limits) leaves it at the normal policy
 // and the daemon running.
-func (c *Controller) setFailoverPriority(err error, prio int) {
+func (c *Controller) logFailoverPriority(err error, prio int) {
 	switch {
 	case err != nil:
 		c.log.Warn("failover thread left at the normal priority", "err", err)

@@ -205,6 +205,9 @@ func (manager *TableManager) DeleteVrf(name string) ([]*Path, error) {
 }
 
 func (manager *TableManager) Update(newPath *Path) []*Update {
+	if newPath == nil || newPath.IsEOR() {
+		return nil // as upstream: no slice made
+	}
 	// Except for a special case with EVPN, we'll have one destination.
 	return manager.AppendUpdates(make([]*Update, 0, 1), newPath)
 }
