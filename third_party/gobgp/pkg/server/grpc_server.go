@@ -436,8 +436,7 @@ type sharedAttrs struct {
 	rf     bgp.RouteFamily              // and the family they were decoded for
 	attrs  []bgp.PathAttributeInterface // but the next hop
 	nh     string
-	nhAttr bgp.PathAttributeInterface   // IPv4 unicast's NEXT_HOP; nil: MP_REACH_NLRI per path
-	withNH []bgp.PathAttributeInterface // attrs and nhAttr, shared by the paths; nil without nhAttr
+	withNH []bgp.PathAttributeInterface // IPv4 unicast: attrs and the NEXT_HOP, shared by the paths; nil: MP_REACH_NLRI per path
 	hash   uint32
 }
 
@@ -511,19 +510,19 @@ func decodeSharedAttrs(path *api.Path, rf bgp.RouteFamily) *sharedAttrs {
 		return nil
 	}
 	if rf == bgp.RF_IPv4_UC && net.ParseIP(c.nh).To4() != nil {
-		c.nhAttr = bgp.NewPathAttributeNextHop(c.nh)
 		// One slice for every path: its capacity is its length, so an
 		// append by anyone reallocates, and table's setPathAttr copies an
 		// original path's slice before changing it in place.
-		c.withNH = slices.Clip(append(slices.Clone(c.attrs), c.nhAttr))
+		c.withNH = slices.Clip(append(slices.Clone(c.attrs), bgp.NewPathAttributeNextHop(c.nh)))
 	}
 	// The hash upstream gives a path: its attributes serialised, in order,
 	// but MP_REACH_NLRI (which holds the path's own prefix).
 	total := bytes.NewBuffer(nil)
-	for _, a := range append(slices.Clip(c.attrs), c.nhAttr) {
-		if a == nil {
-			continue
-		}
+	hashed := c.withNH
+	if hashed == nil {
+		hashed = c.attrs
+	}
+	for _, a := range hashed {
 		b, _ := a.Serialize()
 		total.Write(b)
 	}
