@@ -52,7 +52,8 @@ type Controller struct {
 	installed map[netip.Prefix][]fib.WeightedNexthop
 	grace     grace                // the restart grace: adopted routes kept until BGP has them
 	downAt    map[string]time.Time // when BFD last reported a link down
-	lockedAt  time.Time            // when the running reconcile took mu: a failover's queueing, logged
+	wokeAt    time.Time            // when the running reconcile's goroutine woke: a failover's wake-up, logged
+	lockedAt  time.Time            // when it took mu: the rest of a failover's queueing, logged
 	writesAt  time.Time            // when it began its kernel writes: what came before is computing, logged
 	lastErr   error
 	lastFail  Failover
@@ -240,7 +241,7 @@ func (c *Controller) run(ctx context.Context) {
 		case <-tick.C:
 		case <-hold.C:
 		}
-		next, stale := c.reconcile(ctx)
+		next, stale := c.reconcile(ctx, time.Now())
 		c.rebindBFD(stale)
 		hold.Reset(untilOr(next, time.Hour))
 	}
@@ -266,7 +267,7 @@ func (c *Controller) failovers(ctx context.Context) {
 			return
 		case <-c.failed:
 		}
-		c.reconcileLiveness()
+		c.reconcileLiveness(time.Now())
 		c.kick()
 		// After the write, not before it: reading the plan takes c.mu,
 		// which a full reconcile may hold.
@@ -305,7 +306,7 @@ func untilOr(t time.Time, d time.Duration) time.Duration {
 // reconcile recomputes the next hops of every prefix and programs what
 // differs from the kernel. It returns when the next hold-down ends, and
 // the BFD sessions to re-create (see staleBFD).
-func (c *Controller) reconcile(ctx context.Context) (time.Time, []bfd.SessionConfig) {
+func (c *Controller) reconcile(ctx context.Context, woke time.Time) (time.Time, []bfd.SessionConfig) {
 	routes, err := c.speaker.Routes(ctx)
 	// The slow reads go before the lock: a failure (onBFD, onCarrier and
 	// the failovers goroutine all take c.mu) must not wait behind three
@@ -319,7 +320,7 @@ func (c *Controller) reconcile(ctx context.Context) (time.Time, []bfd.SessionCon
 	lrHops, lrErr := lastResortHops(plan.LastResort)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lockedAt = time.Now()
+	c.wokeAt, c.lockedAt = woke, time.Now()
 	if err != nil {
 		c.lastErr = err
 		return time.Time{}, nil
@@ -387,11 +388,12 @@ func earliest(a, b time.Time) time.Time {
 // reconcileLiveness is the reconcile of a BFD change: the routes and links
 // of the last full reconcile, the liveness of now, and only the prefixes
 // whose next hops differ from what was last installed are written. Before
-// the first full reconcile there is nothing to take out.
-func (c *Controller) reconcileLiveness() {
+// the first full reconcile there is nothing to take out. woke is when
+// its goroutine woke up, for the failover's log line.
+func (c *Controller) reconcileLiveness(woke time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lockedAt = time.Now()
+	c.wokeAt, c.lockedAt = woke, time.Now()
 	if c.routes == nil {
 		return // the full reconcile the caller asks for next does it all
 	}
@@ -459,10 +461,12 @@ func (c *Controller) noteFailover(want map[netip.Prefix][]fib.WeightedNexthop, d
 	for name, at := range c.downAt {
 		c.lastFail = Failover{Link: name, Detected: at, FIBDone: done, Took: done.Sub(at)}
 		// queued: how much of it passed before the reconcile that wrote
-		// the change began (waking up, and waiting for the lock); writes:
-		// its kernel writes (the rest is computing the next hops).
-		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", done.Sub(at).Round(time.Microsecond),
-			"queued", c.lockedAt.Sub(at).Round(time.Microsecond), "writes", done.Sub(c.writesAt).Round(time.Microsecond))
+		// the change began, of which woken until its goroutine ran (the
+		// rest is waiting for the lock); writes: its kernel writes (the
+		// rest is computing the next hops).
+		us := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
+		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", us(done.Sub(at)),
+			"queued", us(c.lockedAt.Sub(at)), "woken", us(c.wokeAt.Sub(at)), "writes", us(done.Sub(c.writesAt)))
 		delete(c.downAt, name)
 	}
 }

@@ -38,7 +38,7 @@ func TestReconcileReadsHandshakesOutsideTheLock(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.reconcile(context.Background())
+		c.reconcile(context.Background(), time.Now())
 	}()
 	<-reading
 	locked := c.mu.TryLock()
