@@ -85,10 +85,10 @@ func balanceOnce(ctx context.Context, l *benchLab, w []int, port int) (string, f
 	}
 	predS := strings.Join(pred, "/") + " by ip route get"
 	const n = balanceFlows
-	if err := nft(l.NS("home"), flowCounters(l)); err != nil {
+	if err := lab.RunNFT(l.NS("home"), flowCounters(l)); err != nil {
 		return "", 0, 0, "", err
 	}
-	defer nft(l.NS("home"), "delete table inet ubench\n")
+	defer lab.RunNFT(l.NS("home"), "delete table inet ubench\n")
 	before, err := tunnelTx(l)
 	if err != nil {
 		return "", 0, 0, "", err

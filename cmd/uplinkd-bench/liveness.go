@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -118,10 +117,11 @@ func idleBytes(ctx context.Context, l *benchLab, span time.Duration) (idleCost, 
 		return idleCost{}, err
 	}
 	time.Sleep(5 * time.Second) // the last flaps' and reloads' packets out of the way
-	if err := nft(l.NS("home"), livenessCounters(l)); err != nil {
+	meter, err := l.MeterLiveness()
+	if err != nil {
 		return idleCost{}, err
 	}
-	defer nft(l.NS("home"), "delete table inet ubench_live\n")
+	defer meter.Close()
 	before, err := carrierBytes(l)
 	if err != nil {
 		return idleCost{}, err
@@ -133,6 +133,10 @@ func idleBytes(ctx context.Context, l *benchLab, span time.Duration) (idleCost, 
 	if err != nil {
 		return idleCost{}, err
 	}
+	live, err := meter.Read()
+	if err != nil {
+		return idleCost{}, err
+	}
 	probes := bfdProbes(l)
 	for c, n := range probes0 {
 		probes[c] -= n
@@ -141,19 +145,10 @@ func idleBytes(ctx context.Context, l *benchLab, span time.Duration) (idleCost, 
 	out := idleCost{link: map[string]float64{}, liveness: map[string]float64{}}
 	for _, c := range lab.Carriers {
 		out.link[c] = float64(after[c]-before[c]) / secs
-		inner, err := nftCounter(l.NS("home"), "ubench_live", "in_"+c)
-		if err != nil {
-			return idleCost{}, err
-		}
-		wg, err := nftCounter(l.NS("home"), "ubench_live", "wg_"+c)
-		if err != nil {
-			return idleCost{}, err
-		}
-		out.liveness[c] = (float64(inner.bytes+inner.packets*tunnelOverhead) + float64(wg.bytes)) / secs
-		bfd, _ := nftCounter(l.NS("home"), "ubench_live", "bfd_"+c)
-		bgp, _ := nftCounter(l.NS("home"), "ubench_live", "bgp_"+c)
+		v := live[c]
+		out.liveness[c] = float64(v.CarrierBytes()) / secs
 		logf("idle %s over %s: BFD %d packets, BGP %d, WireGuard %d (%.2f GB/30 days); BFD probes %d",
-			c, span, bfd.packets, bgp.packets, wg.packets, thirtyDays(out.liveness[c]), probes[c])
+			c, span, v.BFD.Packets, v.BGP.Packets, v.WireGuard.Packets, thirtyDays(out.liveness[c]), probes[c])
 	}
 	return out, nil
 }
@@ -169,57 +164,6 @@ func bfdProbes(l *benchLab) map[string]uint64 {
 		out[link.Name] += link.BFDProbes
 	}
 	return out
-}
-
-// tunnelOverhead is what a packet inside the tunnel adds on the carrier
-// link: WireGuard's data header and tag (32), the outer IP and UDP
-// headers (28), and 12 on average padding it to 16 bytes.
-const tunnelOverhead = 72
-
-// livenessCounters counts, per carrier, BFD (to port 3784) and BGP (port
-// 179) in and out of the edge's tunnel, and WireGuard's keepalives (40
-// bytes of UDP) and handshake messages (156, 100, 72) on its carrier link.
-func livenessCounters(l *benchLab) string {
-	var b strings.Builder
-	b.WriteString("table inet ubench_live {\n")
-	for _, c := range lab.Carriers {
-		fmt.Fprintf(&b, "\tcounter in_%s {}\n\tcounter wg_%s {}\n\tcounter bfd_%s {}\n\tcounter bgp_%s {}\n", c, c, c, c)
-	}
-	for _, hook := range []struct{ name, dir string }{{"input", "iifname"}, {"output", "oifname"}} {
-		fmt.Fprintf(&b, "\tchain live_%s {\n\t\ttype filter hook %s priority -300; policy accept;\n", hook.name, hook.name)
-		for _, c := range lab.Carriers {
-			t := l.EdgeTunnel(c)
-			fmt.Fprintf(&b, "\t\t%s %q udp dport 3784 counter name \"bfd_%s\" counter name \"in_%s\"\n", hook.dir, t, c, c)
-			fmt.Fprintf(&b, "\t\t%s %q tcp sport 179 counter name \"bgp_%s\" counter name \"in_%s\"\n", hook.dir, t, c, c)
-			fmt.Fprintf(&b, "\t\t%s %q tcp dport 179 counter name \"bgp_%s\" counter name \"in_%s\"\n", hook.dir, t, c, c)
-			fmt.Fprintf(&b, "\t\t%s \"wwan-%s\" udp length { 40, 72, 100, 156 } counter name \"wg_%s\"\n", hook.dir, c, c)
-		}
-		b.WriteString("\t}\n")
-	}
-	b.WriteString("}\n")
-	return b.String()
-}
-
-// counted is an nftables counter's reading.
-type counted struct{ packets, bytes uint64 }
-
-// nftCounter reads a named counter of an inet table.
-func nftCounter(ns, table, name string) (counted, error) {
-	b, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "counter", "inet", table, name).CombinedOutput()
-	if err != nil {
-		return counted{}, fmt.Errorf("nft list counter %s: %v: %s", name, err, b)
-	}
-	var c counted
-	f := strings.Fields(string(b))
-	for i := 0; i+1 < len(f); i++ {
-		switch f[i] {
-		case "packets":
-			fmt.Sscan(f[i+1], &c.packets)
-		case "bytes":
-			fmt.Sscan(f[i+1], &c.bytes)
-		}
-	}
-	return c, nil
 }
 
 // carrierBytes reads rx+tx bytes of the edge's carrier links.

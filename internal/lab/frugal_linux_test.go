@@ -12,9 +12,9 @@ import (
 )
 
 // TestFrugalLiveness: both daemons in [liveness] mode = "frugal". Idle,
-// the carriers carry a fraction of what fast mode costs (measured on the
-// edge's carrier links, every byte: BFD, BGP, WireGuard, and the lab's own
-// feed refreshes); a busy tunnel blackholed still leaves the FIB within
+// the liveness exchange (BFD, BGP, WireGuard's keepalives and handshakes,
+// counted at their size on the edge's carrier links) costs a fraction of
+// fast mode's; a busy tunnel blackholed still leaves the FIB within
 // 400 ms, an idle one within 3 s.
 func TestFrugalLiveness(t *testing.T) {
 	l := needLab(t)
@@ -39,11 +39,12 @@ func TestFrugalLiveness(t *testing.T) {
 	t.Run("idle cost", func(t *testing.T) {
 		const span = 40 * time.Second
 		frugal := idleCost(t, l, "frugal", span)
-		// The issue asks ≤ 1 GB of liveness. Here every byte of each
-		// carrier link counts, the lab's feed refreshes too (a 304 each
-		// a minute, through some tunnel): BFD every ~1.75 s each way is
-		// 0.37 GB, the rest must fit in what is left; and every carrier
-		// stays under a sixth of fast mode's cost.
+		// The issue asks ≤ 1 GB of liveness: BFD every ~1.75 s each way
+		// is 0.37 GB, BGP and WireGuard must fit in what is left; and
+		// every carrier stays under a sixth of fast mode's cost. The
+		// lab's feed checks (through whichever tunnel their flow hashes
+		// to) are not liveness: with them, a carrier's whole link over
+		// 40 s read anywhere from 0.41 to 1.06 from run to run.
 		for _, c := range Carriers {
 			if frugal[c] > 1 || frugal[c] > fast[c]/6 {
 				t.Errorf("%s idle costs %.2f GB/30 days in frugal mode (fast %.2f): want ≤ 1 and under a sixth of fast", c, frugal[c], fast[c])
@@ -68,17 +69,30 @@ func TestFrugalLiveness(t *testing.T) {
 	})
 }
 
-// idleCost measures the edge's carrier links over span and returns each
-// one's cost in GB per 30 days.
+// idleCost measures the edge's liveness exchange over span (see
+// LivenessMeter) and returns each carrier's in GB per 30 days; the whole
+// carrier link's is logged beside it.
 func idleCost(t *testing.T, l *Lab, mode string, span time.Duration) map[string]float64 {
 	t.Helper()
+	meter, err := l.MeterLiveness()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer meter.Close()
 	before := carrierBytes(t, l)
 	time.Sleep(span)
 	after := carrierBytes(t, l)
+	live, err := meter.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	perMonth := func(b uint64) float64 { return float64(b) / span.Seconds() * 30 * 86400 / 1e9 }
 	out := map[string]float64{}
 	for _, c := range Carriers {
-		out[c] = float64(after[c]-before[c]) / span.Seconds() * 30 * 86400 / 1e9
-		t.Logf("MEASURE %s idle %s: %d bytes in %v on the carrier link = %.2f GB/30 days", mode, c, after[c]-before[c], span, out[c])
+		v := live[c]
+		out[c] = perMonth(v.CarrierBytes())
+		t.Logf("MEASURE %s idle %s over %v: liveness %d bytes (BFD %d packets, BGP %d, WireGuard %d) = %.2f GB/30 days; the whole carrier link %d bytes = %.2f",
+			mode, c, span, v.CarrierBytes(), v.BFD.Packets, v.BGP.Packets, v.WireGuard.Packets, out[c], after[c]-before[c], perMonth(after[c]-before[c]))
 	}
 	return out
 }
