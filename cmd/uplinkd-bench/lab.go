@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,8 +24,9 @@ import (
 // interface indexes there.
 type benchLab struct {
 	*lab.Lab
-	fib    *fib.Handle
-	tunIdx map[string]int // carrier → ifindex of its edge tunnel
+	fib     *fib.Handle
+	monitor *fib.Monitor   // route and nexthop notifications in the edge's namespace
+	tunIdx  map[string]int // carrier → ifindex of its edge tunnel
 }
 
 var defaultRoute = netip.MustParsePrefix("0.0.0.0/0")
@@ -43,6 +43,7 @@ func labRows(ctx context.Context, o options, bin string) []row {
 	}
 	rows := cold
 	defer l.fib.Close()
+	defer l.monitor.Close()
 	want := func(part string) bool {
 		return o.labRows == "all" || slices.Contains(strings.Split(o.labRows, ","), part)
 	}
@@ -86,7 +87,10 @@ func labRows(ctx context.Context, o options, bin string) []row {
 func (l *benchLab) openEdge() error {
 	err := lab.InNS(l.NS("home"), func() error {
 		var err error
-		l.fib, err = fib.Open()
+		if l.fib, err = fib.Open(); err != nil {
+			return err
+		}
+		l.monitor, err = fib.OpenMonitor()
 		return err
 	})
 	if err != nil {
@@ -139,23 +143,6 @@ func (l *benchLab) defaultVia() (map[string]int, uint32, error) {
 	return out, st.GroupID, nil
 }
 
-// waitVia polls (every ms) until ok accepts the default route's next hops
-// and returns when that was first seen.
-func (l *benchLab) waitVia(ctx context.Context, limit time.Duration, ok func(map[string]int) bool) (time.Time, error) {
-	deadline := time.Now().Add(limit)
-	var last map[string]int
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		via, _, err := l.defaultVia()
-		now := time.Now()
-		if err == nil && ok(via) {
-			return now, nil
-		}
-		last = via
-		time.Sleep(time.Millisecond)
-	}
-	return time.Time{}, fmt.Errorf("default route via %v after %s", last, limit)
-}
-
 func allThree(w ...int) func(map[string]int) bool {
 	return func(via map[string]int) bool {
 		if len(via) != len(lab.Carriers) {
@@ -203,16 +190,6 @@ func (w *timedWriter) when(step string) time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.at[step]
-}
-
-// nft runs an nftables script inside a lab namespace.
-func nft(ns, script string) error {
-	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("nft in %s: %v: %s", ns, err, strings.TrimSpace(string(out)))
-	}
-	return nil
 }
 
 // clamp keeps the rows other than the failover ones (which take -n as it

@@ -1,8 +1,11 @@
 package fib
 
 import (
+	"net/netip"
 	"runtime"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -16,6 +19,20 @@ type monitor struct {
 
 // watch opens a monitor in ns; t.Cleanup closes it.
 func (ns *testNS) watch(t *testing.T) *monitor {
+	t.Helper()
+	var fd int
+	var err error
+	ns.inside(t, func() { fd, err = monitorSocket() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return &monitor{fd: fd}
+}
+
+// inside runs fn on a thread switched into ns (sockets fn opens stay
+// there).
+func (ns *testNS) inside(t *testing.T, fn func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -32,24 +49,60 @@ func (ns *testNS) watch(t *testing.T) *monitor {
 	if err := netns.Set(target); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-	if errBack := netns.Set(orig); errBack != nil {
+	fn()
+	if err := netns.Set(orig); err != nil {
 		runtime.LockOSThread() // keep the thread out of use: it is in the wrong namespace
-		t.Fatalf("return to original namespace: %v", errBack)
+		t.Fatalf("return to original namespace: %v", err)
 	}
+}
+
+// TestMonitorFollowsAGroup: a Monitor tells a resilient group's new
+// members when one leaves (what the bench follows a failover by, without
+// reading), and names the route a change of mode rewrote.
+func TestMonitorFollowsAGroup(t *testing.T) {
+	ns := newNS(t, 3)
+	prefix := netip.MustParsePrefix("203.0.113.0/24")
+	res := Resilient{GroupID: testIDs.First, Buckets: 32}
+	mp := Multipath{Table: testTable, Protocol: testProto, Prefix: prefix, Nexthops: ns.weighted(false, []int{0, 1, 2}, []int{1, 1, 1})}
+	if err := ns.h.SetResilient(mp, testIDs, res); err != nil {
+		t.Fatal(err)
+	}
+	var m *Monitor
+	var err error
+	ns.inside(t, func() { m, err = OpenMonitor() })
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	defer m.Close()
+	if c := m.Wait(20 * time.Millisecond); len(c.Nexthops)+len(c.Routes) != 0 || c.Lost {
+		t.Fatalf("nothing changed, the monitor read %+v", c)
+	}
+	mp.Nexthops = mp.Nexthops[:2]
+	if err := ns.h.SetResilient(mp, testIDs, res); err != nil {
 		t.Fatal(err)
 	}
-	for _, g := range []int{unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_NEXTHOP} {
-		if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, g); err != nil {
-			t.Fatal(err)
+	c := m.Wait(time.Second)
+	var group []GroupMember
+	deleted := 0
+	for _, n := range c.Nexthops {
+		switch {
+		case n.Deleted:
+			deleted++
+		case n.ID == res.GroupID:
+			group = n.Group
 		}
 	}
-	return &monitor{fd: fd}
+	if len(group) != 2 || deleted != 1 {
+		t.Fatalf("a member left: the monitor read group %+v and %d deleted objects (%+v), want 2 members and 1", group, deleted, c.Nexthops)
+	}
+	mp.Nexthops = mp.Nexthops[:1]
+	if err := ns.h.SetMultipath(mp); err != nil {
+		t.Fatal(err)
+	}
+	c = m.Wait(time.Second)
+	if !slices.ContainsFunc(c.Routes, func(r RouteChange) bool { return r.Prefix == prefix && r.Table == testTable && r.Protocol == testProto }) {
+		t.Fatalf("the route rewritten without its group: the monitor read routes %+v, want %s in table %d", c.Routes, prefix, testTable)
+	}
 }
 
 // ours tells uplinkd's changes from the kernel's own (an IPv6 link-local

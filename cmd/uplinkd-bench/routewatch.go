@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uplinkd/uplinkd/internal/config"
+	"github.com/uplinkd/uplinkd/internal/ecmp"
+	"github.com/uplinkd/uplinkd/internal/fib"
+)
+
+// defaultWatch follows the edge's IPv4 default route the way `ip monitor`
+// would, so that waitVia reads nothing while the daemon writes: a
+// resilient group losing or gaining a member is notified with the group's
+// new members (RTM_NEWNEXTHOP), which it decodes; only what it cannot
+// decode (the default route itself changed, a member it has not seen, a
+// lost notification) sends it back to a dump. A poller dumping every millisecond made the
+// daemon's failover writes wait for it (a nexthop dump holds the rtnl lock
+// they need, a route dump an RCU read-side section their grace period
+// waits for): the instrument adding to what it measured (row 1c).
+type defaultWatch struct {
+	l       *benchLab
+	group   uint32         // the default route's group: 0 when it has none
+	members map[uint32]int // nexthop object → its link index
+}
+
+// read dumps the default route and uplinkd's nexthop objects.
+func (w *defaultWatch) read() (map[string]int, error) {
+	via, group, err := w.l.defaultVia()
+	if err != nil {
+		return nil, err
+	}
+	w.group, w.members = group, map[uint32]int{}
+	if group == 0 {
+		return via, nil
+	}
+	objs, err := w.l.fib.Nexthops(config.RouteProtocol, ecmp.NexthopIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		if o.Group == nil {
+			w.members[o.ID] = o.LinkIndex
+		}
+	}
+	return via, nil
+}
+
+// apply decodes a notification batch: the group's new members, as
+// carrier → weight, or ok false when only a dump can tell.
+func (w *defaultWatch) apply(c fib.Change) (via map[string]int, changed, ok bool) {
+	if c.Lost || w.group == 0 {
+		return nil, false, false
+	}
+	for _, r := range c.Routes {
+		if r.Table == 254 && r.Prefix == defaultRoute {
+			return nil, false, false
+		}
+	}
+	for _, n := range c.Nexthops {
+		switch {
+		case n.Deleted && n.ID == w.group:
+			return nil, false, false
+		case n.Deleted:
+			delete(w.members, n.ID)
+		case n.Group == nil:
+			w.members[n.ID] = n.LinkIndex
+		case n.ID == w.group:
+			via, changed = map[string]int{}, true
+			for _, m := range n.Group {
+				link, known := w.members[m.ID]
+				if !known {
+					return nil, false, false
+				}
+				for carrier, idx := range w.l.tunIdx {
+					if idx == link {
+						via[carrier] = m.Weight
+					}
+				}
+			}
+		}
+	}
+	return via, changed, true
+}
+
+// waitVia returns when ok first accepts the default route's next hops:
+// read at once, then followed through notifications (see defaultWatch),
+// and read again every 10 ms in case one was missed.
+func (l *benchLab) waitVia(ctx context.Context, limit time.Duration, ok func(map[string]int) bool) (time.Time, error) {
+	deadline := time.Now().Add(limit)
+	w := &defaultWatch{l: l}
+	l.monitor.Drain() // what came before is in the first read
+	via, err := w.read()
+	for {
+		now := time.Now()
+		if err == nil && ok(via) {
+			return now, nil
+		}
+		if !now.Before(deadline) || ctx.Err() != nil {
+			return time.Time{}, fmt.Errorf("default route via %v after %s", via, limit)
+		}
+		c := l.monitor.Wait(min(10*time.Millisecond, time.Until(deadline)))
+		next, changed, decoded := w.apply(c)
+		switch {
+		case !decoded || (len(c.Nexthops) == 0 && len(c.Routes) == 0):
+			via, err = w.read() // undecodable, or 10 ms without a word
+		case changed:
+			via, err = next, nil
+		}
+	}
+}
