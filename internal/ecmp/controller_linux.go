@@ -464,7 +464,9 @@ func (c *Controller) noteFailover(want map[netip.Prefix][]fib.WeightedNexthop, d
 		// the change began, of which woken until its goroutine ran (the
 		// rest is waiting for the lock); writes: its kernel writes (the
 		// rest is computing the next hops).
-		us := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
+		// A full reconcile awake before the failure was detected counts
+		// as woken at once.
+		us := func(d time.Duration) time.Duration { return max(d, 0).Round(time.Microsecond) }
 		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", us(done.Sub(at)),
 			"queued", us(c.lockedAt.Sub(at)), "woken", us(c.wokeAt.Sub(at)), "writes", us(done.Sub(c.writesAt)))
 		delete(c.downAt, name)
