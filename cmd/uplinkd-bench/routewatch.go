@@ -15,10 +15,10 @@ import (
 // resilient group losing or gaining a member is notified with the group's
 // new members (RTM_NEWNEXTHOP), which it decodes; only what it cannot
 // decode (the default route itself changed, a member it has not seen, a
-// lost notification) sends it back to a dump. A poller dumping every millisecond made the
-// daemon's failover writes wait for it (a nexthop dump holds the rtnl lock
-// they need, a route dump an RCU read-side section their grace period
-// waits for): the instrument adding to what it measured (row 1c).
+// lost notification) sends it back to a dump. A poller dumping every
+// millisecond made the daemon's failover writes wait for it (a nexthop
+// dump holds the rtnl lock they need; seen with bpftrace): the instrument
+// adding to what it measured (row 1c).
 type defaultWatch struct {
 	l       *benchLab
 	group   uint32         // the default route's group: 0 when it has none
