@@ -86,11 +86,16 @@ func (m *Monitor) Drain() Change {
 	for {
 		n, _, err := unix.Recvfrom(m.fd, m.buf, unix.MSG_DONTWAIT)
 		switch {
-		case err == unix.EAGAIN || err == unix.EBADF:
+		case err == unix.EAGAIN:
 			return c
-		case err != nil: // ENOBUFS: notifications were lost
+		case err == unix.ENOBUFS: // the queue overflowed: notifications were lost
 			c.Lost = true
 			continue
+		case err == unix.EINTR:
+			continue
+		case err != nil: // a closed socket: nothing more will come
+			c.Lost = true
+			return c
 		}
 		_ = messages(m.buf[:n], func(msg nlmsg) error {
 			c.add(msg)
