@@ -461,11 +461,10 @@ func (c *Controller) noteFailover(want map[netip.Prefix][]fib.WeightedNexthop, d
 	for name, at := range c.downAt {
 		c.lastFail = Failover{Link: name, Detected: at, FIBDone: done, Took: done.Sub(at)}
 		// queued: how much of it passed before the reconcile that wrote
-		// the change began, of which woken until its goroutine ran (the
-		// rest is waiting for the lock); writes: its kernel writes (the
-		// rest is computing the next hops).
-		// A full reconcile awake before the failure was detected counts
-		// as woken at once.
+		// the change began, of which woken until its goroutine ran (0 for
+		// a full reconcile awake before the detection; the rest is waiting
+		// for the lock); writes: its kernel writes (the rest is computing
+		// the next hops).
 		us := func(d time.Duration) time.Duration { return max(d, 0).Round(time.Microsecond) }
 		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", us(done.Sub(at)),
 			"queued", us(c.lockedAt.Sub(at)), "woken", us(c.wokeAt.Sub(at)), "writes", us(done.Sub(c.writesAt)))

@@ -29,7 +29,6 @@ type LivenessMeter struct {
 // Liveness is one carrier's count since the meter started.
 type Liveness struct {
 	BFD, BGP, WireGuard Counted
-	inner               Counted // BFD and BGP together
 }
 
 // Counted is an nftables counter's reading.
@@ -38,7 +37,8 @@ type Counted struct{ Packets, Bytes uint64 }
 // CarrierBytes is what the exchange cost on the carrier link: the packets
 // inside the tunnel at their size there, and WireGuard's own.
 func (v Liveness) CarrierBytes() uint64 {
-	return v.inner.Bytes + v.inner.Packets*TunnelOverhead + v.WireGuard.Bytes
+	inner := v.BFD.Bytes + v.BGP.Bytes + (v.BFD.Packets+v.BGP.Packets)*TunnelOverhead
+	return inner + v.WireGuard.Bytes
 }
 
 // MeterLiveness starts counting; Close removes the counters.
@@ -51,22 +51,16 @@ func (l *Lab) MeterLiveness() (*LivenessMeter, error) {
 	return m, nil
 }
 
-// Read returns each carrier's count so far.
+// Read returns each carrier's count so far, from one listing of the
+// meter's counters.
 func (m *LivenessMeter) Read() (map[string]Liveness, error) {
+	all, err := nftCounters(m.ns, livenessTable)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]Liveness{}
 	for _, c := range m.carriers {
-		var v Liveness
-		for _, r := range []struct {
-			name string
-			to   *Counted
-		}{{"in_" + c, &v.inner}, {"bfd_" + c, &v.BFD}, {"bgp_" + c, &v.BGP}, {"wg_" + c, &v.WireGuard}} {
-			n, err := nftCounter(m.ns, livenessTable, r.name)
-			if err != nil {
-				return nil, err
-			}
-			*r.to = n
-		}
-		out[c] = v
+		out[c] = Liveness{BFD: all["bfd_"+c], BGP: all["bgp_"+c], WireGuard: all["wg_"+c]}
 	}
 	return out, nil
 }
@@ -81,15 +75,15 @@ func livenessCounters(l *Lab, carriers []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table inet %s {\n", livenessTable)
 	for _, c := range carriers {
-		fmt.Fprintf(&b, "\tcounter in_%s {}\n\tcounter wg_%s {}\n\tcounter bfd_%s {}\n\tcounter bgp_%s {}\n", c, c, c, c)
+		fmt.Fprintf(&b, "\tcounter wg_%s {}\n\tcounter bfd_%s {}\n\tcounter bgp_%s {}\n", c, c, c)
 	}
 	for _, hook := range []struct{ name, dir string }{{"input", "iifname"}, {"output", "oifname"}} {
 		fmt.Fprintf(&b, "\tchain live_%s {\n\t\ttype filter hook %s priority -300; policy accept;\n", hook.name, hook.name)
 		for _, c := range carriers {
 			t := l.EdgeTunnel(c)
-			fmt.Fprintf(&b, "\t\t%s %q udp dport 3784 counter name \"bfd_%s\" counter name \"in_%s\"\n", hook.dir, t, c, c)
-			fmt.Fprintf(&b, "\t\t%s %q tcp sport 179 counter name \"bgp_%s\" counter name \"in_%s\"\n", hook.dir, t, c, c)
-			fmt.Fprintf(&b, "\t\t%s %q tcp dport 179 counter name \"bgp_%s\" counter name \"in_%s\"\n", hook.dir, t, c, c)
+			fmt.Fprintf(&b, "\t\t%s %q udp dport 3784 counter name \"bfd_%s\"\n", hook.dir, t, c)
+			fmt.Fprintf(&b, "\t\t%s %q tcp sport 179 counter name \"bgp_%s\"\n", hook.dir, t, c)
+			fmt.Fprintf(&b, "\t\t%s %q tcp dport 179 counter name \"bgp_%s\"\n", hook.dir, t, c)
 			fmt.Fprintf(&b, "\t\t%s \"wwan-%s\" udp length { 40, 72, 100, 156 } counter name \"wg_%s\"\n", hook.dir, c, c)
 		}
 		b.WriteString("\t}\n")
@@ -108,21 +102,29 @@ func RunNFT(ns, script string) error {
 	return nil
 }
 
-// nftCounter reads a named counter of an inet table.
-func nftCounter(ns, table, name string) (Counted, error) {
-	b, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "counter", "inet", table, name).CombinedOutput()
+// nftCounters reads every named counter of an inet table in one listing
+// ("counter NAME {" then "packets N bytes N").
+func nftCounters(ns, table string) (map[string]Counted, error) {
+	b, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "counters", "table", "inet", table).CombinedOutput()
 	if err != nil {
-		return Counted{}, fmt.Errorf("nft list counter %s: %v: %s", name, err, b)
+		return nil, fmt.Errorf("nft list counters %s: %v: %s", table, err, b)
 	}
-	var c Counted
+	out := map[string]Counted{}
+	name := ""
 	f := strings.Fields(string(b))
 	for i := 0; i+1 < len(f); i++ {
 		switch f[i] {
+		case "counter":
+			name = f[i+1]
 		case "packets":
+			c := out[name]
 			fmt.Sscan(f[i+1], &c.Packets)
+			out[name] = c
 		case "bytes":
+			c := out[name]
 			fmt.Sscan(f[i+1], &c.Bytes)
+			out[name] = c
 		}
 	}
-	return c, nil
+	return out, nil
 }
