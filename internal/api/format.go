@@ -226,7 +226,11 @@ func writeECMP(w io.Writer, e ecmp.Status, now time.Time) error {
 	for _, r := range e.Routes {
 		var nhs []string
 		for _, nh := range r.NextHops {
-			nhs = append(nhs, fmt.Sprintf("%s via %s weight %d", nh.Link, nh.Via, nh.Weight))
+			via := ""
+			if nh.Via != "" { // a route adopted before BGP named its next hop
+				via = " via " + nh.Via
+			}
+			nhs = append(nhs, fmt.Sprintf("%s%s weight %d", nh.Link, via, nh.Weight))
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", r.Prefix, strings.Join(nhs, ", "))
 	}

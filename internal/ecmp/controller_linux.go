@@ -416,7 +416,7 @@ func (c *Controller) lookupMembers() map[string]Member {
 			continue
 		}
 		mem := limited(Member{Uplink: l.Name, LinkIndex: link.Attrs().Index, Weight: l.Weight, Preference: l.Preference,
-			FarWeights: l.Carrier == ""}, l, c.limits[l.Carrier])
+			FarWeights: l.Carrier == "", DualStack: l.Local6.IsValid()}, l, c.limits[l.Carrier])
 		v, degraded := c.sla[l.Name]
 		mem = slaLimited(mem, v, degraded)
 		m[peerName(l.Name, false)] = mem

@@ -23,6 +23,10 @@ type Member struct {
 	// FarWeights (a hub's tunnel): a path's link bandwidth, the edge's
 	// weight for the tunnel, multiplies Weight.
 	FarWeights bool
+	// DualStack: its tunnel carries IPv6 as well as IPv4, so in resilient
+	// mode its next hops can be one device-only member shared by both
+	// families' groups (see Controller.kernelForm).
+	DualStack bool
 }
 
 // weight is the member's next-hop weight for a path: its own, times the

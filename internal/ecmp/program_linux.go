@@ -46,6 +46,7 @@ func (c *Controller) program(want map[netip.Prefix][]fib.WeightedNexthop) error 
 	var errs []error
 	for _, p := range sortedPrefixes(want) {
 		if st, ok := actual[p]; ok && c.matches(st, want[p]) {
+			installed[p] = want[p] // with BGP's next hops, which kernelForm may drop
 			continue
 		}
 		errs = append(errs, c.record(installed, p, want[p]))
@@ -131,7 +132,46 @@ func (c *Controller) matches(st fib.MultipathState, want []fib.WeightedNexthop) 
 	if c.resilient != (st.GroupID != 0) || (c.resilient && st.GroupID != c.groups[st.Prefix]) {
 		return false
 	}
-	return sameNexthops(st.Nexthops, want)
+	return sameNexthops(st.Nexthops, c.kernelForm(want))
+}
+
+// kernelForm is nhs as the kernel holds them: in resilient mode, a next
+// hop on a dual-stack tunnel has no gateway. A WireGuard tunnel is point
+// to point (its peer is chosen by the packet's destination), so the
+// gateway selects nothing there; without it one member object per tunnel
+// serves the IPv4 and the IPv6 default's groups, and a tunnel leaving both
+// is one object deleted, one of the kernel's expedited RCU grace periods
+// instead of two (see fib's memberFamily). The installed record, the
+// status and the log keep BGP's next hops. Called with c.mu held.
+func (c *Controller) kernelForm(nhs []fib.WeightedNexthop) []fib.WeightedNexthop {
+	if !c.resilient {
+		return nhs
+	}
+	var out []fib.WeightedNexthop
+	for i, nh := range nhs {
+		if !nh.Gateway.IsValid() || !c.dualStack(nh.LinkIndex) {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(nhs)
+		}
+		out[i].Gateway = netip.Addr{}
+	}
+	if out == nil {
+		return nhs
+	}
+	return out
+}
+
+// dualStack reports whether link is a tunnel that carries both families.
+// Called with c.mu held.
+func (c *Controller) dualStack(link int) bool {
+	for _, m := range c.members {
+		if m.LinkIndex == link && m.DualStack {
+			return true
+		}
+	}
+	return false
 }
 
 func sameNexthops(a, b []fib.WeightedNexthop) bool {
@@ -173,7 +213,7 @@ func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
 
 // multipath is prefix p's route in the ECMP table via nhs.
 func (c *Controller) multipath(p netip.Prefix, nhs []fib.WeightedNexthop) fib.Multipath {
-	return fib.Multipath{Table: c.plan.Table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: nhs}
+	return fib.Multipath{Table: c.plan.Table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: c.kernelForm(nhs)}
 }
 
 // resilientOf is prefix p's resilient group (allocated on first use).

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
+	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/fib"
 	"github.com/uplinkd/uplinkd/internal/nstest"
 )
@@ -170,23 +172,8 @@ func TestFailoverLeavesBothGroupsInTwoRoundTrips(t *testing.T) {
 	if !nstest.Enter(t) {
 		return
 	}
-	var cmds [][]string
-	for _, l := range []string{"t1", "t2"} {
-		cmds = append(cmds, []string{"ip", "link", "add", l, "type", "veth", "peer", "name", l + "p"},
-			[]string{"ip", "link", "set", l, "up"}, []string{"ip", "link", "set", l + "p", "up"})
-	}
-	cmds = append(cmds, []string{"ip", "addr", "add", "198.18.100.0/31", "dev", "t1"}, []string{"ip", "addr", "add", "198.18.100.2/31", "dev", "t2"},
-		[]string{"ip", "addr", "add", "2001:db8:100:1::1/64", "dev", "t1", "nodad"}, []string{"ip", "addr", "add", "2001:db8:100:2::1/64", "dev", "t2", "nodad"})
-	h := nsWithLinks(t, cmds)
-	c := &Controller{log: slog.New(slog.DiscardHandler), fib: h, plan: Plan{Table: 254}, resilient: true,
-		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
-	t1, _ := netlink.LinkByName("t1")
-	t2, _ := netlink.LinkByName("t2")
+	h, c, both := twoTunnels(t)
 	v4, v6 := netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
-	both := map[netip.Prefix][]fib.WeightedNexthop{
-		v4: {nh("198.18.100.1", t1.Attrs().Index, 1), nh("198.18.100.3", t2.Attrs().Index, 1)},
-		v6: {nh("2001:db8:100:1::2", t1.Attrs().Index, 1), nh("2001:db8:100:2::2", t2.Attrs().Index, 1)},
-	}
 	if err := c.programChanged(both); err != nil {
 		t.Fatal(err)
 	}
@@ -205,5 +192,98 @@ func TestFailoverLeavesBothGroupsInTwoRoundTrips(t *testing.T) {
 	}
 	if !maps.EqualFunc(c.installed, onlyT2, sameNexthops) {
 		t.Errorf("installed %v, want %v", c.installed, onlyT2)
+	}
+}
+
+// twoTunnels makes two dual-stack point-to-point-like links (veths) t1 and
+// t2 in the test's namespace and a resilient controller over them, with
+// both defaults' next hops through both.
+func twoTunnels(t *testing.T) (*fib.Handle, *Controller, map[netip.Prefix][]fib.WeightedNexthop) {
+	var cmds [][]string
+	for _, l := range []string{"t1", "t2"} {
+		cmds = append(cmds, []string{"ip", "link", "add", l, "type", "veth", "peer", "name", l + "p"},
+			[]string{"ip", "link", "set", l, "up"}, []string{"ip", "link", "set", l + "p", "up"})
+	}
+	cmds = append(cmds, []string{"ip", "addr", "add", "198.18.100.0/31", "dev", "t1"}, []string{"ip", "addr", "add", "198.18.100.2/31", "dev", "t2"},
+		[]string{"ip", "addr", "add", "2001:db8:100:1::1/64", "dev", "t1", "nodad"}, []string{"ip", "addr", "add", "2001:db8:100:2::1/64", "dev", "t2", "nodad"})
+	h := nsWithLinks(t, cmds)
+	c := &Controller{log: slog.New(slog.DiscardHandler), fib: h, plan: Plan{Table: 254}, resilient: true,
+		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
+	t1, _ := netlink.LinkByName("t1")
+	t2, _ := netlink.LinkByName("t2")
+	v4, v6 := netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
+	return h, c, map[netip.Prefix][]fib.WeightedNexthop{
+		v4: {nh("198.18.100.1", t1.Attrs().Index, 1), nh("198.18.100.3", t2.Attrs().Index, 1)},
+		v6: {nh("2001:db8:100:1::2", t1.Attrs().Index, 1), nh("2001:db8:100:2::2", t2.Attrs().Index, 1)},
+	}
+}
+
+// TestDualStackTunnelsShareMembers: in resilient mode a tunnel carrying
+// both families is one member object in both defaults' groups, with no
+// gateway; a tunnel failing deletes that one object (one of the kernel's
+// grace periods, not two); what the controller records and a read-back
+// still agree, with BGP's next hops kept for status.
+func TestDualStackTunnelsShareMembers(t *testing.T) {
+	if !nstest.Enter(t) {
+		return
+	}
+	h, c, both := twoTunnels(t)
+	v4, v6 := netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
+	t1, t2 := both[v4][0].LinkIndex, both[v4][1].LinkIndex
+	c.members = map[string]Member{"a": {Uplink: "a", LinkIndex: t1, DualStack: true}, "a-v6": {Uplink: "a", LinkIndex: t1, DualStack: true},
+		"b": {Uplink: "b", LinkIndex: t2, DualStack: true}, "b-v6": {Uplink: "b", LinkIndex: t2, DualStack: true}}
+	if err := c.program(both); err != nil {
+		t.Fatal(err)
+	}
+	members := func() []fib.NexthopObject {
+		t.Helper()
+		all, err := h.Nexthops(config.RouteProtocol, NexthopIDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []fib.NexthopObject
+		for _, o := range all {
+			if o.Group == nil {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	objs := members()
+	if len(objs) != 2 {
+		t.Fatalf("member objects %+v, want 2: one per tunnel, shared by both groups", objs)
+	}
+	for _, o := range objs {
+		if o.Gateway.IsValid() || o.Family != unix.AF_INET6 {
+			t.Errorf("member %+v: want a device-only IPv6 object (an IPv4 route can use one, an IPv6 route no IPv4 one)", o)
+		}
+	}
+	if !maps.EqualFunc(c.installed, both, sameNexthops) {
+		t.Errorf("installed %v, want BGP's next hops %v", c.installed, both)
+	}
+	changes := c.changes
+	if err := c.program(both); err != nil || c.changes != changes {
+		t.Errorf("a second reconcile wrote %d routes (err %v): the read-back must match what was written", c.changes-changes, err)
+	}
+	if !maps.EqualFunc(c.installed, both, sameNexthops) {
+		t.Errorf("after a read-back installed %v, want BGP's next hops %v", c.installed, both)
+	}
+
+	onlyT2 := map[netip.Prefix][]fib.WeightedNexthop{v4: both[v4][1:], v6: both[v6][1:]}
+	before := h.Sends()
+	if err := c.programChanged(onlyT2); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Sends() - before; n != 2 {
+		t.Errorf("t1 leaving both groups: %d round trips, want 2 (a dump and one delete)", n)
+	}
+	ids := map[int]uint32{objs[0].LinkIndex: objs[0].ID, objs[1].LinkIndex: objs[1].ID}
+	if left := members(); len(left) != 1 || left[0].ID != ids[t2] || left[0].LinkIndex != t2 {
+		t.Errorf("members after t1 left: %+v, want t2's object alone, its ID kept", left)
+	}
+	for _, dst := range []string{"203.0.113.7", "2001:db8:ffff::7"} {
+		if via := routeVia(t, dst); via != "t2" {
+			t.Errorf("route to %s leaves by %q, want t2 alone", dst, via)
+		}
 	}
 }

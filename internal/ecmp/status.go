@@ -81,7 +81,7 @@ type RouteStatus struct {
 // NextHop is one member of an ECMP route.
 type NextHop struct {
 	Link   string `json:"link"`
-	Via    string `json:"via"`
+	Via    string `json:"via"` // BGP's next hop; "" for one adopted from the kernel without it
 	Weight int    `json:"weight"`
 }
 

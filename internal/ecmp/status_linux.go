@@ -2,6 +2,7 @@ package ecmp
 
 import (
 	"context"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -65,7 +66,7 @@ func (c *Controller) Status(ctx context.Context) Status {
 			if !ok && lr != nil && lr.Active && slices.Contains(lr.Prefixes, p.String()) {
 				name = "last-resort:" + lr.Via
 			}
-			rs.NextHops = append(rs.NextHops, NextHop{Link: name, Via: nh.Gateway.String(), Weight: nh.Weight})
+			rs.NextHops = append(rs.NextHops, NextHop{Link: name, Via: via(nh.Gateway), Weight: nh.Weight})
 			for i := range st.Links {
 				if st.Links[i].Name == byIndex[nh.LinkIndex] {
 					st.Links[i].InECMP = true
@@ -143,4 +144,13 @@ func established(peers []bgp.PeerState) bool {
 		}
 	}
 	return false
+}
+
+// via is a next hop's address for status: "" for a device-only one (a
+// route adopted from the kernel before BGP has named its next hop).
+func via(gw netip.Addr) string {
+	if !gw.IsValid() {
+		return ""
+	}
+	return gw.String()
 }

@@ -378,9 +378,91 @@ func TestDeviceOnlyNexthops(t *testing.T) {
 			}
 		}
 	}
+	// Device-only members are IPv6 objects, one per device, shared by the
+	// groups of both families (memberFamily).
 	devLine := regexp.MustCompile(`(?m)^id \d+ dev up[01] scope \w+ proto 211 *$`)
-	if out := ns.ip(t, "nexthop", "show"); lines(out) != 6 || len(devLine.FindAllString(out, -1)) != 4 {
-		t.Errorf("want 2 groups and 4 dev-only members (one per family and device):\n%s", out)
+	if out := ns.ip(t, "nexthop", "show"); lines(out) != 4 || len(devLine.FindAllString(out, -1)) != 2 {
+		t.Errorf("want 2 groups and 2 dev-only members (one per device, both families'):\n%s", out)
+	}
+	if out := ns.ip(t, "-4", "nexthop", "show"); devLine.MatchString(out) {
+		t.Errorf("an IPv4 dev-only member, which the IPv6 group could not share:\n%s", out)
+	}
+}
+
+// TestSharedMembersLeave: with device-only members shared by the IPv4 and
+// the IPv6 default's groups, a tunnel leaving both is one object deleted
+// in the two round trips of SetResilientMany; a member leaving only one of
+// the groups stays in the other (that group is replaced, not shrunk by a
+// delete), and a member no longer in any group is collected.
+func TestSharedMembersLeave(t *testing.T) {
+	ns := newNS(t, 3)
+	v4, v6 := netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
+	res := []Resilient{{GroupID: testIDs.First, Buckets: 64}, {GroupID: testIDs.First + 1, Buckets: 64}}
+	dev := func(idx ...int) []WeightedNexthop {
+		var out []WeightedNexthop
+		for _, i := range idx {
+			out = append(out, WeightedNexthop{LinkIndex: ns.links[i], Weight: 1})
+		}
+		return out
+	}
+	set := func(nh4, nh6 []WeightedNexthop) int64 {
+		t.Helper()
+		want := []Multipath{{Table: testTable, Protocol: testProto, Prefix: v4, Nexthops: nh4},
+			{Table: testTable, Protocol: testProto, Prefix: v6, Nexthops: nh6}}
+		before := ns.h.Sends()
+		for i, err := range ns.h.SetResilientMany(want, testIDs, res) {
+			if err != nil {
+				t.Fatalf("route %s: %v", want[i].Prefix, err)
+			}
+		}
+		sends := ns.h.Sends() - before
+		for i, mp := range want {
+			got, _, _ := ns.h.Multipath(testTable, testProto, mp.Prefix)
+			if diff := cmp.Diff(MultipathState{Prefix: mp.Prefix, GroupID: res[i].GroupID, Nexthops: mp.Nexthops}, got, netipEq); diff != "" {
+				t.Errorf("%s read back (-want +got):\n%s", mp.Prefix, diff)
+			}
+		}
+		return sends
+	}
+	members := func() map[int]uint32 { // link index → member object
+		t.Helper()
+		mine, err := ns.h.Nexthops(testProto, testIDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[int]uint32{}
+		for _, o := range mine {
+			if o.Group == nil {
+				if _, dup := out[o.LinkIndex]; dup {
+					t.Errorf("two member objects on device %d: not shared", o.LinkIndex)
+				}
+				out[o.LinkIndex] = o.ID
+			}
+		}
+		return out
+	}
+	set(dev(0, 1, 2), dev(0, 1, 2))
+	before := members()
+	if len(before) != 3 {
+		t.Fatalf("3 tunnels in both groups: %d member objects, want 3 shared", len(before))
+	}
+	if n := set(dev(0, 2), dev(0, 2)); n != 2 {
+		t.Errorf("tunnel 1 leaving both groups: %d round trips, want 2 (a dump and one delete)", n)
+	}
+	after := members()
+	if _, ok := after[ns.links[1]]; ok || after[ns.links[0]] != before[ns.links[0]] || after[ns.links[2]] != before[ns.links[2]] {
+		t.Errorf("members before %v, after %v: want only tunnel 1's deleted, the others' IDs kept (their buckets stay)", before, after)
+	}
+	set(dev(0, 1, 2), dev(0, 1, 2))
+	// Tunnel 0 leaves the IPv4 group only: its object must survive in
+	// the IPv6 group, so the IPv4 group is replaced instead.
+	set(dev(1, 2), dev(0, 1, 2))
+	if _, ok := members()[ns.links[0]]; !ok {
+		t.Errorf("tunnel 0's member was deleted though the IPv6 group holds it")
+	}
+	set(dev(1, 2), dev(1, 2))
+	if _, ok := members()[ns.links[0]]; ok {
+		t.Errorf("tunnel 0's member outlived both groups")
 	}
 }
 

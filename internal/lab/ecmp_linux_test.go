@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,9 +129,30 @@ func TestECMPRoutesOnBothSites(t *testing.T) {
 	}
 	for i, nh := range sortByDev(t, l, st) {
 		hub4, _, _, _ := TunnelAddrs(i)
-		if nh.Gateway.String() != hub4 {
+		switch {
+		case st.GroupID != 0 && nh.Gateway.IsValid():
+			// One device-only member per dual-stack tunnel serves both
+			// defaults' groups (ecmp's kernelForm).
+			t.Errorf("next hop %d via %s in the kernel, want a device-only member shared with the IPv6 group", i, nh.Gateway)
+		case st.GroupID == 0 && nh.Gateway.String() != hub4:
 			t.Errorf("next hop %d via %s, want the hub's tunnel address %s", i, nh.Gateway, hub4)
 		}
+	}
+	// Status names BGP's next hops, the hub's tunnel addresses, either way.
+	var want, got []string
+	for i := range Carriers {
+		hub4, _, _, _ := TunnelAddrs(i)
+		want = append(want, hub4)
+	}
+	for _, r := range status(t, l, "edge").ECMP.Routes {
+		for _, nh := range r.NextHops {
+			if r.Prefix == "0.0.0.0/0" {
+				got = append(got, nh.Via)
+			}
+		}
+	}
+	if slices.Sort(got); !slices.Equal(got, want) {
+		t.Errorf("status: the IPv4 default via %q, want the hub's tunnel addresses %q", got, want)
 	}
 }
 

@@ -70,8 +70,9 @@ func TestFRRHub(t *testing.T) {
 	})
 }
 
-// nexthopWeight reads `nexthop via X dev D weight N` of `ip route`.
-var nexthopWeight = regexp.MustCompile(`nexthop via \S+ dev (\S+) weight (\d+)`)
+// nexthopWeight reads `nexthop [via X] dev D weight N` of `ip route` (a
+// dual-stack tunnel's member in uplinkd's resilient groups has no via).
+var nexthopWeight = regexp.MustCompile(`nexthop (?:via \S+ )?dev (\S+) weight (\d+)`)
 
 // peerHubSuite runs what each peer hub must show; bfdUp counts the hub's
 // own BFD sessions that are up.
@@ -271,7 +272,7 @@ func tunnelsOf(l *Lab) []string {
 	return names
 }
 
-var nexthopDev = regexp.MustCompile(`nexthop via \S+ dev (\S+)`)
+var nexthopDev = regexp.MustCompile(`nexthop (?:via \S+ )?dev (\S+)`)
 
 // hubNextHops lists the interfaces of the hub kernel's route to prefix.
 func hubNextHops(t *testing.T, l *Lab, prefix string) []string {
