@@ -64,10 +64,13 @@ func (c *Controller) onCarrier(ifname string, up bool, at time.Time) {
 		}
 		changed, failed = changed || ch, failed || f
 	}
+	if failed {
+		c.signalled = time.Now()
+	}
 	c.mu.Unlock()
 	switch {
 	case failed:
-		signal(c.failed)
+		c.failNow()
 		c.log.Info("carrier lost: its tunnels leave", "interface", ifname)
 	case changed:
 		c.log.Info("carrier back", "interface", ifname, "up", up)

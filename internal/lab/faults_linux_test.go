@@ -119,8 +119,8 @@ func fibReport(l *Lab) (string, string) {
 	}
 	nh := show("nexthop", "show")
 	groups, members := ecmpNexthops(nh)
-	if groups != 0 && (groups != 2 || members != 2*len(Carriers)) {
-		add("%d resilient groups and %d member next hops, want 2 and %d", groups, members, 2*len(Carriers))
+	if groups != 0 && (groups != 2 || members != len(Carriers)) { // a member per tunnel, both groups'
+		add("%d resilient groups and %d member next hops, want 2 and %d", groups, members, len(Carriers))
 	}
 	return dump.String(), strings.Join(problems, "; ")
 }
