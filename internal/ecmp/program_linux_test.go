@@ -173,23 +173,10 @@ func TestFailoverLeavesBothGroupsInTwoRoundTrips(t *testing.T) {
 		return
 	}
 	h, c, both := twoTunnels(t)
-	v4, v6 := netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
 	if err := c.programChanged(both); err != nil {
 		t.Fatal(err)
 	}
-	onlyT2 := map[netip.Prefix][]fib.WeightedNexthop{v4: both[v4][1:], v6: both[v6][1:]}
-	before := h.Sends()
-	if err := c.programChanged(onlyT2); err != nil {
-		t.Fatal(err)
-	}
-	if n := h.Sends() - before; n != 2 {
-		t.Errorf("t1 leaving both groups: %d round trips, want 2", n)
-	}
-	for _, dst := range []string{"203.0.113.7", "2001:db8:ffff::7"} {
-		if via := routeVia(t, dst); via != "t2" {
-			t.Errorf("route to %s leaves by %q, want t2 alone", dst, via)
-		}
-	}
+	onlyT2 := leaveT1(t, h, c, both)
 	if !maps.EqualFunc(c.installed, onlyT2, sameNexthops) {
 		t.Errorf("installed %v, want %v", c.installed, onlyT2)
 	}
@@ -228,7 +215,7 @@ func TestDualStackTunnelsShareMembers(t *testing.T) {
 		return
 	}
 	h, c, both := twoTunnels(t)
-	v4, v6 := netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
+	v4 := netip.MustParsePrefix("0.0.0.0/0")
 	t1, t2 := both[v4][0].LinkIndex, both[v4][1].LinkIndex
 	c.members = map[string]Member{"a": {Uplink: "a", LinkIndex: t1, DualStack: true}, "a-v6": {Uplink: "a", LinkIndex: t1, DualStack: true},
 		"b": {Uplink: "b", LinkIndex: t2, DualStack: true}, "b-v6": {Uplink: "b", LinkIndex: t2, DualStack: true}}
@@ -269,21 +256,33 @@ func TestDualStackTunnelsShareMembers(t *testing.T) {
 		t.Errorf("after a read-back installed %v, want BGP's next hops %v", c.installed, both)
 	}
 
-	onlyT2 := map[netip.Prefix][]fib.WeightedNexthop{v4: both[v4][1:], v6: both[v6][1:]}
+	leaveT1(t, h, c, both)
+	ids := map[int]uint32{objs[0].LinkIndex: objs[0].ID, objs[1].LinkIndex: objs[1].ID}
+	if left := members(); len(left) != 1 || left[0].ID != ids[t2] || left[0].LinkIndex != t2 {
+		t.Errorf("members after t1 left: %+v, want t2's object alone, its ID kept", left)
+	}
+}
+
+// leaveT1 takes t1 (twoTunnels) out of both defaults, checks that it took
+// two round trips (a nexthop dump and one batch of deletes) and that both
+// families then leave by t2, and returns the next hops it set.
+func leaveT1(t *testing.T, h *fib.Handle, c *Controller, both map[netip.Prefix][]fib.WeightedNexthop) map[netip.Prefix][]fib.WeightedNexthop {
+	t.Helper()
+	onlyT2 := map[netip.Prefix][]fib.WeightedNexthop{}
+	for p, nhs := range both {
+		onlyT2[p] = nhs[1:]
+	}
 	before := h.Sends()
 	if err := c.programChanged(onlyT2); err != nil {
 		t.Fatal(err)
 	}
 	if n := h.Sends() - before; n != 2 {
-		t.Errorf("t1 leaving both groups: %d round trips, want 2 (a dump and one delete)", n)
-	}
-	ids := map[int]uint32{objs[0].LinkIndex: objs[0].ID, objs[1].LinkIndex: objs[1].ID}
-	if left := members(); len(left) != 1 || left[0].ID != ids[t2] || left[0].LinkIndex != t2 {
-		t.Errorf("members after t1 left: %+v, want t2's object alone, its ID kept", left)
+		t.Errorf("t1 leaving both groups: %d round trips, want 2", n)
 	}
 	for _, dst := range []string{"203.0.113.7", "2001:db8:ffff::7"} {
 		if via := routeVia(t, dst); via != "t2" {
 			t.Errorf("route to %s leaves by %q, want t2 alone", dst, via)
 		}
 	}
+	return onlyT2
 }
