@@ -117,7 +117,11 @@ func (s *Session) report(c Change) {
 	if s.notify != nil {
 		s.notify(c)
 	}
-	s.log.Info("bfd session state changed", "old", c.Old, "state", c.New, "diag", c.Diag, "remote_state", c.RemoteState)
+	attrs := []any{"old", c.Old, "state", c.New, "diag", c.Diag, "remote_state", c.RemoteState}
+	if c.Late > 0 {
+		attrs = append(attrs, "timer_late", c.Late.Round(time.Microsecond))
+	}
+	s.log.Info("bfd session state changed", attrs...)
 }
 
 // receive applies a validated packet (RFC 5880 §6.8.6, from "Set
@@ -169,8 +173,12 @@ func (s *Session) expire(now time.Time) effect {
 	// The peer is gone: forget it, and keep sending slowly so it can
 	// find us again (a zero RemoteMinRx from it would silence us forever).
 	st.remoteDiscr, st.remoteState, st.remoteMinRx, st.poll = 0, StateDown, 1, false
+	late := now.Sub(st.detectAt)
 	st.detectAt = time.Time{}
 	c := s.transition(EventTimerExpired, now)
+	if c != nil {
+		c.Late = late
+	}
 	s.retime(was, now)
 	return effect{change: c, periodic: c != nil}
 }

@@ -84,6 +84,10 @@ type Change struct {
 	Diag        Diag  // why, from the local side
 	RemoteState State // lets a consumer tell a peer's AdminDown from a failure (RFC 5882 §3.2)
 	At          time.Time
+	// Late, for a detection time expired: how long after the detection
+	// time its timer fired (the session goroutine's wake-up), which the
+	// failover waits on top of the detection time.
+	Late time.Duration
 }
 
 // Status is a session's state for `uplinkd status`.
