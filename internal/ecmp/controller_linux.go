@@ -45,22 +45,23 @@ type Controller struct {
 	failed chan struct{}
 	done   chan struct{}
 
-	mu        sync.Mutex
-	plan      Plan
-	live      *Liveness
-	resilient bool
-	groups    map[netip.Prefix]uint32
-	installed map[netip.Prefix][]fib.WeightedNexthop
-	grace     grace                // the restart grace: adopted routes kept until BGP has them
-	downAt    map[string]time.Time // when BFD last reported a link down
-	signalled time.Time            // when the last detection, recorded under mu, woke the failover thread, logged
-	wokeAt    time.Time            // when the running reconcile's goroutine woke: a failover's wake-up, logged
-	lockedAt  time.Time            // when it took mu: the rest of a failover's queueing, logged
-	writesAt  time.Time            // when it began its kernel writes: what came before is computing, logged
-	lastErr   error
-	lastFail  Failover
-	changes   int
-	written   []routeWrite // not yet logged
+	mu         sync.Mutex
+	plan       Plan
+	live       *Liveness
+	resilient  bool
+	groups     map[netip.Prefix]uint32
+	installed  map[netip.Prefix][]fib.WeightedNexthop
+	grace      grace                // the restart grace: adopted routes kept until BGP has them
+	downAt     map[string]time.Time // when BFD last reported a link down
+	signalled  time.Time            // when the last detection, recorded under mu, woke the failover thread, logged
+	wokeAt     time.Time            // when the running reconcile's goroutine woke: a failover's wake-up, logged
+	lockedAt   time.Time            // when it took mu: the rest of a failover's queueing, logged
+	writesAt   time.Time            // when it began its kernel writes: what came before is computing, logged
+	groupsTook time.Duration        // of those, the last batch of resilient group writes (recordMany), logged
+	lastErr    error
+	lastFail   Failover
+	changes    int
+	written    []routeWrite // not yet logged
 	// writeErrors counts kernel writes that failed, bfdRebinds BFD
 	// sessions re-created for a re-created tunnel interface.
 	writeErrors int
@@ -350,7 +351,7 @@ func (c *Controller) reconcile(ctx context.Context, woke time.Time) (time.Time, 
 	want := NextHops(routes, c.members, c.aliveAt(now))
 	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
-	c.writesAt = time.Now()
+	c.writesAt, c.groupsTook = time.Now(), 0
 	c.lastErr = errors.Join(c.program(want),
 		c.programReturns(returnRoutes(c.plan, routes, c.members, c.aliveAt(now)), true))
 	c.afterWrites(want, used)
@@ -416,7 +417,7 @@ func (c *Controller) reconcileLiveness(woke time.Time) {
 	want := NextHops(c.routes, c.members, c.aliveAt(now))
 	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
-	c.writesAt = time.Now()
+	c.writesAt, c.groupsTook = time.Now(), 0
 	c.lastErr = errors.Join(c.programChanged(want),
 		c.programReturns(returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now)), false))
 	c.afterWrites(want, used)
@@ -480,10 +481,12 @@ func (c *Controller) noteFailover(want map[netip.Prefix][]fib.WeightedNexthop, d
 		// a full reconcile awake before the detection; the rest is waiting
 		// for the lock), of which signalled until the detector had taken
 		// the lock and recorded it; writes: its kernel writes (the rest is
-		// computing the next hops).
+		// computing the next hops), of which groups the resilient groups'
+		// (a nexthop dump and the deletes, where the kernel waits its
+		// grace period; the rest is the return tables).
 		us := func(d time.Duration) time.Duration { return max(d, 0).Round(time.Microsecond) }
 		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", us(done.Sub(at)),
-			"queued", us(c.lockedAt.Sub(at)), "woken", us(c.wokeAt.Sub(at)), "signalled", us(c.signalled.Sub(at)), "writes", us(done.Sub(c.writesAt)))
+			"queued", us(c.lockedAt.Sub(at)), "woken", us(c.wokeAt.Sub(at)), "signalled", us(c.signalled.Sub(at)), "writes", us(done.Sub(c.writesAt)), "groups", us(c.groupsTook))
 		delete(c.downAt, name)
 	}
 }

@@ -99,7 +99,9 @@ func (c *Controller) recordMany(installed map[netip.Prefix][]fib.WeightedNexthop
 		c.written = append(c.written, routeWrite{p, want[p]})
 		mps[i], res[i] = c.multipath(p, want[p]), c.resilientOf(p)
 	}
+	start := time.Now()
 	errs := c.fib.SetResilientMany(mps, NexthopIDs, res)
+	c.groupsTook = time.Since(start)
 	for i, p := range ps {
 		if errs[i] != nil {
 			c.writeErrors++
