@@ -139,9 +139,17 @@ func TestAddRoutesReportsFailures(t *testing.T) {
 	}
 }
 
+// TestSyncIdempotent: a second Sync of 110,000 routes changes nothing the
+// kernel sees; churn changes only what moved. With -short (the race run,
+// and the kernel VM, where TCG takes a minute for the full size) a fifth
+// of it.
 func TestSyncIdempotent(t *testing.T) {
 	ns := newNS(t, 2)
-	ps := realLooking(100_000, 10_000)
+	n4, n6 := 100_000, 10_000
+	if testing.Short() {
+		n4, n6 = 20_000, 2_000
+	}
+	ps := realLooking(n4, n6)
 	desired := viaFamily(ps, ns.links[0])
 	st, err := ns.h.Sync(testTable, testProto, desired)
 	if err != nil {
@@ -150,10 +158,8 @@ func TestSyncIdempotent(t *testing.T) {
 	if diff := cmp.Diff(SyncStats{Added: len(desired)}, st, netipEq); diff != "" {
 		t.Errorf("first Sync stats (-want +got):\n%s", diff)
 	}
-	n4 := lines(ns.ip(t, "-4", "route", "show", "table", "100", "proto", "211"))
-	n6 := lines(ns.ip(t, "-6", "route", "show", "table", "100", "proto", "211"))
-	if n4 != 100_000 || n6 != 10_000 {
-		t.Errorf("ip route show table 100 proto 211: %d IPv4 + %d IPv6, want 100000 + 10000", n4, n6)
+	if got4, got6 := n4Of(t, ns), n6Of(t, ns); got4 != n4 || got6 != n6 {
+		t.Errorf("ip route show table 100 proto 211: %d IPv4 + %d IPv6, want %d + %d", got4, got6, n4, n6)
 	}
 
 	mon := ns.watch(t)
@@ -170,7 +176,7 @@ func TestSyncIdempotent(t *testing.T) {
 
 	// Churn: drop 1000, move 1000 IPv4 and 100 IPv6 routes to the second
 	// uplink, add 1000 new.
-	extra := realLooking(111_000, 0)[100_000:]
+	extra := realLooking(n4+11_000, 0)[n4:]
 	next := slices.Clone(desired[1000:])
 	for i := range 1000 {
 		next[i].Nexthop = Nexthop{Gateway: gw4(1), LinkIndex: ns.links[1]}
@@ -200,6 +206,15 @@ func TestSyncIdempotent(t *testing.T) {
 	if st, err := ns.h.Sync(testTable, testProto, next); err != nil || st != (SyncStats{Unchanged: len(next)}) {
 		t.Errorf("Sync after churn, again: %+v %v; want all unchanged", st, err)
 	}
+}
+
+// n4Of and n6Of count the test table's routes of each family, as ip sees them.
+func n4Of(t *testing.T, ns *testNS) int {
+	return lines(ns.ip(t, "-4", "route", "show", "table", "100", "proto", "211"))
+}
+
+func n6Of(t *testing.T, ns *testNS) int {
+	return lines(ns.ip(t, "-6", "route", "show", "table", "100", "proto", "211"))
 }
 
 // filterNew returns the first n prefixes of cand not in have.
@@ -269,6 +284,9 @@ func TestIPv4ViaIPv6(t *testing.T) {
 // whole RouteViews table aggregated, 72 MB unaggregated. A ViaSet does
 // the same without the caller's slice of routes.
 func TestSyncMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the allocations are Go's, the same on any kernel; make test measures them")
+	}
 	ns := newNS(t, 1)
 	ps := realLooking(100_000, 10_000)
 	slices.SortFunc(ps, comparePrefix)
