@@ -232,9 +232,9 @@ func (c *Controller) onBFD(ch bfd.Change) {
 	for _, l := range c.plan.Links {
 		if l.Interface == ch.Interface && c.live.ObserveBFD(l.Name, ch) {
 			c.downAt[l.Name] = ch.At // a failure to time until the FIB drops it
+			c.signalled = time.Now()
 		}
 	}
-	c.signalled = time.Now()
 	c.mu.Unlock()
 	c.failNow() // before the log line: logging may wait on the journal
 	c.log.Info("bfd", "tunnel", ch.Interface, "peer", ch.Peer, "state", ch.New.String(), "diag", ch.Diag.String(),

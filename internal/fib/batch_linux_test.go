@@ -158,7 +158,7 @@ func TestSyncIdempotent(t *testing.T) {
 	if diff := cmp.Diff(SyncStats{Added: len(desired)}, st, netipEq); diff != "" {
 		t.Errorf("first Sync stats (-want +got):\n%s", diff)
 	}
-	if got4, got6 := n4Of(t, ns), n6Of(t, ns); got4 != n4 || got6 != n6 {
+	if got4, got6 := ns.tableRoutes(t, "-4"), ns.tableRoutes(t, "-6"); got4 != n4 || got6 != n6 {
 		t.Errorf("ip route show table 100 proto 211: %d IPv4 + %d IPv6, want %d + %d", got4, got6, n4, n6)
 	}
 
@@ -208,13 +208,10 @@ func TestSyncIdempotent(t *testing.T) {
 	}
 }
 
-// n4Of and n6Of count the test table's routes of each family, as ip sees them.
-func n4Of(t *testing.T, ns *testNS) int {
-	return lines(ns.ip(t, "-4", "route", "show", "table", "100", "proto", "211"))
-}
-
-func n6Of(t *testing.T, ns *testNS) int {
-	return lines(ns.ip(t, "-6", "route", "show", "table", "100", "proto", "211"))
+// tableRoutes counts the test table's routes of a family ("-4", "-6"), as
+// ip sees them.
+func (ns *testNS) tableRoutes(t *testing.T, family string) int {
+	return lines(ns.ip(t, family, "route", "show", "table", "100", "proto", "211"))
 }
 
 // filterNew returns the first n prefixes of cand not in have.

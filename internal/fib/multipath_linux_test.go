@@ -407,22 +407,8 @@ func TestSharedMembersLeave(t *testing.T) {
 	}
 	set := func(nh4, nh6 []WeightedNexthop) int64 {
 		t.Helper()
-		want := []Multipath{{Table: testTable, Protocol: testProto, Prefix: v4, Nexthops: nh4},
-			{Table: testTable, Protocol: testProto, Prefix: v6, Nexthops: nh6}}
-		before := ns.h.Sends()
-		for i, err := range ns.h.SetResilientMany(want, testIDs, res) {
-			if err != nil {
-				t.Fatalf("route %s: %v", want[i].Prefix, err)
-			}
-		}
-		sends := ns.h.Sends() - before
-		for i, mp := range want {
-			got, _, _ := ns.h.Multipath(testTable, testProto, mp.Prefix)
-			if diff := cmp.Diff(MultipathState{Prefix: mp.Prefix, GroupID: res[i].GroupID, Nexthops: mp.Nexthops}, got, netipEq); diff != "" {
-				t.Errorf("%s read back (-want +got):\n%s", mp.Prefix, diff)
-			}
-		}
-		return sends
+		return ns.setMany(t, []Multipath{{Table: testTable, Protocol: testProto, Prefix: v4, Nexthops: nh4},
+			{Table: testTable, Protocol: testProto, Prefix: v6, Nexthops: nh6}}, res)
 	}
 	members := func() map[int]uint32 { // link index → member object
 		t.Helper()
@@ -558,21 +544,7 @@ func TestSetResilientMany(t *testing.T) {
 	}
 	set := func(want []Multipath) int64 {
 		t.Helper()
-		before := ns.h.Sends()
-		errs := ns.h.SetResilientMany(want, testIDs, res)
-		sends := ns.h.Sends() - before
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("route %s: %v", want[i].Prefix, err)
-			}
-		}
-		for i, mp := range want {
-			got, _, _ := ns.h.Multipath(testTable, testProto, mp.Prefix)
-			if diff := cmp.Diff(MultipathState{Prefix: mp.Prefix, GroupID: res[i].GroupID, Nexthops: mp.Nexthops}, got, netipEq); diff != "" {
-				t.Errorf("%s read back (-want +got):\n%s", mp.Prefix, diff)
-			}
-		}
-		return sends
+		return ns.setMany(t, want, res)
 	}
 	set(mps(0, 1, 2))
 	if n := set(mps(0, 2)); n != 2 {
@@ -589,4 +561,26 @@ func TestSetResilientMany(t *testing.T) {
 		}
 	}
 	t.Logf("the same leave route by route: %d round trips", ns.h.Sends()-before)
+}
+
+// setMany sets want with SetResilientMany (res[i] is want[i]'s group),
+// checks that each route reads back on its group with its next hops, and
+// returns the round trips the call took.
+func (ns *testNS) setMany(t *testing.T, want []Multipath, res []Resilient) int64 {
+	t.Helper()
+	before := ns.h.Sends()
+	errs := ns.h.SetResilientMany(want, testIDs, res)
+	sends := ns.h.Sends() - before
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("route %s: %v", want[i].Prefix, err)
+		}
+	}
+	for i, mp := range want {
+		got, _, _ := ns.h.Multipath(testTable, testProto, mp.Prefix)
+		if diff := cmp.Diff(MultipathState{Prefix: mp.Prefix, GroupID: res[i].GroupID, Nexthops: mp.Nexthops}, got, netipEq); diff != "" {
+			t.Errorf("%s read back (-want +got):\n%s", mp.Prefix, diff)
+		}
+	}
+	return sends
 }
