@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/config"
@@ -19,10 +20,16 @@ import (
 // millisecond made the daemon's failover writes wait for it (a nexthop
 // dump holds the rtnl lock they need; seen with bpftrace): the instrument
 // adding to what it measured (row 1c).
+//
+// A member object changing in place is followed too: uplinkd steers a
+// dead tunnel's member to a survivor's device before deleting it, and
+// from that notification on the kernel no longer forwards through the
+// dead tunnel.
 type defaultWatch struct {
 	l       *benchLab
-	group   uint32         // the default route's group: 0 when it has none
-	members map[uint32]int // nexthop object → its link index
+	group   uint32            // the default route's group: 0 when it has none
+	entries []fib.GroupMember // its members, as last notified or read
+	members map[uint32]int    // nexthop object → its link index
 }
 
 // read dumps the default route and uplinkd's nexthop objects.
@@ -40,11 +47,32 @@ func (w *defaultWatch) read() (map[string]int, error) {
 		return nil, err
 	}
 	for _, o := range objs {
-		if o.Group == nil {
+		switch {
+		case o.Group == nil:
 			w.members[o.ID] = o.LinkIndex
+		case o.ID == group:
+			w.entries = o.Group
 		}
 	}
 	return via, nil
+}
+
+// via is the group's members as carrier → weight, ok false when a member
+// is not known.
+func (w *defaultWatch) via() (map[string]int, bool) {
+	via := map[string]int{}
+	for _, m := range w.entries {
+		link, known := w.members[m.ID]
+		if !known {
+			return nil, false
+		}
+		for carrier, idx := range w.l.tunIdx {
+			if idx == link {
+				via[carrier] = m.Weight
+			}
+		}
+	}
+	return via, true
 }
 
 // apply decodes a notification batch: the group's new members, as
@@ -66,22 +94,16 @@ func (w *defaultWatch) apply(c fib.Change) (via map[string]int, changed, ok bool
 			delete(w.members, n.ID)
 		case n.Group == nil:
 			w.members[n.ID] = n.LinkIndex
+			changed = changed || slices.ContainsFunc(w.entries, func(m fib.GroupMember) bool { return m.ID == n.ID })
 		case n.ID == w.group:
-			via, changed = map[string]int{}, true
-			for _, m := range n.Group {
-				link, known := w.members[m.ID]
-				if !known {
-					return nil, false, false
-				}
-				for carrier, idx := range w.l.tunIdx {
-					if idx == link {
-						via[carrier] = m.Weight
-					}
-				}
-			}
+			w.entries, changed = n.Group, true
 		}
 	}
-	return via, changed, true
+	if !changed {
+		return nil, false, true
+	}
+	via, ok = w.via()
+	return via, ok, ok
 }
 
 // waitVia returns when ok first accepts the default route's next hops:

@@ -58,6 +58,7 @@ type Controller struct {
 	lockedAt   time.Time            // when it took mu: the rest of a failover's queueing, logged
 	writesAt   time.Time            // when it began its kernel writes: what came before is computing, logged
 	groupsTook time.Duration        // of those, the last batch of resilient group writes (recordMany), logged
+	awayAt     time.Time            // when that batch's routes stopped using the members that left, if no write came after: the failover's FIB time
 	lastErr    error
 	lastFail   Failover
 	changes    int
@@ -351,7 +352,7 @@ func (c *Controller) reconcile(ctx context.Context, woke time.Time) (time.Time, 
 	want := NextHops(routes, c.members, c.aliveAt(now))
 	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
-	c.writesAt, c.groupsTook = time.Now(), 0
+	c.writesAt, c.groupsTook, c.awayAt = time.Now(), 0, time.Time{}
 	c.lastErr = errors.Join(c.program(want),
 		c.programReturns(returnRoutes(c.plan, routes, c.members, c.aliveAt(now)), true))
 	c.afterWrites(want, used)
@@ -417,7 +418,7 @@ func (c *Controller) reconcileLiveness(woke time.Time) {
 	want := NextHops(c.routes, c.members, c.aliveAt(now))
 	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
-	c.writesAt, c.groupsTook = time.Now(), 0
+	c.writesAt, c.groupsTook, c.awayAt = time.Now(), 0, time.Time{}
 	c.lastErr = errors.Join(c.programChanged(want),
 		c.programReturns(returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now)), false))
 	c.afterWrites(want, used)
@@ -474,19 +475,26 @@ func wgSessions(links []Link, handshake func(string) time.Time, now time.Time) m
 // noteFailover records how long the last detected failure took to leave
 // the FIB, for status and metrics.
 func (c *Controller) noteFailover(want map[netip.Prefix][]fib.WeightedNexthop, done time.Time) {
+	fibDone := done
+	if !c.awayAt.IsZero() {
+		fibDone = c.awayAt // the routes left the tunnel at the steer; its member's delete came after
+	}
 	for name, at := range c.downAt {
-		c.lastFail = Failover{Link: name, Detected: at, FIBDone: done, Took: done.Sub(at)}
+		c.lastFail = Failover{Link: name, Detected: at, FIBDone: fibDone, Took: fibDone.Sub(at)}
 		// queued: how much of it passed before the reconcile that wrote
 		// the change began, of which woken until its goroutine ran (0 for
 		// a full reconcile awake before the detection; the rest is waiting
 		// for the lock), of which signalled until the detector had taken
 		// the lock and recorded it; writes: its kernel writes (the rest is
-		// computing the next hops), of which groups the resilient groups'
-		// (a nexthop dump and the deletes, where the kernel waits its
-		// grace period; the rest is the return tables).
+		// computing the next hops); settled: detection until the last
+		// write, of which groups the resilient groups' (a nexthop dump,
+		// the steer, and the deletes, where the kernel waits its grace
+		// period; the rest is the return tables). With a steer, the FIB
+		// time is the steer's, and the delete is in settled only.
 		us := func(d time.Duration) time.Duration { return max(d, 0).Round(time.Microsecond) }
-		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", us(done.Sub(at)),
-			"queued", us(c.lockedAt.Sub(at)), "woken", us(c.wokeAt.Sub(at)), "signalled", us(c.signalled.Sub(at)), "writes", us(done.Sub(c.writesAt)), "groups", us(c.groupsTook))
+		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", us(fibDone.Sub(at)),
+			"queued", us(c.lockedAt.Sub(at)), "woken", us(c.wokeAt.Sub(at)), "signalled", us(c.signalled.Sub(at)), "writes", us(fibDone.Sub(c.writesAt)),
+			"steered", !c.awayAt.IsZero(), "settled", us(done.Sub(at)), "groups", us(c.groupsTook))
 		delete(c.downAt, name)
 	}
 }

@@ -83,10 +83,12 @@ func (c *Controller) programChanged(want map[netip.Prefix][]fib.WeightedNexthop)
 // recordMany is record for each of ps (with next hops, from want). In
 // resilient mode they go to the kernel in one call: a failover takes a
 // member out of the IPv4 and the IPv6 default's groups with one nexthop
-// dump and one batch of deletes (SetResilientMany), where a call each
-// made four round trips, each a chance to wait for the CPU.
+// dump, one batch steering it to a survivor and one of deletes
+// (SetResilientMany), where a call each made four round trips, each a
+// chance to wait for the CPU. The steer's time is the failover's (awayAt)
+// unless a write follows it (record, setReturns).
 func (c *Controller) recordMany(installed map[netip.Prefix][]fib.WeightedNexthop, ps []netip.Prefix, want map[netip.Prefix][]fib.WeightedNexthop) []error {
-	if !c.resilient || len(ps) < 2 {
+	if !c.resilient || len(ps) == 0 {
 		var errs []error
 		for _, p := range ps {
 			errs = append(errs, c.record(installed, p, want[p]))
@@ -100,8 +102,8 @@ func (c *Controller) recordMany(installed map[netip.Prefix][]fib.WeightedNexthop
 		mps[i], res[i] = c.multipath(p, want[p]), c.resilientOf(p)
 	}
 	start := time.Now()
-	errs := c.fib.SetResilientMany(mps, NexthopIDs, res)
-	c.groupsTook = time.Since(start)
+	errs, away := c.fib.SetResilientMany(mps, NexthopIDs, res)
+	c.groupsTook, c.awayAt = time.Since(start), away
 	for i, p := range ps {
 		if errs[i] != nil {
 			c.writeErrors++
@@ -194,6 +196,7 @@ func sameNexthops(a, b []fib.WeightedNexthop) bool {
 func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
 	mp := c.multipath(p, nhs)
 	c.changes++
+	c.awayAt = time.Time{} // the FIB is done after this write, not at a steer before it
 	// Logged once every route is written (logWritten): a line costs
 	// nothing the routes wait for, the IPv6 default not the IPv4 one's.
 	c.written = append(c.written, routeWrite{p, nhs})

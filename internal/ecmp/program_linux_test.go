@@ -164,11 +164,12 @@ func nsWithLinks(t *testing.T, cmds [][]string) *fib.Handle {
 	return h
 }
 
-// TestFailoverLeavesBothGroupsInTwoRoundTrips: in resilient mode a tunnel
-// leaving the IPv4 and the IPv6 default's groups is one nexthop dump and
-// one batch of deletes (fib.SetResilientMany); route by route it was four
-// round trips, each a chance for the failover to wait for the CPU.
-func TestFailoverLeavesBothGroupsInTwoRoundTrips(t *testing.T) {
+// TestFailoverLeavesBothGroupsInOneCall: in resilient mode a tunnel
+// leaving the IPv4 and the IPv6 default's groups is one nexthop dump, one
+// batch of steers and one of deletes (fib.SetResilientMany); route by
+// route it was four round trips, each a chance for the failover to wait
+// for the CPU.
+func TestFailoverLeavesBothGroupsInOneCall(t *testing.T) {
 	if !nstest.Enter(t) {
 		return
 	}
@@ -264,20 +265,24 @@ func TestDualStackTunnelsShareMembers(t *testing.T) {
 }
 
 // leaveT1 takes t1 (twoTunnels) out of both defaults, checks that it took
-// two round trips (a nexthop dump and one batch of deletes) and that both
-// families then leave by t2, and returns the next hops it set.
+// three round trips (a nexthop dump, a batch of steers and one of
+// deletes), that the steer's time is recorded as the failover's, and that
+// both families then leave by t2, and returns the next hops it set.
 func leaveT1(t *testing.T, h *fib.Handle, c *Controller, both map[netip.Prefix][]fib.WeightedNexthop) map[netip.Prefix][]fib.WeightedNexthop {
 	t.Helper()
 	onlyT2 := map[netip.Prefix][]fib.WeightedNexthop{}
 	for p, nhs := range both {
 		onlyT2[p] = nhs[1:]
 	}
-	before := h.Sends()
+	before, start := h.Sends(), time.Now()
 	if err := c.programChanged(onlyT2); err != nil {
 		t.Fatal(err)
 	}
-	if n := h.Sends() - before; n != 2 {
-		t.Errorf("t1 leaving both groups: %d round trips, want 2", n)
+	if n := h.Sends() - before; n != 3 {
+		t.Errorf("t1 leaving both groups: %d round trips, want 3", n)
+	}
+	if c.awayAt.Before(start) || c.awayAt.After(time.Now()) {
+		t.Errorf("the steer's time %v (call began at 0): want it set, within the call", c.awayAt.Sub(start))
 	}
 	for _, dst := range []string{"203.0.113.7", "2001:db8:ffff::7"} {
 		if via := routeVia(t, dst); via != "t2" {
@@ -285,4 +290,38 @@ func leaveT1(t *testing.T, h *fib.Handle, c *Controller, both map[netip.Prefix][
 		}
 	}
 	return onlyT2
+}
+
+// TestFailoverTimedAtTheSteer: a failover whose leaving member was steered
+// to a survivor is out of the FIB at the steer (the member's delete, one
+// kernel grace period, comes after it); a write after the steer (here a
+// return table's route) makes the FIB time that of the last write.
+func TestFailoverTimedAtTheSteer(t *testing.T) {
+	if !nstest.Enter(t) {
+		return
+	}
+	h, c, both := twoTunnels(t)
+	if err := c.programChanged(both); err != nil {
+		t.Fatal(err)
+	}
+	detected := time.Now()
+	c.downAt = map[string]time.Time{"a": detected}
+	onlyT2 := leaveT1(t, h, c, both)
+	done := time.Now()
+	c.noteFailover(onlyT2, done)
+	if f := c.lastFail; !f.FIBDone.Equal(c.awayAt) || f.Took != c.awayAt.Sub(detected) {
+		t.Errorf("failover %+v: want it out of the FIB at the steer, %v after detection", f, c.awayAt.Sub(detected))
+	}
+
+	c.awayAt = time.Now()
+	v4 := netip.MustParsePrefix("0.0.0.0/0")
+	if err := c.setReturns(201, map[netip.Prefix][]fib.WeightedNexthop{}, map[netip.Prefix][]fib.WeightedNexthop{v4: onlyT2[v4]}); err != nil {
+		t.Fatal(err)
+	}
+	c.downAt = map[string]time.Time{"a": detected}
+	done = time.Now()
+	c.noteFailover(onlyT2, done)
+	if !c.lastFail.FIBDone.Equal(done) {
+		t.Errorf("a return route written after the steer: FIB done %v, want at the last write (%v)", c.lastFail.FIBDone.Sub(detected), done.Sub(detected))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/ecmp/bgp"
@@ -71,6 +72,7 @@ func (c *Controller) setReturns(table uint32, have, want map[netip.Prefix][]fib.
 			continue
 		}
 		mp := fib.Multipath{Table: table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: nhs}
+		c.awayAt = time.Time{} // a failover's FIB is done after this write
 		if err := c.fib.SetMultipath(mp); err != nil {
 			c.writeErrors++
 			errs = append(errs, fmt.Errorf("return table %d %s: %w", table, p, err))
@@ -82,6 +84,7 @@ func (c *Controller) setReturns(table uint32, have, want map[netip.Prefix][]fib.
 		if _, ok := want[p]; ok {
 			continue
 		}
+		c.awayAt = time.Time{}
 		if err := c.fib.DeleteRoutes(table, config.RouteProtocol, []fib.Route{{Prefix: p}}); err != nil {
 			c.writeErrors++
 			errs = append(errs, fmt.Errorf("return table %d %s: %w", table, p, err))

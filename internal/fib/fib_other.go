@@ -2,7 +2,10 @@
 
 package fib
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // Handle is an rtnetlink socket; rtnetlink exists only on Linux.
 type Handle struct{}
@@ -46,12 +49,12 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 func (h *Handle) Sends() int64 { return 0 }
 
 // SetResilientMany returns ErrUnsupported for each route off Linux.
-func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient) []error {
+func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient) ([]error, time.Time) {
 	errs := make([]error, len(mps))
 	for i := range errs {
 		errs[i] = ErrUnsupported
 	}
-	return errs
+	return errs, time.Time{}
 }
 
 // RemoveGroup returns ErrUnsupported off Linux.

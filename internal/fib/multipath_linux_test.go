@@ -390,8 +390,8 @@ func TestDeviceOnlyNexthops(t *testing.T) {
 }
 
 // TestSharedMembersLeave: with device-only members shared by the IPv4 and
-// the IPv6 default's groups, a tunnel leaving both is one object deleted
-// in the two round trips of SetResilientMany; a member leaving only one of
+// the IPv6 default's groups, a tunnel leaving both is one object steered
+// and deleted in the three round trips of SetResilientMany; a member leaving only one of
 // the groups stays in the other (that group is replaced, not shrunk by a
 // delete), and a member no longer in any group is collected.
 func TestSharedMembersLeave(t *testing.T) {
@@ -407,8 +407,9 @@ func TestSharedMembersLeave(t *testing.T) {
 	}
 	set := func(nh4, nh6 []WeightedNexthop) int64 {
 		t.Helper()
-		return ns.setMany(t, []Multipath{{Table: testTable, Protocol: testProto, Prefix: v4, Nexthops: nh4},
+		n, _ := ns.setMany(t, []Multipath{{Table: testTable, Protocol: testProto, Prefix: v4, Nexthops: nh4},
 			{Table: testTable, Protocol: testProto, Prefix: v6, Nexthops: nh6}}, res)
+		return n
 	}
 	members := func() map[int]uint32 { // link index → member object
 		t.Helper()
@@ -432,8 +433,8 @@ func TestSharedMembersLeave(t *testing.T) {
 	if len(before) != 3 {
 		t.Fatalf("3 tunnels in both groups: %d member objects, want 3 shared", len(before))
 	}
-	if n := set(dev(0, 2), dev(0, 2)); n != 2 {
-		t.Errorf("tunnel 1 leaving both groups: %d round trips, want 2 (a dump and one delete)", n)
+	if n := set(dev(0, 2), dev(0, 2)); n != 3 {
+		t.Errorf("tunnel 1 leaving both groups: %d round trips, want 3 (a dump, one steer, one delete)", n)
 	}
 	after := members()
 	if _, ok := after[ns.links[1]]; ok || after[ns.links[0]] != before[ns.links[0]] || after[ns.links[2]] != before[ns.links[2]] {
@@ -524,7 +525,8 @@ func assertSurvivorsStay(t *testing.T, before, after map[int]int, gone int) int 
 }
 
 // TestSetResilientMany: a tunnel leaving the IPv4 and the IPv6 default's
-// groups costs two round trips (one nexthop dump, one batch of deletes),
+// groups costs three round trips (one nexthop dump, one batch of steers,
+// one of deletes),
 // where SetResilient route by route takes four; a route whose change is
 // more than members leaving (here a member coming back) is set as
 // SetResilient sets it, in the same call.
@@ -542,16 +544,17 @@ func TestSetResilientMany(t *testing.T) {
 			{Table: testTable, Protocol: testProto, Prefix: v6, Nexthops: ns.weighted(true, idx, w)},
 		}
 	}
-	set := func(want []Multipath) int64 {
+	set := func(want []Multipath) (int64, time.Time) {
 		t.Helper()
 		return ns.setMany(t, want, res)
 	}
 	set(mps(0, 1, 2))
-	if n := set(mps(0, 2)); n != 2 {
-		t.Errorf("uplink 1 leaving both groups: %d round trips, want 2 (a dump and one batch)", n)
+	start := time.Now()
+	if n, away := set(mps(0, 2)); n != 3 || away.Before(start) {
+		t.Errorf("uplink 1 leaving both groups: %d round trips, away at %v: want 3 (a dump, one batch of steers, one of deletes) and the steer's time", n, away.Sub(start))
 	}
-	if n := set(mps(0, 1, 2)); n <= 2 {
-		t.Errorf("uplink 1 back in both groups: %d round trips; a member joining cannot take the deletes' path", n)
+	if n, away := set(mps(0, 1, 2)); n <= 3 || !away.IsZero() {
+		t.Errorf("uplink 1 back in both groups: %d round trips, away %v; a member joining cannot take the deletes' path", n, away)
 	}
 	// Route by route, as before: four.
 	before := ns.h.Sends()
@@ -565,11 +568,12 @@ func TestSetResilientMany(t *testing.T) {
 
 // setMany sets want with SetResilientMany (res[i] is want[i]'s group),
 // checks that each route reads back on its group with its next hops, and
-// returns the round trips the call took.
-func (ns *testNS) setMany(t *testing.T, want []Multipath, res []Resilient) int64 {
+// returns the round trips the call took and when its routes stopped using
+// the members that left (zero if that was not before its last write).
+func (ns *testNS) setMany(t *testing.T, want []Multipath, res []Resilient) (int64, time.Time) {
 	t.Helper()
 	before := ns.h.Sends()
-	errs := ns.h.SetResilientMany(want, testIDs, res)
+	errs, away := ns.h.SetResilientMany(want, testIDs, res)
 	sends := ns.h.Sends() - before
 	for i, err := range errs {
 		if err != nil {
@@ -582,5 +586,5 @@ func (ns *testNS) setMany(t *testing.T, want []Multipath, res []Resilient) int64
 			t.Errorf("%s read back (-want +got):\n%s", mp.Prefix, diff)
 		}
 	}
-	return sends
+	return sends, away
 }

@@ -80,13 +80,21 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 // one as SetResilient sets them. It returns each route's error, nil where
 // it landed. A tunnel going down takes a member out of the IPv4 and of the
 // IPv6 default's group: two round trips instead of four.
-func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient) []error {
-	errs := make([]error, len(mps))
-	rest := h.shrinkMany(mps, ids, res, errs)
+//
+// away is when no route of the call forwarded through a member leaving any
+// more, if that came before the call's last write: the leaving members were
+// steered to survivors (see steerTargets) before they were deleted, and no
+// route was left to set one by one. It is zero otherwise.
+func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient) (errs []error, away time.Time) {
+	errs = make([]error, len(mps))
+	rest, away := h.shrinkMany(mps, ids, res, errs)
 	for _, i := range rest {
 		errs[i] = h.SetResilient(mps[i], ids, res[i])
 	}
-	return errs
+	if len(rest) > 0 || errors.Join(errs...) != nil {
+		away = time.Time{}
+	}
+	return errs, away
 }
 
 // shrinkMany deletes, in one batch, the members leaving the groups of the
@@ -95,8 +103,10 @@ func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient)
 // groups (a device-only one, see memberFamily) is deleted only when every
 // group holding it is among those shrinking and drops it: deleting the
 // object takes it out of all of them at once, one grace period of the
-// kernel's for both defaults instead of one each.
-func (h *Handle) shrinkMany(mps []Multipath, ids IDRange, res []Resilient, errs []error) (rest []int) {
+// kernel's for both defaults instead of one each. Before the delete, the
+// leaving members are steered to survivors; away is when that landed, zero
+// when not every one could be.
+func (h *Handle) shrinkMany(mps []Multipath, ids IDRange, res []Resilient, errs []error) (rest []int, away time.Time) {
 	h.op.Lock()
 	defer h.op.Unlock()
 	all, err := h.allNexthops()
@@ -104,7 +114,7 @@ func (h *Handle) shrinkMany(mps []Multipath, ids IDRange, res []Resilient, errs 
 		for i := range mps {
 			errs[i] = err
 		}
-		return nil
+		return nil, time.Time{}
 	}
 	leaving := map[int][]uint32{}
 	for i, mp := range mps {
@@ -121,12 +131,18 @@ func (h *Handle) shrinkMany(mps []Multipath, ids IDRange, res []Resilient, errs 
 	gone, shrunk, more := sharedLeaving(leaving, all)
 	rest = append(rest, more...)
 	slices.Sort(rest)
+	targets := steerTargets(gone, leaving, shrunk, res, all)
+	// A steer refused changes nothing the delete below does not finish:
+	// it only costs the grace period it would have saved.
+	if err := h.steer(targets, all); err == nil && len(targets) == len(gone) && len(gone) > 0 {
+		away = time.Now()
+	}
 	if err := h.deleteNexthops(gone); err != nil {
 		for _, i := range shrunk {
 			errs[i] = err
 		}
 	}
-	return rest
+	return rest, away
 }
 
 // sharedLeaving splits the routes whose groups only lose members

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/uplinkd/uplinkd/internal/fib"
 )
@@ -27,6 +28,9 @@ type Fake struct {
 	Err error
 	// Calls counts calls that changed something, to assert idempotence.
 	Calls int
+	// Away is what SetResilientMany answers for when its routes stopped
+	// forwarding through members that left (zero: only at its last write).
+	Away time.Time
 }
 
 var (
@@ -145,13 +149,15 @@ func (f *Fake) SetResilient(mp fib.Multipath, _ fib.IDRange, res fib.Resilient) 
 	return f.setMulti(mp, res.GroupID)
 }
 
-// SetResilientMany is SetResilient for each route.
-func (f *Fake) SetResilientMany(mps []fib.Multipath, ids fib.IDRange, res []fib.Resilient) []error {
+// SetResilientMany is SetResilient for each route, and f.Away.
+func (f *Fake) SetResilientMany(mps []fib.Multipath, ids fib.IDRange, res []fib.Resilient) ([]error, time.Time) {
 	errs := make([]error, len(mps))
 	for i := range mps {
 		errs[i] = f.SetResilient(mps[i], ids, res[i])
 	}
-	return errs
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return errs, f.Away
 }
 
 // SetMultipath records mp as a plain multipath route.
