@@ -419,8 +419,8 @@ func (c *Controller) reconcileLiveness(woke time.Time) {
 	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
 	c.writesAt, c.groupsTook, c.awayAt = time.Now(), 0, time.Time{}
-	c.lastErr = errors.Join(c.programChanged(want),
-		c.programReturns(returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now)), false))
+	returns := returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now))
+	c.lastErr = c.programChanged(want, func() error { return c.programReturns(returns, false) })
 	c.afterWrites(want, used)
 }
 

@@ -61,8 +61,11 @@ func (c *Controller) program(want map[netip.Prefix][]fib.WeightedNexthop) error 
 }
 
 // programChanged writes the prefixes whose next hops in want differ from
-// what was last installed, trusting that record: no read-back.
-func (c *Controller) programChanged(want map[netip.Prefix][]fib.WeightedNexthop) error {
+// what was last installed, trusting that record: no read-back. then, if
+// not nil, is the failover's other writes (the return tables): run once,
+// after the steers and before the deletes of a resilient failover (see
+// recordMany), else after the routes.
+func (c *Controller) programChanged(want map[netip.Prefix][]fib.WeightedNexthop, then func() error) error {
 	installed := maps.Clone(c.installed)
 	var changed []netip.Prefix
 	for _, p := range sortedPrefixes(want) {
@@ -70,14 +73,22 @@ func (c *Controller) programChanged(want map[netip.Prefix][]fib.WeightedNexthop)
 			changed = append(changed, p)
 		}
 	}
-	errs := c.recordMany(installed, changed, want)
+	var thenErr error
+	ran, between := true, func() {}
+	if then != nil {
+		ran, between = false, func() { ran, thenErr = true, then() }
+	}
+	errs := c.recordMany(installed, changed, want, between)
 	for p := range c.installed {
 		if _, ok := want[p]; !ok {
 			errs = append(errs, c.record(installed, p, nil))
 		}
 	}
 	c.installed = installed
-	return errors.Join(errs...)
+	if !ran {
+		between()
+	}
+	return errors.Join(append(errs, thenErr)...)
 }
 
 // recordMany is record for each of ps (with next hops, from want). In
@@ -85,9 +96,11 @@ func (c *Controller) programChanged(want map[netip.Prefix][]fib.WeightedNexthop)
 // member out of the IPv4 and the IPv6 default's groups with one nexthop
 // dump, one batch steering it to a survivor and one of deletes
 // (SetResilientMany), where a call each made four round trips, each a
-// chance to wait for the CPU. The steer's time is the failover's (awayAt)
-// unless a write follows it (record, setReturns).
-func (c *Controller) recordMany(installed map[netip.Prefix][]fib.WeightedNexthop, ps []netip.Prefix, want map[netip.Prefix][]fib.WeightedNexthop) []error {
+// chance to wait for the CPU. between runs after the steers, before the
+// deletes, which wait for the kernel's grace period; when it returned is
+// the failover's FIB time (awayAt) unless a write follows the call
+// (record, setReturns clear it).
+func (c *Controller) recordMany(installed map[netip.Prefix][]fib.WeightedNexthop, ps []netip.Prefix, want map[netip.Prefix][]fib.WeightedNexthop, between func()) []error {
 	if !c.resilient || len(ps) == 0 {
 		var errs []error
 		for _, p := range ps {
@@ -102,7 +115,7 @@ func (c *Controller) recordMany(installed map[netip.Prefix][]fib.WeightedNexthop
 		mps[i], res[i] = c.multipath(p, want[p]), c.resilientOf(p)
 	}
 	start := time.Now()
-	errs, away := c.fib.SetResilientMany(mps, NexthopIDs, res)
+	errs, away := c.fib.SetResilientMany(mps, NexthopIDs, res, between)
 	c.groupsTook, c.awayAt = time.Since(start), away
 	for i, p := range ps {
 		if errs[i] != nil {

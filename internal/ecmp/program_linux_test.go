@@ -130,7 +130,7 @@ func TestRoutesLoggedAfterEveryWrite(t *testing.T) {
 		netip.MustParsePrefix("198.51.100.0/24"): {nh("198.18.100.1", t1.Attrs().Index, 1)},
 		netip.MustParsePrefix("203.0.113.0/24"):  {nh("198.18.100.1", t1.Attrs().Index, 1)},
 	}
-	if err := c.programChanged(want); err != nil {
+	if err := c.programChanged(want, nil); err != nil {
 		t.Fatal(err)
 	}
 	c.logWritten()
@@ -174,7 +174,7 @@ func TestFailoverLeavesBothGroupsInOneCall(t *testing.T) {
 		return
 	}
 	h, c, both := twoTunnels(t)
-	if err := c.programChanged(both); err != nil {
+	if err := c.programChanged(both, nil); err != nil {
 		t.Fatal(err)
 	}
 	onlyT2 := leaveT1(t, h, c, both)
@@ -275,7 +275,7 @@ func leaveT1(t *testing.T, h *fib.Handle, c *Controller, both map[netip.Prefix][
 		onlyT2[p] = nhs[1:]
 	}
 	before, start := h.Sends(), time.Now()
-	if err := c.programChanged(onlyT2); err != nil {
+	if err := c.programChanged(onlyT2, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := h.Sends() - before; n != 3 {
@@ -292,34 +292,65 @@ func leaveT1(t *testing.T, h *fib.Handle, c *Controller, both map[netip.Prefix][
 	return onlyT2
 }
 
-// TestFailoverTimedAtTheSteer: a failover whose leaving member was steered
-// to a survivor is out of the FIB at the steer (the member's delete, one
-// kernel grace period, comes after it); a write after the steer (here a
-// return table's route) makes the FIB time that of the last write.
+// TestFailoverTimedAtTheSteer: a failover's other writes (a return
+// table's route) land after the dead tunnel's member was steered to the
+// survivor and before it is deleted (the delete waits for a kernel grace
+// period), and the failover is out of the FIB once they did; a write after
+// the call makes the FIB time the last write's.
 func TestFailoverTimedAtTheSteer(t *testing.T) {
 	if !nstest.Enter(t) {
 		return
 	}
 	h, c, both := twoTunnels(t)
-	if err := c.programChanged(both); err != nil {
+	if err := c.programChanged(both, nil); err != nil {
 		t.Fatal(err)
 	}
+	v4 := netip.MustParsePrefix("0.0.0.0/0")
+	t1, t2 := both[v4][0].LinkIndex, both[v4][1].LinkIndex
+	onlyT2 := map[netip.Prefix][]fib.WeightedNexthop{}
+	for p, nhs := range both {
+		onlyT2[p] = nhs[1:]
+	}
+	onDevice := func() map[int]int {
+		all, err := h.Nexthops(config.RouteProtocol, NexthopIDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[int]int{}
+		for _, o := range all {
+			if o.Group == nil {
+				n[o.LinkIndex]++
+			}
+		}
+		return n
+	}
 	detected := time.Now()
+	var seen map[int]int
+	var returned time.Time
+	then := func() error {
+		seen = onDevice()
+		err := c.setReturns(201, map[netip.Prefix][]fib.WeightedNexthop{}, map[netip.Prefix][]fib.WeightedNexthop{v4: onlyT2[v4]})
+		returned = time.Now()
+		return err
+	}
+	if err := c.programChanged(onlyT2, then); err != nil {
+		t.Fatal(err)
+	}
+	if got := onDevice(); seen[t1] != 0 || got[t1] != 0 || seen[t2] != 2*got[t2] {
+		t.Errorf("member objects per device when the return table was written: %v, after: %v; want t1's steered to t2 (%d), then deleted", seen, got, t2)
+	}
 	c.downAt = map[string]time.Time{"a": detected}
-	onlyT2 := leaveT1(t, h, c, both)
-	done := time.Now()
-	c.noteFailover(onlyT2, done)
-	if f := c.lastFail; !f.FIBDone.Equal(c.awayAt) || f.Took != c.awayAt.Sub(detected) {
-		t.Errorf("failover %+v: want it out of the FIB at the steer, %v after detection", f, c.awayAt.Sub(detected))
+	c.noteFailover(onlyT2, time.Now())
+	if f := c.lastFail; c.awayAt.Before(returned) || !f.FIBDone.Equal(c.awayAt) || f.Took != c.awayAt.Sub(detected) {
+		t.Errorf("failover %+v, steer and return table done at %v: want it out of the FIB then", f, c.awayAt.Sub(detected))
 	}
 
 	c.awayAt = time.Now()
-	v4 := netip.MustParsePrefix("0.0.0.0/0")
-	if err := c.setReturns(201, map[netip.Prefix][]fib.WeightedNexthop{}, map[netip.Prefix][]fib.WeightedNexthop{v4: onlyT2[v4]}); err != nil {
+	if err := c.setReturns(201, map[netip.Prefix][]fib.WeightedNexthop{v4: onlyT2[v4]}, map[netip.Prefix][]fib.WeightedNexthop{v4: both[v4]}); err != nil {
 		t.Fatal(err)
 	}
 	c.downAt = map[string]time.Time{"a": detected}
-	done = time.Now()
+	done := time.Now()
 	c.noteFailover(onlyT2, done)
 	if !c.lastFail.FIBDone.Equal(done) {
 		t.Errorf("a return route written after the steer: FIB done %v, want at the last write (%v)", c.lastFail.FIBDone.Sub(detected), done.Sub(detected))

@@ -49,7 +49,10 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 func (h *Handle) Sends() int64 { return 0 }
 
 // SetResilientMany returns ErrUnsupported for each route off Linux.
-func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient) ([]error, time.Time) {
+func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient, between func()) ([]error, time.Time) {
+	if between != nil {
+		between()
+	}
 	errs := make([]error, len(mps))
 	for i := range errs {
 		errs[i] = ErrUnsupported

@@ -573,7 +573,7 @@ func TestSetResilientMany(t *testing.T) {
 func (ns *testNS) setMany(t *testing.T, want []Multipath, res []Resilient) (int64, time.Time) {
 	t.Helper()
 	before := ns.h.Sends()
-	errs, away := ns.h.SetResilientMany(want, testIDs, res)
+	errs, away := ns.h.SetResilientMany(want, testIDs, res, nil)
 	sends := ns.h.Sends() - before
 	for i, err := range errs {
 		if err != nil {

@@ -76,37 +76,60 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 // SetResilientMany is SetResilient for several routes (res[i] is mps[i]'s
 // group) in the fewest round trips for a failover: one nexthop dump, then
 // the leaving members of every route whose change is only members leaving
-// (see SetResilient) deleted in one batch. The other routes are set one by
-// one as SetResilient sets them. It returns each route's error, nil where
-// it landed. A tunnel going down takes a member out of the IPv4 and of the
-// IPv6 default's group: two round trips instead of four.
+// (see SetResilient) steered to survivors in one batch (see steerTargets)
+// and deleted in another. The other routes are set one by one as
+// SetResilient sets them. It returns each route's error, nil where it
+// landed. A tunnel going down takes a member out of the IPv4 and of the
+// IPv6 default's group: three round trips, where route by route took four
+// and waited for two of the kernel's grace periods.
 //
-// away is when no route of the call forwarded through a member leaving any
-// more, if that came before the call's last write: the leaving members were
-// steered to survivors (see steerTargets) before they were deleted, and no
-// route was left to set one by one. It is zero otherwise.
-func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient) (errs []error, away time.Time) {
+// between, if not nil, is called once, after the steers and before the
+// deletes (each waits for a grace period): the caller's other writes of
+// the same failover land without waiting for them. away is when between
+// returned, if every member leaving had been steered and no route was
+// left to set one by one: from then on no route of the call (nor what
+// between wrote) forwarded through a member that left. It is zero
+// otherwise.
+func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient, between func()) (errs []error, away time.Time) {
 	errs = make([]error, len(mps))
-	rest, away := h.shrinkMany(mps, ids, res, errs)
-	for _, i := range rest {
+	sh := h.steerMany(mps, ids, res, errs)
+	if between != nil {
+		between()
+	}
+	if sh.steered {
+		away = time.Now()
+	}
+	if err := h.deleteLeaving(sh.gone); err != nil {
+		for _, i := range sh.shrunk {
+			errs[i] = err
+		}
+	}
+	for _, i := range sh.rest {
 		errs[i] = h.SetResilient(mps[i], ids, res[i])
 	}
-	if len(rest) > 0 || errors.Join(errs...) != nil {
+	if len(sh.rest) > 0 || errors.Join(errs...) != nil {
 		away = time.Time{}
 	}
 	return errs, away
 }
 
-// shrinkMany deletes, in one batch, the members leaving the groups of the
-// routes whose change is only that, setting their errs; it returns the
-// indexes of the routes left to set one by one. A member shared by several
-// groups (a device-only one, see memberFamily) is deleted only when every
-// group holding it is among those shrinking and drops it: deleting the
-// object takes it out of all of them at once, one grace period of the
-// kernel's for both defaults instead of one each. Before the delete, the
-// leaving members are steered to survivors; away is when that landed, zero
-// when not every one could be.
-func (h *Handle) shrinkMany(mps []Multipath, ids IDRange, res []Resilient, errs []error) (rest []int, away time.Time) {
+// shrink is what steerMany found and did: the members to delete (gone),
+// the routes whose groups lose them (shrunk), the routes to set one by
+// one (rest), and whether every member in gone was steered.
+type shrink struct {
+	gone         []uint32
+	shrunk, rest []int
+	steered      bool
+}
+
+// steerMany finds the members leaving the groups of the routes whose
+// change is only that, setting errs of the routes it refuses, and steers
+// them to survivors. A member shared by several groups (a device-only
+// one, see memberFamily) leaves by a delete only when every group holding
+// it is among those shrinking and drops it: deleting the object takes it
+// out of all of them at once, one grace period of the kernel's for both
+// defaults instead of one each.
+func (h *Handle) steerMany(mps []Multipath, ids IDRange, res []Resilient, errs []error) shrink {
 	h.op.Lock()
 	defer h.op.Unlock()
 	all, err := h.allNexthops()
@@ -114,8 +137,9 @@ func (h *Handle) shrinkMany(mps []Multipath, ids IDRange, res []Resilient, errs 
 		for i := range mps {
 			errs[i] = err
 		}
-		return nil, time.Time{}
+		return shrink{}
 	}
+	var sh shrink
 	leaving := map[int][]uint32{}
 	for i, mp := range mps {
 		if errs[i] = validateResilient(mp, ids, res[i]); errs[i] != nil {
@@ -123,26 +147,29 @@ func (h *Handle) shrinkMany(mps []Multipath, ids IDRange, res []Resilient, errs 
 		}
 		g, ok := leavingOnly(mp, ids, res[i], all)
 		if !ok {
-			rest = append(rest, i)
+			sh.rest = append(sh.rest, i)
 			continue
 		}
 		leaving[i] = g
 	}
-	gone, shrunk, more := sharedLeaving(leaving, all)
-	rest = append(rest, more...)
-	slices.Sort(rest)
-	targets := steerTargets(gone, leaving, shrunk, res, all)
-	// A steer refused changes nothing the delete below does not finish:
-	// it only costs the grace period it would have saved.
-	if err := h.steer(targets, all); err == nil && len(targets) == len(gone) && len(gone) > 0 {
-		away = time.Now()
-	}
-	if err := h.deleteNexthops(gone); err != nil {
-		for _, i := range shrunk {
-			errs[i] = err
-		}
-	}
-	return rest, away
+	var more []int
+	sh.gone, sh.shrunk, more = sharedLeaving(leaving, all)
+	sh.rest = append(sh.rest, more...)
+	slices.Sort(sh.rest)
+	targets := steerTargets(sh.gone, leaving, sh.shrunk, res, all)
+	// A steer refused changes nothing the delete does not finish: it
+	// only costs the grace period it would have saved.
+	err = h.steer(targets, all)
+	sh.steered = err == nil && len(sh.gone) > 0 && len(targets) == len(sh.gone)
+	return sh
+}
+
+// deleteLeaving deletes the members steerMany found leaving; one gone
+// meanwhile counts as deleted.
+func (h *Handle) deleteLeaving(gone []uint32) error {
+	h.op.Lock()
+	defer h.op.Unlock()
+	return h.deleteNexthops(gone)
 }
 
 // sharedLeaving splits the routes whose groups only lose members

@@ -149,8 +149,12 @@ func (f *Fake) SetResilient(mp fib.Multipath, _ fib.IDRange, res fib.Resilient) 
 	return f.setMulti(mp, res.GroupID)
 }
 
-// SetResilientMany is SetResilient for each route, and f.Away.
-func (f *Fake) SetResilientMany(mps []fib.Multipath, ids fib.IDRange, res []fib.Resilient) ([]error, time.Time) {
+// SetResilientMany is SetResilient for each route, between called first,
+// and f.Away.
+func (f *Fake) SetResilientMany(mps []fib.Multipath, ids fib.IDRange, res []fib.Resilient, between func()) ([]error, time.Time) {
+	if between != nil {
+		between()
+	}
 	errs := make([]error, len(mps))
 	for i := range mps {
 		errs[i] = f.SetResilient(mps[i], ids, res[i])
