@@ -89,7 +89,9 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 // returned, if every member leaving had been steered and no route was
 // left to set one by one: from then on no route of the call (nor what
 // between wrote) forwarded through a member that left. It is zero
-// otherwise.
+// otherwise. Until the deletes, a steered member duplicates its target's
+// path: the caller keeps other writers off these groups for the call (the
+// ecmp controller holds its lock), or one could take it for the target.
 func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient, between func()) (errs []error, away time.Time) {
 	errs = make([]error, len(mps))
 	sh := h.steerMany(mps, ids, res, errs)
