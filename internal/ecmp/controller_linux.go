@@ -59,6 +59,9 @@ type Controller struct {
 	writesAt   time.Time            // when it began its kernel writes: what came before is computing, logged
 	groupsTook time.Duration        // of those, the last batch of resilient group writes (recordMany), logged
 	awayAt     time.Time            // when that batch's routes stopped using the members that left, if no write came after: the failover's FIB time
+	betweenAt  time.Time            // when that batch had steered them (the nexthop dump and the steer done), logged
+	steer      bool                 // failovers steer leaving members first (fib.Shrink): the IPv4 FIB is small enough
+	countedAt  time.Time            // when the full reconcile last counted the IPv4 routes for steer; its goroutine's own
 	lastErr    error
 	lastFail   Failover
 	changes    int
@@ -335,8 +338,12 @@ func (c *Controller) reconcile(ctx context.Context, woke time.Time) (time.Time, 
 	now := time.Now()
 	sessions := wgSessions(plan.Links, c.handshake, now)
 	lrHops, lrErr := lastResortHops(plan.LastResort)
+	routesV4, counted, countErr := c.countIPv4(now)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if counted {
+		c.setSteer(routesV4, countErr)
+	}
 	c.wokeAt, c.lockedAt = woke, time.Now()
 	if err != nil {
 		c.lastErr = err
@@ -352,7 +359,7 @@ func (c *Controller) reconcile(ctx context.Context, woke time.Time) (time.Time, 
 	want := NextHops(routes, c.members, c.aliveAt(now))
 	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
-	c.writesAt, c.groupsTook, c.awayAt = time.Now(), 0, time.Time{}
+	c.writesAt, c.groupsTook, c.awayAt, c.betweenAt = time.Now(), 0, time.Time{}, time.Time{}
 	c.lastErr = errors.Join(c.program(want),
 		c.programReturns(returnRoutes(c.plan, routes, c.members, c.aliveAt(now)), true))
 	c.afterWrites(want, used)
@@ -418,7 +425,7 @@ func (c *Controller) reconcileLiveness(woke time.Time) {
 	want := NextHops(c.routes, c.members, c.aliveAt(now))
 	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
-	c.writesAt, c.groupsTook, c.awayAt = time.Now(), 0, time.Time{}
+	c.writesAt, c.groupsTook, c.awayAt, c.betweenAt = time.Now(), 0, time.Time{}, time.Time{}
 	returns := returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now))
 	c.lastErr = c.programChanged(want, func() error { return c.programReturns(returns, false) })
 	c.afterWrites(want, used)
@@ -490,11 +497,13 @@ func (c *Controller) noteFailover(want map[netip.Prefix][]fib.WeightedNexthop, d
 		// write, of which groups the resilient groups' (a nexthop dump,
 		// the steer, and the deletes, where the kernel waits its grace
 		// period; the rest is the return tables). With a steer, the FIB
-		// time is the steer's, and the delete is in settled only.
+		// time is the steer's, and the delete is in settled only; steer
+		// is from the writes' start to the steer landed (the nexthop dump
+		// and the steer: the return tables' writes come after it).
 		us := func(d time.Duration) time.Duration { return max(d, 0).Round(time.Microsecond) }
 		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", us(fibDone.Sub(at)),
 			"queued", us(c.lockedAt.Sub(at)), "woken", us(c.wokeAt.Sub(at)), "signalled", us(c.signalled.Sub(at)), "writes", us(fibDone.Sub(c.writesAt)),
-			"steered", !c.awayAt.IsZero(), "settled", us(done.Sub(at)), "groups", us(c.groupsTook))
+			"steered", !c.awayAt.IsZero(), "steer", us(c.betweenAt.Sub(c.writesAt)), "settled", us(done.Sub(at)), "groups", us(c.groupsTook))
 		delete(c.downAt, name)
 	}
 }

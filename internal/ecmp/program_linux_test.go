@@ -195,7 +195,7 @@ func twoTunnels(t *testing.T) (*fib.Handle, *Controller, map[netip.Prefix][]fib.
 	cmds = append(cmds, []string{"ip", "addr", "add", "198.18.100.0/31", "dev", "t1"}, []string{"ip", "addr", "add", "198.18.100.2/31", "dev", "t2"},
 		[]string{"ip", "addr", "add", "2001:db8:100:1::1/64", "dev", "t1", "nodad"}, []string{"ip", "addr", "add", "2001:db8:100:2::1/64", "dev", "t2", "nodad"})
 	h := nsWithLinks(t, cmds)
-	c := &Controller{log: slog.New(slog.DiscardHandler), fib: h, plan: Plan{Table: 254}, resilient: true,
+	c := &Controller{log: slog.New(slog.DiscardHandler), fib: h, plan: Plan{Table: 254}, resilient: true, steer: true,
 		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
 	t1, _ := netlink.LinkByName("t1")
 	t2, _ := netlink.LinkByName("t2")
@@ -354,5 +354,54 @@ func TestFailoverTimedAtTheSteer(t *testing.T) {
 	c.noteFailover(onlyT2, done)
 	if !c.lastFail.FIBDone.Equal(done) {
 		t.Errorf("a return route written after the steer: FIB done %v, want at the last write (%v)", c.lastFail.FIBDone.Sub(detected), done.Sub(detected))
+	}
+}
+
+// TestSteerOnlyWhileTheFIBIsSmall: the full reconcile's count of the IPv4
+// routes (every steerRecount) turns steering off past steerMaxPrefixes,
+// since each steer makes the kernel walk them all; a failover is then a
+// nexthop dump and a delete, its FIB time that of its last write.
+func TestSteerOnlyWhileTheFIBIsSmall(t *testing.T) {
+	if !nstest.Enter(t) {
+		return
+	}
+	h, c, both := twoTunnels(t)
+	c.steer = false
+	n, counted, err := c.countIPv4(time.Now())
+	if !counted || err != nil {
+		t.Fatalf("first count: counted %v, %v", counted, err)
+	}
+	if c.setSteer(n, err); !c.steer {
+		t.Fatalf("%d IPv4 routes: steering off, want on", n)
+	}
+	v4 := netip.MustParsePrefix("0.0.0.0/0")
+	var big []fib.Route
+	for i := range steerMaxPrefixes {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
+		big = append(big, fib.Route{Prefix: p, Nexthop: fib.Nexthop{LinkIndex: both[v4][1].LinkIndex}})
+	}
+	if _, err := h.Sync(300, config.RouteProtocol, big); err != nil {
+		t.Fatal(err)
+	}
+	if _, counted, _ := c.countIPv4(time.Now()); counted {
+		t.Errorf("counted again before %v passed", steerRecount)
+	}
+	n, counted, err = c.countIPv4(time.Now().Add(steerRecount))
+	if c.setSteer(n, err); !counted || c.steer {
+		t.Fatalf("%d IPv4 routes (counted %v, %v): steering on, want off past %d", n, counted, err, steerMaxPrefixes)
+	}
+	if err := c.programChanged(both, nil); err != nil {
+		t.Fatal(err)
+	}
+	onlyT2 := map[netip.Prefix][]fib.WeightedNexthop{}
+	for p, nhs := range both {
+		onlyT2[p] = nhs[1:]
+	}
+	before := h.Sends()
+	if err := c.programChanged(onlyT2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if sends := h.Sends() - before; sends != 2 || !c.awayAt.IsZero() {
+		t.Errorf("t1 leaving unsteered: %d round trips, steered at %v; want 2 (a dump, a delete), not steered", sends, c.awayAt)
 	}
 }

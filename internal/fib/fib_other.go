@@ -49,9 +49,9 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 func (h *Handle) Sends() int64 { return 0 }
 
 // SetResilientMany returns ErrUnsupported for each route off Linux.
-func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient, between func()) ([]error, time.Time) {
-	if between != nil {
-		between()
+func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient, how Shrink) ([]error, time.Time) {
+	if how.Between != nil {
+		how.Between()
 	}
 	errs := make([]error, len(mps))
 	for i := range errs {
@@ -92,3 +92,6 @@ func (h *Handle) ResilientSupported(proto uint8, ids IDRange) (bool, error) {
 func (h *Handle) Sweep(tables []uint32, proto uint8, ids IDRange) (SweepStats, error) {
 	return SweepStats{}, ErrUnsupported
 }
+
+// IPv4Prefixes returns ErrUnsupported off Linux.
+func IPv4Prefixes() (int, error) { return 0, ErrUnsupported }

@@ -19,7 +19,7 @@ type RouteTable interface {
 type ECMP interface {
 	ResilientSupported(proto uint8, ids IDRange) (bool, error)
 	SetResilient(mp Multipath, ids IDRange, res Resilient) error
-	SetResilientMany(mps []Multipath, ids IDRange, res []Resilient, between func()) (errs []error, away time.Time)
+	SetResilientMany(mps []Multipath, ids IDRange, res []Resilient, how Shrink) (errs []error, away time.Time)
 	SetMultipath(mp Multipath) error
 	RemoveGroup(proto uint8, ids IDRange, groupID uint32) error
 	Multipath(table uint32, proto uint8, prefix netip.Prefix) (MultipathState, bool, error)

@@ -408,7 +408,7 @@ func TestSharedMembersLeave(t *testing.T) {
 	set := func(nh4, nh6 []WeightedNexthop) int64 {
 		t.Helper()
 		n, _ := ns.setMany(t, []Multipath{{Table: testTable, Protocol: testProto, Prefix: v4, Nexthops: nh4},
-			{Table: testTable, Protocol: testProto, Prefix: v6, Nexthops: nh6}}, res)
+			{Table: testTable, Protocol: testProto, Prefix: v6, Nexthops: nh6}}, res, Shrink{Steer: true})
 		return n
 	}
 	members := func() map[int]uint32 { // link index → member object
@@ -544,18 +544,23 @@ func TestSetResilientMany(t *testing.T) {
 			{Table: testTable, Protocol: testProto, Prefix: v6, Nexthops: ns.weighted(true, idx, w)},
 		}
 	}
-	set := func(want []Multipath) (int64, time.Time) {
+	steer := Shrink{Steer: true}
+	set := func(want []Multipath, how Shrink) (int64, time.Time) {
 		t.Helper()
-		return ns.setMany(t, want, res)
+		return ns.setMany(t, want, res, how)
 	}
-	set(mps(0, 1, 2))
+	set(mps(0, 1, 2), steer)
 	start := time.Now()
-	if n, away := set(mps(0, 2)); n != 3 || away.Before(start) {
+	if n, away := set(mps(0, 2), steer); n != 3 || away.Before(start) {
 		t.Errorf("uplink 1 leaving both groups: %d round trips, away at %v: want 3 (a dump, one batch of steers, one of deletes) and the steer's time", n, away.Sub(start))
 	}
-	if n, away := set(mps(0, 1, 2)); n <= 3 || !away.IsZero() {
+	if n, away := set(mps(0, 1, 2), steer); n <= 3 || !away.IsZero() {
 		t.Errorf("uplink 1 back in both groups: %d round trips, away %v; a member joining cannot take the deletes' path", n, away)
 	}
+	if n, away := set(mps(0, 2), Shrink{}); n != 2 || !away.IsZero() {
+		t.Errorf("uplink 1 leaving both groups unsteered: %d round trips, away %v: want 2 (a dump, one batch of deletes), none", n, away)
+	}
+	set(mps(0, 1, 2), steer)
 	// Route by route, as before: four.
 	before := ns.h.Sends()
 	for i, mp := range mps(0, 2) {
@@ -566,14 +571,15 @@ func TestSetResilientMany(t *testing.T) {
 	t.Logf("the same leave route by route: %d round trips", ns.h.Sends()-before)
 }
 
-// setMany sets want with SetResilientMany (res[i] is want[i]'s group),
+// setMany sets want with SetResilientMany (res[i] is want[i]'s group, how
+// its Shrink),
 // checks that each route reads back on its group with its next hops, and
 // returns the round trips the call took and when its routes stopped using
 // the members that left (zero if that was not before its last write).
-func (ns *testNS) setMany(t *testing.T, want []Multipath, res []Resilient) (int64, time.Time) {
+func (ns *testNS) setMany(t *testing.T, want []Multipath, res []Resilient, how Shrink) (int64, time.Time) {
 	t.Helper()
 	before := ns.h.Sends()
-	errs, away := ns.h.SetResilientMany(want, testIDs, res, nil)
+	errs, away := ns.h.SetResilientMany(want, testIDs, res, how)
 	sends := ns.h.Sends() - before
 	for i, err := range errs {
 		if err != nil {

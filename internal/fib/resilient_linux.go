@@ -76,27 +76,26 @@ func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 // SetResilientMany is SetResilient for several routes (res[i] is mps[i]'s
 // group) in the fewest round trips for a failover: one nexthop dump, then
 // the leaving members of every route whose change is only members leaving
-// (see SetResilient) steered to survivors in one batch (see steerTargets)
-// and deleted in another. The other routes are set one by one as
-// SetResilient sets them. It returns each route's error, nil where it
-// landed. A tunnel going down takes a member out of the IPv4 and of the
-// IPv6 default's group: three round trips, where route by route took four
-// and waited for two of the kernel's grace periods.
+// (see SetResilient) deleted in one batch, with how.Steer steered to
+// survivors first in another (see steerTargets). The other routes are set
+// one by one as SetResilient sets them. It returns each route's error, nil
+// where it landed. A tunnel going down takes a member out of the IPv4 and
+// of the IPv6 default's group: two round trips (three steered), where
+// route by route took four and waited for two of the kernel's grace
+// periods.
 //
-// between, if not nil, is called once, after the steers and before the
-// deletes (each waits for a grace period): the caller's other writes of
-// the same failover land without waiting for them. away is when between
-// returned, if every member leaving had been steered and no route was
-// left to set one by one: from then on no route of the call (nor what
-// between wrote) forwarded through a member that left. It is zero
-// otherwise. Until the deletes, a steered member duplicates its target's
-// path: the caller keeps other writers off these groups for the call (the
-// ecmp controller holds its lock), or one could take it for the target.
-func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient, between func()) (errs []error, away time.Time) {
+// away is when how.Between returned, if every member leaving had been
+// steered and no route was left to set one by one: from then on no route
+// of the call (nor what Between wrote) forwarded through a member that
+// left. It is zero otherwise. Until the deletes, a steered member
+// duplicates its target's path: the caller keeps other writers off these
+// groups for the call (the ecmp controller holds its lock), or one could
+// take it for the target.
+func (h *Handle) SetResilientMany(mps []Multipath, ids IDRange, res []Resilient, how Shrink) (errs []error, away time.Time) {
 	errs = make([]error, len(mps))
-	sh := h.steerMany(mps, ids, res, errs)
-	if between != nil {
-		between()
+	sh := h.steerMany(mps, ids, res, errs, how.Steer)
+	if how.Between != nil {
+		how.Between()
 	}
 	if sh.steered {
 		away = time.Now()
@@ -125,13 +124,13 @@ type shrink struct {
 }
 
 // steerMany finds the members leaving the groups of the routes whose
-// change is only that, setting errs of the routes it refuses, and steers
-// them to survivors. A member shared by several groups (a device-only
+// change is only that, setting errs of the routes it refuses, and, with
+// steer, steers them to survivors. A member shared by several groups (a device-only
 // one, see memberFamily) leaves by a delete only when every group holding
 // it is among those shrinking and drops it: deleting the object takes it
 // out of all of them at once, one grace period of the kernel's for both
 // defaults instead of one each.
-func (h *Handle) steerMany(mps []Multipath, ids IDRange, res []Resilient, errs []error) shrink {
+func (h *Handle) steerMany(mps []Multipath, ids IDRange, res []Resilient, errs []error, steer bool) shrink {
 	h.op.Lock()
 	defer h.op.Unlock()
 	all, err := h.allNexthops()
@@ -158,6 +157,9 @@ func (h *Handle) steerMany(mps []Multipath, ids IDRange, res []Resilient, errs [
 	sh.gone, sh.shrunk, more = sharedLeaving(leaving, all)
 	sh.rest = append(sh.rest, more...)
 	slices.Sort(sh.rest)
+	if !steer {
+		return sh
+	}
 	targets := steerTargets(sh.gone, leaving, sh.shrunk, res, all)
 	// A steer refused changes nothing the delete does not finish: it
 	// only costs the grace period it would have saved.

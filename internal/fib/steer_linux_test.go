@@ -26,7 +26,7 @@ func TestSteerBeforeDelete(t *testing.T) {
 	set := func(nhs []WeightedNexthop) {
 		t.Helper()
 		ns.setMany(t, []Multipath{{Table: testTable, Protocol: testProto, Prefix: v4, Nexthops: nhs},
-			{Table: testTable, Protocol: testProto, Prefix: v6, Nexthops: nhs}}, res)
+			{Table: testTable, Protocol: testProto, Prefix: v6, Nexthops: nhs}}, res, Shrink{Steer: true})
 	}
 	set(dev(1, 1, 3))
 	leaving := memberOn(t, ns, ns.links[1])

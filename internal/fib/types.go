@@ -233,3 +233,17 @@ type Bucket struct {
 type SweepStats struct {
 	Routes, Nexthops int
 }
+
+// Shrink is how SetResilientMany takes members out of groups.
+type Shrink struct {
+	// Steer points each leaving member at a survivor's path before
+	// deleting it (see steerTargets): no grace period of the kernel's
+	// before the flows leave it, but the kernel walks every IPv4 route of
+	// the namespace for each member steered (~17 ns a route), so worth it
+	// only while the IPv4 FIB is small (see IPv4Prefixes).
+	Steer bool
+	// Between, if not nil, is called once, after the steers and before the
+	// deletes (which wait for a grace period), without the handle's lock:
+	// the caller's other writes of the same failover land without waiting.
+	Between func()
+}

@@ -149,11 +149,11 @@ func (f *Fake) SetResilient(mp fib.Multipath, _ fib.IDRange, res fib.Resilient) 
 	return f.setMulti(mp, res.GroupID)
 }
 
-// SetResilientMany is SetResilient for each route, between called first,
-// and f.Away.
-func (f *Fake) SetResilientMany(mps []fib.Multipath, ids fib.IDRange, res []fib.Resilient, between func()) ([]error, time.Time) {
-	if between != nil {
-		between()
+// SetResilientMany is SetResilient for each route, how.Between called
+// first, and f.Away.
+func (f *Fake) SetResilientMany(mps []fib.Multipath, ids fib.IDRange, res []fib.Resilient, how fib.Shrink) ([]error, time.Time) {
+	if how.Between != nil {
+		how.Between()
 	}
 	errs := make([]error, len(mps))
 	for i := range mps {
