@@ -30,6 +30,19 @@ func (ns *testNS) watch(t *testing.T) *monitor {
 	return &monitor{fd: fd}
 }
 
+// openMonitor opens a Monitor in ns; t.Cleanup closes it.
+func (ns *testNS) openMonitor(t *testing.T) *Monitor {
+	t.Helper()
+	var m *Monitor
+	var err error
+	ns.inside(t, func() { m, err = OpenMonitor() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 // inside runs fn on a thread switched into ns (sockets fn opens stay
 // there).
 func (ns *testNS) inside(t *testing.T, fn func()) {
@@ -67,13 +80,7 @@ func TestMonitorFollowsAGroup(t *testing.T) {
 	if err := ns.h.SetResilient(mp, testIDs, res); err != nil {
 		t.Fatal(err)
 	}
-	var m *Monitor
-	var err error
-	ns.inside(t, func() { m, err = OpenMonitor() })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := ns.openMonitor(t)
 	// The kernel's own changes (an IPv6 address of a new veth becoming
 	// usable adds its local route) are no part of it.
 	mine := func(c Change) (n int) {

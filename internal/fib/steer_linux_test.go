@@ -32,13 +32,7 @@ func TestSteerBeforeDelete(t *testing.T) {
 	leaving := memberOn(t, ns, ns.links[1])
 	before := [2]map[int]int{bucketMap(t, ns, res[0].GroupID), bucketMap(t, ns, res[1].GroupID)}
 
-	var m *Monitor
-	var err error
-	ns.inside(t, func() { m, err = OpenMonitor() })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := ns.openMonitor(t)
 	set(dev(1, 0, 3))
 	var order []string
 	for _, n := range m.Drain().Nexthops {
