@@ -73,7 +73,8 @@ func (c *Controller) setReturns(table uint32, have, want map[netip.Prefix][]fib.
 		}
 		mp := fib.Multipath{Table: table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: nhs}
 		c.awayAt = time.Time{} // a failover's FIB is done after this write
-		if err := c.fib.SetMultipath(mp); err != nil {
+		// have says the route differs: no read first.
+		if err := c.fib.ReplaceMultipath(mp); err != nil {
 			c.writeErrors++
 			errs = append(errs, fmt.Errorf("return table %d %s: %w", table, p, err))
 			continue

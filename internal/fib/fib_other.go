@@ -40,6 +40,9 @@ func (h *Handle) SyncSet(table uint32, proto uint8, desired RouteSet) (SyncStats
 // SetMultipath returns ErrUnsupported off Linux.
 func (h *Handle) SetMultipath(mp Multipath) error { return ErrUnsupported }
 
+// ReplaceMultipath returns ErrUnsupported off Linux.
+func (h *Handle) ReplaceMultipath(mp Multipath) error { return ErrUnsupported }
+
 // SetResilient returns ErrUnsupported off Linux.
 func (h *Handle) SetResilient(mp Multipath, ids IDRange, res Resilient) error {
 	return ErrUnsupported

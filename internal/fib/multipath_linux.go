@@ -32,6 +32,26 @@ func (h *Handle) SetMultipath(mp Multipath) error {
 	if found && cur.GroupID == 0 && sameNexthops(mp.Nexthops, cur.Nexthops) {
 		return nil
 	}
+	return h.replaceMultipath(mp)
+}
+
+// ReplaceMultipath is SetMultipath without its read of the route first,
+// for a caller whose own record says the route differs (a failover's
+// return tables): one round trip instead of two. No nexthops deletes it.
+func (h *Handle) ReplaceMultipath(mp Multipath) error {
+	if err := validateMultipath(mp, false); err != nil {
+		return err
+	}
+	h.op.Lock()
+	defer h.op.Unlock()
+	mp.Prefix = mp.Prefix.Masked()
+	if len(mp.Nexthops) == 0 {
+		return h.DeleteRoutes(mp.Table, mp.Protocol, []Route{{Prefix: mp.Prefix}})
+	}
+	return h.replaceMultipath(mp)
+}
+
+func (h *Handle) replaceMultipath(mp Multipath) error {
 	return h.request(fmt.Sprintf("set multipath route %s table %d", mp.Prefix, mp.Table), func(m *msgBuf, seq uint32) int {
 		return buildMultipathRoute(m, seq, mp)
 	})

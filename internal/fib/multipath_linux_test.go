@@ -594,3 +594,33 @@ func (ns *testNS) setMany(t *testing.T, want []Multipath, res []Resilient, how S
 	}
 	return sends, away
 }
+
+// TestReplaceMultipath: the route written in one round trip, with no read
+// first, replacing what the table held; no nexthops deletes it.
+func TestReplaceMultipath(t *testing.T) {
+	ns := newNS(t, 3)
+	prefix := netip.MustParsePrefix("0.0.0.0/0")
+	mp := Multipath{Table: testTable, Protocol: testProto, Prefix: prefix, Nexthops: ns.weighted(false, []int{0, 1, 2}, []int{1, 1, 1})}
+	if err := ns.h.SetMultipath(mp); err != nil {
+		t.Fatal(err)
+	}
+	mp.Nexthops = mp.Nexthops[1:]
+	before := ns.h.Sends()
+	if err := ns.h.ReplaceMultipath(mp); err != nil {
+		t.Fatal(err)
+	}
+	if n := ns.h.Sends() - before; n != 1 {
+		t.Errorf("ReplaceMultipath: %d round trips, want 1", n)
+	}
+	got, _, _ := ns.h.Multipath(testTable, testProto, prefix)
+	if diff := cmp.Diff(MultipathState{Prefix: prefix, Nexthops: mp.Nexthops}, got, netipEq); diff != "" {
+		t.Errorf("read back (-want +got):\n%s", diff)
+	}
+	mp.Nexthops = nil
+	if err := ns.h.ReplaceMultipath(mp); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := ns.h.Multipath(testTable, testProto, prefix); found {
+		t.Error("no nexthops: the route is still there")
+	}
+}
