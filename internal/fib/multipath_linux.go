@@ -15,30 +15,15 @@ const sizeofRtNexthop = unix.SizeofRtNexthop
 // route already has these nexthops; no nexthops deletes the route.
 // A one-nexthop route reads back like a Sync route: keep multipath routes
 // out of tables that Sync manages.
-func (h *Handle) SetMultipath(mp Multipath) error {
-	if err := validateMultipath(mp, false); err != nil {
-		return err
-	}
-	h.op.Lock()
-	defer h.op.Unlock()
-	mp.Prefix = mp.Prefix.Masked()
-	if len(mp.Nexthops) == 0 {
-		return h.DeleteRoutes(mp.Table, mp.Protocol, []Route{{Prefix: mp.Prefix}})
-	}
-	cur, found, err := h.current(mp)
-	if err != nil {
-		return err
-	}
-	if found && cur.GroupID == 0 && sameNexthops(mp.Nexthops, cur.Nexthops) {
-		return nil
-	}
-	return h.replaceMultipath(mp)
-}
+func (h *Handle) SetMultipath(mp Multipath) error { return h.setMultipath(mp, true) }
 
 // ReplaceMultipath is SetMultipath without its read of the route first,
 // for a caller whose own record says the route differs (a failover's
 // return tables): one round trip instead of two. No nexthops deletes it.
-func (h *Handle) ReplaceMultipath(mp Multipath) error {
+func (h *Handle) ReplaceMultipath(mp Multipath) error { return h.setMultipath(mp, false) }
+
+// setMultipath writes mp; read first skips a write the kernel already has.
+func (h *Handle) setMultipath(mp Multipath, read bool) error {
 	if err := validateMultipath(mp, false); err != nil {
 		return err
 	}
@@ -47,6 +32,15 @@ func (h *Handle) ReplaceMultipath(mp Multipath) error {
 	mp.Prefix = mp.Prefix.Masked()
 	if len(mp.Nexthops) == 0 {
 		return h.DeleteRoutes(mp.Table, mp.Protocol, []Route{{Prefix: mp.Prefix}})
+	}
+	if read {
+		cur, found, err := h.current(mp)
+		if err != nil {
+			return err
+		}
+		if found && cur.GroupID == 0 && sameNexthops(mp.Nexthops, cur.Nexthops) {
+			return nil
+		}
 	}
 	return h.replaceMultipath(mp)
 }
