@@ -29,8 +29,10 @@ const resync = 5 * time.Second
 // Controller keeps the kernel's ECMP routes equal to what BGP learned over
 // the tunnels that are alive.
 type Controller struct {
-	log     *slog.Logger
-	fib     *fib.Handle
+	log *slog.Logger
+	// fib is the kernel's (fib.Handle); tests of the logic give a
+	// fibtest.Fake.
+	fib     fib.ECMP
 	speaker *bgp.Speaker
 	bfd     *bfd.Manager
 	// handshake returns a tunnel's last WireGuard handshake: a tunnel whose
@@ -146,17 +148,24 @@ func (c *Controller) prepare() error {
 	if err := c.dropReturns(c.plan); err != nil {
 		c.log.Warn("stale return tables", "err", err)
 	}
+	return c.adopt(time.Now())
+}
+
+// adopt takes the ECMP routes an earlier run left as installed, keeping
+// their resilient groups (their flows stay put), and starts the restart
+// grace that keeps them until BGP has them again.
+func (c *Controller) adopt(now time.Time) error {
 	have, err := c.fib.Multipaths(c.plan.Table, config.RouteProtocol)
 	if err != nil {
 		return fmt.Errorf("read ecmp routes: %w", err)
 	}
 	for _, st := range have {
 		if st.GroupID != 0 && NexthopIDs.Contains(st.GroupID) {
-			c.groups[st.Prefix] = st.GroupID // keep the group: its flows stay put
+			c.groups[st.Prefix] = st.GroupID
 		}
 		c.installed[st.Prefix] = st.Nexthops
 	}
-	c.grace = newGrace(c.installed, time.Now())
+	c.grace = newGrace(c.installed, now)
 	if len(c.installed) > 0 {
 		c.log.Info("ecmp routes of the run before adopted: kept until BGP has them, at most the restart grace",
 			"routes", len(c.installed), "grace", RestartGrace)

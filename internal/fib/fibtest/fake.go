@@ -5,6 +5,7 @@ package fibtest
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +32,15 @@ type Fake struct {
 	// Away is what SetResilientMany answers for when its routes stopped
 	// forwarding through members that left (zero: only at its last write).
 	Away time.Time
+	// Refuse, if set, is asked before each multipath route is written or
+	// deleted: an error refuses that route alone, as the kernel refuses
+	// one via a link that is gone.
+	Refuse func(mp fib.Multipath) error
+	// Closed is set by Close.
+	Closed bool
+	// Written lists the multipath routes written and deleted (no next
+	// hops), in order: what a test of a reconciler's writes reads.
+	Written []fib.Multipath
 }
 
 var (
@@ -66,9 +76,25 @@ func (f *Fake) DeleteRoutes(table uint32, proto uint8, routes []fib.Route) error
 	}
 	f.Calls++
 	for _, r := range routes {
-		delete(f.routes, key{table, proto, r.Prefix.Masked()})
+		k := key{table, proto, r.Prefix.Masked()}
+		if err := f.refuse(fib.Multipath{Table: table, Protocol: proto, Prefix: k.prefix}); err != nil {
+			return err
+		}
+		delete(f.routes, k)
+		if _, ok := f.multi[k]; ok { // a multipath route goes by prefix too
+			delete(f.multi, k)
+			f.Written = append(f.Written, fib.Multipath{Table: table, Protocol: proto, Prefix: k.prefix})
+		}
 	}
 	return nil
+}
+
+// refuse is f.Refuse's answer for mp. Called with f.mu held.
+func (f *Fake) refuse(mp fib.Multipath) error {
+	if f.Refuse == nil {
+		return nil
+	}
+	return f.Refuse(mp)
 }
 
 // Dump returns the routes of proto in table, in no particular order.
@@ -146,7 +172,7 @@ func (f *Fake) ResilientSupported(uint8, fib.IDRange) (bool, error) { return f.R
 
 // SetResilient records mp as a route via group res.GroupID.
 func (f *Fake) SetResilient(mp fib.Multipath, _ fib.IDRange, res fib.Resilient) error {
-	return f.setMulti(mp, res.GroupID)
+	return f.setMulti(mp, res.GroupID, true)
 }
 
 // SetResilientMany is SetResilient for each route, how.Between called
@@ -164,25 +190,35 @@ func (f *Fake) SetResilientMany(mps []fib.Multipath, ids fib.IDRange, res []fib.
 	return errs, f.Away
 }
 
-// SetMultipath records mp as a plain multipath route.
-func (f *Fake) SetMultipath(mp fib.Multipath) error { return f.setMulti(mp, 0) }
+// SetMultipath records mp as a plain multipath route; one the fake
+// already holds is not written again (the kernel one reads it first).
+func (f *Fake) SetMultipath(mp fib.Multipath) error { return f.setMulti(mp, 0, true) }
 
-func (f *Fake) setMulti(mp fib.Multipath, gid uint32) error {
+// ReplaceMultipath is SetMultipath without the read: it always writes.
+func (f *Fake) ReplaceMultipath(mp fib.Multipath) error { return f.setMulti(mp, 0, false) }
+
+func (f *Fake) setMulti(mp fib.Multipath, gid uint32, read bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.Err != nil {
 		return f.Err
 	}
+	if err := f.refuse(mp); err != nil {
+		return err
+	}
 	k := key{mp.Table, mp.Protocol, mp.Prefix.Masked()}
 	if len(mp.Nexthops) == 0 {
 		delete(f.multi, k)
 		f.Calls++
+		f.Written = append(f.Written, fib.Multipath{Table: mp.Table, Protocol: mp.Protocol, Prefix: k.prefix})
 		return nil
 	}
 	st := fib.MultipathState{Prefix: k.prefix, GroupID: gid, Nexthops: append([]fib.WeightedNexthop(nil), mp.Nexthops...)}
-	if cur, ok := f.multi[k]; ok && sameState(cur, st) {
+	if cur, ok := f.multi[k]; read && ok && sameState(cur, st) {
 		return nil
 	}
+	mp.Prefix, mp.Nexthops = k.prefix, st.Nexthops
+	f.Written = append(f.Written, mp)
 	f.multi[k] = st
 	f.Calls++
 	return nil
@@ -218,4 +254,60 @@ func (f *Fake) Multipath(table uint32, proto uint8, prefix netip.Prefix) (fib.Mu
 	defer f.mu.Unlock()
 	st, ok := f.multi[key{table, proto, prefix.Masked()}]
 	return st, ok, nil
+}
+
+// Multipaths returns the multipath routes of proto in table, by prefix.
+func (f *Fake) Multipaths(table uint32, proto uint8) ([]fib.MultipathState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []fib.MultipathState
+	for k, st := range f.multi {
+		if k.table == table && k.proto == proto {
+			st.Nexthops = slices.Clone(st.Nexthops)
+			out = append(out, st)
+		}
+	}
+	slices.SortFunc(out, func(a, b fib.MultipathState) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return a.Prefix.Bits() - b.Prefix.Bits()
+	})
+	return out, nil
+}
+
+// Sweep deletes every route of proto in tables, as the kernel one does on
+// exit; Nexthops counts the groups in ids those routes used.
+func (f *Fake) Sweep(tables []uint32, proto uint8, ids fib.IDRange) (fib.SweepStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var st fib.SweepStats
+	groups := map[uint32]bool{}
+	for _, t := range tables {
+		for k := range f.routes {
+			if k.table == t && k.proto == proto {
+				delete(f.routes, k)
+				st.Routes++
+			}
+		}
+		for k, m := range f.multi {
+			if k.table == t && k.proto == proto {
+				delete(f.multi, k)
+				st.Routes++
+				if m.GroupID != 0 && ids.Contains(m.GroupID) {
+					groups[m.GroupID] = true
+				}
+			}
+		}
+	}
+	st.Nexthops = len(groups)
+	return st, nil
+}
+
+// Close marks the fake closed.
+func (f *Fake) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Closed = true
+	return nil
 }
