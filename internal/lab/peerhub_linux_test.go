@@ -16,13 +16,17 @@ import (
 
 // The interop labs: the same edge, its config untouched, against a hub of
 // Debian's wireguard-go with BIRD 2 (ulbi-*) or FRR (ulfr-*) instead of
-// uplinkd. Each is built by its test and torn down at its end.
+// uplinkd. Each is built by its test and torn down at its end. The two
+// run side by side, after the other tests (t.Parallel): each is its own
+// lab, and each is mostly waiting (a 15 s hold, budgets sampled every
+// 10 s), 30 s apiece.
 
 // TestBIRDHub: sessions, BFD, ECMP both ways, the LAN's traffic through
 // the hub and a blackholed carrier out of the edge's FIB within 400 ms,
 // against BIRD 2 as issue 14 found it must be configured (GTSM on, error
 // wait lowered).
 func TestBIRDHub(t *testing.T) {
+	t.Parallel()
 	l := needPeerLab(t, HubBIRD, "bi")
 	peerHubSuite(t, l, func() (int, error) {
 		out, err := l.Birdc("show", "bfd", "sessions")
@@ -33,6 +37,7 @@ func TestBIRDHub(t *testing.T) {
 // TestFRRHub is TestBIRDHub against FRR (zebra, bgpd, bfdd; BFD profile
 // 100 ms × 3), the hub of issue 16 whose BFD flapped against ours.
 func TestFRRHub(t *testing.T) {
+	t.Parallel()
 	l := needPeerLab(t, HubFRR, "fr")
 	peerHubSuite(t, l, func() (int, error) {
 		ps, err := frrPeers(l)
