@@ -51,7 +51,7 @@ type Controller struct {
 	plan       Plan
 	live       *Liveness
 	resilient  bool
-	groups     map[netip.Prefix]uint32
+	groups     map[rkey]uint32 // each route's resilient group: the ECMP table's and the return tables' routes
 	installed  map[netip.Prefix][]fib.WeightedNexthop
 	grace      grace                // the restart grace: adopted routes kept until BGP has them
 	downAt     map[string]time.Time // when BFD last reported a link down
@@ -108,7 +108,7 @@ func Start(ctx context.Context, plan Plan, log *slog.Logger, handshake func(stri
 	}
 	c := &Controller{log: log, fib: h, handshake: handshake, plan: plan,
 		trigger: make(chan struct{}, 1), failed: make(chan struct{}, 1), done: make(chan struct{}),
-		live: NewLiveness(plan.HoldDown), groups: map[netip.Prefix]uint32{},
+		live: NewLiveness(plan.HoldDown), groups: map[rkey]uint32{},
 		installed: map[netip.Prefix][]fib.WeightedNexthop{}, downAt: map[string]time.Time{},
 		bfdIndex: map[string]int{}, retInstalled: map[uint32]map[netip.Prefix][]fib.WeightedNexthop{}}
 	if err := c.prepare(); err != nil {
@@ -145,25 +145,32 @@ func (c *Controller) prepare() error {
 		c.resilient = ok
 	}
 	c.log.Info("ecmp routes", "mode", c.Mode(), "table", c.plan.Table)
+	if err := c.adopt(time.Now()); err != nil {
+		return err
+	}
 	if err := c.dropReturns(c.plan); err != nil {
 		c.log.Warn("stale return tables", "err", err)
 	}
-	return c.adopt(time.Now())
+	return nil
 }
 
 // adopt takes the ECMP routes an earlier run left as installed, keeping
 // their resilient groups (their flows stay put), and starts the restart
-// grace that keeps them until BGP has them again.
+// grace that keeps them until BGP has them again. The return tables'
+// groups are taken too, before any group is allocated.
 func (c *Controller) adopt(now time.Time) error {
 	have, err := c.fib.Multipaths(c.plan.Table, config.RouteProtocol)
 	if err != nil {
 		return fmt.Errorf("read ecmp routes: %w", err)
 	}
 	for _, st := range have {
-		if st.GroupID != 0 && NexthopIDs.Contains(st.GroupID) {
-			c.groups[st.Prefix] = st.GroupID
-		}
+		c.adoptGroup(rkey{c.plan.Table, st.Prefix}, st.GroupID)
 		c.installed[st.Prefix] = st.Nexthops
+	}
+	for _, t := range c.plan.returnTables() {
+		if _, err := c.readReturns(t, nil); err != nil {
+			return err
+		}
 	}
 	c.grace = newGrace(c.installed, now)
 	if len(c.installed) > 0 {
@@ -435,8 +442,7 @@ func (c *Controller) reconcileLiveness(woke time.Time) {
 	c.keepAdopted(want, now)
 	used := withLastResort(want, c.plan.Speaker.Accept, c.lrHops)
 	c.writesAt, c.groupsTook, c.awayAt, c.betweenAt = time.Now(), 0, time.Time{}, time.Time{}
-	returns := returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now))
-	c.lastErr = c.programChanged(want, func() error { return c.programReturns(returns, false) })
+	c.lastErr = c.programChanged(want, returnRoutes(c.plan, c.routes, c.members, c.aliveAt(now)))
 	c.afterWrites(want, used)
 }
 

@@ -47,7 +47,7 @@ func threeCarriers(t *testing.T, resilient bool) (*fibtest.Fake, *Controller) {
 		plan:   Plan{Table: 254, BFD: true, Links: links, Returns: []config.ReturnPath{{Hub: "hub", Table: int(retTable)}}},
 		failed: make(chan struct{}, 1),
 		live:   NewLiveness(time.Second),
-		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{},
+		groups: map[rkey]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{},
 		downAt: map[string]time.Time{}, retInstalled: map[uint32]map[netip.Prefix][]fib.WeightedNexthop{},
 		members: map[string]Member{},
 	}
@@ -282,7 +282,7 @@ func TestAdoptKeepsGroupsOfTheRunBefore(t *testing.T) {
 	want := NextHops(c.routes, c.members, c.aliveAt(time.Now()))
 	ours, foreign := NexthopIDs.First+7, NexthopIDs.Last+1
 	for p, id := range map[netip.Prefix]uint32{def4: ours, onlyDC: foreign} {
-		if err := f.SetResilient(c.multipath(p, want[p]), NexthopIDs, fib.Resilient{GroupID: id}); err != nil {
+		if err := f.SetResilient(c.multipath(254, p, want[p]), NexthopIDs, fib.Resilient{GroupID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -290,10 +290,10 @@ func TestAdoptKeepsGroupsOfTheRunBefore(t *testing.T) {
 	if err := c.adopt(now); err != nil {
 		t.Fatal(err)
 	}
-	if c.groups[def4] != ours {
-		t.Errorf("IPv4 default's group %d, want the run before's %d kept", c.groups[def4], ours)
+	if c.groups[rkey{254, def4}] != ours {
+		t.Errorf("IPv4 default's group %d, want the run before's %d kept", c.groups[rkey{254, def4}], ours)
 	}
-	if id, ok := c.groups[onlyDC]; ok {
+	if id, ok := c.groups[rkey{254, onlyDC}]; ok {
 		t.Errorf("%s adopted group %d, outside uplinkd's IDs", onlyDC, id)
 	}
 	if len(c.installed) != 2 || c.grace.next().IsZero() || !c.grace.next().Equal(now.Add(RestartGrace)) {

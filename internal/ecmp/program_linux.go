@@ -45,7 +45,7 @@ func (c *Controller) program(want map[netip.Prefix][]fib.WeightedNexthop) error 
 	}
 	var errs []error
 	for _, p := range sortedPrefixes(want) {
-		if st, ok := actual[p]; ok && c.matches(st, want[p]) {
+		if st, ok := actual[p]; ok && c.matches(c.plan.Table, st, want[p]) {
 			installed[p] = want[p] // with BGP's next hops, which kernelForm may drop
 			continue
 		}
@@ -61,37 +61,50 @@ func (c *Controller) program(want map[netip.Prefix][]fib.WeightedNexthop) error 
 }
 
 // programChanged writes the prefixes whose next hops in want differ from
-// what was last installed, trusting that record: no read-back. then, if
-// not nil, is the failover's other writes (the return tables): run once,
-// after the steers and before the deletes of a resilient failover (see
-// recordMany), else after the routes.
-func (c *Controller) programChanged(want map[netip.Prefix][]fib.WeightedNexthop, then func() error) error {
+// what was last installed, and the return tables' routes that differ from
+// theirs (returns; nil leaves them alone), trusting those records: no
+// read-back. In resilient mode the return tables' groups share the ECMP
+// table's member objects, so their changes go in the same call
+// (recordMany): a tunnel leaving is one steer for every table, then one
+// delete. In multipath mode they are written after the routes.
+func (c *Controller) programChanged(want map[netip.Prefix][]fib.WeightedNexthop, returns map[uint32]map[netip.Prefix][]fib.WeightedNexthop) error {
 	installed := maps.Clone(c.installed)
-	var changed []netip.Prefix
+	var changed []change
 	for _, p := range sortedPrefixes(want) {
 		if have, ok := c.installed[p]; !ok || !sameNexthops(have, want[p]) {
-			changed = append(changed, p)
+			changed = append(changed, change{table: c.plan.Table, prefix: p, nhs: want[p], record: installed, main: true})
 		}
 	}
-	var thenErr error
-	ran, between := true, func() { c.betweenAt = time.Now() }
-	if then != nil {
-		ran, between = false, func() {
-			c.betweenAt = time.Now()
-			ran, thenErr = true, then()
-		}
+	var later map[uint32]map[netip.Prefix][]fib.WeightedNexthop
+	if c.resilient {
+		var shrinking []change
+		shrinking, later = c.returnChanges(returns)
+		changed = append(changed, shrinking...)
+	} else {
+		later = returns
 	}
-	errs := c.recordMany(installed, changed, want, between)
+	errs := c.recordMany(changed, func() { c.betweenAt = time.Now() })
 	for p := range c.installed {
 		if _, ok := want[p]; !ok {
 			errs = append(errs, c.record(installed, p, nil))
 		}
 	}
 	c.installed = installed
-	if !ran {
-		between()
+	if len(later) > 0 {
+		errs = append(errs, c.programReturns(later, false))
 	}
-	return errors.Join(append(errs, thenErr)...)
+	return errors.Join(errs...)
+}
+
+// change is one route to write: its table and prefix, its next hops, and
+// the record (installed, or a return table's) to note it in once it
+// landed; main for a route of the ECMP table (counted and logged).
+type change struct {
+	table  uint32
+	prefix netip.Prefix
+	nhs    []fib.WeightedNexthop
+	record map[netip.Prefix][]fib.WeightedNexthop
+	main   bool
 }
 
 // A failover steers a dead tunnel's member to a survivor before deleting
@@ -128,39 +141,52 @@ func (c *Controller) setSteer(n int, err error) {
 	c.steer = steer
 }
 
-// recordMany is record for each of ps (with next hops, from want). In
-// resilient mode they go to the kernel in one call: a failover takes a
-// member out of the IPv4 and the IPv6 default's groups with one nexthop
-// dump, one batch steering it to a survivor and one of deletes
-// (SetResilientMany), where a call each made four round trips, each a
-// chance to wait for the CPU. between runs after the steers, before the
-// deletes, which wait for the kernel's grace period; when it returned is
-// the failover's FIB time (awayAt) unless a write follows the call
-// (record, setReturns clear it).
-func (c *Controller) recordMany(installed map[netip.Prefix][]fib.WeightedNexthop, ps []netip.Prefix, want map[netip.Prefix][]fib.WeightedNexthop, between func()) []error {
-	if !c.resilient || len(ps) == 0 {
+// recordMany writes the changes (each with next hops) and notes those
+// that landed in their records. In resilient mode they go to the kernel in
+// one call: a failover takes a member out of the IPv4 and the IPv6
+// default's groups, and the return tables', with one nexthop dump, one
+// batch steering it to a survivor and one of deletes (SetResilientMany),
+// where a call each made a round trip or two per route, each a chance to
+// wait for the CPU or for the rtnl lock. between runs after the steers,
+// before the deletes, which wait for the kernel's grace period; the
+// failover's FIB time (awayAt) is the steer's unless a write follows the
+// call (record, setReturns clear it).
+func (c *Controller) recordMany(cs []change, between func()) []error {
+	if !c.resilient || len(cs) == 0 {
 		var errs []error
-		for _, p := range ps {
-			errs = append(errs, c.record(installed, p, want[p]))
+		for _, ch := range cs {
+			if ch.main {
+				errs = append(errs, c.record(ch.record, ch.prefix, ch.nhs))
+				continue
+			}
+			c.awayAt = time.Time{}
+			if err := c.writeReturn(ch.table, ch.prefix, ch.nhs); err != nil {
+				c.writeErrors++
+				errs = append(errs, fmt.Errorf("return table %d %s: %w", ch.table, ch.prefix, err))
+				continue
+			}
+			ch.record[ch.prefix] = ch.nhs
 		}
 		return errs
 	}
-	mps, res := make([]fib.Multipath, len(ps)), make([]fib.Resilient, len(ps))
-	for i, p := range ps {
-		c.changes++
-		c.written = append(c.written, routeWrite{p, want[p]})
-		mps[i], res[i] = c.multipath(p, want[p]), c.resilientOf(p)
+	mps, res := make([]fib.Multipath, len(cs)), make([]fib.Resilient, len(cs))
+	for i, ch := range cs {
+		if ch.main {
+			c.changes++
+			c.written = append(c.written, routeWrite{ch.prefix, ch.nhs})
+		}
+		mps[i], res[i] = c.multipath(ch.table, ch.prefix, ch.nhs), c.resilientOf(rkey{ch.table, ch.prefix})
 	}
 	start := time.Now()
 	errs, away := c.fib.SetResilientMany(mps, NexthopIDs, res, fib.Shrink{Steer: c.steer, Between: between})
 	c.groupsTook, c.awayAt = time.Since(start), away
-	for i, p := range ps {
+	for i, ch := range cs {
 		if errs[i] != nil {
 			c.writeErrors++
-			errs[i] = fmt.Errorf("ecmp route %s: %w", p, errs[i])
+			errs[i] = fmt.Errorf("ecmp route %s table %d: %w", ch.prefix, ch.table, errs[i])
 			continue
 		}
-		installed[p] = want[p]
+		ch.record[ch.prefix] = ch.nhs
 	}
 	return errs
 }
@@ -180,10 +206,10 @@ func (c *Controller) record(installed map[netip.Prefix][]fib.WeightedNexthop, p 
 	return nil
 }
 
-// matches says whether the kernel's route already is what we want, in
-// the mode we use.
-func (c *Controller) matches(st fib.MultipathState, want []fib.WeightedNexthop) bool {
-	if c.resilient != (st.GroupID != 0) || (c.resilient && st.GroupID != c.groups[st.Prefix]) {
+// matches says whether the kernel's route in table already is what we
+// want, in the mode we use.
+func (c *Controller) matches(table uint32, st fib.MultipathState, want []fib.WeightedNexthop) bool {
+	if c.resilient != (st.GroupID != 0) || (c.resilient && st.GroupID != c.groups[rkey{table, st.Prefix}]) {
 		return false
 	}
 	return sameNexthops(st.Nexthops, c.kernelForm(want))
@@ -244,7 +270,7 @@ func sameNexthops(a, b []fib.WeightedNexthop) bool {
 
 // set installs one prefix's next hops; none removes the route.
 func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
-	mp := c.multipath(p, nhs)
+	mp := c.multipath(c.plan.Table, p, nhs)
 	c.changes++
 	c.awayAt = time.Time{} // the FIB is done after this write, not at a steer before it
 	// Logged once every route is written (logWritten): a line costs
@@ -256,9 +282,10 @@ func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
 		}
 		return c.fib.SetMultipath(mp)
 	}
-	err := c.fib.SetResilient(mp, NexthopIDs, c.resilientOf(p))
+	k := rkey{c.plan.Table, p}
+	err := c.fib.SetResilient(mp, NexthopIDs, c.resilientOf(k))
 	if len(nhs) == 0 {
-		delete(c.groups, p)
+		delete(c.groups, k)
 	}
 	if err != nil {
 		return fmt.Errorf("ecmp route %s: %w", p, err)
@@ -266,14 +293,30 @@ func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
 	return nil
 }
 
-// multipath is prefix p's route in the ECMP table via nhs.
-func (c *Controller) multipath(p netip.Prefix, nhs []fib.WeightedNexthop) fib.Multipath {
-	return fib.Multipath{Table: c.plan.Table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: c.kernelForm(nhs)}
+// multipath is prefix p's route in table via nhs.
+func (c *Controller) multipath(table uint32, p netip.Prefix, nhs []fib.WeightedNexthop) fib.Multipath {
+	return fib.Multipath{Table: table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: c.kernelForm(nhs)}
 }
 
-// resilientOf is prefix p's resilient group (allocated on first use).
-func (c *Controller) resilientOf(p netip.Prefix) fib.Resilient {
-	return fib.Resilient{GroupID: c.groupID(p), Buckets: groupBuckets, IdleTimer: groupIdle, UnbalancedTimer: groupUnbalanced}
+// rkey names a route of ours: its table (the ECMP table or a return
+// table) and prefix.
+type rkey struct {
+	table  uint32
+	prefix netip.Prefix
+}
+
+// resilientOf is route k's resilient group (allocated on first use).
+func (c *Controller) resilientOf(k rkey) fib.Resilient {
+	return fib.Resilient{GroupID: c.groupID(k), Buckets: groupBuckets, IdleTimer: groupIdle, UnbalancedTimer: groupUnbalanced}
+}
+
+// adoptGroup takes the group the kernel's route k uses as k's, if it is
+// one of ours and k has none yet: an allocated ID must never be one a
+// route already uses (its group would be rewritten under that route).
+func (c *Controller) adoptGroup(k rkey, id uint32) {
+	if _, ok := c.groups[k]; !ok && id != 0 && NexthopIDs.Contains(id) {
+		c.groups[k] = id
+	}
 }
 
 // routeWrite is a route written, to be logged.
@@ -291,10 +334,10 @@ func (c *Controller) logWritten() {
 	c.written = c.written[:0]
 }
 
-// groupID returns the prefix's resilient group, allocating the lowest
-// free ID from the bottom of the owned range (members come from the top).
-func (c *Controller) groupID(p netip.Prefix) uint32 {
-	if id, ok := c.groups[p]; ok {
+// groupID returns route k's resilient group, allocating the lowest free
+// ID from the bottom of the owned range (members come from the top).
+func (c *Controller) groupID(k rkey) uint32 {
+	if id, ok := c.groups[k]; ok {
 		return id
 	}
 	used := map[uint32]bool{}
@@ -305,7 +348,7 @@ func (c *Controller) groupID(p netip.Prefix) uint32 {
 	for used[id] {
 		id++
 	}
-	c.groups[p] = id
+	c.groups[k] = id
 	return id
 }
 

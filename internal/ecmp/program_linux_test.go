@@ -35,7 +35,7 @@ func TestProgramRecordsOnlyWhatLanded(t *testing.T) {
 		{"ip", "addr", "add", "198.18.5.2/24", "dev", "bo"},
 	})
 	c := &Controller{log: slog.New(slog.DiscardHandler), fib: h, plan: Plan{Table: 254},
-		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
+		groups: map[rkey]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
 	t1, _ := netlink.LinkByName("t1")
 	def4 := netip.MustParsePrefix("0.0.0.0/0")
 	gone := netip.MustParsePrefix("198.51.100.0/24")
@@ -124,7 +124,7 @@ func TestRoutesLoggedAfterEveryWrite(t *testing.T) {
 		}
 	}))
 	c := &Controller{log: log, fib: h, plan: Plan{Table: 254},
-		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
+		groups: map[rkey]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
 	t1, _ := netlink.LinkByName("t1")
 	want := map[netip.Prefix][]fib.WeightedNexthop{
 		netip.MustParsePrefix("198.51.100.0/24"): {nh("198.18.100.1", t1.Attrs().Index, 1)},
@@ -196,7 +196,7 @@ func twoTunnels(t *testing.T) (*fib.Handle, *Controller, map[netip.Prefix][]fib.
 		[]string{"ip", "addr", "add", "2001:db8:100:1::1/64", "dev", "t1", "nodad"}, []string{"ip", "addr", "add", "2001:db8:100:2::1/64", "dev", "t2", "nodad"})
 	h := nsWithLinks(t, cmds)
 	c := &Controller{log: slog.New(slog.DiscardHandler), fib: h, plan: Plan{Table: 254}, resilient: true, steer: true,
-		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
+		groups: map[rkey]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{}}
 	t1, _ := netlink.LinkByName("t1")
 	t2, _ := netlink.LinkByName("t2")
 	v4, v6 := netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
@@ -292,68 +292,95 @@ func leaveT1(t *testing.T, h *fib.Handle, c *Controller, both map[netip.Prefix][
 	return onlyT2
 }
 
-// TestFailoverTimedAtTheSteer: a failover's other writes (a return
-// table's route) land after the dead tunnel's member was steered to the
-// survivor and before it is deleted (the delete waits for a kernel grace
-// period), and the failover is out of the FIB once they did; a write after
-// the call makes the FIB time the last write's.
-func TestFailoverTimedAtTheSteer(t *testing.T) {
+// TestReturnTablesMoveInTheSteer: in resilient mode a return table's
+// routes are groups over the ECMP table's member objects, so a tunnel
+// leaving both defaults and the return table's is still three round trips
+// (a dump, one steer, one delete): the replies leave the dead tunnel at
+// the steer with everything else, and the failover is out of the FIB then.
+// A return route removed after it (its hub has no tunnel left for that
+// family) makes the FIB time that last write's.
+func TestReturnTablesMoveInTheSteer(t *testing.T) {
 	if !nstest.Enter(t) {
 		return
 	}
 	h, c, both := twoTunnels(t)
+	ret := uint32(config.ReturnTableBase + 1)
+	c.retInstalled = map[uint32]map[netip.Prefix][]fib.WeightedNexthop{}
 	if err := c.programChanged(both, nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.programReturns(map[uint32]map[netip.Prefix][]fib.WeightedNexthop{ret: both}, true); err != nil {
+		t.Fatal(err)
+	}
+	groups := map[uint32]bool{}
+	for _, table := range []uint32{254, ret} {
+		sts, err := h.Multipaths(table, config.RouteProtocol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range sts {
+			if st.GroupID == 0 || groups[st.GroupID] {
+				t.Errorf("table %d %s via group %d: want a group of its own", table, st.Prefix, st.GroupID)
+			}
+			groups[st.GroupID] = true
+		}
+	}
+	if len(groups) != 4 {
+		t.Fatalf("%d groups, want 4: both defaults in the ECMP table and in the return table", len(groups))
+	}
 	v4 := netip.MustParsePrefix("0.0.0.0/0")
-	t1, t2 := both[v4][0].LinkIndex, both[v4][1].LinkIndex
 	onlyT2 := map[netip.Prefix][]fib.WeightedNexthop{}
 	for p, nhs := range both {
 		onlyT2[p] = nhs[1:]
 	}
-	onDevice := func() map[int]int {
-		all, err := h.Nexthops(config.RouteProtocol, NexthopIDs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := map[int]int{}
-		for _, o := range all {
-			if o.Group == nil {
-				n[o.LinkIndex]++
-			}
-		}
-		return n
-	}
-	detected := time.Now()
-	var seen map[int]int
-	var returned time.Time
-	then := func() error {
-		seen = onDevice()
-		err := c.setReturns(201, map[netip.Prefix][]fib.WeightedNexthop{}, map[netip.Prefix][]fib.WeightedNexthop{v4: onlyT2[v4]})
-		returned = time.Now()
-		return err
-	}
-	if err := c.programChanged(onlyT2, then); err != nil {
+	detected, before := time.Now(), h.Sends()
+	if err := c.programChanged(onlyT2, map[uint32]map[netip.Prefix][]fib.WeightedNexthop{ret: onlyT2}); err != nil {
 		t.Fatal(err)
 	}
-	if got := onDevice(); seen[t1] != 0 || got[t1] != 0 || seen[t2] != 2*got[t2] {
-		t.Errorf("member objects per device when the return table was written: %v, after: %v; want t1's steered to t2 (%d), then deleted", seen, got, t2)
+	if n := h.Sends() - before; n != 3 {
+		t.Errorf("t1 leaving both defaults and the return table: %d round trips, want 3", n)
+	}
+	t2 := both[v4][1].LinkIndex
+	for _, table := range []uint32{254, ret} {
+		sts, _ := h.Multipaths(table, config.RouteProtocol)
+		for _, st := range sts {
+			if len(st.Nexthops) != 1 || st.Nexthops[0].LinkIndex != t2 {
+				t.Errorf("table %d %s via %v, want t2 alone", table, st.Prefix, st.Nexthops)
+			}
+		}
 	}
 	c.downAt = map[string]time.Time{"a": detected}
 	c.noteFailover(onlyT2, time.Now())
-	if f := c.lastFail; c.awayAt.Before(returned) || !f.FIBDone.Equal(c.awayAt) || f.Took != c.awayAt.Sub(detected) {
-		t.Errorf("failover %+v, steer and return table done at %v: want it out of the FIB then", f, c.awayAt.Sub(detected))
+	if f := c.lastFail; c.awayAt.IsZero() || !f.FIBDone.Equal(c.awayAt) || f.Took != c.awayAt.Sub(detected) {
+		t.Errorf("failover %+v, steered at %v: want it out of the FIB at the steer", f, c.awayAt)
 	}
 
 	c.awayAt = time.Now()
-	if err := c.setReturns(201, map[netip.Prefix][]fib.WeightedNexthop{v4: onlyT2[v4]}, map[netip.Prefix][]fib.WeightedNexthop{v4: both[v4]}); err != nil {
+	if err := c.programChanged(onlyT2, map[uint32]map[netip.Prefix][]fib.WeightedNexthop{ret: {v4: onlyT2[v4]}}); err != nil {
 		t.Fatal(err)
 	}
 	c.downAt = map[string]time.Time{"a": detected}
 	done := time.Now()
 	c.noteFailover(onlyT2, done)
 	if !c.lastFail.FIBDone.Equal(done) {
-		t.Errorf("a return route written after the steer: FIB done %v, want at the last write (%v)", c.lastFail.FIBDone.Sub(detected), done.Sub(detected))
+		t.Errorf("a return route removed after the steer: FIB done %v, want at the last write (%v)", c.lastFail.FIBDone.Sub(detected), done.Sub(detected))
+	}
+	if sts, _ := h.Multipaths(ret, config.RouteProtocol); len(sts) != 1 || sts[0].Prefix != v4 {
+		t.Errorf("return table after the IPv6 route's removal: %+v", sts)
+	}
+	// A full reconcile reads the table back and, the group route matching
+	// what BGP wants (members without the gateways, see kernelForm),
+	// writes nothing.
+	s0 := h.Sends()
+	if _, err := h.Multipaths(ret, config.RouteProtocol); err != nil {
+		t.Fatal(err)
+	}
+	read, s1 := h.Sends()-s0, h.Sends()
+	if err := c.programReturns(map[uint32]map[netip.Prefix][]fib.WeightedNexthop{ret: {v4: onlyT2[v4]}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Sends() - s1; n != read {
+		t.Errorf("a full reconcile of an unchanged return table: %d round trips, want the read's %d", n, read)
 	}
 }
 

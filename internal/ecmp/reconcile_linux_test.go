@@ -33,7 +33,7 @@ func TestReconcileReadsHandshakesOutsideTheLock(t *testing.T) {
 	}
 	c := &Controller{log: slog.New(slog.DiscardHandler), fib: h, speaker: bgp.New(slog.New(slog.DiscardHandler)),
 		plan:   Plan{Table: 254, Links: []Link{{Name: "docomo", Interface: "wg-docomo", Weight: 1}}},
-		groups: map[netip.Prefix]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{},
+		groups: map[rkey]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{},
 		downAt: map[string]time.Time{}, handshake: slowHandshake, live: NewLiveness(time.Second), retInstalled: map[uint32]map[netip.Prefix][]fib.WeightedNexthop{}}
 	done := make(chan struct{})
 	go func() {

@@ -3,7 +3,9 @@ package ecmp
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/config"
@@ -39,23 +41,23 @@ func returnRoutes(plan Plan, routes map[netip.Prefix][]bgp.Path, members map[str
 	return out
 }
 
-// programReturns makes each return table hold its routes (plain multipath:
-// replies are few and a tunnel leaving moves only its own flows anyway
+// programReturns makes each return table hold its routes. In resilient
+// mode each route has a group of its own over the ECMP table's member
+// objects (one per tunnel), so that a failover's steer moves the replies
+// with everything else; in multipath mode it is a plain multipath route
+// (replies are few, and a tunnel leaving moves only its own flows anyway
 // within one hub). full reads the tables back first; otherwise the last
 // record is trusted, as in a failover. Called with c.mu held.
 func (c *Controller) programReturns(want map[uint32]map[netip.Prefix][]fib.WeightedNexthop, full bool) error {
 	var errs []error
-	for table, routes := range want {
+	for _, table := range slices.Sorted(maps.Keys(want)) {
+		routes := want[table]
 		have := c.retInstalled[table]
 		if full || have == nil {
-			read, err := c.fib.Multipaths(table, config.RouteProtocol)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("read return table %d: %w", table, err))
+			var err error
+			if have, err = c.readReturns(table, routes); err != nil {
+				errs = append(errs, err)
 				continue
-			}
-			have = map[netip.Prefix][]fib.WeightedNexthop{}
-			for _, st := range read {
-				have[st.Prefix] = st.Nexthops
 			}
 		}
 		errs = append(errs, c.setReturns(table, have, routes))
@@ -64,17 +66,64 @@ func (c *Controller) programReturns(want map[uint32]map[netip.Prefix][]fib.Weigh
 	return errors.Join(errs...)
 }
 
+// readReturns reads return table table back: a route as want has it
+// (group and members, in the mode we use) is recorded with want's next
+// hops, any other with the kernel's, which differ, so it is written.
+// The groups of our routes are adopted.
+func (c *Controller) readReturns(table uint32, want map[netip.Prefix][]fib.WeightedNexthop) (map[netip.Prefix][]fib.WeightedNexthop, error) {
+	read, err := c.fib.Multipaths(table, config.RouteProtocol)
+	if err != nil {
+		return nil, fmt.Errorf("read return table %d: %w", table, err)
+	}
+	have := map[netip.Prefix][]fib.WeightedNexthop{}
+	for _, st := range read {
+		c.adoptGroup(rkey{table, st.Prefix}, st.GroupID)
+		have[st.Prefix] = st.Nexthops
+		if nhs, ok := want[st.Prefix]; ok && c.matches(table, st, nhs) {
+			have[st.Prefix] = nhs
+		}
+	}
+	return have, nil
+}
+
+// returnChanges splits a failover's return routes: those to set with next
+// hops, which go into the resilient call with the ECMP table's (see
+// recordMany), and the tables left for programReturns after it (a route
+// to remove, no record yet). Called with c.mu held.
+func (c *Controller) returnChanges(want map[uint32]map[netip.Prefix][]fib.WeightedNexthop) ([]change, map[uint32]map[netip.Prefix][]fib.WeightedNexthop) {
+	var now []change
+	later := map[uint32]map[netip.Prefix][]fib.WeightedNexthop{}
+	for _, table := range slices.Sorted(maps.Keys(want)) {
+		routes, have := want[table], c.retInstalled[table]
+		if have == nil {
+			later[table] = routes
+			continue
+		}
+		for _, p := range sortedPrefixes(routes) {
+			if !sameNexthops(have[p], routes[p]) {
+				now = append(now, change{table: table, prefix: p, nhs: routes[p], record: have})
+			}
+		}
+		for p := range have {
+			if _, ok := routes[p]; !ok {
+				later[table] = routes // setReturns removes it; the rest is equal by then
+				break
+			}
+		}
+	}
+	return now, later
+}
+
 // setReturns writes one table's differences into have, as they land.
 func (c *Controller) setReturns(table uint32, have, want map[netip.Prefix][]fib.WeightedNexthop) error {
 	var errs []error
-	for p, nhs := range want {
+	for _, p := range sortedPrefixes(want) {
+		nhs := want[p]
 		if sameNexthops(have[p], nhs) {
 			continue
 		}
-		mp := fib.Multipath{Table: table, Protocol: config.RouteProtocol, Prefix: p, Nexthops: nhs}
 		c.awayAt = time.Time{} // a failover's FIB is done after this write
-		// have says the route differs: no read first.
-		if err := c.fib.ReplaceMultipath(mp); err != nil {
+		if err := c.writeReturn(table, p, nhs); err != nil {
 			c.writeErrors++
 			errs = append(errs, fmt.Errorf("return table %d %s: %w", table, p, err))
 			continue
@@ -86,7 +135,7 @@ func (c *Controller) setReturns(table uint32, have, want map[netip.Prefix][]fib.
 			continue
 		}
 		c.awayAt = time.Time{}
-		if err := c.fib.DeleteRoutes(table, config.RouteProtocol, []fib.Route{{Prefix: p}}); err != nil {
+		if err := c.writeReturn(table, p, nil); err != nil {
 			c.writeErrors++
 			errs = append(errs, fmt.Errorf("return table %d %s: %w", table, p, err))
 			continue
@@ -94,6 +143,27 @@ func (c *Controller) setReturns(table uint32, have, want map[netip.Prefix][]fib.
 		delete(have, p)
 	}
 	return errors.Join(errs...)
+}
+
+// writeReturn sets one return route (no next hops: removes it). A route
+// to remove whose group we do not know goes by prefix: a group allocated
+// for it could be one another route uses.
+func (c *Controller) writeReturn(table uint32, p netip.Prefix, nhs []fib.WeightedNexthop) error {
+	k := rkey{table, p}
+	_, known := c.groups[k]
+	switch {
+	case c.resilient && (len(nhs) > 0 || known):
+		err := c.fib.SetResilient(c.multipath(table, p, nhs), NexthopIDs, c.resilientOf(k))
+		if len(nhs) == 0 {
+			delete(c.groups, k)
+		}
+		return err
+	case len(nhs) == 0:
+		return c.fib.DeleteRoutes(table, config.RouteProtocol, []fib.Route{{Prefix: p}})
+	default:
+		// The caller's record says the route differs: no read first.
+		return c.fib.ReplaceMultipath(c.multipath(table, p, nhs))
+	}
 }
 
 // returnTables lists the return tables, for the sweep on close.
@@ -121,14 +191,10 @@ func (c *Controller) dropReturns(plan Plan) error {
 		}
 		have, ok := c.retInstalled[t]
 		if !ok {
-			read, err := c.fib.Multipaths(t, config.RouteProtocol)
-			if err != nil {
+			var err error
+			if have, err = c.readReturns(t, nil); err != nil {
 				errs = append(errs, err)
 				continue
-			}
-			have = map[netip.Prefix][]fib.WeightedNexthop{}
-			for _, st := range read {
-				have[st.Prefix] = st.Nexthops
 			}
 		}
 		errs = append(errs, c.setReturns(t, have, nil))

@@ -60,7 +60,7 @@ func (c *Controller) Status(ctx context.Context) Status {
 	}
 	lr := c.lastResortStatus()
 	for _, p := range sortedPrefixes(c.installed) {
-		rs := RouteStatus{Prefix: p.String(), Group: c.groups[p]}
+		rs := RouteStatus{Prefix: p.String(), Group: c.groups[rkey{c.plan.Table, p}]}
 		for _, nh := range c.installed[p] {
 			name, ok := byIndex[nh.LinkIndex]
 			if !ok && lr != nil && lr.Active && slices.Contains(lr.Prefixes, p.String()) {
