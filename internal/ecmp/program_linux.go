@@ -157,15 +157,9 @@ func (c *Controller) recordMany(cs []change, between func()) []error {
 		for _, ch := range cs {
 			if ch.main {
 				errs = append(errs, c.record(ch.record, ch.prefix, ch.nhs))
-				continue
+			} else {
+				errs = append(errs, c.setReturn(ch.table, ch.record, ch.prefix, ch.nhs))
 			}
-			c.awayAt = time.Time{}
-			if err := c.writeReturn(ch.table, ch.prefix, ch.nhs); err != nil {
-				c.writeErrors++
-				errs = append(errs, fmt.Errorf("return table %d %s: %w", ch.table, ch.prefix, err))
-				continue
-			}
-			ch.record[ch.prefix] = ch.nhs
 		}
 		return errs
 	}

@@ -118,31 +118,32 @@ func (c *Controller) returnChanges(want map[uint32]map[netip.Prefix][]fib.Weight
 func (c *Controller) setReturns(table uint32, have, want map[netip.Prefix][]fib.WeightedNexthop) error {
 	var errs []error
 	for _, p := range sortedPrefixes(want) {
-		nhs := want[p]
-		if sameNexthops(have[p], nhs) {
-			continue
+		if !sameNexthops(have[p], want[p]) {
+			errs = append(errs, c.setReturn(table, have, p, want[p]))
 		}
-		c.awayAt = time.Time{} // a failover's FIB is done after this write
-		if err := c.writeReturn(table, p, nhs); err != nil {
-			c.writeErrors++
-			errs = append(errs, fmt.Errorf("return table %d %s: %w", table, p, err))
-			continue
-		}
-		have[p] = nhs
 	}
 	for p := range have {
-		if _, ok := want[p]; ok {
-			continue
+		if _, ok := want[p]; !ok {
+			errs = append(errs, c.setReturn(table, have, p, nil))
 		}
-		c.awayAt = time.Time{}
-		if err := c.writeReturn(table, p, nil); err != nil {
-			c.writeErrors++
-			errs = append(errs, fmt.Errorf("return table %d %s: %w", table, p, err))
-			continue
-		}
-		delete(have, p)
 	}
 	return errors.Join(errs...)
+}
+
+// setReturn writes one return route (none: removes it) and, if it
+// landed, notes it in have.
+func (c *Controller) setReturn(table uint32, have map[netip.Prefix][]fib.WeightedNexthop, p netip.Prefix, nhs []fib.WeightedNexthop) error {
+	c.awayAt = time.Time{} // a failover's FIB is done after this write
+	if err := c.writeReturn(table, p, nhs); err != nil {
+		c.writeErrors++
+		return fmt.Errorf("return table %d %s: %w", table, p, err)
+	}
+	if len(nhs) == 0 {
+		delete(have, p)
+	} else {
+		have[p] = nhs
+	}
+	return nil
 }
 
 // writeReturn sets one return route (no next hops: removes it). A route
