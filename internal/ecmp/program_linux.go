@@ -192,12 +192,17 @@ func (c *Controller) record(installed map[netip.Prefix][]fib.WeightedNexthop, p 
 		c.writeErrors++
 		return err
 	}
-	if len(nhs) == 0 {
-		delete(installed, p)
-	} else {
-		installed[p] = nhs
-	}
+	note(installed, p, nhs)
 	return nil
+}
+
+// note records nhs as prefix p's next hops in rec; none: p is gone.
+func note(rec map[netip.Prefix][]fib.WeightedNexthop, p netip.Prefix, nhs []fib.WeightedNexthop) {
+	if len(nhs) == 0 {
+		delete(rec, p)
+	} else {
+		rec[p] = nhs
+	}
 }
 
 // matches says whether the kernel's route in table already is what we

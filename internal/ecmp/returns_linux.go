@@ -138,11 +138,7 @@ func (c *Controller) setReturn(table uint32, have map[netip.Prefix][]fib.Weighte
 		c.writeErrors++
 		return fmt.Errorf("return table %d %s: %w", table, p, err)
 	}
-	if len(nhs) == 0 {
-		delete(have, p)
-	} else {
-		have[p] = nhs
-	}
+	note(have, p, nhs)
 	return nil
 }
 
