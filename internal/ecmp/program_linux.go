@@ -275,13 +275,19 @@ func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
 	// Logged once every route is written (logWritten): a line costs
 	// nothing the routes wait for, the IPv6 default not the IPv4 one's.
 	c.written = append(c.written, routeWrite{p, nhs})
-	if !c.resilient {
-		if len(nhs) == 0 {
-			return c.fib.DeleteRoutes(c.plan.Table, config.RouteProtocol, []fib.Route{{Prefix: p}})
-		}
-		return c.fib.SetMultipath(mp)
-	}
 	k := rkey{c.plan.Table, p}
+	if !c.resilient {
+		var err error
+		if len(nhs) == 0 {
+			err = c.fib.DeleteRoutes(c.plan.Table, config.RouteProtocol, []fib.Route{{Prefix: p}})
+		} else {
+			err = c.fib.SetMultipath(mp)
+		}
+		if err != nil {
+			return err
+		}
+		return c.dropGroup(k)
+	}
 	err := c.fib.SetResilient(mp, NexthopIDs, c.resilientOf(k))
 	if len(nhs) == 0 {
 		delete(c.groups, k)
@@ -290,6 +296,20 @@ func (c *Controller) set(p netip.Prefix, nhs []fib.WeightedNexthop) error {
 		return fmt.Errorf("ecmp route %s: %w", p, err)
 	}
 	return nil
+}
+
+// dropGroup removes the resilient group route k had, once k is a plain
+// route (or gone) in multipath mode: a group an earlier run in resilient
+// mode left, adopted at start, that no route uses any more and that
+// would hold its members until the exit sweep. Without one it does
+// nothing (the failover path, after the first full reconcile).
+func (c *Controller) dropGroup(k rkey) error {
+	id, ok := c.groups[k]
+	if !ok {
+		return nil
+	}
+	delete(c.groups, k)
+	return c.fib.RemoveGroup(config.RouteProtocol, NexthopIDs, id)
 }
 
 // multipath is prefix p's route in table via nhs.

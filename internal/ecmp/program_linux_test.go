@@ -432,3 +432,53 @@ func TestSteerOnlyWhileTheFIBIsSmall(t *testing.T) {
 		t.Errorf("t1 leaving unsteered: %d round trips, steered at %v; want 2 (a dump, a delete), not steered", sends, c.awayAt)
 	}
 }
+
+// TestMultipathAfterResilientLeavesNoGroups: a daemon started in
+// multipath mode (resilient = "off") over the routes a resilient run left
+// adopts them, rewrites them as plain multipath routes, and removes the
+// groups and member objects no route uses any more: `ip nexthop` shows
+// none of ours, where they stayed until the exit sweep before.
+func TestMultipathAfterResilientLeavesNoGroups(t *testing.T) {
+	if !nstest.Enter(t) {
+		return
+	}
+	h, c, both := twoTunnels(t)
+	ret := uint32(config.ReturnTableBase + 1)
+	c.retInstalled = map[uint32]map[netip.Prefix][]fib.WeightedNexthop{}
+	if err := c.programChanged(both, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.programReturns(map[uint32]map[netip.Prefix][]fib.WeightedNexthop{ret: both}, true); err != nil {
+		t.Fatal(err)
+	}
+	if objs, _ := h.Nexthops(config.RouteProtocol, NexthopIDs); len(objs) != 8 {
+		t.Fatalf("the resilient run left %d nexthop objects, want 8 (4 groups; 4 members, with their gateways here)", len(objs))
+	}
+
+	next := &Controller{log: slog.New(slog.DiscardHandler), fib: h, plan: Plan{Table: 254, Returns: []config.ReturnPath{{Hub: "hub", Table: int(ret)}}},
+		groups: map[rkey]uint32{}, installed: map[netip.Prefix][]fib.WeightedNexthop{},
+		retInstalled: map[uint32]map[netip.Prefix][]fib.WeightedNexthop{}}
+	if err := next.adopt(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.program(both); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.programReturns(map[uint32]map[netip.Prefix][]fib.WeightedNexthop{ret: both}, true); err != nil {
+		t.Fatal(err)
+	}
+	if objs, err := h.Nexthops(config.RouteProtocol, NexthopIDs); err != nil || len(objs) != 0 {
+		t.Errorf("nexthop objects left in multipath mode: %+v (err %v), want none", objs, err)
+	}
+	for _, table := range []uint32{254, ret} {
+		sts, err := h.Multipaths(table, config.RouteProtocol)
+		if err != nil || len(sts) != 2 {
+			t.Fatalf("table %d: %+v (err %v), want both defaults", table, sts, err)
+		}
+		for _, st := range sts {
+			if st.GroupID != 0 || len(st.Nexthops) != 2 {
+				t.Errorf("table %d %s via group %d over %v: want a plain route over both tunnels", table, st.Prefix, st.GroupID, st.Nexthops)
+			}
+		}
+	}
+}

@@ -68,8 +68,9 @@ func (c *Controller) programReturns(want map[uint32]map[netip.Prefix][]fib.Weigh
 
 // readReturns reads return table table back: a route as want has it
 // (group and members, in the mode we use) is recorded with want's next
-// hops, any other with the kernel's, which differ, so it is written.
-// The groups of our routes are adopted.
+// hops, any other with none, so that it is written (or removed) whatever
+// its next hops: a plain route in resilient mode, a group's in multipath
+// mode, another group. The groups of our routes are adopted.
 func (c *Controller) readReturns(table uint32, want map[netip.Prefix][]fib.WeightedNexthop) (map[netip.Prefix][]fib.WeightedNexthop, error) {
 	read, err := c.fib.Multipaths(table, config.RouteProtocol)
 	if err != nil {
@@ -78,7 +79,7 @@ func (c *Controller) readReturns(table uint32, want map[netip.Prefix][]fib.Weigh
 	have := map[netip.Prefix][]fib.WeightedNexthop{}
 	for _, st := range read {
 		c.adoptGroup(rkey{table, st.Prefix}, st.GroupID)
-		have[st.Prefix] = st.Nexthops
+		have[st.Prefix] = nil
 		if nhs, ok := want[st.Prefix]; ok && c.matches(table, st, nhs) {
 			have[st.Prefix] = nhs
 		}
@@ -144,23 +145,28 @@ func (c *Controller) setReturn(table uint32, have map[netip.Prefix][]fib.Weighte
 
 // writeReturn sets one return route (no next hops: removes it). A route
 // to remove whose group we do not know goes by prefix: a group allocated
-// for it could be one another route uses.
+// for it could be one another route uses. In multipath mode a route that
+// was a group's (an earlier run's, adopted) loses it once plain or gone.
 func (c *Controller) writeReturn(table uint32, p netip.Prefix, nhs []fib.WeightedNexthop) error {
 	k := rkey{table, p}
-	_, known := c.groups[k]
-	switch {
-	case c.resilient && (len(nhs) > 0 || known):
+	if _, known := c.groups[k]; c.resilient && (len(nhs) > 0 || known) {
 		err := c.fib.SetResilient(c.multipath(table, p, nhs), NexthopIDs, c.resilientOf(k))
 		if len(nhs) == 0 {
 			delete(c.groups, k)
 		}
 		return err
-	case len(nhs) == 0:
-		return c.fib.DeleteRoutes(table, config.RouteProtocol, []fib.Route{{Prefix: p}})
-	default:
-		// The caller's record says the route differs: no read first.
-		return c.fib.ReplaceMultipath(c.multipath(table, p, nhs))
 	}
+	var err error
+	if len(nhs) == 0 {
+		err = c.fib.DeleteRoutes(table, config.RouteProtocol, []fib.Route{{Prefix: p}})
+	} else {
+		// The caller's record says the route differs: no read first.
+		err = c.fib.ReplaceMultipath(c.multipath(table, p, nhs))
+	}
+	if err != nil {
+		return err
+	}
+	return c.dropGroup(k)
 }
 
 // returnTables lists the return tables, for the sweep on close.
