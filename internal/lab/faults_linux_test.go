@@ -117,10 +117,9 @@ func fibReport(l *Lab) (string, string) {
 			add("ipv6 table %s: %q, want only the unreachable floor", table, got)
 		}
 	}
-	nh := show("nexthop", "show")
-	groups, members := ecmpNexthops(nh)
-	if groups != 0 && (groups != 2 || members != len(Carriers)) { // a member per tunnel, both groups'
-		add("%d resilient groups and %d member next hops, want 2 and %d", groups, members, len(Carriers))
+	show("nexthop", "show") // in the dump
+	if problem := groupsProblem(l.NS("home")); problem != "" {
+		add("%s", problem)
 	}
 	return dump.String(), strings.Join(problems, "; ")
 }

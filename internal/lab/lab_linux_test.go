@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/uplinkd/uplinkd/internal/api"
+	"github.com/uplinkd/uplinkd/internal/config"
 	"github.com/uplinkd/uplinkd/internal/fib"
 	"github.com/uplinkd/uplinkd/internal/wg"
 )
@@ -323,11 +325,8 @@ func TestKillAndRestartLeavesOneOfEach(t *testing.T) {
 	// resilient group per default route and one member per next hop.
 	waitRoute(t, l, "home", "0.0.0.0/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
 	waitRoute(t, l, "home", "::/0", l.edgeTunnels(1, 1, 1), 15*time.Second)
-	nh, _ := inNS(home, "ip", "nexthop", "show")
-	groups, members := ecmpNexthops(nh)
-	// One member per tunnel, shared by both groups (ecmp's kernelForm).
-	if groups != 0 && (groups != 2 || members != len(Carriers)) {
-		t.Errorf("after kill -9 and restart: %d groups and %d members, want 2 and %d:\n%s", groups, members, len(Carriers), nh)
+	if problem := groupsProblem(home); problem != "" {
+		t.Errorf("after kill -9 and restart: %s", problem)
 	}
 	routes, _ := inNS(home, "ip", "route", "show", "default")
 	if n := strings.Count(routes, "default"); n != 1 {
@@ -360,6 +359,36 @@ func TestDemoTableAndStatusCommand(t *testing.T) {
 		t.Errorf("uplinkd check of the lab's hub config: %v\n%s", err, out)
 	}
 }
+
+// groupsProblem says what is wrong with the ECMP controller's nexthop
+// objects in ns ("" when nothing): a resilient group for each route that
+// uses one, both defaults in the ECMP table and in each published
+// services' reply table, and one member per tunnel shared by them all
+// (ecmp's kernelForm). A kernel without resilient groups has none.
+func groupsProblem(ns string) string {
+	nh, _ := inNS(ns, "ip", "nexthop", "show")
+	groups, members := ecmpNexthops(nh)
+	if groups == 0 {
+		return ""
+	}
+	routes := 0
+	for _, family := range []string{"-4", "-6"} {
+		out, _ := inNS(ns, "ip", family, "route", "show", "table", "all", "proto", fmt.Sprint(config.RouteProtocol))
+		for _, m := range nhidOf.FindAllStringSubmatch(out, -1) {
+			var id uint32
+			if fmt.Sscan(m[1], &id); !fib.ViaObjects.Contains(id) {
+				routes++
+			}
+		}
+	}
+	if routes < 2 || groups != routes || members != len(Carriers) {
+		return fmt.Sprintf("%d resilient groups for %d routes through one, and %d member next hops: want a group per route (at least both defaults) and %d members:\n%s",
+			groups, routes, members, len(Carriers), nh)
+	}
+	return ""
+}
+
+var nhidOf = regexp.MustCompile(`\bnhid (\d+)`)
 
 // ecmpNexthops counts the ECMP controller's resilient groups and their
 // member objects in `ip nexthop show`; the breakout table's own nexthop
