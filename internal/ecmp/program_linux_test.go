@@ -292,6 +292,22 @@ func leaveT1(t *testing.T, h *fib.Handle, c *Controller, both map[netip.Prefix][
 	return onlyT2
 }
 
+// twoTunnelsAndReplies is twoTunnels with both defaults programmed in the
+// ECMP table and in a published services' reply table, ret.
+func twoTunnelsAndReplies(t *testing.T) (*fib.Handle, *Controller, map[netip.Prefix][]fib.WeightedNexthop, uint32) {
+	t.Helper()
+	h, c, both := twoTunnels(t)
+	ret := uint32(config.ReturnTableBase + 1)
+	c.retInstalled = map[uint32]map[netip.Prefix][]fib.WeightedNexthop{}
+	if err := c.programChanged(both, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.programReturns(map[uint32]map[netip.Prefix][]fib.WeightedNexthop{ret: both}, true); err != nil {
+		t.Fatal(err)
+	}
+	return h, c, both, ret
+}
+
 // TestReturnTablesMoveInTheSteer: in resilient mode a return table's
 // routes are groups over the ECMP table's member objects, so a tunnel
 // leaving both defaults and the return table's is still three round trips
@@ -303,15 +319,7 @@ func TestReturnTablesMoveInTheSteer(t *testing.T) {
 	if !nstest.Enter(t) {
 		return
 	}
-	h, c, both := twoTunnels(t)
-	ret := uint32(config.ReturnTableBase + 1)
-	c.retInstalled = map[uint32]map[netip.Prefix][]fib.WeightedNexthop{}
-	if err := c.programChanged(both, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.programReturns(map[uint32]map[netip.Prefix][]fib.WeightedNexthop{ret: both}, true); err != nil {
-		t.Fatal(err)
-	}
+	h, c, both, ret := twoTunnelsAndReplies(t)
 	groups := map[uint32]bool{}
 	for _, table := range []uint32{254, ret} {
 		sts, err := h.Multipaths(table, config.RouteProtocol)
@@ -442,15 +450,7 @@ func TestMultipathAfterResilientLeavesNoGroups(t *testing.T) {
 	if !nstest.Enter(t) {
 		return
 	}
-	h, c, both := twoTunnels(t)
-	ret := uint32(config.ReturnTableBase + 1)
-	c.retInstalled = map[uint32]map[netip.Prefix][]fib.WeightedNexthop{}
-	if err := c.programChanged(both, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.programReturns(map[uint32]map[netip.Prefix][]fib.WeightedNexthop{ret: both}, true); err != nil {
-		t.Fatal(err)
-	}
+	h, _, both, ret := twoTunnelsAndReplies(t)
 	if objs, _ := h.Nexthops(config.RouteProtocol, NexthopIDs); len(objs) != 8 {
 		t.Fatalf("the resilient run left %d nexthop objects, want 8 (4 groups; 4 members, with their gateways here)", len(objs))
 	}
