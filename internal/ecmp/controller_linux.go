@@ -511,10 +511,11 @@ func (c *Controller) noteFailover(want map[netip.Prefix][]fib.WeightedNexthop, d
 		// computing the next hops); settled: detection until the last
 		// write, of which groups the resilient groups' (a nexthop dump,
 		// the steer, and the deletes, where the kernel waits its grace
-		// period; the rest is the return tables). With a steer, the FIB
-		// time is the steer's, and the delete is in settled only; steer
-		// is from the writes' start to the steer landed (the nexthop dump
-		// and the steer: the return tables' writes come after it).
+		// period; in resilient mode the return tables' groups are among
+		// them). With a steer, the FIB time is the steer's, and the delete
+		// is in settled only; steer is from the writes' start to the
+		// steer landed (the nexthop dump and the steer; the dump alone
+		// when steering is off).
 		us := func(d time.Duration) time.Duration { return max(d, 0).Round(time.Microsecond) }
 		c.log.Info("tunnel out of the ecmp set", "tunnel", name, "detected_to_fib", us(fibDone.Sub(at)),
 			"queued", us(c.lockedAt.Sub(at)), "woken", us(c.wokeAt.Sub(at)), "signalled", us(c.signalled.Sub(at)), "writes", us(fibDone.Sub(c.writesAt)),

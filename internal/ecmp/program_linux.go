@@ -151,15 +151,14 @@ func (c *Controller) setSteer(n int, err error) {
 // before the deletes, which wait for the kernel's grace period; the
 // failover's FIB time (awayAt) is the steer's unless a write follows the
 // call (record, setReturns clear it).
+//
+// In multipath mode cs holds the ECMP table's routes only (programChanged
+// writes the return tables after them), each set on its own.
 func (c *Controller) recordMany(cs []change, between func()) []error {
 	if !c.resilient || len(cs) == 0 {
 		var errs []error
 		for _, ch := range cs {
-			if ch.main {
-				errs = append(errs, c.record(ch.record, ch.prefix, ch.nhs))
-			} else {
-				errs = append(errs, c.setReturn(ch.table, ch.record, ch.prefix, ch.nhs))
-			}
+			errs = append(errs, c.record(ch.record, ch.prefix, ch.nhs))
 		}
 		return errs
 	}

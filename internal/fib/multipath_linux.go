@@ -42,10 +42,6 @@ func (h *Handle) setMultipath(mp Multipath, read bool) error {
 			return nil
 		}
 	}
-	return h.replaceMultipath(mp)
-}
-
-func (h *Handle) replaceMultipath(mp Multipath) error {
 	return h.request(fmt.Sprintf("set multipath route %s table %d", mp.Prefix, mp.Table), func(m *msgBuf, seq uint32) int {
 		return buildMultipathRoute(m, seq, mp)
 	})

@@ -244,6 +244,7 @@ type Shrink struct {
 	Steer bool
 	// Between, if not nil, is called once, after the steers and before the
 	// deletes (which wait for a grace period), without the handle's lock:
-	// the caller's other writes of the same failover land without waiting.
+	// a caller's other writes could land there without waiting for them;
+	// the ecmp controller stamps when the steer landed, for its log.
 	Between func()
 }
